@@ -1,0 +1,84 @@
+#include "common/kafka_conf.h"
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace evnet {
+
+absl::Status KafkaStatus(RdKafka::ErrorCode code, absl::string_view context) {
+  if (code == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
+  std::string message = absl::StrCat(context, ": ", RdKafka::err2str(code));
+  switch (code) {
+    case RdKafka::ERR__MSG_TIMED_OUT:
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR_REQUEST_TIMED_OUT:
+      return absl::DeadlineExceededError(message);
+    case RdKafka::ERR__QUEUE_FULL:
+      return absl::ResourceExhaustedError(message);
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR__INVALID_ARG:
+    case RdKafka::ERR_INVALID_RECORD:
+      return absl::InvalidArgumentError(message);
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
+      return absl::PermissionDeniedError(message);
+    case RdKafka::ERR__FATAL:
+      return absl::InternalError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
+}
+
+void KafkaEventLogger::event_cb(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_ERROR: {
+      const RdKafka::ErrorCode err = event.err();
+      if (err == RdKafka::ERR__ALL_BROKERS_DOWN || err == RdKafka::ERR__TRANSPORT ||
+          err == RdKafka::ERR__RESOLVE) {
+        absl::MutexLock lock(&mu_);
+        const absl::Time now = absl::Now();
+        if (now - last_unreachable_log_ < quiet_period_) return;
+        last_unreachable_log_ = now;
+        LOG(WARNING) << "cannot reach Kafka at " << bootstrap_servers_
+                     << ": is it running? (`tools/ev kafka start` starts one); "
+                        "retrying in the background";
+        return;
+      }
+      if (event.fatal()) {
+        LOG(ERROR) << "Kafka fatal error: " << RdKafka::err2str(err) << ": "
+                   << event.str();
+      } else {
+        LOG(WARNING) << "Kafka: " << RdKafka::err2str(err) << ": " << event.str();
+      }
+      return;
+    }
+    case RdKafka::Event::EVENT_LOG:
+      if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR) {
+        VLOG(1) << "librdkafka " << event.fac() << ": " << event.str();
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(
+    const KafkaProperties& properties, KafkaEventLogger* event_logger) {
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [name, value] : properties) {
+    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Kafka property ", name, "=", value, ": ", error));
+    }
+  }
+  if (event_logger != nullptr &&
+      conf->set("event_cb", event_logger, error) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("Kafka event_cb: ", error));
+  }
+  return conf;
+}
+
+}  // namespace evnet

@@ -1,0 +1,52 @@
+// What evnet's Kafka producer and consumer share: building a librdkafka
+// configuration with clear errors, turning librdkafka error codes into
+// absl::Status, and one event callback that says in one line when the broker
+// cannot be reached instead of a stack of transport errors.
+#ifndef EVNET_COMMON_KAFKA_CONF_H_
+#define EVNET_COMMON_KAFKA_CONF_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "librdkafka/rdkafkacpp.h"
+
+namespace evnet {
+
+using KafkaProperties = std::map<std::string, std::string>;
+
+// An absl::Status for a librdkafka error; OK for ERR_NO_ERROR.
+absl::Status KafkaStatus(RdKafka::ErrorCode code, absl::string_view context);
+
+// Logs librdkafka's events through glog. Broker-down errors are folded into
+// one line per `quiet_period`, naming the bootstrap servers and what to do.
+class KafkaEventLogger : public RdKafka::EventCb {
+ public:
+  explicit KafkaEventLogger(std::string bootstrap_servers,
+                            absl::Duration quiet_period = absl::Seconds(30))
+      : bootstrap_servers_(std::move(bootstrap_servers)),
+        quiet_period_(quiet_period) {}
+
+  void event_cb(RdKafka::Event& event) override;
+
+ private:
+  const std::string bootstrap_servers_;
+  const absl::Duration quiet_period_;
+  absl::Mutex mu_;
+  absl::Time last_unreachable_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+// A global configuration holding `properties` and `event_logger`, or
+// INVALID_ARGUMENT naming the property librdkafka refused.
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(
+    const KafkaProperties& properties, KafkaEventLogger* event_logger);
+
+}  // namespace evnet
+
+#endif  // EVNET_COMMON_KAFKA_CONF_H_

@@ -1,0 +1,169 @@
+#include "common/kafka_consumer.h"
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace evnet {
+namespace {
+
+// Owns the TopicPartition pointers librdkafka's C++ API hands around.
+class TopicPartitions {
+ public:
+  ~TopicPartitions() { RdKafka::TopicPartition::destroy(list_); }
+  void Add(const std::string& topic, int32_t partition, int64_t offset) {
+    list_.push_back(RdKafka::TopicPartition::create(topic, partition, offset));
+  }
+  std::vector<RdKafka::TopicPartition*>& list() { return list_; }
+
+ private:
+  std::vector<RdKafka::TopicPartition*> list_;
+};
+
+KafkaMessage ToKafkaMessage(const RdKafka::Message& m) {
+  KafkaMessage out;
+  out.topic = m.topic_name();
+  out.partition = m.partition();
+  out.offset = m.offset();
+  if (m.key() != nullptr) out.key = *m.key();
+  if (m.payload() != nullptr) {
+    out.value.assign(static_cast<const char*>(m.payload()), m.len());
+  }
+  RdKafka::MessageTimestamp ts = m.timestamp();
+  out.timestamp = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+                      ? absl::InfinitePast()
+                      : absl::FromUnixMillis(ts.timestamp);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
+    const KafkaConsumerOptions& options) {
+  if (options.bootstrap_servers.empty()) {
+    return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
+  }
+  if (options.group_id.empty()) {
+    return absl::InvalidArgumentError("a Kafka consumer needs a group id");
+  }
+  if (options.topics.empty() == options.partitions.empty()) {
+    return absl::InvalidArgumentError(
+        "a Kafka consumer takes either topics to subscribe to or partitions to read");
+  }
+  KafkaProperties properties = {
+      {"bootstrap.servers", options.bootstrap_servers},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      {"enable.auto.commit", "true"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.commit.interval.ms",
+       std::to_string(absl::ToInt64Milliseconds(options.auto_commit_interval))},
+      {"auto.offset.reset", options.start_from_beginning ? "earliest" : "latest"},
+      {"enable.partition.eof", "true"},
+      {"log.connection.close", "false"},
+  };
+  for (const auto& [name, value] : options.properties) properties[name] = value;
+
+  auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
+      MakeKafkaConf(properties, event_logger.get());
+  if (!conf.ok()) return conf.status();
+  std::string error;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf->get(), error));
+  if (consumer == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka consumer: ", error));
+  }
+
+  RdKafka::ErrorCode err;
+  if (!options.topics.empty()) {
+    err = consumer->subscribe(options.topics);
+  } else {
+    TopicPartitions partitions;
+    for (const KafkaTopicPartition& tp : options.partitions) {
+      // OFFSET_INVALID: start from the committed offset, else auto.offset.reset.
+      partitions.Add(tp.topic, tp.partition, RdKafka::Topic::OFFSET_INVALID);
+    }
+    err = consumer->assign(partitions.list());
+  }
+  if (err != RdKafka::ERR_NO_ERROR) {
+    consumer->close();
+    return KafkaStatus(err, "cannot subscribe the Kafka consumer");
+  }
+  return std::unique_ptr<KafkaConsumer>(
+      new KafkaConsumer(std::move(event_logger), std::move(consumer)));
+}
+
+KafkaConsumer::KafkaConsumer(std::unique_ptr<KafkaEventLogger> event_logger,
+                             std::unique_ptr<RdKafka::KafkaConsumer> consumer)
+    : event_logger_(std::move(event_logger)), consumer_(std::move(consumer)) {}
+
+KafkaConsumer::~KafkaConsumer() {
+  absl::Status closed = Close();
+  if (!closed.ok()) LOG(WARNING) << "closing the Kafka consumer: " << closed;
+}
+
+absl::StatusOr<PollResult> KafkaConsumer::Poll(absl::Duration timeout,
+                                               const KafkaMessageHandler& handler) {
+  if (closed_) return absl::FailedPreconditionError("the Kafka consumer is closed");
+  std::unique_ptr<RdKafka::Message> message(
+      consumer_->consume(static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  switch (message->err()) {
+    case RdKafka::ERR_NO_ERROR:
+      break;
+    case RdKafka::ERR__TIMED_OUT:
+      return PollResult::kIdle;
+    case RdKafka::ERR__PARTITION_EOF:
+      return PollResult::kEndOfPartition;
+    case RdKafka::ERR__FATAL:
+    case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      return KafkaStatus(message->err(), "Kafka consumer");
+    default:
+      // Transport errors and the like: librdkafka retries by itself, and the
+      // event logger has told the operator.
+      VLOG(1) << "Kafka consumer: " << message->errstr();
+      return PollResult::kIdle;
+  }
+
+  absl::Status handled = handler(ToKafkaMessage(*message));
+  if (!handled.ok()) {
+    absl::Status seek = SeekBack(*message);
+    if (!seek.ok()) LOG(WARNING) << seek;
+    return handled;
+  }
+  absl::Status stored = StoreOffset(*message);
+  if (!stored.ok()) return stored;
+  return PollResult::kHandled;
+}
+
+absl::Status KafkaConsumer::StoreOffset(const RdKafka::Message& message) {
+  TopicPartitions next;
+  next.Add(message.topic_name(), message.partition(), message.offset() + 1);
+  return KafkaStatus(consumer_->offsets_store(next.list()),
+                     absl::StrCat("storing offset ", message.offset() + 1, " of ",
+                                  message.topic_name(), "/", message.partition()));
+}
+
+absl::Status KafkaConsumer::SeekBack(const RdKafka::Message& message) {
+  std::unique_ptr<RdKafka::TopicPartition> at(RdKafka::TopicPartition::create(
+      message.topic_name(), message.partition(), message.offset()));
+  return KafkaStatus(consumer_->seek(*at, /*timeout_ms=*/5000),
+                     absl::StrCat("seeking back to offset ", message.offset(), " of ",
+                                  message.topic_name(), "/", message.partition()));
+}
+
+absl::Status KafkaConsumer::Commit() {
+  if (closed_) return absl::FailedPreconditionError("the Kafka consumer is closed");
+  RdKafka::ErrorCode err = consumer_->commitSync();
+  // Nothing stored since the last commit is not an error.
+  if (err == RdKafka::ERR__NO_OFFSET) return absl::OkStatus();
+  return KafkaStatus(err, "committing Kafka offsets");
+}
+
+absl::Status KafkaConsumer::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  return KafkaStatus(consumer_->close(), "closing the Kafka consumer");
+}
+
+}  // namespace evnet

@@ -1,0 +1,100 @@
+// The one Kafka consumer every evnet program uses. A message's offset is
+// stored only after its handler succeeded, and only stored offsets are
+// committed; a handler that fails makes the consumer seek back, so the message
+// comes again. Handlers must therefore be idempotent (DESIGN.md: every effect
+// is idempotent by the message's id).
+#ifndef EVNET_COMMON_KAFKA_CONSUMER_H_
+#define EVNET_COMMON_KAFKA_CONSUMER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/kafka_conf.h"
+#include "librdkafka/rdkafkacpp.h"
+
+namespace evnet {
+
+struct KafkaMessage {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  absl::Time timestamp;  // the producer's create time
+};
+
+struct KafkaTopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+};
+
+struct KafkaConsumerOptions {
+  std::string bootstrap_servers;
+  std::string group_id;
+  std::string client_id = "evnet";
+  // Either subscribe to whole topics (the group assigns partitions) ...
+  std::vector<std::string> topics;
+  // ... or read exactly these partitions, resuming from the group's
+  // committed offsets.
+  std::vector<KafkaTopicPartition> partitions;
+  // Where a partition with no committed offset starts.
+  bool start_from_beginning = true;
+  absl::Duration auto_commit_interval = absl::Seconds(1);
+  // Further librdkafka properties; they override the defaults above.
+  KafkaProperties properties;
+};
+
+// Returns OK when the message's effect is done (or the message is to be
+// skipped for good, e.g. malformed); any other status makes it come again.
+using KafkaMessageHandler = std::function<absl::Status(const KafkaMessage&)>;
+
+enum class PollResult {
+  kHandled,         // one message went to the handler, which succeeded
+  kIdle,            // nothing arrived within the timeout
+  kEndOfPartition,  // caught up with the end of a partition
+};
+
+class KafkaConsumer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(
+      const KafkaConsumerOptions& options);
+
+  // Closes the consumer if Close() was not called.
+  ~KafkaConsumer();
+
+  KafkaConsumer(const KafkaConsumer&) = delete;
+  KafkaConsumer& operator=(const KafkaConsumer&) = delete;
+
+  // Waits up to `timeout` for one message and hands it to `handler`. Returns
+  // the handler's error if it failed, or a broker error that will not go away
+  // by itself; broker outages are logged and reported as kIdle.
+  [[nodiscard]] absl::StatusOr<PollResult> Poll(absl::Duration timeout,
+                                                const KafkaMessageHandler& handler);
+
+  // Commits the stored offsets now and waits for the broker to confirm.
+  [[nodiscard]] absl::Status Commit();
+
+  // Commits the stored offsets and leaves the group. Safe to call twice.
+  [[nodiscard]] absl::Status Close();
+
+ private:
+  KafkaConsumer(std::unique_ptr<KafkaEventLogger> event_logger,
+                std::unique_ptr<RdKafka::KafkaConsumer> consumer);
+  absl::Status StoreOffset(const RdKafka::Message& message);
+  absl::Status SeekBack(const RdKafka::Message& message);
+
+  std::unique_ptr<KafkaEventLogger> event_logger_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  bool closed_ = false;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_COMMON_KAFKA_CONSUMER_H_

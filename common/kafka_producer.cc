@@ -1,0 +1,129 @@
+#include "common/kafka_producer.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "glog/logging.h"
+
+namespace evnet {
+
+// Runs each message's callback, which travels as the message's opaque.
+class KafkaProducer::DeliveryReporter : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    std::unique_ptr<DeliveryCallback> callback(
+        static_cast<DeliveryCallback*>(message.msg_opaque()));
+    if (callback == nullptr) return;
+    (*callback)(KafkaStatus(message.err(),
+                            absl::StrCat("delivery to ", message.topic_name())));
+  }
+};
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
+    const KafkaProducerOptions& options) {
+  if (options.bootstrap_servers.empty()) {
+    return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
+  }
+  KafkaProperties properties = {
+      {"bootstrap.servers", options.bootstrap_servers},
+      {"client.id", options.client_id},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"message.timeout.ms",
+       std::to_string(absl::ToInt64Milliseconds(options.delivery_timeout))},
+      {"linger.ms", "5"},
+      {"log.connection.close", "false"},
+  };
+  for (const auto& [name, value] : options.properties) properties[name] = value;
+
+  auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
+  auto reporter = std::make_unique<DeliveryReporter>();
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
+      MakeKafkaConf(properties, event_logger.get());
+  if (!conf.ok()) return conf.status();
+  std::string error;
+  if ((*conf)->set("dr_cb", reporter.get(), error) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("Kafka dr_cb: ", error));
+  }
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), error));
+  if (producer == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka producer: ", error));
+  }
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(
+      std::move(event_logger), std::move(reporter), std::move(producer)));
+}
+
+KafkaProducer::KafkaProducer(std::unique_ptr<KafkaEventLogger> event_logger,
+                             std::unique_ptr<DeliveryReporter> reporter,
+                             std::unique_ptr<RdKafka::Producer> producer)
+    : event_logger_(std::move(event_logger)),
+      reporter_(std::move(reporter)),
+      producer_(std::move(producer)),
+      poll_thread_([this] { PollLoop(); }) {}
+
+KafkaProducer::~KafkaProducer() {
+  absl::Status flushed = Flush(absl::Seconds(10));
+  if (!flushed.ok()) LOG(WARNING) << "closing the Kafka producer: " << flushed;
+  stopping_ = true;
+  poll_thread_.join();
+  // Report what is left as failed, so that no callback is silently dropped.
+  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  producer_->poll(0);
+}
+
+void KafkaProducer::PollLoop() {
+  while (!stopping_) producer_->poll(100);
+}
+
+absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view key,
+                                    absl::string_view value,
+                                    DeliveryCallback on_delivery) {
+  auto callback = std::make_unique<DeliveryCallback>(std::move(on_delivery));
+  RdKafka::ErrorCode err = producer_->produce(
+      std::string(topic), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+      /*timestamp=*/0, callback.get());
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return KafkaStatus(err, absl::StrCat("cannot queue a message for ", topic));
+  }
+  callback.release();  // Owned by the delivery report now.
+  return absl::OkStatus();
+}
+
+absl::Status KafkaProducer::ProduceAndWait(absl::string_view topic,
+                                           absl::string_view key,
+                                           absl::string_view value,
+                                           absl::Duration timeout) {
+  struct Result {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto result = std::make_shared<Result>();
+  absl::Status queued = Produce(topic, key, value, [result](absl::Status status) {
+    result->status = std::move(status);
+    result->done.Notify();
+  });
+  if (!queued.ok()) return queued;
+  if (!result->done.WaitForNotificationWithTimeout(timeout)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no delivery report from Kafka for ", topic, " within ",
+        absl::FormatDuration(timeout), " (the message stays queued)"));
+  }
+  return result->status;
+}
+
+absl::Status KafkaProducer::Flush(absl::Duration timeout) {
+  RdKafka::ErrorCode err =
+      producer_->flush(static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (err == RdKafka::ERR__TIMED_OUT) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        producer_->outq_len(), " Kafka message(s) still undelivered after ",
+        absl::FormatDuration(timeout)));
+  }
+  return KafkaStatus(err, "flushing the Kafka producer");
+}
+
+int KafkaProducer::OutstandingMessages() const { return producer_->outq_len(); }
+
+}  // namespace evnet

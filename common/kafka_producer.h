@@ -1,0 +1,83 @@
+// The one Kafka producer every evnet program uses: idempotent, acks=all,
+// delivery reports turned into absl::Status. A message counts as sent only
+// when its delivery callback reports OK.
+#ifndef EVNET_COMMON_KAFKA_PRODUCER_H_
+#define EVNET_COMMON_KAFKA_PRODUCER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/kafka_conf.h"
+#include "librdkafka/rdkafkacpp.h"
+
+namespace evnet {
+
+struct KafkaProducerOptions {
+  std::string bootstrap_servers;
+  std::string client_id = "evnet";
+  // How long librdkafka keeps retrying a message (through a broker outage)
+  // before its delivery is reported as failed.
+  absl::Duration delivery_timeout = absl::Minutes(5);
+  // Further librdkafka properties; they override the defaults above.
+  KafkaProperties properties;
+};
+
+// Called once per message, on the producer's own thread: OK once the broker
+// acknowledged it, or the reason it was not delivered.
+using DeliveryCallback = std::function<void(absl::Status)>;
+
+class KafkaProducer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(
+      const KafkaProducerOptions& options);
+
+  // Flushes what is still queued (up to 10 s, logging what is left) and stops.
+  ~KafkaProducer();
+
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  // Queues one message. An error here means it was not queued (and
+  // `on_delivery` will not run); OK means `on_delivery` will run exactly once.
+  [[nodiscard]] absl::Status Produce(absl::string_view topic, absl::string_view key,
+                                     absl::string_view value,
+                                     DeliveryCallback on_delivery);
+
+  // Produces and waits for the delivery report, at most `timeout`.
+  [[nodiscard]] absl::Status ProduceAndWait(absl::string_view topic,
+                                            absl::string_view key,
+                                            absl::string_view value,
+                                            absl::Duration timeout);
+
+  // Waits until every queued message has a delivery report, at most `timeout`.
+  [[nodiscard]] absl::Status Flush(absl::Duration timeout);
+
+  // Messages queued and not yet reported.
+  int OutstandingMessages() const;
+
+ private:
+  class DeliveryReporter;
+
+  KafkaProducer(std::unique_ptr<KafkaEventLogger> event_logger,
+                std::unique_ptr<DeliveryReporter> reporter,
+                std::unique_ptr<RdKafka::Producer> producer);
+  void PollLoop();
+
+  // Declared in this order so that the handle dies before its callbacks.
+  std::unique_ptr<KafkaEventLogger> event_logger_;
+  std::unique_ptr<DeliveryReporter> reporter_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::atomic<bool> stopping_{false};
+  std::thread poll_thread_;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_COMMON_KAFKA_PRODUCER_H_

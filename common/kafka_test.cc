@@ -1,0 +1,210 @@
+// The Kafka wrapper against librdkafka's in-process mock cluster: a real
+// Kafka protocol peer, good for the wrapper's contract. Durability and
+// recovery are tested on the real broker under testing/.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/kafka_consumer.h"
+#include "common/kafka_producer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "librdkafka/rdkafka.h"
+#include "librdkafka/rdkafka_mock.h"
+
+namespace evnet {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kTopic[] = "evnet.test";
+
+class MockCluster {
+ public:
+  MockCluster() {
+    char error[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    mcluster_ = rd_kafka_mock_cluster_new(rk_, 1);
+    rd_kafka_mock_topic_create(mcluster_, kTopic, 1, 1);
+  }
+  ~MockCluster() {
+    rd_kafka_mock_cluster_destroy(mcluster_);
+    rd_kafka_destroy(rk_);
+  }
+  std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mcluster_); }
+  void SetBrokerDown() { rd_kafka_mock_broker_set_down(mcluster_, 1); }
+
+ private:
+  rd_kafka_t* rk_;
+  rd_kafka_mock_cluster_t* mcluster_;
+};
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<KafkaProducer> NewProducer(absl::Duration delivery_timeout = absl::Seconds(10)) {
+    KafkaProducerOptions options;
+    options.bootstrap_servers = cluster_.bootstrap();
+    options.delivery_timeout = delivery_timeout;
+    auto producer = KafkaProducer::Create(options);
+    EXPECT_TRUE(producer.ok()) << producer.status();
+    return producer.ok() ? *std::move(producer) : nullptr;
+  }
+
+  std::unique_ptr<KafkaConsumer> NewConsumer(const std::string& group) {
+    KafkaConsumerOptions options;
+    options.bootstrap_servers = cluster_.bootstrap();
+    options.group_id = group;
+    options.partitions = {{kTopic, 0}};
+    auto consumer = KafkaConsumer::Create(options);
+    EXPECT_TRUE(consumer.ok()) << consumer.status();
+    return consumer.ok() ? *std::move(consumer) : nullptr;
+  }
+
+  void ProduceValues(KafkaProducer& producer, const std::vector<std::string>& values) {
+    for (const std::string& value : values) {
+      ASSERT_TRUE(producer.ProduceAndWait(kTopic, "key-" + value, value, absl::Seconds(10)).ok());
+    }
+  }
+
+  // Polls until the consumer reaches the end of the partition (or a deadline),
+  // returning the values it handled.
+  std::vector<std::string> ConsumeToEnd(KafkaConsumer& consumer) {
+    std::vector<std::string> values;
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      auto polled = consumer.Poll(absl::Milliseconds(200), [&](const KafkaMessage& m) {
+        EXPECT_EQ(m.key, "key-" + m.value);
+        values.push_back(m.value);
+        return absl::OkStatus();
+      });
+      EXPECT_TRUE(polled.ok()) << polled.status();
+      if (polled.ok() && *polled == PollResult::kEndOfPartition) return values;
+    }
+    ADD_FAILURE() << "never reached the end of the partition; got " << values.size();
+    return values;
+  }
+
+  MockCluster cluster_;
+};
+
+TEST_F(KafkaTest, ProducedMessagesAreConsumedInOrder) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"one", "two", "three"});
+  auto consumer = NewConsumer("g-order");
+  EXPECT_THAT(ConsumeToEnd(*consumer), ElementsAre("one", "two", "three"));
+}
+
+TEST_F(KafkaTest, RestartedConsumerResumesFromCommittedOffset) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"a", "b"});
+  {
+    auto consumer = NewConsumer("g-resume");
+    EXPECT_THAT(ConsumeToEnd(*consumer), ElementsAre("a", "b"));
+    ASSERT_TRUE(consumer->Close().ok());
+  }
+  ProduceValues(*producer, {"c"});
+  auto restarted = NewConsumer("g-resume");
+  EXPECT_THAT(ConsumeToEnd(*restarted), ElementsAre("c"));
+
+  // Another group has its own offsets and reads everything.
+  auto other = NewConsumer("g-other");
+  EXPECT_THAT(ConsumeToEnd(*other), ElementsAre("a", "b", "c"));
+}
+
+TEST_F(KafkaTest, FailedHandlerGetsTheMessageAgainAndItIsNotCommitted) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"x", "y"});
+  {
+    auto consumer = NewConsumer("g-retry");
+    std::vector<std::string> seen;
+    bool failed_once = false;
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (seen.size() < 3 && absl::Now() < deadline) {
+      auto polled = consumer->Poll(absl::Milliseconds(200), [&](const KafkaMessage& m) {
+        seen.push_back(m.value);
+        if (m.value == "y" && !failed_once) {
+          failed_once = true;
+          return absl::UnavailableError("downstream is away");
+        }
+        return absl::OkStatus();
+      });
+      if (!polled.ok()) EXPECT_THAT(std::string(polled.status().message()), HasSubstr("downstream"));
+    }
+    EXPECT_THAT(seen, ElementsAre("x", "y", "y"));
+    ASSERT_TRUE(consumer->Close().ok());
+  }
+  // Everything was handled in the end, so nothing comes again.
+  ProduceValues(*producer, {"z"});
+  auto restarted = NewConsumer("g-retry");
+  EXPECT_THAT(ConsumeToEnd(*restarted), ElementsAre("z"));
+}
+
+TEST_F(KafkaTest, UnhandledMessageIsRedeliveredAfterRestart) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"p", "q"});
+  {
+    auto consumer = NewConsumer("g-crash");
+    std::vector<std::string> seen;
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (seen.size() < 2 && absl::Now() < deadline) {
+      auto polled = consumer->Poll(absl::Milliseconds(200), [&](const KafkaMessage& m) {
+        seen.push_back(m.value);
+        // "q" is never done: as if the program died while handling it.
+        return m.value == "q" ? absl::InternalError("died") : absl::OkStatus();
+      });
+      (void)polled;
+    }
+    ASSERT_THAT(seen, ElementsAre("p", "q"));
+    ASSERT_TRUE(consumer->Close().ok());
+  }
+  auto restarted = NewConsumer("g-crash");
+  EXPECT_THAT(ConsumeToEnd(*restarted), ElementsAre("q"));
+}
+
+TEST_F(KafkaTest, FailedDeliveryIsReportedAsAnError) {
+  auto producer = NewProducer(/*delivery_timeout=*/absl::Milliseconds(1500));
+  cluster_.SetBrokerDown();
+  absl::Status status = producer->ProduceAndWait(kTopic, "k", "lost", absl::Seconds(20));
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr(kTopic));
+}
+
+TEST_F(KafkaTest, AsyncDeliveryCallbackRunsOnceWithOk) {
+  auto producer = NewProducer();
+  int calls = 0;
+  absl::Status reported = absl::UnknownError("not called");
+  ASSERT_TRUE(producer
+                  ->Produce(kTopic, "key-async", "async",
+                            [&](absl::Status s) {
+                              ++calls;
+                              reported = s;
+                            })
+                  .ok());
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(reported.ok()) << reported;
+  EXPECT_EQ(producer->OutstandingMessages(), 0);
+}
+
+TEST(KafkaOptionsTest, BadOptionsAreRefusedClearly) {
+  KafkaProducerOptions producer;
+  EXPECT_EQ(KafkaProducer::Create(producer).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  producer.bootstrap_servers = "127.0.0.1:1";
+  producer.properties = {{"no.such.property", "1"}};
+  auto created = KafkaProducer::Create(producer);
+  ASSERT_FALSE(created.ok());
+  EXPECT_THAT(std::string(created.status().message()), HasSubstr("no.such.property"));
+
+  KafkaConsumerOptions consumer;
+  consumer.bootstrap_servers = "127.0.0.1:1";
+  consumer.group_id = "g";
+  EXPECT_EQ(KafkaConsumer::Create(consumer).status().code(),
+            absl::StatusCode::kInvalidArgument);  // neither topics nor partitions
+}
+
+}  // namespace
+}  // namespace evnet
