@@ -1,0 +1,152 @@
+#include "testing/process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace evnet::test {
+
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) {
+  if (options.argv.empty()) return absl::InvalidArgumentError("empty argv");
+  std::unique_ptr<Process> process(new Process(std::move(options)));
+  const ProcessOptions& o = process->options_;
+
+  // Everything the child needs, prepared before fork.
+  std::vector<char*> argv;
+  for (const std::string& arg : o.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  int log_fd = -1;
+  if (!o.log_path.empty()) {
+    log_fd = open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+      return absl::InternalError(absl::StrCat("open ", o.log_path, ": ", strerror(errno)));
+    }
+  }
+  const pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    if (log_fd >= 0) close(log_fd);
+    return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
+  }
+  if (pid == 0) {
+    // Die with the test, however it ends.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    setpgid(0, 0);
+    if (log_fd >= 0) {
+      dup2(log_fd, STDOUT_FILENO);
+      dup2(log_fd, STDERR_FILENO);
+    }
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+    for (const auto& [name, value] : o.env) setenv(name.c_str(), value.c_str(), 1);
+    execv(argv[0], argv.data());
+    dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  if (log_fd >= 0) close(log_fd);
+  process->pid_ = pid;
+  return process;
+}
+
+Process::~Process() { Kill(); }
+
+bool Process::Running() {
+  if (reaped_) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    reaped_ = true;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return true;
+}
+
+absl::Status Process::Signal(int signal) {
+  if (!Running()) return absl::FailedPreconditionError("the process has ended");
+  if (kill(pid_, signal) != 0) {
+    return absl::InternalError(absl::StrCat("kill ", pid_, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Process::Wait(absl::Duration timeout) {
+  if (!WaitFor([this] { return !Running(); }, timeout, absl::Milliseconds(10))) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        options_.argv[0], " (pid ", pid_, ") still runs after ", absl::FormatDuration(timeout)));
+  }
+  return exit_code_;
+}
+
+void Process::Kill() {
+  if (pid_ <= 0 || !Running()) return;
+  // The whole process group: a wrapper script's children die with it.
+  kill(-pid_, SIGKILL);
+  int status = 0;
+  if (waitpid(pid_, &status, 0) == pid_) {
+    reaped_ = true;
+    exit_code_ = 128 + SIGKILL;
+  }
+}
+
+std::string Process::LogTail(size_t max_bytes) const {
+  std::ifstream in(options_.log_path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
+}
+
+int PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
+             absl::Duration interval) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (absl::Now() >= deadline) return false;
+    // The condition lives in another process: nothing can notify us, so poll.
+    absl::SleepFor(std::min(interval, deadline - absl::Now()));
+  }
+}
+
+std::string MakeTempDir(const std::string& name) {
+  const char* root = getenv("TEST_TMPDIR");
+  std::string base = absl::StrCat(root != nullptr ? root : "/tmp", "/", name, ".XXXXXX");
+  std::vector<char> path(base.begin(), base.end());
+  path.push_back('\0');
+  if (mkdtemp(path.data()) == nullptr) return "";
+  return path.data();
+}
+
+}  // namespace evnet::test
