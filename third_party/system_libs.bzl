@@ -84,4 +84,5 @@ system_libs = repository_rule(
     },
     environ = ["PATH", "PKG_CONFIG_PATH"],
     local = True,
+    configure = True,
 )
