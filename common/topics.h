@@ -15,6 +15,9 @@ inline constexpr char kSessionResultsTopic[] = "evnet.session.results";
 // central -> central, keyed by CP id, compacted. Payload: evnet.v1.CpRegistryRecord.
 inline constexpr char kCpRegistryTopic[] = "evnet.cp.registry";
 
+// How many partitions each topic gets when a program creates it.
+inline constexpr int kTopicPartitions = 1;
+
 }  // namespace evnet
 
 #endif  // EVNET_COMMON_TOPICS_H_

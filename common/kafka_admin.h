@@ -1,0 +1,51 @@
+// Topic administration for evnet's programs: create the topics a program
+// uses if they are missing (idempotent), and list a topic's partitions for
+// consumers that read them directly (no group rebalance to wait for after a
+// restart).
+#ifndef EVNET_COMMON_KAFKA_ADMIN_H_
+#define EVNET_COMMON_KAFKA_ADMIN_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/kafka_consumer.h"
+
+struct rd_kafka_s;
+
+namespace evnet {
+
+struct KafkaTopicSpec {
+  std::string name;
+  int partitions = 1;
+  bool compacted = false;
+};
+
+class KafkaAdmin {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaAdmin>> Create(
+      const std::string& bootstrap_servers);
+  ~KafkaAdmin();
+
+  // Creates the topics that do not exist yet; existing ones are left as they are.
+  [[nodiscard]] absl::Status EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
+                                          absl::Duration timeout);
+
+  // Every partition of each topic.
+  [[nodiscard]] absl::StatusOr<std::vector<KafkaTopicPartition>> Partitions(
+      const std::vector<std::string>& topics, absl::Duration timeout);
+
+ private:
+  explicit KafkaAdmin(rd_kafka_s* rk, std::string bootstrap)
+      : rk_(rk), bootstrap_servers_(std::move(bootstrap)) {}
+
+  rd_kafka_s* rk_;
+  const std::string bootstrap_servers_;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_COMMON_KAFKA_ADMIN_H_

@@ -1,0 +1,104 @@
+// The charging engine: runs one supply at a time on its own once started,
+// meters it, publishes telemetry every tick and one result at the end, and
+// journals what it is doing so that a crash loses no energy and no result.
+// It has no threads: the service drives it with Tick() every second.
+#ifndef EVNET_CP_ENGINE_CHARGING_ENGINE_H_
+#define EVNET_CP_ENGINE_CHARGING_ENGINE_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "cp_engine/journal.h"
+#include "evnet/v1/engine.pb.h"
+#include "evnet/v1/events.pb.h"
+
+namespace evnet {
+
+// Where the engine's events go (Kafka in production, a fake in tests).
+class EventPublisher {
+ public:
+  virtual ~EventPublisher() = default;
+  // Best effort: a lost telemetry sample is replaced by the next one.
+  virtual void PublishTelemetry(const v1::SupplyTelemetry& telemetry) = 0;
+  // An error means the result was not queued and `done` will not run.
+  // Otherwise `done` runs once, later, from another thread: OK when Kafka
+  // has the result.
+  [[nodiscard]] virtual absl::Status PublishResult(
+      const v1::SessionResult& result, std::function<void(absl::Status)> done) = 0;
+};
+
+struct EngineOptions {
+  v1::ChargingPointInfo info;
+  // When the simulated driver unplugs, unless the request says otherwise.
+  absl::Duration session_duration = absl::Seconds(10);
+  std::string state_dir;
+};
+
+class ChargingEngine {
+ public:
+  ChargingEngine(EngineOptions options, Clock& clock, EventPublisher& publisher);
+
+  // Reads the journal: a session that was running when the engine died ends
+  // as ENGINE_FAILURE with the energy journaled; unacknowledged results are
+  // published again.
+  [[nodiscard]] absl::Status Recover();
+
+  // UNAVAILABLE while in (simulated) fault, so the monitor's checks fail.
+  [[nodiscard]] absl::StatusOr<v1::CheckResponse> Check();
+  [[nodiscard]] absl::StatusOr<v1::StartSupplyResponse> StartSupply(
+      const v1::StartSupplyRequest& request);
+  [[nodiscard]] absl::StatusOr<v1::StopSupplyResponse> StopSupply(
+      const v1::StopSupplyRequest& request);
+  [[nodiscard]] absl::StatusOr<v1::SimulateResponse> Simulate(const v1::SimulateRequest& request);
+
+  // Meters the running supply, publishes telemetry, ends the supply when its
+  // time or energy target is reached, and retries unacknowledged results.
+  void Tick();
+
+  v1::EngineState state() const;
+  // Results not yet acknowledged by Kafka.
+  int PendingResults() const;
+
+ private:
+  struct Supply {
+    v1::StartSupplyRequest request;
+    absl::Time started_at;
+    absl::Duration duration;  // the supply ends after this long
+  };
+
+  v1::SupplySnapshot SnapshotLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the running supply with `reason`, journals and publishes its result.
+  void EndSupplyLocked(v1::SessionEndReason reason, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SaveJournalLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnResultDelivered(const std::string& session_id, const absl::Status& status);
+  std::string Tag() const;
+
+  const EngineOptions options_;
+  Clock& clock_;
+  EventPublisher& publisher_;
+  Journal journal_;
+
+  mutable absl::Mutex mu_;
+  bool fault_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<Supply> supply_ ABSL_GUARDED_BY(mu_);
+  // Results of sessions that ended here, by session id, until Kafka has them.
+  std::map<std::string, v1::SessionResult> pending_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
+  // Recently ended sessions, so that a repeated StartSupply is not a new one.
+  std::set<std::string> ended_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_CP_ENGINE_CHARGING_ENGINE_H_

@@ -1,0 +1,231 @@
+#include "cp_engine/charging_engine.h"
+
+#include <stdlib.h>
+
+#include <vector>
+
+#include "common/proto_time.h"
+#include "cp_engine/meter.h"
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+// Keeps what the engine publishes; the test decides when Kafka "acknowledges".
+class FakePublisher : public EventPublisher {
+ public:
+  void PublishTelemetry(const v1::SupplyTelemetry& telemetry) override {
+    telemetry_.push_back(telemetry);
+  }
+  absl::Status PublishResult(const v1::SessionResult& result,
+                             std::function<void(absl::Status)> done) override {
+    results_.push_back(result);
+    done_.push_back(std::move(done));
+    return absl::OkStatus();
+  }
+  // Reports every outstanding delivery with `status`.
+  void Deliver(absl::Status status) {
+    std::vector<std::function<void(absl::Status)>> done;
+    done.swap(done_);
+    for (auto& callback : done) callback(status);
+  }
+
+  std::vector<v1::SupplyTelemetry> telemetry_;
+  std::vector<v1::SessionResult> results_;
+  std::vector<std::function<void(absl::Status)>> done_;
+};
+
+class ChargingEngineTest : public ::testing::Test {
+ protected:
+  EngineOptions Options(const std::string& dir) {
+    EngineOptions options;
+    options.info.set_cp_id("CP-001");
+    options.info.set_power_kw(22);
+    options.info.set_price_eur_per_kwh(0.30);
+    options.session_duration = absl::Seconds(10);
+    options.state_dir = std::string(getenv("TEST_TMPDIR")) + "/" + dir;
+    return options;
+  }
+
+  v1::StartSupplyRequest Start(const std::string& session) {
+    v1::StartSupplyRequest request;
+    request.set_session_id(session);
+    request.set_request_id("r-" + session);
+    request.set_driver_id("driver-alice");
+    return request;
+  }
+
+  void TickFor(ChargingEngine& engine, int seconds) {
+    for (int i = 0; i < seconds; ++i) {
+      clock_.Advance(absl::Seconds(1));
+      engine.Tick();
+    }
+  }
+
+  FakeClock clock_;
+  FakePublisher publisher_;
+};
+
+TEST_F(ChargingEngineTest, SuppliesAndBillsWhatPowerDurationAndPriceSay) {
+  ChargingEngine engine(Options("bill"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  EXPECT_EQ(engine.state(), v1::ENGINE_STATE_SUPPLYING);
+
+  TickFor(engine, 9);
+  EXPECT_EQ(publisher_.telemetry_.size(), 9u);
+  EXPECT_NEAR(publisher_.telemetry_.back().supply().energy_kwh(), 22.0 * 9 / 3600, 1e-9);
+  EXPECT_TRUE(publisher_.results_.empty());
+
+  TickFor(engine, 1);
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  const v1::SessionResult& result = publisher_.results_[0];
+  EXPECT_EQ(result.session_id(), "s-1");
+  EXPECT_EQ(result.request_id(), "r-s-1");
+  EXPECT_EQ(result.driver_id(), "driver-alice");
+  EXPECT_EQ(result.end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
+  EXPECT_NEAR(result.energy_kwh(), 22.0 * 10 / 3600, 1e-9);
+  EXPECT_DOUBLE_EQ(result.amount_eur(), std::round(result.energy_kwh() * 0.30 * 100) / 100);
+  EXPECT_EQ(FromProto(result.ended_at()) - FromProto(result.started_at()), absl::Seconds(10));
+  EXPECT_EQ(engine.state(), v1::ENGINE_STATE_IDLE);
+}
+
+TEST_F(ChargingEngineTest, StartIsIdempotentBySessionAndRefusesAnother) {
+  ChargingEngine engine(Options("idempotent"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 2);
+  auto again = engine.StartSupply(Start("s-1"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->supply().session_id(), "s-1");
+  EXPECT_NEAR(again->supply().energy_kwh(), 22.0 * 2 / 3600, 1e-9);
+
+  auto other = engine.StartSupply(Start("s-2"));
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+
+  TickFor(engine, 10);  // s-1 ends
+  EXPECT_EQ(engine.StartSupply(Start("s-1")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine.StartSupply(v1::StartSupplyRequest()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ChargingEngineTest, TargetEnergyEndsTheSession) {
+  ChargingEngine engine(Options("target"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  v1::StartSupplyRequest request = Start("s-1");
+  request.set_target_energy_kwh(22.0 * 4 / 3600);  // four seconds' worth
+  ASSERT_TRUE(engine.StartSupply(request).ok());
+  TickFor(engine, 5);
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  EXPECT_EQ(publisher_.results_[0].end_reason(), v1::SESSION_END_REASON_TARGET_ENERGY_REACHED);
+  EXPECT_NEAR(publisher_.results_[0].energy_kwh(), request.target_energy_kwh(), 1e-9);
+}
+
+TEST_F(ChargingEngineTest, StopEndsTheSessionWithTheGivenReason) {
+  ChargingEngine engine(Options("stop"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 3);
+  v1::StopSupplyRequest stop;
+  stop.set_session_id("s-1");
+  stop.set_reason(v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+  auto stopped = engine.StopSupply(stop);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_TRUE(stopped->was_supplying());
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  EXPECT_EQ(publisher_.results_[0].end_reason(), v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+  EXPECT_NEAR(publisher_.results_[0].energy_kwh(), 22.0 * 3 / 3600, 1e-9);
+
+  // Stopping again is harmless and says nothing was running.
+  auto again = engine.StopSupply(stop);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->was_supplying());
+  EXPECT_EQ(publisher_.results_.size(), 1u);
+}
+
+TEST_F(ChargingEngineTest, FaultFailsChecksEndsTheSessionAndRefusesStarts) {
+  ChargingEngine engine(Options("fault"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.Check().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 2);
+
+  v1::SimulateRequest fault;
+  fault.set_action(v1::SIMULATE_ACTION_FAULT);
+  ASSERT_TRUE(engine.Simulate(fault).ok());
+  EXPECT_EQ(engine.Check().status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  EXPECT_EQ(publisher_.results_[0].end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
+  EXPECT_EQ(engine.StartSupply(Start("s-2")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  v1::SimulateRequest recover;
+  recover.set_action(v1::SIMULATE_ACTION_RECOVER);
+  ASSERT_TRUE(engine.Simulate(recover).ok());
+  auto check = engine.Check();
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->state(), v1::ENGINE_STATE_IDLE);
+  EXPECT_EQ(check->info().cp_id(), "CP-001");
+}
+
+TEST_F(ChargingEngineTest, CrashMidSessionIsBilledFromTheJournalOnce) {
+  {
+    ChargingEngine engine(Options("crash"), clock_, publisher_);
+    ASSERT_TRUE(engine.Recover().ok());
+    ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+    TickFor(engine, 5);
+    // The engine dies here: no result was produced.
+  }
+  ASSERT_TRUE(publisher_.results_.empty());
+  clock_.Advance(absl::Seconds(30));
+
+  ChargingEngine restarted(Options("crash"), clock_, publisher_);
+  ASSERT_TRUE(restarted.Recover().ok());
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  const v1::SessionResult& result = publisher_.results_[0];
+  EXPECT_EQ(result.session_id(), "s-1");
+  EXPECT_EQ(result.end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
+  EXPECT_NEAR(result.energy_kwh(), 22.0 * 5 / 3600, 1e-9);
+  EXPECT_NEAR(absl::ToDoubleSeconds(FromProto(result.ended_at()) - FromProto(result.started_at())),
+              5.0, 1e-6);
+  EXPECT_EQ(restarted.state(), v1::ENGINE_STATE_IDLE);
+  EXPECT_EQ(restarted.StartSupply(Start("s-1")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+
+  // Acknowledged: a third start of the engine publishes nothing again.
+  publisher_.Deliver(absl::OkStatus());
+  EXPECT_EQ(restarted.PendingResults(), 0);
+  ChargingEngine third(Options("crash"), clock_, publisher_);
+  ASSERT_TRUE(third.Recover().ok());
+  EXPECT_EQ(publisher_.results_.size(), 1u);
+}
+
+TEST_F(ChargingEngineTest, UndeliveredResultIsKeptAndRetried) {
+  ChargingEngine engine(Options("retry"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 10);
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+
+  publisher_.Deliver(absl::DeadlineExceededError("Kafka is away"));
+  EXPECT_EQ(engine.PendingResults(), 1);
+  TickFor(engine, 1);
+  ASSERT_EQ(publisher_.results_.size(), 2u);  // tried again
+  EXPECT_EQ(publisher_.results_[1].session_id(), "s-1");
+
+  publisher_.Deliver(absl::OkStatus());
+  EXPECT_EQ(engine.PendingResults(), 0);
+  TickFor(engine, 1);
+  EXPECT_EQ(publisher_.results_.size(), 2u);
+}
+
+TEST(MeterTest, EnergyIsPowerTimesTimeAndTheAmountIsInCents) {
+  MeterReading reading = ReadMeter(7.2, 0.35, absl::Minutes(30));
+  EXPECT_DOUBLE_EQ(reading.energy_kwh, 3.6);
+  EXPECT_DOUBLE_EQ(reading.amount_eur, 1.26);
+  EXPECT_EQ(TimeToSupply(22, 11), absl::Minutes(30));
+}
+
+}  // namespace
+}  // namespace evnet

@@ -1,0 +1,19 @@
+#include "cp_engine/meter.h"
+
+#include <cmath>
+
+namespace evnet {
+
+MeterReading ReadMeter(double power_kw, double price_eur_per_kwh, absl::Duration elapsed) {
+  MeterReading reading;
+  reading.energy_kwh = power_kw * absl::ToDoubleHours(elapsed);
+  reading.amount_eur = std::round(reading.energy_kwh * price_eur_per_kwh * 100) / 100;
+  return reading;
+}
+
+absl::Duration TimeToSupply(double power_kw, double energy_kwh) {
+  if (power_kw <= 0) return absl::InfiniteDuration();
+  return absl::Hours(energy_kwh / power_kw);
+}
+
+}  // namespace evnet
