@@ -1,0 +1,101 @@
+#include "cp_monitor/central_link.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_channel.h"
+#include "glog/logging.h"
+
+namespace evnet {
+
+CentralLink::CentralLink(std::string central_address, Monitor& monitor)
+    : address_(std::move(central_address)),
+      monitor_(monitor),
+      stub_(v1::CentralService::NewStub(MakeChannel(address_))),
+      thread_([this] { Run(); }) {}
+
+CentralLink::~CentralLink() {
+  stop_.Notify();
+  {
+    absl::MutexLock lock(&mu_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  thread_.join();
+}
+
+std::string CentralLink::Tag() const {
+  return absl::StrCat("CP_M:", monitor_.Registration().register_().cp_id(), " | ");
+}
+
+bool CentralLink::Send(const v1::MonitorMessage& message) {
+  absl::MutexLock lock(&mu_);
+  if (stream_ == nullptr) return false;
+  absl::MutexLock write_lock(&write_mu_);
+  return stream_->Write(message);
+}
+
+void CentralLink::Run() {
+  const absl::Duration kInitialBackoff = absl::Milliseconds(250);
+  const absl::Duration kMaxBackoff = absl::Seconds(1);
+  absl::Duration backoff = kInitialBackoff;
+  std::string last_problem;
+  while (!stop_.HasBeenNotified()) {
+    const absl::Time started = absl::Now();
+    grpc::Status ended = Connect();
+    if (stop_.HasBeenNotified()) break;
+    // A link that stayed up a while starts its backoff afresh.
+    if (absl::Now() - started > absl::Seconds(5)) backoff = kInitialBackoff;
+    std::string problem = ended.error_code() == grpc::StatusCode::ALREADY_EXISTS ||
+                                  ended.error_code() == grpc::StatusCode::INVALID_ARGUMENT
+                              ? absl::StrCat("Central refused this monitor: ", ended.error_message())
+                              : absl::StrCat("Central unavailable at ", address_);
+    if (problem != last_problem) {
+      LOG(WARNING) << Tag() << problem << "; reconnecting every " << absl::FormatDuration(kMaxBackoff)
+                   << " at most (" << ended.error_message() << ")";
+      last_problem = problem;
+    }
+    stop_.WaitForNotificationWithTimeout(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+grpc::Status CentralLink::Connect() {
+  grpc::ClientContext context;
+  std::unique_ptr<Stream> stream = stub_->MonitorLink(&context);
+  {
+    absl::MutexLock lock(&mu_);
+    context_ = &context;
+    if (stop_.HasBeenNotified()) context.TryCancel();
+  }
+  bool registered = false;
+  if (stream->Write(monitor_.Registration())) {
+    v1::CentralCommand command;
+    while (stream->Read(&command)) {
+      if (command.has_registered()) {
+        LOG(INFO) << Tag() << "Registered with Central at " << address_;
+        registered = true;
+        {
+          absl::MutexLock lock(&mu_);
+          stream_ = stream.get();
+        }
+        Send(monitor_.LastReport());
+        continue;
+      }
+      v1::MonitorMessage reply;
+      *reply.mutable_command_result() = monitor_.HandleCommand(command);
+      Send(reply);
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream_ = nullptr;
+    context_ = nullptr;
+  }
+  grpc::Status status = stream->Finish();
+  if (registered && status.ok()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "Central closed the link");
+  }
+  return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "no answer") : status;
+}
+
+}  // namespace evnet

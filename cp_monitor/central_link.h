@@ -1,0 +1,49 @@
+// The monitor's stream to central (CentralService.MonitorLink), kept up by
+// its own thread: connects, registers, sends the latest health, relays the
+// commands that come down, and when central goes away says so in one line
+// and reconnects with a short capped backoff.
+#ifndef EVNET_CP_MONITOR_CENTRAL_LINK_H_
+#define EVNET_CP_MONITOR_CENTRAL_LINK_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "cp_monitor/health_monitor.h"
+#include "evnet/v1/central.grpc.pb.h"
+
+namespace evnet {
+
+class CentralLink final : public CentralUplink {
+ public:
+  CentralLink(std::string central_address, Monitor& monitor);
+  ~CentralLink() override;
+
+  bool Send(const v1::MonitorMessage& message) override;
+
+ private:
+  using Stream = grpc::ClientReaderWriter<v1::MonitorMessage, v1::CentralCommand>;
+
+  void Run();
+  // One connection, until it breaks; returns why it ended.
+  grpc::Status Connect();
+  std::string Tag() const;
+
+  const std::string address_;
+  Monitor& monitor_;
+  std::unique_ptr<v1::CentralService::Stub> stub_;
+  absl::Notification stop_;
+
+  absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;  // set while connected
+  absl::Mutex write_mu_;  // one writer at a time on the stream
+  std::thread thread_;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_CP_MONITOR_CENTRAL_LINK_H_

@@ -1,0 +1,71 @@
+// cp_monitor: sits beside its CP's engine, checks it every second, and is the
+// only reporter of that CP's health to central.
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "common/clock.h"
+#include "common/flags.h"
+#include "common/ticker.h"
+#include "cp_monitor/central_link.h"
+#include "cp_monitor/engine_client.h"
+#include "cp_monitor/health_monitor.h"
+#include "glog/logging.h"
+
+ABSL_FLAG(std::string, cp_id, "CP-001", "id of the CP this monitor watches (env CP_ID)");
+ABSL_FLAG(std::string, engine_address, "127.0.0.1:50061",
+          "the CP's engine, on its local address (env ENGINE_ADDRESS)");
+ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
+ABSL_FLAG(absl::Duration, check_interval, absl::Seconds(1),
+          "how often the engine is checked (env CHECK_INTERVAL)");
+ABSL_FLAG(absl::Duration, check_timeout, absl::Milliseconds(500),
+          "deadline of one check (env CHECK_TIMEOUT)");
+ABSL_FLAG(int, failure_threshold, 3,
+          "failed checks in a row that make a fault (env FAILURE_THRESHOLD)");
+
+namespace evnet {
+namespace {
+
+int Main() {
+  MonitorOptions options;
+  options.cp_id = absl::GetFlag(FLAGS_cp_id);
+  options.check_timeout = absl::GetFlag(FLAGS_check_timeout);
+  options.failure_threshold = absl::GetFlag(FLAGS_failure_threshold);
+  const absl::Duration interval = absl::GetFlag(FLAGS_check_interval);
+  if (options.cp_id.empty() || options.failure_threshold < 1 ||
+      interval <= absl::ZeroDuration() || options.check_timeout <= absl::ZeroDuration()) {
+    LOG(ERROR) << "--cp_id must be set, --failure_threshold at least 1, and "
+                  "--check_interval and --check_timeout positive";
+    return 2;
+  }
+  if (options.check_timeout >= interval) {
+    LOG(WARNING) << "CP_M:" << options.cp_id << " | --check_timeout "
+                 << options.check_timeout << " is not shorter than --check_interval "
+                 << interval << "; checks may run late";
+  }
+
+  GrpcEngineClient engine(absl::GetFlag(FLAGS_engine_address));
+  Monitor monitor(options, SystemClock::Get(), engine);
+  CentralLink link(absl::GetFlag(FLAGS_central_address), monitor);
+  monitor.set_uplink(&link);
+  LOG(INFO) << "CP_M:" << options.cp_id << " | Monitoring engine at "
+            << absl::GetFlag(FLAGS_engine_address) << " every " << interval
+            << ", reporting to Central at " << absl::GetFlag(FLAGS_central_address);
+  Ticker ticker(interval, [&monitor] { monitor.CheckOnce(); });
+  WaitForShutdownSignal();
+  ticker.Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace evnet
+
+int main(int argc, char** argv) {
+  evnet::InitProgram(argc, argv, "cp_monitor: health of one charging point, reported to central",
+                     {{"cp_id", "CP_ID"},
+                      {"engine_address", "ENGINE_ADDRESS"},
+                      {"central_address", "CENTRAL_ADDRESS"},
+                      {"check_interval", "CHECK_INTERVAL"},
+                      {"check_timeout", "CHECK_TIMEOUT"},
+                      {"failure_threshold", "FAILURE_THRESHOLD"}});
+  return evnet::Main();
+}
