@@ -1,5 +1,8 @@
 #include "common/kafka_consumer.h"
 
+#include <set>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 
@@ -53,7 +56,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
       {"bootstrap.servers", options.bootstrap_servers},
       {"group.id", options.group_id},
       {"client.id", options.client_id},
-      {"enable.auto.commit", "true"},
+      {"enable.auto.commit", options.replay ? "false" : "true"},
       {"enable.auto.offset.store", "false"},
       {"auto.commit.interval.ms",
        std::to_string(absl::ToInt64Milliseconds(options.auto_commit_interval))},
@@ -81,7 +84,9 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     TopicPartitions partitions;
     for (const KafkaTopicPartition& tp : options.partitions) {
       // OFFSET_INVALID: start from the committed offset, else auto.offset.reset.
-      partitions.Add(tp.topic, tp.partition, RdKafka::Topic::OFFSET_INVALID);
+      partitions.Add(tp.topic, tp.partition,
+                     options.replay ? RdKafka::Topic::OFFSET_BEGINNING
+                                    : RdKafka::Topic::OFFSET_INVALID);
     }
     err = consumer->assign(partitions.list());
   }
@@ -89,13 +94,15 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     consumer->close();
     return KafkaStatus(err, "cannot subscribe the Kafka consumer");
   }
-  return std::unique_ptr<KafkaConsumer>(
-      new KafkaConsumer(std::move(event_logger), std::move(consumer)));
+  return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(
+      std::move(event_logger), std::move(consumer), options.partitions.size()));
 }
 
 KafkaConsumer::KafkaConsumer(std::unique_ptr<KafkaEventLogger> event_logger,
-                             std::unique_ptr<RdKafka::KafkaConsumer> consumer)
-    : event_logger_(std::move(event_logger)), consumer_(std::move(consumer)) {}
+                             std::unique_ptr<RdKafka::KafkaConsumer> consumer, size_t assigned)
+    : event_logger_(std::move(event_logger)),
+      consumer_(std::move(consumer)),
+      assigned_(assigned) {}
 
 KafkaConsumer::~KafkaConsumer() {
   absl::Status closed = Close();
@@ -107,6 +114,12 @@ absl::StatusOr<PollResult> KafkaConsumer::Poll(absl::Duration timeout,
   if (closed_) return absl::FailedPreconditionError("the Kafka consumer is closed");
   std::unique_ptr<RdKafka::Message> message(
       consumer_->consume(static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  return Handle(*message, handler);
+}
+
+absl::StatusOr<PollResult> KafkaConsumer::Handle(RdKafka::Message& message_ref,
+                                                 const KafkaMessageHandler& handler) {
+  RdKafka::Message* message = &message_ref;
   switch (message->err()) {
     case RdKafka::ERR_NO_ERROR:
       break;
@@ -134,6 +147,30 @@ absl::StatusOr<PollResult> KafkaConsumer::Poll(absl::Duration timeout,
   absl::Status stored = StoreOffset(*message);
   if (!stored.ok()) return stored;
   return PollResult::kHandled;
+}
+
+absl::Status KafkaConsumer::ReadToEnd(absl::Duration timeout,
+                                      const KafkaMessageHandler& handler) {
+  if (assigned_ == 0) {
+    return absl::FailedPreconditionError("ReadToEnd needs partitions assigned by hand");
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  std::set<std::pair<std::string, int32_t>> at_end;
+  while (at_end.size() < assigned_) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "reached the end of ", at_end.size(), " of ", assigned_, " partitions within ",
+          absl::FormatDuration(timeout)));
+    }
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(200));
+    if (message->err() == RdKafka::ERR__PARTITION_EOF) {
+      at_end.insert({message->topic_name(), message->partition()});
+      continue;
+    }
+    absl::StatusOr<PollResult> handled = Handle(*message, handler);
+    if (!handled.ok()) return handled.status();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status KafkaConsumer::StoreOffset(const RdKafka::Message& message) {

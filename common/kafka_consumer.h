@@ -46,6 +46,9 @@ struct KafkaConsumerOptions {
   std::vector<KafkaTopicPartition> partitions;
   // Where a partition with no committed offset starts.
   bool start_from_beginning = true;
+  // Read the partitions from their very start and commit nothing: for
+  // rebuilding state from a topic's history.
+  bool replay = false;
   absl::Duration auto_commit_interval = absl::Seconds(1);
   // Further librdkafka properties; they override the defaults above.
   KafkaProperties properties;
@@ -78,6 +81,11 @@ class KafkaConsumer {
   [[nodiscard]] absl::StatusOr<PollResult> Poll(absl::Duration timeout,
                                                 const KafkaMessageHandler& handler);
 
+  // Handles every message up to the end of each assigned partition (as it
+  // was when this was called), within `timeout`. For `partitions` consumers.
+  [[nodiscard]] absl::Status ReadToEnd(absl::Duration timeout,
+                                       const KafkaMessageHandler& handler);
+
   // Commits the stored offsets now and waits for the broker to confirm.
   [[nodiscard]] absl::Status Commit();
 
@@ -86,12 +94,15 @@ class KafkaConsumer {
 
  private:
   KafkaConsumer(std::unique_ptr<KafkaEventLogger> event_logger,
-                std::unique_ptr<RdKafka::KafkaConsumer> consumer);
+                std::unique_ptr<RdKafka::KafkaConsumer> consumer, size_t assigned);
+  absl::StatusOr<PollResult> Handle(RdKafka::Message& message,
+                                    const KafkaMessageHandler& handler);
   absl::Status StoreOffset(const RdKafka::Message& message);
   absl::Status SeekBack(const RdKafka::Message& message);
 
   std::unique_ptr<KafkaEventLogger> event_logger_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  const size_t assigned_;  // partitions assigned by hand; 0 when subscribed
   bool closed_ = false;
 };
 

@@ -164,6 +164,28 @@ TEST_F(KafkaTest, UnhandledMessageIsRedeliveredAfterRestart) {
   EXPECT_THAT(ConsumeToEnd(*restarted), ElementsAre("q"));
 }
 
+TEST_F(KafkaTest, ReplayReadsTheWholeHistoryEveryTimeAndCommitsNothing) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"h1", "h2", "h3"});
+  for (int round = 0; round < 2; ++round) {
+    KafkaConsumerOptions options;
+    options.bootstrap_servers = cluster_.bootstrap();
+    options.group_id = "g-replay";
+    options.partitions = {{kTopic, 0}};
+    options.replay = true;
+    auto consumer = KafkaConsumer::Create(options);
+    ASSERT_TRUE(consumer.ok()) << consumer.status();
+    std::vector<std::string> values;
+    absl::Status read = (*consumer)->ReadToEnd(absl::Seconds(20), [&](const KafkaMessage& m) {
+      values.push_back(m.value);
+      return absl::OkStatus();
+    });
+    ASSERT_TRUE(read.ok()) << read;
+    EXPECT_THAT(values, ElementsAre("h1", "h2", "h3")) << "round " << round;
+    ASSERT_TRUE((*consumer)->Close().ok());
+  }
+}
+
 TEST_F(KafkaTest, FailedDeliveryIsReportedAsAnError) {
   auto producer = NewProducer(/*delivery_timeout=*/absl::Milliseconds(1500));
   cluster_.SetBrokerDown();

@@ -1,0 +1,280 @@
+#include "central/coordinator.h"
+
+#include <vector>
+
+#include "common/proto_time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+using ::testing::HasSubstr;
+
+class FakeSender : public CommandSender {
+ public:
+  absl::Status SendCommand(const std::string& cp_id, v1::CentralCommand command,
+                           absl::Duration) override {
+    sent.push_back({cp_id, command});
+    return status;
+  }
+  std::vector<std::pair<std::string, v1::CentralCommand>> sent;
+  absl::Status status;
+};
+
+class FakePublisher : public UpdatePublisher {
+ public:
+  absl::Status Publish(const v1::DriverUpdate& update) override {
+    if (!status.ok()) return status;
+    updates.push_back(update);
+    return absl::OkStatus();
+  }
+  std::vector<v1::UpdateKind> kinds() const {
+    std::vector<v1::UpdateKind> out;
+    for (const auto& u : updates) out.push_back(u.kind());
+    return out;
+  }
+  std::vector<v1::DriverUpdate> updates;
+  absl::Status status;
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  CoordinatorTest()
+      : registry_(clock_, absl::Seconds(3)),
+        coordinator_(Options(), clock_, registry_, sender_, publisher_) {
+    AddCp("CP-001", true, v1::ENGINE_STATE_IDLE);
+    AddCp("CP-002", true, v1::ENGINE_STATE_IDLE);
+    AddCp("CP-003", false, v1::ENGINE_STATE_FAULT);
+  }
+
+  static CoordinatorOptions Options() {
+    CoordinatorOptions options;
+    options.request_ttl = absl::Seconds(60);
+    options.progress_interval = absl::Seconds(2);
+    return options;
+  }
+
+  void AddCp(const std::string& id, bool ok, v1::EngineState state) {
+    v1::ChargingPointInfo info;
+    info.set_cp_id(id);
+    (void)registry_.Register(info);
+    registry_.SetLinkUp(id, true);
+    v1::HealthReport report;
+    report.set_engine_ok(ok);
+    report.set_engine_state(state);
+    registry_.Report(id, report);
+    registry_.Sweep();
+  }
+
+  v1::DriverRequest Request(const std::string& id, const std::string& cp,
+                            const std::string& driver = "driver-alice") {
+    v1::DriverRequest request;
+    request.set_request_id(id);
+    request.set_driver_id(driver);
+    request.set_cp_id(cp);
+    *request.mutable_requested_at() = ToProto(clock_.Now());
+    return request;
+  }
+
+  KafkaMessage Message(int64_t offset = 7) {
+    KafkaMessage message;
+    message.topic = "evnet.driver.requests";
+    message.offset = offset;
+    message.key = "driver-alice";
+    message.timestamp = clock_.Now();
+    return message;
+  }
+
+  v1::SessionResult Result(const std::string& session, const std::string& request) {
+    v1::SessionResult result;
+    result.set_session_id(session);
+    result.set_request_id(request);
+    result.set_cp_id("CP-001");
+    result.set_driver_id("driver-alice");
+    result.set_energy_kwh(0.5);
+    result.set_amount_eur(0.15);
+    result.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
+    return result;
+  }
+
+  FakeClock clock_;
+  Registry registry_;
+  FakeSender sender_;
+  FakePublisher publisher_;
+  SessionCoordinator coordinator_;
+};
+
+TEST_F(CoordinatorTest, AcceptsARequestForAnActiveCpAndStartsTheSupply) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(sender_.sent[0].first, "CP-001");
+  const v1::StartSupplyRequest& start = sender_.sent[0].second.start_supply();
+  EXPECT_EQ(start.session_id(), "s-r-1");
+  EXPECT_EQ(start.driver_id(), "driver-alice");
+  EXPECT_EQ(publisher_.kinds(), (std::vector<v1::UpdateKind>{v1::UPDATE_KIND_ACCEPTED,
+                                                              v1::UPDATE_KIND_SUPPLY_STARTED}));
+  EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
+  EXPECT_EQ(publisher_.updates[0].driver_id(), "driver-alice");
+
+  auto sessions = coordinator_.Sessions({});
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].state(), v1::SESSION_STATE_SUPPLYING);
+}
+
+TEST_F(CoordinatorTest, RejectsUnknownAndUnavailableCpsWithReadableReasons) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-404"), Message()).ok());
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-2", "CP-003"), Message()).ok());
+  ASSERT_TRUE(registry_.SetStopped("CP-002", true).ok());
+  registry_.Sweep();
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-3", "CP-002"), Message()).ok());
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-4", ""), Message()).ok());
+
+  ASSERT_EQ(publisher_.updates.size(), 4u);
+  for (const auto& u : publisher_.updates) EXPECT_EQ(u.kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_EQ(publisher_.updates[0].rejection_reason(), "CP-404 is not a known charging point");
+  EXPECT_EQ(publisher_.updates[1].rejection_reason(), "CP-003 is BROKEN");
+  EXPECT_EQ(publisher_.updates[2].rejection_reason(), "CP-002 is out of order (STOPPED)");
+  EXPECT_THAT(publisher_.updates[3].rejection_reason(), HasSubstr("names no charging point"));
+  EXPECT_TRUE(sender_.sent.empty());
+}
+
+TEST_F(CoordinatorTest, RejectsRequestsThatWaitedLongerThanTheTtl) {
+  v1::DriverRequest old = Request("r-1", "CP-001");
+  clock_.Advance(absl::Seconds(61));
+  AddCp("CP-001", true, v1::ENGINE_STATE_IDLE);  // still reporting
+  ASSERT_TRUE(coordinator_.HandleRequest(old, Message()).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("expired"));
+  EXPECT_TRUE(sender_.sent.empty());
+}
+
+TEST_F(CoordinatorTest, ADuplicateRequestIdIsServedOnce) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(publisher_.updates.size(), 2u);
+}
+
+TEST_F(CoordinatorTest, AHandWrittenRequestGetsAnIdStableAcrossRedelivery) {
+  v1::DriverRequest bare;
+  bare.set_cp_id("CP-001");  // no request id, no driver id: the key names the driver
+  ASSERT_TRUE(coordinator_.HandleRequest(bare, Message(42)).ok());
+  ASSERT_TRUE(coordinator_.HandleRequest(bare, Message(42)).ok());
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(sender_.sent[0].second.start_supply().driver_id(), "driver-alice");
+  EXPECT_EQ(publisher_.updates[0].request_id(), "req-0-42");
+}
+
+TEST_F(CoordinatorTest, AFailedPublishIsRetriedWithoutStartingTwice) {
+  publisher_.status = absl::UnavailableError("Kafka is away");
+  EXPECT_FALSE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.status = absl::OkStatus();
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(publisher_.kinds(), (std::vector<v1::UpdateKind>{v1::UPDATE_KIND_ACCEPTED,
+                                                              v1::UPDATE_KIND_SUPPLY_STARTED}));
+}
+
+TEST_F(CoordinatorTest, AStartTheEngineRefusesBecomesARejection) {
+  sender_.status = absl::FailedPreconditionError("CP-001 is in fault");
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("could not start"));
+  EXPECT_TRUE(coordinator_.Sessions({}).empty());
+}
+
+TEST_F(CoordinatorTest, OneSessionPerDriverAndPerCp) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-2", "CP-002"), Message()).ok());
+  ASSERT_TRUE(
+      coordinator_.HandleRequest(Request("r-3", "CP-001", "driver-bob"), Message()).ok());
+  ASSERT_EQ(publisher_.updates.size(), 4u);
+  EXPECT_THAT(publisher_.updates[2].rejection_reason(), HasSubstr("already has a session at CP-001"));
+  EXPECT_THAT(publisher_.updates[3].rejection_reason(), HasSubstr("CP-001 is busy"));
+}
+
+TEST_F(CoordinatorTest, EachResultIsTicketedOnce) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  ASSERT_TRUE(coordinator_.HandleResult(Result("s-r-1", "r-1")).ok());
+  ASSERT_TRUE(coordinator_.HandleResult(Result("s-r-1", "r-1")).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ENDED);
+  EXPECT_DOUBLE_EQ(publisher_.updates[0].ticket().energy_kwh(), 0.5);
+  EXPECT_EQ(publisher_.updates[0].update_id(), "r-1/ended");
+  auto sessions = coordinator_.Sessions({});
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].state(), v1::SESSION_STATE_ENDED);
+  // The CP is free again for the next driver.
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-2", "CP-001"), Message()).ok());
+  EXPECT_EQ(sender_.sent.size(), 2u);
+}
+
+TEST_F(CoordinatorTest, RebuildsFromItsOwnUpdatesAndTicketsWhatWasMissed) {
+  v1::DriverUpdate accepted;
+  accepted.set_kind(v1::UPDATE_KIND_ACCEPTED);
+  accepted.set_request_id("r-1");
+  accepted.set_session_id("s-r-1");
+  accepted.set_driver_id("driver-alice");
+  accepted.set_cp_id("CP-001");
+  coordinator_.RestoreUpdate(accepted);
+  v1::DriverUpdate ended = accepted;
+  ended.set_kind(v1::UPDATE_KIND_ENDED);
+  ended.set_request_id("r-0");
+  ended.set_session_id("s-r-0");
+  coordinator_.RestoreUpdate(ended);
+  coordinator_.RestoreResult(Result("s-r-0", "r-0"));  // ticketed before
+  coordinator_.RestoreResult(Result("s-r-1", "r-1"));  // not yet
+
+  ASSERT_TRUE(coordinator_.SendMissingTickets().ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
+  // The request that was accepted before the restart is not served again.
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  EXPECT_TRUE(sender_.sent.empty());
+  ASSERT_TRUE(coordinator_.HandleResult(Result("s-r-1", "r-1")).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+}
+
+TEST_F(CoordinatorTest, TheDriverIsToldOnceWhenItsCpBreaks) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_SUPPLYING, v1::CP_STATUS_BROKEN});
+  coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_DISCONNECTED, v1::CP_STATUS_BROKEN});
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_INTERRUPTED);
+  EXPECT_EQ(publisher_.updates[0].driver_id(), "driver-alice");
+  EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("ticket follows"));
+}
+
+TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  for (int i = 0; i < 6; ++i) {
+    v1::SupplyTelemetry telemetry;
+    telemetry.set_cp_id("CP-001");
+    telemetry.mutable_supply()->set_session_id("s-r-1");
+    telemetry.mutable_supply()->set_energy_kwh(0.01 * i);
+    *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+    ASSERT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
+    clock_.Advance(absl::Seconds(1));
+  }
+  ASSERT_EQ(publisher_.updates.size(), 3u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_PROGRESS);
+  EXPECT_NE(publisher_.updates[0].update_id(), publisher_.updates[1].update_id());
+}
+
+TEST_F(CoordinatorTest, OperatorStopEndsTheRunningSession) {
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(coordinator_.StopSessionAt("CP-001").ok());
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  const v1::StopSupplyRequest& stop = sender_.sent[1].second.stop_supply();
+  EXPECT_EQ(stop.session_id(), "s-r-1");
+  EXPECT_EQ(stop.reason(), v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+}
+
+}  // namespace
+}  // namespace evnet

@@ -1,0 +1,149 @@
+#include "central/registry.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+
+namespace evnet {
+
+void Registry::Restore(const v1::CpRegistryRecord& record) {
+  absl::MutexLock lock(&mu_);
+  const std::string& id = record.info().cp_id();
+  auto [it, inserted] = entries_.try_emplace(id);
+  if (inserted || !it->second.seen.link_up) it->second.info = record.info();
+  it->second.seen.stopped_by_operator = record.stopped_by_operator();
+  ++version_;
+}
+
+std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointInfo& info) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = entries_.try_emplace(info.cp_id());
+  Entry& entry = it->second;
+  // A monitor may register before it has heard from its engine: keep what
+  // is known of location, price and power.
+  v1::ChargingPointInfo merged = entry.info;
+  merged.set_cp_id(info.cp_id());
+  if (!info.location().empty()) merged.set_location(info.location());
+  if (info.price_eur_per_kwh() > 0) merged.set_price_eur_per_kwh(info.price_eur_per_kwh());
+  if (info.power_kw() > 0) merged.set_power_kw(info.power_kw());
+  const bool changed = inserted || merged.SerializeAsString() != entry.info.SerializeAsString();
+  entry.info = merged;
+  ++version_;
+  if (!changed) return std::nullopt;
+  return RecordLocked(entry);
+}
+
+void Registry::SetLinkUp(const std::string& cp_id, bool up) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(cp_id);
+  if (it == entries_.end()) return;
+  it->second.seen.link_up = up;
+  if (!up) it->second.supply.Clear();
+  ++version_;
+}
+
+void Registry::Report(const std::string& cp_id, const v1::HealthReport& report) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(cp_id);
+  if (it == entries_.end()) return;
+  Entry& entry = it->second;
+  entry.seen.last_report = clock_.Now();
+  entry.seen.engine_ok = report.engine_ok();
+  entry.seen.engine_state = report.engine_state();
+  entry.supply = report.supply();
+  ++version_;
+}
+
+absl::StatusOr<v1::CpRegistryRecord> Registry::SetStopped(const std::string& cp_id,
+                                                          bool stopped) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(cp_id);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat(cp_id, " is not a known charging point"));
+  }
+  it->second.seen.stopped_by_operator = stopped;
+  ++version_;
+  return RecordLocked(it->second);
+}
+
+bool Registry::Known(const std::string& cp_id) const {
+  absl::MutexLock lock(&mu_);
+  return entries_.count(cp_id) > 0;
+}
+
+v1::CpStatus Registry::Status(const std::string& cp_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(cp_id);
+  if (it == entries_.end()) return v1::CP_STATUS_UNSPECIFIED;
+  return DeriveStatus(it->second.seen, clock_.Now(), monitor_timeout_);
+}
+
+absl::StatusOr<v1::ChargingPoint> Registry::Get(const std::string& cp_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(cp_id);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat(cp_id, " is not a known charging point"));
+  }
+  return ToProtoLocked(it->second);
+}
+
+std::vector<v1::ChargingPoint> Registry::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::ChargingPoint> out;
+  for (const auto& [id, entry] : entries_) out.push_back(ToProtoLocked(entry));
+  return out;
+}
+
+std::vector<std::string> Registry::Ids() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, entry] : entries_) out.push_back(id);
+  return out;
+}
+
+std::vector<StatusChange> Registry::Sweep() {
+  absl::MutexLock lock(&mu_);
+  std::vector<StatusChange> changes;
+  const absl::Time now = clock_.Now();
+  for (auto& [id, entry] : entries_) {
+    const v1::CpStatus status = DeriveStatus(entry.seen, now, monitor_timeout_);
+    if (status == entry.swept) continue;
+    changes.push_back({id, entry.swept, status});
+    entry.swept = status;
+  }
+  if (!changes.empty()) ++version_;
+  return changes;
+}
+
+uint64_t Registry::version() const {
+  absl::MutexLock lock(&mu_);
+  return version_;
+}
+
+uint64_t Registry::WaitForChange(uint64_t seen, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return version_ > seen; };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  return version_;
+}
+
+v1::ChargingPoint Registry::ToProtoLocked(const Entry& entry) const {
+  v1::ChargingPoint cp;
+  *cp.mutable_info() = entry.info;
+  cp.set_status(DeriveStatus(entry.seen, clock_.Now(), monitor_timeout_));
+  cp.set_stopped_by_operator(entry.seen.stopped_by_operator);
+  if (cp.status() == v1::CP_STATUS_SUPPLYING) *cp.mutable_supply() = entry.supply;
+  if (entry.seen.last_report != absl::InfinitePast()) {
+    *cp.mutable_last_report_at() = ToProto(entry.seen.last_report);
+  }
+  return cp;
+}
+
+v1::CpRegistryRecord Registry::RecordLocked(const Entry& entry) const {
+  v1::CpRegistryRecord record;
+  *record.mutable_info() = entry.info;
+  record.set_stopped_by_operator(entry.seen.stopped_by_operator);
+  *record.mutable_updated_at() = ToProto(clock_.Now());
+  return record;
+}
+
+}  // namespace evnet
