@@ -1,0 +1,62 @@
+// Central, assembled: the registry, the monitors' links, the session
+// coordinator, the gRPC service and the Kafka bridge, with a sweep that
+// re-derives statuses every 200 ms and reacts to their changes.
+#ifndef EVNET_CENTRAL_CENTRAL_H_
+#define EVNET_CENTRAL_CENTRAL_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "central/central_service.h"
+#include "central/coordinator.h"
+#include "central/kafka_bridge.h"
+#include "central/link_hub.h"
+#include "central/registry.h"
+#include "common/grpc_server.h"
+#include "common/kafka_producer.h"
+#include "common/ticker.h"
+
+namespace evnet {
+
+struct CentralOptions {
+  std::string listen = "0.0.0.0:50051";
+  std::string kafka_bootstrap;
+  absl::Duration monitor_timeout = absl::Seconds(3);
+  CoordinatorOptions coordinator;
+  absl::Duration startup_grace = absl::Seconds(3);
+  // Print the CP table to stdout when it changes, in colour or not.
+  bool print_table = true;
+  bool color = false;
+};
+
+class Central {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Central>> Start(const CentralOptions& options);
+  ~Central();
+
+  int port() const { return server_->port(); }
+  bool serving() const { return bridge_->serving(); }
+
+ private:
+  explicit Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer);
+  void Sweep();
+
+  const CentralOptions options_;
+  std::unique_ptr<KafkaProducer> producer_;
+  KafkaUpdatePublisher publisher_;
+  KafkaRegistryStore store_;
+  Registry registry_;
+  LinkHub hub_;
+  SessionCoordinator coordinator_;
+  CentralServiceImpl service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<KafkaBridge> bridge_;
+  std::unique_ptr<Ticker> sweeper_;
+  std::string last_table_;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_CENTRAL_CENTRAL_H_

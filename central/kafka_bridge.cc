@@ -1,0 +1,202 @@
+#include "central/kafka_bridge.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/json_codec.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_consumer.h"
+#include "common/topics.h"
+#include "glog/logging.h"
+
+namespace evnet {
+namespace {
+
+constexpr absl::Duration kKafkaTimeout = absl::Seconds(10);
+
+// Parses a message's JSON, or logs why it is skipped (a malformed message
+// must not block the topic) and returns nullopt.
+template <typename T>
+std::optional<T> Parse(const KafkaMessage& message) {
+  absl::StatusOr<T> parsed = FromJson<T>(message.value);
+  if (!parsed.ok()) {
+    LOG(WARNING) << "Central | Skipped a malformed message on " << message.topic << " at "
+                 << message.partition << "@" << message.offset << " (key '" << message.key
+                 << "'): " << parsed.status().message();
+    return std::nullopt;
+  }
+  return *std::move(parsed);
+}
+
+}  // namespace
+
+absl::Status KafkaUpdatePublisher::Publish(const v1::DriverUpdate& update) {
+  return producer_.ProduceAndWait(kDriverUpdatesTopic, update.driver_id(), ToJson(update),
+                                  kKafkaTimeout);
+}
+
+absl::Status KafkaRegistryStore::Save(const v1::CpRegistryRecord& record) {
+  return producer_.ProduceAndWait(kCpRegistryTopic, record.info().cp_id(), ToJson(record),
+                                  kKafkaTimeout);
+}
+
+KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry,
+                         SessionCoordinator& coordinator)
+    : options_(std::move(options)),
+      registry_(registry),
+      coordinator_(coordinator),
+      thread_([this] { Run(); }) {}
+
+KafkaBridge::~KafkaBridge() {
+  stop_.Notify();
+  thread_.join();
+}
+
+bool KafkaBridge::Retry(const char* what, const std::function<absl::Status()>& step) {
+  std::string last;
+  while (!stop_.HasBeenNotified()) {
+    absl::Status status = step();
+    if (status.ok()) return true;
+    if (std::string(status.message()) != last) {
+      LOG(WARNING) << "Central | " << what << ": " << status.message() << "; retrying";
+      last = std::string(status.message());
+    }
+    stop_.WaitForNotificationWithTimeout(absl::Seconds(1));
+  }
+  return false;
+}
+
+void KafkaBridge::Run() {
+  const std::vector<KafkaTopicSpec> topics = {
+      {kDriverRequestsTopic, kTopicPartitions, false},
+      {kDriverUpdatesTopic, kTopicPartitions, false},
+      {kSupplyTelemetryTopic, kTopicPartitions, false},
+      {kSessionResultsTopic, kTopicPartitions, false},
+      {kCpRegistryTopic, 1, true},
+  };
+  bool ok = Retry("Kafka topics", [&] {
+    absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
+    if (!admin.ok()) return admin.status();
+    return (*admin)->EnsureTopics(topics, kKafkaTimeout);
+  });
+  if (!ok || !Retry("Rebuilding state from Kafka", [&] { return Rebuild(); })) return;
+  WaitForMonitors();
+  if (!Retry("Sending tickets held in Kafka", [&] { return coordinator_.SendMissingTickets(); })) {
+    return;
+  }
+  serving_.Notify();
+  Serve();
+}
+
+absl::Status KafkaBridge::Rebuild() {
+  const absl::Time started = absl::Now();
+  absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
+  if (!admin.ok()) return admin.status();
+  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions = (*admin)->Partitions(
+      {kCpRegistryTopic, kDriverUpdatesTopic, kSessionResultsTopic}, kKafkaTimeout);
+  if (!partitions.ok()) return partitions.status();
+
+  KafkaConsumerOptions options;
+  options.bootstrap_servers = options_.bootstrap_servers;
+  options.group_id = options_.group_id + "-rebuild";
+  options.client_id = "central-rebuild";
+  options.partitions = *partitions;
+  options.replay = true;
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
+  if (!consumer.ok()) return consumer.status();
+  int cps = 0, updates = 0, results = 0;
+  absl::Status read = (*consumer)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
+    if (m.topic == kCpRegistryTopic) {
+      if (auto record = Parse<v1::CpRegistryRecord>(m); record && !record->info().cp_id().empty()) {
+        registry_.Restore(*record);
+        ++cps;
+      }
+    } else if (m.topic == kDriverUpdatesTopic) {
+      if (auto update = Parse<v1::DriverUpdate>(m)) {
+        coordinator_.RestoreUpdate(*update);
+        ++updates;
+      }
+    } else if (m.topic == kSessionResultsTopic) {
+      if (auto result = Parse<v1::SessionResult>(m)) {
+        coordinator_.RestoreResult(*result);
+        ++results;
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  (void)(*consumer)->Close();
+  LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
+            << ": " << registry_.Ids().size() << " CPs (" << cps << " records), " << updates
+            << " driver updates, " << results << " session results";
+  return absl::OkStatus();
+}
+
+void KafkaBridge::WaitForMonitors() {
+  const absl::Time deadline = absl::Now() + options_.startup_grace;
+  while (absl::Now() < deadline && !stop_.HasBeenNotified()) {
+    bool all_reported = true;
+    for (const std::string& id : registry_.Ids()) {
+      if (registry_.Status(id) == v1::CP_STATUS_DISCONNECTED) all_reported = false;
+    }
+    if (all_reported) return;
+    stop_.WaitForNotificationWithTimeout(absl::Milliseconds(100));
+  }
+}
+
+void KafkaBridge::Serve() {
+  std::unique_ptr<KafkaConsumer> consumer;
+  if (!Retry("Subscribing to requests, results and telemetry", [&]() -> absl::Status {
+        absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin =
+            KafkaAdmin::Create(options_.bootstrap_servers);
+        if (!admin.ok()) return admin.status();
+        absl::StatusOr<std::vector<KafkaTopicPartition>> partitions = (*admin)->Partitions(
+            {kDriverRequestsTopic, kSessionResultsTopic, kSupplyTelemetryTopic}, kKafkaTimeout);
+        if (!partitions.ok()) return partitions.status();
+        KafkaConsumerOptions options;
+        options.bootstrap_servers = options_.bootstrap_servers;
+        options.group_id = options_.group_id;
+        options.client_id = "central";
+        options.partitions = *partitions;
+        absl::StatusOr<std::unique_ptr<KafkaConsumer>> created = KafkaConsumer::Create(options);
+        if (!created.ok()) return created.status();
+        consumer = *std::move(created);
+        return absl::OkStatus();
+      })) {
+    return;
+  }
+  LOG(INFO) << "Central | Serving driver requests";
+  std::string last_error;
+  while (!stop_.HasBeenNotified()) {
+    absl::StatusOr<PollResult> polled = consumer->Poll(
+        absl::Milliseconds(200), [this](const KafkaMessage& m) { return Dispatch(m); });
+    if (polled.ok()) {
+      last_error.clear();
+      continue;
+    }
+    // Not done: the message comes again. Say so once, and do not spin.
+    if (std::string(polled.status().message()) != last_error) {
+      LOG(WARNING) << "Central | Will retry a message: " << polled.status();
+      last_error = std::string(polled.status().message());
+    }
+    stop_.WaitForNotificationWithTimeout(absl::Milliseconds(500));
+  }
+  absl::Status closed = consumer->Close();
+  if (!closed.ok()) LOG(WARNING) << "Central | " << closed;
+}
+
+absl::Status KafkaBridge::Dispatch(const KafkaMessage& m) {
+  if (m.topic == kDriverRequestsTopic) {
+    auto request = Parse<v1::DriverRequest>(m);
+    return request ? coordinator_.HandleRequest(*request, m) : absl::OkStatus();
+  }
+  if (m.topic == kSessionResultsTopic) {
+    auto result = Parse<v1::SessionResult>(m);
+    return result ? coordinator_.HandleResult(*result) : absl::OkStatus();
+  }
+  if (m.topic == kSupplyTelemetryTopic) {
+    auto telemetry = Parse<v1::SupplyTelemetry>(m);
+    return telemetry ? coordinator_.HandleTelemetry(*telemetry) : absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace evnet

@@ -1,0 +1,74 @@
+// Central's side of Kafka: publishes driver updates and registry records,
+// rebuilds state from the topics at start, then consumes requests, results
+// and telemetry and hands them to the coordinator, on one thread it owns.
+#ifndef EVNET_CENTRAL_KAFKA_BRIDGE_H_
+#define EVNET_CENTRAL_KAFKA_BRIDGE_H_
+
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "central/central_service.h"
+#include "central/coordinator.h"
+#include "central/registry.h"
+#include "common/kafka_producer.h"
+
+namespace evnet {
+
+class KafkaUpdatePublisher final : public UpdatePublisher {
+ public:
+  explicit KafkaUpdatePublisher(KafkaProducer& producer) : producer_(producer) {}
+  absl::Status Publish(const v1::DriverUpdate& update) override;
+
+ private:
+  KafkaProducer& producer_;
+};
+
+class KafkaRegistryStore final : public RegistryStore {
+ public:
+  explicit KafkaRegistryStore(KafkaProducer& producer) : producer_(producer) {}
+  absl::Status Save(const v1::CpRegistryRecord& record) override;
+
+ private:
+  KafkaProducer& producer_;
+};
+
+struct KafkaBridgeOptions {
+  std::string bootstrap_servers;
+  std::string group_id = "evnet-central";
+  // After rebuilding, how long to give monitors to report before serving
+  // the requests that waited; cut short once every known CP has reported.
+  absl::Duration startup_grace = absl::Seconds(3);
+};
+
+class KafkaBridge {
+ public:
+  KafkaBridge(KafkaBridgeOptions options, Registry& registry, SessionCoordinator& coordinator);
+  // Stops the thread and closes the consumer (committing what was handled).
+  ~KafkaBridge();
+
+  // Whether the rebuild finished and requests are being served.
+  bool serving() const { return serving_.HasBeenNotified(); }
+
+ private:
+  void Run();
+  // Retries `step` until it succeeds or the bridge stops; false if stopped.
+  bool Retry(const char* what, const std::function<absl::Status()>& step);
+  absl::Status Rebuild();
+  void WaitForMonitors();
+  void Serve();
+  absl::Status Dispatch(const KafkaMessage& message);
+
+  const KafkaBridgeOptions options_;
+  Registry& registry_;
+  SessionCoordinator& coordinator_;
+  absl::Notification stop_;
+  absl::Notification serving_;
+  std::thread thread_;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_CENTRAL_KAFKA_BRIDGE_H_

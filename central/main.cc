@@ -1,0 +1,60 @@
+// central: the registry of charging points, the coordinator of charging
+// sessions and the operator API of one evnet network.
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "central/central.h"
+#include "common/flags.h"
+#include "glog/logging.h"
+
+ABSL_FLAG(int, grpc_port, 50051, "port of CentralService (env CENTRAL_GRPC_PORT)");
+ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
+ABSL_FLAG(absl::Duration, monitor_timeout, absl::Seconds(3),
+          "a CP whose monitor is silent this long shows DISCONNECTED (env MONITOR_TIMEOUT)");
+ABSL_FLAG(absl::Duration, request_ttl, absl::Seconds(60),
+          "requests that waited longer in Kafka are rejected as expired (env REQUEST_TTL)");
+ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(2),
+          "how often drivers get progress of a running session (env PROGRESS_INTERVAL)");
+ABSL_FLAG(absl::Duration, startup_grace, absl::Seconds(3),
+          "after a start, how long monitors get to report before queued requests are "
+          "served (env STARTUP_GRACE)");
+ABSL_FLAG(bool, print_table, true, "print the CP table when it changes (env PRINT_TABLE)");
+
+int main(int argc, char** argv) {
+  evnet::InitProgram(argc, argv, "central: the control plane of an evnet charging network",
+                     {{"grpc_port", "CENTRAL_GRPC_PORT"},
+                      {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
+                      {"monitor_timeout", "MONITOR_TIMEOUT"},
+                      {"request_ttl", "REQUEST_TTL"},
+                      {"progress_interval", "PROGRESS_INTERVAL"},
+                      {"startup_grace", "STARTUP_GRACE"},
+                      {"print_table", "PRINT_TABLE"}});
+  const int port = absl::GetFlag(FLAGS_grpc_port);
+  if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration()) {
+    LOG(ERROR) << "--grpc_port must be 0-65535 and --monitor_timeout, --request_ttl positive";
+    return 2;
+  }
+  evnet::CentralOptions options;
+  options.listen = absl::StrCat("0.0.0.0:", port);
+  options.kafka_bootstrap = absl::GetFlag(FLAGS_kafka_bootstrap);
+  options.monitor_timeout = absl::GetFlag(FLAGS_monitor_timeout);
+  options.coordinator.request_ttl = absl::GetFlag(FLAGS_request_ttl);
+  options.coordinator.progress_interval = absl::GetFlag(FLAGS_progress_interval);
+  options.startup_grace = absl::GetFlag(FLAGS_startup_grace);
+  options.print_table = absl::GetFlag(FLAGS_print_table);
+  options.color = isatty(STDOUT_FILENO);
+
+  absl::StatusOr<std::unique_ptr<evnet::Central>> central = evnet::Central::Start(options);
+  if (!central.ok()) {
+    LOG(ERROR) << "Central | cannot start: " << central.status();
+    return 1;
+  }
+  const int signal = evnet::WaitForShutdownSignal();
+  LOG(INFO) << "Central | Shutting down (signal " << signal << ")";
+  central->reset();
+  return 0;
+}
