@@ -1,0 +1,235 @@
+#include "driver/driver.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/ids.h"
+#include "common/json_codec.h"
+#include "common/kafka_admin.h"
+#include "common/proto_time.h"
+#include "common/topics.h"
+#include "driver/update_view.h"
+#include "glog/logging.h"
+
+namespace evnet {
+namespace {
+
+constexpr absl::Duration kKafkaTimeout = absl::Seconds(10);
+
+struct Progress {
+  size_t next = 0;                 // index of the next request to send
+  std::string pending_request_id;  // sent, outcome not yet seen
+};
+
+std::string ProgressPath(const DriverOptions& options) {
+  return absl::StrCat(options.state_dir, "/", options.driver_id, ".progress");
+}
+
+Progress LoadProgress(const DriverOptions& options) {
+  Progress progress;
+  std::ifstream in(ProgressPath(options));
+  std::string next, pending;
+  if (in >> next) {
+    uint64_t n = 0;
+    if (absl::SimpleAtoi(next, &n)) progress.next = n;
+    in >> pending;
+    progress.pending_request_id = pending;
+  }
+  return progress;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Driver>> Driver::Start(DriverOptions options, std::ostream& out) {
+  if (options.driver_id.empty()) return absl::InvalidArgumentError("the driver id is empty");
+  if (mkdir(options.state_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create the state dir ", options.state_dir, ": ", strerror(errno)));
+  }
+  absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options.kafka_bootstrap);
+  if (!admin.ok()) return admin.status();
+  absl::Status topics = (*admin)->EnsureTopics(
+      {{kDriverRequestsTopic, kTopicPartitions, false}, {kDriverUpdatesTopic, kTopicPartitions, false}},
+      kKafkaTimeout);
+  if (!topics.ok()) return topics;
+  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
+      (*admin)->Partitions({kDriverUpdatesTopic}, kKafkaTimeout);
+  if (!partitions.ok()) return partitions.status();
+
+  KafkaProducerOptions producer_options;
+  producer_options.bootstrap_servers = options.kafka_bootstrap;
+  producer_options.client_id = options.driver_id;
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
+  if (!producer.ok()) return producer.status();
+
+  KafkaConsumerOptions consumer_options;
+  consumer_options.bootstrap_servers = options.kafka_bootstrap;
+  consumer_options.group_id = absl::StrCat("evnet-driver-", options.driver_id);
+  consumer_options.client_id = options.driver_id;
+  consumer_options.partitions = *partitions;
+  // A new driver has no history worth showing: it starts at the end.
+  consumer_options.start_from_beginning = false;
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(consumer_options);
+  if (!consumer.ok()) return consumer.status();
+  std::unique_ptr<Driver> driver(
+      new Driver(std::move(options), out, *std::move(producer), *std::move(consumer)));
+  // Requests go out only once the driver reads its updates from the right
+  // place: after what it missed, or at the end for a new driver.
+  driver->caught_up_.WaitForNotificationWithTimeout(absl::Seconds(30));
+  return driver;
+}
+
+Driver::Driver(DriverOptions options, std::ostream& out, std::unique_ptr<KafkaProducer> producer,
+               std::unique_ptr<KafkaConsumer> consumer)
+    : options_(std::move(options)),
+      out_(out),
+      producer_(std::move(producer)),
+      consumer_(std::move(consumer)),
+      consumer_thread_([this] { ConsumeUpdates(); }) {}
+
+Driver::~Driver() {
+  stop_.Notify();
+  consumer_thread_.join();
+  absl::Status closed = consumer_->Close();
+  if (!closed.ok()) LOG(WARNING) << closed;
+}
+
+void Driver::Print(const std::string& line) {
+  absl::MutexLock lock(&out_mu_);
+  out_ << options_.driver_id << " | " << line << std::endl;
+}
+
+void Driver::ConsumeUpdates() {
+  absl::Status caught_up = consumer_->ReadToEnd(
+      absl::Seconds(20), [this](const KafkaMessage& m) { return Show(m); });
+  if (!caught_up.ok()) LOG(WARNING) << options_.driver_id << " | " << caught_up;
+  caught_up_.Notify();
+  while (!stop_.HasBeenNotified()) {
+    absl::StatusOr<PollResult> polled = consumer_->Poll(
+        absl::Milliseconds(200), [this](const KafkaMessage& m) { return Show(m); });
+    if (!polled.ok()) {
+      LOG(WARNING) << options_.driver_id << " | " << polled.status();
+      stop_.WaitForNotificationWithTimeout(absl::Seconds(1));
+    }
+  }
+}
+
+absl::Status Driver::Show(const KafkaMessage& message) {
+  if (message.key != options_.driver_id) return absl::OkStatus();
+  absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(message.value);
+  if (!update.ok()) {
+    LOG(WARNING) << options_.driver_id << " | skipped a malformed update at offset "
+                 << message.offset << ": " << update.status().message();
+    return absl::OkStatus();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (!shown_.insert(update->update_id()).second) return absl::OkStatus();
+  }
+  Print(DescribeUpdate(*update));
+  if (IsOutcome(*update)) {
+    absl::MutexLock lock(&mu_);
+    outcomes_.insert(update->request_id());
+  }
+  // Shown: remember that now, so a restart does not show it again.
+  (void)consumer_->Commit();
+  return absl::OkStatus();
+}
+
+absl::Status Driver::Send(const std::string& request_id, const std::string& cp_id) {
+  v1::DriverRequest request;
+  request.set_request_id(request_id);
+  request.set_driver_id(options_.driver_id);
+  request.set_cp_id(cp_id);
+  *request.mutable_requested_at() = ToProto(absl::Now());
+  return producer_->ProduceAndWait(kDriverRequestsTopic, options_.driver_id, ToJson(request),
+                                   kKafkaTimeout);
+}
+
+bool Driver::WaitForOutcome(const std::string& request_id) {
+  const absl::Time deadline = absl::Now() + options_.outcome_timeout;
+  absl::Time next_note = absl::Now() + absl::Seconds(30);
+  absl::MutexLock lock(&mu_);
+  while (outcomes_.count(request_id) == 0) {
+    if (cancelled_.HasBeenNotified() || absl::Now() >= deadline) return false;
+    if (absl::Now() >= next_note) {
+      Print("Still waiting for central to answer (the request is kept in Kafka)");
+      next_note = absl::Now() + absl::Seconds(30);
+    }
+    auto has_outcome = [this, &request_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return outcomes_.count(request_id) > 0;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&has_outcome), absl::Milliseconds(250));
+  }
+  return true;
+}
+
+absl::Status Driver::Charge(const std::string& cp_id) {
+  const std::string request_id = NewId(options_.driver_id);
+  absl::Status sent = Send(request_id, cp_id);
+  if (!sent.ok()) return sent;
+  Print(absl::StrCat("Asked for a charge at ", cp_id));
+  if (!WaitForOutcome(request_id)) {
+    return absl::DeadlineExceededError(absl::StrCat("no answer about ", cp_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Driver::SaveProgress(size_t next, const std::string& pending_request_id) {
+  const std::string path = ProgressPath(options_);
+  {
+    std::ofstream out(path + ".tmp", std::ios::trunc);
+    out << next << "\n" << pending_request_id << "\n";
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  if (rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Driver::RunFile(const std::vector<std::string>& cp_ids) {
+  Progress progress = LoadProgress(options_);
+  if (progress.next > 0 && progress.next < cp_ids.size()) {
+    Print(absl::StrCat("Resuming at request ", progress.next + 1, " of ", cp_ids.size()));
+  }
+  for (size_t i = progress.next; i < cp_ids.size(); ++i) {
+    if (cancelled_.HasBeenNotified()) return absl::CancelledError("stopped");
+    std::string request_id = progress.pending_request_id;
+    if (request_id.empty()) {
+      // Saved before sending, so a crash in between sends the same id again
+      // and central serves it once.
+      request_id = NewId(options_.driver_id);
+      absl::Status saved = SaveProgress(i, request_id);
+      if (!saved.ok()) return saved;
+      absl::Status sent = Send(request_id, cp_ids[i]);
+      if (!sent.ok()) return sent;
+      Print(absl::StrCat("Asked for a charge at ", cp_ids[i]));
+    } else {
+      Print(absl::StrCat("Waiting for the outcome of the request for ", cp_ids[i],
+                         " sent before a restart"));
+    }
+    progress.pending_request_id.clear();
+    if (!WaitForOutcome(request_id)) {
+      if (cancelled_.HasBeenNotified()) return absl::CancelledError("stopped");
+      Print(absl::StrCat("No answer about ", cp_ids[i], " within ",
+                         absl::FormatDuration(options_.outcome_timeout), "; moving on"));
+    }
+    absl::Status saved = SaveProgress(i + 1, "");
+    if (!saved.ok()) return saved;
+    if (i + 1 < cp_ids.size() &&
+        cancelled_.WaitForNotificationWithTimeout(options_.pause_between_requests)) {
+      return absl::CancelledError("stopped");
+    }
+  }
+  Print(absl::StrCat("Done: ", cp_ids.size(), " requests"));
+  return absl::OkStatus();
+}
+
+}  // namespace evnet

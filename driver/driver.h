@@ -1,0 +1,83 @@
+// A driver: sends charge requests to central over Kafka, one at a time, and
+// shows every update about its own requests exactly once, including those
+// that arrived while it was down. Its progress through a request file is
+// kept in --state_dir, so a restarted driver neither repeats a request nor
+// skips one.
+#ifndef EVNET_DRIVER_DRIVER_H_
+#define EVNET_DRIVER_DRIVER_H_
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/kafka_consumer.h"
+#include "common/kafka_producer.h"
+#include "evnet/v1/events.pb.h"
+
+namespace evnet {
+
+struct DriverOptions {
+  std::string driver_id;
+  std::string kafka_bootstrap;
+  std::string state_dir;  // progress through the request file
+  absl::Duration pause_between_requests = absl::Seconds(4);
+  // How long to wait for the outcome of one request before moving on.
+  absl::Duration outcome_timeout = absl::Minutes(10);
+};
+
+class Driver {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Driver>> Start(DriverOptions options,
+                                                                     std::ostream& out);
+  ~Driver();
+
+  // Requests a charge at each CP in turn, waiting for each outcome and then
+  // the pause. Resumes where a previous run of the same driver stopped.
+  [[nodiscard]] absl::Status RunFile(const std::vector<std::string>& cp_ids);
+  // Requests one charge and waits for its outcome.
+  [[nodiscard]] absl::Status Charge(const std::string& cp_id);
+
+  // Stops waiting at once (a signal arrived).
+  void Cancel() {
+    if (!cancelled_.HasBeenNotified()) cancelled_.Notify();
+  }
+
+ private:
+  Driver(DriverOptions options, std::ostream& out, std::unique_ptr<KafkaProducer> producer,
+         std::unique_ptr<KafkaConsumer> consumer);
+  void ConsumeUpdates();
+  absl::Status Show(const KafkaMessage& message);
+  absl::Status Send(const std::string& request_id, const std::string& cp_id);
+  // Waits until the request's outcome has been shown; false on timeout or cancel.
+  bool WaitForOutcome(const std::string& request_id);
+  void Print(const std::string& line);
+  absl::Status SaveProgress(size_t next, const std::string& pending_request_id);
+
+  const DriverOptions options_;
+  std::ostream& out_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<KafkaConsumer> consumer_;
+  absl::Notification cancelled_;
+  absl::Notification stop_;
+  absl::Notification caught_up_;  // updates missed while down were shown
+
+  absl::Mutex mu_;
+  std::set<std::string> shown_ ABSL_GUARDED_BY(mu_);     // update ids
+  std::set<std::string> outcomes_ ABSL_GUARDED_BY(mu_);  // request ids with an outcome
+  absl::Mutex out_mu_;
+  std::thread consumer_thread_;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_DRIVER_DRIVER_H_
