@@ -33,7 +33,6 @@ grpc::Status CentralServiceImpl::MonitorLink(grpc::ServerContext* context,
   }
   const bool known = registry_.Known(cp_id);
   if (auto record = registry_.Register(first.register_()); record.has_value()) Persist(*record);
-  registry_.SetLinkUp(cp_id, true);
   LOG(INFO) << "Central | CP " << cp_id << (known ? " reconnected" : " registered")
             << " (monitor at " << context->peer() << ")";
   v1::CentralCommand registered;
@@ -65,7 +64,7 @@ grpc::Status CentralServiceImpl::MonitorLink(grpc::ServerContext* context,
     }
   }
   hub_.Detach(cp_id, *link);
-  registry_.SetLinkUp(cp_id, false);
+  registry_.LinkClosed(cp_id);
   LOG(WARNING) << "Central | The monitor of CP " << cp_id << " disconnected";
   return grpc::Status::OK;
 }

@@ -59,7 +59,6 @@ class CoordinatorTest : public ::testing::Test {
     v1::ChargingPointInfo info;
     info.set_cp_id(id);
     (void)registry_.Register(info);
-    registry_.SetLinkUp(id, true);
     v1::HealthReport report;
     report.set_engine_ok(ok);
     report.set_engine_state(state);

@@ -27,17 +27,18 @@ std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointIn
   if (info.power_kw() > 0) merged.set_power_kw(info.power_kw());
   const bool changed = inserted || merged.SerializeAsString() != entry.info.SerializeAsString();
   entry.info = merged;
+  entry.seen.link_up = true;
   ++version_;
   if (!changed) return std::nullopt;
   return RecordLocked(entry);
 }
 
-void Registry::SetLinkUp(const std::string& cp_id, bool up) {
+void Registry::LinkClosed(const std::string& cp_id) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(cp_id);
   if (it == entries_.end()) return;
-  it->second.seen.link_up = up;
-  if (!up) it->second.supply.Clear();
+  it->second.seen.link_up = false;
+  it->second.supply.Clear();
   ++version_;
 }
 

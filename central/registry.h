@@ -36,10 +36,11 @@ class Registry {
   // win over it; the operator's stop is taken from it.
   void Restore(const v1::CpRegistryRecord& record);
 
-  // A monitor registered its CP. Returns the record to persist when what
-  // central must remember about the CP changed.
+  // A monitor registered its CP over its link (which is now up). Returns the
+  // record to persist when what central must remember about the CP changed.
   std::optional<v1::CpRegistryRecord> Register(const v1::ChargingPointInfo& info);
-  void SetLinkUp(const std::string& cp_id, bool up);
+  // The monitor's link closed: the CP is DISCONNECTED at once.
+  void LinkClosed(const std::string& cp_id);
   void Report(const std::string& cp_id, const v1::HealthReport& report);
 
   // The operator stops or resumes a CP. Returns the record to persist.
