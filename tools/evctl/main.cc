@@ -1,0 +1,150 @@
+// evctl: the operator's command line for a running evnet network.
+//
+//   evctl status                      the CP table, from central's API
+//   evctl stop CP-001 | --all         stop one CP or all (ends running sessions)
+//   evctl resume CP-001 | --all
+//   evctl sessions [CP-001]           sessions and their tickets
+//   evctl engine ADDRESS unplug|fault|recover
+//                                     what a person at the charger does
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "central/cp_table.h"
+#include "common/flags.h"
+#include "common/grpc_channel.h"
+#include "evnet/v1/central.grpc.pb.h"
+#include "evnet/v1/engine.grpc.pb.h"
+
+ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
+
+namespace evnet {
+namespace {
+
+constexpr absl::Duration kTimeout = absl::Seconds(5);
+
+int Fail(const grpc::Status& status) {
+  std::cerr << "evctl: " << status.error_message() << " ("
+            << (status.error_code() == grpc::StatusCode::UNAVAILABLE
+                    ? "is central running? tools/ev up starts the network"
+                    : "request refused")
+            << ")\n";
+  return 1;
+}
+
+int Status(v1::CentralService::Stub& central) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  v1::ListChargingPointsResponse response;
+  grpc::Status status = central.ListChargingPoints(&context, {}, &response);
+  if (!status.ok()) return Fail(status);
+  std::vector<v1::ChargingPoint> cps(response.charging_points().begin(),
+                                     response.charging_points().end());
+  std::cout << RenderCpTable(cps, isatty(STDOUT_FILENO));
+  return 0;
+}
+
+template <typename Request, typename Response, typename Call>
+int StopOrResume(const std::string& target, Call call) {
+  Request request;
+  if (target == "--all") request.set_all(true);
+  else request.set_cp_id(target);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  Response response;
+  grpc::Status status = call(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  std::vector<v1::ChargingPoint> cps(response.charging_points().begin(),
+                                     response.charging_points().end());
+  std::cout << RenderCpTable(cps, isatty(STDOUT_FILENO));
+  return 0;
+}
+
+int Sessions(v1::CentralService::Stub& central, const std::string& cp_id) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  v1::ListSessionsRequest request;
+  request.set_cp_id(cp_id);
+  v1::ListSessionsResponse response;
+  grpc::Status status = central.ListSessions(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  std::cout << absl::StrFormat("%-40s %-8s %-14s %-10s %8s %8s  %s\n", "SESSION", "CP", "DRIVER",
+                               "STATE", "kWh", "EUR", "END");
+  for (const v1::Session& s : response.sessions()) {
+    std::string state = v1::SessionState_Name(s.state()).substr(strlen("SESSION_STATE_"));
+    std::string end = s.has_ticket()
+                          ? v1::SessionEndReason_Name(s.ticket().end_reason())
+                                .substr(strlen("SESSION_END_REASON_"))
+                          : "-";
+    double kwh = s.has_ticket() ? s.ticket().energy_kwh() : s.supply().energy_kwh();
+    double eur = s.has_ticket() ? s.ticket().amount_eur() : s.supply().amount_eur();
+    std::cout << absl::StrFormat("%-40s %-8s %-14s %-10s %8.3f %8.2f  %s\n", s.session_id(),
+                                 s.cp_id(), s.driver_id(), state, kwh, eur, end);
+  }
+  return 0;
+}
+
+int Engine(const std::string& address, const std::string& action) {
+  v1::SimulateRequest request;
+  if (action == "unplug") request.set_action(v1::SIMULATE_ACTION_UNPLUG);
+  else if (action == "fault") request.set_action(v1::SIMULATE_ACTION_FAULT);
+  else if (action == "recover") request.set_action(v1::SIMULATE_ACTION_RECOVER);
+  else {
+    std::cerr << "evctl: engine actions are unplug, fault and recover\n";
+    return 2;
+  }
+  auto engine = v1::EngineService::NewStub(MakeChannel(address));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  v1::SimulateResponse response;
+  grpc::Status status = engine->Simulate(&context, request, &response);
+  if (!status.ok()) return Fail(status);
+  std::cout << "engine at " << address << " is now " << v1::EngineState_Name(response.state())
+            << "\n";
+  return 0;
+}
+
+int Main(const std::vector<std::string>& args) {
+  auto usage = [] {
+    std::cerr << "usage: evctl status | stop CP|--all | resume CP|--all | sessions [CP] | "
+                 "engine ADDRESS unplug|fault|recover\n";
+    return 2;
+  };
+  if (args.empty()) return usage();
+  auto central = v1::CentralService::NewStub(MakeChannel(absl::GetFlag(FLAGS_central_address)));
+  const std::string& command = args[0];
+  if (command == "status" && args.size() == 1) return Status(*central);
+  if (command == "sessions" && args.size() <= 2) return Sessions(*central, args.size() == 2 ? args[1] : "");
+  if (command == "stop" && args.size() == 2) {
+    return StopOrResume<v1::StopChargingPointRequest, v1::StopChargingPointResponse>(
+        args[1], [&](auto* c, const auto& r, auto* out) { return central->StopChargingPoint(c, r, out); });
+  }
+  if (command == "resume" && args.size() == 2) {
+    return StopOrResume<v1::ResumeChargingPointRequest, v1::ResumeChargingPointResponse>(
+        args[1], [&](auto* c, const auto& r, auto* out) { return central->ResumeChargingPoint(c, r, out); });
+  }
+  if (command == "engine" && args.size() == 3) return Engine(args[1], args[2]);
+  return usage();
+}
+
+}  // namespace
+}  // namespace evnet
+
+int main(int argc, char** argv) {
+  // "--all" is an argument here, not a flag: let absl see only what precedes the command.
+  std::vector<char*> flag_args = {argv[0]};
+  int i = 1;
+  for (; i < argc && std::string(argv[i]).rfind("--central_address", 0) == 0; ++i) {
+    flag_args.push_back(argv[i]);
+  }
+  evnet::InitProgram(static_cast<int>(flag_args.size()), flag_args.data(),
+                     "evctl: operate a running evnet network",
+                     {{"central_address", "CENTRAL_ADDRESS"}});
+  std::vector<std::string> args(argv + i, argv + argc);
+  return evnet::Main(args);
+}
