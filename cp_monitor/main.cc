@@ -45,6 +45,9 @@ int Main() {
 
   GrpcEngineClient engine(absl::GetFlag(FLAGS_engine_address));
   Monitor monitor(options, SystemClock::Get(), engine);
+  // A first check before registering, so central learns the CP's location,
+  // price and power with its registration.
+  monitor.CheckOnce();
   CentralLink link(absl::GetFlag(FLAGS_central_address), monitor);
   monitor.set_uplink(&link);
   LOG(INFO) << "CP_M:" << options.cp_id << " | Monitoring engine at "
