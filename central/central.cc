@@ -21,7 +21,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   central->server_ = *std::move(server);
   central->bridge_ = std::make_unique<KafkaBridge>(
       KafkaBridgeOptions{options.kafka_bootstrap, "evnet-central", options.startup_grace},
-      central->registry_, central->coordinator_);
+      central->registry_, central->store_, central->coordinator_);
   central->sweeper_ =
       std::make_unique<Ticker>(absl::Milliseconds(200), [c = central.get()] { c->Sweep(); });
   LOG(INFO) << "Central | Serving CentralService on " << WithPort(options.listen, central->port())

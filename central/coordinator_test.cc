@@ -43,6 +43,7 @@ class CoordinatorTest : public ::testing::Test {
   CoordinatorTest()
       : registry_(clock_, absl::Seconds(3)),
         coordinator_(Options(), clock_, registry_, sender_, publisher_) {
+    registry_.FinishRestore();
     AddCp("CP-001", true, v1::ENGINE_STATE_IDLE);
     AddCp("CP-002", true, v1::ENGINE_STATE_IDLE);
     AddCp("CP-003", false, v1::ENGINE_STATE_FAULT);

@@ -38,10 +38,11 @@ absl::Status KafkaRegistryStore::Save(const v1::CpRegistryRecord& record) {
                                   kKafkaTimeout);
 }
 
-KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry,
+KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
                          SessionCoordinator& coordinator)
     : options_(std::move(options)),
       registry_(registry),
+      store_(store),
       coordinator_(coordinator),
       thread_([this] { Run(); }) {}
 
@@ -78,6 +79,9 @@ void KafkaBridge::Run() {
     return (*admin)->EnsureTopics(topics, kKafkaTimeout);
   });
   if (!ok || !Retry("Rebuilding state from Kafka", [&] { return Rebuild(); })) return;
+  for (const v1::CpRegistryRecord& record : registry_.FinishRestore()) {
+    if (!Retry("Recording a CP in Kafka", [&] { return store_.Save(record); })) return;
+  }
   WaitForMonitors();
   if (!Retry("Sending tickets held in Kafka", [&] { return coordinator_.SendMissingTickets(); })) {
     return;

@@ -45,7 +45,8 @@ struct KafkaBridgeOptions {
 
 class KafkaBridge {
  public:
-  KafkaBridge(KafkaBridgeOptions options, Registry& registry, SessionCoordinator& coordinator);
+  KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
+              SessionCoordinator& coordinator);
   // Stops the thread and closes the consumer (committing what was handled).
   ~KafkaBridge();
 
@@ -63,6 +64,7 @@ class KafkaBridge {
 
   const KafkaBridgeOptions options_;
   Registry& registry_;
+  RegistryStore& store_;
   SessionCoordinator& coordinator_;
   absl::Notification stop_;
   absl::Notification serving_;

@@ -10,14 +10,26 @@ void Registry::Restore(const v1::CpRegistryRecord& record) {
   const std::string& id = record.info().cp_id();
   auto [it, inserted] = entries_.try_emplace(id);
   if (inserted || !it->second.seen.link_up) it->second.info = record.info();
+  it->second.persisted = record.info();
   it->second.seen.stopped_by_operator = record.stopped_by_operator();
   ++version_;
 }
 
+std::vector<v1::CpRegistryRecord> Registry::FinishRestore() {
+  absl::MutexLock lock(&mu_);
+  restored_ = true;
+  std::vector<v1::CpRegistryRecord> records;
+  for (auto& [id, entry] : entries_) {
+    if (entry.info.SerializeAsString() == entry.persisted.SerializeAsString()) continue;
+    entry.persisted = entry.info;
+    records.push_back(RecordLocked(entry));
+  }
+  return records;
+}
+
 std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointInfo& info) {
   absl::MutexLock lock(&mu_);
-  auto [it, inserted] = entries_.try_emplace(info.cp_id());
-  Entry& entry = it->second;
+  Entry& entry = entries_[info.cp_id()];
   // A monitor may register before it has heard from its engine: keep what
   // is known of location, price and power.
   v1::ChargingPointInfo merged = entry.info;
@@ -25,11 +37,13 @@ std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointIn
   if (!info.location().empty()) merged.set_location(info.location());
   if (info.price_eur_per_kwh() > 0) merged.set_price_eur_per_kwh(info.price_eur_per_kwh());
   if (info.power_kw() > 0) merged.set_power_kw(info.power_kw());
-  const bool changed = inserted || merged.SerializeAsString() != entry.info.SerializeAsString();
   entry.info = merged;
   entry.seen.link_up = true;
   ++version_;
-  if (!changed) return std::nullopt;
+  if (!restored_ || merged.SerializeAsString() == entry.persisted.SerializeAsString()) {
+    return std::nullopt;
+  }
+  entry.persisted = merged;
   return RecordLocked(entry);
 }
 

@@ -36,8 +36,14 @@ class Registry {
   // win over it; the operator's stop is taken from it.
   void Restore(const v1::CpRegistryRecord& record);
 
+  // The rebuild from Kafka is done: from now on registrations are persisted.
+  // Returns the records of CPs whose registration changed what Kafka had.
+  std::vector<v1::CpRegistryRecord> FinishRestore();
+
   // A monitor registered its CP over its link (which is now up). Returns the
-  // record to persist when what central must remember about the CP changed.
+  // record to persist when what central must remember about the CP changed
+  // (never before FinishRestore: the record would hide an operator's stop
+  // that the rebuild has not read yet).
   std::optional<v1::CpRegistryRecord> Register(const v1::ChargingPointInfo& info);
   // The monitor's link closed: the CP is DISCONNECTED at once.
   void LinkClosed(const std::string& cp_id);
@@ -64,7 +70,8 @@ class Registry {
  private:
   struct Entry {
     v1::ChargingPointInfo info;
-    CpObservation seen;  // includes the operator's stop
+    v1::ChargingPointInfo persisted;  // as Kafka has it
+    CpObservation seen;               // includes the operator's stop
     v1::SupplySnapshot supply;
     v1::CpStatus swept = v1::CP_STATUS_UNSPECIFIED;  // as of the last sweep
   };
@@ -77,6 +84,7 @@ class Registry {
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  bool restored_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace evnet

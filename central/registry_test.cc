@@ -1,0 +1,88 @@
+#include "central/registry.h"
+
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+v1::ChargingPointInfo Info(const std::string& id, double price = 0.3) {
+  v1::ChargingPointInfo info;
+  info.set_cp_id(id);
+  info.set_price_eur_per_kwh(price);
+  info.set_power_kw(22);
+  return info;
+}
+
+v1::HealthReport Healthy() {
+  v1::HealthReport report;
+  report.set_engine_ok(true);
+  report.set_engine_state(v1::ENGINE_STATE_IDLE);
+  return report;
+}
+
+TEST(RegistryTest, KnownFromKafkaIsDisconnectedUntilItsMonitorReports) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  v1::CpRegistryRecord record;
+  *record.mutable_info() = Info("CP-001");
+  registry.Restore(record);
+  EXPECT_TRUE(registry.FinishRestore().empty());
+  EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_DISCONNECTED);
+
+  EXPECT_FALSE(registry.Register(Info("CP-001")).has_value());  // nothing new to persist
+  registry.Report("CP-001", Healthy());
+  EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_ACTIVE);
+  clock.Advance(absl::Seconds(4));
+  EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_DISCONNECTED);
+}
+
+TEST(RegistryTest, AnOperatorStopReadFromKafkaAfterTheMonitorRegisteredStillHolds) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  // The monitor is quicker than the rebuild: its registration is not
+  // persisted yet, so it cannot hide the stop that follows in the log.
+  EXPECT_FALSE(registry.Register(Info("CP-001")).has_value());
+  registry.Report("CP-001", Healthy());
+  v1::CpRegistryRecord stopped;
+  *stopped.mutable_info() = Info("CP-001");
+  stopped.set_stopped_by_operator(true);
+  registry.Restore(stopped);
+  EXPECT_TRUE(registry.FinishRestore().empty());
+  EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_STOPPED);
+}
+
+TEST(RegistryTest, NewCpsAndChangedInfoArePersistedOnceRestored) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  EXPECT_FALSE(registry.Register(Info("CP-009")).has_value());
+  auto records = registry.FinishRestore();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].info().cp_id(), "CP-009");
+  EXPECT_FALSE(records[0].stopped_by_operator());
+
+  EXPECT_FALSE(registry.Register(Info("CP-009")).has_value());
+  auto changed = registry.Register(Info("CP-009", 0.5));
+  ASSERT_TRUE(changed.has_value());
+  EXPECT_DOUBLE_EQ(changed->info().price_eur_per_kwh(), 0.5);
+}
+
+TEST(RegistryTest, SweepReportsEachChangeOnce) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  registry.FinishRestore();
+  (void)registry.Register(Info("CP-001"));
+  registry.Report("CP-001", Healthy());
+  auto changes = registry.Sweep();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].to, v1::CP_STATUS_ACTIVE);
+  EXPECT_TRUE(registry.Sweep().empty());
+  registry.LinkClosed("CP-001");
+  changes = registry.Sweep();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].from, v1::CP_STATUS_ACTIVE);
+  EXPECT_EQ(changes[0].to, v1::CP_STATUS_DISCONNECTED);
+  EXPECT_EQ(registry.SetStopped("CP-404", true).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace evnet

@@ -1,0 +1,289 @@
+#include "testing/network.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/grpc_channel.h"
+#include "common/json_codec.h"
+#include "common/kafka_admin.h"
+#include "common/kafka_consumer.h"
+#include "common/topics.h"
+#include "glog/logging.h"
+
+namespace evnet::test {
+namespace {
+
+constexpr absl::Duration kRpcTimeout = absl::Seconds(3);
+
+// The programs, from the test's runfiles.
+constexpr char kCentral[] = "central/server";
+constexpr char kEngine[] = "cp_engine/engine";
+constexpr char kMonitor[] = "cp_monitor/monitor";
+constexpr char kDriver[] = "driver/driver";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& bootstrap) {
+  absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(bootstrap);
+  if (!admin.ok()) return admin.status();
+  absl::Status topics =
+      (*admin)->EnsureTopics({{kDriverUpdatesTopic, kTopicPartitions, false}}, absl::Seconds(20));
+  if (!topics.ok()) return topics;
+  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
+      (*admin)->Partitions({kDriverUpdatesTopic}, absl::Seconds(20));
+  if (!partitions.ok()) return partitions.status();
+  KafkaConsumerOptions options;
+  options.bootstrap_servers = bootstrap;
+  options.group_id = "evnet-test-observer";
+  options.partitions = *partitions;
+  options.replay = true;
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
+  if (!consumer.ok()) return consumer.status();
+  std::unique_ptr<UpdateLog> log(new UpdateLog());
+  log->thread_ = std::thread([log = log.get(), c = std::move(*consumer)]() mutable {
+    log->Run(std::move(c));
+  });
+  return log;
+}
+
+UpdateLog::~UpdateLog() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void UpdateLog::Run(std::unique_ptr<KafkaConsumer> consumer) {
+  while (!stop_.HasBeenNotified()) {
+    (void)consumer->Poll(absl::Milliseconds(100), [this](const KafkaMessage& m) {
+      absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(m.value);
+      if (update.ok()) {
+        absl::MutexLock lock(&mu_);
+        updates_.push_back(*std::move(update));
+      }
+      return absl::OkStatus();
+    });
+  }
+  (void)consumer->Close();
+}
+
+std::vector<v1::DriverUpdate> UpdateLog::All() const {
+  absl::MutexLock lock(&mu_);
+  return updates_;
+}
+
+std::vector<v1::DriverUpdate> UpdateLog::For(const std::string& driver_id) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::DriverUpdate> out;
+  for (const auto& u : updates_) {
+    if (u.driver_id() == driver_id) out.push_back(u);
+  }
+  return out;
+}
+
+std::vector<v1::DriverUpdate> UpdateLog::WaitFor(const std::string& driver_id,
+                                                 v1::UpdateKind kind, size_t count,
+                                                 absl::Duration timeout) const {
+  std::vector<v1::DriverUpdate> matching;
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    matching.clear();
+    for (const auto& u : updates_) {
+      if (u.driver_id() == driver_id && u.kind() == kind) matching.push_back(u);
+    }
+    return matching.size() >= count;
+  };
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  enough();
+  return matching;
+}
+
+std::string Network::CpId(int n) { return absl::StrFormat("CP-%03d", n); }
+
+absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec>& cps) {
+  std::unique_ptr<Network> net(new Network());
+  net->dir_ = MakeTempDir("network");
+  net->cps_ = cps;
+  absl::StatusOr<std::unique_ptr<KafkaBroker>> broker = KafkaBroker::Start();
+  if (!broker.ok()) return broker.status();
+  net->broker_ = *std::move(broker);
+  absl::StatusOr<std::unique_ptr<UpdateLog>> updates =
+      UpdateLog::Start(net->broker_->bootstrap_servers());
+  if (!updates.ok()) return updates.status();
+  net->updates_ = *std::move(updates);
+
+  net->central_port_ = PickFreePort();
+  net->central_ = v1::CentralService::NewStub(
+      MakeChannel(absl::StrCat("127.0.0.1:", net->central_port_)));
+  if (absl::Status s = net->StartCentral(); !s.ok()) return s;
+  for (size_t i = 1; i <= cps.size(); ++i) {
+    net->engine_ports_[i] = PickFreePort();
+    if (absl::Status s = net->StartEngine(i); !s.ok()) return s;
+    if (absl::Status s = net->StartMonitor(i); !s.ok()) return s;
+  }
+  for (size_t i = 1; i <= cps.size(); ++i) {
+    if (!net->WaitForStatus(CpId(i), v1::CP_STATUS_ACTIVE, absl::Seconds(30))) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          CpId(i), " did not become ACTIVE; central's log:\n", net->LogOf("central"),
+          "\nits monitor's log:\n", net->LogOf(absl::StrCat("cp-m-", i))));
+    }
+  }
+  return net;
+}
+
+Network::~Network() {
+  // Drivers and monitors first, so nothing reports on a network going away.
+  for (const char* prefix : {"driver-", "cp-m-", "cp-e-", "central"}) {
+    for (auto& [name, process] : processes_) {
+      if (name.rfind(prefix, 0) == 0 && process != nullptr) process->Kill();
+    }
+  }
+  updates_.reset();
+}
+
+absl::Status Network::Launch(const std::string& name, std::vector<std::string> argv) {
+  argv_[name] = argv;
+  ProcessOptions options;
+  options.argv = std::move(argv);
+  options.log_path = absl::StrCat(dir_, "/", name, ".log");
+  options.env = {{"GLOG_logbuflevel", "-1"}};
+  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(options);
+  if (!process.ok()) return process.status();
+  processes_[name] = *std::move(process);
+  return absl::OkStatus();
+}
+
+absl::Status Network::StartCentral() {
+  absl::Status launched = Launch(
+      "central", {kCentral, absl::StrCat("--grpc_port=", central_port_),
+                  absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
+                  "--print_table=false", "--startup_grace=2s", "--progress_interval=1s"});
+  if (!launched.ok()) return launched;
+  bool up = WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(DeadlineIn(absl::Milliseconds(500)));
+        v1::ListChargingPointsResponse response;
+        return central_->ListChargingPoints(&context, {}, &response).ok() ||
+               !processes_["central"]->Running();
+      },
+      absl::Seconds(30));
+  if (!up || !processes_["central"]->Running()) {
+    return absl::UnavailableError(absl::StrCat("central did not start:\n", LogOf("central")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Network::StartEngine(int n) {
+  const CpSpec& spec = cps_[n - 1];
+  return Launch(absl::StrCat("cp-e-", n),
+                {kEngine, absl::StrCat("--cp_id=", CpId(n)),
+                 absl::StrCat("--location=Test bay ", n),
+                 absl::StrCat("--listen=127.0.0.1:", engine_ports_[n]),
+                 absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
+                 absl::StrCat("--power_kw=", spec.power_kw),
+                 absl::StrCat("--price_eur_per_kwh=", spec.price_eur_per_kwh),
+                 absl::StrCat("--session_duration=", absl::FormatDuration(spec.session_duration)),
+                 absl::StrCat("--state_dir=", dir_, "/", CpId(n))});
+}
+
+absl::Status Network::StartMonitor(int n) {
+  return Launch(absl::StrCat("cp-m-", n),
+                {kMonitor, absl::StrCat("--cp_id=", CpId(n)),
+                 absl::StrCat("--engine_address=127.0.0.1:", engine_ports_[n]),
+                 absl::StrCat("--central_address=127.0.0.1:", central_port_)});
+}
+
+absl::Status Network::StartDriver(const std::string& driver_id,
+                                  const std::vector<std::string>& cp_ids, absl::Duration pause) {
+  const std::string file = absl::StrCat(dir_, "/", driver_id, ".requests");
+  std::ofstream(file) << absl::StrJoin(cp_ids, "\n") << "\n";
+  return Launch(driver_id, {kDriver, absl::StrCat("--driver_id=", driver_id),
+                            absl::StrCat("--requests=", file),
+                            absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
+                            absl::StrCat("--state_dir=", dir_, "/drivers"),
+                            absl::StrCat("--pause=", absl::FormatDuration(pause))});
+}
+
+absl::Status Network::Kill(const std::string& name) {
+  if (name == "kafka") return broker_->Kill();
+  Process* p = process(name);
+  if (p == nullptr) return absl::NotFoundError(absl::StrCat("no program ", name));
+  p->Kill();
+  return absl::OkStatus();
+}
+
+absl::Status Network::Restart(const std::string& name) {
+  if (name == "kafka") return broker_->Restart();
+  auto it = argv_.find(name);
+  if (it == argv_.end()) return absl::NotFoundError(absl::StrCat("no program ", name));
+  if (Process* p = process(name); p != nullptr) p->Kill();
+  return Launch(name, it->second);
+}
+
+Process* Network::process(const std::string& name) {
+  auto it = processes_.find(name);
+  return it == processes_.end() ? nullptr : it->second.get();
+}
+
+std::string Network::LogOf(const std::string& name) {
+  Process* p = process(name);
+  return p == nullptr ? "" : p->LogTail(6000);
+}
+
+v1::CpStatus Network::Status(const std::string& cp_id) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kRpcTimeout));
+  v1::GetChargingPointRequest request;
+  request.set_cp_id(cp_id);
+  v1::ChargingPoint cp;
+  if (!central_->GetChargingPoint(&context, request, &cp).ok()) return v1::CP_STATUS_UNSPECIFIED;
+  return cp.status();
+}
+
+bool Network::WaitForStatus(const std::string& cp_id, v1::CpStatus status,
+                            absl::Duration timeout) {
+  return WaitFor([&] { return Status(cp_id) == status; }, timeout, absl::Milliseconds(100));
+}
+
+absl::Status Network::StopCp(const std::string& cp_id) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kRpcTimeout));
+  v1::StopChargingPointRequest request;
+  request.set_cp_id(cp_id);
+  v1::StopChargingPointResponse response;
+  grpc::Status status = central_->StopChargingPoint(&context, request, &response);
+  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+}
+
+absl::Status Network::ResumeCp(const std::string& cp_id) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kRpcTimeout));
+  v1::ResumeChargingPointRequest request;
+  request.set_cp_id(cp_id);
+  v1::ResumeChargingPointResponse response;
+  grpc::Status status = central_->ResumeChargingPoint(&context, request, &response);
+  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+}
+
+std::vector<v1::Session> Network::Sessions() {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kRpcTimeout));
+  v1::ListSessionsResponse response;
+  if (!central_->ListSessions(&context, {}, &response).ok()) return {};
+  return {response.sessions().begin(), response.sessions().end()};
+}
+
+absl::Status Network::Simulate(int cp, v1::SimulateAction action) {
+  auto engine = v1::EngineService::NewStub(
+      MakeChannel(absl::StrCat("127.0.0.1:", engine_ports_[cp])));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kRpcTimeout));
+  v1::SimulateRequest request;
+  request.set_action(action);
+  v1::SimulateResponse response;
+  grpc::Status status = engine->Simulate(&context, request, &response);
+  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+}
+
+}  // namespace evnet::test

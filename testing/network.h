@@ -1,0 +1,113 @@
+// A whole evnet network of real processes for system tests: the real Kafka
+// broker, central, CPs (engine + monitor each) and drivers, on free ports
+// with their state in the test's temp dir. Any program can be killed with
+// SIGKILL and started again with the same command line. The test watches
+// through central's gRPC API and by reading evnet.driver.updates.
+#ifndef EVNET_TESTING_NETWORK_H_
+#define EVNET_TESTING_NETWORK_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "evnet/v1/central.grpc.pb.h"
+#include "evnet/v1/engine.grpc.pb.h"
+#include "evnet/v1/events.pb.h"
+#include "common/kafka_consumer.h"
+#include "testing/kafka_broker.h"
+#include "testing/process.h"
+
+namespace evnet::test {
+
+struct CpSpec {
+  double power_kw = 22;
+  double price_eur_per_kwh = 0.30;
+  absl::Duration session_duration = absl::Seconds(4);
+};
+
+// Every update central sent to drivers, read from Kafka as the test runs.
+class UpdateLog {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<UpdateLog>> Start(
+      const std::string& bootstrap_servers);
+  ~UpdateLog();
+
+  std::vector<v1::DriverUpdate> All() const;
+  std::vector<v1::DriverUpdate> For(const std::string& driver_id) const;
+  // Waits until `count` updates of `driver_id` match `kind`; returns them.
+  std::vector<v1::DriverUpdate> WaitFor(const std::string& driver_id, v1::UpdateKind kind,
+                                        size_t count, absl::Duration timeout) const;
+
+ private:
+  UpdateLog() = default;
+  void Run(std::unique_ptr<KafkaConsumer> consumer);
+
+  mutable absl::Mutex mu_;
+  std::vector<v1::DriverUpdate> updates_ ABSL_GUARDED_BY(mu_);
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+class Network {
+ public:
+  // Starts the broker (or uses KAFKA_BOOTSTRAP), central, one CP per spec
+  // (CP-001, CP-002, ...), and waits until every CP is ACTIVE.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Network>> Start(
+      const std::vector<CpSpec>& cps);
+  ~Network();
+
+  KafkaBroker& broker() { return *broker_; }
+  UpdateLog& updates() { return *updates_; }
+  v1::CentralService::Stub& central() { return *central_; }
+  const std::string& dir() const { return dir_; }
+
+  static std::string CpId(int n);  // 1 -> "CP-001"
+  // Program names: "central", "cp-e-1", "cp-m-1", "driver-alice".
+  [[nodiscard]] absl::Status StartCentral();
+  [[nodiscard]] absl::Status StartEngine(int n);
+  [[nodiscard]] absl::Status StartMonitor(int n);
+  // Starts a driver working through `cp_ids`, one request after another.
+  [[nodiscard]] absl::Status StartDriver(const std::string& driver_id,
+                                         const std::vector<std::string>& cp_ids,
+                                         absl::Duration pause = absl::Seconds(1));
+  // SIGKILL, as in a crash.
+  [[nodiscard]] absl::Status Kill(const std::string& name);
+  // Starts a program again with the command line it had.
+  [[nodiscard]] absl::Status Restart(const std::string& name);
+  Process* process(const std::string& name);
+  std::string LogOf(const std::string& name);
+
+  // Central's view of one CP; UNSPECIFIED if central does not answer.
+  v1::CpStatus Status(const std::string& cp_id);
+  bool WaitForStatus(const std::string& cp_id, v1::CpStatus status, absl::Duration timeout);
+  [[nodiscard]] absl::Status StopCp(const std::string& cp_id);
+  [[nodiscard]] absl::Status ResumeCp(const std::string& cp_id);
+  std::vector<v1::Session> Sessions();
+  [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action);
+
+ private:
+  Network() = default;
+  [[nodiscard]] absl::Status Launch(const std::string& name, std::vector<std::string> argv);
+
+  std::string dir_;
+  std::unique_ptr<KafkaBroker> broker_;
+  std::unique_ptr<UpdateLog> updates_;
+  int central_port_ = 0;
+  std::map<int, int> engine_ports_;
+  std::vector<CpSpec> cps_;
+  std::unique_ptr<v1::CentralService::Stub> central_;
+  std::map<std::string, std::vector<std::string>> argv_;
+  std::map<std::string, std::unique_ptr<Process>> processes_;
+};
+
+}  // namespace evnet::test
+
+#endif  // EVNET_TESTING_NETWORK_H_
