@@ -187,8 +187,8 @@ absl::Status Network::StartEngine(int n) {
                  absl::StrCat("--state_dir=", dir_, "/", CpId(n))});
 }
 
-absl::Status Network::StartMonitor(int n) {
-  return Launch(absl::StrCat("cp-m-", n),
+absl::Status Network::StartMonitor(int n, const std::string& name) {
+  return Launch(name.empty() ? absl::StrCat("cp-m-", n) : name,
                 {kMonitor, absl::StrCat("--cp_id=", CpId(n)),
                  absl::StrCat("--engine_address=127.0.0.1:", engine_ports_[n]),
                  absl::StrCat("--central_address=127.0.0.1:", central_port_)});

@@ -73,7 +73,8 @@ class Network {
   // Program names: "central", "cp-e-1", "cp-m-1", "driver-alice".
   [[nodiscard]] absl::Status StartCentral();
   [[nodiscard]] absl::Status StartEngine(int n);
-  [[nodiscard]] absl::Status StartMonitor(int n);
+  // A monitor of CP n, named "cp-m-<n>" unless `name` says otherwise.
+  [[nodiscard]] absl::Status StartMonitor(int n, const std::string& name = "");
   // Starts a driver working through `cp_ids`, one request after another.
   [[nodiscard]] absl::Status StartDriver(const std::string& driver_id,
                                          const std::vector<std::string>& cp_ids,

@@ -5,7 +5,9 @@
 // back to ACTIVE.
 #include <cmath>
 
+#include "common/kafka_producer.h"
 #include "common/proto_time.h"
+#include "common/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/network.h"
@@ -127,6 +129,56 @@ TEST(NetworkTest, OperatorStopSurvivesACentralRestart) {
   EXPECT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_STOPPED, absl::Seconds(15)))
       << n.LogOf("central");
   EXPECT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, absl::Seconds(15)));
+}
+
+TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
+  auto net = Network::Start({CpSpec{}});
+  ASSERT_TRUE(net.ok()) << net.status();
+  Network& n = **net;
+  KafkaProducerOptions options;
+  options.bootstrap_servers = n.broker().bootstrap_servers();
+  auto producer = KafkaProducer::Create(options);
+  ASSERT_TRUE(producer.ok());
+  auto produce = [&](const std::string& key, const std::string& value) {
+    return (*producer)->ProduceAndWait(kDriverRequestsTopic, key, value, absl::Seconds(10));
+  };
+
+  // Garbage, a wrong type and an unknown field: skipped with a log line.
+  ASSERT_TRUE(produce("driver-zed", "this is not JSON").ok());
+  ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cpId":17})").ok());
+  ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cp":"CP-001"})").ok());
+  // Written by hand, as with kcat: no request id, served like any other.
+  ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cpId":"CP-001"})").ok());
+  auto tickets = n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30));
+  ASSERT_EQ(tickets.size(), 1u) << n.LogOf("central");
+  EXPECT_EQ(tickets[0].ticket().cp_id(), "CP-001");
+  const std::string central_log = n.LogOf("central");
+  EXPECT_THAT(central_log, HasSubstr("Skipped a malformed message on evnet.driver.requests"));
+  EXPECT_THAT(central_log, HasSubstr("cp_id"));
+
+  // The same request id twice: served once.
+  const std::string request =
+      R"({"requestId":"zed-dup","driverId":"driver-zed","cpId":"CP-001"})";
+  ASSERT_TRUE(produce("driver-zed", request).ok());
+  ASSERT_TRUE(produce("driver-zed", request).ok());
+  ASSERT_EQ(n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(30)).size(), 2u);
+  EXPECT_TRUE(WaitFor([&] { return n.LogOf("central").find("Duplicate request zed-dup") != std::string::npos; },
+                      absl::Seconds(10)));
+  size_t accepted = 0;
+  for (const auto& u : n.updates().For("driver-zed")) {
+    if (u.request_id() == "zed-dup" && u.kind() == v1::UPDATE_KIND_ACCEPTED) ++accepted;
+  }
+  EXPECT_EQ(accepted, 1u);
+
+  // A second monitor claiming CP-001 is refused, and says why; the first goes on.
+  ASSERT_TRUE(n.StartMonitor(1, "cp-m-1-impostor").ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return n.LogOf("cp-m-1-impostor").find("already has a connected monitor") != std::string::npos; },
+      absl::Seconds(10)))
+      << n.LogOf("cp-m-1-impostor");
+  EXPECT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, absl::Seconds(5)));
+  EXPECT_TRUE(n.process("central")->Running());
+  EXPECT_TRUE(n.process("cp-m-1")->Running());
 }
 
 }  // namespace
