@@ -132,6 +132,23 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
                                            absl::FormatDuration(options_.request_ttl)));
   }
   if (!registry_.Known(cp)) return Reject(request, absl::StrCat(cp, " is not a known charging point"));
+  if (absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
+      now.ok() && now->supply().session_id() == session_id) {
+    // Central died after starting this very session and before saying so:
+    // the CP is supplying it, so it is accepted, not refused as busy.
+    v1::Session running;
+    running.set_session_id(session_id);
+    running.set_request_id(request.request_id());
+    running.set_driver_id(request.driver_id());
+    running.set_cp_id(cp);
+    running.set_state(v1::SESSION_STATE_SUPPLYING);
+    *running.mutable_requested_at() = request.requested_at();
+    {
+      absl::MutexLock lock(&mu_);
+      sessions_[session_id] = running;
+    }
+    return PublishAccepted(running);
+  }
   const v1::CpStatus status = registry_.Status(cp);
   if (status != v1::CP_STATUS_ACTIVE) return Reject(request, absl::StrCat(cp, " is ", Describe(status)));
 

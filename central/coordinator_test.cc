@@ -177,6 +177,21 @@ TEST_F(CoordinatorTest, AFailedPublishIsRetriedWithoutStartingTwice) {
                                                               v1::UPDATE_KIND_SUPPLY_STARTED}));
 }
 
+TEST_F(CoordinatorTest, ARequestWhoseSessionTheCpAlreadyRunsIsAccepted) {
+  // Central started s-r-1, then died before publishing; after its restart
+  // the request comes again and the CP reports supplying that session.
+  v1::HealthReport report;
+  report.set_engine_ok(true);
+  report.set_engine_state(v1::ENGINE_STATE_SUPPLYING);
+  report.mutable_supply()->set_session_id("s-r-1");
+  registry_.Report("CP-001", report);
+  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  EXPECT_TRUE(sender_.sent.empty());
+  ASSERT_FALSE(publisher_.updates.empty());
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ACCEPTED);
+  EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
+}
+
 TEST_F(CoordinatorTest, AStartTheEngineRefusesBecomesARejection) {
   sender_.status = absl::FailedPreconditionError("CP-001 is in fault");
   ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());

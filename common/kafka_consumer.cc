@@ -63,6 +63,8 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
       {"auto.offset.reset", options.start_from_beginning ? "earliest" : "latest"},
       {"enable.partition.eof", "true"},
       {"log.connection.close", "false"},
+      // After a broker restart, find it again within a second.
+      {"reconnect.backoff.max.ms", "1000"},
   };
   for (const auto& [name, value] : options.properties) properties[name] = value;
 

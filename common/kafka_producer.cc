@@ -34,6 +34,8 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
        std::to_string(absl::ToInt64Milliseconds(options.delivery_timeout))},
       {"linger.ms", "5"},
       {"log.connection.close", "false"},
+      // After a broker restart, find it again within a second.
+      {"reconnect.backoff.max.ms", "1000"},
   };
   for (const auto& [name, value] : options.properties) properties[name] = value;
 

@@ -109,6 +109,11 @@ v1::CommandResult Monitor::HandleCommand(const v1::CentralCommand& command) {
   return result;
 }
 
+bool Monitor::checks_failing() const {
+  absl::MutexLock lock(&mu_);
+  return tracker_.consecutive_failures() > 0;
+}
+
 bool Monitor::engine_faulty() const {
   absl::MutexLock lock(&mu_);
   return tracker_.faulty();

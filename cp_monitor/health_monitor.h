@@ -65,6 +65,8 @@ class Monitor {
   v1::CommandResult HandleCommand(const v1::CentralCommand& command);
 
   bool engine_faulty() const;
+  // Whether the last check failed (a fault may be on its way).
+  bool checks_failing() const;
 
  private:
   std::string Tag() const;

@@ -100,6 +100,17 @@ TEST_F(MonitorTest, FaultIsDeclaredOnTheThirdFailureInARowNotBefore) {
   EXPECT_EQ(uplink_.last_health().consecutive_failures(), 3);
 }
 
+TEST_F(MonitorTest, AFailingCheckIsKnownSoThatTheNextComesSooner) {
+  Check();
+  EXPECT_FALSE(monitor_.checks_failing());
+  engine_.up = false;
+  Check();
+  EXPECT_TRUE(monitor_.checks_failing());
+  engine_.up = true;
+  Check();
+  EXPECT_FALSE(monitor_.checks_failing());
+}
+
 TEST_F(MonitorTest, ASuccessInBetweenResetsTheCount) {
   engine_.up = false;
   Check();

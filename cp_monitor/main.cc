@@ -1,11 +1,14 @@
 // cp_monitor: sits beside its CP's engine, checks it every second, and is the
 // only reporter of that CP's health to central.
+#include <algorithm>
 #include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 
 #include "absl/flags/flag.h"
 #include "common/clock.h"
 #include "common/flags.h"
-#include "common/ticker.h"
 #include "cp_monitor/central_link.h"
 #include "cp_monitor/engine_client.h"
 #include "cp_monitor/health_monitor.h"
@@ -21,6 +24,9 @@ ABSL_FLAG(absl::Duration, check_timeout, absl::Milliseconds(500),
           "deadline of one check (env CHECK_TIMEOUT)");
 ABSL_FLAG(int, failure_threshold, 3,
           "failed checks in a row that make a fault (env FAILURE_THRESHOLD)");
+ABSL_FLAG(absl::Duration, recheck_interval, absl::Milliseconds(500),
+          "after a failed check, the next comes this soon, so that a dead engine is "
+          "confirmed quickly (env RECHECK_INTERVAL)");
 
 namespace evnet {
 namespace {
@@ -53,9 +59,18 @@ int Main() {
   LOG(INFO) << "CP_M:" << options.cp_id << " | Monitoring engine at "
             << absl::GetFlag(FLAGS_engine_address) << " every " << interval
             << ", reporting to Central at " << absl::GetFlag(FLAGS_central_address);
-  Ticker ticker(interval, [&monitor] { monitor.CheckOnce(); });
+  // Checks every --check_interval, or every --recheck_interval while the
+  // engine is failing, until a shutdown signal.
+  absl::Notification stop;
+  std::thread checker([&] {
+    const absl::Duration recheck = std::min(interval, absl::GetFlag(FLAGS_recheck_interval));
+    while (!stop.WaitForNotificationWithTimeout(monitor.checks_failing() ? recheck : interval)) {
+      monitor.CheckOnce();
+    }
+  });
   WaitForShutdownSignal();
-  ticker.Stop();
+  stop.Notify();
+  checker.join();
   return 0;
 }
 
@@ -69,6 +84,7 @@ int main(int argc, char** argv) {
                       {"central_address", "CENTRAL_ADDRESS"},
                       {"check_interval", "CHECK_INTERVAL"},
                       {"check_timeout", "CHECK_TIMEOUT"},
-                      {"failure_threshold", "FAILURE_THRESHOLD"}});
+                      {"failure_threshold", "FAILURE_THRESHOLD"},
+                      {"recheck_interval", "RECHECK_INTERVAL"}});
   return evnet::Main();
 }

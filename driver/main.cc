@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/flags.h"
 #include "driver/driver.h"
 #include "glog/logging.h"
@@ -62,13 +63,23 @@ int Main() {
     cp_ids = *std::move(read);
   }
 
+  // Kafka may be away for a while (a restart): wait for it, saying so once.
   absl::StatusOr<std::unique_ptr<Driver>> driver = Driver::Start(options, std::cout);
+  for (int attempt = 0; absl::IsUnavailable(driver.status()) && attempt < 120; ++attempt) {
+    if (attempt == 0) {
+      LOG(WARNING) << options.driver_id << " | " << driver.status().message()
+                   << "; waiting for Kafka";
+    }
+    absl::SleepFor(absl::Seconds(1));
+    driver = Driver::Start(options, std::cout);
+  }
   if (!driver.ok()) {
     LOG(ERROR) << options.driver_id << " | cannot start: " << driver.status().message();
     return 1;
   }
   std::thread signals([&driver] {
-    WaitForShutdownSignal();
+    const int signal = WaitForShutdownSignal();
+    VLOG(1) << "signal " << signal;
     (*driver)->Cancel();
   });
   absl::Status done;
@@ -86,7 +97,7 @@ int Main() {
       std::cout << "CP id> " << std::flush;
     }
   }
-  if (!done.ok() && !absl::IsCancelled(done)) LOG(ERROR) << options.driver_id << " | " << done;
+  if (!done.ok()) LOG(WARNING) << options.driver_id << " | stopped: " << done.message();
   // The signal thread waits for a signal: send ourselves one to end it.
   kill(getpid(), SIGTERM);
   signals.join();

@@ -100,10 +100,12 @@ std::vector<v1::DriverUpdate> UpdateLog::WaitFor(const std::string& driver_id,
 
 std::string Network::CpId(int n) { return absl::StrFormat("CP-%03d", n); }
 
-absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec>& cps) {
+absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec>& cps,
+                                                        std::vector<std::string> central_flags) {
   std::unique_ptr<Network> net(new Network());
   net->dir_ = MakeTempDir("network");
   net->cps_ = cps;
+  net->central_flags_ = std::move(central_flags);
   absl::StatusOr<std::unique_ptr<KafkaBroker>> broker = KafkaBroker::Start();
   if (!broker.ok()) return broker.status();
   net->broker_ = *std::move(broker);
@@ -154,10 +156,12 @@ absl::Status Network::Launch(const std::string& name, std::vector<std::string> a
 }
 
 absl::Status Network::StartCentral() {
-  absl::Status launched = Launch(
-      "central", {kCentral, absl::StrCat("--grpc_port=", central_port_),
-                  absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
-                  "--print_table=false", "--startup_grace=2s", "--progress_interval=1s"});
+  std::vector<std::string> argv = {
+      kCentral, absl::StrCat("--grpc_port=", central_port_),
+      absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()), "--print_table=false",
+      "--startup_grace=2s", "--progress_interval=1s"};
+  argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());
+  absl::Status launched = Launch("central", argv);
   if (!launched.ok()) return launched;
   bool up = WaitFor(
       [&] {
@@ -185,6 +189,15 @@ absl::Status Network::StartEngine(int n) {
                  absl::StrCat("--price_eur_per_kwh=", spec.price_eur_per_kwh),
                  absl::StrCat("--session_duration=", absl::FormatDuration(spec.session_duration)),
                  absl::StrCat("--state_dir=", dir_, "/", CpId(n))});
+}
+
+absl::StatusOr<int> Network::AddCp(const CpSpec& spec) {
+  cps_.push_back(spec);
+  const int n = static_cast<int>(cps_.size());
+  engine_ports_[n] = PickFreePort();
+  if (absl::Status s = StartEngine(n); !s.ok()) return s;
+  if (absl::Status s = StartMonitor(n); !s.ok()) return s;
+  return n;
 }
 
 absl::Status Network::StartMonitor(int n, const std::string& name) {

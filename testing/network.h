@@ -61,7 +61,7 @@ class Network {
   // Starts the broker (or uses KAFKA_BOOTSTRAP), central, one CP per spec
   // (CP-001, CP-002, ...), and waits until every CP is ACTIVE.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Network>> Start(
-      const std::vector<CpSpec>& cps);
+      const std::vector<CpSpec>& cps, std::vector<std::string> central_flags = {});
   ~Network();
 
   KafkaBroker& broker() { return *broker_; }
@@ -73,6 +73,9 @@ class Network {
   // Program names: "central", "cp-e-1", "cp-m-1", "driver-alice".
   [[nodiscard]] absl::Status StartCentral();
   [[nodiscard]] absl::Status StartEngine(int n);
+  // Starts one more CP (engine and monitor); returns its number.
+  [[nodiscard]] absl::StatusOr<int> AddCp(const CpSpec& spec);
+  int cp_count() const { return static_cast<int>(cps_.size()); }
   // A monitor of CP n, named "cp-m-<n>" unless `name` says otherwise.
   [[nodiscard]] absl::Status StartMonitor(int n, const std::string& name = "");
   // Starts a driver working through `cp_ids`, one request after another.
@@ -104,6 +107,7 @@ class Network {
   int central_port_ = 0;
   std::map<int, int> engine_ports_;
   std::vector<CpSpec> cps_;
+  std::vector<std::string> central_flags_;
   std::unique_ptr<v1::CentralService::Stub> central_;
   std::map<std::string, std::vector<std::string>> argv_;
   std::map<std::string, std::unique_ptr<Process>> processes_;

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+extern char** environ;
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -30,6 +32,18 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
   std::vector<char*> argv;
   for (const std::string& arg : o.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  // The child of a threaded parent may only make async-signal-safe calls
+  // before exec: its environment is built here, not with setenv there.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    std::string name = entry.substr(0, entry.find('='));
+    if (o.env.count(name) == 0) env_strings.push_back(std::move(entry));
+  }
+  for (const auto& [name, value] : o.env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   int log_fd = -1;
   if (!o.log_path.empty()) {
     log_fd = open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -54,8 +68,7 @@ absl::StatusOr<std::unique_ptr<Process>> Process::Start(ProcessOptions options) 
     }
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-    for (const auto& [name, value] : o.env) setenv(name.c_str(), value.c_str(), 1);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
   }

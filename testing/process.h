@@ -36,6 +36,8 @@ class Process {
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return options_.log_path; }
   bool Running();
+  // How it ended: its exit code, or 128 + signal; -1 while it runs.
+  int exit_code() const { return exit_code_; }
 
   [[nodiscard]] absl::Status Signal(int signal);
   // Waits for the process to end; its exit code, or 128 + signal number.
