@@ -3,14 +3,13 @@
 // outcome for every line; tickets agree with power, duration and price; an
 // operator stop ends a running session with a ticket; resume brings the CP
 // back to ACTIVE.
-#include <cmath>
-
 #include "common/kafka_producer.h"
 #include "common/proto_time.h"
 #include "common/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/network.h"
+#include "testing/ticket_checks.h"
 
 namespace evnet::test {
 namespace {
@@ -32,15 +31,6 @@ std::vector<Outcome> Outcomes(const std::vector<v1::DriverUpdate>& updates) {
     }
   }
   return out;
-}
-
-void ExpectTicketAgreesWithMeter(const v1::SessionResult& ticket, double power_kw,
-                                 double price) {
-  const double hours =
-      absl::ToDoubleHours(FromProto(ticket.ended_at()) - FromProto(ticket.started_at()));
-  EXPECT_NEAR(ticket.energy_kwh(), power_kw * hours, 1e-6) << ticket.DebugString();
-  EXPECT_DOUBLE_EQ(ticket.price_eur_per_kwh(), price);
-  EXPECT_DOUBLE_EQ(ticket.amount_eur(), std::round(ticket.energy_kwh() * price * 100) / 100);
 }
 
 TEST(NetworkTest, EveryRequestOfADriverFileGetsTheRightOutcome) {

@@ -109,7 +109,8 @@ absl::StatusOr<int> Process::Wait(absl::Duration timeout) {
 
 void Process::Kill() {
   if (pid_ <= 0 || !Running()) return;
-  // The whole process group: a wrapper script's children die with it.
+  // The process, and its group so that a wrapper script's children die too.
+  kill(pid_, SIGKILL);
   kill(-pid_, SIGKILL);
   int status = 0;
   if (waitpid(pid_, &status, 0) == pid_) {

@@ -4,7 +4,6 @@
 #ifndef EVNET_TESTING_FAULT_FAULT_TEST_BASE_H_
 #define EVNET_TESTING_FAULT_FAULT_TEST_BASE_H_
 
-#include <cmath>
 #include <memory>
 #include <set>
 #include <string>
@@ -15,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "testing/fault/fault_util.h"
 #include "testing/network.h"
+#include "testing/ticket_checks.h"
 
 namespace evnet::test {
 
@@ -70,13 +70,6 @@ class FaultTest : public ::testing::Test {
       EXPECT_TRUE(p->Running()) << name << " ended with " << p->exit_code() << ":\n"
                                 << p->LogTail();
     }
-  }
-
-  static void ExpectTicketAgreesWithMeter(const v1::SessionResult& t, double power_kw,
-                                          double price) {
-    const double hours = absl::ToDoubleHours(FromProto(t.ended_at()) - FromProto(t.started_at()));
-    EXPECT_NEAR(t.energy_kwh(), power_kw * hours, 1e-6) << t.DebugString();
-    EXPECT_DOUBLE_EQ(t.amount_eur(), std::round(t.energy_kwh() * price * 100) / 100);
   }
 
   std::unique_ptr<Network> net_;
