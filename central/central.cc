@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+#include "central/cp_status.h"
 #include "central/cp_table.h"
 #include "common/clock.h"
 #include "glog/logging.h"
@@ -22,10 +24,22 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   central->bridge_ = std::make_unique<KafkaBridge>(
       KafkaBridgeOptions{options.kafka_bootstrap, "evnet-central", options.startup_grace},
       central->registry_, central->store_, central->coordinator_);
+  if (options.http_port >= 0) {
+    HttpServerOptions http;
+    http.port = options.http_port;
+    http.static_dir = options.dashboard_dir;
+    http.ready = [c = central.get()] { return c->serving(); };
+    http.metrics = [c = central.get()] { return c->RenderMetrics(); };
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+        std::move(http), central->registry_, central->service_, central->events_);
+    if (!started.ok()) return started.status();
+    central->http_ = *std::move(started);
+  }
   central->sweeper_ =
       std::make_unique<Ticker>(absl::Milliseconds(200), [c = central.get()] { c->Sweep(); });
   LOG(INFO) << "Central | Serving CentralService on " << WithPort(options.listen, central->port())
-            << "; Kafka at " << options.kafka_bootstrap;
+            << "; Kafka at " << options.kafka_bootstrap << "; dashboard on http port "
+            << central->http_port();
   return central;
 }
 
@@ -36,17 +50,30 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       store_(*producer_),
       registry_(SystemClock::Get(), options.monitor_timeout),
       hub_(SystemClock::Get(), options.monitor_timeout),
-      coordinator_(options.coordinator, SystemClock::Get(), registry_, hub_, publisher_),
+      coordinator_(options.coordinator, SystemClock::Get(), registry_, hub_, publisher_, metrics_),
       service_(registry_, hub_, coordinator_, store_) {}
 
 Central::~Central() {
   if (sweeper_ != nullptr) sweeper_->Stop();
+  http_.reset();
   bridge_.reset();
   if (server_ != nullptr) server_->Shutdown();
 }
 
+std::string Central::RenderMetrics() const {
+  Metrics::Gauges gauges;
+  for (const v1::ChargingPoint& cp : registry_.List()) ++gauges.cps_by_status[cp.status()];
+  gauges.monitors_connected = hub_.Connected();
+  gauges.sessions_running = coordinator_.RunningSessions();
+  gauges.kafka_consumer_lag = bridge_->consumer_lag();
+  return metrics_.Render(gauges);
+}
+
 void Central::Sweep() {
-  for (const StatusChange& change : registry_.Sweep()) coordinator_.OnStatusChange(change);
+  for (const StatusChange& change : registry_.Sweep()) {
+    coordinator_.OnStatusChange(change);
+    events_.Add(absl::Now(), absl::StrCat(change.cp_id, " is ", StatusName(change.to)));
+  }
   if (!options_.print_table) return;
   std::string table = RenderCpTable(registry_.List(), options_.color);
   if (table == last_table_) return;

@@ -11,8 +11,10 @@
 #include "absl/time/time.h"
 #include "central/central_service.h"
 #include "central/coordinator.h"
+#include "central/http_server.h"
 #include "central/kafka_bridge.h"
 #include "central/link_hub.h"
+#include "central/metrics.h"
 #include "central/registry.h"
 #include "common/grpc_server.h"
 #include "common/kafka_producer.h"
@@ -29,6 +31,9 @@ struct CentralOptions {
   // Print the CP table to stdout when it changes, in colour or not.
   bool print_table = true;
   bool color = false;
+  // The dashboard and /healthz, /readyz, /metrics; http_port -1 turns it off.
+  int http_port = 8080;
+  std::string dashboard_dir;
 };
 
 class Central {
@@ -37,7 +42,10 @@ class Central {
   ~Central();
 
   int port() const { return server_->port(); }
+  int http_port() const { return http_ == nullptr ? -1 : http_->port(); }
   bool serving() const { return bridge_->serving(); }
+  // GET /metrics, as of now.
+  std::string RenderMetrics() const;
 
  private:
   explicit Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer);
@@ -47,12 +55,15 @@ class Central {
   std::unique_ptr<KafkaProducer> producer_;
   KafkaUpdatePublisher publisher_;
   KafkaRegistryStore store_;
+  Metrics metrics_;
   Registry registry_;
   LinkHub hub_;
   SessionCoordinator coordinator_;
   CentralServiceImpl service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<KafkaBridge> bridge_;
+  EventFeed events_;
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Ticker> sweeper_;
   std::string last_table_;
 };

@@ -26,12 +26,13 @@ std::string Describe(v1::CpStatus status) {
 
 SessionCoordinator::SessionCoordinator(CoordinatorOptions options, Clock& clock,
                                        Registry& registry, CommandSender& sender,
-                                       UpdatePublisher& publisher)
+                                       UpdatePublisher& publisher, Metrics& metrics)
     : options_(options),
       clock_(clock),
       registry_(registry),
       sender_(sender),
-      publisher_(publisher) {}
+      publisher_(publisher),
+      metrics_(metrics) {}
 
 void SessionCoordinator::RestoreUpdate(const v1::DriverUpdate& update) {
   absl::MutexLock lock(&mu_);
@@ -124,14 +125,14 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
   if (created.has_value()) return PublishAccepted(*created);
 
   const std::string& cp = request.cp_id();
-  if (cp.empty()) return Reject(request, "the request names no charging point");
+  if (cp.empty()) return Reject(request, "invalid", "the request names no charging point");
   const absl::Duration waited = clock_.Now() - FromProto(request.requested_at());
   if (request.has_requested_at() && waited > options_.request_ttl) {
-    return Reject(request, absl::StrFormat("request expired: it waited %s in the queue, longer than %s",
+    return Reject(request, "expired", absl::StrFormat("request expired: it waited %s in the queue, longer than %s",
                                            absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))),
                                            absl::FormatDuration(options_.request_ttl)));
   }
-  if (!registry_.Known(cp)) return Reject(request, absl::StrCat(cp, " is not a known charging point"));
+  if (!registry_.Known(cp)) return Reject(request, "unknown_cp", absl::StrCat(cp, " is not a known charging point"));
   if (absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
       now.ok() && now->supply().session_id() == session_id) {
     // Central died after starting this very session and before saying so:
@@ -150,7 +151,7 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
     return PublishAccepted(running);
   }
   const v1::CpStatus status = registry_.Status(cp);
-  if (status != v1::CP_STATUS_ACTIVE) return Reject(request, absl::StrCat(cp, " is ", Describe(status)));
+  if (status != v1::CP_STATUS_ACTIVE) return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(status)));
 
   v1::Session session;
   std::string busy;
@@ -170,7 +171,7 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
       sessions_[session_id] = session;
     }
   }
-  if (!busy.empty()) return Reject(request, busy);
+  if (!busy.empty()) return Reject(request, "busy", busy);
 
   LOG(INFO) << "Central | START_SUPPLY " << cp << " " << request.driver_id() << " session "
             << session_id;
@@ -186,13 +187,15 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
       absl::MutexLock lock(&mu_);
       sessions_.erase(session_id);
     }
-    return Reject(request, absl::StrCat(cp, " could not start the supply: ", started.message()));
+    return Reject(request, "start_failed",
+                  absl::StrCat(cp, " could not start the supply: ", started.message()));
   }
   {
     absl::MutexLock lock(&mu_);
     sessions_[session_id].set_state(v1::SESSION_STATE_SUPPLYING);
     session = sessions_[session_id];
   }
+  metrics_.RequestAccepted(clock_.Now() - FromProto(request.requested_at()));
   return PublishAccepted(session);
 }
 
@@ -211,7 +214,7 @@ absl::Status SessionCoordinator::PublishAccepted(const v1::Session& session) {
 }
 
 absl::Status SessionCoordinator::Reject(const v1::DriverRequest& request,
-                                        const std::string& reason) {
+                                        absl::string_view label, const std::string& reason) {
   v1::Session session;
   session.set_request_id(request.request_id());
   session.set_driver_id(request.driver_id());
@@ -222,6 +225,7 @@ absl::Status SessionCoordinator::Reject(const v1::DriverRequest& request,
   if (!published.ok()) return published;
   LOG(INFO) << "Central | Request " << request.request_id() << " from " << request.driver_id()
             << " rejected: " << reason;
+  metrics_.RequestRejected(label);
   absl::MutexLock lock(&mu_);
   answered_requests_.insert(request.request_id());
   return absl::OkStatus();
@@ -252,6 +256,7 @@ absl::Status SessionCoordinator::HandleResult(const v1::SessionResult& result) {
             << v1::SessionEndReason_Name(result.end_reason()) << "): "
             << absl::StrFormat("%.2f kWh, %.2f EUR", result.energy_kwh(), result.amount_eur())
             << "; ticket sent";
+  metrics_.SessionCompleted(result.end_reason());
   absl::MutexLock lock(&mu_);
   ticketed_.insert(result.session_id());
   session.set_state(v1::SESSION_STATE_ENDED);
@@ -295,6 +300,7 @@ void SessionCoordinator::OnStatusChange(const StatusChange& change) {
   const std::string& cp = change.cp_id;
   if (change.to == v1::CP_STATUS_BROKEN) {
     LOG(WARNING) << "Central | CP " << cp << " marked as FAULTY";
+    metrics_.FaultDetected();
     std::optional<v1::Session> session;
     {
       absl::MutexLock lock(&mu_);
@@ -344,6 +350,13 @@ std::vector<v1::Session> SessionCoordinator::Sessions(const v1::ListSessionsRequ
     out.push_back(session);
   }
   return out;
+}
+
+int SessionCoordinator::RunningSessions() const {
+  absl::MutexLock lock(&mu_);
+  int running = 0;
+  for (const auto& [id, session] : sessions_) running += Open(session) ? 1 : 0;
+  return running;
 }
 
 std::optional<v1::Session> SessionCoordinator::OpenSessionWhereLocked(

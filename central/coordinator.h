@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "central/metrics.h"
 #include "central/registry.h"
 #include "common/clock.h"
 #include "common/kafka_consumer.h"
@@ -50,7 +51,7 @@ struct CoordinatorOptions {
 class SessionCoordinator {
  public:
   SessionCoordinator(CoordinatorOptions options, Clock& clock, Registry& registry,
-                     CommandSender& sender, UpdatePublisher& publisher);
+                     CommandSender& sender, UpdatePublisher& publisher, Metrics& metrics);
 
   // Rebuilding state at start, from central's own past updates and from the
   // engines' results.
@@ -73,9 +74,13 @@ class SessionCoordinator {
   [[nodiscard]] absl::Status StopSessionAt(const std::string& cp_id);
 
   std::vector<v1::Session> Sessions(const v1::ListSessionsRequest& filter) const;
+  // Sessions started and not yet ended.
+  int RunningSessions() const;
 
  private:
-  absl::Status Reject(const v1::DriverRequest& request, const std::string& reason);
+  // `label` names the kind of refusal in metrics; `reason` is for the driver.
+  absl::Status Reject(const v1::DriverRequest& request, absl::string_view label,
+                      const std::string& reason);
   absl::Status PublishAccepted(const v1::Session& session);
   std::optional<v1::Session> OpenSessionWhereLocked(const std::string& cp_id,
                                                     const std::string& driver_id) const
@@ -88,6 +93,7 @@ class SessionCoordinator {
   Registry& registry_;
   CommandSender& sender_;
   UpdatePublisher& publisher_;
+  Metrics& metrics_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, v1::Session> sessions_ ABSL_GUARDED_BY(mu_);  // by session id

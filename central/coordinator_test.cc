@@ -42,7 +42,7 @@ class CoordinatorTest : public ::testing::Test {
  protected:
   CoordinatorTest()
       : registry_(clock_, absl::Seconds(3)),
-        coordinator_(Options(), clock_, registry_, sender_, publisher_) {
+        coordinator_(Options(), clock_, registry_, sender_, publisher_, metrics_) {
     registry_.FinishRestore();
     AddCp("CP-001", true, v1::ENGINE_STATE_IDLE);
     AddCp("CP-002", true, v1::ENGINE_STATE_IDLE);
@@ -99,6 +99,7 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   FakeClock clock_;
+  Metrics metrics_;
   Registry registry_;
   FakeSender sender_;
   FakePublisher publisher_;

@@ -172,6 +172,7 @@ void KafkaBridge::Serve() {
   while (!stop_.HasBeenNotified()) {
     absl::StatusOr<PollResult> polled = consumer->Poll(
         absl::Milliseconds(200), [this](const KafkaMessage& m) { return Dispatch(m); });
+    if (absl::StatusOr<int64_t> lag = consumer->Lag(); lag.ok()) lag_ = *lag;
     if (polled.ok()) {
       last_error.clear();
       continue;

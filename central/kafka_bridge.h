@@ -4,6 +4,8 @@
 #ifndef EVNET_CENTRAL_KAFKA_BRIDGE_H_
 #define EVNET_CENTRAL_KAFKA_BRIDGE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <thread>
@@ -52,6 +54,8 @@ class KafkaBridge {
 
   // Whether the rebuild finished and requests are being served.
   bool serving() const { return serving_.HasBeenNotified(); }
+  // Messages on the input topics not yet handled; -1 until known.
+  int64_t consumer_lag() const { return lag_; }
 
  private:
   void Run();
@@ -68,6 +72,7 @@ class KafkaBridge {
   SessionCoordinator& coordinator_;
   absl::Notification stop_;
   absl::Notification serving_;
+  std::atomic<int64_t> lag_{-1};
   std::thread thread_;
 };
 

@@ -120,3 +120,12 @@ absl::Status LinkHub::SendCommand(const std::string& cp_id, v1::CentralCommand c
 }
 
 }  // namespace evnet
+
+namespace evnet {
+
+int LinkHub::Connected() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(links_.size());
+}
+
+}  // namespace evnet

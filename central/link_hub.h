@@ -43,6 +43,9 @@ class LinkHub final : public CommandSender {
   absl::Status SendCommand(const std::string& cp_id, v1::CentralCommand command,
                            absl::Duration timeout) override;
 
+  // Monitors with an open link.
+  int Connected() const;
+
  private:
   struct Link {
     uint64_t id = 0;
@@ -63,7 +66,7 @@ class LinkHub final : public CommandSender {
 
   Clock& clock_;
   const absl::Duration monitor_timeout_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, std::shared_ptr<Link>> links_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);

@@ -22,6 +22,11 @@ ABSL_FLAG(absl::Duration, startup_grace, absl::Seconds(3),
           "after a start, how long monitors get to report before queued requests are "
           "served (env STARTUP_GRACE)");
 ABSL_FLAG(bool, print_table, true, "print the CP table when it changes (env PRINT_TABLE)");
+ABSL_FLAG(int, http_port, 8080,
+          "port of the dashboard and /healthz, /readyz, /metrics; -1 turns them off "
+          "(env CENTRAL_HTTP_PORT)");
+ABSL_FLAG(std::string, dashboard_dir, "",
+          "the dashboard's files; default: beside the binary (env DASHBOARD_DIR)");
 
 int main(int argc, char** argv) {
   evnet::InitProgram(argc, argv, "central: the control plane of an evnet charging network",
@@ -31,7 +36,9 @@ int main(int argc, char** argv) {
                       {"request_ttl", "REQUEST_TTL"},
                       {"progress_interval", "PROGRESS_INTERVAL"},
                       {"startup_grace", "STARTUP_GRACE"},
-                      {"print_table", "PRINT_TABLE"}});
+                      {"print_table", "PRINT_TABLE"},
+                      {"http_port", "CENTRAL_HTTP_PORT"},
+                      {"dashboard_dir", "DASHBOARD_DIR"}});
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration()) {
@@ -47,6 +54,9 @@ int main(int argc, char** argv) {
   options.startup_grace = absl::GetFlag(FLAGS_startup_grace);
   options.print_table = absl::GetFlag(FLAGS_print_table);
   options.color = isatty(STDOUT_FILENO);
+  options.http_port = absl::GetFlag(FLAGS_http_port);
+  options.dashboard_dir = absl::GetFlag(FLAGS_dashboard_dir);
+  if (options.dashboard_dir.empty()) options.dashboard_dir = evnet::DefaultDashboardDir(argv[0]);
 
   absl::StatusOr<std::unique_ptr<evnet::Central>> central = evnet::Central::Start(options);
   if (!central.ok()) {

@@ -1,5 +1,6 @@
 #include "common/kafka_consumer.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -96,8 +97,10 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     consumer->close();
     return KafkaStatus(err, "cannot subscribe the Kafka consumer");
   }
-  return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(
+  std::unique_ptr<KafkaConsumer> created(new KafkaConsumer(
       std::move(event_logger), std::move(consumer), options.partitions.size()));
+  created->partitions_ = options.partitions;
+  return created;
 }
 
 KafkaConsumer::KafkaConsumer(std::unique_ptr<KafkaEventLogger> event_logger,
@@ -173,6 +176,28 @@ absl::Status KafkaConsumer::ReadToEnd(absl::Duration timeout,
     if (!handled.ok()) return handled.status();
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> KafkaConsumer::Lag() {
+  if (partitions_.empty()) return absl::FailedPreconditionError("no partitions assigned by hand");
+  TopicPartitions positions;
+  for (const KafkaTopicPartition& tp : partitions_) {
+    positions.Add(tp.topic, tp.partition, RdKafka::Topic::OFFSET_INVALID);
+  }
+  RdKafka::ErrorCode err = consumer_->position(positions.list());
+  if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(err, "Kafka consumer position");
+  int64_t lag = 0;
+  for (RdKafka::TopicPartition* tp : positions.list()) {
+    int64_t low = 0, high = 0;
+    if (consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      return absl::UnavailableError("watermarks not known yet");
+    }
+    const int64_t at = tp->offset() >= 0 ? tp->offset() : low;
+    lag += std::max<int64_t>(0, high - at);
+  }
+  return lag;
 }
 
 absl::Status KafkaConsumer::StoreOffset(const RdKafka::Message& message) {

@@ -86,6 +86,10 @@ class KafkaConsumer {
   [[nodiscard]] absl::Status ReadToEnd(absl::Duration timeout,
                                        const KafkaMessageHandler& handler);
 
+  // Messages between the consumer's position and the end of its assigned
+  // partitions, from what the last fetches said (no broker round trip).
+  [[nodiscard]] absl::StatusOr<int64_t> Lag();
+
   // Commits the stored offsets now and waits for the broker to confirm.
   [[nodiscard]] absl::Status Commit();
 
@@ -102,6 +106,7 @@ class KafkaConsumer {
 
   std::unique_ptr<KafkaEventLogger> event_logger_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::vector<KafkaTopicPartition> partitions_;  // when assigned by hand
   const size_t assigned_;  // partitions assigned by hand; 0 when subscribed
   bool closed_ = false;
 };

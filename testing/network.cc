@@ -115,6 +115,7 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
   net->updates_ = *std::move(updates);
 
   net->central_port_ = PickFreePort();
+  net->http_port_ = PickFreePort();
   net->central_ = v1::CentralService::NewStub(
       MakeChannel(absl::StrCat("127.0.0.1:", net->central_port_)));
   if (absl::Status s = net->StartCentral(); !s.ok()) return s;
@@ -158,6 +159,7 @@ absl::Status Network::Launch(const std::string& name, std::vector<std::string> a
 absl::Status Network::StartCentral() {
   std::vector<std::string> argv = {
       kCentral, absl::StrCat("--grpc_port=", central_port_),
+      absl::StrCat("--http_port=", http_port_),
       absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()), "--print_table=false",
       "--startup_grace=2s", "--progress_interval=1s"};
   argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());

@@ -68,6 +68,8 @@ class Network {
   UpdateLog& updates() { return *updates_; }
   v1::CentralService::Stub& central() { return *central_; }
   const std::string& dir() const { return dir_; }
+  // Central's dashboard and /healthz, /readyz, /metrics.
+  int http_port() const { return http_port_; }
 
   static std::string CpId(int n);  // 1 -> "CP-001"
   // Program names: "central", "cp-e-1", "cp-m-1", "driver-alice".
@@ -105,6 +107,7 @@ class Network {
   std::unique_ptr<KafkaBroker> broker_;
   std::unique_ptr<UpdateLog> updates_;
   int central_port_ = 0;
+  int http_port_ = 0;
   std::map<int, int> engine_ports_;
   std::vector<CpSpec> cps_;
   std::vector<std::string> central_flags_;

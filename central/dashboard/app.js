@@ -1,0 +1,115 @@
+// The evnet dashboard: renders central's state as it streams in (server-sent
+// events from /api/stream) and sends the operator's stop / resume. Every
+// value goes into the page as text, never as HTML.
+"use strict";
+
+const LABELS = {
+  CP_STATUS_ACTIVE: ["active", "On"],
+  CP_STATUS_SUPPLYING: ["supplying", "Supplying"],
+  CP_STATUS_STOPPED: ["stopped", "Out of order"],
+  CP_STATUS_BROKEN: ["broken", "Broken"],
+  CP_STATUS_DISCONNECTED: ["disconnected", "Disconnected"],
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  for (const child of children) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+
+function fixed(value, digits) {
+  return Number(value || 0).toFixed(digits);
+}
+
+async function act(action, query) {
+  const error = document.getElementById("error");
+  try {
+    const response = await fetch(`/api/${action}?${query}`, { method: "POST" });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.error || response.statusText);
+    }
+    error.hidden = true;
+  } catch (e) {
+    error.textContent = `${action} failed: ${e.message}`;
+    error.hidden = false;
+  }
+}
+
+function renderCps(cps) {
+  const tiles = document.getElementById("cps");
+  tiles.replaceChildren();
+  for (const cp of cps) {
+    const [css, label] = LABELS[cp.status] || ["disconnected", "Unknown"];
+    const info = cp.info || {};
+    const tile = el("div", { class: `tile status-${css}`, "data-cp": info.cpId, "data-status": css },
+      el("div", { class: "id" }, info.cpId),
+      el("div", { class: "status" }, label),
+      el("div", { class: "meta" }, `${info.location || "—"} · ${fixed(info.priceEurPerKwh, 2)} EUR/kWh · ${fixed(info.powerKw, 1)} kW`));
+    if (cp.status === "CP_STATUS_SUPPLYING" && cp.supply) {
+      tile.append(el("div", { class: "supply" },
+        `${cp.supply.driverId}: ${fixed(cp.supply.powerKw, 1)} kW, `,
+        el("span", { class: "kwh" }, fixed(cp.supply.energyKwh, 3)), " kWh, ",
+        el("span", { class: "eur" }, fixed(cp.supply.amountEur, 2)), " EUR"));
+    }
+    const stopped = cp.stoppedByOperator === true;
+    const button = el("button", { class: stopped ? "resume" : "stop" }, stopped ? "Resume" : "Stop");
+    button.addEventListener("click", () => act(stopped ? "resume" : "stop", `cp=${encodeURIComponent(info.cpId)}`));
+    tile.append(button);
+    tiles.append(tile);
+  }
+}
+
+function renderSessions(sessions) {
+  const running = document.querySelector("#running tbody");
+  const tickets = document.querySelector("#tickets tbody");
+  running.replaceChildren();
+  tickets.replaceChildren();
+  const ended = [];
+  for (const s of sessions) {
+    if (s.state === "SESSION_STATE_ENDED" && s.ticket) {
+      ended.push(s.ticket);
+    } else {
+      const supply = s.supply || {};
+      running.append(el("tr", {}, el("td", {}, s.cpId), el("td", {}, s.driverId),
+        el("td", {}, fixed(supply.powerKw, 1)), el("td", {}, fixed(supply.energyKwh, 3)),
+        el("td", {}, fixed(supply.amountEur, 2))));
+    }
+  }
+  ended.sort((a, b) => String(b.endedAt).localeCompare(String(a.endedAt)));
+  for (const t of ended.slice(0, 10)) {
+    const reason = String(t.endReason || "").replace("SESSION_END_REASON_", "").toLowerCase().replace(/_/g, " ");
+    tickets.append(el("tr", {}, el("td", {}, t.cpId), el("td", {}, t.driverId),
+      el("td", {}, fixed(t.energyKwh, 3)), el("td", {}, fixed(t.amountEur, 2)), el("td", {}, reason)));
+  }
+}
+
+function renderEvents(events) {
+  const list = document.getElementById("events");
+  list.replaceChildren();
+  for (const e of events.slice().reverse()) {
+    list.append(el("li", {}, `${e.at.substring(11, 19)} ${e.text}`));
+  }
+}
+
+function render(state) {
+  renderCps((state.cps && state.cps.chargingPoints) || []);
+  renderSessions((state.sessions && state.sessions.sessions) || []);
+  renderEvents(state.events || []);
+}
+
+function connect() {
+  const connection = document.getElementById("connection");
+  // EventSource reconnects by itself when central restarts.
+  const source = new EventSource("/api/stream");
+  source.onopen = () => { connection.textContent = "live"; connection.className = "connection up"; };
+  source.onerror = () => { connection.textContent = "reconnecting…"; connection.className = "connection down"; };
+  source.onmessage = (message) => render(JSON.parse(message.data));
+}
+
+document.getElementById("stop-all").addEventListener("click", () => act("stop", "all=1"));
+document.getElementById("resume-all").addEventListener("click", () => act("resume", "all=1"));
+// Draw at once from a plain request, then follow the stream.
+fetch("/api/state").then((r) => r.json()).then(render).catch(() => {});
+connect();

@@ -1,0 +1,180 @@
+#include "central/http_server.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "absl/strings/str_cat.h"
+#include "common/json_codec.h"
+#include "glog/logging.h"
+#include "httplib.h"
+
+namespace evnet {
+namespace {
+
+int HttpStatus(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return 200;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return 400;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
+    default:
+      return 503;
+  }
+}
+
+// A JSON string literal of `text`.
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string ErrorJson(absl::string_view message) {
+  return absl::StrCat("{\"error\":", JsonString(message), "}");
+}
+
+}  // namespace
+
+void EventFeed::Add(absl::Time at, std::string text) {
+  absl::MutexLock lock(&mu_);
+  events_.emplace_back(at, std::move(text));
+  while (events_.size() > kKept) events_.pop_front();
+}
+
+std::string EventFeed::Json() const {
+  absl::MutexLock lock(&mu_);
+  std::string out = "[";
+  for (const auto& [at, text] : events_) {
+    if (out.size() > 1) out += ",";
+    absl::StrAppend(&out, "{\"at\":\"",
+                    absl::FormatTime(absl::RFC3339_sec, at, absl::UTCTimeZone()),
+                    "\",\"text\":", JsonString(text), "}");
+  }
+  return out + "]";
+}
+
+std::string HttpServer::StateJson() const {
+  v1::ListChargingPointsResponse cps;
+  (void)service_->ListChargingPoints(nullptr, nullptr, &cps);
+  v1::ListSessionsResponse sessions;
+  v1::ListSessionsRequest all;
+  (void)service_->ListSessions(nullptr, &all, &sessions);
+  return absl::StrCat("{\"cps\":", ToJson(cps), ",\"sessions\":", ToJson(sessions),
+                      ",\"events\":", events_->Json(), "}");
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
+                                                              Registry& registry,
+                                                              CentralServiceImpl& service,
+                                                              const EventFeed& events) {
+  std::unique_ptr<HttpServer> http(new HttpServer());
+  http->options_ = std::move(options);
+  http->registry_ = &registry;
+  http->service_ = &service;
+  http->events_ = &events;
+  http->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& s = *http->server_;
+  HttpServer* self = http.get();
+
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  s.Get("/readyz", [self](const httplib::Request&, httplib::Response& res) {
+    const bool ready = self->options_.ready && self->options_.ready();
+    res.status = ready ? 200 : 503;
+    res.set_content(ready ? "ready\n" : "not ready: rebuilding from Kafka or Kafka unreachable\n",
+                    "text/plain");
+  });
+  s.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
+    res.set_content(self->options_.metrics ? self->options_.metrics() : "",
+                    "text/plain; version=0.0.4");
+  });
+  s.Get("/api/state", [self](const httplib::Request&, httplib::Response& res) {
+    res.set_content(self->StateJson(), "application/json");
+  });
+  // Server-sent events: the whole state on every change, at least each second.
+  s.Get("/api/stream", [self](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    auto seen = std::make_shared<uint64_t>(0);
+    res.set_chunked_content_provider(
+        "text/event-stream", [self, seen](size_t, httplib::DataSink& sink) {
+          *seen = self->registry_->WaitForChange(*seen, absl::Seconds(1));
+          const std::string event = absl::StrCat("data: ", self->StateJson(), "\n\n");
+          return sink.write(event.data(), event.size());
+        });
+  });
+  auto operator_action = [self](bool stop) {
+    return [self, stop](const httplib::Request& req, httplib::Response& res) {
+      const std::string cp = req.get_param_value("cp");
+      const bool all = req.get_param_value("all") == "1";
+      grpc::Status status;
+      std::string body;
+      if (stop) {
+        v1::StopChargingPointRequest request;
+        request.set_cp_id(cp);
+        request.set_all(all);
+        v1::StopChargingPointResponse response;
+        status = self->service_->StopChargingPoint(nullptr, &request, &response);
+        body = ToJson(response);
+      } else {
+        v1::ResumeChargingPointRequest request;
+        request.set_cp_id(cp);
+        request.set_all(all);
+        v1::ResumeChargingPointResponse response;
+        status = self->service_->ResumeChargingPoint(nullptr, &request, &response);
+        body = ToJson(response);
+      }
+      res.status = HttpStatus(status);
+      res.set_content(status.ok() ? body : ErrorJson(status.error_message()), "application/json");
+    };
+  };
+  s.Post("/api/stop", operator_action(true));
+  s.Post("/api/resume", operator_action(false));
+  if (!http->options_.static_dir.empty() &&
+      !s.set_mount_point("/", http->options_.static_dir)) {
+    LOG(WARNING) << "Central | no dashboard files in " << http->options_.static_dir;
+  }
+
+  http->port_ = http->options_.port == 0
+                    ? s.bind_to_any_port(http->options_.host)
+                    : (s.bind_to_port(http->options_.host, http->options_.port)
+                           ? http->options_.port
+                           : -1);
+  if (http->port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", http->options_.host,
+                                               ":", http->options_.port,
+                                               ": is another program using the port?"));
+  }
+  http->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  return http;
+}
+
+HttpServer::~HttpServer() {
+  if (server_ != nullptr) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string DefaultDashboardDir(const char* argv0) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  std::string binary = n > 0 ? std::string(exe, n) : std::string(argv0);
+  for (const std::string& candidate :
+       {binary + ".runfiles/evnet/central/dashboard", std::string(argv0) + ".runfiles/evnet/central/dashboard",
+        std::string("central/dashboard")}) {
+    if (access((candidate + "/index.html").c_str(), R_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+}  // namespace evnet

@@ -1,0 +1,76 @@
+// Central's HTTP side: the operator's live dashboard (static files plus a
+// server-sent event stream of the network's state), stop / resume through
+// the same operator API as gRPC, and the endpoints Kubernetes and Prometheus
+// scrape: /healthz, /readyz, /metrics.
+#ifndef EVNET_CENTRAL_HTTP_SERVER_H_
+#define EVNET_CENTRAL_HTTP_SERVER_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "central/central_service.h"
+#include "central/registry.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace evnet {
+
+// The latest events worth showing an operator (faults, recoveries,
+// registrations), newest last.
+class EventFeed {
+ public:
+  void Add(absl::Time at, std::string text);
+  // JSON array of {"at": RFC 3339, "text": ...}.
+  std::string Json() const;
+
+ private:
+  static constexpr size_t kKept = 30;
+  mutable absl::Mutex mu_;
+  std::deque<std::pair<absl::Time, std::string>> events_ ABSL_GUARDED_BY(mu_);
+};
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 8080;            // 0 picks a free one
+  std::string static_dir;     // index.html, app.js, style.css
+  std::function<bool()> ready;              // /readyz
+  std::function<std::string()> metrics;     // /metrics
+};
+
+class HttpServer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      HttpServerOptions options, Registry& registry, CentralServiceImpl& service,
+      const EventFeed& events);
+  ~HttpServer();
+
+  int port() const { return port_; }
+
+ private:
+  HttpServer() = default;
+  std::string StateJson() const;
+
+  HttpServerOptions options_;
+  Registry* registry_ = nullptr;
+  CentralServiceImpl* service_ = nullptr;
+  const EventFeed* events_ = nullptr;
+  std::unique_ptr<httplib::Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// Where the dashboard's files are: next to the binary in its runfiles.
+std::string DefaultDashboardDir(const char* argv0);
+
+}  // namespace evnet
+
+#endif  // EVNET_CENTRAL_HTTP_SERVER_H_

@@ -1,0 +1,95 @@
+#include "central/metrics.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "central/cp_status.h"
+
+namespace evnet {
+namespace {
+
+void Header(std::string* out, absl::string_view name, absl::string_view type,
+            absl::string_view help) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+std::string Label(absl::string_view value) { return absl::AsciiStrToLower(value); }
+
+}  // namespace
+
+void Metrics::RequestAccepted(absl::Duration waited) {
+  absl::MutexLock lock(&mu_);
+  ++accepted_;
+  const double seconds = absl::ToDoubleSeconds(waited);
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    if (seconds <= kLatencyBuckets[i]) ++latency_buckets_[i];
+  }
+  ++latency_count_;
+  latency_sum_ += seconds;
+}
+
+void Metrics::RequestRejected(absl::string_view reason) {
+  absl::MutexLock lock(&mu_);
+  ++rejected_[std::string(reason)];
+}
+
+void Metrics::FaultDetected() {
+  absl::MutexLock lock(&mu_);
+  ++faults_;
+}
+
+void Metrics::SessionCompleted(v1::SessionEndReason reason) {
+  absl::MutexLock lock(&mu_);
+  ++completed_[reason];
+}
+
+std::string Metrics::Render(const Gauges& gauges) const {
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  Header(&out, "evnet_charging_points", "gauge", "Charging points by the status central shows.");
+  for (v1::CpStatus status : {v1::CP_STATUS_ACTIVE, v1::CP_STATUS_SUPPLYING, v1::CP_STATUS_STOPPED,
+                              v1::CP_STATUS_BROKEN, v1::CP_STATUS_DISCONNECTED}) {
+    auto it = gauges.cps_by_status.find(status);
+    absl::StrAppend(&out, "evnet_charging_points{status=\"", Label(StatusName(status)), "\"} ",
+                    it == gauges.cps_by_status.end() ? 0 : it->second, "\n");
+  }
+  Header(&out, "evnet_monitors_connected", "gauge", "Monitors with an open link to central.");
+  absl::StrAppend(&out, "evnet_monitors_connected ", gauges.monitors_connected, "\n");
+  Header(&out, "evnet_sessions_running", "gauge", "Sessions started and not yet ended.");
+  absl::StrAppend(&out, "evnet_sessions_running ", gauges.sessions_running, "\n");
+  Header(&out, "evnet_sessions_completed_total", "counter",
+         "Sessions ended with a ticket since central started, by end reason.");
+  for (const auto& [reason, count] : completed_) {
+    std::string name = v1::SessionEndReason_Name(reason);
+    absl::string_view short_name = name;
+    absl::ConsumePrefix(&short_name, "SESSION_END_REASON_");
+    absl::StrAppend(&out, "evnet_sessions_completed_total{reason=\"", Label(short_name), "\"} ",
+                    count, "\n");
+  }
+  Header(&out, "evnet_requests_total", "counter",
+         "Driver requests answered since central started, by outcome and reason.");
+  absl::StrAppend(&out, "evnet_requests_total{outcome=\"accepted\",reason=\"\"} ", accepted_, "\n");
+  for (const auto& [reason, count] : rejected_) {
+    absl::StrAppend(&out, "evnet_requests_total{outcome=\"rejected\",reason=\"", reason, "\"} ",
+                    count, "\n");
+  }
+  Header(&out, "evnet_fault_detections_total", "counter", "CPs that turned BROKEN.");
+  absl::StrAppend(&out, "evnet_fault_detections_total ", faults_, "\n");
+  Header(&out, "evnet_kafka_consumer_lag", "gauge",
+         "Messages central has yet to handle on its input topics (-1 when unknown).");
+  absl::StrAppend(&out, "evnet_kafka_consumer_lag ", gauges.kafka_consumer_lag, "\n");
+  Header(&out, "evnet_request_accept_seconds", "histogram",
+         "From a driver's request to central's acceptance.");
+  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+    absl::StrAppend(&out, "evnet_request_accept_seconds_bucket{le=\"",
+                    absl::StrFormat("%g", kLatencyBuckets[i]), "\"} ", latency_buckets_[i], "\n");
+  }
+  absl::StrAppend(&out, "evnet_request_accept_seconds_bucket{le=\"+Inf\"} ", latency_count_, "\n");
+  absl::StrAppend(&out, "evnet_request_accept_seconds_sum ", absl::StrFormat("%g", latency_sum_),
+                  "\n");
+  absl::StrAppend(&out, "evnet_request_accept_seconds_count ", latency_count_, "\n");
+  return out;
+}
+
+}  // namespace evnet

@@ -1,0 +1,56 @@
+// Central's numbers for Prometheus (GET /metrics): counters the coordinator
+// bumps as things happen, and gauges read from the registry, the monitor
+// links and Kafka when scraped. Thread-safe.
+#ifndef EVNET_CENTRAL_METRICS_H_
+#define EVNET_CENTRAL_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "evnet/v1/events.pb.h"
+#include "evnet/v1/types.pb.h"
+
+namespace evnet {
+
+class Metrics {
+ public:
+  // What is read at scrape time.
+  struct Gauges {
+    std::map<v1::CpStatus, int> cps_by_status;
+    int monitors_connected = 0;
+    int sessions_running = 0;
+    int64_t kafka_consumer_lag = -1;  // -1: unknown
+  };
+
+  // `waited`: from the driver's request to central's acceptance.
+  void RequestAccepted(absl::Duration waited);
+  // `reason`: a short label, e.g. "unknown_cp", "not_active", "expired".
+  void RequestRejected(absl::string_view reason);
+  void FaultDetected();
+  void SessionCompleted(v1::SessionEndReason reason);
+
+  // The Prometheus text exposition format (version 0.0.4).
+  std::string Render(const Gauges& gauges) const;
+
+ private:
+  static constexpr std::array<double, 8> kLatencyBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+  mutable absl::Mutex mu_;
+  int64_t accepted_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> rejected_ ABSL_GUARDED_BY(mu_);
+  int64_t faults_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<v1::SessionEndReason, int64_t> completed_ ABSL_GUARDED_BY(mu_);
+  std::array<int64_t, kLatencyBuckets.size()> latency_buckets_ ABSL_GUARDED_BY(mu_) = {};
+  int64_t latency_count_ ABSL_GUARDED_BY(mu_) = 0;
+  double latency_sum_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_CENTRAL_METRICS_H_

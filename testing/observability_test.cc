@@ -1,0 +1,119 @@
+// Central's HTTP side on a running network: /healthz and /readyz for probes,
+// /metrics in valid Prometheus text whose numbers agree with the operator
+// API, and the dashboard's state, stream and stop / resume endpoints.
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "testing/network.h"
+
+namespace evnet::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+// name{labels} -> value, checking that every line is valid exposition format.
+std::map<std::string, double> ParseMetrics(const std::string& text) {
+  static const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$)");
+  static const std::regex sample(
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})?) (-?[0-9.e+-]+)$)");
+  std::map<std::string, double> values;
+  std::istringstream lines(text);
+  std::string line;
+  std::smatch match;
+  while (std::getline(lines, line)) {
+    if (std::regex_match(line, comment)) continue;
+    if (!std::regex_match(line, match, sample)) {
+      ADD_FAILURE() << "not Prometheus text: '" << line << "'";
+      continue;
+    }
+    double value = 0;
+    EXPECT_TRUE(absl::SimpleAtod(match[4].str(), &value)) << line;
+    values[match[1].str()] = value;
+  }
+  return values;
+}
+
+std::map<std::string, double> Scrape(httplib::Client& http) {
+  auto response = http.Get("/metrics");
+  if (!response || response->status != 200) {
+    ADD_FAILURE() << "GET /metrics failed";
+    return {};
+  }
+  return ParseMetrics(response->body);
+}
+
+TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
+  auto net = Network::Start({CpSpec{22, 0.30, absl::Seconds(3)}, CpSpec{}});
+  ASSERT_TRUE(net.ok()) << net.status();
+  Network& n = **net;
+  httplib::Client http("127.0.0.1", n.http_port());
+  http.set_read_timeout(5, 0);
+
+  auto healthz = http.Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+  EXPECT_TRUE(WaitFor([&] {
+    auto readyz = http.Get("/readyz");
+    return readyz && readyz->status == 200;
+  }, absl::Seconds(15)));
+
+  std::map<std::string, double> metrics = Scrape(http);
+  EXPECT_EQ(metrics["evnet_charging_points{status=\"active\"}"], 2);
+  EXPECT_EQ(metrics["evnet_charging_points{status=\"broken\"}"], 0);
+  EXPECT_EQ(metrics["evnet_monitors_connected"], 2);
+
+  // A session and a rejection show up in the counters and in the API alike.
+  ASSERT_TRUE(n.StartDriver("driver-alice", {"CP-001", "CP-404"}).ok());
+  ASSERT_EQ(n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_REJECTED, 1, absl::Seconds(40)).size(), 1u);
+  ASSERT_TRUE(WaitFor([&] {
+    auto m = Scrape(http);
+    return m["evnet_sessions_completed_total{reason=\"unplugged\"}"] == 1 &&
+           m["evnet_requests_total{outcome=\"rejected\",reason=\"unknown_cp\"}"] == 1;
+  }, absl::Seconds(10)));
+  metrics = Scrape(http);
+  EXPECT_EQ(metrics["evnet_requests_total{outcome=\"accepted\",reason=\"\"}"], 1);
+  EXPECT_EQ(metrics["evnet_request_accept_seconds_count"], 1);
+  EXPECT_EQ(metrics["evnet_sessions_running"], 0);
+  EXPECT_EQ(n.Sessions().size(), 1u);
+
+  // The dashboard's stop goes through the operator API: the API sees it.
+  auto stopped = http.Post("/api/stop?cp=CP-002", "", "text/plain");
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->status, 200) << stopped->body;
+  EXPECT_EQ(n.Status("CP-002"), v1::CP_STATUS_STOPPED);
+  EXPECT_TRUE(WaitFor([&] { return Scrape(http)["evnet_charging_points{status=\"stopped\"}"] == 1; },
+                      absl::Seconds(5)));
+  auto unknown = http.Post("/api/stop?cp=CP-404", "", "text/plain");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_THAT(unknown->body, HasSubstr("CP-404 is not a known charging point"));
+  auto resumed = http.Post("/api/resume?all=1", "", "text/plain");
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->status, 200);
+  EXPECT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, absl::Seconds(5)));
+
+  auto state = http.Get("/api/state");
+  ASSERT_TRUE(state);
+  EXPECT_THAT(state->body, HasSubstr("\"cpId\":\"CP-001\""));
+  EXPECT_THAT(state->body, HasSubstr("\"events\":["));
+  auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr("<script src=\"app.js\"></script>"));
+
+  // The live stream sends the state at once.
+  std::string first_event;
+  http.Get("/api/stream", [&](const char* data, size_t length) {
+    first_event.append(data, length);
+    return first_event.find("\n\n") == std::string::npos;
+  });
+  EXPECT_THAT(first_event, HasSubstr("data: {\"cps\":"));
+}
+
+}  // namespace
+}  // namespace evnet::test
