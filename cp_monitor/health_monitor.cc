@@ -29,6 +29,7 @@ void Monitor::CheckOnce() {
     }
     HealthTracker::Change change = tracker_.Record(check.ok());
     if (check.ok()) {
+      engine_known_ = true;
       last_check_ = *check;
       info_changed = !(check->info().SerializeAsString() == info_.SerializeAsString());
       if (info_changed) info_ = check->info();
@@ -112,6 +113,11 @@ v1::CommandResult Monitor::HandleCommand(const v1::CentralCommand& command) {
 bool Monitor::checks_failing() const {
   absl::MutexLock lock(&mu_);
   return tracker_.consecutive_failures() > 0;
+}
+
+bool Monitor::engine_known() const {
+  absl::MutexLock lock(&mu_);
+  return engine_known_;
 }
 
 bool Monitor::engine_faulty() const {

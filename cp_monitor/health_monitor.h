@@ -67,6 +67,8 @@ class Monitor {
   bool engine_faulty() const;
   // Whether the last check failed (a fault may be on its way).
   bool checks_failing() const;
+  // Whether the engine has answered a check since the monitor started.
+  bool engine_known() const;
 
  private:
   std::string Tag() const;
@@ -82,6 +84,7 @@ class Monitor {
   v1::ChargingPointInfo info_ ABSL_GUARDED_BY(mu_);
   v1::CheckResponse last_check_ ABSL_GUARDED_BY(mu_);
   absl::Time last_check_at_ ABSL_GUARDED_BY(mu_);
+  bool engine_known_ ABSL_GUARDED_BY(mu_) = false;
   // A fault or a restoration that central has not been told of yet.
   bool fault_unsent_ ABSL_GUARDED_BY(mu_) = false;
   bool restoration_unsent_ ABSL_GUARDED_BY(mu_) = false;

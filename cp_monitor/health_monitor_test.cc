@@ -111,6 +111,18 @@ TEST_F(MonitorTest, AFailingCheckIsKnownSoThatTheNextComesSooner) {
   EXPECT_FALSE(monitor_.checks_failing());
 }
 
+TEST_F(MonitorTest, TheEngineIsKnownOnceItAnswered) {
+  engine_.up = false;
+  Check();
+  EXPECT_FALSE(monitor_.engine_known());
+  engine_.up = true;
+  Check();
+  EXPECT_TRUE(monitor_.engine_known());
+  engine_.up = false;
+  Check();
+  EXPECT_TRUE(monitor_.engine_known());  // it answered once: its info stands
+}
+
 TEST_F(MonitorTest, ASuccessInBetweenResetsTheCount) {
   engine_.up = false;
   Check();

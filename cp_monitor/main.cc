@@ -51,9 +51,16 @@ int Main() {
 
   GrpcEngineClient engine(absl::GetFlag(FLAGS_engine_address));
   Monitor monitor(options, SystemClock::Get(), engine);
-  // A first check before registering, so central learns the CP's location,
-  // price and power with its registration.
+  // Check before registering, so central learns the CP's location, price
+  // and power with its registration: until the engine answers, or until it
+  // is declared faulty (then central shows the CP BROKEN).
+  const absl::Duration recheck = std::min(interval, absl::GetFlag(FLAGS_recheck_interval));
+  absl::Notification stop;
   monitor.CheckOnce();
+  while (!monitor.engine_known() && !monitor.engine_faulty() &&
+         !stop.WaitForNotificationWithTimeout(recheck)) {
+    monitor.CheckOnce();
+  }
   CentralLink link(absl::GetFlag(FLAGS_central_address), monitor);
   monitor.set_uplink(&link);
   LOG(INFO) << "CP_M:" << options.cp_id << " | Monitoring engine at "
@@ -61,9 +68,7 @@ int Main() {
             << ", reporting to Central at " << absl::GetFlag(FLAGS_central_address);
   // Checks every --check_interval, or every --recheck_interval while the
   // engine is failing, until a shutdown signal.
-  absl::Notification stop;
   std::thread checker([&] {
-    const absl::Duration recheck = std::min(interval, absl::GetFlag(FLAGS_recheck_interval));
     while (!stop.WaitForNotificationWithTimeout(monitor.checks_failing() ? recheck : interval)) {
       monitor.CheckOnce();
     }
