@@ -1,6 +1,7 @@
 // The one gRPC server helper of evnet: listens on an address (port 0 picks a
 // free one), serves the given services with server reflection on, so grpcurl
-// works with no proto files at hand, and says clearly when it cannot listen.
+// works with no proto files at hand, and the standard grpc.health.v1 service
+// for probes; says clearly when it cannot listen.
 #ifndef EVNET_COMMON_GRPC_SERVER_H_
 #define EVNET_COMMON_GRPC_SERVER_H_
 

@@ -1,0 +1,59 @@
+// The dashboard in real headless Chromium (Debian's chromium, driven by
+// playwright-core): a running network's CPs in the right colours, a supply's
+// kWh growing live, Stop turning a CP orange and ending its session with a
+// ticket, a killed engine turning its CP red, and its restart green again.
+#include <stdlib.h>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "testing/network.h"
+
+namespace evnet::test {
+namespace {
+
+class DashboardBrowserTest : public ::testing::Test {
+ protected:
+  // Runs one step of dashboard_steps.js against the page; true when it passed.
+  ::testing::AssertionResult Step(const std::string& step) {
+    const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+    ProcessOptions options;
+    options.argv = {"/usr/bin/node", "testing/browser/dashboard_steps.js",
+                    absl::StrCat("http://127.0.0.1:", net_->http_port(), "/"), step,
+                    outputs != nullptr ? outputs : ""};
+    options.log_path = absl::StrCat(net_->dir(), "/browser-", step, ".log");
+    absl::StatusOr<std::unique_ptr<Process>> node = Process::Start(options);
+    if (!node.ok()) return ::testing::AssertionFailure() << node.status();
+    absl::StatusOr<int> exit = (*node)->Wait(absl::Seconds(60));
+    std::string log = (*node)->LogTail();
+    std::cout << log;
+    if (!exit.ok() || *exit != 0) {
+      return ::testing::AssertionFailure() << "step " << step << ":\n" << log;
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  std::unique_ptr<Network> net_;
+};
+
+TEST_F(DashboardBrowserTest, AnOperatorSeesAndStopsTheNetworkLive) {
+  if (getenv("EVNET_NODE_MODULES") == nullptr) {
+    FAIL() << "EVNET_NODE_MODULES is not set: run tools/ev setup (it installs playwright-core)";
+  }
+  auto net = Network::Start({CpSpec{22, 0.30, absl::Minutes(5)}, CpSpec{11, 0.45, absl::Seconds(3)}});
+  ASSERT_TRUE(net.ok()) << net.status();
+  net_ = *std::move(net);
+  ASSERT_TRUE(net_->StartDriver("driver-alice", {"CP-001"}).ok());
+  ASSERT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, absl::Seconds(30)));
+
+  ASSERT_TRUE(Step("live"));
+  ASSERT_TRUE(Step("stop"));
+  EXPECT_EQ(net_->Status("CP-001"), v1::CP_STATUS_STOPPED);  // the same operator API
+
+  ASSERT_TRUE(net_->Kill("cp-e-2").ok());
+  ASSERT_TRUE(Step("red"));
+  ASSERT_TRUE(net_->Restart("cp-e-2").ok());
+  ASSERT_TRUE(Step("green"));
+}
+
+}  // namespace
+}  // namespace evnet::test

@@ -1,0 +1,97 @@
+// Drives central's dashboard in headless Chromium, one step per run:
+//   node dashboard_steps.js URL STEP SCREENSHOT_DIR
+// Steps: live (colours, kWh growing without reload), stop (click Stop on
+// CP-001: orange, and its session ends with a ticket), red (CP-002 broken),
+// green (CP-002 back on). Exits 0 when the step's expectations hold.
+"use strict";
+
+const path = require("path");
+const { chromium } = require(path.join(process.env.EVNET_NODE_MODULES || "", "playwright-core"));
+
+const [url, step, shots] = process.argv.slice(2);
+const GREEN = "rgb(46, 125, 50)";
+const ORANGE = "rgb(239, 108, 0)";
+const RED = "rgb(198, 40, 40)";
+
+function tile(page, cp) {
+  return page.locator(`.tile[data-cp="${cp}"]`);
+}
+
+// Waits until CP's tile shows `status` drawn in `colour`. The page redraws
+// its tiles as the stream comes in, so status and colour are read together.
+async function expectTile(page, cp, status, colour) {
+  const drawn = ([id, want, paint]) => {
+    const t = document.querySelector(`.tile[data-cp="${id}"]`);
+    return t !== null && t.dataset.status === want && getComputedStyle(t).borderLeftColor === paint;
+  };
+  try {
+    await page.waitForFunction(drawn, [cp, status, colour], { timeout: 15000 });
+  } catch (e) {
+    const seen = await page.evaluate((id) => {
+      const t = document.querySelector(`.tile[data-cp="${id}"]`);
+      return t === null ? "no tile" : `${t.dataset.status} drawn ${getComputedStyle(t).borderLeftColor}`;
+    }, cp);
+    throw new Error(`${cp} never showed ${status} in ${colour}; last seen: ${seen}`);
+  }
+}
+
+async function kwh(page, cp) {
+  return Number(await tile(page, cp).locator(".kwh").textContent());
+}
+
+async function run(page) {
+  switch (step) {
+    case "live": {
+      await expectTile(page, "CP-001", "supplying", GREEN);
+      await expectTile(page, "CP-002", "active", GREEN);
+      const first = await kwh(page, "CP-001");
+      // The page is never reloaded: the number must grow from the stream.
+      await page.waitForFunction(
+        (before) => Number(document.querySelector('.tile[data-cp="CP-001"] .kwh').textContent) > before,
+        first, { timeout: 10000 });
+      console.log(`CP-001 kWh grew from ${first} to ${await kwh(page, "CP-001")} without a reload`);
+      break;
+    }
+    case "stop": {
+      await expectTile(page, "CP-001", "supplying", GREEN);
+      await tile(page, "CP-001").locator("button", { hasText: "Stop" }).click();
+      await expectTile(page, "CP-001", "stopped", ORANGE);
+      await page.locator("#tickets tbody tr", { hasText: "stopped by operator" }).first()
+        .waitFor({ timeout: 15000 });
+      console.log("CP-001 turned orange and its session ended with a ticket");
+      break;
+    }
+    case "red":
+      await expectTile(page, "CP-002", "broken", RED);
+      console.log("CP-002 turned red");
+      break;
+    case "green":
+      await expectTile(page, "CP-002", "active", GREEN);
+      console.log("CP-002 turned green again");
+      break;
+    default:
+      throw new Error(`unknown step ${step}`);
+  }
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  let failed = null;
+  try {
+    await page.goto(url);
+    await run(page);
+  } catch (e) {
+    failed = e;
+  }
+  if (shots) await page.screenshot({ path: path.join(shots, `dashboard-${step}.png`) }).catch(() => {});
+  await browser.close();
+  if (failed) {
+    console.error(`step ${step} failed: ${failed.message}`);
+    process.exit(1);
+  }
+})();
