@@ -1,6 +1,7 @@
 // cp_monitor: sits beside its CP's engine, checks it every second, and is the
 // only reporter of that CP's health to central.
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "common/clock.h"
 #include "common/flags.h"
+#include "common/grpc_server.h"
 #include "cp_monitor/central_link.h"
 #include "cp_monitor/engine_client.h"
 #include "cp_monitor/health_monitor.h"
@@ -24,6 +26,9 @@ ABSL_FLAG(absl::Duration, check_timeout, absl::Milliseconds(500),
           "deadline of one check (env CHECK_TIMEOUT)");
 ABSL_FLAG(int, failure_threshold, 3,
           "failed checks in a row that make a fault (env FAILURE_THRESHOLD)");
+ABSL_FLAG(std::string, health_listen, "",
+          "where to serve grpc.health.v1.Health for probes, e.g. 0.0.0.0:50071; empty: "
+          "nowhere (env HEALTH_LISTEN)");
 ABSL_FLAG(absl::Duration, recheck_interval, absl::Milliseconds(500),
           "after a failed check, the next comes this soon, so that a dead engine is "
           "confirmed quickly (env RECHECK_INTERVAL)");
@@ -47,6 +52,18 @@ int Main() {
     LOG(WARNING) << "CP_M:" << options.cp_id << " | --check_timeout "
                  << options.check_timeout << " is not shorter than --check_interval "
                  << interval << "; checks may run late";
+  }
+
+  // The monitor serves nothing but, when asked, the standard health service.
+  std::unique_ptr<GrpcServer> health;
+  if (!absl::GetFlag(FLAGS_health_listen).empty()) {
+    absl::StatusOr<std::unique_ptr<GrpcServer>> started =
+        GrpcServer::Start({absl::GetFlag(FLAGS_health_listen), {}});
+    if (!started.ok()) {
+      LOG(ERROR) << "CP_M:" << options.cp_id << " | " << started.status();
+      return 2;
+    }
+    health = *std::move(started);
   }
 
   GrpcEngineClient engine(absl::GetFlag(FLAGS_engine_address));
@@ -90,6 +107,7 @@ int main(int argc, char** argv) {
                       {"check_interval", "CHECK_INTERVAL"},
                       {"check_timeout", "CHECK_TIMEOUT"},
                       {"failure_threshold", "FAILURE_THRESHOLD"},
-                      {"recheck_interval", "RECHECK_INTERVAL"}});
+                      {"recheck_interval", "RECHECK_INTERVAL"},
+                      {"health_listen", "HEALTH_LISTEN"}});
   return evnet::Main();
 }
