@@ -13,18 +13,27 @@ namespace {
 
 class DashboardBrowserTest : public ::testing::Test {
  protected:
-  // Runs one step of dashboard_steps.js against the page; true when it passed.
-  ::testing::AssertionResult Step(const std::string& step) {
+  // Starts one step of dashboard_steps.js against the page.
+  absl::StatusOr<std::unique_ptr<Process>> StartStep(const std::string& step) {
     const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
     ProcessOptions options;
     options.argv = {"/usr/bin/node", "testing/browser/dashboard_steps.js",
                     absl::StrCat("http://127.0.0.1:", net_->http_port(), "/"), step,
                     outputs != nullptr ? outputs : ""};
     options.log_path = absl::StrCat(net_->dir(), "/browser-", step, ".log");
-    absl::StatusOr<std::unique_ptr<Process>> node = Process::Start(options);
+    return Process::Start(options);
+  }
+
+  // Runs one step to its end; true when it passed.
+  ::testing::AssertionResult Step(const std::string& step) {
+    absl::StatusOr<std::unique_ptr<Process>> node = StartStep(step);
     if (!node.ok()) return ::testing::AssertionFailure() << node.status();
-    absl::StatusOr<int> exit = (*node)->Wait(absl::Seconds(60));
-    std::string log = (*node)->LogTail();
+    return Finished(step, **node);
+  }
+
+  static ::testing::AssertionResult Finished(const std::string& step, Process& node) {
+    absl::StatusOr<int> exit = node.Wait(absl::Seconds(90));
+    std::string log = node.LogTail();
     std::cout << log;
     if (!exit.ok() || *exit != 0) {
       return ::testing::AssertionFailure() << "step " << step << ":\n" << log;
@@ -53,6 +62,15 @@ TEST_F(DashboardBrowserTest, AnOperatorSeesAndStopsTheNetworkLive) {
   ASSERT_TRUE(Step("red"));
   ASSERT_TRUE(net_->Restart("cp-e-2").ok());
   ASSERT_TRUE(Step("green"));
+
+  // A page left open follows central through a restart.
+  auto watcher = StartStep("reconnect");
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  ASSERT_TRUE(WaitFor([&] { return (*watcher)->LogTail().find("page is live") != std::string::npos; },
+                      absl::Seconds(30)))
+      << (*watcher)->LogTail();
+  ASSERT_TRUE(net_->Restart("central").ok());
+  EXPECT_TRUE(Finished("reconnect", **watcher));
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 //   node dashboard_steps.js URL STEP SCREENSHOT_DIR
 // Steps: live (colours, kWh growing without reload), stop (click Stop on
 // CP-001: orange, and its session ends with a ticket), red (CP-002 broken),
-// green (CP-002 back on). Exits 0 when the step's expectations hold.
+// green (CP-002 back on), reconnect (the open page follows a central
+// restart by itself). Exits 0 when the step's expectations hold.
 "use strict";
 
 const path = require("path");
@@ -59,6 +60,19 @@ async function run(page) {
       await page.locator("#tickets tbody tr", { hasText: "stopped by operator" }).first()
         .waitFor({ timeout: 15000 });
       console.log("CP-001 turned orange and its session ended with a ticket");
+      break;
+    }
+    case "reconnect": {
+      // The harness restarts central once this says the page is live.
+      await page.waitForFunction(() => document.getElementById("connection").textContent === "live",
+                                 null, { timeout: 15000 });
+      console.log("page is live");
+      await page.waitForFunction(() => document.getElementById("connection").textContent !== "live",
+                                 null, { timeout: 30000 });
+      await page.waitForFunction(() => document.getElementById("connection").textContent === "live",
+                                 null, { timeout: 30000 });
+      await expectTile(page, "CP-002", "active", GREEN);
+      console.log("the page reconnected by itself after central restarted");
       break;
     }
     case "red":
