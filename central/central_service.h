@@ -40,11 +40,13 @@ class CentralServiceImpl final : public v1::CentralService::Service {
   grpc::Status ListSessions(grpc::ServerContext*, const v1::ListSessionsRequest* request,
                             v1::ListSessionsResponse* response) override;
 
+  // Stop / Resume, for the gRPC API and the dashboard alike: one CP by id,
+  // or all; recorded in Kafka first. Returns the CPs as they are now.
+  [[nodiscard]] absl::Status SetStopped(const std::string& cp_id, bool all, bool stopped,
+                                        google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out);
+
  private:
   void Persist(const v1::CpRegistryRecord& record);
-  // Stops or resumes one CP by id, or all; returns the CPs as they are now.
-  absl::Status SetStopped(const std::string& cp_id, bool all, bool stopped,
-                          google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out);
 
   Registry& registry_;
   LinkHub& hub_;

@@ -12,13 +12,13 @@
 namespace evnet {
 namespace {
 
-int HttpStatus(const grpc::Status& status) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::OK:
+int HttpStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
       return 200;
-    case grpc::StatusCode::INVALID_ARGUMENT:
+    case absl::StatusCode::kInvalidArgument:
       return 400;
-    case grpc::StatusCode::NOT_FOUND:
+    case absl::StatusCode::kNotFound:
       return 404;
     default:
       return 503;
@@ -116,27 +116,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   });
   auto operator_action = [self](bool stop) {
     return [self, stop](const httplib::Request& req, httplib::Response& res) {
-      const std::string cp = req.get_param_value("cp");
-      const bool all = req.get_param_value("all") == "1";
-      grpc::Status status;
-      std::string body;
-      if (stop) {
-        v1::StopChargingPointRequest request;
-        request.set_cp_id(cp);
-        request.set_all(all);
-        v1::StopChargingPointResponse response;
-        status = self->service_->StopChargingPoint(nullptr, &request, &response);
-        body = ToJson(response);
-      } else {
-        v1::ResumeChargingPointRequest request;
-        request.set_cp_id(cp);
-        request.set_all(all);
-        v1::ResumeChargingPointResponse response;
-        status = self->service_->ResumeChargingPoint(nullptr, &request, &response);
-        body = ToJson(response);
-      }
+      v1::StopChargingPointResponse cps;
+      absl::Status status = self->service_->SetStopped(
+          req.get_param_value("cp"), req.get_param_value("all") == "1", stop,
+          cps.mutable_charging_points());
       res.status = HttpStatus(status);
-      res.set_content(status.ok() ? body : ErrorJson(status.error_message()), "application/json");
+      res.set_content(status.ok() ? ToJson(cps) : ErrorJson(status.message()), "application/json");
     };
   };
   s.Post("/api/stop", operator_action(true));
