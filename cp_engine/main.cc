@@ -110,6 +110,8 @@ int Main() {
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     LOG(WARNING) << "CP_E:" << cp_id << " | " << flushed << "; the journal keeps them";
   }
+  // Closed while the engine lives: its delivery callbacks report to it.
+  producer->reset();
   return 0;
 }
 
