@@ -130,7 +130,7 @@ def evnet_proto_library(name, srcs, deps = [], grpc = False, visibility = None):
     _cc_library_from_gen(
         name = name + "_cc_proto",
         gen = name + "_pb_gen",
-        deps = [dep + "_cc_proto" for dep in deps] + ["@system//:protobuf"],
+        deps = [dep + "_cc_proto" for dep in deps] + ["//third_party:protobuf"],
         visibility = visibility,
     )
     if grpc:
@@ -138,6 +138,6 @@ def evnet_proto_library(name, srcs, deps = [], grpc = False, visibility = None):
         _cc_library_from_gen(
             name = name + "_cc_grpc",
             gen = name + "_grpc_gen",
-            deps = [name + "_cc_proto", "@system//:grpc"],
+            deps = [name + "_cc_proto", "//third_party:grpc"],
             visibility = visibility,
         )
