@@ -11,6 +11,20 @@ namespace {
 
 bool Open(const v1::Session& session) { return session.state() != v1::SESSION_STATE_ENDED; }
 
+// A session (or, with no session id, just the request's parties) as the
+// coordinator records it.
+v1::Session SessionFor(const v1::DriverRequest& request, const std::string& session_id,
+                       v1::SessionState state) {
+  v1::Session session;
+  session.set_session_id(session_id);
+  session.set_request_id(request.request_id());
+  session.set_driver_id(request.driver_id());
+  session.set_cp_id(request.cp_id());
+  session.set_state(state);
+  *session.mutable_requested_at() = request.requested_at();
+  return session;
+}
+
 std::string Describe(v1::CpStatus status) {
   switch (status) {
     case v1::CP_STATUS_STOPPED:
@@ -137,13 +151,7 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
       now.ok() && now->supply().session_id() == session_id) {
     // Central died after starting this very session and before saying so:
     // the CP is supplying it, so it is accepted, not refused as busy.
-    v1::Session running;
-    running.set_session_id(session_id);
-    running.set_request_id(request.request_id());
-    running.set_driver_id(request.driver_id());
-    running.set_cp_id(cp);
-    running.set_state(v1::SESSION_STATE_SUPPLYING);
-    *running.mutable_requested_at() = request.requested_at();
+    const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_SUPPLYING);
     {
       absl::MutexLock lock(&mu_);
       sessions_[session_id] = running;
@@ -162,12 +170,7 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
     } else if (OpenSessionWhereLocked(cp, "").has_value()) {
       busy = absl::StrCat(cp, " is busy (SUPPLYING)");
     } else {
-      session.set_session_id(session_id);
-      session.set_request_id(request.request_id());
-      session.set_driver_id(request.driver_id());
-      session.set_cp_id(cp);
-      session.set_state(v1::SESSION_STATE_STARTING);
-      *session.mutable_requested_at() = request.requested_at();
+      session = SessionFor(request, session_id, v1::SESSION_STATE_STARTING);
       sessions_[session_id] = session;
     }
   }
@@ -215,11 +218,8 @@ absl::Status SessionCoordinator::PublishAccepted(const v1::Session& session) {
 
 absl::Status SessionCoordinator::Reject(const v1::DriverRequest& request,
                                         absl::string_view label, const std::string& reason) {
-  v1::Session session;
-  session.set_request_id(request.request_id());
-  session.set_driver_id(request.driver_id());
-  session.set_cp_id(request.cp_id());
-  v1::DriverUpdate update = NewUpdate(session, v1::UPDATE_KIND_REJECTED, "rejected");
+  const v1::Session parties = SessionFor(request, "", v1::SESSION_STATE_UNSPECIFIED);
+  v1::DriverUpdate update = NewUpdate(parties, v1::UPDATE_KIND_REJECTED, "rejected");
   update.set_rejection_reason(reason);
   absl::Status published = publisher_.Publish(update);
   if (!published.ok()) return published;

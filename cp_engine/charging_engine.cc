@@ -25,29 +25,17 @@ absl::Status ChargingEngine::Recover() {
   if (!journal.ok()) return journal.status();
 
   absl::MutexLock lock(&mu_);
-  for (const v1::SessionResult& result : journal->pending_results()) {
-    pending_[result.session_id()] = result;
-    ended_.insert(result.session_id());
-  }
+  for (const v1::SessionResult& result : journal->pending_results()) RecordResultLocked(result);
   if (journal->has_request()) {
     // The engine died while supplying: bill what the journal says was
     // supplied, ending when that energy was reached.
     const v1::SupplySnapshot& supply = journal->supply();
     const absl::Time started = FromProto(supply.started_at());
-    v1::SessionResult result;
-    result.set_session_id(journal->request().session_id());
-    result.set_request_id(journal->request().request_id());
-    result.set_driver_id(journal->request().driver_id());
-    result.set_cp_id(options_.info.cp_id());
-    *result.mutable_started_at() = supply.started_at();
-    *result.mutable_ended_at() =
-        ToProto(started + TimeToSupply(supply.power_kw(), supply.energy_kwh()));
-    result.set_energy_kwh(supply.energy_kwh());
-    result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
-    result.set_amount_eur(supply.amount_eur());
-    result.set_end_reason(v1::SESSION_END_REASON_ENGINE_FAILURE);
-    pending_[result.session_id()] = result;
-    ended_.insert(result.session_id());
+    v1::SessionResult result =
+        ResultOf(journal->request(), supply,
+                 started + TimeToSupply(supply.power_kw(), supply.energy_kwh()),
+                 v1::SESSION_END_REASON_ENGINE_FAILURE);
+    RecordResultLocked(result);
     LOG(WARNING) << Tag() << "Session " << result.session_id()
                  << " was cut short by an engine failure: "
                  << absl::StrFormat("%.2f kWh, %.2f EUR", result.energy_kwh(), result.amount_eur());
@@ -206,22 +194,34 @@ v1::SupplySnapshot ChargingEngine::SnapshotLocked(absl::Time now) const {
   return snapshot;
 }
 
-void ChargingEngine::EndSupplyLocked(v1::SessionEndReason reason, absl::Time now) {
-  const v1::SupplySnapshot snapshot = SnapshotLocked(now);
+v1::SessionResult ChargingEngine::ResultOf(const v1::StartSupplyRequest& request,
+                                           const v1::SupplySnapshot& supplied,
+                                           absl::Time ended_at,
+                                           v1::SessionEndReason reason) const {
   v1::SessionResult result;
-  result.set_session_id(snapshot.session_id());
-  result.set_request_id(supply_->request.request_id());
+  result.set_session_id(request.session_id());
+  result.set_request_id(request.request_id());
   result.set_cp_id(options_.info.cp_id());
-  result.set_driver_id(snapshot.driver_id());
-  *result.mutable_started_at() = snapshot.started_at();
-  *result.mutable_ended_at() = ToProto(std::max(now, supply_->started_at));
-  result.set_energy_kwh(snapshot.energy_kwh());
+  result.set_driver_id(request.driver_id());
+  *result.mutable_started_at() = supplied.started_at();
+  *result.mutable_ended_at() = ToProto(ended_at);
+  result.set_energy_kwh(supplied.energy_kwh());
   result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
-  result.set_amount_eur(snapshot.amount_eur());
+  result.set_amount_eur(supplied.amount_eur());
   result.set_end_reason(reason);
-  supply_.reset();
+  return result;
+}
+
+void ChargingEngine::RecordResultLocked(const v1::SessionResult& result) {
   pending_[result.session_id()] = result;
   ended_.insert(result.session_id());
+}
+
+void ChargingEngine::EndSupplyLocked(v1::SessionEndReason reason, absl::Time now) {
+  const v1::SessionResult result = ResultOf(supply_->request, SnapshotLocked(now),
+                                            std::max(now, supply_->started_at), reason);
+  supply_.reset();
+  RecordResultLocked(result);
   SaveJournalLocked(now);
   LOG(INFO) << Tag() << "Session " << result.session_id()
             << absl::StrFormat(" completed: %.2f kWh, %.2f EUR", result.energy_kwh(),

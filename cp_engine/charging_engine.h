@@ -76,6 +76,12 @@ class ChargingEngine {
   };
 
   v1::SupplySnapshot SnapshotLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The final record of a session: what `supplied` says, ended at `ended_at`.
+  v1::SessionResult ResultOf(const v1::StartSupplyRequest& request,
+                             const v1::SupplySnapshot& supplied, absl::Time ended_at,
+                             v1::SessionEndReason reason) const;
+  // Keeps a result until Kafka has it, and its session as ended.
+  void RecordResultLocked(const v1::SessionResult& result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the running supply with `reason`, journals and publishes its result.
   void EndSupplyLocked(v1::SessionEndReason reason, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
