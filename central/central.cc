@@ -57,6 +57,7 @@ Central::~Central() {
   if (sweeper_ != nullptr) sweeper_->Stop();
   http_.reset();
   bridge_.reset();
+  service_.CloseWatches();
   if (server_ != nullptr) server_->Shutdown();
 }
 
@@ -74,7 +75,12 @@ void Central::Sweep() {
     coordinator_.OnStatusChange(change);
     events_.Add(absl::Now(), absl::StrCat(change.cp_id, " is ", StatusName(change.to)));
   }
+  hub_.ExpireCommands();
+  if (++sweeps_ % 25 == 0) coordinator_.Prune();
   if (!options_.print_table) return;
+  const uint64_t version = registry_.version();
+  if (version == printed_version_) return;
+  printed_version_ = version;
   std::string table = RenderCpTable(registry_.List(), options_.color);
   if (table == last_table_) return;
   last_table_ = table;

@@ -65,6 +65,9 @@ class Central {
   EventFeed events_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Ticker> sweeper_;
+  // Owned by the sweeper's thread.
+  uint64_t sweeps_ = 0;
+  uint64_t printed_version_ = 0;
   std::string last_table_;
 };
 

@@ -1,78 +1,76 @@
 #include "central/central_service.h"
 
-#include <map>
+#include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "central/monitor_link.h"
 #include "common/grpc_status.h"
 #include "glog/logging.h"
 
 namespace evnet {
+namespace {
 
-void CentralServiceImpl::Persist(const v1::CpRegistryRecord& record) {
-  absl::Status saved = store_.Save(record);
-  if (!saved.ok()) {
-    LOG(WARNING) << "Central | CP " << record.info().cp_id()
-                 << " is not yet recorded in Kafka (it will be at its next registration): "
-                 << saved;
-  }
+constexpr int kMaxPageSize = 1000;
+constexpr absl::Duration kKafkaTimeout = absl::Seconds(10);
+
+size_t PageSize(int32_t requested) {
+  return requested <= 0 ? kMaxPageSize : std::min(requested, kMaxPageSize);
 }
 
-grpc::Status CentralServiceImpl::MonitorLink(grpc::ServerContext* context,
-                                             LinkHub::Stream* stream) {
-  v1::MonitorMessage first;
-  if (!stream->Read(&first)) return grpc::Status::CANCELLED;
-  if (!first.has_register_() || first.register_().cp_id().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the first message on MonitorLink must register a CP id");
+// Waits for an asynchronous operation: for the operator's unary calls,
+// which run on gRPC's synchronous pool, never on a stream's thread.
+absl::Status Await(const std::function<void(Done)>& start, absl::Duration timeout,
+                   const std::string& what) {
+  struct Result {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto result = std::make_shared<Result>();
+  start([result](absl::Status status) {
+    result->status = std::move(status);
+    result->done.Notify();
+  });
+  if (!result->done.WaitForNotificationWithTimeout(timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": no answer within ", absl::FormatDuration(timeout)));
   }
-  const std::string cp_id = first.register_().cp_id();
-  absl::StatusOr<uint64_t> link = hub_.Attach(cp_id, stream, context);
-  if (!link.ok()) {
-    LOG(WARNING) << "Central | Refused a monitor for " << cp_id << ": " << link.status().message();
-    return ToGrpcStatus(link.status());
-  }
-  const bool known = registry_.Known(cp_id);
-  if (auto record = registry_.Register(first.register_()); record.has_value()) Persist(*record);
-  LOG(INFO) << "Central | CP " << cp_id << (known ? " reconnected" : " registered")
-            << " (monitor at " << context->peer() << ")";
-  v1::CentralCommand registered;
-  registered.mutable_registered()->set_cp_id(cp_id);
-  hub_.Write(cp_id, *link, registered);
+  return result->status;
+}
 
-  v1::MonitorMessage message;
-  while (stream->Read(&message)) {
-    hub_.Touch(cp_id, *link);
-    switch (message.kind_case()) {
-      case v1::MonitorMessage::kHealth:
-        registry_.Report(cp_id, message.health());
-        break;
-      case v1::MonitorMessage::kCommandResult:
-        hub_.Complete(message.command_result());
-        break;
-      case v1::MonitorMessage::kRegister:
-        if (message.register_().cp_id() != cp_id) {
-          LOG(WARNING) << "Central | The monitor of " << cp_id << " tried to register as "
-                       << message.register_().cp_id() << "; ignored";
-          break;
-        }
-        if (auto record = registry_.Register(message.register_()); record.has_value()) {
-          Persist(*record);
-        }
-        break;
-      default:
-        LOG(WARNING) << "Central | Unknown message from the monitor of " << cp_id;
-    }
-  }
-  hub_.Detach(cp_id, *link);
-  registry_.LinkClosed(cp_id);
-  LOG(WARNING) << "Central | The monitor of CP " << cp_id << " disconnected";
-  return grpc::Status::OK;
+}  // namespace
+
+CentralServiceImpl::CentralServiceImpl(Registry& registry, LinkHub& hub,
+                                       SessionCoordinator& coordinator, RegistryStore& store)
+    : registry_(registry), hub_(hub), coordinator_(coordinator), store_(store),
+      watchers_(registry) {
+  registry_.SetChangeListener([this] { watchers_.Poke(); });
+}
+
+CentralServiceImpl::~CentralServiceImpl() { registry_.SetChangeListener(nullptr); }
+
+grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* CentralServiceImpl::MonitorLink(
+    grpc::CallbackServerContext* context) {
+  return MonitorLinkReactor::Start(context, registry_, hub_, store_);
+}
+
+grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPoints(
+    grpc::CallbackServerContext* context, const v1::WatchChargingPointsRequest*) {
+  return watchers_.Start(context);
 }
 
 grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext*,
-                                                    const v1::ListChargingPointsRequest*,
+                                                    const v1::ListChargingPointsRequest* request,
                                                     v1::ListChargingPointsResponse* response) {
-  for (v1::ChargingPoint& cp : registry_.List()) *response->add_charging_points() = std::move(cp);
+  const size_t size = PageSize(request->page_size());
+  for (v1::ChargingPoint& cp : registry_.ListAfter(request->page_token(), size)) {
+    *response->add_charging_points() = std::move(cp);
+  }
+  if (response->charging_points_size() == static_cast<int>(size)) {
+    const std::string& last = response->charging_points(size - 1).info().cp_id();
+    if (!registry_.ListAfter(last, 1).empty()) response->set_next_page_token(last);
+  }
   return grpc::Status::OK;
 }
 
@@ -85,25 +83,6 @@ grpc::Status CentralServiceImpl::GetChargingPoint(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CentralServiceImpl::WatchChargingPoints(grpc::ServerContext* context,
-                                                     const v1::WatchChargingPointsRequest*,
-                                                     grpc::ServerWriter<v1::ChargingPoint>* writer) {
-  std::map<std::string, std::string> sent;  // what the watcher has, serialized
-  uint64_t seen = 0;
-  while (!context->IsCancelled()) {
-    // Statuses also change with time (a silent monitor), hence the timeout.
-    seen = registry_.WaitForChange(seen, absl::Seconds(1));
-    for (const v1::ChargingPoint& cp : registry_.List()) {
-      std::string bytes = cp.SerializeAsString();
-      std::string& last = sent[cp.info().cp_id()];
-      if (last == bytes) continue;
-      if (!writer->Write(cp)) return grpc::Status::OK;
-      last = std::move(bytes);
-    }
-  }
-  return grpc::Status::OK;
-}
-
 absl::Status CentralServiceImpl::SetStopped(
     const std::string& cp_id, bool all, bool stopped,
     google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out) {
@@ -112,22 +91,27 @@ absl::Status CentralServiceImpl::SetStopped(
   }
   std::vector<std::string> ids = all ? registry_.Ids() : std::vector<std::string>{cp_id};
   for (const std::string& id : ids) {
+    absl::StatusOr<v1::ChargingPoint> before = registry_.Get(id);
+    if (!before.ok()) return before.status();
     absl::StatusOr<v1::CpRegistryRecord> record = registry_.SetStopped(id, stopped);
     if (!record.ok()) return record.status();
-    absl::Status saved = store_.Save(*record);
+    absl::Status saved = Await([&](Done done) { store_.Save(*record, std::move(done)); },
+                               kKafkaTimeout, "recording in Kafka");
     if (!saved.ok()) {
-      (void)registry_.SetStopped(id, !stopped);
+      // Back to what it was, not to the opposite of what was asked.
+      (void)registry_.SetStopped(id, before->stopped_by_operator());
       return absl::UnavailableError(absl::StrCat("cannot record the change of ", id,
                                                  " in Kafka, so it was not made: ",
                                                  saved.message()));
     }
     LOG(INFO) << "Central | CP " << id << (stopped ? " stopped" : " resumed") << " by the operator";
     if (stopped) {
-      absl::Status ended = coordinator_.StopSessionAt(id);
-      if (!ended.ok()) {
-        LOG(WARNING) << "Central | CP " << id << ": its engine was not told to stop: "
-                     << ended.message();
-      }
+      coordinator_.StopSessionAt(id, [id](absl::Status ended) {
+        if (!ended.ok()) {
+          LOG(WARNING) << "Central | CP " << id << ": its engine was not told to stop: "
+                       << ended.message();
+        }
+      });
     }
     absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(id);
     if (cp.ok()) *out->Add() = *std::move(cp);
@@ -152,8 +136,17 @@ grpc::Status CentralServiceImpl::ResumeChargingPoint(grpc::ServerContext*,
 grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext*,
                                               const v1::ListSessionsRequest* request,
                                               v1::ListSessionsResponse* response) {
-  for (v1::Session& session : coordinator_.Sessions(*request)) {
-    *response->add_sessions() = std::move(session);
+  const size_t size = PageSize(request->page_size());
+  std::vector<v1::Session> sessions = coordinator_.Sessions(*request);
+  auto it = std::upper_bound(sessions.begin(), sessions.end(), request->page_token(),
+                             [](const std::string& token, const v1::Session& session) {
+                               return token < session.session_id();
+                             });
+  for (; it != sessions.end() && response->sessions_size() < static_cast<int>(size); ++it) {
+    *response->add_sessions() = std::move(*it);
+  }
+  if (it != sessions.end() && response->sessions_size() > 0) {
+    response->set_next_page_token(response->sessions(response->sessions_size() - 1).session_id());
   }
   return grpc::Status::OK;
 }

@@ -1,37 +1,39 @@
-// evnet.v1.CentralService: the monitors' MonitorLink streams and the
-// operator API (list / get / watch CPs, stop / resume, list sessions).
+// evnet.v1.CentralService: the monitors' MonitorLink streams and
+// WatchChargingPoints on gRPC's callback API (no thread per stream), and the
+// operator's unary calls (list / get / stop / resume, list sessions).
 #ifndef EVNET_CENTRAL_CENTRAL_SERVICE_H_
 #define EVNET_CENTRAL_CENTRAL_SERVICE_H_
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "central/coordinator.h"
 #include "central/link_hub.h"
+#include "central/outbound.h"
 #include "central/registry.h"
+#include "central/watch.h"
 #include "evnet/v1/central.grpc.pb.h"
 
 namespace evnet {
 
-// Where central keeps what it must remember about CPs (evnet.cp.registry).
-class RegistryStore {
- public:
-  virtual ~RegistryStore() = default;
-  [[nodiscard]] virtual absl::Status Save(const v1::CpRegistryRecord& record) = 0;
-};
+using CentralServiceBase = v1::CentralService::WithCallbackMethod_MonitorLink<
+    v1::CentralService::WithCallbackMethod_WatchChargingPoints<v1::CentralService::Service>>;
 
-class CentralServiceImpl final : public v1::CentralService::Service {
+class CentralServiceImpl final : public CentralServiceBase {
  public:
   CentralServiceImpl(Registry& registry, LinkHub& hub, SessionCoordinator& coordinator,
-                     RegistryStore& store)
-      : registry_(registry), hub_(hub), coordinator_(coordinator), store_(store) {}
+                     RegistryStore& store);
+  ~CentralServiceImpl() override;
 
-  grpc::Status MonitorLink(grpc::ServerContext* context, LinkHub::Stream* stream) override;
-  grpc::Status ListChargingPoints(grpc::ServerContext*, const v1::ListChargingPointsRequest*,
+  grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLink(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerWriteReactor<v1::ChargingPoint>* WatchChargingPoints(
+      grpc::CallbackServerContext* context, const v1::WatchChargingPointsRequest*) override;
+
+  grpc::Status ListChargingPoints(grpc::ServerContext*, const v1::ListChargingPointsRequest* request,
                                   v1::ListChargingPointsResponse* response) override;
   grpc::Status GetChargingPoint(grpc::ServerContext*, const v1::GetChargingPointRequest* request,
                                 v1::ChargingPoint* response) override;
-  grpc::Status WatchChargingPoints(grpc::ServerContext* context,
-                                   const v1::WatchChargingPointsRequest*,
-                                   grpc::ServerWriter<v1::ChargingPoint>* writer) override;
   grpc::Status StopChargingPoint(grpc::ServerContext*, const v1::StopChargingPointRequest* request,
                                  v1::StopChargingPointResponse* response) override;
   grpc::Status ResumeChargingPoint(grpc::ServerContext*,
@@ -41,17 +43,20 @@ class CentralServiceImpl final : public v1::CentralService::Service {
                             v1::ListSessionsResponse* response) override;
 
   // Stop / Resume, for the gRPC API and the dashboard alike: one CP by id,
-  // or all; recorded in Kafka first. Returns the CPs as they are now.
+  // or all; recorded in Kafka first (the caller waits for that, never a
+  // stream's thread). Returns the CPs as they are now.
   [[nodiscard]] absl::Status SetStopped(const std::string& cp_id, bool all, bool stopped,
                                         google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out);
 
- private:
-  void Persist(const v1::CpRegistryRecord& record);
+  // Ends every watch (before the server shuts down).
+  void CloseWatches() { watchers_.CloseAll(); }
 
+ private:
   Registry& registry_;
   LinkHub& hub_;
   SessionCoordinator& coordinator_;
   RegistryStore& store_;
+  Watchers watchers_;
 };
 
 }  // namespace evnet

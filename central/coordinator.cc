@@ -1,5 +1,8 @@
 #include "central/coordinator.h"
 
+#include <memory>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
@@ -8,8 +11,6 @@
 
 namespace evnet {
 namespace {
-
-bool Open(const v1::Session& session) { return session.state() != v1::SESSION_STATE_ENDED; }
 
 // A session (or, with no session id, just the request's parties) as the
 // coordinator records it.
@@ -36,6 +37,36 @@ std::string Describe(v1::CpStatus status) {
   }
 }
 
+// A Done to hand to `n` operations: runs `done` once all of them finished,
+// with the first error if any failed.
+Done Gather(int n, Done done) {
+  struct State {
+    absl::Mutex mu;
+    int left;
+    absl::Status status;
+    Done done;
+  };
+  auto state = std::make_shared<State>();
+  state->left = n;
+  state->done = std::move(done);
+  return [state](absl::Status status) {
+    Done finish;
+    absl::Status result;
+    {
+      absl::MutexLock lock(&state->mu);
+      if (state->status.ok()) state->status = status;
+      if (--state->left > 0) return;
+      finish = std::move(state->done);
+      result = state->status;
+    }
+    finish(result);
+  };
+}
+
+std::function<absl::Status()> Always() {
+  return [] { return absl::OkStatus(); };
+}
+
 }  // namespace
 
 SessionCoordinator::SessionCoordinator(CoordinatorOptions options, Clock& clock,
@@ -46,39 +77,94 @@ SessionCoordinator::SessionCoordinator(CoordinatorOptions options, Clock& clock,
       registry_(registry),
       sender_(sender),
       publisher_(publisher),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      answered_requests_(options.request_ttl),
+      ticketed_(options.result_dedupe_window),
+      refused_(options.result_dedupe_window) {}
+
+void SessionCoordinator::AddOpenLocked(const v1::Session& session) {
+  Open& open = open_[session.session_id()];
+  open.session = session;
+  open_by_cp_[session.cp_id()] = session.session_id();
+  open_by_driver_[session.driver_id()] = session.session_id();
+}
+
+void SessionCoordinator::EndLocked(const v1::Session& session, const v1::SessionResult* ticket) {
+  const std::string& session_id = session.session_id();
+  auto it = open_.find(session_id);
+  const v1::Session& known = it == open_.end() ? session : it->second.session;
+  if (ticket != nullptr) {
+    v1::Session ended = known;
+    ended.set_state(v1::SESSION_STATE_ENDED);
+    ended.clear_supply();
+    *ended.mutable_ticket() = *ticket;
+    ended_.push_back(std::move(ended));
+    while (ended_.size() > options_.keep_ended) ended_.pop_front();
+  }
+  if (it == open_.end()) return;
+  auto by_cp = open_by_cp_.find(known.cp_id());
+  if (by_cp != open_by_cp_.end() && by_cp->second == session_id) open_by_cp_.erase(by_cp);
+  auto by_driver = open_by_driver_.find(known.driver_id());
+  if (by_driver != open_by_driver_.end() && by_driver->second == session_id) {
+    open_by_driver_.erase(by_driver);
+  }
+  open_.erase(it);
+}
+
+void SessionCoordinator::FinishRestore() {
+  absl::MutexLock lock(&mu_);
+  // Partitions are read in no common order: index what is open at the end.
+  open_by_cp_.clear();
+  open_by_driver_.clear();
+  for (const auto& [id, open] : open_) {
+    open_by_cp_[open.session.cp_id()] = id;
+    open_by_driver_[open.session.driver_id()] = id;
+  }
+}
+
+const SessionCoordinator::Open* SessionCoordinator::OpenAtLocked(const std::string& cp_id) const {
+  auto by_cp = open_by_cp_.find(cp_id);
+  if (by_cp == open_by_cp_.end()) return nullptr;
+  auto it = open_.find(by_cp->second);
+  return it == open_.end() ? nullptr : &it->second;
+}
 
 void SessionCoordinator::RestoreUpdate(const v1::DriverUpdate& update) {
   absl::MutexLock lock(&mu_);
+  const absl::Time at = FromProto(update.sent_at());
   switch (update.kind()) {
     case v1::UPDATE_KIND_REJECTED:
-      answered_requests_.insert(update.request_id());
+      answered_requests_.Insert(update.request_id(), at);
+      // A start that failed: its session is never billed.
+      if (!update.session_id().empty()) refused_.Insert(update.session_id(), at);
       break;
     case v1::UPDATE_KIND_ACCEPTED: {
-      answered_requests_.insert(update.request_id());
-      v1::Session& session = sessions_[update.session_id()];
-      if (session.state() == v1::SESSION_STATE_ENDED) break;
+      answered_requests_.Insert(update.request_id(), at);
+      if (ticketed_.Contains(update.session_id())) break;
+      v1::Session session;
       session.set_session_id(update.session_id());
       session.set_request_id(update.request_id());
       session.set_driver_id(update.driver_id());
       session.set_cp_id(update.cp_id());
       session.set_state(v1::SESSION_STATE_SUPPLYING);
       *session.mutable_requested_at() = update.sent_at();
+      AddOpenLocked(session);
       break;
     }
     case v1::UPDATE_KIND_ENDED: {
-      ticketed_.insert(update.session_id());
-      v1::Session& session = sessions_[update.session_id()];
+      ticketed_.Insert(update.session_id(), at);
+      v1::Session session;
       session.set_session_id(update.session_id());
       session.set_request_id(update.request_id());
       session.set_driver_id(update.driver_id());
       session.set_cp_id(update.cp_id());
-      session.set_state(v1::SESSION_STATE_ENDED);
-      *session.mutable_ticket() = update.ticket();
+      EndLocked(session, &update.ticket());
       break;
     }
     case v1::UPDATE_KIND_INTERRUPTED:
-      interrupted_.insert(update.session_id());
+      if (auto it = open_.find(update.session_id()); it != open_.end()) {
+        it->second.interrupted = true;
+      }
       break;
     default:
       break;
@@ -90,30 +176,28 @@ void SessionCoordinator::RestoreResult(const v1::SessionResult& result) {
   unticketed_[result.session_id()] = result;
 }
 
-absl::Status SessionCoordinator::SendMissingTickets() {
+void SessionCoordinator::SendMissingTickets(Done done) {
   std::vector<v1::SessionResult> results;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, result] : unticketed_) {
-      if (ticketed_.count(id) == 0) results.push_back(result);
+      if (!ticketed_.Contains(id) && !refused_.Contains(id)) results.push_back(result);
     }
     unticketed_.clear();
   }
-  for (const v1::SessionResult& result : results) {
-    absl::Status sent = HandleResult(result);
-    if (!sent.ok()) return sent;
-  }
-  return absl::OkStatus();
+  if (results.empty()) return done(absl::OkStatus());
+  Done each = Gather(static_cast<int>(results.size()), std::move(done));
+  for (const v1::SessionResult& result : results) HandleResult(result, each);
 }
 
-absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
-                                               const KafkaMessage& message) {
+void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
+                                       const KafkaMessage& message, Done done) {
   v1::DriverRequest request = original;
   if (request.driver_id().empty()) request.set_driver_id(message.key);
   if (request.driver_id().empty()) {
     LOG(WARNING) << "Central | Request at " << message.topic << "/" << message.partition << "@"
                  << message.offset << " names no driver and has no key; skipped";
-    return absl::OkStatus();
+    return done(absl::OkStatus());
   }
   if (request.request_id().empty()) {
     // Stable across redeliveries of the same message.
@@ -127,54 +211,64 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
   std::optional<v1::Session> created;
   {
     absl::MutexLock lock(&mu_);
-    if (answered_requests_.count(request.request_id()) > 0) {
+    if (answered_requests_.Contains(request.request_id()) ||
+        requests_in_flight_.count(request.request_id()) > 0) {
       LOG(INFO) << "Central | Duplicate request " << request.request_id() << " from "
                 << request.driver_id() << " ignored";
-      return absl::OkStatus();
+      return done(absl::OkStatus());
     }
-    auto it = sessions_.find(session_id);
+    auto it = open_.find(session_id);
     // Started before, but its acceptance did not reach Kafka: say it again.
-    if (it != sessions_.end()) created = it->second;
+    if (it != open_.end()) created = it->second.session;
   }
-  if (created.has_value()) return PublishAccepted(*created);
+  if (created.has_value()) return PublishAccepted(*created, std::move(done));
 
   const std::string& cp = request.cp_id();
-  if (cp.empty()) return Reject(request, "invalid", "the request names no charging point");
+  if (cp.empty()) {
+    return Reject(request, "invalid", "the request names no charging point", "", std::move(done));
+  }
   const absl::Duration waited = clock_.Now() - FromProto(request.requested_at());
   if (request.has_requested_at() && waited > options_.request_ttl) {
-    return Reject(request, "expired", absl::StrFormat("request expired: it waited %s in the queue, longer than %s",
-                                           absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))),
-                                           absl::FormatDuration(options_.request_ttl)));
+    return Reject(request, "expired",
+                  absl::StrFormat("request expired: it waited %s in the queue, longer than %s",
+                                  absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))),
+                                  absl::FormatDuration(options_.request_ttl)),
+                  "", std::move(done));
   }
-  if (!registry_.Known(cp)) return Reject(request, "unknown_cp", absl::StrCat(cp, " is not a known charging point"));
-  if (absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
-      now.ok() && now->supply().session_id() == session_id) {
+  absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
+  if (!now.ok()) {
+    return Reject(request, "unknown_cp", absl::StrCat(cp, " is not a known charging point"), "",
+                  std::move(done));
+  }
+  if (now->supply().session_id() == session_id) {
     // Central died after starting this very session and before saying so:
     // the CP is supplying it, so it is accepted, not refused as busy.
     const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_SUPPLYING);
     {
       absl::MutexLock lock(&mu_);
-      sessions_[session_id] = running;
+      AddOpenLocked(running);
     }
-    return PublishAccepted(running);
+    return PublishAccepted(running, std::move(done));
   }
-  const v1::CpStatus status = registry_.Status(cp);
-  if (status != v1::CP_STATUS_ACTIVE) return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(status)));
+  if (now->status() != v1::CP_STATUS_ACTIVE) {
+    return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(now->status())), "",
+                  std::move(done));
+  }
 
-  v1::Session session;
   std::string busy;
   {
     absl::MutexLock lock(&mu_);
-    if (auto open = OpenSessionWhereLocked("", request.driver_id()); open.has_value()) {
-      busy = absl::StrCat(request.driver_id(), " already has a session at ", open->cp_id());
-    } else if (OpenSessionWhereLocked(cp, "").has_value()) {
+    if (auto d = open_by_driver_.find(request.driver_id()); d != open_by_driver_.end()) {
+      busy = absl::StrCat(request.driver_id(), " already has a session at ",
+                          open_.at(d->second).session.cp_id());
+    } else if (open_by_cp_.contains(cp)) {
       busy = absl::StrCat(cp, " is busy (SUPPLYING)");
     } else {
-      session = SessionFor(request, session_id, v1::SESSION_STATE_STARTING);
-      sessions_[session_id] = session;
+      AddOpenLocked(SessionFor(request, session_id, v1::SESSION_STATE_STARTING));
+      requests_in_flight_.insert(request.request_id());
     }
   }
-  if (!busy.empty()) return Reject(request, "busy", busy);
+  if (!busy.empty()) return Reject(request, "busy", busy, "", std::move(done));
 
   LOG(INFO) << "Central | START_SUPPLY " << cp << " " << request.driver_id() << " session "
             << session_id;
@@ -184,64 +278,133 @@ absl::Status SessionCoordinator::HandleRequest(const v1::DriverRequest& original
   start->set_session_id(session_id);
   start->set_request_id(request.request_id());
   start->set_driver_id(request.driver_id());
-  absl::Status started = sender_.SendCommand(cp, command, options_.command_timeout);
+  // Checked in the CP's command order: an operator's stop that got there
+  // first wins, and the start is never sent to a stopped CP.
+  auto still_active = [this, cp]() -> absl::Status {
+    const v1::CpStatus status = registry_.Status(cp);
+    if (status == v1::CP_STATUS_ACTIVE) return absl::OkStatus();
+    return absl::AbortedError(absl::StrCat(cp, " is ", Describe(status)));
+  };
+  sender_.SendCommand(cp, command, options_.command_timeout, still_active,
+                      [this, request, session_id, done = std::move(done)](absl::Status started) {
+                        Started(request, session_id, std::move(started), done);
+                      });
+}
+
+void SessionCoordinator::Started(const v1::DriverRequest& request, const std::string& session_id,
+                                 absl::Status started, Done done) {
   if (!started.ok()) {
+    // The engine may have started after all (a late answer, a link that
+    // broke after the command went out): stop it, and never bill this
+    // session, since its driver is told it was refused.
+    // Aborted: never sent; FailedPrecondition: the engine refused it.
+    if (!absl::IsAborted(started) && !absl::IsFailedPrecondition(started)) {
+      v1::CentralCommand stop;
+      stop.set_command_id(absl::StrCat("stop-", session_id));
+      stop.mutable_stop_supply()->set_session_id(session_id);
+      stop.mutable_stop_supply()->set_reason(v1::SESSION_END_REASON_STOPPED_BY_CENTRAL);
+      sender_.SendCommand(request.cp_id(), stop, options_.command_timeout, Always(),
+                          [session_id](absl::Status stopped) {
+                            VLOG(1) << "stop of refused session " << session_id << ": "
+                                    << stopped;
+                          });
+    }
     {
       absl::MutexLock lock(&mu_);
-      sessions_.erase(session_id);
+      v1::Session refused;
+      refused.set_session_id(session_id);
+      EndLocked(refused, nullptr);
+      refused_.Insert(session_id, clock_.Now());
     }
-    return Reject(request, "start_failed",
-                  absl::StrCat(cp, " could not start the supply: ", started.message()));
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    sessions_[session_id].set_state(v1::SESSION_STATE_SUPPLYING);
-    session = sessions_[session_id];
-  }
-  metrics_.RequestAccepted(clock_.Now() - FromProto(request.requested_at()));
-  return PublishAccepted(session);
-}
-
-absl::Status SessionCoordinator::PublishAccepted(const v1::Session& session) {
-  v1::DriverUpdate accepted = NewUpdate(session, v1::UPDATE_KIND_ACCEPTED, "accepted");
-  absl::Status published = publisher_.Publish(accepted);
-  if (!published.ok()) return published;
-  v1::DriverUpdate started = NewUpdate(session, v1::UPDATE_KIND_SUPPLY_STARTED, "started");
-  started.mutable_progress()->set_session_id(session.session_id());
-  started.mutable_progress()->set_driver_id(session.driver_id());
-  published = publisher_.Publish(started);
-  if (!published.ok()) return published;
-  absl::MutexLock lock(&mu_);
-  answered_requests_.insert(session.request_id());
-  return absl::OkStatus();
-}
-
-absl::Status SessionCoordinator::Reject(const v1::DriverRequest& request,
-                                        absl::string_view label, const std::string& reason) {
-  const v1::Session parties = SessionFor(request, "", v1::SESSION_STATE_UNSPECIFIED);
-  v1::DriverUpdate update = NewUpdate(parties, v1::UPDATE_KIND_REJECTED, "rejected");
-  update.set_rejection_reason(reason);
-  absl::Status published = publisher_.Publish(update);
-  if (!published.ok()) return published;
-  LOG(INFO) << "Central | Request " << request.request_id() << " from " << request.driver_id()
-            << " rejected: " << reason;
-  metrics_.RequestRejected(label);
-  absl::MutexLock lock(&mu_);
-  answered_requests_.insert(request.request_id());
-  return absl::OkStatus();
-}
-
-absl::Status SessionCoordinator::HandleResult(const v1::SessionResult& result) {
-  if (result.session_id().empty() || result.driver_id().empty()) {
-    LOG(WARNING) << "Central | Session result without session or driver id skipped";
-    return absl::OkStatus();
+    const std::string& cp = request.cp_id();
+    const std::string reason =
+        absl::IsAborted(started)
+            ? std::string(started.message())
+            : absl::StrCat(cp, " could not start the supply: ", started.message());
+    return Reject(request, "start_failed", reason, session_id, std::move(done));
   }
   v1::Session session;
   {
     absl::MutexLock lock(&mu_);
-    if (ticketed_.count(result.session_id()) > 0) return absl::OkStatus();
-    auto it = sessions_.find(result.session_id());
-    if (it != sessions_.end()) session = it->second;
+    auto it = open_.find(session_id);
+    if (it == open_.end()) {  // ended meanwhile
+      requests_in_flight_.erase(request.request_id());
+      return done(absl::OkStatus());
+    }
+    if (it->second.session.state() == v1::SESSION_STATE_STARTING) {
+      it->second.session.set_state(v1::SESSION_STATE_SUPPLYING);
+    }
+    session = it->second.session;
+  }
+  metrics_.RequestAccepted(clock_.Now() - FromProto(request.requested_at()));
+  PublishAccepted(session, std::move(done));
+}
+
+void SessionCoordinator::PublishAccepted(const v1::Session& session, Done done) {
+  v1::DriverUpdate accepted = NewUpdate(session, v1::UPDATE_KIND_ACCEPTED, "accepted");
+  v1::DriverUpdate started = NewUpdate(session, v1::UPDATE_KIND_SUPPLY_STARTED, "started");
+  started.mutable_progress()->set_session_id(session.session_id());
+  started.mutable_progress()->set_driver_id(session.driver_id());
+  // Same key, one idempotent producer: the driver reads them in this order.
+  Done both = Gather(2, [this, request_id = session.request_id(),
+                         done = std::move(done)](absl::Status published) {
+    {
+      absl::MutexLock lock(&mu_);
+      // Until here a duplicate of the request is ignored, not answered twice.
+      requests_in_flight_.erase(request_id);
+      if (published.ok()) answered_requests_.Insert(request_id, clock_.Now());
+    }
+    done(published);
+  });
+  publisher_.Publish(accepted, both);
+  publisher_.Publish(started, both);
+}
+
+void SessionCoordinator::Reject(const v1::DriverRequest& request, absl::string_view label,
+                                const std::string& reason, const std::string& session_id,
+                                Done done) {
+  v1::Session parties = SessionFor(request, session_id, v1::SESSION_STATE_UNSPECIFIED);
+  v1::DriverUpdate update = NewUpdate(parties, v1::UPDATE_KIND_REJECTED, "rejected");
+  update.set_rejection_reason(reason);
+  publisher_.Publish(update, [this, request, label = std::string(label), reason,
+                              done = std::move(done)](absl::Status published) {
+    if (published.ok()) {
+      LOG(INFO) << "Central | Request " << request.request_id() << " from "
+                << request.driver_id() << " rejected: " << reason;
+      metrics_.RequestRejected(label);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      requests_in_flight_.erase(request.request_id());
+      if (published.ok()) answered_requests_.Insert(request.request_id(), clock_.Now());
+    }
+    done(published);
+  });
+}
+
+void SessionCoordinator::HandleResult(const v1::SessionResult& result, Done done) {
+  if (result.session_id().empty() || result.driver_id().empty()) {
+    LOG(WARNING) << "Central | Session result without session or driver id skipped";
+    return done(absl::OkStatus());
+  }
+  v1::Session session;
+  {
+    absl::MutexLock lock(&mu_);
+    if (ticketed_.Contains(result.session_id()) ||
+        tickets_in_flight_.count(result.session_id()) > 0) {
+      return done(absl::OkStatus());
+    }
+    if (refused_.Contains(result.session_id())) {
+      LOG(WARNING) << "Central | Session " << result.session_id() << " at " << result.cp_id()
+                   << " was refused to " << result.driver_id()
+                   << "; its result is not billed ("
+                   << absl::StrFormat("%.3f kWh", result.energy_kwh()) << ")";
+      return done(absl::OkStatus());
+    }
+    if (auto it = open_.find(result.session_id()); it != open_.end()) {
+      session = it->second.session;
+    }
+    tickets_in_flight_.insert(result.session_id());
   }
   session.set_session_id(result.session_id());
   session.set_request_id(result.request_id());
@@ -249,51 +412,49 @@ absl::Status SessionCoordinator::HandleResult(const v1::SessionResult& result) {
   session.set_cp_id(result.cp_id());
   v1::DriverUpdate ended = NewUpdate(session, v1::UPDATE_KIND_ENDED, "ended");
   *ended.mutable_ticket() = result;
-  absl::Status published = publisher_.Publish(ended);
-  if (!published.ok()) return published;
-  LOG(INFO) << "Central | Session " << result.session_id() << " at " << result.cp_id() << " for "
-            << result.driver_id() << " ended ("
-            << v1::SessionEndReason_Name(result.end_reason()) << "): "
-            << absl::StrFormat("%.2f kWh, %.2f EUR", result.energy_kwh(), result.amount_eur())
-            << "; ticket sent";
-  metrics_.SessionCompleted(result.end_reason());
-  absl::MutexLock lock(&mu_);
-  ticketed_.insert(result.session_id());
-  session.set_state(v1::SESSION_STATE_ENDED);
-  *session.mutable_ticket() = result;
-  session.clear_supply();
-  sessions_[result.session_id()] = session;
-  last_progress_.erase(result.session_id());
-  progress_count_.erase(result.session_id());
-  return absl::OkStatus();
+  publisher_.Publish(ended, [this, result, session, done = std::move(done)](absl::Status published) {
+    {
+      absl::MutexLock lock(&mu_);
+      tickets_in_flight_.erase(result.session_id());
+      if (published.ok()) {
+        ticketed_.Insert(result.session_id(), clock_.Now());
+        EndLocked(session, &result);
+      }
+    }
+    if (published.ok()) {
+      LOG(INFO) << "Central | Session " << result.session_id() << " at " << result.cp_id()
+                << " for " << result.driver_id() << " ended ("
+                << v1::SessionEndReason_Name(result.end_reason()) << "): "
+                << absl::StrFormat("%.2f kWh, %.2f EUR", result.energy_kwh(), result.amount_eur())
+                << "; ticket sent";
+      metrics_.SessionCompleted(result.end_reason());
+    }
+    done(published);
+  });
 }
 
-absl::Status SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& telemetry) {
+void SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& telemetry) {
   const std::string& id = telemetry.supply().session_id();
   const absl::Time now = clock_.Now();
   v1::DriverUpdate progress;
   {
     absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(id);
-    if (it == sessions_.end() || !Open(it->second)) return absl::OkStatus();
-    *it->second.mutable_supply() = telemetry.supply();
+    auto it = open_.find(id);
+    if (it == open_.end()) return;
+    Open& open = it->second;
+    *open.session.mutable_supply() = telemetry.supply();
     // Old samples (read again after a restart) update the record, not drivers.
-    if (now - FromProto(telemetry.measured_at()) > options_.progress_interval * 3) {
-      return absl::OkStatus();
-    }
-    auto last = last_progress_.find(id);
-    if (last != last_progress_.end() && now - last->second < options_.progress_interval) {
-      return absl::OkStatus();
-    }
-    last_progress_[id] = now;
-    const int n = ++progress_count_[id];
-    progress = NewUpdate(it->second, v1::UPDATE_KIND_PROGRESS, absl::StrCat("progress-", n));
+    if (now - FromProto(telemetry.measured_at()) > options_.progress_interval * 3) return;
+    if (now - open.last_progress < options_.progress_interval) return;
+    open.last_progress = now;
+    const int n = ++open.progress_count;
+    progress = NewUpdate(open.session, v1::UPDATE_KIND_PROGRESS, absl::StrCat("progress-", n));
     *progress.mutable_progress() = telemetry.supply();
   }
-  absl::Status published = publisher_.Publish(progress);
   // Progress is best effort: the next sample brings a newer one.
-  if (!published.ok()) VLOG(1) << "progress update not sent: " << published;
-  return absl::OkStatus();
+  publisher_.Publish(progress, [](absl::Status published) {
+    if (!published.ok()) VLOG(1) << "progress update not sent: " << published;
+  });
 }
 
 void SessionCoordinator::OnStatusChange(const StatusChange& change) {
@@ -304,9 +465,10 @@ void SessionCoordinator::OnStatusChange(const StatusChange& change) {
     std::optional<v1::Session> session;
     {
       absl::MutexLock lock(&mu_);
-      session = OpenSessionWhereLocked(cp, "");
-      if (session.has_value() && !interrupted_.insert(session->session_id()).second) {
-        session.reset();  // the driver was told already
+      auto it = open_.find(open_by_cp_.contains(cp) ? open_by_cp_.at(cp) : "");
+      if (it != open_.end() && !it->second.interrupted) {  // else the driver was told already
+        it->second.interrupted = true;
+        session = it->second.session;
       }
     }
     if (session.has_value()) {
@@ -314,8 +476,9 @@ void SessionCoordinator::OnStatusChange(const StatusChange& change) {
       v1::DriverUpdate update = NewUpdate(*session, v1::UPDATE_KIND_INTERRUPTED, "interrupted");
       update.set_rejection_reason(absl::StrCat(
           cp, " failed during your session; your ticket follows when it is back"));
-      absl::Status published = publisher_.Publish(update);
-      if (!published.ok()) LOG(WARNING) << "Central | cannot tell " << session->driver_id() << ": " << published;
+      publisher_.Publish(update, [driver = session->driver_id()](absl::Status published) {
+        if (!published.ok()) LOG(WARNING) << "Central | cannot tell " << driver << ": " << published;
+      });
     }
     return;
   }
@@ -327,46 +490,52 @@ void SessionCoordinator::OnStatusChange(const StatusChange& change) {
   LOG(INFO) << "Central | CP " << cp << " is " << StatusName(change.to);
 }
 
-absl::Status SessionCoordinator::StopSessionAt(const std::string& cp_id) {
-  std::optional<v1::Session> session;
-  {
-    absl::MutexLock lock(&mu_);
-    session = OpenSessionWhereLocked(cp_id, "");
-  }
+void SessionCoordinator::StopSessionAt(const std::string& cp_id, Done done) {
   v1::CentralCommand command;
   command.set_command_id(NewId(absl::StrCat("stop-", cp_id)));
   v1::StopSupplyRequest* stop = command.mutable_stop_supply();
-  if (session.has_value()) stop->set_session_id(session->session_id());
+  {
+    absl::MutexLock lock(&mu_);
+    if (const Open* open = OpenAtLocked(cp_id); open != nullptr) {
+      stop->set_session_id(open->session.session_id());
+    }
+  }
   stop->set_reason(v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
-  return sender_.SendCommand(cp_id, command, options_.command_timeout);
+  sender_.SendCommand(cp_id, command, options_.command_timeout, Always(), std::move(done));
+}
+
+void SessionCoordinator::Prune() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  answered_requests_.Prune(now);
+  ticketed_.Prune(now);
+  refused_.Prune(now);
 }
 
 std::vector<v1::Session> SessionCoordinator::Sessions(const v1::ListSessionsRequest& filter) const {
   absl::MutexLock lock(&mu_);
-  std::vector<v1::Session> out;
-  for (const auto& [id, session] : sessions_) {
-    if (!filter.cp_id().empty() && session.cp_id() != filter.cp_id()) continue;
-    if (!filter.driver_id().empty() && session.driver_id() != filter.driver_id()) continue;
-    out.push_back(session);
-  }
-  return out;
+  std::map<std::string, v1::Session> out;
+  auto add = [&](const v1::Session& session) {
+    if (!filter.cp_id().empty() && session.cp_id() != filter.cp_id()) return;
+    if (!filter.driver_id().empty() && session.driver_id() != filter.driver_id()) return;
+    out[session.session_id()] = session;
+  };
+  for (const v1::Session& session : ended_) add(session);
+  for (const auto& [id, open] : open_) add(open.session);
+  std::vector<v1::Session> sessions;
+  sessions.reserve(out.size());
+  for (auto& [id, session] : out) sessions.push_back(std::move(session));
+  return sessions;
 }
 
 int SessionCoordinator::RunningSessions() const {
   absl::MutexLock lock(&mu_);
-  int running = 0;
-  for (const auto& [id, session] : sessions_) running += Open(session) ? 1 : 0;
-  return running;
+  return static_cast<int>(open_.size());
 }
 
-std::optional<v1::Session> SessionCoordinator::OpenSessionWhereLocked(
-    const std::string& cp_id, const std::string& driver_id) const {
-  for (const auto& [id, session] : sessions_) {
-    if (!Open(session)) continue;
-    if (!cp_id.empty() && session.cp_id() == cp_id) return session;
-    if (!driver_id.empty() && session.driver_id() == driver_id) return session;
-  }
-  return std::nullopt;
+size_t SessionCoordinator::RememberedIds() const {
+  absl::MutexLock lock(&mu_);
+  return answered_requests_.size() + ticketed_.size() + refused_.size();
 }
 
 v1::DriverUpdate SessionCoordinator::NewUpdate(const v1::Session& session, v1::UpdateKind kind,

@@ -2,9 +2,15 @@
 // rejections a person understands), keeps drivers informed, and records each
 // session's result once, sending one ticket. Every effect is idempotent by
 // the message's id, so Kafka's at-least-once delivery bills nothing twice.
+//
+// Nothing here waits: a request that needs its CP's answer is parked until
+// the answer (or its timeout) comes, so a slow CP delays only its own
+// drivers. Memory is bounded: open sessions, the last `keep_ended` ended
+// ones, and ids remembered for their dedupe window only.
 #ifndef EVNET_CENTRAL_COORDINATOR_H_
 #define EVNET_CENTRAL_COORDINATOR_H_
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -12,10 +18,13 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "central/id_window.h"
 #include "central/metrics.h"
+#include "central/outbound.h"
 #include "central/registry.h"
 #include "common/clock.h"
 #include "common/kafka_consumer.h"
@@ -24,28 +33,18 @@
 
 namespace evnet {
 
-// Sends a command down a CP's monitor link and waits for its outcome.
-class CommandSender {
- public:
-  virtual ~CommandSender() = default;
-  [[nodiscard]] virtual absl::Status SendCommand(const std::string& cp_id,
-                                                 v1::CentralCommand command,
-                                                 absl::Duration timeout) = 0;
-};
-
-// Publishes to evnet.driver.updates; OK once Kafka has it.
-class UpdatePublisher {
- public:
-  virtual ~UpdatePublisher() = default;
-  [[nodiscard]] virtual absl::Status Publish(const v1::DriverUpdate& update) = 0;
-};
-
 struct CoordinatorOptions {
-  // Requests that waited longer in Kafka are rejected as expired.
+  // Requests that waited longer in Kafka are rejected as expired; request
+  // ids are remembered this long.
   absl::Duration request_ttl = absl::Seconds(60);
   // At most one progress update per session this often.
   absl::Duration progress_interval = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);
+  // How long a ticketed (or refused) session id is remembered, so that a
+  // result delivered again is not billed twice.
+  absl::Duration result_dedupe_window = absl::Minutes(10);
+  // Ended sessions kept for ListSessions and the dashboard's tickets.
+  size_t keep_ended = 1000;
 };
 
 class SessionCoordinator {
@@ -57,34 +56,53 @@ class SessionCoordinator {
   // engines' results.
   void RestoreUpdate(const v1::DriverUpdate& update);
   void RestoreResult(const v1::SessionResult& result);
+  // The rebuild read everything.
+  void FinishRestore();
   // Tickets for results that central recorded no ticket for.
-  [[nodiscard]] absl::Status SendMissingTickets();
+  void SendMissingTickets(Done done);
 
-  // Kafka handlers. A non-OK status means "not done": the message comes again.
-  [[nodiscard]] absl::Status HandleRequest(const v1::DriverRequest& request,
-                                           const KafkaMessage& message);
-  [[nodiscard]] absl::Status HandleResult(const v1::SessionResult& result);
-  [[nodiscard]] absl::Status HandleTelemetry(const v1::SupplyTelemetry& telemetry);
+  // Kafka handlers: `done` gets OK once the effect is done; anything else
+  // means "not done": the message comes again.
+  void HandleRequest(const v1::DriverRequest& request, const KafkaMessage& message, Done done);
+  void HandleResult(const v1::SessionResult& result, Done done);
+  void HandleTelemetry(const v1::SupplyTelemetry& telemetry);
 
   // A CP's status changed (from the registry's sweep): log lines of
   // DESIGN.md, and drivers told when their CP failed under them.
   void OnStatusChange(const StatusChange& change);
 
   // Ends the session running at `cp_id`, if any, as stopped by the operator.
-  [[nodiscard]] absl::Status StopSessionAt(const std::string& cp_id);
+  void StopSessionAt(const std::string& cp_id, Done done);
 
+  // Forgets ids past their dedupe window; called now and then.
+  void Prune();
+
+  // Open sessions and the latest ended ones, by session id.
   std::vector<v1::Session> Sessions(const v1::ListSessionsRequest& filter) const;
   // Sessions started and not yet ended.
   int RunningSessions() const;
+  // Ids remembered for deduplication, for the memory figures.
+  size_t RememberedIds() const;
 
  private:
+  struct Open {
+    v1::Session session;
+    absl::Time last_progress = absl::InfinitePast();
+    int progress_count = 0;
+    bool interrupted = false;
+  };
+
   // `label` names the kind of refusal in metrics; `reason` is for the driver.
-  absl::Status Reject(const v1::DriverRequest& request, absl::string_view label,
-                      const std::string& reason);
-  absl::Status PublishAccepted(const v1::Session& session);
-  std::optional<v1::Session> OpenSessionWhereLocked(const std::string& cp_id,
-                                                    const std::string& driver_id) const
+  void Reject(const v1::DriverRequest& request, absl::string_view label,
+              const std::string& reason, const std::string& session_id, Done done);
+  void PublishAccepted(const v1::Session& session, Done done);
+  void Started(const v1::DriverRequest& request, const std::string& session_id,
+               absl::Status started, Done done);
+  void AddOpenLocked(const v1::Session& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes `session` if open; with a ticket, keeps it among the ended ones.
+  void EndLocked(const v1::Session& session, const v1::SessionResult* ticket)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const Open* OpenAtLocked(const std::string& cp_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::DriverUpdate NewUpdate(const v1::Session& session, v1::UpdateKind kind,
                              const std::string& suffix) const;
 
@@ -96,13 +114,17 @@ class SessionCoordinator {
   Metrics& metrics_;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, v1::Session> sessions_ ABSL_GUARDED_BY(mu_);  // by session id
-  std::set<std::string> answered_requests_ ABSL_GUARDED_BY(mu_);      // outcome published
-  std::set<std::string> ticketed_ ABSL_GUARDED_BY(mu_);               // session ids
-  std::set<std::string> interrupted_ ABSL_GUARDED_BY(mu_);            // session ids
+  std::map<std::string, Open> open_ ABSL_GUARDED_BY(mu_);  // by session id
+  absl::flat_hash_map<std::string, std::string> open_by_cp_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> open_by_driver_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::Session> ended_ ABSL_GUARDED_BY(mu_);  // newest last
+  IdWindow answered_requests_ ABSL_GUARDED_BY(mu_);     // outcome published
+  std::set<std::string> requests_in_flight_ ABSL_GUARDED_BY(mu_);
+  IdWindow ticketed_ ABSL_GUARDED_BY(mu_);  // session ids
+  std::set<std::string> tickets_in_flight_ ABSL_GUARDED_BY(mu_);
+  // Sessions whose start the driver was told failed: never billed.
+  IdWindow refused_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::SessionResult> unticketed_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, absl::Time> last_progress_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int> progress_count_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evnet

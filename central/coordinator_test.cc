@@ -1,7 +1,9 @@
 #include "central/coordinator.h"
 
+#include <optional>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -11,23 +13,45 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Answers every command at once with `status`, or, with `hold`, keeps the
+// command's precondition and completion for the test to run later (a CP
+// that has not answered yet).
 class FakeSender : public CommandSender {
  public:
-  absl::Status SendCommand(const std::string& cp_id, v1::CentralCommand command,
-                           absl::Duration) override {
+  void SendCommand(const std::string& cp_id, v1::CentralCommand command, absl::Duration,
+                   std::function<absl::Status()> precondition, Done done) override {
+    if (hold) {
+      held.push_back({cp_id, command, std::move(precondition), std::move(done)});
+      return;
+    }
+    if (absl::Status ok = precondition(); !ok.ok()) return done(ok);
     sent.push_back({cp_id, command});
-    return status;
+    done(status);
   }
+  // Queues the held command (if its precondition holds) and answers it.
+  void Answer(size_t i, absl::Status answer) {
+    Held& h = held[i];
+    if (absl::Status ok = h.precondition(); !ok.ok()) return h.done(ok);
+    sent.push_back({h.cp_id, h.command});
+    h.done(answer);
+  }
+  struct Held {
+    std::string cp_id;
+    v1::CentralCommand command;
+    std::function<absl::Status()> precondition;
+    Done done;
+  };
   std::vector<std::pair<std::string, v1::CentralCommand>> sent;
+  std::vector<Held> held;
   absl::Status status;
+  bool hold = false;
 };
 
 class FakePublisher : public UpdatePublisher {
  public:
-  absl::Status Publish(const v1::DriverUpdate& update) override {
-    if (!status.ok()) return status;
-    updates.push_back(update);
-    return absl::OkStatus();
+  void Publish(const v1::DriverUpdate& update, Done done) override {
+    if (status.ok()) updates.push_back(update);
+    done(status);
   }
   std::vector<v1::UpdateKind> kinds() const {
     std::vector<v1::UpdateKind> out;
@@ -53,6 +77,7 @@ class CoordinatorTest : public ::testing::Test {
     CoordinatorOptions options;
     options.request_ttl = absl::Seconds(60);
     options.progress_interval = absl::Seconds(2);
+    options.keep_ended = 5;
     return options;
   }
 
@@ -75,6 +100,20 @@ class CoordinatorTest : public ::testing::Test {
     request.set_cp_id(cp);
     *request.mutable_requested_at() = ToProto(clock_.Now());
     return request;
+  }
+
+  // Handles a request whose outcome is known at once; the outcome.
+  absl::Status Handle(const v1::DriverRequest& request, const KafkaMessage& message) {
+    std::optional<absl::Status> outcome;
+    coordinator_.HandleRequest(request, message, [&](absl::Status s) { outcome = s; });
+    EXPECT_TRUE(outcome.has_value()) << "the request was left waiting";
+    return outcome.value_or(absl::InternalError("waiting"));
+  }
+  absl::Status Handle(const v1::SessionResult& result) {
+    std::optional<absl::Status> outcome;
+    coordinator_.HandleResult(result, [&](absl::Status s) { outcome = s; });
+    EXPECT_TRUE(outcome.has_value()) << "the result was left waiting";
+    return outcome.value_or(absl::InternalError("waiting"));
   }
 
   KafkaMessage Message(int64_t offset = 7) {
@@ -107,7 +146,7 @@ class CoordinatorTest : public ::testing::Test {
 };
 
 TEST_F(CoordinatorTest, AcceptsARequestForAnActiveCpAndStartsTheSupply) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   ASSERT_EQ(sender_.sent.size(), 1u);
   EXPECT_EQ(sender_.sent[0].first, "CP-001");
   const v1::StartSupplyRequest& start = sender_.sent[0].second.start_supply();
@@ -124,12 +163,12 @@ TEST_F(CoordinatorTest, AcceptsARequestForAnActiveCpAndStartsTheSupply) {
 }
 
 TEST_F(CoordinatorTest, RejectsUnknownAndUnavailableCpsWithReadableReasons) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-404"), Message()).ok());
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-2", "CP-003"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-404"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-2", "CP-003"), Message()).ok());
   ASSERT_TRUE(registry_.SetStopped("CP-002", true).ok());
   registry_.Sweep();
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-3", "CP-002"), Message()).ok());
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-4", ""), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-3", "CP-002"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-4", ""), Message()).ok());
 
   ASSERT_EQ(publisher_.updates.size(), 4u);
   for (const auto& u : publisher_.updates) EXPECT_EQ(u.kind(), v1::UPDATE_KIND_REJECTED);
@@ -144,7 +183,7 @@ TEST_F(CoordinatorTest, RejectsRequestsThatWaitedLongerThanTheTtl) {
   v1::DriverRequest old = Request("r-1", "CP-001");
   clock_.Advance(absl::Seconds(61));
   AddCp("CP-001", true, v1::ENGINE_STATE_IDLE);  // still reporting
-  ASSERT_TRUE(coordinator_.HandleRequest(old, Message()).ok());
+  ASSERT_TRUE(Handle(old, Message()).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_REJECTED);
   EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("expired"));
@@ -152,8 +191,8 @@ TEST_F(CoordinatorTest, RejectsRequestsThatWaitedLongerThanTheTtl) {
 }
 
 TEST_F(CoordinatorTest, ADuplicateRequestIdIsServedOnce) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   EXPECT_EQ(sender_.sent.size(), 1u);
   EXPECT_EQ(publisher_.updates.size(), 2u);
 }
@@ -161,8 +200,8 @@ TEST_F(CoordinatorTest, ADuplicateRequestIdIsServedOnce) {
 TEST_F(CoordinatorTest, AHandWrittenRequestGetsAnIdStableAcrossRedelivery) {
   v1::DriverRequest bare;
   bare.set_cp_id("CP-001");  // no request id, no driver id: the key names the driver
-  ASSERT_TRUE(coordinator_.HandleRequest(bare, Message(42)).ok());
-  ASSERT_TRUE(coordinator_.HandleRequest(bare, Message(42)).ok());
+  ASSERT_TRUE(Handle(bare, Message(42)).ok());
+  ASSERT_TRUE(Handle(bare, Message(42)).ok());
   ASSERT_EQ(sender_.sent.size(), 1u);
   EXPECT_EQ(sender_.sent[0].second.start_supply().driver_id(), "driver-alice");
   EXPECT_EQ(publisher_.updates[0].request_id(), "req-0-42");
@@ -170,9 +209,9 @@ TEST_F(CoordinatorTest, AHandWrittenRequestGetsAnIdStableAcrossRedelivery) {
 
 TEST_F(CoordinatorTest, AFailedPublishIsRetriedWithoutStartingTwice) {
   publisher_.status = absl::UnavailableError("Kafka is away");
-  EXPECT_FALSE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  EXPECT_FALSE(Handle(Request("r-1", "CP-001"), Message()).ok());
   publisher_.status = absl::OkStatus();
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   EXPECT_EQ(sender_.sent.size(), 1u);
   EXPECT_EQ(publisher_.kinds(), (std::vector<v1::UpdateKind>{v1::UPDATE_KIND_ACCEPTED,
                                                               v1::UPDATE_KIND_SUPPLY_STARTED}));
@@ -186,7 +225,7 @@ TEST_F(CoordinatorTest, ARequestWhoseSessionTheCpAlreadyRunsIsAccepted) {
   report.set_engine_state(v1::ENGINE_STATE_SUPPLYING);
   report.mutable_supply()->set_session_id("s-r-1");
   registry_.Report("CP-001", report);
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   EXPECT_TRUE(sender_.sent.empty());
   ASSERT_FALSE(publisher_.updates.empty());
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ACCEPTED);
@@ -195,7 +234,7 @@ TEST_F(CoordinatorTest, ARequestWhoseSessionTheCpAlreadyRunsIsAccepted) {
 
 TEST_F(CoordinatorTest, AStartTheEngineRefusesBecomesARejection) {
   sender_.status = absl::FailedPreconditionError("CP-001 is in fault");
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_REJECTED);
   EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("could not start"));
@@ -203,20 +242,20 @@ TEST_F(CoordinatorTest, AStartTheEngineRefusesBecomesARejection) {
 }
 
 TEST_F(CoordinatorTest, OneSessionPerDriverAndPerCp) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-2", "CP-002"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-2", "CP-002"), Message()).ok());
   ASSERT_TRUE(
-      coordinator_.HandleRequest(Request("r-3", "CP-001", "driver-bob"), Message()).ok());
+      Handle(Request("r-3", "CP-001", "driver-bob"), Message()).ok());
   ASSERT_EQ(publisher_.updates.size(), 4u);
   EXPECT_THAT(publisher_.updates[2].rejection_reason(), HasSubstr("already has a session at CP-001"));
   EXPECT_THAT(publisher_.updates[3].rejection_reason(), HasSubstr("CP-001 is busy"));
 }
 
 TEST_F(CoordinatorTest, EachResultIsTicketedOnce) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   publisher_.updates.clear();
-  ASSERT_TRUE(coordinator_.HandleResult(Result("s-r-1", "r-1")).ok());
-  ASSERT_TRUE(coordinator_.HandleResult(Result("s-r-1", "r-1")).ok());
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ENDED);
   EXPECT_DOUBLE_EQ(publisher_.updates[0].ticket().energy_kwh(), 0.5);
@@ -225,7 +264,7 @@ TEST_F(CoordinatorTest, EachResultIsTicketedOnce) {
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].state(), v1::SESSION_STATE_ENDED);
   // The CP is free again for the next driver.
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-2", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-2", "CP-001"), Message()).ok());
   EXPECT_EQ(sender_.sent.size(), 2u);
 }
 
@@ -245,18 +284,21 @@ TEST_F(CoordinatorTest, RebuildsFromItsOwnUpdatesAndTicketsWhatWasMissed) {
   coordinator_.RestoreResult(Result("s-r-0", "r-0"));  // ticketed before
   coordinator_.RestoreResult(Result("s-r-1", "r-1"));  // not yet
 
-  ASSERT_TRUE(coordinator_.SendMissingTickets().ok());
+  coordinator_.FinishRestore();
+  std::optional<absl::Status> sent;
+  coordinator_.SendMissingTickets([&](absl::Status s) { sent = s; });
+  ASSERT_TRUE(sent.has_value() && sent->ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
   // The request that was accepted before the restart is not served again.
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   EXPECT_TRUE(sender_.sent.empty());
-  ASSERT_TRUE(coordinator_.HandleResult(Result("s-r-1", "r-1")).ok());
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
   EXPECT_EQ(publisher_.updates.size(), 1u);
 }
 
 TEST_F(CoordinatorTest, TheDriverIsToldOnceWhenItsCpBreaks) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   publisher_.updates.clear();
   coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_SUPPLYING, v1::CP_STATUS_BROKEN});
   coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_DISCONNECTED, v1::CP_STATUS_BROKEN});
@@ -267,7 +309,7 @@ TEST_F(CoordinatorTest, TheDriverIsToldOnceWhenItsCpBreaks) {
 }
 
 TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   publisher_.updates.clear();
   for (int i = 0; i < 6; ++i) {
     v1::SupplyTelemetry telemetry;
@@ -275,7 +317,7 @@ TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
     telemetry.mutable_supply()->set_session_id("s-r-1");
     telemetry.mutable_supply()->set_energy_kwh(0.01 * i);
     *telemetry.mutable_measured_at() = ToProto(clock_.Now());
-    ASSERT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
+    coordinator_.HandleTelemetry(telemetry);
     clock_.Advance(absl::Seconds(1));
   }
   ASSERT_EQ(publisher_.updates.size(), 3u);
@@ -284,12 +326,98 @@ TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
 }
 
 TEST_F(CoordinatorTest, OperatorStopEndsTheRunningSession) {
-  ASSERT_TRUE(coordinator_.HandleRequest(Request("r-1", "CP-001"), Message()).ok());
-  ASSERT_TRUE(coordinator_.StopSessionAt("CP-001").ok());
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  std::optional<absl::Status> stopped;
+  coordinator_.StopSessionAt("CP-001", [&](absl::Status s) { stopped = s; });
+  ASSERT_TRUE(stopped.has_value() && stopped->ok());
   ASSERT_EQ(sender_.sent.size(), 2u);
   const v1::StopSupplyRequest& stop = sender_.sent[1].second.stop_supply();
   EXPECT_EQ(stop.session_id(), "s-r-1");
   EXPECT_EQ(stop.reason(), v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+}
+
+TEST_F(CoordinatorTest, ACpThatHasNotAnsweredHoldsUpNoOtherDriver) {
+  sender_.hold = true;
+  std::optional<absl::Status> first;
+  coordinator_.HandleRequest(Request("r-1", "CP-001"), Message(1),
+                             [&](absl::Status s) { first = s; });
+  EXPECT_FALSE(first.has_value());  // CP-001 has not answered
+  std::optional<absl::Status> second;
+  coordinator_.HandleRequest(Request("r-2", "CP-002", "driver-bob"), Message(2),
+                             [&](absl::Status s) { second = s; });
+  ASSERT_EQ(sender_.held.size(), 2u);
+  sender_.Answer(1, absl::OkStatus());  // CP-002 answers first
+  ASSERT_TRUE(second.has_value() && second->ok());
+  EXPECT_FALSE(first.has_value());
+  ASSERT_EQ(publisher_.updates.size(), 2u);
+  EXPECT_EQ(publisher_.updates[0].driver_id(), "driver-bob");
+  sender_.Answer(0, absl::OkStatus());
+  ASSERT_TRUE(first.has_value() && first->ok());
+  EXPECT_EQ(coordinator_.RunningSessions(), 2);
+}
+
+TEST_F(CoordinatorTest, AStartThatTimedOutIsStoppedAndItsResultNeverBilled) {
+  sender_.status = absl::DeadlineExceededError("CP-001 did not answer within 5s");
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
+  // The engine may have started late: it is told to stop that session.
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  EXPECT_EQ(sender_.sent[1].second.stop_supply().session_id(), "s-r-1");
+  // Its result comes anyway: the driver, told it was refused, is not billed.
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_TRUE(coordinator_.Sessions({}).empty());
+}
+
+TEST_F(CoordinatorTest, ARefusedStartIsRememberedAcrossARestart) {
+  v1::DriverUpdate refused;
+  refused.set_kind(v1::UPDATE_KIND_REJECTED);
+  refused.set_request_id("r-1");
+  refused.set_session_id("s-r-1");
+  refused.set_driver_id("driver-alice");
+  *refused.mutable_sent_at() = ToProto(clock_.Now());
+  coordinator_.RestoreUpdate(refused);
+  coordinator_.RestoreResult(Result("s-r-1", "r-1"));
+  coordinator_.FinishRestore();
+  std::optional<absl::Status> sent;
+  coordinator_.SendMissingTickets([&](absl::Status s) { sent = s; });
+  ASSERT_TRUE(sent.has_value() && sent->ok());
+  EXPECT_TRUE(publisher_.updates.empty());
+}
+
+TEST_F(CoordinatorTest, AnOperatorStopThatGotThereFirstKeepsTheStartFromBeingSent) {
+  sender_.hold = true;
+  std::optional<absl::Status> outcome;
+  coordinator_.HandleRequest(Request("r-1", "CP-001"), Message(),
+                             [&](absl::Status s) { outcome = s; });
+  // The operator stops CP-001 before the start is queued on its link.
+  ASSERT_TRUE(registry_.SetStopped("CP-001", true).ok());
+  sender_.Answer(0, absl::OkStatus());
+  ASSERT_TRUE(outcome.has_value() && outcome->ok());
+  EXPECT_TRUE(sender_.sent.empty());  // the start never went out
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].rejection_reason(), "CP-001 is out of order (STOPPED)");
+  EXPECT_EQ(coordinator_.RunningSessions(), 0);
+}
+
+TEST_F(CoordinatorTest, MemoryIsBoundedByTheDedupeWindows) {
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = absl::StrCat("r-", i);
+    ASSERT_TRUE(Handle(Request(id, "CP-001"), Message(i)).ok());
+    ASSERT_TRUE(Handle(Result(absl::StrCat("s-", id), id)).ok());
+  }
+  EXPECT_EQ(coordinator_.RunningSessions(), 0);
+  EXPECT_EQ(coordinator_.RememberedIds(), 40u);  // 20 requests, 20 tickets
+  clock_.Advance(Options().request_ttl + absl::Seconds(1));
+  coordinator_.Prune();
+  EXPECT_EQ(coordinator_.RememberedIds(), 20u);  // tickets are kept longer
+  clock_.Advance(Options().result_dedupe_window);
+  coordinator_.Prune();
+  EXPECT_EQ(coordinator_.RememberedIds(), 0u);
+  // Ended sessions are kept up to keep_ended, for the tickets shown.
+  EXPECT_EQ(coordinator_.Sessions({}).size(), 5u);
 }
 
 }  // namespace

@@ -66,9 +66,10 @@ std::string EventFeed::Json() const {
 
 std::string HttpServer::StateJson() const {
   v1::ListChargingPointsResponse cps;
-  (void)service_->ListChargingPoints(nullptr, nullptr, &cps);
+  for (v1::ChargingPoint& cp : registry_->List()) *cps.add_charging_points() = std::move(cp);
   v1::ListSessionsResponse sessions;
   v1::ListSessionsRequest all;
+  all.set_page_size(1000);
   (void)service_->ListSessions(nullptr, &all, &sessions);
   return absl::StrCat("{\"cps\":", ToJson(cps), ",\"sessions\":", ToJson(sessions),
                       ",\"events\":", events_->Json(), "}");
@@ -103,13 +104,18 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   s.Get("/api/state", [self](const httplib::Request&, httplib::Response& res) {
     res.set_content(self->StateJson(), "application/json");
   });
-  // Server-sent events: the whole state on every change, at least each second.
+  // Server-sent events: the whole state when it changed, at least each
+  // second and at most four times a second (changes in between coalesce).
   s.Get("/api/stream", [self](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-cache");
     auto seen = std::make_shared<uint64_t>(0);
+    auto last = std::make_shared<absl::Time>(absl::InfinitePast());
     res.set_chunked_content_provider(
-        "text/event-stream", [self, seen](size_t, httplib::DataSink& sink) {
+        "text/event-stream", [self, seen, last](size_t, httplib::DataSink& sink) {
+          const absl::Duration since = absl::Now() - *last;
+          if (since < absl::Milliseconds(250)) absl::SleepFor(absl::Milliseconds(250) - since);
           *seen = self->registry_->WaitForChange(*seen, absl::Seconds(1));
+          *last = absl::Now();
           const std::string event = absl::StrCat("data: ", self->StateJson(), "\n\n");
           return sink.write(event.data(), event.size());
         });

@@ -1,9 +1,13 @@
 #include "central/kafka_bridge.h"
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_consumer.h"
+#include "common/kafka_dispatcher.h"
 #include "common/topics.h"
 #include "glog/logging.h"
 
@@ -28,14 +32,45 @@ std::optional<T> Parse(const KafkaMessage& message) {
 
 }  // namespace
 
-absl::Status KafkaUpdatePublisher::Publish(const v1::DriverUpdate& update) {
-  return producer_.ProduceAndWait(kDriverUpdatesTopic, update.driver_id(), ToJson(update),
-                                  kKafkaTimeout);
+namespace {
+
+void ProduceOrFail(KafkaProducer& producer, absl::string_view topic, const std::string& key,
+                   const std::string& value, Done done) {
+  // On success the delivery report runs `done`; on failure it was never queued.
+  auto shared = std::make_shared<Done>(std::move(done));
+  absl::Status queued =
+      producer.Produce(topic, key, value, [shared](absl::Status delivered) { (*shared)(delivered); });
+  if (!queued.ok()) (*shared)(queued);
 }
 
-absl::Status KafkaRegistryStore::Save(const v1::CpRegistryRecord& record) {
-  return producer_.ProduceAndWait(kCpRegistryTopic, record.info().cp_id(), ToJson(record),
-                                  kKafkaTimeout);
+// Waits for an asynchronous step; for the bridge's own thread only.
+absl::Status Await(const std::function<void(Done)>& start) {
+  struct Result {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto result = std::make_shared<Result>();
+  start([result](absl::Status status) {
+    result->status = std::move(status);
+    result->done.Notify();
+  });
+  if (!result->done.WaitForNotificationWithTimeout(kKafkaTimeout)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "Kafka did not confirm within ", absl::FormatDuration(kKafkaTimeout)));
+  }
+  return result->status;
+}
+
+}  // namespace
+
+void KafkaUpdatePublisher::Publish(const v1::DriverUpdate& update, Done done) {
+  ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), ToJson(update),
+                std::move(done));
+}
+
+void KafkaRegistryStore::Save(const v1::CpRegistryRecord& record, Done done) {
+  ProduceOrFail(producer_, kCpRegistryTopic, record.info().cp_id(), ToJson(record),
+                std::move(done));
 }
 
 KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
@@ -79,11 +114,17 @@ void KafkaBridge::Run() {
     return (*admin)->EnsureTopics(topics, kKafkaTimeout);
   });
   if (!ok || !Retry("Rebuilding state from Kafka", [&] { return Rebuild(); })) return;
+  coordinator_.FinishRestore();
   for (const v1::CpRegistryRecord& record : registry_.FinishRestore()) {
-    if (!Retry("Recording a CP in Kafka", [&] { return store_.Save(record); })) return;
+    if (!Retry("Recording a CP in Kafka",
+               [&] { return Await([&](Done done) { store_.Save(record, std::move(done)); }); })) {
+      return;
+    }
   }
   WaitForMonitors();
-  if (!Retry("Sending tickets held in Kafka", [&] { return coordinator_.SendMissingTickets(); })) {
+  if (!Retry("Sending tickets held in Kafka", [&] {
+        return Await([&](Done done) { coordinator_.SendMissingTickets(std::move(done)); });
+      })) {
     return;
   }
   serving_.Notify();
@@ -168,40 +209,39 @@ void KafkaBridge::Serve() {
     return;
   }
   LOG(INFO) << "Central | Serving driver requests";
-  std::string last_error;
-  while (!stop_.HasBeenNotified()) {
-    absl::StatusOr<PollResult> polled = consumer->Poll(
-        absl::Milliseconds(200), [this](const KafkaMessage& m) { return Dispatch(m); });
-    if (absl::StatusOr<int64_t> lag = consumer->Lag(); lag.ok()) lag_ = *lag;
-    if (polled.ok()) {
-      last_error.clear();
-      continue;
+  {
+    KafkaDispatcher dispatcher(*consumer, [this](const KafkaMessage& m, KafkaDone done) {
+      Dispatch(m, std::move(done));
+    });
+    std::string last_error;
+    while (!stop_.HasBeenNotified()) {
+      absl::Status polled = dispatcher.Poll(absl::Milliseconds(100));
+      if (absl::StatusOr<int64_t> lag = consumer->Lag(); lag.ok()) lag_ = *lag;
+      if (polled.ok()) continue;
+      if (std::string(polled.message()) != last_error) {
+        LOG(WARNING) << "Central | Kafka consumer: " << polled;
+        last_error = std::string(polled.message());
+      }
+      stop_.WaitForNotificationWithTimeout(absl::Milliseconds(500));
     }
-    // Not done: the message comes again. Say so once, and do not spin.
-    if (std::string(polled.status().message()) != last_error) {
-      LOG(WARNING) << "Central | Will retry a message: " << polled.status();
-      last_error = std::string(polled.status().message());
-    }
-    stop_.WaitForNotificationWithTimeout(absl::Milliseconds(500));
-  }
+  }  // handlers still running finish (or are replayed after a restart)
   absl::Status closed = consumer->Close();
   if (!closed.ok()) LOG(WARNING) << "Central | " << closed;
 }
 
-absl::Status KafkaBridge::Dispatch(const KafkaMessage& m) {
+void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
   if (m.topic == kDriverRequestsTopic) {
-    auto request = Parse<v1::DriverRequest>(m);
-    return request ? coordinator_.HandleRequest(*request, m) : absl::OkStatus();
+    if (auto request = Parse<v1::DriverRequest>(m)) {
+      return coordinator_.HandleRequest(*request, m, std::move(done));
+    }
+  } else if (m.topic == kSessionResultsTopic) {
+    if (auto result = Parse<v1::SessionResult>(m)) {
+      return coordinator_.HandleResult(*result, std::move(done));
+    }
+  } else if (m.topic == kSupplyTelemetryTopic) {
+    if (auto telemetry = Parse<v1::SupplyTelemetry>(m)) coordinator_.HandleTelemetry(*telemetry);
   }
-  if (m.topic == kSessionResultsTopic) {
-    auto result = Parse<v1::SessionResult>(m);
-    return result ? coordinator_.HandleResult(*result) : absl::OkStatus();
-  }
-  if (m.topic == kSupplyTelemetryTopic) {
-    auto telemetry = Parse<v1::SupplyTelemetry>(m);
-    return telemetry ? coordinator_.HandleTelemetry(*telemetry) : absl::OkStatus();
-  }
-  return absl::OkStatus();
+  done(absl::OkStatus());
 }
 
 }  // namespace evnet

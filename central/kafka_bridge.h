@@ -1,6 +1,7 @@
 // Central's side of Kafka: publishes driver updates and registry records,
 // rebuilds state from the topics at start, then consumes requests, results
-// and telemetry and hands them to the coordinator, on one thread it owns.
+// and telemetry and hands them to the coordinator, on one thread it owns;
+// a request waiting for its CP does not hold up the messages behind it.
 #ifndef EVNET_CENTRAL_KAFKA_BRIDGE_H_
 #define EVNET_CENTRAL_KAFKA_BRIDGE_H_
 
@@ -12,9 +13,10 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "central/central_service.h"
 #include "central/coordinator.h"
+#include "central/outbound.h"
 #include "central/registry.h"
+#include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
 
 namespace evnet {
@@ -22,7 +24,7 @@ namespace evnet {
 class KafkaUpdatePublisher final : public UpdatePublisher {
  public:
   explicit KafkaUpdatePublisher(KafkaProducer& producer) : producer_(producer) {}
-  absl::Status Publish(const v1::DriverUpdate& update) override;
+  void Publish(const v1::DriverUpdate& update, Done done) override;
 
  private:
   KafkaProducer& producer_;
@@ -31,7 +33,7 @@ class KafkaUpdatePublisher final : public UpdatePublisher {
 class KafkaRegistryStore final : public RegistryStore {
  public:
   explicit KafkaRegistryStore(KafkaProducer& producer) : producer_(producer) {}
-  absl::Status Save(const v1::CpRegistryRecord& record) override;
+  void Save(const v1::CpRegistryRecord& record, Done done) override;
 
  private:
   KafkaProducer& producer_;
@@ -64,7 +66,7 @@ class KafkaBridge {
   absl::Status Rebuild();
   void WaitForMonitors();
   void Serve();
-  absl::Status Dispatch(const KafkaMessage& message);
+  void Dispatch(const KafkaMessage& message, KafkaDone done);
 
   const KafkaBridgeOptions options_;
   Registry& registry_;

@@ -1,127 +1,164 @@
 #include "central/link_hub.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 
 namespace evnet {
 
-absl::StatusOr<uint64_t> LinkHub::Attach(const std::string& cp_id, Stream* stream,
-                                         grpc::ServerContext* context) {
-  std::shared_ptr<Link> replaced;
-  auto link = std::make_shared<Link>();
+absl::StatusOr<uint64_t> LinkHub::Attach(const std::string& cp_id,
+                                         std::shared_ptr<Stream> stream) {
+  std::shared_ptr<Stream> replaced;
+  uint64_t id;
   {
     absl::MutexLock lock(&mu_);
     auto it = links_.find(cp_id);
     if (it != links_.end()) {
-      if (clock_.Now() - it->second->last_heard <= monitor_timeout_) {
+      if (clock_.Now() - it->second.last_heard <= monitor_timeout_) {
         return absl::AlreadyExistsError(
             absl::StrCat(cp_id, " already has a connected monitor; is another one running?"));
       }
-      replaced = it->second;
+      replaced = std::move(it->second.stream);
     }
-    link->id = next_id_++;
-    link->context = context;
-    link->last_heard = clock_.Now();
-    {
-      absl::MutexLock link_lock(&link->mu);
-      link->stream = stream;
-    }
-    links_[cp_id] = link;
+    id = next_id_++;
+    Link& link = links_[cp_id];
+    link.id = id;
+    link.stream = std::move(stream);
+    link.last_heard = clock_.Now();
+    auto& order = order_[cp_id];
+    if (order == nullptr) order = std::make_shared<absl::Mutex>();
+    link.order = order;
   }
   if (replaced != nullptr) {
     LOG(WARNING) << "Central | CP " << cp_id << ": a new monitor replaces a silent one";
-    replaced->context->TryCancel();
+    // The stream object stays valid while we hold it, whatever its call does.
+    replaced->Close(absl::AbortedError("a new monitor took over this CP"));
   }
-  return link->id;
+  return id;
 }
 
-void LinkHub::Detach(const std::string& cp_id, uint64_t link_id) {
-  std::shared_ptr<Link> link;
+bool LinkHub::Detach(const std::string& cp_id, uint64_t link_id) {
+  std::vector<Done> failed;
+  bool was_current = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = links_.find(cp_id);
-    if (it != links_.end() && it->second->id == link_id) {
-      link = it->second;
+    if (it != links_.end() && it->second.id == link_id) {
       links_.erase(it);
+      was_current = true;
     }
-    // Commands waiting on this CP will not hear back.
-    for (auto& [id, pending] : pending_) {
-      if (pending->cp_id != cp_id || pending->done.HasBeenNotified()) continue;
-      if (links_.count(cp_id) > 0) continue;
-      pending->result.set_code(static_cast<int>(absl::StatusCode::kUnavailable));
-      pending->result.set_message(absl::StrCat("the monitor of ", cp_id, " disconnected"));
-      pending->done.Notify();
+    // Commands sent on this link will not hear back.
+    for (auto p = pending_.begin(); p != pending_.end();) {
+      if (p->second.cp_id == cp_id && p->second.link_id == link_id) {
+        failed.push_back(std::move(p->second.done));
+        p = pending_.erase(p);
+      } else {
+        ++p;
+      }
     }
   }
-  if (link != nullptr) {
-    absl::MutexLock link_lock(&link->mu);
-    link->closed = true;
-    link->stream = nullptr;
+  for (Done& done : failed) {
+    done(absl::UnavailableError(absl::StrCat("the monitor of ", cp_id, " disconnected")));
   }
+  return was_current;
 }
 
 void LinkHub::Touch(const std::string& cp_id, uint64_t link_id) {
   absl::MutexLock lock(&mu_);
   auto it = links_.find(cp_id);
-  if (it != links_.end() && it->second->id == link_id) it->second->last_heard = clock_.Now();
+  if (it != links_.end() && it->second.id == link_id) it->second.last_heard = clock_.Now();
 }
 
-void LinkHub::Complete(const v1::CommandResult& result) {
-  absl::MutexLock lock(&mu_);
-  auto it = pending_.find(result.command_id());
-  if (it == pending_.end() || it->second->done.HasBeenNotified()) return;
-  it->second->result = result;
-  it->second->done.Notify();
-}
-
-std::shared_ptr<LinkHub::Link> LinkHub::Find(const std::string& cp_id, uint64_t link_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = links_.find(cp_id);
-  if (it == links_.end() || (link_id != 0 && it->second->id != link_id)) return nullptr;
-  return it->second;
-}
-
-bool LinkHub::WriteTo(Link& link, const v1::CentralCommand& command) {
-  absl::MutexLock lock(&link.mu);
-  return !link.closed && link.stream != nullptr && link.stream->Write(command);
+void LinkHub::Complete(const std::string& cp_id, const v1::CommandResult& result) {
+  Done done;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(result.command_id());
+    // Only the CP the command went to may answer it.
+    if (it == pending_.end() || it->second.cp_id != cp_id) return;
+    done = std::move(it->second.done);
+    pending_.erase(it);
+  }
+  done(result.code() == 0 ? absl::OkStatus()
+                          : absl::Status(static_cast<absl::StatusCode>(result.code()),
+                                         result.message()));
 }
 
 bool LinkHub::Write(const std::string& cp_id, uint64_t link_id,
                     const v1::CentralCommand& command) {
-  std::shared_ptr<Link> link = Find(cp_id, link_id);
-  return link != nullptr && WriteTo(*link, command);
-}
-
-absl::Status LinkHub::SendCommand(const std::string& cp_id, v1::CentralCommand command,
-                                  absl::Duration timeout) {
-  std::shared_ptr<Link> link = Find(cp_id, 0);
-  if (link == nullptr) {
-    return absl::UnavailableError(absl::StrCat("the monitor of ", cp_id, " is not connected"));
-  }
-  auto pending = std::make_shared<Pending>();
-  pending->cp_id = cp_id;
+  std::shared_ptr<Stream> stream;
   {
     absl::MutexLock lock(&mu_);
-    pending_[command.command_id()] = pending;
+    auto it = links_.find(cp_id);
+    if (it == links_.end() || it->second.id != link_id) return false;
+    stream = it->second.stream;
   }
-  absl::Status status;
-  if (!WriteTo(*link, command)) {
-    status = absl::UnavailableError(absl::StrCat("the link to ", cp_id, " broke"));
-  } else if (!pending->done.WaitForNotificationWithTimeout(timeout)) {
-    status = absl::DeadlineExceededError(absl::StrCat(
-        cp_id, " did not answer within ", absl::FormatDuration(timeout)));
-  } else if (pending->result.code() != 0) {
-    status = absl::Status(static_cast<absl::StatusCode>(pending->result.code()),
-                          pending->result.message());
-  }
-  absl::MutexLock lock(&mu_);
-  pending_.erase(command.command_id());
-  return status;
+  return stream->Write(command);
 }
 
-}  // namespace evnet
+std::shared_ptr<absl::Mutex> LinkHub::OrderOf(const std::string& cp_id) {
+  absl::MutexLock lock(&mu_);
+  auto& order = order_[cp_id];
+  if (order == nullptr) order = std::make_shared<absl::Mutex>();
+  return order;
+}
 
-namespace evnet {
+void LinkHub::SendCommand(const std::string& cp_id, v1::CentralCommand command,
+                          absl::Duration timeout, std::function<absl::Status()> precondition,
+                          Done done) {
+  absl::Status status;
+  {
+    std::shared_ptr<absl::Mutex> order = OrderOf(cp_id);
+    absl::MutexLock ordered(order.get());
+    status = precondition();
+    if (status.ok()) {
+      std::shared_ptr<Stream> stream;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = links_.find(cp_id);
+        if (it == links_.end()) {
+          status = absl::UnavailableError(absl::StrCat("the monitor of ", cp_id, " is not connected"));
+        } else {
+          stream = it->second.stream;
+          pending_[command.command_id()] =
+              Pending{cp_id, it->second.id, clock_.Now() + timeout, timeout, std::move(done)};
+        }
+      }
+      if (stream != nullptr && !stream->Write(command)) {
+        absl::MutexLock lock(&mu_);
+        auto it = pending_.find(command.command_id());
+        if (it != pending_.end()) {
+          done = std::move(it->second.done);
+          pending_.erase(it);
+          status = absl::UnavailableError(absl::StrCat("the link to ", cp_id, " broke"));
+        }
+      }
+    }
+  }
+  if (!status.ok() && done) done(status);
+}
+
+void LinkHub::ExpireCommands() {
+  std::vector<std::pair<Done, absl::Status>> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_.Now();
+    for (auto p = pending_.begin(); p != pending_.end();) {
+      if (p->second.deadline > now) {
+        ++p;
+        continue;
+      }
+      expired.emplace_back(std::move(p->second.done),
+                           absl::DeadlineExceededError(absl::StrCat(
+                               p->second.cp_id, " did not answer within ",
+                               absl::FormatDuration(p->second.timeout))));
+      p = pending_.erase(p);
+    }
+  }
+  for (auto& [done, status] : expired) done(status);
+}
 
 int LinkHub::Connected() const {
   absl::MutexLock lock(&mu_);

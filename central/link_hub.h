@@ -1,7 +1,9 @@
 // The monitors' links as central holds them: one open MonitorLink stream per
-// CP, commands written down it and their results matched back by command id.
-// A second monitor claiming a CP is refused while the first still reports;
-// a link silent for the monitor timeout gives way to a new one.
+// CP, commands queued on it in one order and their results matched back by
+// command id. A second monitor claiming a CP is refused while the first
+// still reports; a link silent for the monitor timeout gives way to a new
+// one, and the old one is closed. Nothing here blocks: commands complete
+// through callbacks, and ExpireCommands fails those past their deadline.
 #ifndef EVNET_CENTRAL_LINK_HUB_H_
 #define EVNET_CENTRAL_LINK_HUB_H_
 
@@ -11,37 +13,48 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
-#include "central/coordinator.h"
+#include "central/outbound.h"
 #include "common/clock.h"
-#include "evnet/v1/central.grpc.pb.h"
+#include "evnet/v1/central.pb.h"
 
 namespace evnet {
 
 class LinkHub final : public CommandSender {
  public:
-  using Stream = grpc::ServerReaderWriter<v1::CentralCommand, v1::MonitorMessage>;
+  // One monitor's stream, as the hub writes to it.
+  class Stream {
+   public:
+    virtual ~Stream() = default;
+    // Queues a command; false once the stream is closing (then it is dropped).
+    virtual bool Write(const v1::CentralCommand& command) = 0;
+    // Ends the stream with `reason` (e.g. a newer monitor took the CP).
+    virtual void Close(const absl::Status& reason) = 0;
+  };
 
   LinkHub(Clock& clock, absl::Duration monitor_timeout)
       : clock_(clock), monitor_timeout_(monitor_timeout) {}
 
   // Takes `stream` as the link of `cp_id`; returns its link id, or
   // ALREADY_EXISTS while another monitor's link is open and reporting.
-  [[nodiscard]] absl::StatusOr<uint64_t> Attach(const std::string& cp_id, Stream* stream,
-                                                grpc::ServerContext* context);
-  // The stream's handler is about to return: nothing may write to it after.
-  void Detach(const std::string& cp_id, uint64_t link_id);
+  [[nodiscard]] absl::StatusOr<uint64_t> Attach(const std::string& cp_id,
+                                                std::shared_ptr<Stream> stream);
+  // The stream ended. Returns whether it was still the CP's link (and so
+  // the CP has no link now); commands waiting on it fail.
+  bool Detach(const std::string& cp_id, uint64_t link_id);
   // The monitor said something; keeps the link from counting as silent.
   void Touch(const std::string& cp_id, uint64_t link_id);
-  // A command's outcome, as the monitor reported it.
-  void Complete(const v1::CommandResult& result);
+  // A command's outcome, as the monitor of `cp_id` reported it.
+  void Complete(const std::string& cp_id, const v1::CommandResult& result);
   // Writes to one link (e.g. the registration answer).
   bool Write(const std::string& cp_id, uint64_t link_id, const v1::CentralCommand& command);
 
-  absl::Status SendCommand(const std::string& cp_id, v1::CentralCommand command,
-                           absl::Duration timeout) override;
+  void SendCommand(const std::string& cp_id, v1::CentralCommand command, absl::Duration timeout,
+                   std::function<absl::Status()> precondition, Done done) override;
+  // Fails the commands whose timeout passed; call every few hundred ms.
+  void ExpireCommands();
 
   // Monitors with an open link.
   int Connected() const;
@@ -49,27 +62,30 @@ class LinkHub final : public CommandSender {
  private:
   struct Link {
     uint64_t id = 0;
-    grpc::ServerContext* context = nullptr;
-    absl::Mutex mu;  // serializes writes; guards closed
-    Stream* stream ABSL_GUARDED_BY(mu) = nullptr;
-    bool closed ABSL_GUARDED_BY(mu) = false;
-    absl::Time last_heard;  // guarded by the hub's mu_
+    std::shared_ptr<Stream> stream;
+    absl::Time last_heard;
+    // Held while a command is checked and queued, so that commands reach
+    // the link in the order they were decided.
+    std::shared_ptr<absl::Mutex> order;
   };
   struct Pending {
     std::string cp_id;
-    absl::Notification done;
-    v1::CommandResult result;
+    uint64_t link_id = 0;
+    absl::Time deadline;
+    absl::Duration timeout;
+    Done done;
   };
 
-  static bool WriteTo(Link& link, const v1::CentralCommand& command);
-  std::shared_ptr<Link> Find(const std::string& cp_id, uint64_t link_id);
+  std::shared_ptr<absl::Mutex> OrderOf(const std::string& cp_id);
 
   Clock& clock_;
   const absl::Duration monitor_timeout_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, std::shared_ptr<Link>> links_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Link> links_ ABSL_GUARDED_BY(mu_);
+  // Per CP, outlives its links: one order for every command to that CP.
+  absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> order_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Pending> pending_ ABSL_GUARDED_BY(mu_);  // by command id
 };
 
 }  // namespace evnet

@@ -6,13 +6,18 @@
 namespace evnet {
 
 void Registry::Restore(const v1::CpRegistryRecord& record) {
+  DoRestore(record);
+  Notify();
+}
+
+void Registry::DoRestore(const v1::CpRegistryRecord& record) {
   absl::MutexLock lock(&mu_);
   const std::string& id = record.info().cp_id();
   auto [it, inserted] = entries_.try_emplace(id);
   if (inserted || !it->second.seen.link_up) it->second.info = record.info();
   it->second.persisted = record.info();
   it->second.seen.stopped_by_operator = record.stopped_by_operator();
-  ++version_;
+  ChangedLocked(id, it->second);
 }
 
 std::vector<v1::CpRegistryRecord> Registry::FinishRestore() {
@@ -28,6 +33,12 @@ std::vector<v1::CpRegistryRecord> Registry::FinishRestore() {
 }
 
 std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointInfo& info) {
+  std::optional<v1::CpRegistryRecord> record = DoRegister(info);
+  Notify();
+  return record;
+}
+
+std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPointInfo& info) {
   absl::MutexLock lock(&mu_);
   Entry& entry = entries_[info.cp_id()];
   // A monitor may register before it has heard from its engine: keep what
@@ -39,7 +50,7 @@ std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointIn
   if (info.power_kw() > 0) merged.set_power_kw(info.power_kw());
   entry.info = merged;
   entry.seen.link_up = true;
-  ++version_;
+  ChangedLocked(info.cp_id(), entry);
   if (!restored_ || merged.SerializeAsString() == entry.persisted.SerializeAsString()) {
     return std::nullopt;
   }
@@ -48,35 +59,65 @@ std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointIn
 }
 
 void Registry::LinkClosed(const std::string& cp_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = entries_.find(cp_id);
-  if (it == entries_.end()) return;
-  it->second.seen.link_up = false;
-  it->second.supply.Clear();
-  ++version_;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(cp_id);
+    if (it == entries_.end()) return;
+    it->second.seen.link_up = false;
+    it->second.supply.Clear();
+    ChangedLocked(cp_id, it->second);
+  }
+  Notify();
 }
 
+namespace {
+
+bool SameSupply(const v1::SupplySnapshot& a, const v1::SupplySnapshot& b) {
+  return a.session_id() == b.session_id() && a.driver_id() == b.driver_id() &&
+         a.energy_kwh() == b.energy_kwh() && a.amount_eur() == b.amount_eur() &&
+         a.power_kw() == b.power_kw();
+}
+
+}  // namespace
+
 void Registry::Report(const std::string& cp_id, const v1::HealthReport& report) {
-  absl::MutexLock lock(&mu_);
-  auto it = entries_.find(cp_id);
-  if (it == entries_.end()) return;
-  Entry& entry = it->second;
-  entry.seen.last_report = clock_.Now();
-  entry.seen.engine_ok = report.engine_ok();
-  entry.seen.engine_state = report.engine_state();
-  entry.supply = report.supply();
-  ++version_;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(cp_id);
+    if (it == entries_.end()) return;
+    Entry& entry = it->second;
+    const absl::Time now = clock_.Now();
+    const bool same = entry.seen.engine_ok == report.engine_ok() &&
+                      entry.seen.engine_state == report.engine_state() &&
+                      SameSupply(entry.supply, report.supply()) &&
+                      DeriveStatus(entry.seen, now, monitor_timeout_) == entry.published;
+    entry.seen.last_report = now;
+    entry.seen.engine_ok = report.engine_ok();
+    entry.seen.engine_state = report.engine_state();
+    entry.supply = report.supply();
+    // The same report again (most of them) changes nothing anyone sees.
+    if (same && DeriveStatus(entry.seen, now, monitor_timeout_) == entry.published) return;
+    ChangedLocked(cp_id, entry);
+  }
+  Notify();
 }
 
 absl::StatusOr<v1::CpRegistryRecord> Registry::SetStopped(const std::string& cp_id,
                                                           bool stopped) {
+  absl::StatusOr<v1::CpRegistryRecord> record = DoSetStopped(cp_id, stopped);
+  if (record.ok()) Notify();
+  return record;
+}
+
+absl::StatusOr<v1::CpRegistryRecord> Registry::DoSetStopped(const std::string& cp_id,
+                                                                bool stopped) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(cp_id);
   if (it == entries_.end()) {
     return absl::NotFoundError(absl::StrCat(cp_id, " is not a known charging point"));
   }
   it->second.seen.stopped_by_operator = stopped;
-  ++version_;
+  ChangedLocked(cp_id, it->second);
   return RecordLocked(it->second);
 }
 
@@ -108,6 +149,15 @@ std::vector<v1::ChargingPoint> Registry::List() const {
   return out;
 }
 
+std::vector<v1::ChargingPoint> Registry::ListAfter(const std::string& after, size_t max) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::ChargingPoint> out;
+  for (auto it = entries_.upper_bound(after); it != entries_.end() && out.size() < max; ++it) {
+    out.push_back(ToProtoLocked(it->second));
+  }
+  return out;
+}
+
 std::vector<std::string> Registry::Ids() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;
@@ -116,17 +166,43 @@ std::vector<std::string> Registry::Ids() const {
 }
 
 std::vector<StatusChange> Registry::Sweep() {
-  absl::MutexLock lock(&mu_);
   std::vector<StatusChange> changes;
-  const absl::Time now = clock_.Now();
-  for (auto& [id, entry] : entries_) {
-    const v1::CpStatus status = DeriveStatus(entry.seen, now, monitor_timeout_);
-    if (status == entry.swept) continue;
-    changes.push_back({id, entry.swept, status});
-    entry.swept = status;
+  bool changed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_.Now();
+    for (auto& [id, entry] : entries_) {
+      const v1::CpStatus status = DeriveStatus(entry.seen, now, monitor_timeout_);
+      // Statuses that change with time alone (a silent monitor) show here.
+      if (status != entry.published) {
+        ChangedLocked(id, entry);
+        changed = true;
+      }
+      if (status == entry.swept) continue;
+      changes.push_back({id, entry.swept, status});
+      entry.swept = status;
+    }
   }
-  if (!changes.empty()) ++version_;
+  if (changed) Notify();
   return changes;
+}
+
+void Registry::ChangedLocked(const std::string& id, Entry& entry) {
+  if (entry.changed != 0) by_change_.erase(entry.changed);
+  entry.changed = ++version_;
+  by_change_[entry.changed] = id;
+  entry.published = DeriveStatus(entry.seen, clock_.Now(), monitor_timeout_);
+}
+
+void Registry::Notify() const {
+  if (listener_) listener_();
+}
+
+std::optional<std::pair<uint64_t, v1::ChargingPoint>> Registry::NextChange(uint64_t seq) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_change_.upper_bound(seq);
+  if (it == by_change_.end()) return std::nullopt;
+  return std::make_pair(it->first, ToProtoLocked(entries_.at(it->second)));
 }
 
 uint64_t Registry::version() const {

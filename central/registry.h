@@ -5,9 +5,11 @@
 #define EVNET_CENTRAL_REGISTRY_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -62,10 +64,23 @@ class Registry {
   // last sweep, in id order.
   std::vector<StatusChange> Sweep();
 
-  // Counts every change of what List() returns; WaitForChange blocks until it
-  // passes `seen` or `timeout` passes, and returns it.
+  // Up to `max` CPs with ids after `after`, in id order (a page of the list).
+  std::vector<v1::ChargingPoint> ListAfter(const std::string& after, size_t max) const;
+
+  // Counts every change a person would see (status, info, supply; not the
+  // time of the last report); WaitForChange blocks until it passes `seen`
+  // or `timeout` passes, and returns it.
   uint64_t version() const;
   uint64_t WaitForChange(uint64_t seen, absl::Duration timeout) const;
+
+  // Changes as a feed: every CP has the sequence number of its last change.
+  // Returns the first CP changed after `seq`, with its sequence number; a
+  // reader that follows it sees each CP's latest state once, however often
+  // it changed meanwhile.
+  std::optional<std::pair<uint64_t, v1::ChargingPoint>> NextChange(uint64_t seq) const;
+  // Called (outside the registry's lock, on the thread that made the change)
+  // after every change; must not block. Set once, before use.
+  void SetChangeListener(std::function<void()> listener) { listener_ = std::move(listener); }
 
  private:
   struct Entry {
@@ -73,8 +88,20 @@ class Registry {
     v1::ChargingPointInfo persisted;  // as Kafka has it
     CpObservation seen;               // includes the operator's stop
     v1::SupplySnapshot supply;
-    v1::CpStatus swept = v1::CP_STATUS_UNSPECIFIED;  // as of the last sweep
+    v1::CpStatus swept = v1::CP_STATUS_UNSPECIFIED;      // as of the last sweep
+    v1::CpStatus published = v1::CP_STATUS_UNSPECIFIED;  // as of the last change
+    uint64_t changed = 0;                                // its sequence number
   };
+
+  // Records a change of `entry` (which must be in entries_ under `id`).
+  void ChangedLocked(const std::string& id, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Notify() const;
+  // The bodies of Restore, Register and SetStopped, which notify once unlocked.
+  void DoRestore(const v1::CpRegistryRecord& record) ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<v1::CpRegistryRecord> DoRegister(const v1::ChargingPointInfo& info)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<v1::CpRegistryRecord> DoSetStopped(const std::string& cp_id, bool stopped)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   v1::ChargingPoint ToProtoLocked(const Entry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::CpRegistryRecord RecordLocked(const Entry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -84,6 +111,8 @@ class Registry {
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::string> by_change_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> listener_;
   bool restored_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -122,6 +122,31 @@ absl::StatusOr<PollResult> KafkaConsumer::Poll(absl::Duration timeout,
   return Handle(*message, handler);
 }
 
+absl::StatusOr<std::optional<KafkaMessage>> KafkaConsumer::Next(absl::Duration timeout) {
+  if (closed_) return absl::FailedPreconditionError("the Kafka consumer is closed");
+  std::unique_ptr<RdKafka::Message> message(
+      consumer_->consume(static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  switch (message->err()) {
+    case RdKafka::ERR_NO_ERROR:
+      return ToKafkaMessage(*message);
+    case RdKafka::ERR__FATAL:
+    case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      return KafkaStatus(message->err(), "Kafka consumer");
+    default:
+      // Timeouts, partition ends, transport errors librdkafka retries itself.
+      return std::nullopt;
+  }
+}
+
+absl::Status KafkaConsumer::StoreOffset(const std::string& topic, int32_t partition,
+                                        int64_t next_offset) {
+  TopicPartitions next;
+  next.Add(topic, partition, next_offset);
+  return KafkaStatus(consumer_->offsets_store(next.list()),
+                     absl::StrCat("storing offset ", next_offset, " of ", topic, "/", partition));
+}
+
 absl::StatusOr<PollResult> KafkaConsumer::Handle(RdKafka::Message& message_ref,
                                                  const KafkaMessageHandler& handler) {
   RdKafka::Message* message = &message_ref;
@@ -201,11 +226,7 @@ absl::StatusOr<int64_t> KafkaConsumer::Lag() {
 }
 
 absl::Status KafkaConsumer::StoreOffset(const RdKafka::Message& message) {
-  TopicPartitions next;
-  next.Add(message.topic_name(), message.partition(), message.offset() + 1);
-  return KafkaStatus(consumer_->offsets_store(next.list()),
-                     absl::StrCat("storing offset ", message.offset() + 1, " of ",
-                                  message.topic_name(), "/", message.partition()));
+  return StoreOffset(message.topic_name(), message.partition(), message.offset() + 1);
 }
 
 absl::Status KafkaConsumer::SeekBack(const RdKafka::Message& message) {

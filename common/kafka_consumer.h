@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +81,15 @@ class KafkaConsumer {
   // by itself; broker outages are logged and reported as kIdle.
   [[nodiscard]] absl::StatusOr<PollResult> Poll(absl::Duration timeout,
                                                 const KafkaMessageHandler& handler);
+
+  // Waits up to `timeout` for one message and returns it without storing its
+  // offset (nullopt when nothing arrived): for handlers that finish later,
+  // which store offsets themselves with StoreOffset (see KafkaDispatcher).
+  [[nodiscard]] absl::StatusOr<std::optional<KafkaMessage>> Next(absl::Duration timeout);
+
+  // Marks every message of `topic`/`partition` before `next_offset` as done.
+  [[nodiscard]] absl::Status StoreOffset(const std::string& topic, int32_t partition,
+                                         int64_t next_offset);
 
   // Handles every message up to the end of each assigned partition (as it
   // was when this was called), within `timeout`. For `partitions` consumers.

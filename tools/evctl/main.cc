@@ -38,13 +38,17 @@ int Fail(const grpc::Status& status) {
 }
 
 int Status(v1::CentralService::Stub& central) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kTimeout));
-  v1::ListChargingPointsResponse response;
-  grpc::Status status = central.ListChargingPoints(&context, {}, &response);
-  if (!status.ok()) return Fail(status);
-  std::vector<v1::ChargingPoint> cps(response.charging_points().begin(),
-                                     response.charging_points().end());
+  std::vector<v1::ChargingPoint> cps;
+  v1::ListChargingPointsRequest request;
+  do {  // every page
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(kTimeout));
+    v1::ListChargingPointsResponse response;
+    grpc::Status status = central.ListChargingPoints(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    cps.insert(cps.end(), response.charging_points().begin(), response.charging_points().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
   std::cout << RenderCpTable(cps, isatty(STDOUT_FILENO));
   return 0;
 }

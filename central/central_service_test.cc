@@ -1,0 +1,204 @@
+// CentralService on a real gRPC server on a loopback port, in-process: the
+// monitors' links and the watch stream as clients see them.
+#include "central/central_service.h"
+
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "absl/strings/str_format.h"
+#include "common/clock.h"
+#include "common/grpc_channel.h"
+#include "common/grpc_server.h"
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+class FakeSender : public CommandSender {
+ public:
+  void SendCommand(const std::string&, v1::CentralCommand, absl::Duration,
+                   std::function<absl::Status()>, Done done) override {
+    done(absl::OkStatus());
+  }
+};
+
+class FakePublisher : public UpdatePublisher {
+ public:
+  void Publish(const v1::DriverUpdate&, Done done) override { done(absl::OkStatus()); }
+};
+
+class FakeStore : public RegistryStore {
+ public:
+  void Save(const v1::CpRegistryRecord&, Done done) override { done(status); }
+  absl::Status status;
+};
+
+// Polls `condition` until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(5)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return condition();
+}
+
+class CentralServiceTest : public ::testing::Test {
+ protected:
+  CentralServiceTest()
+      : registry_(clock_, absl::Seconds(3)),
+        hub_(clock_, absl::Seconds(3)),
+        coordinator_({}, clock_, registry_, sender_, publisher_, metrics_),
+        service_(registry_, hub_, coordinator_, store_) {
+    registry_.FinishRestore();
+    server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}});
+    stub_ = v1::CentralService::NewStub(MakeChannel(absl::StrCat("127.0.0.1:", server_->port())));
+  }
+  ~CentralServiceTest() override {
+    service_.CloseWatches();
+    server_->Shutdown();
+  }
+
+  struct Monitor {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::MonitorMessage, v1::CentralCommand>> stream;
+  };
+
+  // Opens a link for `cp_id`, registers, and waits for central's answer.
+  std::unique_ptr<Monitor> Connect(const std::string& cp_id) {
+    auto monitor = std::make_unique<Monitor>();
+    monitor->stream = stub_->MonitorLink(&monitor->context);
+    v1::MonitorMessage hello;
+    hello.mutable_register_()->set_cp_id(cp_id);
+    EXPECT_TRUE(monitor->stream->Write(hello));
+    v1::CentralCommand registered;
+    EXPECT_TRUE(monitor->stream->Read(&registered));
+    EXPECT_TRUE(registered.has_registered());
+    return monitor;
+  }
+  static void Report(Monitor& monitor, bool ok) {
+    v1::MonitorMessage health;
+    health.mutable_health()->set_engine_ok(ok);
+    health.mutable_health()->set_engine_state(ok ? v1::ENGINE_STATE_IDLE : v1::ENGINE_STATE_FAULT);
+    ASSERT_TRUE(monitor.stream->Write(health));
+  }
+
+  FakeClock clock_;
+  Metrics metrics_;
+  Registry registry_;
+  LinkHub hub_;
+  FakeSender sender_;
+  FakePublisher publisher_;
+  FakeStore store_;
+  SessionCoordinator coordinator_;
+  CentralServiceImpl service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<v1::CentralService::Stub> stub_;
+};
+
+TEST_F(CentralServiceTest, AReplacedMonitorsEndLeavesTheCpOnItsNewLink) {
+  std::unique_ptr<Monitor> old_monitor = Connect("CP-001");
+  Report(*old_monitor, true);
+  ASSERT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_ACTIVE; }));
+  // A command on the old link that it never answers: its failure shows
+  // when central has finished with the old link.
+  std::optional<absl::Status> orphan;
+  absl::Mutex mu;
+  hub_.SendCommand("CP-001", v1::CentralCommand(), absl::Seconds(30),
+                   [] { return absl::OkStatus(); }, [&](absl::Status s) {
+                     absl::MutexLock lock(&mu);
+                     orphan = s;
+                   });
+  v1::CentralCommand command;
+  ASSERT_TRUE(old_monitor->stream->Read(&command));
+
+  clock_.Advance(absl::Seconds(4));  // the old monitor fell silent
+  std::unique_ptr<Monitor> new_monitor = Connect("CP-001");
+  Report(*new_monitor, true);
+  // Central closed the old link...
+  EXPECT_FALSE(old_monitor->stream->Read(&command));
+  EXPECT_EQ(old_monitor->stream->Finish().error_code(), grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(Eventually([&] {
+    absl::MutexLock lock(&mu);
+    return orphan.has_value();
+  }));
+  // ... and its end did not make the live CP look disconnected.
+  EXPECT_EQ(hub_.Connected(), 1);
+  ASSERT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_ACTIVE; }));
+  EXPECT_FALSE(Eventually([&] { return registry_.Status("CP-001") != v1::CP_STATUS_ACTIVE; },
+                          absl::Milliseconds(300)));
+  new_monitor->stream->WritesDone();
+  EXPECT_TRUE(new_monitor->stream->Finish().ok());
+  EXPECT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_DISCONNECTED; }));
+}
+
+TEST_F(CentralServiceTest, AWatcherGetsEveryCpOnceThenOnlyWhatChanged) {
+  std::unique_ptr<Monitor> a = Connect("CP-001");
+  std::unique_ptr<Monitor> b = Connect("CP-002");
+  Report(*a, true);
+  Report(*b, true);
+  ASSERT_TRUE(Eventually([&] {
+    return registry_.Status("CP-001") == v1::CP_STATUS_ACTIVE &&
+           registry_.Status("CP-002") == v1::CP_STATUS_ACTIVE;
+  }));
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::ChargingPoint>> watch =
+      stub_->WatchChargingPoints(&context, {});
+  std::set<std::string> first;
+  v1::ChargingPoint cp;
+  for (int i = 0; i < 2 && watch->Read(&cp); ++i) {
+    EXPECT_EQ(cp.status(), v1::CP_STATUS_ACTIVE);
+    first.insert(cp.info().cp_id());
+  }
+  EXPECT_EQ(first, (std::set<std::string>{"CP-001", "CP-002"}));
+  // The same health again and again changes nothing a person sees ...
+  for (int i = 0; i < 50; ++i) Report(*a, true);
+  // ... so the next thing the watcher gets is the fault.
+  Report(*b, false);
+  ASSERT_TRUE(watch->Read(&cp));
+  EXPECT_EQ(cp.info().cp_id(), "CP-002");
+  EXPECT_EQ(cp.status(), v1::CP_STATUS_BROKEN);
+  context.TryCancel();
+}
+
+TEST_F(CentralServiceTest, ListsArePaged) {
+  for (int i = 0; i < 2500; ++i) {
+    v1::ChargingPointInfo info;
+    info.set_cp_id(absl::StrFormat("CP-%05d", i));
+    (void)registry_.Register(info);
+  }
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    v1::ListChargingPointsRequest request;
+    request.set_page_token(token);
+    v1::ListChargingPointsResponse response;
+    ASSERT_TRUE(stub_->ListChargingPoints(&context, request, &response).ok());
+    EXPECT_LE(response.charging_points_size(), 1000);
+    for (const v1::ChargingPoint& cp : response.charging_points()) seen.insert(cp.info().cp_id());
+    token = response.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen.size(), 2500u);
+}
+
+TEST_F(CentralServiceTest, AStopKafkaRefusesLeavesTheCpAsItWas) {
+  std::unique_ptr<Monitor> a = Connect("CP-001");
+  Report(*a, true);
+  google::protobuf::RepeatedPtrField<v1::ChargingPoint> out;
+  ASSERT_TRUE(service_.SetStopped("CP-001", false, true, &out).ok());
+  store_.status = absl::UnavailableError("Kafka is away");
+  // Stopping it again fails; it must stay stopped, not flip to resumed.
+  EXPECT_EQ(service_.SetStopped("CP-001", false, true, &out).code(),
+            absl::StatusCode::kUnavailable);
+  absl::StatusOr<v1::ChargingPoint> cp = registry_.Get("CP-001");
+  ASSERT_TRUE(cp.ok());
+  EXPECT_TRUE(cp->stopped_by_operator());
+}
+
+}  // namespace
+}  // namespace evnet

@@ -1,0 +1,124 @@
+#include "central/link_hub.h"
+
+#include <optional>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+class FakeStream : public LinkHub::Stream {
+ public:
+  bool Write(const v1::CentralCommand& command) override {
+    if (closed.has_value()) return false;
+    written.push_back(command.command_id());
+    return true;
+  }
+  void Close(const absl::Status& reason) override { closed = reason; }
+  std::vector<std::string> written;
+  std::optional<absl::Status> closed;
+};
+
+v1::CentralCommand Command(const std::string& id) {
+  v1::CentralCommand command;
+  command.set_command_id(id);
+  return command;
+}
+
+std::function<absl::Status()> Always() {
+  return [] { return absl::OkStatus(); };
+}
+
+class LinkHubTest : public ::testing::Test {
+ protected:
+  // Sends a command; its outcome lands in the returned slot.
+  std::shared_ptr<std::optional<absl::Status>> Send(const std::string& cp, const std::string& id,
+                                                    absl::Duration timeout = absl::Seconds(5)) {
+    auto outcome = std::make_shared<std::optional<absl::Status>>();
+    hub_.SendCommand(cp, Command(id), timeout, Always(),
+                     [outcome](absl::Status s) { *outcome = s; });
+    return outcome;
+  }
+
+  FakeClock clock_;
+  LinkHub hub_{clock_, absl::Seconds(3)};
+};
+
+TEST_F(LinkHubTest, ASecondMonitorIsRefusedWhileTheFirstReports) {
+  auto first = std::make_shared<FakeStream>();
+  ASSERT_TRUE(hub_.Attach("CP-001", first).ok());
+  absl::StatusOr<uint64_t> second = hub_.Attach("CP-001", std::make_shared<FakeStream>());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(first->closed.has_value());
+}
+
+TEST_F(LinkHubTest, ASilentLinkIsReplacedAndClosedAndItsEndDoesNotCount) {
+  auto old_stream = std::make_shared<FakeStream>();
+  absl::StatusOr<uint64_t> old_link = hub_.Attach("CP-001", old_stream);
+  ASSERT_TRUE(old_link.ok());
+  auto waiting = Send("CP-001", "c-1");  // sent on the old link, never answered
+  clock_.Advance(absl::Seconds(4));
+  auto new_stream = std::make_shared<FakeStream>();
+  absl::StatusOr<uint64_t> new_link = hub_.Attach("CP-001", new_stream);
+  ASSERT_TRUE(new_link.ok());
+  ASSERT_TRUE(old_stream->closed.has_value());
+  EXPECT_EQ(old_stream->closed->code(), absl::StatusCode::kAborted);
+  // The old stream ends: it was not the CP's link any more.
+  EXPECT_FALSE(hub_.Detach("CP-001", *old_link));
+  ASSERT_TRUE(waiting->has_value());
+  EXPECT_EQ((*waiting)->code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(hub_.Connected(), 1);
+  EXPECT_TRUE(hub_.Detach("CP-001", *new_link));
+  EXPECT_EQ(hub_.Connected(), 0);
+}
+
+TEST_F(LinkHubTest, CommandsAreAnsweredOnlyByTheirCp) {
+  ASSERT_TRUE(hub_.Attach("CP-001", std::make_shared<FakeStream>()).ok());
+  ASSERT_TRUE(hub_.Attach("CP-002", std::make_shared<FakeStream>()).ok());
+  auto outcome = Send("CP-001", "c-1");
+  v1::CommandResult result;
+  result.set_command_id("c-1");
+  hub_.Complete("CP-002", result);  // an impostor's answer
+  EXPECT_FALSE(outcome->has_value());
+  result.set_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  result.set_message("in fault");
+  hub_.Complete("CP-001", result);
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ((*outcome)->code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LinkHubTest, ACommandNobodyAnswersExpiresAtItsDeadline) {
+  ASSERT_TRUE(hub_.Attach("CP-001", std::make_shared<FakeStream>()).ok());
+  auto outcome = Send("CP-001", "c-1", absl::Seconds(5));
+  clock_.Advance(absl::Seconds(4));
+  hub_.ExpireCommands();
+  EXPECT_FALSE(outcome->has_value());
+  clock_.Advance(absl::Seconds(2));
+  hub_.ExpireCommands();
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ((*outcome)->code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(LinkHubTest, CommandsReachTheLinkInOrderAndAFailedPreconditionSendsNothing) {
+  auto stream = std::make_shared<FakeStream>();
+  ASSERT_TRUE(hub_.Attach("CP-001", stream).ok());
+  Send("CP-001", "start");
+  std::optional<absl::Status> refused;
+  hub_.SendCommand("CP-001", Command("late"), absl::Seconds(5),
+                   [] { return absl::AbortedError("CP-001 is out of order (STOPPED)"); },
+                   [&](absl::Status s) { refused = s; });
+  Send("CP-001", "stop");
+  EXPECT_EQ(stream->written, (std::vector<std::string>{"start", "stop"}));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(LinkHubTest, ACpWithNoLinkFailsAtOnce) {
+  auto outcome = Send("CP-404", "c-1");
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ((*outcome)->code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace evnet

@@ -1,0 +1,152 @@
+#include "central/monitor_link.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "glog/logging.h"
+
+namespace evnet {
+
+grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReactor::Start(
+    grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
+    RegistryStore& store) {
+  std::shared_ptr<MonitorLinkReactor> reactor(
+      new MonitorLinkReactor(context, registry, hub, store));
+  reactor->self_ = reactor;
+  reactor->StartRead(&reactor->in_);
+  return reactor.get();
+}
+
+MonitorLinkReactor::MonitorLinkReactor(grpc::CallbackServerContext* context, Registry& registry,
+                                       LinkHub& hub, RegistryStore& store)
+    : context_(context), registry_(registry), hub_(hub), store_(store) {}
+
+bool MonitorLinkReactor::Write(const v1::CentralCommand& command) {
+  absl::MutexLock lock(&mu_);
+  if (done_ || finishing_ || finish_after_write_.has_value()) return false;
+  out_.push_back(command);
+  if (out_.size() == 1) StartWrite(&out_.front());
+  return true;
+}
+
+void MonitorLinkReactor::Close(const absl::Status& reason) {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(ToGrpcStatus(reason));
+}
+
+void MonitorLinkReactor::FinishLocked(const grpc::Status& status) {
+  if (done_ || finishing_) return;
+  if (!out_.empty()) {  // one operation of a kind at a time: after the write
+    if (!finish_after_write_.has_value()) finish_after_write_ = status;
+    return;
+  }
+  finishing_ = true;
+  Finish(status);
+}
+
+void MonitorLinkReactor::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  out_.pop_front();
+  if (!ok) out_.clear();  // the stream is broken; the read side will end it
+  if (!out_.empty()) {
+    StartWrite(&out_.front());
+    return;
+  }
+  if (finish_after_write_.has_value()) {
+    grpc::Status status = *finish_after_write_;
+    finish_after_write_.reset();
+    FinishLocked(status);
+  }
+}
+
+void MonitorLinkReactor::OnReadDone(bool ok) {
+  if (!ok) {  // the monitor went away, or the call was cancelled
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::OK);
+    return;
+  }
+  if (cp_id_.empty()) {
+    OnRegister();
+  } else {
+    Handle();
+  }
+}
+
+void MonitorLinkReactor::OnRegister() {
+  if (!in_.has_register_() || in_.register_().cp_id().empty()) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "the first message on MonitorLink must register a CP id"));
+    return;
+  }
+  const std::string cp_id = in_.register_().cp_id();
+  absl::StatusOr<uint64_t> link = hub_.Attach(cp_id, self_);
+  if (!link.ok()) {
+    LOG(WARNING) << "Central | Refused a monitor for " << cp_id << ": " << link.status().message();
+    absl::MutexLock lock(&mu_);
+    FinishLocked(ToGrpcStatus(link.status()));
+    return;
+  }
+  cp_id_ = cp_id;
+  link_id_ = *link;
+  const bool known = registry_.Known(cp_id);
+  if (auto record = registry_.Register(in_.register_()); record.has_value()) Persist(*record);
+  LOG(INFO) << "Central | CP " << cp_id << (known ? " reconnected" : " registered")
+            << " (monitor at " << context_->peer() << ")";
+  v1::CentralCommand registered;
+  registered.mutable_registered()->set_cp_id(cp_id);
+  Write(registered);
+  StartRead(&in_);
+}
+
+void MonitorLinkReactor::Handle() {
+  hub_.Touch(cp_id_, link_id_);
+  switch (in_.kind_case()) {
+    case v1::MonitorMessage::kHealth:
+      registry_.Report(cp_id_, in_.health());
+      break;
+    case v1::MonitorMessage::kCommandResult:
+      hub_.Complete(cp_id_, in_.command_result());
+      break;
+    case v1::MonitorMessage::kRegister:
+      if (in_.register_().cp_id() != cp_id_) {
+        LOG(WARNING) << "Central | The monitor of " << cp_id_ << " tried to register as "
+                     << in_.register_().cp_id() << "; ignored";
+        break;
+      }
+      if (auto record = registry_.Register(in_.register_()); record.has_value()) {
+        Persist(*record);
+      }
+      break;
+    default:
+      LOG(WARNING) << "Central | Unknown message from the monitor of " << cp_id_;
+  }
+  StartRead(&in_);
+}
+
+void MonitorLinkReactor::Persist(const v1::CpRegistryRecord& record) {
+  store_.Save(record, [cp_id = record.info().cp_id()](absl::Status saved) {
+    if (!saved.ok()) {
+      LOG(WARNING) << "Central | CP " << cp_id
+                   << " is not yet recorded in Kafka (it will be at its next registration): "
+                   << saved;
+    }
+  });
+}
+
+void MonitorLinkReactor::OnDone() {
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+  }
+  // Only the CP's current link speaks for it: a replaced link ending does
+  // not make a live CP look disconnected.
+  if (!cp_id_.empty() && hub_.Detach(cp_id_, link_id_)) {
+    registry_.LinkClosed(cp_id_);
+    LOG(WARNING) << "Central | The monitor of CP " << cp_id_ << " disconnected";
+  }
+  std::shared_ptr<MonitorLinkReactor> self = std::move(self_);
+}
+
+}  // namespace evnet

@@ -1,0 +1,50 @@
+// What central's logic sends out, as interfaces its libraries depend on: a
+// command down a CP's monitor link, an update to a driver, a registry record
+// to Kafka. Each is asynchronous: `done` runs once, on any thread (possibly
+// before the call returns), with OK when the effect is done.
+#ifndef EVNET_CENTRAL_OUTBOUND_H_
+#define EVNET_CENTRAL_OUTBOUND_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "evnet/v1/central.pb.h"
+#include "evnet/v1/events.pb.h"
+
+namespace evnet {
+
+using Done = std::function<void(absl::Status)>;
+
+// Sends commands down the CPs' monitor links.
+class CommandSender {
+ public:
+  virtual ~CommandSender() = default;
+  // `precondition` is checked when the command is queued on the link, in
+  // the order of every other command to that CP; a non-OK result is
+  // returned through `done` and nothing is sent. `done` gets the monitor's
+  // answer, UNAVAILABLE when the link is gone, DEADLINE_EXCEEDED after
+  // `timeout`.
+  virtual void SendCommand(const std::string& cp_id, v1::CentralCommand command,
+                           absl::Duration timeout, std::function<absl::Status()> precondition,
+                           Done done) = 0;
+};
+
+// Publishes to evnet.driver.updates; OK once Kafka has it.
+class UpdatePublisher {
+ public:
+  virtual ~UpdatePublisher() = default;
+  virtual void Publish(const v1::DriverUpdate& update, Done done) = 0;
+};
+
+// Where central keeps what it must remember about CPs (evnet.cp.registry).
+class RegistryStore {
+ public:
+  virtual ~RegistryStore() = default;
+  virtual void Save(const v1::CpRegistryRecord& record, Done done) = 0;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_CENTRAL_OUTBOUND_H_

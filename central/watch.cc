@@ -1,0 +1,79 @@
+#include "central/watch.h"
+
+namespace evnet {
+
+Watchers::~Watchers() { CloseAll(); }
+
+grpc::ServerWriteReactor<v1::ChargingPoint>* Watchers::Start(grpc::CallbackServerContext*) {
+  auto* reactor = new WatchReactor(registry_, *this);
+  {
+    absl::MutexLock lock(&mu_);
+    open_.insert(reactor);
+  }
+  reactor->Poke();  // the whole network first
+  return reactor;
+}
+
+void Watchers::Poke() {
+  absl::MutexLock lock(&mu_);
+  for (WatchReactor* reactor : open_) reactor->Poke();
+}
+
+void Watchers::CloseAll() {
+  absl::MutexLock lock(&mu_);
+  for (WatchReactor* reactor : open_) reactor->Close();
+}
+
+void Watchers::Remove(WatchReactor* reactor) {
+  absl::MutexLock lock(&mu_);
+  open_.erase(reactor);
+}
+
+void WatchReactor::Poke() {
+  absl::MutexLock lock(&mu_);
+  if (!writing_ && !closing_) NextLocked();
+}
+
+void WatchReactor::Close() {
+  absl::MutexLock lock(&mu_);
+  closing_ = true;
+  if (!writing_) FinishLocked(grpc::Status::OK);
+}
+
+void WatchReactor::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  Finish(status);
+}
+
+void WatchReactor::NextLocked() {
+  std::optional<std::pair<uint64_t, v1::ChargingPoint>> next = registry_.NextChange(cursor_);
+  if (!next.has_value()) return;
+  cursor_ = next->first;
+  out_ = std::move(next->second);
+  writing_ = true;
+  StartWrite(&out_);
+}
+
+void WatchReactor::OnWriteDone(bool ok) {
+  absl::MutexLock lock(&mu_);
+  writing_ = false;
+  if (!ok || closing_) {  // the watcher went away, or central is closing
+    FinishLocked(ok ? grpc::Status::OK : grpc::Status::CANCELLED);
+    return;
+  }
+  NextLocked();
+}
+
+void WatchReactor::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  closing_ = true;
+  if (!writing_) FinishLocked(grpc::Status::CANCELLED);  // else the write ends with !ok
+}
+
+void WatchReactor::OnDone() {
+  watchers_.Remove(this);
+  delete this;
+}
+
+}  // namespace evnet

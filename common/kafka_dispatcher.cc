@@ -1,0 +1,132 @@
+#include "common/kafka_dispatcher.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "glog/logging.h"
+
+namespace evnet {
+
+void OffsetTracker::Begin(const Partition& partition, int64_t offset) {
+  State& state = partitions_[partition];
+  state.in_flight.insert(offset);
+  state.next = std::max(state.next, offset + 1);
+}
+
+void OffsetTracker::Finish(const Partition& partition, int64_t offset) {
+  auto it = partitions_.find(partition);
+  if (it != partitions_.end()) it->second.in_flight.erase(offset);
+}
+
+std::map<OffsetTracker::Partition, int64_t> OffsetTracker::TakeStorable() {
+  std::map<Partition, int64_t> out;
+  for (auto& [partition, state] : partitions_) {
+    const int64_t storable = state.in_flight.empty() ? state.next : *state.in_flight.begin();
+    if (storable <= state.stored) continue;
+    state.stored = storable;
+    out[partition] = storable;
+  }
+  return out;
+}
+
+size_t OffsetTracker::in_flight() const {
+  size_t n = 0;
+  for (const auto& [partition, state] : partitions_) n += state.in_flight.size();
+  return n;
+}
+
+KafkaDispatcher::KafkaDispatcher(KafkaConsumer& consumer, AsyncKafkaHandler handler,
+                                 KafkaDispatcherOptions options)
+    : consumer_(consumer), handler_(std::move(handler)), options_(options) {}
+
+KafkaDispatcher::~KafkaDispatcher() {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return tracker_.in_flight() == retries_.size();
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(5));
+  for (const auto& [partition, offset] : tracker_.TakeStorable()) {
+    (void)consumer_.StoreOffset(partition.first, partition.second, offset);
+  }
+}
+
+size_t KafkaDispatcher::in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return tracker_.in_flight();
+}
+
+void KafkaDispatcher::Dispatch(const KafkaMessage& message) {
+  handler_(message, [this, message](absl::Status status) { Done(message, std::move(status)); });
+}
+
+void KafkaDispatcher::Done(const KafkaMessage& message, absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  if (status.ok()) {
+    tracker_.Finish({message.topic, message.partition}, message.offset);
+    last_error_.clear();
+    return;
+  }
+  // Not done: it comes again. Say so once per kind of failure.
+  if (std::string(status.message()) != last_error_) {
+    LOG(WARNING) << "Will retry the message at " << message.topic << "/" << message.partition
+                 << "@" << message.offset << ": " << status;
+    last_error_ = std::string(status.message());
+  }
+  retries_.push_back({absl::Now() + options_.retry_backoff, message});
+}
+
+absl::Status KafkaDispatcher::Poll(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<KafkaMessage> due;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    while (!retries_.empty() && retries_.front().due <= now) {
+      due.push_back(std::move(retries_.front().message));
+      retries_.pop_front();
+    }
+  }
+  for (const KafkaMessage& message : due) Dispatch(message);
+
+  absl::Status status;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (tracker_.in_flight() >= options_.max_in_flight) {
+        // Back-pressure: wait for handlers rather than read further.
+        auto below = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return tracker_.in_flight() < options_.max_in_flight;
+        };
+        mu_.AwaitWithDeadline(absl::Condition(&below), deadline);
+        if (!below()) break;
+      }
+    }
+    const absl::Duration left = std::max(absl::ZeroDuration(), deadline - absl::Now());
+    absl::StatusOr<std::optional<KafkaMessage>> next = consumer_.Next(left);
+    if (!next.ok()) {
+      status = next.status();
+      break;
+    }
+    if (!next->has_value()) break;
+    {
+      absl::MutexLock lock(&mu_);
+      tracker_.Begin({(*next)->topic, (*next)->partition}, (*next)->offset);
+    }
+    Dispatch(**next);
+    // Drain what is already fetched without waiting again.
+    if (absl::Now() >= deadline) break;
+  }
+
+  std::map<OffsetTracker::Partition, int64_t> storable;
+  {
+    absl::MutexLock lock(&mu_);
+    storable = tracker_.TakeStorable();
+  }
+  for (const auto& [partition, offset] : storable) {
+    absl::Status stored = consumer_.StoreOffset(partition.first, partition.second, offset);
+    if (!stored.ok()) LOG(WARNING) << stored;
+  }
+  return status;
+}
+
+}  // namespace evnet
