@@ -1,0 +1,371 @@
+#include "tools/evload/fleet.h"
+
+#include <cmath>
+#include <deque>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "common/grpc_channel.h"
+#include "common/json_codec.h"
+#include "common/proto_time.h"
+#include "common/topics.h"
+#include "glog/logging.h"
+#include "grpcpp/create_channel.h"
+
+namespace evnet::evload {
+namespace {
+
+constexpr double kPowerKw = 22;
+constexpr double kPrice = 0.30;
+constexpr absl::Duration kTick = absl::Milliseconds(100);
+constexpr int kBuckets = 10;  // each CP reports once per kBuckets ticks: 1 s
+
+}  // namespace
+
+class Link;
+
+// One CP: its engine's state and its monitor's current link.
+class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
+ public:
+  SimulatedCp(std::string id, v1::CentralService::Stub* stub, KafkaProducer& producer)
+      : id_(std::move(id)), stub_(stub), producer_(producer) {}
+
+  const std::string& id() const { return id_; }
+  void Connect();
+  // Once a second: health, telemetry, the end of a session.
+  void Second(absl::Time now, absl::Duration session_length);
+  void Reconnect(absl::Time now);  // if due
+  void SetBroken(bool broken, absl::Time now);
+  void DropLink();
+  void Close();  // for good
+  // Waits (at most `timeout`) until the current link, if any, is done.
+  void WaitUnlinked(absl::Duration timeout) {
+    absl::MutexLock lock(&mu);
+    auto unlinked = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return link_ == nullptr; };
+    mu.AwaitWithTimeout(absl::Condition(&unlinked), timeout);
+  }
+
+  // From the link.
+  void OnCommand(const v1::CentralCommand& command, Link& link);
+  void LinkEnded(Link* link, const grpc::Status& status);
+
+  absl::Mutex mu;
+  bool registered ABSL_GUARDED_BY(mu) = false;
+  bool broken ABSL_GUARDED_BY(mu) = false;
+  absl::Time broken_since ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  v1::SupplySnapshot session ABSL_GUARDED_BY(mu);  // session_id set while supplying
+  absl::Time started ABSL_GUARDED_BY(mu);
+  int64_t reports ABSL_GUARDED_BY(mu) = 0;
+  int64_t sessions ABSL_GUARDED_BY(mu) = 0;
+  int64_t results ABSL_GUARDED_BY(mu) = 0;
+  int64_t reconnects ABSL_GUARDED_BY(mu) = 0;
+
+ private:
+  void EndSessionLocked(v1::SessionEndReason reason, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  v1::MonitorMessage HealthLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
+  const std::string id_;
+  v1::CentralService::Stub* const stub_;
+  KafkaProducer& producer_;
+  Link* link_ ABSL_GUARDED_BY(mu) = nullptr;
+  absl::Time reconnect_at_ ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
+  int failures_ ABSL_GUARDED_BY(mu) = 0;
+  bool closing_ ABSL_GUARDED_BY(mu) = false;
+};
+
+// One MonitorLink call; deletes itself when it is done.
+class Link final : public grpc::ClientBidiReactor<v1::MonitorMessage, v1::CentralCommand> {
+ public:
+  Link(std::shared_ptr<SimulatedCp> cp, v1::CentralService::Stub* stub,
+       const v1::MonitorMessage& hello)
+      : cp_(std::move(cp)) {
+    // Keepalive on the channel notices a dead central; this a lost stream.
+    stub->async()->MonitorLink(&context_, this);
+    Write(hello);
+    StartRead(&in_);
+    StartCall();
+  }
+  void Write(const v1::MonitorMessage& message) {
+    absl::MutexLock lock(&mu_);
+    if (out_.size() >= 4) return;  // a slow link drops reports rather than pile them up
+    out_.push_back(message);
+    if (out_.size() == 1) StartWrite(&out_.front());
+  }
+  void Cancel() { context_.TryCancel(); }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    out_.pop_front();
+    if (!ok) {
+      out_.clear();
+      return;
+    }
+    if (!out_.empty()) StartWrite(&out_.front());
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    cp_->OnCommand(in_, *this);
+    StartRead(&in_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    cp_->LinkEnded(this, status);
+    delete this;
+  }
+
+ private:
+  std::shared_ptr<SimulatedCp> cp_;
+  grpc::ClientContext context_;
+  v1::CentralCommand in_;
+  absl::Mutex mu_;
+  std::deque<v1::MonitorMessage> out_ ABSL_GUARDED_BY(mu_);
+};
+
+void SimulatedCp::Connect() {
+  absl::MutexLock lock(&mu);
+  v1::MonitorMessage hello;
+  v1::ChargingPointInfo* info = hello.mutable_register_();
+  info->set_cp_id(id_);
+  info->set_location("evload");
+  info->set_price_eur_per_kwh(kPrice);
+  info->set_power_kw(kPowerKw);
+  reconnect_at_ = absl::InfiniteFuture();
+  link_ = new Link(shared_from_this(), stub_, hello);
+}
+
+void SimulatedCp::Reconnect(absl::Time now) {
+  {
+    absl::MutexLock lock(&mu);
+    if (link_ != nullptr || now < reconnect_at_ || closing_) return;
+    ++reconnects;
+  }
+  Connect();
+}
+
+void SimulatedCp::LinkEnded(Link* link, const grpc::Status&) {
+  absl::MutexLock lock(&mu);
+  if (link_ == link) link_ = nullptr;
+  registered = false;
+  // Jittered, growing backoff: after a central restart, 10,000 monitors do
+  // not come back in the same millisecond.
+  thread_local absl::BitGen gen;
+  failures_ = std::min(failures_ + 1, 4);
+  const absl::Duration cap = absl::Milliseconds(250) * (1 << (failures_ - 1));
+  reconnect_at_ = absl::Now() + absl::Milliseconds(50) + cap * absl::Uniform(gen, 0.0, 1.0);
+}
+
+void SimulatedCp::DropLink() {
+  absl::MutexLock lock(&mu);
+  if (link_ != nullptr) link_->Cancel();
+}
+
+void SimulatedCp::Close() {
+  absl::MutexLock lock(&mu);
+  closing_ = true;
+  if (link_ != nullptr) link_->Cancel();
+}
+
+void SimulatedCp::SetBroken(bool now_broken, absl::Time now) {
+  absl::MutexLock lock(&mu);
+  if (broken == now_broken) return;
+  broken = now_broken;
+  broken_since = now_broken ? now : absl::InfinitePast();
+  if (now_broken && !session.session_id().empty()) {
+    EndSessionLocked(v1::SESSION_END_REASON_ENGINE_FAILURE, now);
+  }
+  // Report at once, as a monitor does on the third failed check.
+  if (link_ != nullptr && registered) link_->Write(HealthLocked(now));
+}
+
+v1::MonitorMessage SimulatedCp::HealthLocked(absl::Time now) const {
+  v1::MonitorMessage message;
+  v1::HealthReport* health = message.mutable_health();
+  health->set_engine_ok(!broken);
+  health->set_engine_state(broken                         ? v1::ENGINE_STATE_FAULT
+                           : session.session_id().empty() ? v1::ENGINE_STATE_IDLE
+                                                          : v1::ENGINE_STATE_SUPPLYING);
+  if (!session.session_id().empty()) *health->mutable_supply() = session;
+  *health->mutable_checked_at() = ToProto(now);
+  return message;
+}
+
+void SimulatedCp::Second(absl::Time now, absl::Duration session_length) {
+  absl::MutexLock lock(&mu);
+  if (!session.session_id().empty()) {
+    const double hours = absl::ToDoubleHours(now - started);
+    session.set_energy_kwh(kPowerKw * hours);
+    session.set_amount_eur(kPowerKw * hours * kPrice);
+    if (now - started >= session_length) {
+      EndSessionLocked(v1::SESSION_END_REASON_DURATION_REACHED, now);
+    } else {
+      v1::SupplyTelemetry telemetry;
+      telemetry.set_cp_id(id_);
+      *telemetry.mutable_supply() = session;
+      *telemetry.mutable_measured_at() = ToProto(now);
+      (void)producer_.Produce(kSupplyTelemetryTopic, id_, ToJson(telemetry), [](absl::Status) {});
+    }
+  }
+  if (link_ != nullptr && registered) {
+    link_->Write(HealthLocked(now));
+    ++reports;
+  }
+}
+
+void SimulatedCp::EndSessionLocked(v1::SessionEndReason reason, absl::Time now) {
+  v1::SessionResult result;
+  result.set_session_id(session.session_id());
+  result.set_cp_id(id_);
+  result.set_driver_id(session.driver_id());
+  result.set_request_id(session.session_id().substr(2));  // "s-<request id>"
+  *result.mutable_started_at() = ToProto(started);
+  *result.mutable_ended_at() = ToProto(now);
+  const double kwh = kPowerKw * absl::ToDoubleHours(now - started);
+  result.set_energy_kwh(kwh);
+  result.set_price_eur_per_kwh(kPrice);
+  result.set_amount_eur(std::round(kwh * kPrice * 100) / 100);
+  result.set_end_reason(reason);
+  session.Clear();
+  ++results;
+  (void)producer_.Produce(kSessionResultsTopic, id_, ToJson(result), [](absl::Status) {});
+}
+
+void SimulatedCp::OnCommand(const v1::CentralCommand& command, Link& link) {
+  absl::MutexLock lock(&mu);
+  const absl::Time now = absl::Now();
+  if (command.has_registered()) {
+    registered = true;
+    failures_ = 0;
+    link.Write(HealthLocked(now));
+    return;
+  }
+  v1::MonitorMessage reply;
+  v1::CommandResult* result = reply.mutable_command_result();
+  result->set_command_id(command.command_id());
+  if (command.has_start_supply()) {
+    const v1::StartSupplyRequest& start = command.start_supply();
+    if (session.session_id() == start.session_id()) {
+      // Already running it: idempotent.
+    } else if (broken || !session.session_id().empty()) {
+      result->set_code(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+      result->set_message(broken ? "in fault" : "supplying another session");
+    } else {
+      session.set_session_id(start.session_id());
+      session.set_driver_id(start.driver_id());
+      session.set_power_kw(kPowerKw);
+      *session.mutable_started_at() = ToProto(now);
+      started = now;
+      ++sessions;
+    }
+  } else if (command.has_stop_supply()) {
+    const v1::StopSupplyRequest& stop = command.stop_supply();
+    if (!session.session_id().empty() &&
+        (stop.session_id().empty() || stop.session_id() == session.session_id())) {
+      EndSessionLocked(stop.reason(), now);
+    }
+  }
+  link.Write(reply);
+}
+
+Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
+    : options_(std::move(options)), producer_(producer) {
+  const int channels = options_.channels <= 0 ? options_.cps : options_.channels;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    // A distinct argument per channel keeps gRPC from sharing one connection.
+    args.SetInt("evload.channel", i);
+    channels_.push_back(grpc::CreateCustomChannel(options_.central_address,
+                                                  grpc::InsecureChannelCredentials(), args));
+    stubs_.push_back(v1::CentralService::NewStub(channels_.back()));
+  }
+  for (int i = 0; i < options_.cps; ++i) {
+    cps_.push_back(std::make_shared<SimulatedCp>(
+        absl::StrFormat("LOAD-%05d", options_.first_cp + i), stubs_[i % channels].get(),
+        producer_));
+  }
+  for (auto& cp : cps_) cp->Connect();
+  ticker_ = std::thread([this] { Tick(); });
+}
+
+Fleet::~Fleet() {
+  stop_.Notify();
+  ticker_.join();
+  for (auto& cp : cps_) cp->Close();
+  // Wait for every link's OnDone, so that none outlives its channel.
+  for (auto& cp : cps_) cp->WaitUnlinked(absl::Seconds(2));
+}
+
+void Fleet::Tick() {
+  absl::BitGen gen;
+  int64_t tick = 0;
+  absl::Time next_fault = absl::Now() + options_.fault_every;
+  std::vector<std::pair<absl::Time, SimulatedCp*>> heal;
+  while (!stop_.WaitForNotificationWithTimeout(kTick)) {
+    const absl::Time now = absl::Now();
+    const int bucket = static_cast<int>(tick++ % kBuckets);
+    for (size_t i = 0; i < cps_.size(); ++i) {
+      cps_[i]->Reconnect(now);
+      if (static_cast<int>(i % kBuckets) == bucket) cps_[i]->Second(now, options_.session_length);
+    }
+    for (auto it = heal.begin(); it != heal.end();) {
+      if (it->first > now) {
+        ++it;
+        continue;
+      }
+      it->second->SetBroken(false, now);
+      it = heal.erase(it);
+    }
+    if (now < next_fault || (options_.fault_share <= 0 && options_.reconnect_share <= 0)) continue;
+    next_fault = now + options_.fault_every;
+    for (auto& cp : cps_) {
+      if (absl::Bernoulli(gen, options_.fault_share)) {
+        cp->SetBroken(true, now);
+        heal.emplace_back(now + options_.fault_length, cp.get());
+      }
+      if (absl::Bernoulli(gen, options_.reconnect_share)) cp->DropLink();
+    }
+  }
+}
+
+Fleet::Counts Fleet::counts() const {
+  Counts counts;
+  for (const auto& cp : cps_) {
+    absl::MutexLock lock(&cp->mu);
+    counts.connected += cp->registered ? 1 : 0;
+    counts.supplying += cp->session.session_id().empty() ? 0 : 1;
+    counts.reports += cp->reports;
+    counts.sessions += cp->sessions;
+    counts.results += cp->results;
+    counts.reconnects += cp->reconnects;
+  }
+  return counts;
+}
+
+std::vector<std::string> Fleet::IdleCps(size_t max) const {
+  std::vector<std::string> out;
+  thread_local absl::BitGen gen;
+  const size_t start = absl::Uniform<size_t>(gen, 0, cps_.size());
+  for (size_t k = 0; k < cps_.size() && out.size() < max; ++k) {
+    const auto& cp = cps_[(start + k) % cps_.size()];
+    absl::MutexLock lock(&cp->mu);
+    if (cp->registered && !cp->broken && cp->session.session_id().empty()) out.push_back(cp->id());
+  }
+  return out;
+}
+
+absl::Time Fleet::BrokenSince(const std::string& cp_id) const {
+  // Ids are LOAD-<n>: find it by number.
+  int n = 0;
+  if (cp_id.size() < 6 || !absl::SimpleAtoi(cp_id.substr(5), &n)) return absl::InfinitePast();
+  const int i = n - options_.first_cp;
+  if (i < 0 || i >= static_cast<int>(cps_.size())) return absl::InfinitePast();
+  absl::MutexLock lock(&cps_[i]->mu);
+  return cps_[i]->broken_since;
+}
+
+}  // namespace evnet::evload

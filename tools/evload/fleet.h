@@ -1,0 +1,75 @@
+// The simulated charging points of evload: each one a monitor with its own
+// MonitorLink stream to central (gRPC's callback client API, so thousands
+// of streams cost no thread each) that registers, reports health every
+// second and answers commands, and an engine that publishes telemetry every
+// second and one session result per session to Kafka, like cp_engine.
+// Uses only the public gRPC API and the Kafka topics, nothing of central.
+#ifndef EVNET_TOOLS_EVLOAD_FLEET_H_
+#define EVNET_TOOLS_EVLOAD_FLEET_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/kafka_producer.h"
+#include "evnet/v1/central.grpc.pb.h"
+
+namespace evnet::evload {
+
+struct FleetOptions {
+  std::string central_address;
+  int cps = 1000;
+  int first_cp = 1;  // ids LOAD-<first_cp>...
+  int channels = 8;  // CPs share this many HTTP/2 connections... unless 0:
+                     // 0 gives every CP its own connection, as real ones have
+  absl::Duration session_length = absl::Seconds(10);
+  // Faults: this share of CPs turns BROKEN for fault_length, every fault_every.
+  double fault_share = 0;
+  absl::Duration fault_every = absl::Seconds(10);
+  absl::Duration fault_length = absl::Seconds(3);
+  // Monitors reconnecting: this share of links is dropped every fault_every.
+  double reconnect_share = 0;
+};
+
+class SimulatedCp;
+
+class Fleet {
+ public:
+  Fleet(FleetOptions options, KafkaProducer& producer);
+  ~Fleet();
+
+  struct Counts {
+    int connected = 0;     // links registered with central now
+    int supplying = 0;
+    int64_t reports = 0;   // health reports sent
+    int64_t sessions = 0;  // started
+    int64_t results = 0;   // published
+    int64_t reconnects = 0;
+  };
+  Counts counts() const;
+  // Ids of CPs that are registered, healthy and idle, for the drivers.
+  std::vector<std::string> IdleCps(size_t max) const;
+  // When the CP last turned broken (InfinitePast if not broken now).
+  absl::Time BrokenSince(const std::string& cp_id) const;
+
+ private:
+  void Tick();
+
+  const FleetOptions options_;
+  KafkaProducer& producer_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  std::vector<std::unique_ptr<v1::CentralService::Stub>> stubs_;
+  std::vector<std::shared_ptr<SimulatedCp>> cps_;
+  absl::Notification stop_;
+  std::thread ticker_;  // health, telemetry, session ends, faults, reconnects
+};
+
+}  // namespace evnet::evload
+
+#endif  // EVNET_TOOLS_EVLOAD_FLEET_H_
