@@ -1,6 +1,7 @@
 // Client channels of evnet: insecure on loopback or a cluster network, with
 // reconnect backoff capped at one second so that a restarted peer is found
-// again within the fault table's targets (gRPC's default cap is two minutes).
+// again within the fault table's targets (gRPC's default cap is two minutes),
+// and keepalive pings so that a peer gone silent is noticed.
 #ifndef EVNET_COMMON_GRPC_CHANNEL_H_
 #define EVNET_COMMON_GRPC_CHANNEL_H_
 

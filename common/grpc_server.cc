@@ -14,6 +14,14 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // grpc.health.v1.Health, for Kubernetes' gRPC probes: SERVING while up.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  // A dead peer is noticed within about a minute even when nothing is sent,
+  // and monitors may ping as often as every 10 s to notice a dead central.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // Messages here are small: no bandwidth probing pings on 10,000 links.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   int port = 0;
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
   for (grpc::Service* service : options.services) builder.RegisterService(service);

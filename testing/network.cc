@@ -22,6 +22,7 @@ constexpr char kCentral[] = "central/server";
 constexpr char kEngine[] = "cp_engine/engine";
 constexpr char kMonitor[] = "cp_monitor/monitor";
 constexpr char kDriver[] = "driver/driver";
+constexpr char kLoad[] = "tools/evload/evload";
 
 }  // namespace
 
@@ -309,6 +310,33 @@ absl::Status Network::Simulate(int cp, v1::SimulateAction action) {
   v1::SimulateResponse response;
   grpc::Status status = engine->Simulate(&context, request, &response);
   return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+}
+
+}  // namespace evnet::test
+
+namespace evnet::test {
+
+int Network::CountWithStatus(v1::CpStatus status) {
+  int count = 0;
+  v1::ListChargingPointsRequest request;
+  do {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(kRpcTimeout));
+    v1::ListChargingPointsResponse response;
+    if (!central_->ListChargingPoints(&context, request, &response).ok()) return -1;
+    for (const v1::ChargingPoint& cp : response.charging_points()) {
+      if (cp.status() == status) ++count;
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return count;
+}
+
+absl::Status Network::StartLoad(std::vector<std::string> flags) {
+  std::vector<std::string> argv = {kLoad, absl::StrCat("--central_address=127.0.0.1:", central_port_),
+                                   absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers())};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return Launch("evload", std::move(argv));
 }
 
 }  // namespace evnet::test

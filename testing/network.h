@@ -97,6 +97,10 @@ class Network {
   [[nodiscard]] absl::Status StopCp(const std::string& cp_id);
   [[nodiscard]] absl::Status ResumeCp(const std::string& cp_id);
   std::vector<v1::Session> Sessions();
+  // How many CPs central shows with `status` (every page); -1 if it does not answer.
+  int CountWithStatus(v1::CpStatus status);
+  // Starts tools/evload against this network, named "evload".
+  [[nodiscard]] absl::Status StartLoad(std::vector<std::string> flags);
   [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action);
 
  private:

@@ -22,6 +22,7 @@ namespace evnet::evload {
 namespace {
 
 constexpr absl::Duration kKafkaTimeout = absl::Seconds(10);
+constexpr absl::Duration kWarmUp = absl::Seconds(2);
 
 // A consumer of every partition of `topic`, from its end.
 absl::StatusOr<std::unique_ptr<KafkaConsumer>> TailOf(const std::string& bootstrap,
@@ -54,11 +55,16 @@ absl::Status RunDrivers(const DriverLoadOptions& options, Fleet& fleet, KafkaPro
 
   absl::Mutex mu;
   std::vector<std::string> free_drivers;
-  for (int i = 0; i < options.drivers; ++i) free_drivers.push_back(absl::StrCat("load-driver-", i));
+  // Ids of this run only: a past run's sessions never block this one's drivers.
+  const std::string run = NewId("load");
+  for (int i = 0; i < options.drivers; ++i) free_drivers.push_back(absl::StrCat(run, "-", i));
   std::set<std::string> reserved_cps;
   std::map<std::string, std::pair<absl::Time, std::string>> waiting;  // request -> sent, CP
   std::map<std::string, std::string> session_cp;                      // driver -> CP
   std::atomic<bool> stop{false};
+  // Requests of the first seconds are answered but not timed: connections
+  // and metadata are still warming up (the echo baseline does the same).
+  const absl::Time warm = absl::Now() + kWarmUp;
 
   std::thread reader([&] {
     while (!stop) {
@@ -72,7 +78,7 @@ absl::Status RunDrivers(const DriverLoadOptions& options, Fleet& fleet, KafkaPro
       switch (update->kind()) {
         case v1::UPDATE_KIND_ACCEPTED:
           if (it == waiting.end()) break;
-          result.accept_latency.Add(now - it->second.first);
+          if (it->second.first >= warm) result.accept_latency.Add(now - it->second.first);
           ++result.accepted;
           session_cp[update->driver_id()] = it->second.second;
           waiting.erase(it);
@@ -165,6 +171,7 @@ absl::Status RunKafkaEcho(const std::string& bootstrap, double rate, absl::Durat
   (void)(*echo_in)->Next(absl::Seconds(1));
   (void)(*echo_out)->Next(absl::Seconds(1));
   std::atomic<bool> stop{false};
+  const absl::Time warm = absl::Now() + kWarmUp;
   // The middle hop, as central: consume, produce.
   std::thread middle([&] {
     while (!stop) {
@@ -178,7 +185,7 @@ absl::Status RunKafkaEcho(const std::string& bootstrap, double rate, absl::Durat
       absl::StatusOr<std::optional<KafkaMessage>> m = (*echo_out)->Next(absl::Milliseconds(100));
       if (!m.ok() || !m->has_value()) continue;
       int64_t sent_us = 0;
-      if (absl::SimpleAtoi((*m)->value, &sent_us)) {
+      if (absl::SimpleAtoi((*m)->value, &sent_us) && absl::FromUnixMicros(sent_us) >= warm) {
         round_trips.Add(absl::Now() - absl::FromUnixMicros(sent_us));
       }
     }

@@ -21,6 +21,7 @@ constexpr double kPowerKw = 22;
 constexpr double kPrice = 0.30;
 constexpr absl::Duration kTick = absl::Milliseconds(100);
 constexpr int kBuckets = 10;  // each CP reports once per kBuckets ticks: 1 s
+constexpr int kShards = 4;
 
 }  // namespace
 
@@ -71,7 +72,7 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   v1::CentralService::Stub* const stub_;
   KafkaProducer& producer_;
   Link* link_ ABSL_GUARDED_BY(mu) = nullptr;
-  absl::Time reconnect_at_ ABSL_GUARDED_BY(mu) = absl::InfiniteFuture();
+  absl::Time reconnect_at_ ABSL_GUARDED_BY(mu) = absl::InfinitePast();  // connect at once
   int failures_ ABSL_GUARDED_BY(mu) = 0;
   bool closing_ ABSL_GUARDED_BY(mu) = false;
 };
@@ -139,7 +140,7 @@ void SimulatedCp::Reconnect(absl::Time now) {
   {
     absl::MutexLock lock(&mu);
     if (link_ != nullptr || now < reconnect_at_ || closing_) return;
-    ++reconnects;
+    if (reconnect_at_ != absl::InfinitePast()) ++reconnects;
   }
   Connect();
 }
@@ -275,8 +276,9 @@ Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     // A distinct argument per channel keeps gRPC from sharing one connection.
     args.SetInt("evload.channel", i);
     channels_.push_back(grpc::CreateCustomChannel(options_.central_address,
@@ -288,30 +290,38 @@ Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
         absl::StrFormat("LOAD-%05d", options_.first_cp + i), stubs_[i % channels].get(),
         producer_));
   }
-  for (auto& cp : cps_) cp->Connect();
-  ticker_ = std::thread([this] { Tick(); });
+  // The tickers connect every CP on their first tick, spread over threads.
+  for (int shard = 0; shard < kShards; ++shard) {
+    tickers_.emplace_back([this, shard] { Tick(shard); });
+  }
 }
 
 Fleet::~Fleet() {
   stop_.Notify();
-  ticker_.join();
+  for (std::thread& ticker : tickers_) ticker.join();
   for (auto& cp : cps_) cp->Close();
   // Wait for every link's OnDone, so that none outlives its channel.
   for (auto& cp : cps_) cp->WaitUnlinked(absl::Seconds(2));
 }
 
-void Fleet::Tick() {
+void Fleet::Tick(int shard) {
   absl::BitGen gen;
   int64_t tick = 0;
   absl::Time next_fault = absl::Now() + options_.fault_every;
   std::vector<std::pair<absl::Time, SimulatedCp*>> heal;
-  while (!stop_.WaitForNotificationWithTimeout(kTick)) {
+  absl::Time next_tick = absl::Now();
+  // On a fixed schedule: a slow tick does not stretch the next one.
+  while (!stop_.WaitForNotificationWithTimeout(next_tick - absl::Now())) {
+    next_tick += kTick;
     const absl::Time now = absl::Now();
     const int bucket = static_cast<int>(tick++ % kBuckets);
-    for (size_t i = 0; i < cps_.size(); ++i) {
+    for (size_t i = shard; i < cps_.size(); i += kShards) {
       cps_[i]->Reconnect(now);
-      if (static_cast<int>(i % kBuckets) == bucket) cps_[i]->Second(now, options_.session_length);
+      if (static_cast<int>((i / kShards) % kBuckets) == bucket) {
+        cps_[i]->Second(now, options_.session_length);
+      }
     }
+    if (shard != 0) continue;
     for (auto it = heal.begin(); it != heal.end();) {
       if (it->first > now) {
         ++it;

@@ -59,7 +59,8 @@ class Fleet {
   absl::Time BrokenSince(const std::string& cp_id) const;
 
  private:
-  void Tick();
+  // One shard of the CPs (index % kShards == shard); shard 0 also plays faults.
+  void Tick(int shard);
 
   const FleetOptions options_;
   KafkaProducer& producer_;
@@ -67,7 +68,9 @@ class Fleet {
   std::vector<std::unique_ptr<v1::CentralService::Stub>> stubs_;
   std::vector<std::shared_ptr<SimulatedCp>> cps_;
   absl::Notification stop_;
-  std::thread ticker_;  // health, telemetry, session ends, faults, reconnects
+  // Health, telemetry, session ends, reconnects: a write on a link costs its
+  // syscall on the calling thread, so the CPs are shared among threads.
+  std::vector<std::thread> tickers_;
 };
 
 }  // namespace evnet::evload
