@@ -1,5 +1,6 @@
 #include "central/central.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -22,7 +23,10 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   if (!server.ok()) return server.status();
   central->server_ = *std::move(server);
   central->bridge_ = std::make_unique<KafkaBridge>(
-      KafkaBridgeOptions{options.kafka_bootstrap, "evnet-central", options.startup_grace},
+      KafkaBridgeOptions{options.kafka_bootstrap, "evnet-central", options.startup_grace,
+                         std::max(options.coordinator.request_ttl,
+                                  options.coordinator.result_dedupe_window) +
+                             absl::Minutes(1)},
       central->registry_, central->store_, central->coordinator_);
   if (options.http_port >= 0) {
     HttpServerOptions http;
@@ -76,7 +80,10 @@ void Central::Sweep() {
     events_.Add(absl::Now(), absl::StrCat(change.cp_id, " is ", StatusName(change.to)));
   }
   hub_.ExpireCommands();
-  if (++sweeps_ % 25 == 0) coordinator_.Prune();
+  if (++sweeps_ % 25 == 0) {  // every 5 s
+    coordinator_.Prune();
+    coordinator_.AdoptRunning(registry_.Running());
+  }
   if (!options_.print_table) return;
   const uint64_t version = registry_.version();
   if (version == printed_version_) return;

@@ -3,6 +3,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
@@ -35,32 +36,6 @@ std::string Describe(v1::CpStatus status) {
     default:
       return StatusName(status);
   }
-}
-
-// A Done to hand to `n` operations: runs `done` once all of them finished,
-// with the first error if any failed.
-Done Gather(int n, Done done) {
-  struct State {
-    absl::Mutex mu;
-    int left;
-    absl::Status status;
-    Done done;
-  };
-  auto state = std::make_shared<State>();
-  state->left = n;
-  state->done = std::move(done);
-  return [state](absl::Status status) {
-    Done finish;
-    absl::Status result;
-    {
-      absl::MutexLock lock(&state->mu);
-      if (state->status.ok()) state->status = status;
-      if (--state->left > 0) return;
-      finish = std::move(state->done);
-      result = state->status;
-    }
-    finish(result);
-  };
 }
 
 std::function<absl::Status()> Always() {
@@ -171,23 +146,27 @@ void SessionCoordinator::RestoreUpdate(const v1::DriverUpdate& update) {
   }
 }
 
-void SessionCoordinator::RestoreResult(const v1::SessionResult& result) {
+void SessionCoordinator::AdoptRunning(
+    const std::vector<std::pair<std::string, v1::SupplySnapshot>>& running) {
   absl::MutexLock lock(&mu_);
-  unticketed_[result.session_id()] = result;
-}
-
-void SessionCoordinator::SendMissingTickets(Done done) {
-  std::vector<v1::SessionResult> results;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, result] : unticketed_) {
-      if (!ticketed_.Contains(id) && !refused_.Contains(id)) results.push_back(result);
+  for (const auto& [cp, supply] : running) {
+    const std::string& id = supply.session_id();
+    if (id.empty() || open_.count(id) > 0 || ticketed_.Contains(id) || refused_.Contains(id) ||
+        open_by_cp_.contains(cp)) {
+      continue;
     }
-    unticketed_.clear();
+    // Accepted before the ledger's window: the CP says it runs it.
+    v1::Session session;
+    session.set_session_id(id);
+    session.set_request_id(absl::StartsWith(id, "s-") ? id.substr(2) : id);
+    session.set_driver_id(supply.driver_id());
+    session.set_cp_id(cp);
+    session.set_state(v1::SESSION_STATE_SUPPLYING);
+    *session.mutable_supply() = supply;
+    AddOpenLocked(session);
+    LOG(INFO) << "Central | Session " << id << " at " << cp << " for " << supply.driver_id()
+              << " is running (as its CP reports)";
   }
-  if (results.empty()) return done(absl::OkStatus());
-  Done each = Gather(static_cast<int>(results.size()), std::move(done));
-  for (const v1::SessionResult& result : results) HandleResult(result, each);
 }
 
 void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
@@ -346,7 +325,7 @@ void SessionCoordinator::PublishAccepted(const v1::Session& session, Done done) 
   started.mutable_progress()->set_session_id(session.session_id());
   started.mutable_progress()->set_driver_id(session.driver_id());
   // Same key, one idempotent producer: the driver reads them in this order.
-  Done both = Gather(2, [this, request_id = session.request_id(),
+  Done both = Join(2, [this, request_id = session.request_id(),
                          done = std::move(done)](absl::Status published) {
     {
       absl::MutexLock lock(&mu_);

@@ -52,14 +52,13 @@ class SessionCoordinator {
   SessionCoordinator(CoordinatorOptions options, Clock& clock, Registry& registry,
                      CommandSender& sender, UpdatePublisher& publisher, Metrics& metrics);
 
-  // Rebuilding state at start, from central's own past updates and from the
-  // engines' results.
+  // Rebuilding state at start, from central's ledger (its own decisions).
   void RestoreUpdate(const v1::DriverUpdate& update);
-  void RestoreResult(const v1::SessionResult& result);
   // The rebuild read everything.
   void FinishRestore();
-  // Tickets for results that central recorded no ticket for.
-  void SendMissingTickets(Done done);
+  // Sessions the CPs report running that central has no record of (started
+  // before the ledger's window): open again, by CP id.
+  void AdoptRunning(const std::vector<std::pair<std::string, v1::SupplySnapshot>>& running);
 
   // Kafka handlers: `done` gets OK once the effect is done; anything else
   // means "not done": the message comes again.
@@ -124,7 +123,6 @@ class SessionCoordinator {
   std::set<std::string> tickets_in_flight_ ABSL_GUARDED_BY(mu_);
   // Sessions whose start the driver was told failed: never billed.
   IdWindow refused_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, v1::SessionResult> unticketed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evnet

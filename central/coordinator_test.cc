@@ -268,33 +268,60 @@ TEST_F(CoordinatorTest, EachResultIsTicketedOnce) {
   EXPECT_EQ(sender_.sent.size(), 2u);
 }
 
-TEST_F(CoordinatorTest, RebuildsFromItsOwnUpdatesAndTicketsWhatWasMissed) {
+TEST_F(CoordinatorTest, RebuildsFromItsLedgerAndServesNothingTwice) {
   v1::DriverUpdate accepted;
   accepted.set_kind(v1::UPDATE_KIND_ACCEPTED);
   accepted.set_request_id("r-1");
   accepted.set_session_id("s-r-1");
   accepted.set_driver_id("driver-alice");
   accepted.set_cp_id("CP-001");
+  *accepted.mutable_sent_at() = ToProto(clock_.Now());
   coordinator_.RestoreUpdate(accepted);
   v1::DriverUpdate ended = accepted;
   ended.set_kind(v1::UPDATE_KIND_ENDED);
   ended.set_request_id("r-0");
   ended.set_session_id("s-r-0");
+  *ended.mutable_ticket() = Result("s-r-0", "r-0");
   coordinator_.RestoreUpdate(ended);
-  coordinator_.RestoreResult(Result("s-r-0", "r-0"));  // ticketed before
-  coordinator_.RestoreResult(Result("s-r-1", "r-1"));  // not yet
-
   coordinator_.FinishRestore();
-  std::optional<absl::Status> sent;
-  coordinator_.SendMissingTickets([&](absl::Status s) { sent = s; });
-  ASSERT_TRUE(sent.has_value() && sent->ok());
+
+  // The request that was accepted before the restart is not served again,
+  // and the result ticketed before is not ticketed again.
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Result("s-r-0", "r-0")).ok());
+  EXPECT_TRUE(sender_.sent.empty());
+  EXPECT_TRUE(publisher_.updates.empty());
+  EXPECT_EQ(coordinator_.RunningSessions(), 1);
+  // The open session's result is ticketed once.
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
-  // The request that was accepted before the restart is not served again.
-  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
-  EXPECT_TRUE(sender_.sent.empty());
-  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
-  EXPECT_EQ(publisher_.updates.size(), 1u);
+}
+
+TEST_F(CoordinatorTest, ASessionOlderThanTheLedgerIsLearntFromItsCp) {
+  v1::HealthReport report;
+  report.set_engine_ok(true);
+  report.set_engine_state(v1::ENGINE_STATE_SUPPLYING);
+  report.mutable_supply()->set_session_id("s-r-9");
+  report.mutable_supply()->set_driver_id("driver-zed");
+  registry_.Report("CP-001", report);
+  coordinator_.AdoptRunning(registry_.Running());
+  std::vector<v1::Session> sessions = coordinator_.Sessions({});
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].cp_id(), "CP-001");
+  EXPECT_EQ(sessions[0].driver_id(), "driver-zed");
+  EXPECT_EQ(sessions[0].request_id(), "r-9");
+  // The driver is busy there, and told when the CP breaks.
+  ASSERT_TRUE(Handle(Request("r-10", "CP-002", "driver-zed"), Message()).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("already has a session at CP-001"));
+  coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_SUPPLYING, v1::CP_STATUS_BROKEN});
+  ASSERT_EQ(publisher_.updates.size(), 2u);
+  EXPECT_EQ(publisher_.updates[1].kind(), v1::UPDATE_KIND_INTERRUPTED);
+  // Adopting again changes nothing.
+  coordinator_.AdoptRunning(registry_.Running());
+  EXPECT_EQ(coordinator_.RunningSessions(), 1);
 }
 
 TEST_F(CoordinatorTest, TheDriverIsToldOnceWhenItsCpBreaks) {
@@ -379,11 +406,8 @@ TEST_F(CoordinatorTest, ARefusedStartIsRememberedAcrossARestart) {
   refused.set_driver_id("driver-alice");
   *refused.mutable_sent_at() = ToProto(clock_.Now());
   coordinator_.RestoreUpdate(refused);
-  coordinator_.RestoreResult(Result("s-r-1", "r-1"));
   coordinator_.FinishRestore();
-  std::optional<absl::Status> sent;
-  coordinator_.SendMissingTickets([&](absl::Status s) { sent = s; });
-  ASSERT_TRUE(sent.has_value() && sent->ok());
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
   EXPECT_TRUE(publisher_.updates.empty());
 }
 

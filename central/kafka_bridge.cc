@@ -64,8 +64,21 @@ absl::Status Await(const std::function<void(Done)>& start) {
 }  // namespace
 
 void KafkaUpdatePublisher::Publish(const v1::DriverUpdate& update, Done done) {
-  ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), ToJson(update),
-                std::move(done));
+  const std::string json = ToJson(update);
+  switch (update.kind()) {
+    case v1::UPDATE_KIND_ACCEPTED:
+    case v1::UPDATE_KIND_REJECTED:
+    case v1::UPDATE_KIND_ENDED:
+    case v1::UPDATE_KIND_INTERRUPTED: {
+      // A decision: recorded in the ledger as well, done when both are.
+      Done both = Join(2, std::move(done));
+      ProduceOrFail(producer_, kCentralLedgerTopic, update.request_id(), json, both);
+      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), json, both);
+      return;
+    }
+    default:
+      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), json, std::move(done));
+  }
 }
 
 void KafkaRegistryStore::Save(const v1::CpRegistryRecord& record, Done done) {
@@ -107,6 +120,7 @@ void KafkaBridge::Run() {
       {kSupplyTelemetryTopic, kTopicPartitions, false},
       {kSessionResultsTopic, kTopicPartitions, false},
       {kCpRegistryTopic, 1, true},
+      {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
   };
   bool ok = Retry("Kafka topics", [&] {
     absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
@@ -122,56 +136,60 @@ void KafkaBridge::Run() {
     }
   }
   WaitForMonitors();
-  if (!Retry("Sending tickets held in Kafka", [&] {
-        return Await([&](Done done) { coordinator_.SendMissingTickets(std::move(done)); });
-      })) {
-    return;
-  }
+  coordinator_.AdoptRunning(registry_.Running());
   serving_.Notify();
   Serve();
 }
 
-absl::Status KafkaBridge::Rebuild() {
-  const absl::Time started = absl::Now();
+absl::Status KafkaBridge::Replay(const std::string& topic, absl::Time since,
+                                 const std::function<void(const KafkaMessage&)>& handle) {
   absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
   if (!admin.ok()) return admin.status();
-  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions = (*admin)->Partitions(
-      {kCpRegistryTopic, kDriverUpdatesTopic, kSessionResultsTopic}, kKafkaTimeout);
+  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
+      (*admin)->Partitions({topic}, kKafkaTimeout);
   if (!partitions.ok()) return partitions.status();
-
   KafkaConsumerOptions options;
   options.bootstrap_servers = options_.bootstrap_servers;
   options.group_id = options_.group_id + "-rebuild";
   options.client_id = "central-rebuild";
   options.partitions = *partitions;
   options.replay = true;
+  options.replay_since = since;
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
   if (!consumer.ok()) return consumer.status();
-  int cps = 0, updates = 0, results = 0;
   absl::Status read = (*consumer)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
-    if (m.topic == kCpRegistryTopic) {
-      if (auto record = Parse<v1::CpRegistryRecord>(m); record && !record->info().cp_id().empty()) {
-        registry_.Restore(*record);
-        ++cps;
-      }
-    } else if (m.topic == kDriverUpdatesTopic) {
-      if (auto update = Parse<v1::DriverUpdate>(m)) {
-        coordinator_.RestoreUpdate(*update);
-        ++updates;
-      }
-    } else if (m.topic == kSessionResultsTopic) {
-      if (auto result = Parse<v1::SessionResult>(m)) {
-        coordinator_.RestoreResult(*result);
-        ++results;
-      }
-    }
+    handle(m);
     return absl::OkStatus();
   });
-  if (!read.ok()) return read;
   (void)(*consumer)->Close();
+  return read;
+}
+
+absl::Status KafkaBridge::Rebuild() {
+  const absl::Time started = absl::Now();
+  int cps = 0, decisions = 0;
+  // What central must remember about CPs: a compacted topic, one record each.
+  absl::Status read = Replay(kCpRegistryTopic, absl::InfinitePast(), [&](const KafkaMessage& m) {
+    if (auto record = Parse<v1::CpRegistryRecord>(m); record && !record->info().cp_id().empty()) {
+      registry_.Restore(*record);
+      ++cps;
+    }
+  });
+  if (!read.ok()) return read;
+  // Its decisions within the dedupe windows: however long the history, this
+  // is what the last minutes held. Running sessions older than that are
+  // learnt from the CPs' own reports.
+  read = Replay(kCentralLedgerTopic, absl::Now() - options_.ledger_window,
+                [&](const KafkaMessage& m) {
+                  if (auto update = Parse<v1::DriverUpdate>(m)) {
+                    coordinator_.RestoreUpdate(*update);
+                    ++decisions;
+                  }
+                });
+  if (!read.ok()) return read;
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
-            << ": " << registry_.Ids().size() << " CPs (" << cps << " records), " << updates
-            << " driver updates, " << results << " session results";
+            << ": " << registry_.Ids().size() << " CPs (" << cps << " records), " << decisions
+            << " decisions of the last " << absl::FormatDuration(options_.ledger_window);
   return absl::OkStatus();
 }
 

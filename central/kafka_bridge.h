@@ -1,5 +1,6 @@
-// Central's side of Kafka: publishes driver updates and registry records,
-// rebuilds state from the topics at start, then consumes requests, results
+// Central's side of Kafka: publishes driver updates (its decisions also to
+// its ledger) and registry records, rebuilds state at start from the
+// registry and the ledger's last minutes (never the whole history), then consumes requests, results
 // and telemetry and hands them to the coordinator, on one thread it owns;
 // a request waiting for its CP does not hold up the messages behind it.
 #ifndef EVNET_CENTRAL_KAFKA_BRIDGE_H_
@@ -45,6 +46,8 @@ struct KafkaBridgeOptions {
   // After rebuilding, how long to give monitors to report before serving
   // the requests that waited; cut short once every known CP has reported.
   absl::Duration startup_grace = absl::Seconds(3);
+  // How far back central's ledger is read at start: its longest dedupe window.
+  absl::Duration ledger_window = absl::Minutes(11);
 };
 
 class KafkaBridge {
@@ -64,6 +67,9 @@ class KafkaBridge {
   // Retries `step` until it succeeds or the bridge stops; false if stopped.
   bool Retry(const char* what, const std::function<absl::Status()>& step);
   absl::Status Rebuild();
+  // Reads every partition of `topic` from `since` to its end.
+  absl::Status Replay(const std::string& topic, absl::Time since,
+                      const std::function<void(const KafkaMessage&)>& handle);
   void WaitForMonitors();
   void Serve();
   void Dispatch(const KafkaMessage& message, KafkaDone done);

@@ -6,9 +6,11 @@
 #define EVNET_CENTRAL_OUTBOUND_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "evnet/v1/central.pb.h"
 #include "evnet/v1/events.pb.h"
@@ -16,6 +18,32 @@
 namespace evnet {
 
 using Done = std::function<void(absl::Status)>;
+
+// A Done to hand to `n` operations: runs `done` once all of them finished,
+// with the first error if any failed.
+inline Done Join(int n, Done done) {
+  struct State {
+    absl::Mutex mu;
+    int left;
+    absl::Status status;
+    Done done;
+  };
+  auto state = std::make_shared<State>();
+  state->left = n;
+  state->done = std::move(done);
+  return [state](absl::Status status) {
+    Done finish;
+    absl::Status result;
+    {
+      absl::MutexLock lock(&state->mu);
+      if (state->status.ok()) state->status = status;
+      if (--state->left > 0) return;
+      finish = std::move(state->done);
+      result = state->status;
+    }
+    finish(result);
+  };
+}
 
 // Sends commands down the CPs' monitor links.
 class CommandSender {

@@ -158,6 +158,17 @@ std::vector<v1::ChargingPoint> Registry::ListAfter(const std::string& after, siz
   return out;
 }
 
+std::vector<std::pair<std::string, v1::SupplySnapshot>> Registry::Running() const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  std::vector<std::pair<std::string, v1::SupplySnapshot>> out;
+  for (const auto& [id, entry] : entries_) {
+    if (DeriveStatus(entry.seen, now, monitor_timeout_) != v1::CP_STATUS_SUPPLYING) continue;
+    if (!entry.supply.session_id().empty()) out.emplace_back(id, entry.supply);
+  }
+  return out;
+}
+
 std::vector<std::string> Registry::Ids() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;

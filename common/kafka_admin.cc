@@ -46,6 +46,13 @@ absl::Status KafkaAdmin::EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
       return absl::InvalidArgumentError(absl::StrCat("topic ", spec.name, ": ", error));
     }
     if (spec.compacted) rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact");
+    if (spec.retention > absl::ZeroDuration()) {
+      const std::string ms = std::to_string(absl::ToInt64Milliseconds(spec.retention));
+      rd_kafka_NewTopic_set_config(topic, "retention.ms", ms.c_str());
+      // Segments roll often enough for retention to delete what expired.
+      const std::string segment = std::to_string(absl::ToInt64Milliseconds(spec.retention) / 4);
+      rd_kafka_NewTopic_set_config(topic, "segment.ms", segment.c_str());
+    }
     new_topics.push_back(topic);
   }
   rd_kafka_AdminOptions_t* options =

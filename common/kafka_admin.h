@@ -22,6 +22,9 @@ struct KafkaTopicSpec {
   std::string name;
   int partitions = 1;
   bool compacted = false;
+  // Records older than this are deleted (Kafka's retention.ms); 0 keeps the
+  // broker's default.
+  absl::Duration retention = absl::ZeroDuration();
 };
 
 class KafkaAdmin {

@@ -85,13 +85,22 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     err = consumer->subscribe(options.topics);
   } else {
     TopicPartitions partitions;
+    const bool since = options.replay && options.replay_since != absl::InfinitePast();
     for (const KafkaTopicPartition& tp : options.partitions) {
       // OFFSET_INVALID: start from the committed offset, else auto.offset.reset.
       partitions.Add(tp.topic, tp.partition,
-                     options.replay ? RdKafka::Topic::OFFSET_BEGINNING
-                                    : RdKafka::Topic::OFFSET_INVALID);
+                     since            ? absl::ToUnixMillis(options.replay_since)
+                     : options.replay ? RdKafka::Topic::OFFSET_BEGINNING
+                                      : RdKafka::Topic::OFFSET_INVALID);
     }
-    err = consumer->assign(partitions.list());
+    err = since ? consumer->offsetsForTimes(partitions.list(), 10000) : RdKafka::ERR_NO_ERROR;
+    if (since && err == RdKafka::ERR_NO_ERROR) {
+      // No message since then: start at the end.
+      for (RdKafka::TopicPartition* tp : partitions.list()) {
+        if (tp->offset() < 0) tp->set_offset(RdKafka::Topic::OFFSET_END);
+      }
+    }
+    if (err == RdKafka::ERR_NO_ERROR) err = consumer->assign(partitions.list());
   }
   if (err != RdKafka::ERR_NO_ERROR) {
     consumer->close();

@@ -50,6 +50,9 @@ struct KafkaConsumerOptions {
   // Read the partitions from their very start and commit nothing: for
   // rebuilding state from a topic's history.
   bool replay = false;
+  // With replay: start at the first message produced at or after this time
+  // (InfinitePast: the partitions' start).
+  absl::Time replay_since = absl::InfinitePast();
   absl::Duration auto_commit_interval = absl::Seconds(1);
   // Further librdkafka properties; they override the defaults above.
   KafkaProperties properties;

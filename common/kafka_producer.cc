@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "librdkafka/rdkafka.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "glog/logging.h"
@@ -20,6 +22,13 @@ class KafkaProducer::DeliveryReporter : public RdKafka::DeliveryReportCb {
   }
 };
 
+int32_t PartitionForKey(absl::string_view key, int32_t partitions) {
+  // The partitioner librdkafka runs for "murmur2_random" on a non-empty key;
+  // it reads neither the topic handle nor the opaques.
+  return rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), partitions, nullptr,
+                                          nullptr);
+}
+
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     const KafkaProducerOptions& options) {
   if (options.bootstrap_servers.empty()) {
@@ -33,6 +42,8 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
       {"message.timeout.ms",
        std::to_string(absl::ToInt64Milliseconds(options.delivery_timeout))},
       {"linger.ms", "5"},
+      // Keys map to partitions as in Kafka's Java clients (PartitionForKey).
+      {"partitioner", "murmur2_random"},
       {"log.connection.close", "false"},
       // After a broker restart, find it again within a second.
       {"reconnect.backoff.max.ms", "1000"},

@@ -5,6 +5,7 @@
 #define EVNET_COMMON_KAFKA_PRODUCER_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,11 @@ struct KafkaProducerOptions {
 // Called once per message, on the producer's own thread: OK once the broker
 // acknowledged it, or the reason it was not delivered.
 using DeliveryCallback = std::function<void(absl::Status)>;
+
+// The partition the producer writes a message with `key` to, of a topic
+// with `partitions` partitions: murmur2, as Kafka's Java clients, so that a
+// reader can consume only the partition of its own key.
+int32_t PartitionForKey(absl::string_view key, int32_t partitions);
 
 class KafkaProducer {
  public:

@@ -8,6 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_producer.h"
+#include <set>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "librdkafka/rdkafka.h"
@@ -20,6 +23,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr char kTopic[] = "evnet.test";
+constexpr char kKeyedTopic[] = "evnet.test.keyed";  // six partitions
 
 class MockCluster {
  public:
@@ -29,6 +33,7 @@ class MockCluster {
     rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
     mcluster_ = rd_kafka_mock_cluster_new(rk_, 1);
     rd_kafka_mock_topic_create(mcluster_, kTopic, 1, 1);
+    rd_kafka_mock_topic_create(mcluster_, kKeyedTopic, 6, 1);
   }
   ~MockCluster() {
     rd_kafka_mock_cluster_destroy(mcluster_);
@@ -95,6 +100,32 @@ TEST_F(KafkaTest, ProducedMessagesAreConsumedInOrder) {
   ProduceValues(*producer, {"one", "two", "three"});
   auto consumer = NewConsumer("g-order");
   EXPECT_THAT(ConsumeToEnd(*consumer), ElementsAre("one", "two", "three"));
+}
+
+TEST_F(KafkaTest, AKeyLandsOnThePartitionPartitionForKeyNames) {
+  auto producer = NewProducer();
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; ++i) keys.push_back(absl::StrCat("driver-", i));
+  for (const std::string& key : keys) {
+    ASSERT_TRUE(producer->ProduceAndWait(kKeyedTopic, key, key, absl::Seconds(10)).ok());
+  }
+  KafkaConsumerOptions options;
+  options.bootstrap_servers = cluster_.bootstrap();
+  options.group_id = "g-keyed";
+  options.replay = true;
+  for (int p = 0; p < 6; ++p) options.partitions.push_back({kKeyedTopic, p});
+  auto consumer = KafkaConsumer::Create(options);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  std::set<int32_t> used;
+  size_t seen = 0;
+  ASSERT_TRUE((*consumer)->ReadToEnd(absl::Seconds(20), [&](const KafkaMessage& m) {
+    EXPECT_EQ(m.partition, PartitionForKey(m.key, 6)) << m.key;
+    used.insert(m.partition);
+    ++seen;
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(seen, keys.size());
+  EXPECT_GT(used.size(), 1u);  // the keys spread: not all on one partition
 }
 
 TEST_F(KafkaTest, RestartedConsumerResumesFromCommittedOffset) {

@@ -15,8 +15,16 @@ inline constexpr char kSessionResultsTopic[] = "evnet.session.results";
 // central -> central, keyed by CP id, compacted. Payload: evnet.v1.CpRegistryRecord.
 inline constexpr char kCpRegistryTopic[] = "evnet.cp.registry";
 
-// How many partitions each topic gets when a program creates it.
-inline constexpr int kTopicPartitions = 1;
+// central -> central, keyed by request id, kept an hour: central's decisions
+// (accepted, rejected, ended with the ticket, interrupted), which it reads
+// back for its dedupe windows at start instead of every update ever sent.
+// Payload: evnet.v1.DriverUpdate.
+inline constexpr char kCentralLedgerTopic[] = "evnet.central.ledger";
+
+// How many partitions each topic gets when a program creates it: work for
+// several consumers, and a driver reads only the sixth that holds its own
+// updates. Keys keep each driver's and each CP's messages in order.
+inline constexpr int kTopicPartitions = 6;
 
 }  // namespace evnet
 

@@ -214,7 +214,11 @@ v1::SessionResult ChargingEngine::ResultOf(const v1::StartSupplyRequest& request
 
 void ChargingEngine::RecordResultLocked(const v1::SessionResult& result) {
   pending_[result.session_id()] = result;
-  ended_.insert(result.session_id());
+  if (ended_.insert(result.session_id()).second) ended_order_.push_back(result.session_id());
+  while (ended_order_.size() > kRememberedSessions) {
+    ended_.erase(ended_order_.front());
+    ended_order_.pop_front();
+  }
 }
 
 void ChargingEngine::EndSupplyLocked(v1::SessionEndReason reason, absl::Time now) {

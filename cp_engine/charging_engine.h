@@ -6,6 +6,7 @@
 #define EVNET_CP_ENGINE_CHARGING_ENGINE_H_
 
 #include <functional>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -101,8 +102,11 @@ class ChargingEngine {
   // Results of sessions that ended here, by session id, until Kafka has them.
   std::map<std::string, v1::SessionResult> pending_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
-  // Recently ended sessions, so that a repeated StartSupply is not a new one.
+  // Recently ended sessions, so that a repeated StartSupply is not a new one:
+  // the last kRememberedSessions, oldest first in ended_order_.
+  static constexpr size_t kRememberedSessions = 1000;
   std::set<std::string> ended_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evnet

@@ -6,6 +6,7 @@
 
 #include "common/proto_time.h"
 #include "cp_engine/meter.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace evnet {
@@ -108,6 +109,22 @@ TEST_F(ChargingEngineTest, StartIsIdempotentBySessionAndRefusesAnother) {
             absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(engine.StartSupply(v1::StartSupplyRequest()).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ChargingEngineTest, EndedSessionsAreRememberedUpToABound) {
+  ChargingEngine engine(Options("remembered"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  v1::StopSupplyRequest stop;
+  stop.set_reason(v1::SESSION_END_REASON_UNPLUGGED);
+  for (int i = 0; i <= 1000; ++i) {  // one more than the engine remembers
+    ASSERT_TRUE(engine.StartSupply(Start(absl::StrCat("s-", i))).ok());
+    ASSERT_TRUE(engine.StopSupply(stop).ok());
+  }
+  // A late repeat of a recent session is refused; the oldest is forgotten.
+  EXPECT_EQ(engine.StartSupply(Start("s-1000")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine.StartSupply(Start("s-1")).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(engine.StartSupply(Start("s-0")).ok());
 }
 
 TEST_F(ChargingEngineTest, TargetEnergyEndsTheSession) {

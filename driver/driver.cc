@@ -72,7 +72,10 @@ absl::StatusOr<std::unique_ptr<Driver>> Driver::Start(DriverOptions options, std
   consumer_options.bootstrap_servers = options.kafka_bootstrap;
   consumer_options.group_id = absl::StrCat("evnet-driver-", options.driver_id);
   consumer_options.client_id = options.driver_id;
-  consumer_options.partitions = *partitions;
+  // Only the partition its own updates go to (they are keyed by driver id).
+  const int32_t count = static_cast<int32_t>(partitions->size());
+  consumer_options.partitions = {
+      {kDriverUpdatesTopic, PartitionForKey(options.driver_id, count)}};
   // A new driver has no history worth showing: it starts at the end.
   consumer_options.start_from_beginning = false;
   absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(consumer_options);
