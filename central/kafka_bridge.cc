@@ -179,8 +179,9 @@ absl::Status KafkaBridge::Rebuild() {
   // Its decisions within the dedupe windows: however long the history, this
   // is what the last minutes held. Running sessions older than that are
   // learnt from the CPs' own reports.
-  read = Replay(kCentralLedgerTopic, absl::Now() - options_.ledger_window,
-                [&](const KafkaMessage& m) {
+  const absl::Time since = absl::Now() - options_.ledger_window;
+  read = Replay(kCentralLedgerTopic, since, [&](const KafkaMessage& m) {
+                  if (m.timestamp < since) return;  // written late, stamped before
                   if (auto update = Parse<v1::DriverUpdate>(m)) {
                     coordinator_.RestoreUpdate(*update);
                     ++decisions;

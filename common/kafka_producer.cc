@@ -91,12 +91,12 @@ void KafkaProducer::PollLoop() {
 
 absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view key,
                                     absl::string_view value,
-                                    DeliveryCallback on_delivery) {
+                                    DeliveryCallback on_delivery, absl::Time created) {
   auto callback = std::make_unique<DeliveryCallback>(std::move(on_delivery));
   RdKafka::ErrorCode err = producer_->produce(
       std::string(topic), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
       const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-      /*timestamp=*/0, callback.get());
+      created == absl::InfinitePast() ? 0 : absl::ToUnixMillis(created), callback.get());
   if (err != RdKafka::ERR_NO_ERROR) {
     return KafkaStatus(err, absl::StrCat("cannot queue a message for ", topic));
   }

@@ -52,9 +52,11 @@ class KafkaProducer {
 
   // Queues one message. An error here means it was not queued (and
   // `on_delivery` will not run); OK means `on_delivery` will run exactly once.
+  // `created` stamps the message (InfinitePast: now), e.g. to replay history.
   [[nodiscard]] absl::Status Produce(absl::string_view topic, absl::string_view key,
                                      absl::string_view value,
-                                     DeliveryCallback on_delivery);
+                                     DeliveryCallback on_delivery,
+                                     absl::Time created = absl::InfinitePast());
 
   // Produces and waits for the delivery report, at most `timeout`.
   [[nodiscard]] absl::Status ProduceAndWait(absl::string_view topic,

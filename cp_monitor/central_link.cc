@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_channel.h"
 #include "glog/logging.h"
@@ -39,6 +40,7 @@ void CentralLink::Run() {
   const absl::Duration kMaxBackoff = absl::Seconds(1);
   absl::Duration backoff = kInitialBackoff;
   std::string last_problem;
+  absl::BitGen gen;
   while (!stop_.HasBeenNotified()) {
     const absl::Time started = absl::Now();
     grpc::Status ended = Connect();
@@ -54,7 +56,10 @@ void CentralLink::Run() {
                    << " at most (" << ended.error_message() << ")";
       last_problem = problem;
     }
-    stop_.WaitForNotificationWithTimeout(backoff);
+    // Full jitter: when central restarts, its thousands of monitors do not
+    // all come back in the same instant.
+    stop_.WaitForNotificationWithTimeout(absl::Milliseconds(20) +
+                                         backoff * absl::Uniform(gen, 0.0, 1.0));
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }

@@ -148,6 +148,42 @@ absl::Status RunDrivers(const DriverLoadOptions& options, Fleet& fleet, KafkaPro
   return absl::OkStatus();
 }
 
+absl::Status WriteHistory(KafkaProducer& producer, int64_t records, absl::Duration age) {
+  const absl::Time start = absl::Now() - age;
+  std::atomic<int64_t> failed{0};
+  for (int64_t i = 0; i < records; ++i) {
+    v1::DriverUpdate update;
+    const std::string request = absl::StrCat("history-", i);
+    update.set_update_id(absl::StrCat(request, "/ended"));
+    update.set_request_id(request);
+    update.set_session_id(absl::StrCat("s-", request));
+    update.set_driver_id(absl::StrCat("history-driver-", i % 1000));
+    update.set_cp_id(absl::StrCat("HISTORY-", i % 1000));
+    update.set_kind(v1::UPDATE_KIND_ENDED);
+    const absl::Time at = start + absl::Milliseconds(i % 600000);  // within ten minutes
+    *update.mutable_sent_at() = ToProto(at);
+    v1::SessionResult* ticket = update.mutable_ticket();
+    ticket->set_session_id(update.session_id());
+    ticket->set_energy_kwh(7.35);
+    ticket->set_amount_eur(2.21);
+    const std::string json = ToJson(update);
+    for (const auto& [topic, key] : {std::make_pair(kDriverUpdatesTopic, update.driver_id()),
+                                     std::make_pair(kCentralLedgerTopic, request)}) {
+      while (true) {
+        absl::Status queued = producer.Produce(
+            topic, key, json, [&failed](absl::Status s) { failed += s.ok() ? 0 : 1; }, at);
+        if (queued.ok()) break;
+        if (!absl::IsResourceExhausted(queued)) return queued;
+        (void)producer.Flush(absl::Milliseconds(100));  // the queue is full: let it drain
+      }
+    }
+  }
+  absl::Status flushed = producer.Flush(absl::Minutes(5));
+  if (!flushed.ok()) return flushed;
+  if (failed > 0) return absl::UnavailableError(absl::StrCat(failed.load(), " records not delivered"));
+  return absl::OkStatus();
+}
+
 absl::Status RunKafkaEcho(const std::string& bootstrap, double rate, absl::Duration duration,
                           Samples& round_trips) {
   const std::string in = "evnet.bench.echo.in", out = "evnet.bench.echo.out";

@@ -38,6 +38,11 @@ struct DriverLoadResult {
 absl::Status RunDrivers(const DriverLoadOptions& options, Fleet& fleet, KafkaProducer& producer,
                         DriverLoadResult& result);
 
+// Writes `records` of past history, stamped `age` ago: ended sessions on
+// evnet.driver.updates and central's ledger, as a long-running network
+// leaves behind. For measuring a restart; returns when Kafka has them all.
+absl::Status WriteHistory(KafkaProducer& producer, int64_t records, absl::Duration age);
+
 // The bare Kafka echo at `rate` messages a second for `duration`.
 absl::Status RunKafkaEcho(const std::string& bootstrap, double rate, absl::Duration duration,
                           Samples& round_trips);
