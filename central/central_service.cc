@@ -4,7 +4,6 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "central/monitor_link.h"
 #include "common/grpc_status.h"
 #include "glog/logging.h"
@@ -17,26 +16,6 @@ constexpr absl::Duration kKafkaTimeout = absl::Seconds(10);
 
 size_t PageSize(int32_t requested) {
   return requested <= 0 ? kMaxPageSize : std::min(requested, kMaxPageSize);
-}
-
-// Waits for an asynchronous operation: for the operator's unary calls,
-// which run on gRPC's synchronous pool, never on a stream's thread.
-absl::Status Await(const std::function<void(Done)>& start, absl::Duration timeout,
-                   const std::string& what) {
-  struct Result {
-    absl::Notification done;
-    absl::Status status;
-  };
-  auto result = std::make_shared<Result>();
-  start([result](absl::Status status) {
-    result->status = std::move(status);
-    result->done.Notify();
-  });
-  if (!result->done.WaitForNotificationWithTimeout(timeout)) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(what, ": no answer within ", absl::FormatDuration(timeout)));
-  }
-  return result->status;
 }
 
 }  // namespace
@@ -95,8 +74,8 @@ absl::Status CentralServiceImpl::SetStopped(
     if (!before.ok()) return before.status();
     absl::StatusOr<v1::CpRegistryRecord> record = registry_.SetStopped(id, stopped);
     if (!record.ok()) return record.status();
-    absl::Status saved = Await([&](Done done) { store_.Save(*record, std::move(done)); },
-                               kKafkaTimeout, "recording in Kafka");
+    absl::Status saved =
+        Await([&](Done done) { store_.Save(*record, std::move(done)); }, kKafkaTimeout);
     if (!saved.ok()) {
       // Back to what it was, not to the opposite of what was asked.
       (void)registry_.SetStopped(id, before->stopped_by_operator());

@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_consumer.h"
@@ -41,24 +40,6 @@ void ProduceOrFail(KafkaProducer& producer, absl::string_view topic, const std::
   absl::Status queued =
       producer.Produce(topic, key, value, [shared](absl::Status delivered) { (*shared)(delivered); });
   if (!queued.ok()) (*shared)(queued);
-}
-
-// Waits for an asynchronous step; for the bridge's own thread only.
-absl::Status Await(const std::function<void(Done)>& start) {
-  struct Result {
-    absl::Notification done;
-    absl::Status status;
-  };
-  auto result = std::make_shared<Result>();
-  start([result](absl::Status status) {
-    result->status = std::move(status);
-    result->done.Notify();
-  });
-  if (!result->done.WaitForNotificationWithTimeout(kKafkaTimeout)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "Kafka did not confirm within ", absl::FormatDuration(kKafkaTimeout)));
-  }
-  return result->status;
 }
 
 }  // namespace
@@ -131,7 +112,10 @@ void KafkaBridge::Run() {
   coordinator_.FinishRestore();
   for (const v1::CpRegistryRecord& record : registry_.FinishRestore()) {
     if (!Retry("Recording a CP in Kafka",
-               [&] { return Await([&](Done done) { store_.Save(record, std::move(done)); }); })) {
+               [&] {
+                 return Await([&](Done done) { store_.Save(record, std::move(done)); },
+                              kKafkaTimeout);
+               })) {
       return;
     }
   }

@@ -10,7 +10,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "evnet/v1/central.pb.h"
 #include "evnet/v1/events.pb.h"
@@ -72,6 +74,26 @@ class RegistryStore {
   virtual ~RegistryStore() = default;
   virtual void Save(const v1::CpRegistryRecord& record, Done done) = 0;
 };
+
+// Starts an asynchronous operation and waits for its `done`, at most
+// `timeout`: only for threads that may block (the operator's unary calls,
+// the Kafka bridge's own thread), never a gRPC callback.
+inline absl::Status Await(const std::function<void(Done)>& start, absl::Duration timeout) {
+  struct Result {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto result = std::make_shared<Result>();
+  start([result](absl::Status status) {
+    result->status = std::move(status);
+    result->done.Notify();
+  });
+  if (!result->done.WaitForNotificationWithTimeout(timeout)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
+  }
+  return result->status;
+}
 
 }  // namespace evnet
 

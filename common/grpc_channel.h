@@ -14,6 +14,9 @@
 namespace evnet {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+// The same, on a connection of its own: channels with different `id`s are
+// never shared by gRPC (as separate chargers' connections would not be).
+std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address, int id);
 
 // A deadline `timeout` from now, for a grpc::ClientContext.
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout);

@@ -67,6 +67,9 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
       // After a broker restart, find it again within a second.
       {"reconnect.backoff.max.ms", "1000"},
   };
+  // Replaying ends at each partition's end, which the broker confirms only
+  // after fetch.wait.max.ms (500 ms by default) on an empty fetch.
+  if (options.replay) properties["fetch.wait.max.ms"] = "10";
   for (const auto& [name, value] : options.properties) properties[name] = value;
 
   auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);

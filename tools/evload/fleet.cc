@@ -12,7 +12,6 @@
 #include "common/proto_time.h"
 #include "common/topics.h"
 #include "glog/logging.h"
-#include "grpcpp/create_channel.h"
 
 namespace evnet::evload {
 namespace {
@@ -149,12 +148,12 @@ void SimulatedCp::LinkEnded(Link* link, const grpc::Status&) {
   absl::MutexLock lock(&mu);
   if (link_ == link) link_ = nullptr;
   registered = false;
-  // Jittered, growing backoff: after a central restart, 10,000 monitors do
-  // not come back in the same millisecond.
+  // As cp_monitor does: from 250 ms doubling to 1 s, with full jitter, so
+  // that after a central restart 10,000 monitors do not come back at once.
   thread_local absl::BitGen gen;
-  failures_ = std::min(failures_ + 1, 4);
+  failures_ = std::min(failures_ + 1, 3);
   const absl::Duration cap = absl::Milliseconds(250) * (1 << (failures_ - 1));
-  reconnect_at_ = absl::Now() + absl::Milliseconds(50) + cap * absl::Uniform(gen, 0.0, 1.0);
+  reconnect_at_ = absl::Now() + absl::Milliseconds(20) + cap * absl::Uniform(gen, 0.0, 1.0);
 }
 
 void SimulatedCp::DropLink() {
@@ -273,16 +272,7 @@ Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
     : options_(std::move(options)), producer_(producer) {
   const int channels = options_.channels <= 0 ? options_.cps : options_.channels;
   for (int i = 0; i < channels; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    // A distinct argument per channel keeps gRPC from sharing one connection.
-    args.SetInt("evload.channel", i);
-    channels_.push_back(grpc::CreateCustomChannel(options_.central_address,
-                                                  grpc::InsecureChannelCredentials(), args));
+    channels_.push_back(MakeDedicatedChannel(options_.central_address, i));
     stubs_.push_back(v1::CentralService::NewStub(channels_.back()));
   }
   for (int i = 0; i < options_.cps; ++i) {
