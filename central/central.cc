@@ -67,7 +67,7 @@ Central::~Central() {
 
 std::string Central::RenderMetrics() const {
   Metrics::Gauges gauges;
-  for (const v1::ChargingPoint& cp : registry_.List()) ++gauges.cps_by_status[cp.status()];
+  for (const auto& [status, count] : registry_.CountByStatus()) gauges.cps_by_status[status] = count;
   gauges.monitors_connected = hub_.Connected();
   gauges.sessions_running = coordinator_.RunningSessions();
   gauges.kafka_consumer_lag = bridge_->consumer_lag();

@@ -1,5 +1,6 @@
 #include "central/kafka_bridge.h"
 
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -125,52 +126,45 @@ void KafkaBridge::Run() {
   Serve();
 }
 
-absl::Status KafkaBridge::Replay(const std::string& topic, absl::Time since,
-                                 const std::function<void(const KafkaMessage&)>& handle) {
+absl::Status KafkaBridge::Rebuild() {
+  const absl::Time started = absl::Now();
   absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
   if (!admin.ok()) return admin.status();
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
-      (*admin)->Partitions({topic}, kKafkaTimeout);
+      (*admin)->Partitions({kCpRegistryTopic, kCentralLedgerTopic}, kKafkaTimeout);
   if (!partitions.ok()) return partitions.status();
-  KafkaConsumerOptions options;
-  options.bootstrap_servers = options_.bootstrap_servers;
-  options.group_id = options_.group_id + "-rebuild";
-  options.client_id = "central-rebuild";
-  options.partitions = *partitions;
-  options.replay = true;
-  options.replay_since = since;
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
-  if (!consumer.ok()) return consumer.status();
-  absl::Status read = (*consumer)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
-    handle(m);
-    return absl::OkStatus();
-  });
-  (void)(*consumer)->Close();
-  return read;
-}
-
-absl::Status KafkaBridge::Rebuild() {
-  const absl::Time started = absl::Now();
-  int cps = 0, decisions = 0;
   // What central must remember about CPs: a compacted topic, one record each.
-  absl::Status read = Replay(kCpRegistryTopic, absl::InfinitePast(), [&](const KafkaMessage& m) {
-    if (auto record = Parse<v1::CpRegistryRecord>(m); record && !record->info().cp_id().empty()) {
-      registry_.Restore(*record);
-      ++cps;
-    }
-  });
-  if (!read.ok()) return read;
   // Its decisions within the dedupe windows: however long the history, this
   // is what the last minutes held. Running sessions older than that are
   // learnt from the CPs' own reports.
   const absl::Time since = absl::Now() - options_.ledger_window;
-  read = Replay(kCentralLedgerTopic, since, [&](const KafkaMessage& m) {
-                  if (m.timestamp < since) return;  // written late, stamped before
-                  if (auto update = Parse<v1::DriverUpdate>(m)) {
-                    coordinator_.RestoreUpdate(*update);
-                    ++decisions;
-                  }
-                });
+  for (KafkaTopicPartition& tp : *partitions) {
+    if (tp.topic == kCentralLedgerTopic) tp.since = since;
+  }
+  KafkaConsumerOptions options;
+  options.bootstrap_servers = options_.bootstrap_servers;
+  options.group_id = options_.group_id + "-rebuild";
+  options.client_id = "central-rebuild";
+  options.partitions = *std::move(partitions);
+  options.replay = true;
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
+  if (!consumer.ok()) return consumer.status();
+  int cps = 0, decisions = 0;
+  absl::Status read = (*consumer)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
+    if (m.topic == kCpRegistryTopic) {
+      if (auto record = Parse<v1::CpRegistryRecord>(m); record && !record->info().cp_id().empty()) {
+        registry_.Restore(*record);
+        ++cps;
+      }
+    } else if (m.timestamp >= since) {  // else written late, stamped before
+      if (auto update = Parse<v1::DriverUpdate>(m)) {
+        coordinator_.RestoreUpdate(*update);
+        ++decisions;
+      }
+    }
+    return absl::OkStatus();
+  });
+  (void)(*consumer)->Close();
   if (!read.ok()) return read;
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
             << ": " << registry_.Ids().size() << " CPs (" << cps << " records), " << decisions
@@ -180,12 +174,21 @@ absl::Status KafkaBridge::Rebuild() {
 
 void KafkaBridge::WaitForMonitors() {
   const absl::Time deadline = absl::Now() + options_.startup_grace;
+  int reported = 0;
+  absl::Time grew = absl::Now();
   while (absl::Now() < deadline && !stop_.HasBeenNotified()) {
-    bool all_reported = true;
-    for (const std::string& id : registry_.Ids()) {
-      if (registry_.Status(id) == v1::CP_STATUS_DISCONNECTED) all_reported = false;
+    std::map<v1::CpStatus, int> counts = registry_.CountByStatus();
+    if (counts[v1::CP_STATUS_DISCONNECTED] == 0) return;
+    int now_reported = 0;
+    for (const auto& [status, count] : counts) {
+      if (status != v1::CP_STATUS_DISCONNECTED) now_reported += count;
     }
-    if (all_reported) return;
+    if (now_reported > reported) {
+      reported = now_reported;
+      grew = absl::Now();
+    } else if (reported > 0 && absl::Now() - grew >= options_.startup_quiet) {
+      return;  // every monitor that is alive has had time to come back
+    }
     stop_.WaitForNotificationWithTimeout(absl::Milliseconds(100));
   }
 }

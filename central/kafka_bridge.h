@@ -44,8 +44,11 @@ struct KafkaBridgeOptions {
   std::string bootstrap_servers;
   std::string group_id = "evnet-central";
   // After rebuilding, how long to give monitors to report before serving
-  // the requests that waited; cut short once every known CP has reported.
+  // the requests that waited; cut short once every known CP has reported,
+  // or when no more came back for `startup_quiet` (CPs retired for good
+  // never report).
   absl::Duration startup_grace = absl::Seconds(3);
+  absl::Duration startup_quiet = absl::Milliseconds(1500);
   // How far back central's ledger is read at start: its longest dedupe window.
   absl::Duration ledger_window = absl::Minutes(11);
 };
@@ -67,9 +70,6 @@ class KafkaBridge {
   // Retries `step` until it succeeds or the bridge stops; false if stopped.
   bool Retry(const char* what, const std::function<absl::Status()>& step);
   absl::Status Rebuild();
-  // Reads every partition of `topic` from `since` to its end.
-  absl::Status Replay(const std::string& topic, absl::Time since,
-                      const std::function<void(const KafkaMessage&)>& handle);
   void WaitForMonitors();
   void Serve();
   void Dispatch(const KafkaMessage& message, KafkaDone done);

@@ -169,6 +169,14 @@ std::vector<std::pair<std::string, v1::SupplySnapshot>> Registry::Running() cons
   return out;
 }
 
+std::map<v1::CpStatus, int> Registry::CountByStatus() const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  std::map<v1::CpStatus, int> counts;
+  for (const auto& [id, entry] : entries_) ++counts[DeriveStatus(entry.seen, now, monitor_timeout_)];
+  return counts;
+}
+
 std::vector<std::string> Registry::Ids() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;

@@ -59,6 +59,8 @@ class Registry {
   absl::StatusOr<v1::ChargingPoint> Get(const std::string& cp_id) const;
   std::vector<v1::ChargingPoint> List() const;
   std::vector<std::string> Ids() const;
+  // How many CPs show each status (one pass, no copies).
+  std::map<v1::CpStatus, int> CountByStatus() const;
   // The supply each SUPPLYING CP reports, by CP id.
   std::vector<std::pair<std::string, v1::SupplySnapshot>> Running() const;
 

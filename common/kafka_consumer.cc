@@ -87,21 +87,23 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
   if (!options.topics.empty()) {
     err = consumer->subscribe(options.topics);
   } else {
-    TopicPartitions partitions;
-    const bool since = options.replay && options.replay_since != absl::InfinitePast();
+    TopicPartitions partitions, by_time;
     for (const KafkaTopicPartition& tp : options.partitions) {
+      if (options.replay && tp.since != absl::InfinitePast()) {
+        by_time.Add(tp.topic, tp.partition, absl::ToUnixMillis(tp.since));
+        continue;
+      }
       // OFFSET_INVALID: start from the committed offset, else auto.offset.reset.
       partitions.Add(tp.topic, tp.partition,
-                     since            ? absl::ToUnixMillis(options.replay_since)
-                     : options.replay ? RdKafka::Topic::OFFSET_BEGINNING
-                                      : RdKafka::Topic::OFFSET_INVALID);
+                     options.replay ? RdKafka::Topic::OFFSET_BEGINNING
+                                    : RdKafka::Topic::OFFSET_INVALID);
     }
-    err = since ? consumer->offsetsForTimes(partitions.list(), 10000) : RdKafka::ERR_NO_ERROR;
-    if (since && err == RdKafka::ERR_NO_ERROR) {
+    err = by_time.list().empty() ? RdKafka::ERR_NO_ERROR
+                                 : consumer->offsetsForTimes(by_time.list(), 10000);
+    for (RdKafka::TopicPartition* tp : by_time.list()) {
       // No message since then: start at the end.
-      for (RdKafka::TopicPartition* tp : partitions.list()) {
-        if (tp->offset() < 0) tp->set_offset(RdKafka::Topic::OFFSET_END);
-      }
+      partitions.Add(tp->topic(), tp->partition(),
+                     tp->offset() >= 0 ? tp->offset() : RdKafka::Topic::OFFSET_END);
     }
     if (err == RdKafka::ERR_NO_ERROR) err = consumer->assign(partitions.list());
   }

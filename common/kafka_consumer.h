@@ -34,6 +34,9 @@ struct KafkaMessage {
 struct KafkaTopicPartition {
   std::string topic;
   int32_t partition = 0;
+  // With replay: start at the first message produced at or after this time
+  // (InfinitePast: the partition's start).
+  absl::Time since = absl::InfinitePast();
 };
 
 struct KafkaConsumerOptions {
@@ -50,9 +53,6 @@ struct KafkaConsumerOptions {
   // Read the partitions from their very start and commit nothing: for
   // rebuilding state from a topic's history.
   bool replay = false;
-  // With replay: start at the first message produced at or after this time
-  // (InfinitePast: the partitions' start).
-  absl::Time replay_since = absl::InfinitePast();
   absl::Duration auto_commit_interval = absl::Seconds(1);
   // Further librdkafka properties; they override the defaults above.
   KafkaProperties properties;

@@ -121,7 +121,16 @@ int main(int argc, char** argv) {
     options.drivers = absl::GetFlag(FLAGS_drivers);
     options.rate = absl::GetFlag(FLAGS_rate);
     options.duration = duration;
-    absl::Status ran = evload::RunDrivers(options, fleet, **producer, drivers);
+    // The drivers' own client, as each real driver has, not the one that
+    // carries the fleet's telemetry.
+    producer_options.client_id = "evload-drivers";
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> driver_producer =
+        KafkaProducer::Create(producer_options);
+    if (!driver_producer.ok()) {
+      std::cerr << "evload: " << driver_producer.status() << std::endl;
+      return 2;
+    }
+    absl::Status ran = evload::RunDrivers(options, fleet, **driver_producer, drivers);
     if (!ran.ok()) std::cerr << "evload: drivers: " << ran << std::endl;
   } else if (duration > absl::ZeroDuration()) {
     absl::SleepFor(duration);  // holding the CPs is the load
