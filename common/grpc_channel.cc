@@ -8,13 +8,11 @@ namespace evnet {
 
 namespace {
 
-grpc::ChannelArguments Arguments() {
+grpc::ChannelArguments Arguments(absl::Duration min_connect_timeout) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  // Also the shortest a connection attempt may take before it is given up:
-  // at 200 ms, a central accepting 10,000 reconnecting monitors saw each
-  // attempt abandoned and made again, and the herd never got in.
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(min_connect_timeout)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   // A central (or engine) that vanished without closing the connection is
   // noticed within 30 s by a ping, not minutes later by TCP.
@@ -26,12 +24,14 @@ grpc::ChannelArguments Arguments() {
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), Arguments());
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           absl::Duration min_connect_timeout) {
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   Arguments(min_connect_timeout));
 }
 
 std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address, int id) {
-  grpc::ChannelArguments args = Arguments();
+  grpc::ChannelArguments args = Arguments(kCentralConnectTimeout);
   args.SetInt("evnet.dedicated_channel", id);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }

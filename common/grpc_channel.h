@@ -13,9 +13,15 @@
 
 namespace evnet {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
-// The same, on a connection of its own: channels with different `id`s are
-// never shared by gRPC (as separate chargers' connections would not be).
+// `min_connect_timeout` is also how long a connection attempt may take
+// before it is given up and made again: short for a peer on this host, long
+// for central, which a herd of 10,000 monitors reaches at once after its
+// restart (at 200 ms each attempt was abandoned and the herd never got in).
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& address, absl::Duration min_connect_timeout = absl::Milliseconds(200));
+inline constexpr absl::Duration kCentralConnectTimeout = absl::Seconds(5);
+// A channel to central on a connection of its own: channels with different
+// `id`s are never shared by gRPC (as separate chargers' would not be).
 std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address, int id);
 
 // A deadline `timeout` from now, for a grpc::ClientContext.

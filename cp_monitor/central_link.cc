@@ -12,7 +12,7 @@ namespace evnet {
 CentralLink::CentralLink(std::string central_address, Monitor& monitor)
     : address_(std::move(central_address)),
       monitor_(monitor),
-      stub_(v1::CentralService::NewStub(MakeChannel(address_))),
+      stub_(v1::CentralService::NewStub(MakeChannel(address_, kCentralConnectTimeout))),
       thread_([this] { Run(); }) {}
 
 CentralLink::~CentralLink() {
