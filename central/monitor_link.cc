@@ -97,7 +97,13 @@ void MonitorLinkReactor::OnRegister() {
   v1::CentralCommand registered;
   registered.mutable_registered()->set_cp_id(cp_id);
   Write(registered);
-  StartRead(&in_);
+  ReadNext();
+}
+
+void MonitorLinkReactor::ReadNext() {
+  absl::MutexLock lock(&mu_);
+  // A link closed meanwhile (a newer monitor took the CP) reads no further.
+  if (!finishing_ && !finish_after_write_.has_value()) StartRead(&in_);
 }
 
 void MonitorLinkReactor::Handle() {
@@ -122,7 +128,7 @@ void MonitorLinkReactor::Handle() {
     default:
       LOG(WARNING) << "Central | Unknown message from the monitor of " << cp_id_;
   }
-  StartRead(&in_);
+  ReadNext();
 }
 
 void MonitorLinkReactor::Persist(const v1::CpRegistryRecord& record) {

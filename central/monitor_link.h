@@ -42,6 +42,7 @@ class MonitorLinkReactor final
                      RegistryStore& store);
   void OnRegister();
   void Handle();
+  void ReadNext();
   void Persist(const v1::CpRegistryRecord& record);
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
