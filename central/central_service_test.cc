@@ -2,11 +2,13 @@
 // monitors' links and the watch stream as clients see them.
 #include "central/central_service.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "common/clock.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
@@ -34,16 +36,6 @@ class FakeStore : public RegistryStore {
   absl::Status status;
 };
 
-// Polls `condition` until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return condition();
-}
-
 class CentralServiceTest : public ::testing::Test {
  protected:
   CentralServiceTest()
@@ -58,6 +50,19 @@ class CentralServiceTest : public ::testing::Test {
   ~CentralServiceTest() override {
     service_.CloseWatches();
     server_->Shutdown();
+  }
+
+  // Waits until `condition` on the registry holds, waking on each of its
+  // changes, or until `timeout` passes.
+  bool Eventually(const std::function<bool()>& condition,
+                  absl::Duration timeout = absl::Seconds(5)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    uint64_t seen = registry_.version();
+    while (!condition()) {
+      if (absl::Now() >= deadline) return false;
+      seen = registry_.WaitForChange(seen, deadline - absl::Now());
+    }
+    return true;
   }
 
   struct Monitor {
@@ -103,12 +108,12 @@ TEST_F(CentralServiceTest, AReplacedMonitorsEndLeavesTheCpOnItsNewLink) {
   ASSERT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_ACTIVE; }));
   // A command on the old link that it never answers: its failure shows
   // when central has finished with the old link.
-  std::optional<absl::Status> orphan;
-  absl::Mutex mu;
+  absl::Notification orphan_failed;
   hub_.SendCommand("CP-001", v1::CentralCommand(), absl::Seconds(30),
-                   [] { return absl::OkStatus(); }, [&](absl::Status s) {
-                     absl::MutexLock lock(&mu);
-                     orphan = s;
+                   [] { return absl::OkStatus(); },
+                   [&](absl::Status s) {
+                     EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+                     orphan_failed.Notify();
                    });
   v1::CentralCommand command;
   ASSERT_TRUE(old_monitor->stream->Read(&command));
@@ -119,15 +124,14 @@ TEST_F(CentralServiceTest, AReplacedMonitorsEndLeavesTheCpOnItsNewLink) {
   // Central closed the old link...
   EXPECT_FALSE(old_monitor->stream->Read(&command));
   EXPECT_EQ(old_monitor->stream->Finish().error_code(), grpc::StatusCode::ABORTED);
-  ASSERT_TRUE(Eventually([&] {
-    absl::MutexLock lock(&mu);
-    return orphan.has_value();
-  }));
-  // ... and its end did not make the live CP look disconnected.
+  ASSERT_TRUE(orphan_failed.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  // ... and its end did not make the live CP look disconnected: no change
+  // at all comes after the new monitor's report.
   EXPECT_EQ(hub_.Connected(), 1);
   ASSERT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_ACTIVE; }));
-  EXPECT_FALSE(Eventually([&] { return registry_.Status("CP-001") != v1::CP_STATUS_ACTIVE; },
-                          absl::Milliseconds(300)));
+  const uint64_t settled = registry_.version();
+  EXPECT_EQ(registry_.WaitForChange(settled, absl::Milliseconds(300)), settled);
+  EXPECT_EQ(registry_.Status("CP-001"), v1::CP_STATUS_ACTIVE);
   new_monitor->stream->WritesDone();
   EXPECT_TRUE(new_monitor->stream->Finish().ok());
   EXPECT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_DISCONNECTED; }));

@@ -167,7 +167,7 @@ absl::Status KafkaBridge::Rebuild() {
   (void)(*consumer)->Close();
   if (!read.ok()) return read;
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
-            << ": " << registry_.Ids().size() << " CPs (" << cps << " records), " << decisions
+            << ": " << registry_.size() << " CPs (" << cps << " records), " << decisions
             << " decisions of the last " << absl::FormatDuration(options_.ledger_window);
   return absl::OkStatus();
 }

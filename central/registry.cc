@@ -177,6 +177,11 @@ std::map<v1::CpStatus, int> Registry::CountByStatus() const {
   return counts;
 }
 
+size_t Registry::size() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
 std::vector<std::string> Registry::Ids() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> out;

@@ -59,6 +59,7 @@ class Registry {
   absl::StatusOr<v1::ChargingPoint> Get(const std::string& cp_id) const;
   std::vector<v1::ChargingPoint> List() const;
   std::vector<std::string> Ids() const;
+  size_t size() const;
   // How many CPs show each status (one pass, no copies).
   std::map<v1::CpStatus, int> CountByStatus() const;
   // The supply each SUPPLYING CP reports, by CP id.
