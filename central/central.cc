@@ -32,7 +32,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
     HttpServerOptions http;
     http.port = options.http_port;
     http.static_dir = options.dashboard_dir;
-    http.ready = [c = central.get()] { return c->serving(); };
+    http.ready = [c = central.get()] { return c->ready(); };
     http.metrics = [c = central.get()] { return c->RenderMetrics(); };
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
         std::move(http), central->registry_, central->service_, central->events_);

@@ -43,7 +43,7 @@ class Central {
 
   int port() const { return server_->port(); }
   int http_port() const { return http_ == nullptr ? -1 : http_->port(); }
-  bool serving() const { return bridge_->serving(); }
+  bool ready() const { return bridge_->ready(); }
   // GET /metrics, as of now.
   std::string RenderMetrics() const;
 

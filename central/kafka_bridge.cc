@@ -7,6 +7,7 @@
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_consumer.h"
+#include "common/kafka_reader.h"
 #include "common/kafka_dispatcher.h"
 #include "common/topics.h"
 #include "glog/logging.h"
@@ -120,9 +121,9 @@ void KafkaBridge::Run() {
       return;
     }
   }
+  ready_.Notify();
   WaitForMonitors();
   coordinator_.AdoptRunning(registry_.Running());
-  serving_.Notify();
   Serve();
 }
 
@@ -141,16 +142,14 @@ absl::Status KafkaBridge::Rebuild() {
   for (KafkaTopicPartition& tp : *partitions) {
     if (tp.topic == kCentralLedgerTopic) tp.since = since;
   }
-  KafkaConsumerOptions options;
+  KafkaReaderOptions options;
   options.bootstrap_servers = options_.bootstrap_servers;
-  options.group_id = options_.group_id + "-rebuild";
   options.client_id = "central-rebuild";
   options.partitions = *std::move(partitions);
-  options.replay = true;
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
-  if (!consumer.ok()) return consumer.status();
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return reader.status();
   int cps = 0, decisions = 0;
-  absl::Status read = (*consumer)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
+  absl::Status read = (*reader)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
     if (m.topic == kCpRegistryTopic) {
       if (auto record = Parse<v1::CpRegistryRecord>(m); record && !record->info().cp_id().empty()) {
         registry_.Restore(*record);
@@ -164,7 +163,6 @@ absl::Status KafkaBridge::Rebuild() {
     }
     return absl::OkStatus();
   });
-  (void)(*consumer)->Close();
   if (!read.ok()) return read;
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
             << ": " << registry_.size() << " CPs (" << cps << " records), " << decisions

@@ -60,8 +60,11 @@ class KafkaBridge {
   // Stops the thread and closes the consumer (committing what was handled).
   ~KafkaBridge();
 
-  // Whether the rebuild finished and requests are being served.
-  bool serving() const { return serving_.HasBeenNotified(); }
+  // Whether central's state is rebuilt, so that monitors and operators can
+  // be served (/readyz). Driver requests wait in Kafka a little longer, for
+  // the monitors to come back (`startup_grace`); gating readiness on the
+  // monitors would keep them out where a load balancer follows /readyz.
+  bool ready() const { return ready_.HasBeenNotified(); }
   // Messages on the input topics not yet handled; -1 until known.
   int64_t consumer_lag() const { return lag_; }
 
@@ -79,7 +82,7 @@ class KafkaBridge {
   RegistryStore& store_;
   SessionCoordinator& coordinator_;
   absl::Notification stop_;
-  absl::Notification serving_;
+  absl::Notification ready_;
   std::atomic<int64_t> lag_{-1};
   std::thread thread_;
 };

@@ -18,6 +18,10 @@ void Registry::DoRestore(const v1::CpRegistryRecord& record) {
   it->second.persisted = record.info();
   it->second.seen.stopped_by_operator = record.stopped_by_operator();
   ChangedLocked(id, it->second);
+  // A CP known from Kafka starts as what it is until its monitor is back
+  // (DISCONNECTED), not as a change for the sweep to announce: a restart
+  // of central is not thousands of CPs going away.
+  if (inserted) it->second.swept = it->second.published;
 }
 
 std::vector<v1::CpRegistryRecord> Registry::FinishRestore() {

@@ -36,6 +36,26 @@ TEST(RegistryTest, KnownFromKafkaIsDisconnectedUntilItsMonitorReports) {
   EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_DISCONNECTED);
 }
 
+TEST(RegistryTest, CpsKnownFromKafkaAreNotAnnouncedAsGoneAndTheirReturnIs) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  for (const char* id : {"CP-001", "CP-002"}) {
+    v1::CpRegistryRecord record;
+    *record.mutable_info() = Info(id);
+    registry.Restore(record);
+  }
+  registry.FinishRestore();
+  clock.Advance(absl::Seconds(4));
+  EXPECT_TRUE(registry.Sweep().empty());  // a restart is not CPs going away
+  (void)registry.Register(Info("CP-002"));
+  registry.Report("CP-002", Healthy());
+  auto changes = registry.Sweep();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].cp_id, "CP-002");
+  EXPECT_EQ(changes[0].from, v1::CP_STATUS_DISCONNECTED);
+  EXPECT_EQ(changes[0].to, v1::CP_STATUS_ACTIVE);
+}
+
 TEST(RegistryTest, AnOperatorStopReadFromKafkaAfterTheMonitorRegisteredStillHolds) {
   FakeClock clock;
   Registry registry(clock, absl::Seconds(3));

@@ -5,6 +5,23 @@
 
 namespace evnet {
 
+KafkaMessage ToKafkaMessage(const RdKafka::Message& m) {
+  KafkaMessage out;
+  out.topic = m.topic_name();
+  out.partition = m.partition();
+  out.offset = m.offset();
+  if (m.key() != nullptr) out.key = *m.key();
+  if (m.payload() != nullptr) {
+    out.value.assign(static_cast<const char*>(m.payload()), m.len());
+  }
+  RdKafka::MessageTimestamp ts = m.timestamp();
+  out.timestamp = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
+                      ? absl::InfinitePast()
+                      : absl::FromUnixMillis(ts.timestamp);
+  return out;
+}
+
+
 absl::Status KafkaStatus(RdKafka::ErrorCode code, absl::string_view context) {
   if (code == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
   std::string message = absl::StrCat(context, ": ", RdKafka::err2str(code));

@@ -1,13 +1,15 @@
-// What evnet's Kafka producer and consumer share: building a librdkafka
-// configuration with clear errors, turning librdkafka error codes into
+// What evnet's Kafka producer, consumer and reader share: the message type,
+// building a librdkafka configuration with clear errors, turning librdkafka error codes into
 // absl::Status, and one event callback that says in one line when the broker
 // cannot be reached instead of a stack of transport errors.
 #ifndef EVNET_COMMON_KAFKA_CONF_H_
 #define EVNET_COMMON_KAFKA_CONF_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -20,6 +22,42 @@
 namespace evnet {
 
 using KafkaProperties = std::map<std::string, std::string>;
+
+struct KafkaMessage {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  absl::Time timestamp;  // the producer's create time
+};
+
+struct KafkaTopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  // For KafkaReader: start at the first message produced at or after this
+  // time (InfinitePast: the partition's start).
+  absl::Time since = absl::InfinitePast();
+};
+
+// The message librdkafka handed over, copied out of its buffers.
+KafkaMessage ToKafkaMessage(const RdKafka::Message& m);
+
+// Owns the TopicPartition pointers librdkafka's C++ API hands around.
+class TopicPartitions {
+ public:
+  TopicPartitions() = default;
+  TopicPartitions(const TopicPartitions&) = delete;
+  TopicPartitions& operator=(const TopicPartitions&) = delete;
+  ~TopicPartitions() { RdKafka::TopicPartition::destroy(list_); }
+  void Add(const std::string& topic, int32_t partition, int64_t offset) {
+    list_.push_back(RdKafka::TopicPartition::create(topic, partition, offset));
+  }
+  std::vector<RdKafka::TopicPartition*>& list() { return list_; }
+
+ private:
+  std::vector<RdKafka::TopicPartition*> list_;
+};
 
 // An absl::Status for a librdkafka error; OK for ERR_NO_ERROR.
 absl::Status KafkaStatus(RdKafka::ErrorCode code, absl::string_view context);

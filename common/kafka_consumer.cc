@@ -8,38 +8,6 @@
 #include "glog/logging.h"
 
 namespace evnet {
-namespace {
-
-// Owns the TopicPartition pointers librdkafka's C++ API hands around.
-class TopicPartitions {
- public:
-  ~TopicPartitions() { RdKafka::TopicPartition::destroy(list_); }
-  void Add(const std::string& topic, int32_t partition, int64_t offset) {
-    list_.push_back(RdKafka::TopicPartition::create(topic, partition, offset));
-  }
-  std::vector<RdKafka::TopicPartition*>& list() { return list_; }
-
- private:
-  std::vector<RdKafka::TopicPartition*> list_;
-};
-
-KafkaMessage ToKafkaMessage(const RdKafka::Message& m) {
-  KafkaMessage out;
-  out.topic = m.topic_name();
-  out.partition = m.partition();
-  out.offset = m.offset();
-  if (m.key() != nullptr) out.key = *m.key();
-  if (m.payload() != nullptr) {
-    out.value.assign(static_cast<const char*>(m.payload()), m.len());
-  }
-  RdKafka::MessageTimestamp ts = m.timestamp();
-  out.timestamp = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
-                      ? absl::InfinitePast()
-                      : absl::FromUnixMillis(ts.timestamp);
-  return out;
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     const KafkaConsumerOptions& options) {
@@ -57,7 +25,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
       {"bootstrap.servers", options.bootstrap_servers},
       {"group.id", options.group_id},
       {"client.id", options.client_id},
-      {"enable.auto.commit", options.replay ? "false" : "true"},
+      {"enable.auto.commit", "true"},
       {"enable.auto.offset.store", "false"},
       {"auto.commit.interval.ms",
        std::to_string(absl::ToInt64Milliseconds(options.auto_commit_interval))},
@@ -67,9 +35,6 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
       // After a broker restart, find it again within a second.
       {"reconnect.backoff.max.ms", "1000"},
   };
-  // Replaying ends at each partition's end, which the broker confirms only
-  // after fetch.wait.max.ms (500 ms by default) on an empty fetch.
-  if (options.replay) properties["fetch.wait.max.ms"] = "10";
   for (const auto& [name, value] : options.properties) properties[name] = value;
 
   auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
@@ -87,25 +52,12 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
   if (!options.topics.empty()) {
     err = consumer->subscribe(options.topics);
   } else {
-    TopicPartitions partitions, by_time;
+    TopicPartitions partitions;
     for (const KafkaTopicPartition& tp : options.partitions) {
-      if (options.replay && tp.since != absl::InfinitePast()) {
-        by_time.Add(tp.topic, tp.partition, absl::ToUnixMillis(tp.since));
-        continue;
-      }
       // OFFSET_INVALID: start from the committed offset, else auto.offset.reset.
-      partitions.Add(tp.topic, tp.partition,
-                     options.replay ? RdKafka::Topic::OFFSET_BEGINNING
-                                    : RdKafka::Topic::OFFSET_INVALID);
+      partitions.Add(tp.topic, tp.partition, RdKafka::Topic::OFFSET_INVALID);
     }
-    err = by_time.list().empty() ? RdKafka::ERR_NO_ERROR
-                                 : consumer->offsetsForTimes(by_time.list(), 10000);
-    for (RdKafka::TopicPartition* tp : by_time.list()) {
-      // No message since then: start at the end.
-      partitions.Add(tp->topic(), tp->partition(),
-                     tp->offset() >= 0 ? tp->offset() : RdKafka::Topic::OFFSET_END);
-    }
-    if (err == RdKafka::ERR_NO_ERROR) err = consumer->assign(partitions.list());
+    err = consumer->assign(partitions.list());
   }
   if (err != RdKafka::ERR_NO_ERROR) {
     consumer->close();

@@ -22,23 +22,6 @@
 
 namespace evnet {
 
-struct KafkaMessage {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  std::string key;
-  std::string value;
-  absl::Time timestamp;  // the producer's create time
-};
-
-struct KafkaTopicPartition {
-  std::string topic;
-  int32_t partition = 0;
-  // With replay: start at the first message produced at or after this time
-  // (InfinitePast: the partition's start).
-  absl::Time since = absl::InfinitePast();
-};
-
 struct KafkaConsumerOptions {
   std::string bootstrap_servers;
   std::string group_id;
@@ -50,9 +33,6 @@ struct KafkaConsumerOptions {
   std::vector<KafkaTopicPartition> partitions;
   // Where a partition with no committed offset starts.
   bool start_from_beginning = true;
-  // Read the partitions from their very start and commit nothing: for
-  // rebuilding state from a topic's history.
-  bool replay = false;
   absl::Duration auto_commit_interval = absl::Seconds(1);
   // Further librdkafka properties; they override the defaults above.
   KafkaProperties properties;

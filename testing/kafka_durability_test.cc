@@ -1,14 +1,18 @@
 // Durability on the real broker: what the broker acknowledged (acks=all)
 // survives a SIGKILL of the broker, and a consumer group that committed its
-// offset before the crash gets each later message exactly once.
+// offset before the crash gets each later message exactly once. And reading
+// from a point in time, which needs the broker's time index (the mock cluster
+// of the unit tests has none).
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_producer.h"
+#include "common/kafka_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/kafka_broker.h"
@@ -117,6 +121,39 @@ TEST_F(KafkaDurabilityTest, ProducerHoldsMessagesThroughAnOutageAndDeliversThemO
 
   auto consumer = NewConsumer("outage-group");
   EXPECT_THAT(ConsumeToEnd(*consumer), ElementsAre("first", "during-outage"));
+}
+
+TEST_F(KafkaDurabilityTest, AReaderStartsAtTheFirstMessageSinceItsTime) {
+  auto producer = NewProducer();
+  const absl::Time now = absl::Now();
+  for (const auto& [value, at] : std::vector<std::pair<std::string, absl::Time>>{
+           {"old", now - absl::Hours(2)}, {"older-stamp-later", now - absl::Hours(3)},
+           {"recent", now - absl::Minutes(1)}, {"newest", now}}) {
+    absl::Notification delivered;
+    absl::Status sent;
+    ASSERT_TRUE(producer
+                    ->Produce(
+                        kTopic, "k", value,
+                        [&](absl::Status s) {
+                          sent = s;
+                          delivered.Notify();
+                        },
+                        at)
+                    .ok());
+    ASSERT_TRUE(delivered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    ASSERT_TRUE(sent.ok()) << sent;
+  }
+  KafkaReaderOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.partitions = {{kTopic, 0, now - absl::Hours(1)}};
+  auto reader = KafkaReader::Create(options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::vector<std::string> values;
+  ASSERT_TRUE((*reader)->ReadToEnd(absl::Seconds(20), [&](const KafkaMessage& m) {
+    values.push_back(m.value);
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_THAT(values, ElementsAre("recent", "newest"));
 }
 
 }  // namespace

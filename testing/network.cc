@@ -8,7 +8,7 @@
 #include "common/grpc_channel.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
-#include "common/kafka_consumer.h"
+#include "common/kafka_reader.h"
 #include "common/topics.h"
 #include "glog/logging.h"
 
@@ -35,12 +35,11 @@ absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& b
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
       (*admin)->Partitions({kDriverUpdatesTopic}, absl::Seconds(20));
   if (!partitions.ok()) return partitions.status();
-  KafkaConsumerOptions options;
+  KafkaReaderOptions options;
   options.bootstrap_servers = bootstrap;
-  options.group_id = "evnet-test-observer";
+  options.client_id = "evnet-test-observer";
   options.partitions = *partitions;
-  options.replay = true;
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
+  absl::StatusOr<std::unique_ptr<KafkaReader>> consumer = KafkaReader::Create(options);
   if (!consumer.ok()) return consumer.status();
   std::unique_ptr<UpdateLog> log(new UpdateLog());
   log->thread_ = std::thread([log = log.get(), c = std::move(*consumer)]() mutable {
@@ -54,7 +53,7 @@ UpdateLog::~UpdateLog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void UpdateLog::Run(std::unique_ptr<KafkaConsumer> consumer) {
+void UpdateLog::Run(std::unique_ptr<KafkaReader> consumer) {
   while (!stop_.HasBeenNotified()) {
     (void)consumer->Poll(absl::Milliseconds(100), [this](const KafkaMessage& m) {
       absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(m.value);
@@ -65,7 +64,6 @@ void UpdateLog::Run(std::unique_ptr<KafkaConsumer> consumer) {
       return absl::OkStatus();
     });
   }
-  (void)consumer->Close();
 }
 
 std::vector<v1::DriverUpdate> UpdateLog::All() const {
