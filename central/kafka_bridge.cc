@@ -1,9 +1,11 @@
 #include "central/kafka_bridge.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_consumer.h"
@@ -79,7 +81,14 @@ KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, Registr
 
 KafkaBridge::~KafkaBridge() {
   stop_.Notify();
-  thread_.join();
+  thread_.join();  // after it started requests_thread_, if it did
+  if (requests_thread_.joinable()) requests_thread_.join();
+}
+
+int64_t KafkaBridge::consumer_lag() const {
+  const int64_t requests = request_lag_, events = event_lag_;
+  if (requests < 0 && events < 0) return -1;
+  return std::max<int64_t>(requests, 0) + std::max<int64_t>(events, 0);
 }
 
 bool KafkaBridge::Retry(const char* what, const std::function<absl::Status()>& step) {
@@ -124,7 +133,12 @@ void KafkaBridge::Run() {
   ready_.Notify();
   WaitForMonitors();
   coordinator_.AdoptRunning(registry_.Running());
-  Serve();
+  // Requests on their own consumer: a backlog of telemetry (thousands a
+  // second in a busy network) never delays a driver's request.
+  requests_thread_ = std::thread([this] {
+    Serve({kDriverRequestsTopic}, "central-requests", request_lag_);
+  });
+  Serve({kSessionResultsTopic, kSupplyTelemetryTopic}, "central", event_lag_);
 }
 
 absl::Status KafkaBridge::Rebuild() {
@@ -191,19 +205,21 @@ void KafkaBridge::WaitForMonitors() {
   }
 }
 
-void KafkaBridge::Serve() {
+void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::string& client_id,
+                        std::atomic<int64_t>& lag_out) {
   std::unique_ptr<KafkaConsumer> consumer;
-  if (!Retry("Subscribing to requests, results and telemetry", [&]() -> absl::Status {
+  const std::string what = absl::StrCat("Reading ", absl::StrJoin(topics, ", "));
+  if (!Retry(what.c_str(), [&]() -> absl::Status {
         absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin =
             KafkaAdmin::Create(options_.bootstrap_servers);
         if (!admin.ok()) return admin.status();
-        absl::StatusOr<std::vector<KafkaTopicPartition>> partitions = (*admin)->Partitions(
-            {kDriverRequestsTopic, kSessionResultsTopic, kSupplyTelemetryTopic}, kKafkaTimeout);
+        absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
+            (*admin)->Partitions(topics, kKafkaTimeout);
         if (!partitions.ok()) return partitions.status();
         KafkaConsumerOptions options;
         options.bootstrap_servers = options_.bootstrap_servers;
         options.group_id = options_.group_id;
-        options.client_id = "central";
+        options.client_id = client_id;
         options.partitions = *partitions;
         absl::StatusOr<std::unique_ptr<KafkaConsumer>> created = KafkaConsumer::Create(options);
         if (!created.ok()) return created.status();
@@ -212,7 +228,7 @@ void KafkaBridge::Serve() {
       })) {
     return;
   }
-  LOG(INFO) << "Central | Serving driver requests";
+  if (topics.front() == kDriverRequestsTopic) LOG(INFO) << "Central | Serving driver requests";
   {
     KafkaDispatcher dispatcher(*consumer, [this](const KafkaMessage& m, KafkaDone done) {
       Dispatch(m, std::move(done));
@@ -220,10 +236,10 @@ void KafkaBridge::Serve() {
     std::string last_error;
     while (!stop_.HasBeenNotified()) {
       absl::Status polled = dispatcher.Poll(absl::Milliseconds(100));
-      if (absl::StatusOr<int64_t> lag = consumer->Lag(); lag.ok()) lag_ = *lag;
+      if (absl::StatusOr<int64_t> lag = consumer->Lag(); lag.ok()) lag_out = *lag;
       if (polled.ok()) continue;
       if (std::string(polled.message()) != last_error) {
-        LOG(WARNING) << "Central | Kafka consumer: " << polled;
+        LOG(WARNING) << "Central | Kafka consumer " << client_id << ": " << polled;
         last_error = std::string(polled.message());
       }
       stop_.WaitForNotificationWithTimeout(absl::Milliseconds(500));

@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -66,7 +67,7 @@ class KafkaBridge {
   // monitors would keep them out where a load balancer follows /readyz.
   bool ready() const { return ready_.HasBeenNotified(); }
   // Messages on the input topics not yet handled; -1 until known.
-  int64_t consumer_lag() const { return lag_; }
+  int64_t consumer_lag() const;
 
  private:
   void Run();
@@ -74,7 +75,10 @@ class KafkaBridge {
   bool Retry(const char* what, const std::function<absl::Status()>& step);
   absl::Status Rebuild();
   void WaitForMonitors();
-  void Serve();
+  // Reads `topics` with their own consumer until the bridge stops; its lag
+  // goes to `lag_out`.
+  void Serve(const std::vector<std::string>& topics, const std::string& client_id,
+             std::atomic<int64_t>& lag_out);
   void Dispatch(const KafkaMessage& message, KafkaDone done);
 
   const KafkaBridgeOptions options_;
@@ -83,8 +87,10 @@ class KafkaBridge {
   SessionCoordinator& coordinator_;
   absl::Notification stop_;
   absl::Notification ready_;
-  std::atomic<int64_t> lag_{-1};
-  std::thread thread_;
+  std::atomic<int64_t> request_lag_{-1};
+  std::atomic<int64_t> event_lag_{-1};
+  std::thread thread_;           // rebuilds, then reads results and telemetry
+  std::thread requests_thread_;  // started by thread_: reads driver requests
 };
 
 }  // namespace evnet
