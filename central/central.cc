@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
                          std::max(options.coordinator.request_ttl,
                                   options.coordinator.result_dedupe_window) +
                              absl::Minutes(1)},
-      central->registry_, central->store_, central->coordinator_);
+      central->registry_, central->store_, central->coordinator_, central->dead_letters_);
   if (options.http_port >= 0) {
     HttpServerOptions http;
     http.port = options.http_port;
@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
 Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer)
     : options_(options),
       producer_(std::move(producer)),
+      dead_letters_(*producer_, "Central"),
       publisher_(*producer_),
       store_(*producer_),
       registry_(SystemClock::Get(), options.monitor_timeout),
@@ -71,6 +72,7 @@ std::string Central::RenderMetrics() const {
   gauges.monitors_connected = hub_.Connected();
   gauges.sessions_running = coordinator_.RunningSessions();
   gauges.kafka_consumer_lag = bridge_->consumer_lag();
+  gauges.set_aside_by_topic = dead_letters_.Counts();
   return metrics_.Render(gauges);
 }
 

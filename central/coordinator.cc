@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
 #include "common/proto_time.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -173,10 +174,10 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
                                        const KafkaMessage& message, Done done) {
   v1::DriverRequest request = original;
   if (request.driver_id().empty()) request.set_driver_id(message.key);
-  if (request.driver_id().empty()) {
-    LOG(WARNING) << "Central | Request at " << message.topic << "/" << message.partition << "@"
-                 << message.offset << " names no driver and has no key; skipped";
-    return done(absl::OkStatus());
+  // Without a driver that can be told, a request is set aside, not answered.
+  if (absl::Status driver = ValidateId("driver_id (or the message key)", request.driver_id());
+      !driver.ok()) {
+    return done(driver);
   }
   if (request.request_id().empty()) {
     // Stable across redeliveries of the same message.
@@ -186,6 +187,10 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
     *request.mutable_requested_at() = ToProto(message.timestamp);
   }
 
+  if (absl::Status valid = ValidateDriverRequest(request); !valid.ok()) {
+    return Reject(request, "invalid", absl::StrCat("invalid request: ", valid.message()), "",
+                  std::move(done));
+  }
   const std::string session_id = absl::StrCat("s-", request.request_id());
   std::optional<v1::Session> created;
   {
@@ -362,10 +367,7 @@ void SessionCoordinator::Reject(const v1::DriverRequest& request, absl::string_v
 }
 
 void SessionCoordinator::HandleResult(const v1::SessionResult& result, Done done) {
-  if (result.session_id().empty() || result.driver_id().empty()) {
-    LOG(WARNING) << "Central | Session result without session or driver id skipped";
-    return done(absl::OkStatus());
-  }
+  if (absl::Status valid = ValidateSessionResult(result); !valid.ok()) return done(valid);
   v1::Session session;
   {
     absl::MutexLock lock(&mu_);
@@ -380,8 +382,19 @@ void SessionCoordinator::HandleResult(const v1::SessionResult& result, Done done
                    << absl::StrFormat("%.3f kWh", result.energy_kwh()) << ")";
       return done(absl::OkStatus());
     }
-    if (auto it = open_.find(result.session_id()); it != open_.end()) {
-      session = it->second.session;
+    auto it = open_.find(result.session_id());
+    // Only what central started is billed: a result for anything else is
+    // forged or misdirected, and goes to the dead letters for a person.
+    if (it == open_.end()) {
+      return done(absl::InvalidArgumentError(
+          absl::StrCat("central has no open session ", result.session_id(),
+                       "; a result is billed only for a session central started")));
+    }
+    session = it->second.session;
+    if (session.cp_id() != result.cp_id() || session.driver_id() != result.driver_id()) {
+      return done(absl::InvalidArgumentError(absl::StrCat(
+          "session ", result.session_id(), " is ", session.driver_id(), "'s at ",
+          session.cp_id(), ", not ", result.driver_id(), "'s at ", result.cp_id())));
     }
     tickets_in_flight_.insert(result.session_id());
   }
@@ -412,19 +425,27 @@ void SessionCoordinator::HandleResult(const v1::SessionResult& result, Done done
   });
 }
 
-void SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& telemetry) {
+absl::Status SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& telemetry) {
+  if (absl::Status valid = ValidateTelemetry(telemetry); !valid.ok()) return valid;
   const std::string& id = telemetry.supply().session_id();
   const absl::Time now = clock_.Now();
   v1::DriverUpdate progress;
   {
     absl::MutexLock lock(&mu_);
     auto it = open_.find(id);
-    if (it == open_.end()) return;
+    if (it == open_.end()) return absl::OkStatus();  // ended, or not central's
     Open& open = it->second;
+    if (open.session.cp_id() != telemetry.cp_id()) {
+      return absl::InvalidArgumentError(absl::StrCat("session ", id, " runs at ",
+                                                     open.session.cp_id(), ", not at ",
+                                                     telemetry.cp_id()));
+    }
     *open.session.mutable_supply() = telemetry.supply();
     // Old samples (read again after a restart) update the record, not drivers.
-    if (now - FromProto(telemetry.measured_at()) > options_.progress_interval * 3) return;
-    if (now - open.last_progress < options_.progress_interval) return;
+    if (now - FromProto(telemetry.measured_at()) > options_.progress_interval * 3) {
+      return absl::OkStatus();
+    }
+    if (now - open.last_progress < options_.progress_interval) return absl::OkStatus();
     open.last_progress = now;
     const int n = ++open.progress_count;
     progress = NewUpdate(open.session, v1::UPDATE_KIND_PROGRESS, absl::StrCat("progress-", n));
@@ -434,6 +455,7 @@ void SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& telemetry) {
   publisher_.Publish(progress, [](absl::Status published) {
     if (!published.ok()) VLOG(1) << "progress update not sent: " << published;
   });
+  return absl::OkStatus();
 }
 
 void SessionCoordinator::OnStatusChange(const StatusChange& change) {

@@ -60,11 +60,13 @@ class SessionCoordinator {
   // before the ledger's window): open again, by CP id.
   void AdoptRunning(const std::vector<std::pair<std::string, v1::SupplySnapshot>>& running);
 
-  // Kafka handlers: `done` gets OK once the effect is done; anything else
-  // means "not done": the message comes again.
+  // Kafka handlers: `done` gets OK once the effect is done; INVALID_ARGUMENT
+  // when the message is refused for good (it is set aside with that
+  // reason); anything else means "not done": the message comes again.
   void HandleRequest(const v1::DriverRequest& request, const KafkaMessage& message, Done done);
   void HandleResult(const v1::SessionResult& result, Done done);
-  void HandleTelemetry(const v1::SupplyTelemetry& telemetry);
+  // Progress is best effort; only a refusal is returned.
+  absl::Status HandleTelemetry(const v1::SupplyTelemetry& telemetry);
 
   // A CP's status changed (from the registry's sweep): log lines of
   // DESIGN.md, and drivers told when their CP failed under them.

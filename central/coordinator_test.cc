@@ -1,5 +1,6 @@
 #include "central/coordinator.h"
 
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -132,6 +133,7 @@ class CoordinatorTest : public ::testing::Test {
     result.set_cp_id("CP-001");
     result.set_driver_id("driver-alice");
     result.set_energy_kwh(0.5);
+    result.set_price_eur_per_kwh(0.30);
     result.set_amount_eur(0.15);
     result.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
     return result;
@@ -266,6 +268,61 @@ TEST_F(CoordinatorTest, EachResultIsTicketedOnce) {
   // The CP is free again for the next driver.
   ASSERT_TRUE(Handle(Request("r-2", "CP-001"), Message()).ok());
   EXPECT_EQ(sender_.sent.size(), 2u);
+}
+
+// Read from the code before: a result for a session central never started,
+// with energy NaN and a negative amount, was ticketed to the driver it named.
+TEST_F(CoordinatorTest, AForgedOrNonsensicalResultIsRefusedWithAReasonAndNeverTicketed) {
+  v1::SessionResult forged = Result("s-never", "r-never");
+  absl::Status refused = Handle(forged);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("no open session s-never"));
+
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  v1::SessionResult nan = Result("s-r-1", "r-1");
+  nan.set_energy_kwh(std::nan(""));
+  nan.set_amount_eur(-5);
+  refused = Handle(nan);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("energy_kwh is NaN"));
+  v1::SessionResult other_driver = Result("s-r-1", "r-1");
+  other_driver.set_driver_id("driver-mallory");
+  refused = Handle(other_driver);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("is driver-alice's at CP-001"));
+  EXPECT_TRUE(publisher_.updates.empty());
+  // The real result still gets its ticket.
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ENDED);
+}
+
+TEST_F(CoordinatorTest, AnInvalidRequestIsAnsweredAndOneWithoutADriverIsSetAside) {
+  v1::DriverRequest bad = Request("r-1", "CP 001; DROP TABLE");
+  ASSERT_TRUE(Handle(bad, Message()).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("invalid request: cp_id"));
+  v1::DriverRequest nobody = Request("r-2", "CP-001", "");
+  KafkaMessage message = Message();
+  message.key = "\x01\x02";
+  EXPECT_EQ(Handle(nobody, message).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(sender_.sent.empty());
+}
+
+TEST_F(CoordinatorTest, TelemetryFromAnotherCpThanTheSessionsIsRefused) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  v1::SupplyTelemetry telemetry;
+  telemetry.set_cp_id("CP-002");
+  telemetry.mutable_supply()->set_session_id("s-r-1");
+  telemetry.mutable_supply()->set_energy_kwh(1);
+  *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+  absl::Status refused = coordinator_.HandleTelemetry(telemetry);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("runs at CP-001, not at CP-002"));
+  telemetry.set_cp_id("CP-001");
+  EXPECT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
 }
 
 TEST_F(CoordinatorTest, RebuildsFromItsLedgerAndServesNothingTwice) {

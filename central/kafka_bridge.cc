@@ -19,18 +19,15 @@ namespace {
 
 constexpr absl::Duration kKafkaTimeout = absl::Seconds(10);
 
-// Parses a message's JSON, or logs why it is skipped (a malformed message
-// must not block the topic) and returns nullopt.
+// A message's JSON, or INVALID_ARGUMENT saying why it is not one: a
+// malformed message is set aside, never allowed to block its topic.
 template <typename T>
-std::optional<T> Parse(const KafkaMessage& message) {
+absl::StatusOr<T> Parse(const KafkaMessage& message) {
   absl::StatusOr<T> parsed = FromJson<T>(message.value);
   if (!parsed.ok()) {
-    LOG(WARNING) << "Central | Skipped a malformed message on " << message.topic << " at "
-                 << message.partition << "@" << message.offset << " (key '" << message.key
-                 << "'): " << parsed.status().message();
-    return std::nullopt;
+    return absl::InvalidArgumentError(absl::StrCat("malformed: ", parsed.status().message()));
   }
-  return *std::move(parsed);
+  return parsed;
 }
 
 }  // namespace
@@ -72,11 +69,12 @@ void KafkaRegistryStore::Save(const v1::CpRegistryRecord& record, Done done) {
 }
 
 KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-                         SessionCoordinator& coordinator)
+                         SessionCoordinator& coordinator, DeadLetters& dead_letters)
     : options_(std::move(options)),
       registry_(registry),
       store_(store),
       coordinator_(coordinator),
+      dead_letters_(dead_letters),
       thread_([this] { Run(); }) {}
 
 KafkaBridge::~KafkaBridge() {
@@ -113,6 +111,7 @@ void KafkaBridge::Run() {
       {kSessionResultsTopic, kTopicPartitions, false},
       {kCpRegistryTopic, 1, true},
       {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
+      {kDeadLetterTopic, kTopicPartitions, false},
   };
   bool ok = Retry("Kafka topics", [&] {
     absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
@@ -165,12 +164,12 @@ absl::Status KafkaBridge::Rebuild() {
   int cps = 0, decisions = 0;
   absl::Status read = (*reader)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
     if (m.topic == kCpRegistryTopic) {
-      if (auto record = Parse<v1::CpRegistryRecord>(m); record && !record->info().cp_id().empty()) {
+      if (auto record = Parse<v1::CpRegistryRecord>(m); record.ok() && !record->info().cp_id().empty()) {
         registry_.Restore(*record);
         ++cps;
       }
     } else if (m.timestamp >= since) {  // else written late, stamped before
-      if (auto update = Parse<v1::DriverUpdate>(m)) {
+      if (auto update = Parse<v1::DriverUpdate>(m); update.ok()) {
         coordinator_.RestoreUpdate(*update);
         ++decisions;
       }
@@ -230,9 +229,15 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
   }
   if (topics.front() == kDriverRequestsTopic) LOG(INFO) << "Central | Serving driver requests";
   {
-    KafkaDispatcher dispatcher(*consumer, [this](const KafkaMessage& m, KafkaDone done) {
-      Dispatch(m, std::move(done));
-    });
+    KafkaDispatcherOptions dispatch;
+    dispatch.set_aside = [this](const KafkaMessage& m, const absl::Status& reason,
+                                KafkaDone done) {
+      dead_letters_.SetAside(m, reason, std::move(done));
+    };
+    KafkaDispatcher dispatcher(
+        *consumer,
+        [this](const KafkaMessage& m, KafkaDone done) { Dispatch(m, std::move(done)); },
+        std::move(dispatch));
     std::string last_error;
     while (!stop_.HasBeenNotified()) {
       absl::Status polled = dispatcher.Poll(absl::Milliseconds(100));
@@ -251,15 +256,19 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
 
 void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
   if (m.topic == kDriverRequestsTopic) {
-    if (auto request = Parse<v1::DriverRequest>(m)) {
-      return coordinator_.HandleRequest(*request, m, std::move(done));
-    }
-  } else if (m.topic == kSessionResultsTopic) {
-    if (auto result = Parse<v1::SessionResult>(m)) {
-      return coordinator_.HandleResult(*result, std::move(done));
-    }
-  } else if (m.topic == kSupplyTelemetryTopic) {
-    if (auto telemetry = Parse<v1::SupplyTelemetry>(m)) coordinator_.HandleTelemetry(*telemetry);
+    absl::StatusOr<v1::DriverRequest> request = Parse<v1::DriverRequest>(m);
+    if (!request.ok()) return done(request.status());
+    return coordinator_.HandleRequest(*request, m, std::move(done));
+  }
+  if (m.topic == kSessionResultsTopic) {
+    absl::StatusOr<v1::SessionResult> result = Parse<v1::SessionResult>(m);
+    if (!result.ok()) return done(result.status());
+    return coordinator_.HandleResult(*result, std::move(done));
+  }
+  if (m.topic == kSupplyTelemetryTopic) {
+    absl::StatusOr<v1::SupplyTelemetry> telemetry = Parse<v1::SupplyTelemetry>(m);
+    if (!telemetry.ok()) return done(telemetry.status());
+    return done(coordinator_.HandleTelemetry(*telemetry));
   }
   done(absl::OkStatus());
 }

@@ -18,6 +18,7 @@
 #include "central/coordinator.h"
 #include "central/outbound.h"
 #include "central/registry.h"
+#include "common/dead_letters.h"
 #include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
 
@@ -57,7 +58,7 @@ struct KafkaBridgeOptions {
 class KafkaBridge {
  public:
   KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-              SessionCoordinator& coordinator);
+              SessionCoordinator& coordinator, DeadLetters& dead_letters);
   // Stops the thread and closes the consumer (committing what was handled).
   ~KafkaBridge();
 
@@ -85,6 +86,7 @@ class KafkaBridge {
   Registry& registry_;
   RegistryStore& store_;
   SessionCoordinator& coordinator_;
+  DeadLetters& dead_letters_;
   absl::Notification stop_;
   absl::Notification ready_;
   std::atomic<int64_t> request_lag_{-1};

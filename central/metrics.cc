@@ -79,6 +79,13 @@ std::string Metrics::Render(const Gauges& gauges) const {
   Header(&out, "evnet_kafka_consumer_lag", "gauge",
          "Messages central has yet to handle on its input topics (-1 when unknown).");
   absl::StrAppend(&out, "evnet_kafka_consumer_lag ", gauges.kafka_consumer_lag, "\n");
+  Header(&out, "evnet_messages_set_aside_total", "counter",
+         "Kafka messages central set aside on evnet.deadletter (malformed, refused or failing "
+         "every retry), by the topic they came from.");
+  for (const auto& [topic, count] : gauges.set_aside_by_topic) {
+    absl::StrAppend(&out, "evnet_messages_set_aside_total{topic=\"", Label(topic), "\"} ", count,
+                    "\n");
+  }
   Header(&out, "evnet_request_accept_seconds", "histogram",
          "From a driver's request to central's acceptance.");
   for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {

@@ -26,6 +26,7 @@ class Metrics {
     int monitors_connected = 0;
     int sessions_running = 0;
     int64_t kafka_consumer_lag = -1;  // -1: unknown
+    std::map<std::string, int64_t> set_aside_by_topic;  // on the dead-letter topic
   };
 
   // `waited`: from the driver's request to central's acceptance.

@@ -2,8 +2,10 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -80,6 +82,14 @@ void MonitorLinkReactor::OnRegister() {
                               "the first message on MonitorLink must register a CP id"));
     return;
   }
+  if (absl::Status valid = ValidateCpInfo(in_.register_()); !valid.ok()) {
+    LOG(WARNING) << "Central | Refused a monitor at " << context_->peer() << ": "
+                 << valid.message();
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              absl::StrCat("cannot register: ", valid.message())));
+    return;
+  }
   const std::string cp_id = in_.register_().cp_id();
   absl::StatusOr<uint64_t> link = hub_.Attach(cp_id, self_);
   if (!link.ok()) {
@@ -110,15 +120,26 @@ void MonitorLinkReactor::Handle() {
   hub_.Touch(cp_id_, link_id_);
   switch (in_.kind_case()) {
     case v1::MonitorMessage::kHealth:
+      if (absl::Status valid = ValidateHealthReport(in_.health()); !valid.ok()) {
+        // A monitor that reports nonsense is not heard at all: its CP shows
+        // DISCONNECTED rather than figures nobody can trust.
+        LOG(WARNING) << "Central | Closed the link of CP " << cp_id_
+                     << ": its health report is invalid: " << valid.message();
+        absl::MutexLock lock(&mu_);
+        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  absl::StrCat("invalid health report: ", valid.message())));
+        return;
+      }
       registry_.Report(cp_id_, in_.health());
       break;
     case v1::MonitorMessage::kCommandResult:
       hub_.Complete(cp_id_, in_.command_result());
       break;
     case v1::MonitorMessage::kRegister:
-      if (in_.register_().cp_id() != cp_id_) {
+      if (!ValidateCpInfo(in_.register_()).ok() || in_.register_().cp_id() != cp_id_) {
         LOG(WARNING) << "Central | The monitor of " << cp_id_ << " tried to register as "
-                     << in_.register_().cp_id() << "; ignored";
+                     << absl::CHexEscape(in_.register_().cp_id().substr(0, 64))
+                     << " (or with invalid details); ignored";
         break;
       }
       if (auto record = registry_.Register(in_.register_()); record.has_value()) {

@@ -20,7 +20,9 @@ std::string ToJson(const google::protobuf::Message& message) {
 absl::Status FromJson(absl::string_view json, google::protobuf::Message* message) {
   message->Clear();
   google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
+  // A newer program may add fields (and enum values): today's programs read
+  // what they know and handle the message, so a rolling upgrade loses nothing.
+  options.ignore_unknown_fields = true;
   auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), message, options);
   if (status.ok()) return absl::OkStatus();

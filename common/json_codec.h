@@ -1,7 +1,8 @@
 // Canonical proto3 JSON for evnet's Kafka payloads, so that kcat and Kafka's
-// console tools can read and write them. Parsing is strict: malformed JSON, a
-// value of the wrong type, an unknown enum value or an unknown field is
-// refused with an error that names the field.
+// console tools can read and write them. Malformed JSON or a known field of
+// the wrong type is refused with an error that names the field; fields and
+// enum values this program does not know (a newer program's) are skipped,
+// so that messages survive a rolling upgrade.
 #ifndef EVNET_COMMON_JSON_CODEC_H_
 #define EVNET_COMMON_JSON_CODEC_H_
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -55,14 +56,27 @@ size_t KafkaDispatcher::in_flight() const {
   return tracker_.in_flight();
 }
 
-void KafkaDispatcher::Dispatch(const KafkaMessage& message) {
-  handler_(message, [this, message](absl::Status status) { Done(message, std::move(status)); });
+void KafkaDispatcher::Dispatch(const KafkaMessage& message, int attempt) {
+  handler_(message, [this, message, attempt](absl::Status status) {
+    Done(message, attempt, std::move(status));
+  });
 }
 
-void KafkaDispatcher::Done(const KafkaMessage& message, absl::Status status) {
+void KafkaDispatcher::Finish(const KafkaMessage& message) {
+  tracker_.Finish({message.topic, message.partition}, message.offset);
+}
+
+void KafkaDispatcher::Done(const KafkaMessage& message, int attempt, absl::Status status) {
+  if (!status.ok() && (absl::IsInvalidArgument(status) || attempt >= options_.max_attempts)) {
+    if (!absl::IsInvalidArgument(status)) {
+      status = absl::Status(status.code(), absl::StrCat("failed ", attempt, " times, last: ",
+                                                        status.message()));
+    }
+    return PutAside(message, attempt, status);
+  }
   absl::MutexLock lock(&mu_);
   if (status.ok()) {
-    tracker_.Finish({message.topic, message.partition}, message.offset);
+    Finish(message);
     last_error_.clear();
     return;
   }
@@ -72,21 +86,45 @@ void KafkaDispatcher::Done(const KafkaMessage& message, absl::Status status) {
                  << "@" << message.offset << ": " << status;
     last_error_ = std::string(status.message());
   }
-  retries_.push_back({absl::Now() + options_.retry_backoff, message});
+  retries_.push_back({absl::Now() + options_.retry_backoff, message, attempt, absl::OkStatus()});
+}
+
+void KafkaDispatcher::PutAside(const KafkaMessage& message, int attempt,
+                               const absl::Status& reason) {
+  if (!options_.set_aside) {
+    LOG(ERROR) << "Skipped the message at " << message.topic << "/" << message.partition << "@"
+               << message.offset << " for good: " << reason.message();
+    absl::MutexLock lock(&mu_);
+    Finish(message);
+    return;
+  }
+  options_.set_aside(message, reason, [this, message, attempt, reason](absl::Status kept) {
+    absl::MutexLock lock(&mu_);
+    if (kept.ok()) return Finish(message);
+    LOG(WARNING) << "Cannot set aside the message at " << message.topic << "/"
+                 << message.partition << "@" << message.offset << " yet: " << kept;
+    retries_.push_back({absl::Now() + options_.retry_backoff, message, attempt, reason});
+  });
 }
 
 absl::Status KafkaDispatcher::Poll(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  std::vector<KafkaMessage> due;
+  std::vector<Retry> due;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = absl::Now();
     while (!retries_.empty() && retries_.front().due <= now) {
-      due.push_back(std::move(retries_.front().message));
+      due.push_back(std::move(retries_.front()));
       retries_.pop_front();
     }
   }
-  for (const KafkaMessage& message : due) Dispatch(message);
+  for (const Retry& retry : due) {
+    if (retry.set_aside_for.ok()) {
+      Dispatch(retry.message, retry.attempts + 1);
+    } else {
+      PutAside(retry.message, retry.attempts, retry.set_aside_for);
+    }
+  }
 
   absl::Status status;
   while (true) {
@@ -112,7 +150,7 @@ absl::Status KafkaDispatcher::Poll(absl::Duration timeout) {
       absl::MutexLock lock(&mu_);
       tracker_.Begin({(*next)->topic, (*next)->partition}, (*next)->offset);
     }
-    Dispatch(**next);
+    Dispatch(**next, 1);
     // Drain what is already fetched without waiting again.
     if (absl::Now() >= deadline) break;
   }

@@ -3,7 +3,9 @@
 // message never holds up the ones behind it. An offset is stored only once
 // every message before it on its partition is done: a crash replays what
 // was unfinished and skips nothing. A message whose handling failed is
-// handed over again after a backoff.
+// handed over again after a backoff; one refused as INVALID_ARGUMENT (the
+// message itself is wrong), or failing `max_attempts` times, is set aside
+// (the dead-letter topic) so that one poison message cannot stall its topic.
 #ifndef EVNET_COMMON_KAFKA_DISPATCHER_H_
 #define EVNET_COMMON_KAFKA_DISPATCHER_H_
 
@@ -49,10 +51,18 @@ class OffsetTracker {
   std::map<Partition, State> partitions_;
 };
 
+// Keeps a message that will never be handled, with the reason; `done` with
+// OK once it is kept (durably), else it is set aside again later.
+using SetAside = std::function<void(const KafkaMessage&, const absl::Status& reason, KafkaDone)>;
+
 struct KafkaDispatcherOptions {
   // Reading pauses while this many messages are being handled.
   size_t max_in_flight = 20000;
   absl::Duration retry_backoff = absl::Milliseconds(500);
+  // Hand-overs before a failing message is set aside.
+  int max_attempts = 5;
+  // Without one, a message to set aside is logged and skipped.
+  SetAside set_aside;
 };
 
 class KafkaDispatcher {
@@ -74,9 +84,13 @@ class KafkaDispatcher {
   struct Retry {
     absl::Time due;
     KafkaMessage message;
+    int attempts;  // hand-overs so far
+    absl::Status set_aside_for;  // not OK: to be set aside, not handled
   };
-  void Dispatch(const KafkaMessage& message);
-  void Done(const KafkaMessage& message, absl::Status status);
+  void Dispatch(const KafkaMessage& message, int attempt);
+  void Done(const KafkaMessage& message, int attempt, absl::Status status);
+  void PutAside(const KafkaMessage& message, int attempt, const absl::Status& reason);
+  void Finish(const KafkaMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   KafkaConsumer& consumer_;
   const AsyncKafkaHandler handler_;

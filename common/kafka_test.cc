@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/kafka_consumer.h"
+#include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
 #include "common/kafka_reader.h"
 #include "gmock/gmock.h"
@@ -252,6 +254,89 @@ TEST(KafkaOptionsTest, BadOptionsAreRefusedClearly) {
   consumer.group_id = "g";
   EXPECT_EQ(KafkaConsumer::Create(consumer).status().code(),
             absl::StatusCode::kInvalidArgument);  // neither topics nor partitions
+}
+
+// A message that can never be handled is set aside with its reason, and the
+// topic moves on: the messages behind it are handled and every offset is
+// committed, so none of them comes again.
+TEST_F(KafkaTest, APoisonMessageIsSetAsideAndTheTopicMovesOn) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"fails", "refused", "fine", "fine-too"});
+  absl::Mutex mu;
+  std::vector<std::string> handled, set_aside;
+  int attempts_of_fails = 0;
+  {
+    auto consumer = NewConsumer("g-poison");
+    KafkaDispatcherOptions options;
+    options.retry_backoff = absl::Milliseconds(10);
+    options.max_attempts = 3;
+    options.set_aside = [&](const KafkaMessage& m, const absl::Status& reason, KafkaDone done) {
+      absl::MutexLock lock(&mu);
+      set_aside.push_back(absl::StrCat(m.value, ": ", reason.message()));
+      done(absl::OkStatus());
+    };
+    KafkaDispatcher dispatcher(
+        *consumer,
+        [&](const KafkaMessage& m, KafkaDone done) {
+          absl::Status outcome;
+          {
+            absl::MutexLock lock(&mu);
+            if (m.value == "fails") {
+              ++attempts_of_fails;
+              outcome = absl::UnavailableError("the database is down");
+            } else if (m.value == "refused") {
+              outcome = absl::InvalidArgumentError("energy_kwh is NaN");
+            } else {
+              handled.push_back(m.value);
+            }
+          }
+          done(outcome);
+        },
+        options);
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      ASSERT_TRUE(dispatcher.Poll(absl::Milliseconds(50)).ok());
+      absl::MutexLock lock(&mu);
+      if (set_aside.size() == 2 && handled.size() == 2) break;
+    }
+    ASSERT_TRUE(consumer->Close().ok());
+  }
+  EXPECT_THAT(handled, ElementsAre("fine", "fine-too"));
+  EXPECT_EQ(attempts_of_fails, 3);
+  ASSERT_EQ(set_aside.size(), 2u);
+  EXPECT_THAT(set_aside, ::testing::UnorderedElementsAre(
+                             "refused: energy_kwh is NaN",
+                             "fails: failed 3 times, last: the database is down"));
+  auto again = NewConsumer("g-poison");
+  EXPECT_THAT(ConsumeToEnd(*again), ::testing::IsEmpty());
+}
+
+TEST_F(KafkaTest, AMessageThatCannotBeSetAsideYetIsKeptUntilItCan) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"refused"});
+  int tries = 0;
+  {
+    auto consumer = NewConsumer("g-dead-letter-down");
+    KafkaDispatcherOptions options;
+    options.retry_backoff = absl::Milliseconds(10);
+    options.set_aside = [&](const KafkaMessage&, const absl::Status&, KafkaDone done) {
+      // The dead-letter topic is unreachable twice.
+      done(++tries < 3 ? absl::UnavailableError("no broker") : absl::OkStatus());
+    };
+    KafkaDispatcher dispatcher(
+        *consumer,
+        [](const KafkaMessage&, KafkaDone done) { done(absl::InvalidArgumentError("bad")); },
+        options);
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline && tries < 3) {
+      ASSERT_TRUE(dispatcher.Poll(absl::Milliseconds(50)).ok());
+    }
+    ASSERT_TRUE(dispatcher.Poll(absl::Milliseconds(50)).ok());  // stores its offset
+    ASSERT_TRUE(consumer->Close().ok());
+  }
+  EXPECT_EQ(tries, 3);
+  auto again = NewConsumer("g-dead-letter-down");
+  EXPECT_THAT(ConsumeToEnd(*again), ::testing::IsEmpty());
 }
 
 }  // namespace

@@ -21,6 +21,10 @@ inline constexpr char kCpRegistryTopic[] = "evnet.cp.registry";
 // Payload: evnet.v1.DriverUpdate.
 inline constexpr char kCentralLedgerTopic[] = "evnet.central.ledger";
 
+// any program -> operators, keyed by the original key: messages set aside
+// because they will never be handled. Payload: evnet.v1.DeadLetter.
+inline constexpr char kDeadLetterTopic[] = "evnet.deadletter";
+
 // How many partitions each topic gets when a program creates it: work for
 // several consumers, and a driver reads only the sixth that holds its own
 // updates. Keys keep each driver's and each CP's messages in order.
