@@ -3,7 +3,9 @@
 // outcome for every line; tickets agree with power, duration and price; an
 // operator stop ends a running session with a ticket; resume brings the CP
 // back to ACTIVE.
+#include "common/json_codec.h"
 #include "common/kafka_producer.h"
+#include "common/kafka_reader.h"
 #include "common/proto_time.h"
 #include "common/topics.h"
 #include "gmock/gmock.h"
@@ -121,6 +123,22 @@ TEST(NetworkTest, OperatorStopSurvivesACentralRestart) {
   EXPECT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, absl::Seconds(15)));
 }
 
+// Every record on evnet.deadletter so far.
+std::vector<v1::DeadLetter> ReadDeadLetters(const std::string& bootstrap) {
+  KafkaReaderOptions options;
+  options.bootstrap_servers = bootstrap;
+  for (int p = 0; p < kTopicPartitions; ++p) options.partitions.push_back({kDeadLetterTopic, p});
+  std::vector<v1::DeadLetter> letters;
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return letters;
+  (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
+    absl::StatusOr<v1::DeadLetter> letter = FromJson<v1::DeadLetter>(m.value);
+    if (letter.ok()) letters.push_back(*letter);
+    return absl::OkStatus();
+  });
+  return letters;
+}
+
 TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   auto net = Network::Start({CpSpec{}});
   ASSERT_TRUE(net.ok()) << net.status();
@@ -129,22 +147,52 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   options.bootstrap_servers = n.broker().bootstrap_servers();
   auto producer = KafkaProducer::Create(options);
   ASSERT_TRUE(producer.ok());
-  auto produce = [&](const std::string& key, const std::string& value) {
-    return (*producer)->ProduceAndWait(kDriverRequestsTopic, key, value, absl::Seconds(10));
+  auto produce = [&](const std::string& key, const std::string& value,
+                     const char* topic = kDriverRequestsTopic) {
+    return (*producer)->ProduceAndWait(topic, key, value, absl::Seconds(10));
   };
 
-  // Garbage, a wrong type and an unknown field: skipped with a log line.
+  // Garbage and a wrong type: set aside on the dead-letter topic with the
+  // reason. A forged result (a session central never started, NaN energy):
+  // refused, never ticketed.
   ASSERT_TRUE(produce("driver-zed", "this is not JSON").ok());
   ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cpId":17})").ok());
+  ASSERT_TRUE(produce("CP-001",
+                      R"({"sessionId":"s-forged","cpId":"CP-001","driverId":"driver-zed",)"
+                      R"("energyKwh":"NaN","amountEur":-5})",
+                      kSessionResultsTopic)
+                  .ok());
+  // A field of a newer program is read past; without a CP, the driver is told.
   ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cp":"CP-001"})").ok());
   // Written by hand, as with kcat: no request id, served like any other.
   ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cpId":"CP-001"})").ok());
   auto tickets = n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30));
   ASSERT_EQ(tickets.size(), 1u) << n.LogOf("central");
   EXPECT_EQ(tickets[0].ticket().cp_id(), "CP-001");
-  const std::string central_log = n.LogOf("central");
-  EXPECT_THAT(central_log, HasSubstr("Skipped a malformed message on evnet.driver.requests"));
-  EXPECT_THAT(central_log, HasSubstr("cp_id"));
+  EXPECT_NE(tickets[0].session_id(), "s-forged");
+  auto told = n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_REJECTED, 1, absl::Seconds(10));
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_THAT(told[0].rejection_reason(), HasSubstr("names no charging point"));
+
+  std::vector<v1::DeadLetter> set_aside;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        set_aside = ReadDeadLetters(n.broker().bootstrap_servers());
+        return set_aside.size() >= 3;
+      },
+      absl::Seconds(20)))
+      << n.LogOf("central");
+  ASSERT_EQ(set_aside.size(), 3u);
+  std::vector<std::string> reasons;
+  for (const v1::DeadLetter& letter : set_aside) {
+    EXPECT_EQ(letter.program(), "Central");
+    reasons.push_back(absl::StrCat(letter.topic(), ": ", letter.reason()));
+  }
+  EXPECT_THAT(reasons, ::testing::UnorderedElementsAre(
+                           HasSubstr("evnet.driver.requests: malformed"),
+                           ::testing::AllOf(HasSubstr("evnet.driver.requests"), HasSubstr("cp_id")),
+                           HasSubstr("evnet.session.results: energy_kwh is NaN")));
+  EXPECT_THAT(n.LogOf("central"), HasSubstr("Set aside the message at evnet.session.results"));
 
   // The same request id twice: served once.
   const std::string request =
