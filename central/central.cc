@@ -1,5 +1,8 @@
 #include "central/central.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <iostream>
 
@@ -76,7 +79,15 @@ std::string Central::RenderMetrics() const {
   return metrics_.Render(gauges);
 }
 
+absl::Status Central::failure() const { return producer_->Fatal(); }
+
 void Central::Sweep() {
+  if (absl::Status failed = producer_->Fatal(); !failed.ok() && !shutting_down_) {
+    shutting_down_ = true;
+    LOG(ERROR) << "Central | " << failed.message()
+               << "; shutting down so that central starts again with a new producer";
+    kill(getpid(), SIGTERM);  // to WaitForShutdownSignal in main
+  }
   for (const StatusChange& change : registry_.Sweep()) {
     coordinator_.OnStatusChange(change);
     events_.Add(absl::Now(), absl::StrCat(change.cp_id, " is ", StatusName(change.to)));

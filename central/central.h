@@ -44,7 +44,12 @@ class Central {
 
   int port() const { return server_->port(); }
   int http_port() const { return http_ == nullptr ? -1 : http_->port(); }
-  bool ready() const { return bridge_->ready(); }
+  // Rebuilt, and able to write to Kafka.
+  bool ready() const { return bridge_->ready() && producer_->Fatal().ok(); }
+  // Why central must stop and be started again (its Kafka producer failed
+  // for good); OK while it can go on. Once not OK, central has asked itself
+  // to shut down (SIGTERM), so that its supervisor restarts it.
+  absl::Status failure() const;
   // GET /metrics, as of now.
   std::string RenderMetrics() const;
 
@@ -70,6 +75,7 @@ class Central {
   // Owned by the sweeper's thread.
   uint64_t sweeps_ = 0;
   uint64_t printed_version_ = 0;
+  bool shutting_down_ = false;
   std::string last_table_;
 };
 

@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int signal = evnet::WaitForShutdownSignal();
+  const absl::Status failure = (*central)->failure();
   LOG(INFO) << "Central | Shutting down (signal " << signal << ")";
   central->reset();
-  return 0;
+  return failure.ok() ? 0 : 1;
 }

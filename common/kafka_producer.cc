@@ -2,11 +2,10 @@
 
 #include <utility>
 
-#include "librdkafka/rdkafka.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "glog/logging.h"
+#include "librdkafka/rdkafka.h"
 
 namespace evnet {
 
@@ -64,15 +63,17 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka producer: ", error));
   }
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(
-      std::move(event_logger), std::move(reporter), std::move(producer)));
+      std::move(event_logger), std::move(reporter), std::move(producer), options.queue_full_wait));
 }
 
 KafkaProducer::KafkaProducer(std::unique_ptr<KafkaEventLogger> event_logger,
                              std::unique_ptr<DeliveryReporter> reporter,
-                             std::unique_ptr<RdKafka::Producer> producer)
+                             std::unique_ptr<RdKafka::Producer> producer,
+                             absl::Duration queue_full_wait)
     : event_logger_(std::move(event_logger)),
       reporter_(std::move(reporter)),
       producer_(std::move(producer)),
+      queue_full_wait_(queue_full_wait),
       poll_thread_([this] { PollLoop(); }) {}
 
 KafkaProducer::~KafkaProducer() {
@@ -93,10 +94,19 @@ absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view k
                                     absl::string_view value,
                                     DeliveryCallback on_delivery, absl::Time created) {
   auto callback = std::make_unique<DeliveryCallback>(std::move(on_delivery));
-  RdKafka::ErrorCode err = producer_->produce(
-      std::string(topic), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-      const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
-      created == absl::InfinitePast() ? 0 : absl::ToUnixMillis(created), callback.get());
+  const std::string topic_name(topic);
+  const absl::Time give_up = absl::Now() + queue_full_wait_;
+  RdKafka::ErrorCode err;
+  while (true) {
+    err = producer_->produce(
+        topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
+        created == absl::InfinitePast() ? 0 : absl::ToUnixMillis(created), callback.get());
+    // A full queue empties as deliveries are reported (by the poll thread).
+    if (err != RdKafka::ERR__QUEUE_FULL || absl::Now() >= give_up) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  if (err == RdKafka::ERR__FATAL) return Fatal();
   if (err != RdKafka::ERR_NO_ERROR) {
     return KafkaStatus(err, absl::StrCat("cannot queue a message for ", topic));
   }
@@ -138,5 +148,19 @@ absl::Status KafkaProducer::Flush(absl::Duration timeout) {
 }
 
 int KafkaProducer::OutstandingMessages() const { return producer_->outq_len(); }
+
+absl::Status KafkaProducer::Fatal() const {
+  std::string reason;
+  const RdKafka::ErrorCode err = producer_->fatal_error(reason);
+  if (err == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("the Kafka producer failed for good (",
+                                          RdKafka::err2str(err), ": ", reason,
+                                          "); it must be replaced"));
+}
+
+void KafkaProducer::InjectFatalErrorForTesting(const std::string& reason) {
+  rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                            reason.c_str());
+}
 
 }  // namespace evnet

@@ -26,6 +26,9 @@ struct KafkaProducerOptions {
   // How long librdkafka keeps retrying a message (through a broker outage)
   // before its delivery is reported as failed.
   absl::Duration delivery_timeout = absl::Minutes(5);
+  // How long Produce waits for room when librdkafka's queue is full (a
+  // broker that is down or slow) before it returns RESOURCE_EXHAUSTED.
+  absl::Duration queue_full_wait = absl::Seconds(1);
   // Further librdkafka properties; they override the defaults above.
   KafkaProperties properties;
 };
@@ -52,6 +55,7 @@ class KafkaProducer {
 
   // Queues one message. An error here means it was not queued (and
   // `on_delivery` will not run); OK means `on_delivery` will run exactly once.
+  // A full queue is waited on, at most `queue_full_wait`.
   // `created` stamps the message (InfinitePast: now), e.g. to replay history.
   [[nodiscard]] absl::Status Produce(absl::string_view topic, absl::string_view key,
                                      absl::string_view value,
@@ -70,18 +74,27 @@ class KafkaProducer {
   // Messages queued and not yet reported.
   int OutstandingMessages() const;
 
+  // OK, or why this producer failed for good (e.g. the idempotent
+  // producer's sequence broke): every later Produce fails, and the program
+  // must say so and start again with a new producer.
+  absl::Status Fatal() const;
+
+  // Makes this producer fail for good, as librdkafka would: for tests.
+  void InjectFatalErrorForTesting(const std::string& reason);
+
  private:
   class DeliveryReporter;
 
   KafkaProducer(std::unique_ptr<KafkaEventLogger> event_logger,
                 std::unique_ptr<DeliveryReporter> reporter,
-                std::unique_ptr<RdKafka::Producer> producer);
+                std::unique_ptr<RdKafka::Producer> producer, absl::Duration queue_full_wait);
   void PollLoop();
 
   // Declared in this order so that the handle dies before its callbacks.
   std::unique_ptr<KafkaEventLogger> event_logger_;
   std::unique_ptr<DeliveryReporter> reporter_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  const absl::Duration queue_full_wait_;
   std::atomic<bool> stopping_{false};
   std::thread poll_thread_;
 };

@@ -1,6 +1,7 @@
 // The Kafka wrapper against librdkafka's in-process mock cluster: a real
 // Kafka protocol peer, good for the wrapper's contract. Durability and
 // recovery are tested on the real broker under testing/.
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -337,6 +338,52 @@ TEST_F(KafkaTest, AMessageThatCannotBeSetAsideYetIsKeptUntilItCan) {
   EXPECT_EQ(tries, 3);
   auto again = NewConsumer("g-dead-letter-down");
   EXPECT_THAT(ConsumeToEnd(*again), ::testing::IsEmpty());
+}
+
+TEST_F(KafkaTest, AFullQueueIsWaitedOnInsteadOfFailing) {
+  KafkaProducerOptions options;
+  options.bootstrap_servers = cluster_.bootstrap();
+  options.properties["queue.buffering.max.messages"] = "2";
+  auto producer = KafkaProducer::Create(options);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  std::atomic<int> delivered{0};
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE((*producer)
+                    ->Produce(kTopic, "k", absl::StrCat("v", i),
+                              [&](absl::Status s) {
+                                if (s.ok()) ++delivered;
+                              })
+                    .ok())
+        << "message " << i;
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  EXPECT_EQ(delivered, 50);
+}
+
+TEST_F(KafkaTest, AFullQueueThatNeverEmptiesIsReportedAsExhausted) {
+  KafkaProducerOptions options;
+  options.bootstrap_servers = cluster_.bootstrap();
+  options.properties["queue.buffering.max.messages"] = "1";
+  options.queue_full_wait = absl::Milliseconds(200);
+  options.delivery_timeout = absl::Seconds(2);
+  auto producer = KafkaProducer::Create(options);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  cluster_.SetBrokerDown();
+  ASSERT_TRUE((*producer)->Produce(kTopic, "k", "first", [](absl::Status) {}).ok());
+  const absl::Time start = absl::Now();
+  absl::Status second = (*producer)->Produce(kTopic, "k", "second", [](absl::Status) {});
+  EXPECT_EQ(second.code(), absl::StatusCode::kResourceExhausted) << second;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+}
+
+TEST_F(KafkaTest, AFatalProducerErrorIsReportedAndEveryLaterProduceFails) {
+  auto producer = NewProducer();
+  EXPECT_TRUE(producer->Fatal().ok());
+  producer->InjectFatalErrorForTesting("sequence broken");
+  EXPECT_EQ(producer->Fatal().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(producer->Fatal().message()), HasSubstr("failed for good"));
+  absl::Status later = producer->ProduceAndWait(kTopic, "k", "after", absl::Seconds(5));
+  EXPECT_FALSE(later.ok());
 }
 
 }  // namespace

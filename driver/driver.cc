@@ -112,10 +112,14 @@ void Driver::ConsumeUpdates() {
   absl::Status caught_up = consumer_->ReadToEnd(
       absl::Seconds(20), [this](const KafkaMessage& m) { return Show(m); });
   if (!caught_up.ok()) LOG(WARNING) << options_.driver_id << " | " << caught_up;
+  // Shown: remember that now (the offsets are stored once Show returned), so
+  // a restart does not show it again.
+  (void)consumer_->Commit();
   caught_up_.Notify();
   while (!stop_.HasBeenNotified()) {
     absl::StatusOr<PollResult> polled = consumer_->Poll(
         absl::Milliseconds(200), [this](const KafkaMessage& m) { return Show(m); });
+    if (polled.ok() && *polled == PollResult::kHandled) (void)consumer_->Commit();
     if (!polled.ok()) {
       LOG(WARNING) << options_.driver_id << " | " << polled.status();
       stop_.WaitForNotificationWithTimeout(absl::Seconds(1));
@@ -140,8 +144,6 @@ absl::Status Driver::Show(const KafkaMessage& message) {
     absl::MutexLock lock(&mu_);
     outcomes_.insert(update->request_id());
   }
-  // Shown: remember that now, so a restart does not show it again.
-  (void)consumer_->Commit();
   return absl::OkStatus();
 }
 

@@ -1,5 +1,10 @@
 // A driver dies mid-session: the session completes and its updates wait in
 // Kafka; the restarted driver shows every update it missed, each once.
+#include <map>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "testing/fault/fault_test_base.h"
 
 namespace evnet::test {
@@ -35,6 +40,13 @@ TEST_F(FaultTest, DriverKilledMidSession) {
   EXPECT_EQ(Count(log, "Charging at CP-001 started"), 1u) << log;
   EXPECT_EQ(Count(log, "Asked for a charge at CP-001"), 1u) << log;
   EXPECT_EQ(DistinctTickets("driver-alice").size(), 1u);
+  // Progress too: the update shown last before the kill is not shown again.
+  std::map<std::string, int> progress;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, "so far")) ++progress[std::string(line)];
+  }
+  EXPECT_FALSE(progress.empty()) << log;
+  for (const auto& [line, times] : progress) EXPECT_EQ(times, 1) << line;
   ExpectStillRunning({"central", "cp-e-1", "cp-m-1", "cp-e-2", "cp-m-2"});
 }
 
