@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -17,6 +18,11 @@
 struct rd_kafka_s;
 
 namespace evnet {
+
+// Destroys a librdkafka client handle; for std::unique_ptr.
+struct KafkaHandleDeleter {
+  void operator()(rd_kafka_s* rk) const;
+};
 
 struct KafkaTopicSpec {
   std::string name;
@@ -31,7 +37,8 @@ class KafkaAdmin {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaAdmin>> Create(
       const std::string& bootstrap_servers);
-  ~KafkaAdmin();
+  KafkaAdmin(const KafkaAdmin&) = delete;
+  KafkaAdmin& operator=(const KafkaAdmin&) = delete;
 
   // Creates the topics that do not exist yet; existing ones are left as they are.
   [[nodiscard]] absl::Status EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
@@ -42,10 +49,10 @@ class KafkaAdmin {
       const std::vector<std::string>& topics, absl::Duration timeout);
 
  private:
-  explicit KafkaAdmin(rd_kafka_s* rk, std::string bootstrap)
-      : rk_(rk), bootstrap_servers_(std::move(bootstrap)) {}
+  KafkaAdmin(std::unique_ptr<rd_kafka_s, KafkaHandleDeleter> rk, std::string bootstrap)
+      : rk_(std::move(rk)), bootstrap_servers_(std::move(bootstrap)) {}
 
-  rd_kafka_s* rk_;
+  std::unique_ptr<rd_kafka_s, KafkaHandleDeleter> rk_;
   const std::string bootstrap_servers_;
 };
 
