@@ -14,7 +14,8 @@ ChargingEngine::ChargingEngine(EngineOptions options, Clock& clock, EventPublish
     : options_(std::move(options)),
       clock_(clock),
       publisher_(publisher),
-      journal_(options_.state_dir) {}
+      journal_(options_.state_dir),
+      journal_writer_([this](const v1::EngineJournal& journal) { return journal_.Save(journal); }) {}
 
 std::string ChargingEngine::Tag() const { return absl::StrCat("CP_E:", options_.info.cp_id(), " | "); }
 
@@ -241,9 +242,8 @@ void ChargingEngine::SaveJournalLocked(absl::Time now) {
     *journal.mutable_supply() = SnapshotLocked(now);
   }
   for (const auto& [id, result] : pending_) *journal.add_pending_results() = result;
-  absl::Status saved = journal_.Save(journal);
-  // The supply goes on: a person at the charger matters more than the disk.
-  if (!saved.ok()) LOG(ERROR) << Tag() << "cannot journal: " << saved;
+  // Written on the writer's thread; the supply goes on whatever the disk does.
+  journal_writer_.Post(std::move(journal));
 }
 
 void ChargingEngine::PublishPendingLocked() {

@@ -95,6 +95,7 @@ class ChargingEngine {
   Clock& clock_;
   EventPublisher& publisher_;
   Journal journal_;
+  JournalWriter journal_writer_;  // writes journal_ off the lock
 
   mutable absl::Mutex mu_;
   bool fault_ ABSL_GUARDED_BY(mu_) = false;

@@ -197,22 +197,24 @@ TEST_F(ChargingEngineTest, CrashMidSessionIsBilledFromTheJournalOnce) {
   ASSERT_TRUE(publisher_.results_.empty());
   clock_.Advance(absl::Seconds(30));
 
-  ChargingEngine restarted(Options("crash"), clock_, publisher_);
-  ASSERT_TRUE(restarted.Recover().ok());
-  ASSERT_EQ(publisher_.results_.size(), 1u);
-  const v1::SessionResult& result = publisher_.results_[0];
-  EXPECT_EQ(result.session_id(), "s-1");
-  EXPECT_EQ(result.end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
-  EXPECT_NEAR(result.energy_kwh(), 22.0 * 5 / 3600, 1e-9);
-  EXPECT_NEAR(absl::ToDoubleSeconds(FromProto(result.ended_at()) - FromProto(result.started_at())),
-              5.0, 1e-6);
-  EXPECT_EQ(restarted.state(), v1::ENGINE_STATE_IDLE);
-  EXPECT_EQ(restarted.StartSupply(Start("s-1")).status().code(),
-            absl::StatusCode::kAlreadyExists);
+  {
+    ChargingEngine restarted(Options("crash"), clock_, publisher_);
+    ASSERT_TRUE(restarted.Recover().ok());
+    ASSERT_EQ(publisher_.results_.size(), 1u);
+    const v1::SessionResult& result = publisher_.results_[0];
+    EXPECT_EQ(result.session_id(), "s-1");
+    EXPECT_EQ(result.end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
+    EXPECT_NEAR(result.energy_kwh(), 22.0 * 5 / 3600, 1e-9);
+    EXPECT_NEAR(absl::ToDoubleSeconds(FromProto(result.ended_at()) - FromProto(result.started_at())),
+                5.0, 1e-6);
+    EXPECT_EQ(restarted.state(), v1::ENGINE_STATE_IDLE);
+    EXPECT_EQ(restarted.StartSupply(Start("s-1")).status().code(),
+              absl::StatusCode::kAlreadyExists);
 
-  // Acknowledged: a third start of the engine publishes nothing again.
-  publisher_.Deliver(absl::OkStatus());
-  EXPECT_EQ(restarted.PendingResults(), 0);
+    // Acknowledged: a third start of the engine publishes nothing again.
+    publisher_.Deliver(absl::OkStatus());
+    EXPECT_EQ(restarted.PendingResults(), 0);
+  }  // stopped: its journal is written
   ChargingEngine third(Options("crash"), clock_, publisher_);
   ASSERT_TRUE(third.Recover().ok());
   EXPECT_EQ(publisher_.results_.size(), 1u);

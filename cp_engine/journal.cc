@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
+#include "glog/logging.h"
 
 namespace evnet {
 namespace {
@@ -60,6 +61,53 @@ absl::Status Journal::Save(const v1::EngineJournal& journal) const {
     return Errno(absl::StrCat("cannot replace ", path()));
   }
   return absl::OkStatus();
+}
+
+JournalWriter::JournalWriter(Save save) : save_(std::move(save)), thread_([this] { Run(); }) {}
+
+JournalWriter::~JournalWriter() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void JournalWriter::Post(v1::EngineJournal journal) {
+  absl::MutexLock lock(&mu_);
+  waiting_ = std::move(journal);
+  ++posted_;
+}
+
+void JournalWriter::Flush() {
+  absl::MutexLock lock(&mu_);
+  const uint64_t target = posted_;
+  auto written = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return written_ >= target;
+  };
+  mu_.Await(absl::Condition(&written));
+}
+
+void JournalWriter::Run() {
+  while (true) {
+    v1::EngineJournal journal;
+    uint64_t seq = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return waiting_.has_value() || stopping_;
+      };
+      mu_.Await(absl::Condition(&work));
+      if (!waiting_.has_value()) return;  // stopping, and everything is written
+      journal = std::move(*waiting_);
+      waiting_.reset();
+      seq = posted_;
+    }
+    absl::Status saved = save_(journal);  // no lock held: the slow part
+    if (!saved.ok()) LOG(ERROR) << "cannot journal: " << saved;
+    absl::MutexLock lock(&mu_);
+    written_ = seq;
+  }
 }
 
 }  // namespace evnet

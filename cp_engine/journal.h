@@ -4,10 +4,15 @@
 #ifndef EVNET_CP_ENGINE_JOURNAL_H_
 #define EVNET_CP_ENGINE_JOURNAL_H_
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "evnet/v1/engine.pb.h"
 
 namespace evnet {
@@ -26,6 +31,41 @@ class Journal {
 
  private:
   const std::string dir_;
+};
+
+// Writes the latest journal on its own thread, so that the engine never
+// holds its lock across a write and an fsync: with a slow disk, a health
+// check waiting behind the journal would report a fault that is not there.
+// Each journal is the whole state, so a newer one replaces one still
+// waiting. A crash loses at most the journal not yet written (milliseconds
+// old); the one before it is on disk whole.
+class JournalWriter {
+ public:
+  using Save = std::function<absl::Status(const v1::EngineJournal&)>;
+  // `save` runs on the writer's thread; its errors are logged, and the
+  // next journal is written all the same.
+  explicit JournalWriter(Save save);
+  // Writes what is waiting, then stops.
+  ~JournalWriter();
+
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  // Returns at once.
+  void Post(v1::EngineJournal journal);
+  // Waits until everything posted so far is written.
+  void Flush();
+
+ private:
+  void Run();
+
+  const Save save_;
+  absl::Mutex mu_;
+  std::optional<v1::EngineJournal> waiting_ ABSL_GUARDED_BY(mu_);
+  uint64_t posted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
 };
 
 }  // namespace evnet

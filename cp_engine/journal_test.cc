@@ -3,7 +3,11 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
 namespace evnet {
@@ -72,6 +76,45 @@ TEST(JournalTest, ADamagedJournalIsReportedNotIgnored) {
 TEST(JournalTest, AnUnwritableStateDirIsAnError) {
   Journal journal("/proc/evnet-cannot-be-here");
   EXPECT_FALSE(journal.Open().ok());
+}
+
+TEST(JournalWriterTest, PostReturnsWhileTheDiskIsSlowAndTheLatestJournalWins) {
+  absl::Notification disk_free;
+  absl::Mutex mu;
+  std::vector<std::string> saved;
+  JournalWriter writer([&](const v1::EngineJournal& journal) {
+    disk_free.WaitForNotification();  // a disk that takes its time
+    absl::MutexLock lock(&mu);
+    saved.push_back(journal.supply().session_id());
+    return absl::OkStatus();
+  });
+  const absl::Time start = absl::Now();
+  for (const char* id : {"s-1", "s-2", "s-3"}) {
+    v1::EngineJournal journal;
+    journal.mutable_supply()->set_session_id(id);
+    writer.Post(journal);
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));  // nobody waited for the disk
+  disk_free.Notify();
+  writer.Flush();
+  absl::MutexLock lock(&mu);
+  ASSERT_FALSE(saved.empty());
+  EXPECT_EQ(saved.back(), "s-3");
+  EXPECT_LE(saved.size(), 2u);  // s-2 (and perhaps s-1) replaced while waiting
+}
+
+TEST(JournalWriterTest, WhatIsPostedIsOnDiskOnceTheWriterIsGone) {
+  Journal journal(TestDir("writer"));
+  ASSERT_TRUE(journal.Open().ok());
+  {
+    JournalWriter writer([&](const v1::EngineJournal& j) { return journal.Save(j); });
+    v1::EngineJournal posted;
+    posted.mutable_supply()->set_session_id("s-last");
+    writer.Post(posted);
+  }
+  absl::StatusOr<v1::EngineJournal> loaded = journal.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->supply().session_id(), "s-last");
 }
 
 }  // namespace
