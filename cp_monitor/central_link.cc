@@ -29,10 +29,23 @@ std::string CentralLink::Tag() const {
 }
 
 bool CentralLink::Send(const v1::MonitorMessage& message) {
+  Stream* stream;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stream_ == nullptr) return false;
+    stream = stream_;
+    ++writers_;  // keeps the stream alive (Connect waits for us)
+  }
+  // A Write blocks while central does not read (frozen, or its window is
+  // full): never with mu_ held, which cancelling needs.
+  bool written;
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    written = stream->Write(message);
+  }
   absl::MutexLock lock(&mu_);
-  if (stream_ == nullptr) return false;
-  absl::MutexLock write_lock(&write_mu_);
-  return stream_->Write(message);
+  --writers_;
+  return written;
 }
 
 void CentralLink::Run() {
@@ -94,6 +107,9 @@ grpc::Status CentralLink::Connect() {
   {
     absl::MutexLock lock(&mu_);
     stream_ = nullptr;
+    // The call is over (or cancelled), so a Write still running returns.
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return writers_ == 0; };
+    mu_.Await(absl::Condition(&idle));
     context_ = nullptr;
   }
   grpc::Status status = stream->Finish();

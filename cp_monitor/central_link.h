@@ -40,7 +40,8 @@ class CentralLink final : public CentralUplink {
   absl::Mutex mu_;
   grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;  // set while connected
-  absl::Mutex write_mu_;  // one writer at a time on the stream
+  int writers_ ABSL_GUARDED_BY(mu_) = 0;           // Sends writing on stream_
+  absl::Mutex write_mu_;  // one writer at a time on the stream; never taken with mu_
   std::thread thread_;
 };
 

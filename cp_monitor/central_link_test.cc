@@ -1,0 +1,93 @@
+// CentralLink against a real gRPC server on a loopback port that plays a
+// central which stops reading (frozen, or its window full): the monitor's
+// link still shuts down at once.
+#include "cp_monitor/central_link.h"
+
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "common/clock.h"
+#include "common/grpc_server.h"
+#include "gtest/gtest.h"
+#include "proto/evnet/v1/central.grpc.pb.h"
+
+namespace evnet {
+namespace {
+
+class NoEngine : public EngineClient {
+ public:
+  absl::StatusOr<v1::CheckResponse> Check(absl::Duration) override {
+    return absl::UnavailableError("no engine in this test");
+  }
+  absl::Status StartSupply(const v1::StartSupplyRequest&, absl::Duration) override {
+    return absl::UnavailableError("no engine");
+  }
+  absl::Status StopSupply(const v1::StopSupplyRequest&, absl::Duration) override {
+    return absl::UnavailableError("no engine");
+  }
+};
+
+// Registers the monitor, then reads nothing more until released.
+class FrozenCentral final : public v1::CentralService::Service {
+ public:
+  grpc::Status MonitorLink(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::CentralCommand, v1::MonitorMessage>* stream) override {
+    v1::MonitorMessage first;
+    if (!stream->Read(&first)) return grpc::Status::OK;
+    v1::CentralCommand registered;
+    registered.mutable_registered()->set_cp_id(first.register_().cp_id());
+    stream->Write(registered);
+    linked.Notify();
+    while (!released.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
+      if (context->IsCancelled()) break;
+    }
+    return grpc::Status::OK;
+  }
+  absl::Notification linked;
+  absl::Notification released;
+};
+
+TEST(CentralLinkTest, ShutsDownAtOnceWhileAWriteIsStuckOnACentralThatStoppedReading) {
+  FrozenCentral central;
+  auto server = GrpcServer::Start({"127.0.0.1:0", {&central}});
+  ASSERT_TRUE(server.ok()) << server.status();
+  FakeClock clock;
+  NoEngine engine;
+  MonitorOptions options;
+  options.cp_id = "CP-001";
+  Monitor monitor(options, clock, engine);
+  auto link = std::make_unique<CentralLink>(absl::StrCat("127.0.0.1:", (*server)->port()), monitor);
+  ASSERT_TRUE(central.linked.WaitForNotificationWithTimeout(absl::Seconds(10)));
+
+  // Big messages until a Write blocks on flow control.
+  v1::MonitorMessage big;
+  big.mutable_register_()->set_cp_id("CP-001");
+  big.mutable_register_()->set_location(std::string(1 << 20, 'x'));
+  absl::Notification writer_done;
+  std::thread writer([&, raw = link.get()] {
+    // Central never reads again, so the window never opens: this ends only
+    // with a Send that fails, after the link is cancelled.
+    while (raw->Send(big)) {
+    }
+    writer_done.Notify();
+  });
+  ASSERT_FALSE(writer_done.WaitForNotificationWithTimeout(absl::Seconds(2)))
+      << "a Write should be stuck by now";
+
+  absl::Notification destroyed;
+  std::thread stopper([&] {
+    link.reset();
+    destroyed.Notify();
+  });
+  EXPECT_TRUE(destroyed.WaitForNotificationWithTimeout(absl::Seconds(5)))
+      << "the link's shutdown hung behind a blocked Write";
+  central.released.Notify();
+  stopper.join();
+  writer.join();
+  (*server)->Shutdown();
+}
+
+}  // namespace
+}  // namespace evnet
