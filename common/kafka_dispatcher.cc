@@ -66,8 +66,20 @@ void KafkaDispatcher::Finish(const KafkaMessage& message) {
   tracker_.Finish({message.topic, message.partition}, message.offset);
 }
 
+namespace {
+
+// Failures of what the handler depends on (Kafka down, a CP not answering):
+// they pass, so the message waits for them however long they last.
+bool Transient(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+         absl::IsResourceExhausted(status) || absl::IsAborted(status);
+}
+
+}  // namespace
+
 void KafkaDispatcher::Done(const KafkaMessage& message, int attempt, absl::Status status) {
-  if (!status.ok() && (absl::IsInvalidArgument(status) || attempt >= options_.max_attempts)) {
+  if (!status.ok() && (absl::IsInvalidArgument(status) ||
+                       (attempt >= options_.max_attempts && !Transient(status)))) {
     if (!absl::IsInvalidArgument(status)) {
       status = absl::Status(status.code(), absl::StrCat("failed ", attempt, " times, last: ",
                                                         status.message()));

@@ -4,8 +4,11 @@
 // every message before it on its partition is done: a crash replays what
 // was unfinished and skips nothing. A message whose handling failed is
 // handed over again after a backoff; one refused as INVALID_ARGUMENT (the
-// message itself is wrong), or failing `max_attempts` times, is set aside
-// (the dead-letter topic) so that one poison message cannot stall its topic.
+// message itself is wrong), or failing `max_attempts` times with an error
+// that is not transient, is set aside (the dead-letter topic) so that one
+// poison message cannot hold its partition for ever. Transient errors
+// (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED: Kafka or a CP
+// away for a while) are retried for as long as they last.
 #ifndef EVNET_COMMON_KAFKA_DISPATCHER_H_
 #define EVNET_COMMON_KAFKA_DISPATCHER_H_
 
@@ -59,7 +62,8 @@ struct KafkaDispatcherOptions {
   // Reading pauses while this many messages are being handled.
   size_t max_in_flight = 20000;
   absl::Duration retry_backoff = absl::Milliseconds(500);
-  // Hand-overs before a failing message is set aside.
+  // Hand-overs before a message failing with a non-transient error is set
+  // aside.
   int max_attempts = 5;
   // Without one, a message to set aside is logged and skipped.
   SetAside set_aside;

@@ -262,10 +262,10 @@ TEST(KafkaOptionsTest, BadOptionsAreRefusedClearly) {
 // committed, so none of them comes again.
 TEST_F(KafkaTest, APoisonMessageIsSetAsideAndTheTopicMovesOn) {
   auto producer = NewProducer();
-  ProduceValues(*producer, {"fails", "refused", "fine", "fine-too"});
+  ProduceValues(*producer, {"fails", "refused", "waits", "fine", "fine-too"});
   absl::Mutex mu;
   std::vector<std::string> handled, set_aside;
-  int attempts_of_fails = 0;
+  int attempts_of_fails = 0, attempts_of_waits = 0;
   {
     auto consumer = NewConsumer("g-poison");
     KafkaDispatcherOptions options;
@@ -284,7 +284,9 @@ TEST_F(KafkaTest, APoisonMessageIsSetAsideAndTheTopicMovesOn) {
             absl::MutexLock lock(&mu);
             if (m.value == "fails") {
               ++attempts_of_fails;
-              outcome = absl::UnavailableError("the database is down");
+              outcome = absl::InternalError("a bug in the handler");
+            } else if (m.value == "waits" && ++attempts_of_waits <= 8) {
+              outcome = absl::UnavailableError("Kafka is down");  // passes: never set aside
             } else if (m.value == "refused") {
               outcome = absl::InvalidArgumentError("energy_kwh is NaN");
             } else {
@@ -298,16 +300,17 @@ TEST_F(KafkaTest, APoisonMessageIsSetAsideAndTheTopicMovesOn) {
     while (absl::Now() < deadline) {
       ASSERT_TRUE(dispatcher.Poll(absl::Milliseconds(50)).ok());
       absl::MutexLock lock(&mu);
-      if (set_aside.size() == 2 && handled.size() == 2) break;
+      if (set_aside.size() == 2 && handled.size() == 3) break;
     }
     ASSERT_TRUE(consumer->Close().ok());
   }
-  EXPECT_THAT(handled, ElementsAre("fine", "fine-too"));
+  EXPECT_THAT(handled, ElementsAre("fine", "fine-too", "waits"));
   EXPECT_EQ(attempts_of_fails, 3);
+  EXPECT_EQ(attempts_of_waits, 9);  // beyond max_attempts, until it passed
   ASSERT_EQ(set_aside.size(), 2u);
   EXPECT_THAT(set_aside, ::testing::UnorderedElementsAre(
                              "refused: energy_kwh is NaN",
-                             "fails: failed 3 times, last: the database is down"));
+                             "fails: failed 3 times, last: a bug in the handler"));
   auto again = NewConsumer("g-poison");
   EXPECT_THAT(ConsumeToEnd(*again), ::testing::IsEmpty());
 }

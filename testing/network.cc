@@ -1,5 +1,7 @@
 #include "testing/network.h"
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -8,7 +10,7 @@
 #include "common/grpc_channel.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
-#include "common/kafka_reader.h"
+#include "common/kafka_consumer.h"
 #include "common/topics.h"
 #include "glog/logging.h"
 
@@ -35,11 +37,17 @@ absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& b
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
       (*admin)->Partitions({kDriverUpdatesTopic}, absl::Seconds(20));
   if (!partitions.ok()) return partitions.status();
-  KafkaReaderOptions options;
+  // A group consumer of its own (nothing committed before, so from the
+  // start): unlike a group-less reader, it finds a restarted broker again
+  // within a second.
+  KafkaConsumerOptions options;
   options.bootstrap_servers = bootstrap;
+  options.group_id = absl::StrCat("evnet-test-observer-", getpid(), "-",
+                                  absl::ToUnixMicros(absl::Now()));
   options.client_id = "evnet-test-observer";
   options.partitions = *partitions;
-  absl::StatusOr<std::unique_ptr<KafkaReader>> consumer = KafkaReader::Create(options);
+  options.start_from_beginning = true;
+  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
   if (!consumer.ok()) return consumer.status();
   std::unique_ptr<UpdateLog> log(new UpdateLog());
   log->thread_ = std::thread([log = log.get(), c = std::move(*consumer)]() mutable {
@@ -53,7 +61,7 @@ UpdateLog::~UpdateLog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void UpdateLog::Run(std::unique_ptr<KafkaReader> consumer) {
+void UpdateLog::Run(std::unique_ptr<KafkaConsumer> consumer) {
   while (!stop_.HasBeenNotified()) {
     (void)consumer->Poll(absl::Milliseconds(100), [this](const KafkaMessage& m) {
       absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(m.value);

@@ -1,10 +1,15 @@
-// Chaos, bounded: for EVNET_CHAOS_SECONDS (default 90) kill and restart
-// random programs, one at a time, while drivers charge continuously; then
-// check the invariants. Every accepted request ends in exactly one ticket to
+// Chaos, bounded: for EVNET_CHAOS_SECONDS (default 90) kill (SIGKILL) and
+// restart, or freeze (SIGSTOP) and thaw, random programs, one at a time,
+// while drivers charge continuously, with one long Kafka outage midway (60 s
+// in runs of 10 minutes or more, 10 s in shorter ones); then check the
+// invariants. The random choices come from EVNET_CHAOS_SEED (printed, so
+// that a failure can be replayed), else from the clock. Every accepted request ends in exactly one ticket to
 // its driver; billed energy equals supplied energy per session; no session
 // is open at the end; every CP's status matches reality.
+#include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -14,6 +19,13 @@
 
 namespace evnet::test {
 namespace {
+
+uint32_t ChaosSeed() {
+  const char* env = getenv("EVNET_CHAOS_SEED");
+  uint32_t seed = 0;
+  if (env != nullptr && absl::SimpleAtoi(env, &seed)) return seed;
+  return static_cast<uint32_t>(absl::ToUnixNanos(absl::Now()));
+}
 
 absl::Duration ChaosDuration() {
   const char* env = getenv("EVNET_CHAOS_SECONDS");
@@ -32,7 +44,9 @@ TEST(ChaosTest, RandomKillsWhileDriversChargeLoseNothing) {
   std::vector<std::string> drivers = {"driver-alice", "driver-bob"};
   for (size_t d = 0; d < drivers.size(); ++d) {
     std::vector<std::string> file;
-    for (int i = 0; i < 200; ++i) file.push_back(Network::CpId(1 + (i + d) % specs.size()));
+    // Enough requests for the whole run (one every 5 s or so per driver).
+    const int requests = std::max<int>(200, absl::ToInt64Seconds(ChaosDuration()) / 4);
+    for (int i = 0; i < requests; ++i) file.push_back(Network::CpId(1 + (i + d) % specs.size()));
     ASSERT_TRUE(n.StartDriver(drivers[d], file, absl::Milliseconds(500)).ok());
   }
   std::vector<std::string> victims = {"central", "kafka"};
@@ -42,21 +56,45 @@ TEST(ChaosTest, RandomKillsWhileDriversChargeLoseNothing) {
   }
   victims.insert(victims.end(), drivers.begin(), drivers.end());
 
-  std::mt19937 random(20261126);
+  const uint32_t seed = ChaosSeed();
+  std::cout << "CHAOS seed " << seed << " (replay with EVNET_CHAOS_SEED=" << seed << ")"
+            << std::endl;
+  std::mt19937 random(seed);
   std::map<std::string, int> kills;
-  int total_kills = 0;
-  const absl::Time end = absl::Now() + ChaosDuration();
+  int total_kills = 0, freezes = 0;
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + ChaosDuration();
+  const absl::Duration outage =
+      ChaosDuration() >= absl::Minutes(10) ? absl::Seconds(60) : absl::Seconds(10);
+  bool outage_done = false;
+  auto now = [] { return absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()); };
   while (absl::Now() < end) {
-    const std::string victim = victims[random() % victims.size()];
-    std::cout << absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone()) << " kill "
-              << victim << std::endl;
-    ASSERT_TRUE(n.Kill(victim).ok()) << victim;
-    ++kills[victim];
-    ++total_kills;
-    // Deliberate pauses, not synchronization: how long the victim stays
-    // down, and how long the network runs before the next kill.
-    absl::SleepFor(absl::Milliseconds(500 + random() % 3000));
-    ASSERT_TRUE(n.Restart(victim).ok()) << victim;
+    std::string victim = victims[random() % victims.size()];
+    if (!outage_done && absl::Now() >= start + ChaosDuration() / 2) {
+      // Kafka gone for a long while mid-session: nothing may be lost.
+      outage_done = true;
+      std::cout << now() << " kafka outage of " << absl::FormatDuration(outage) << std::endl;
+      ASSERT_TRUE(n.Kill("kafka").ok());
+      absl::SleepFor(outage);  // how long the outage lasts
+      ASSERT_TRUE(n.Restart("kafka").ok());
+      victim = "kafka";
+    } else if (victim != "kafka" && random() % 3 == 0 && n.process(victim)->Running()) {
+      // Frozen: holds its connections and answers nothing.
+      std::cout << now() << " freeze " << victim << std::endl;
+      ASSERT_TRUE(n.process(victim)->Signal(SIGSTOP).ok()) << victim;
+      ++freezes;
+      absl::SleepFor(absl::Milliseconds(500 + random() % 3000));  // how long it stays frozen
+      ASSERT_TRUE(n.process(victim)->Signal(SIGCONT).ok()) << victim;
+    } else {
+      std::cout << now() << " kill " << victim << std::endl;
+      ASSERT_TRUE(n.Kill(victim).ok()) << victim;
+      ++kills[victim];
+      ++total_kills;
+      // Deliberate pauses, not synchronization: how long the victim stays
+      // down, and how long the network runs before the next kill.
+      absl::SleepFor(absl::Milliseconds(500 + random() % 3000));
+      ASSERT_TRUE(n.Restart(victim).ok()) << victim;
+    }
     // Whole again before the next kill: every CP reported by central.
     ASSERT_TRUE(WaitFor([&] {
       for (int i = 1; i <= n.cp_count(); ++i) {
@@ -68,7 +106,8 @@ TEST(ChaosTest, RandomKillsWhileDriversChargeLoseNothing) {
       }
       return true;
     }, absl::Seconds(30)))
-        << "not whole after restarting " << victim << "\n" << n.LogOf("central");
+        << "not whole after " << victim << " came back (seed " << seed << ")\n"
+        << n.LogOf("central");
     absl::SleepFor(absl::Milliseconds(1000 + random() % 3000));
   }
   // Drivers stop asking; what they asked for must all end.
@@ -120,8 +159,9 @@ TEST(ChaosTest, RandomKillsWhileDriversChargeLoseNothing) {
         << Network::CpId(i);
   }
 
-  std::cout << "CHAOS " << absl::FormatDuration(ChaosDuration()) << ": " << total_kills
-            << " kills (";
+  std::cout << "CHAOS " << absl::FormatDuration(ChaosDuration()) << ", seed " << seed << ": "
+            << total_kills << " kills, " << freezes << " freezes, a Kafka outage of "
+            << absl::FormatDuration(outage) << " (";
   for (const auto& [victim, count] : kills) std::cout << victim << " " << count << ", ";
   std::cout << "), " << accepted.size() << " sessions accepted, " << tickets.size()
             << " tickets" << std::endl;
