@@ -139,6 +139,13 @@ absl::Status Driver::Show(const KafkaMessage& message) {
     absl::MutexLock lock(&mu_);
     if (!shown_.insert(update->update_id()).second) return absl::OkStatus();
   }
+  if (update->kind() == v1::UPDATE_KIND_PROGRESS) {
+    // Progress is committed before it is shown: a crash in between skips
+    // one line of progress, never shows it twice. Outcomes and tickets are
+    // shown first and committed after (by the caller): never skipped.
+    (void)consumer_->StoreOffset(message.topic, message.partition, message.offset + 1);
+    (void)consumer_->Commit();
+  }
   Print(DescribeUpdate(*update));
   if (IsOutcome(*update)) {
     absl::MutexLock lock(&mu_);

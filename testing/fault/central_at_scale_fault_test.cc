@@ -23,7 +23,7 @@ TEST(CentralAtScaleFaultTest, ThousandCpsAreReportedAgainWithinFiveSecondsOfARes
                              [&] { return net.CountWithStatus(v1::CP_STATUS_ACTIVE) == kCps; },
                              absl::Seconds(30)),
                absl::Seconds(5));
-  EXPECT_TRUE(net.process("evload")->Running());
+  EXPECT_TRUE(net.process("evload")->Running()) << net.LogOf("evload");
   // No CP was registered twice or lost on the way.
   EXPECT_EQ(net.CountWithStatus(v1::CP_STATUS_DISCONNECTED), 0);
 }

@@ -7,6 +7,8 @@
 //   evload --echo_rate=500 --seconds=20                the bare Kafka echo
 //
 // Each figure is one line "evload: <name> <value>", for scripts.
+#include <sys/resource.h>
+
 #include <atomic>
 #include <iostream>
 #include <thread>
@@ -50,6 +52,12 @@ int main(int argc, char** argv) {
                      {{"central_address", "CENTRAL_ADDRESS"}, {"kafka_bootstrap", "KAFKA_BOOTSTRAP"}});
   using namespace evnet;
   const absl::Duration duration = absl::Seconds(absl::GetFlag(FLAGS_seconds));
+  // A connection per CP, and old ones still closing while a restarted
+  // central is reached again: as many descriptors as the system allows.
+  if (rlimit files; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   if (absl::GetFlag(FLAGS_echo_rate) > 0) {
     evload::Samples trips;
