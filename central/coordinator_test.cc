@@ -1,7 +1,10 @@
 #include "central/coordinator.h"
 
 #include <cmath>
+#include <limits>
 #include <optional>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -296,6 +299,42 @@ TEST_F(CoordinatorTest, AForgedOrNonsensicalResultIsRefusedWithAReasonAndNeverTi
   ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ENDED);
+}
+
+// Property: results that are well-formed JSON but wrong in any way (another
+// session, CP or driver; NaN, infinite, negative or huge figures; an amount
+// that is not the energy at the price; times out of order) never produce a
+// ticket, and are each refused with a reason. A fixed seed keeps it
+// repeatable.
+TEST_F(CoordinatorTest, RandomWrongResultsNeverProduceATicket) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  std::mt19937 random(20261127);
+  const std::vector<double> figures = {std::nan(""), std::numeric_limits<double>::infinity(),
+                                       -1, -0.01, 1e9, 5000};
+  const std::vector<std::string> ids = {"s-r-2", "CP-002", "driver-bob", "", "x y",
+                                        std::string(80, 'a')};
+  for (int i = 0; i < 2000; ++i) {
+    v1::SessionResult wrong = Result("s-r-1", "r-1");
+    switch (random() % 7) {
+      case 0: wrong.set_session_id(ids[random() % ids.size()]); break;
+      case 1: wrong.set_cp_id(ids[random() % ids.size()]); break;
+      case 2: wrong.set_driver_id(ids[random() % ids.size()]); break;
+      case 3: wrong.set_energy_kwh(figures[random() % figures.size()]); break;
+      case 4: wrong.set_amount_eur(figures[random() % figures.size()]); break;
+      case 5: wrong.set_price_eur_per_kwh(figures[random() % figures.size()]); break;
+      default:
+        wrong.mutable_started_at()->set_seconds(2000000000);
+        wrong.mutable_ended_at()->set_seconds(1000000000);
+    }
+    const absl::Status outcome = Handle(wrong);
+    EXPECT_EQ(outcome.code(), absl::StatusCode::kInvalidArgument)
+        << i << ": " << wrong.ShortDebugString();
+    EXPECT_FALSE(outcome.message().empty());
+  }
+  EXPECT_TRUE(publisher_.updates.empty());
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());  // the true one still counts
+  EXPECT_EQ(publisher_.updates.size(), 1u);
 }
 
 TEST_F(CoordinatorTest, AnInvalidRequestIsAnsweredAndOneWithoutADriverIsSetAside) {
