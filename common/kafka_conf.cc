@@ -80,6 +80,16 @@ void KafkaEventLogger::event_cb(RdKafka::Event& event) {
   }
 }
 
+KafkaProperties KafkaClientProperties(const std::string& bootstrap_servers,
+                                      const std::string& client_id) {
+  return {
+      {"bootstrap.servers", bootstrap_servers},
+      {"client.id", client_id},
+      {"log.connection.close", "false"},
+      {"reconnect.backoff.max.ms", "1000"},
+  };
+}
+
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(
     const KafkaProperties& properties, KafkaEventLogger* event_logger) {
   std::unique_ptr<RdKafka::Conf> conf(

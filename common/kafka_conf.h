@@ -80,6 +80,11 @@ class KafkaEventLogger : public RdKafka::EventCb {
   absl::Time last_unreachable_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
+// What every evnet Kafka client sets: where the brokers are, its name, quiet
+// reconnects, and finding a restarted broker again within a second.
+KafkaProperties KafkaClientProperties(const std::string& bootstrap_servers,
+                                      const std::string& client_id);
+
 // A global configuration holding `properties` and `event_logger`, or
 // INVALID_ARGUMENT naming the property librdkafka refused.
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(

@@ -21,20 +21,17 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     return absl::InvalidArgumentError(
         "a Kafka consumer takes either topics to subscribe to or partitions to read");
   }
-  KafkaProperties properties = {
-      {"bootstrap.servers", options.bootstrap_servers},
+  KafkaProperties properties =
+      KafkaClientProperties(options.bootstrap_servers, options.client_id);
+  properties.insert({
       {"group.id", options.group_id},
-      {"client.id", options.client_id},
       {"enable.auto.commit", "true"},
       {"enable.auto.offset.store", "false"},
       {"auto.commit.interval.ms",
        std::to_string(absl::ToInt64Milliseconds(options.auto_commit_interval))},
       {"auto.offset.reset", options.start_from_beginning ? "earliest" : "latest"},
       {"enable.partition.eof", "true"},
-      {"log.connection.close", "false"},
-      // After a broker restart, find it again within a second.
-      {"reconnect.backoff.max.ms", "1000"},
-  };
+  });
   for (const auto& [name, value] : options.properties) properties[name] = value;
 
   auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);

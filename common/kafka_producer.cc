@@ -33,9 +33,9 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
   if (options.bootstrap_servers.empty()) {
     return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
   }
-  KafkaProperties properties = {
-      {"bootstrap.servers", options.bootstrap_servers},
-      {"client.id", options.client_id},
+  KafkaProperties properties =
+      KafkaClientProperties(options.bootstrap_servers, options.client_id);
+  properties.insert({
       {"enable.idempotence", "true"},
       {"acks", "all"},
       {"message.timeout.ms",
@@ -43,10 +43,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
       {"linger.ms", "5"},
       // Keys map to partitions as in Kafka's Java clients (PartitionForKey).
       {"partitioner", "murmur2_random"},
-      {"log.connection.close", "false"},
-      // After a broker restart, find it again within a second.
-      {"reconnect.backoff.max.ms", "1000"},
-  };
+  });
   for (const auto& [name, value] : options.properties) properties[name] = value;
 
   auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);

@@ -13,15 +13,14 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
     return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
   }
   if (options.partitions.empty()) return absl::InvalidArgumentError("nothing to read");
-  KafkaProperties properties = {
-      {"bootstrap.servers", options.bootstrap_servers},
-      {"client.id", options.client_id},
+  KafkaProperties properties =
+      KafkaClientProperties(options.bootstrap_servers, options.client_id);
+  properties.insert({
       {"enable.partition.eof", "true"},
-      {"log.connection.close", "false"},
       // The end of a partition is known only from an empty fetch, which the
       // broker holds for fetch.wait.max.ms (500 ms by default).
       {"fetch.wait.max.ms", "10"},
-  };
+  });
   for (const auto& [name, value] : options.properties) properties[name] = value;
   auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
   absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =

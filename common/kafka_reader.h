@@ -2,10 +2,7 @@
 // point in time, and commits nothing. For rebuilding state from a topic's
 // history, where KafkaConsumer's group coordination would only cost time
 // (librdkafka's group consumer serves an assignment only once it has found
-// the group's coordinator, about half a second on a fresh start). It is for
-// reading a history to its end: after a broker restart it takes about ten
-// seconds to fetch again, so a reader that follows a topic for long is a
-// KafkaConsumer.
+// the group's coordinator, about half a second on a fresh start).
 #ifndef EVNET_COMMON_KAFKA_READER_H_
 #define EVNET_COMMON_KAFKA_READER_H_
 

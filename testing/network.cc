@@ -1,7 +1,5 @@
 #include "testing/network.h"
 
-#include <unistd.h>
-
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -10,7 +8,7 @@
 #include "common/grpc_channel.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
-#include "common/kafka_consumer.h"
+#include "common/kafka_reader.h"
 #include "common/topics.h"
 #include "glog/logging.h"
 
@@ -37,17 +35,11 @@ absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& b
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
       (*admin)->Partitions({kDriverUpdatesTopic}, absl::Seconds(20));
   if (!partitions.ok()) return partitions.status();
-  // A group consumer of its own (nothing committed before, so from the
-  // start): unlike a group-less reader, it finds a restarted broker again
-  // within a second.
-  KafkaConsumerOptions options;
+  KafkaReaderOptions options;
   options.bootstrap_servers = bootstrap;
-  options.group_id = absl::StrCat("evnet-test-observer-", getpid(), "-",
-                                  absl::ToUnixMicros(absl::Now()));
   options.client_id = "evnet-test-observer";
   options.partitions = *partitions;
-  options.start_from_beginning = true;
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(options);
+  absl::StatusOr<std::unique_ptr<KafkaReader>> consumer = KafkaReader::Create(options);
   if (!consumer.ok()) return consumer.status();
   std::unique_ptr<UpdateLog> log(new UpdateLog());
   log->thread_ = std::thread([log = log.get(), c = std::move(*consumer)]() mutable {
@@ -61,7 +53,7 @@ UpdateLog::~UpdateLog() {
   if (thread_.joinable()) thread_.join();
 }
 
-void UpdateLog::Run(std::unique_ptr<KafkaConsumer> consumer) {
+void UpdateLog::Run(std::unique_ptr<KafkaReader> consumer) {
   while (!stop_.HasBeenNotified()) {
     (void)consumer->Poll(absl::Milliseconds(100), [this](const KafkaMessage& m) {
       absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(m.value);

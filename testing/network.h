@@ -21,7 +21,7 @@
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
 #include "evnet/v1/events.pb.h"
-#include "common/kafka_consumer.h"
+#include "common/kafka_reader.h"
 #include "testing/kafka_broker.h"
 #include "testing/process.h"
 
@@ -48,7 +48,7 @@ class UpdateLog {
 
  private:
   UpdateLog() = default;
-  void Run(std::unique_ptr<KafkaConsumer> consumer);
+  void Run(std::unique_ptr<KafkaReader> consumer);
 
   mutable absl::Mutex mu_;
   std::vector<v1::DriverUpdate> updates_ ABSL_GUARDED_BY(mu_);
