@@ -1,10 +1,12 @@
 #include "cp_engine/charging_engine.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/proto_time.h"
+#include "common/validation.h"
 #include "cp_engine/meter.h"
 #include "glog/logging.h"
 
@@ -29,13 +31,22 @@ absl::Status ChargingEngine::Recover() {
   for (const v1::SessionResult& result : journal->pending_results()) RecordResultLocked(result);
   if (journal->has_request()) {
     // The engine died while supplying: bill what the journal says was
-    // supplied, ending when that energy was reached.
+    // supplied, ending when that energy was reached (and not after now).
     const v1::SupplySnapshot& supply = journal->supply();
     const absl::Time started = FromProto(supply.started_at());
-    v1::SessionResult result =
-        ResultOf(journal->request(), supply,
-                 started + TimeToSupply(supply.power_kw(), supply.energy_kwh()),
-                 v1::SESSION_END_REASON_ENGINE_FAILURE);
+    const absl::Time ended = std::max(
+        started,
+        std::min(clock_.Now(), started + TimeToSupply(supply.power_kw(), supply.energy_kwh())));
+    const double price = journal->price_eur_per_kwh() > 0 ? journal->price_eur_per_kwh()
+                                                          : options_.info.price_eur_per_kwh();
+    v1::SessionResult result = ResultOf(journal->request(), supply, price, ended,
+                                        v1::SESSION_END_REASON_ENGINE_FAILURE);
+    // Figures that do not add up (an amount that is not the energy at the
+    // price) are not billed blindly: a person looks at the journal.
+    if (absl::Status valid = ValidateSessionResult(result); !valid.ok()) {
+      return absl::DataLossError(absl::StrCat("the journal ", journal_.path(),
+                                              " cannot be billed: ", valid.message()));
+    }
     RecordResultLocked(result);
     LOG(WARNING) << Tag() << "Session " << result.session_id()
                  << " was cut short by an engine failure: "
@@ -197,6 +208,7 @@ v1::SupplySnapshot ChargingEngine::SnapshotLocked(absl::Time now) const {
 
 v1::SessionResult ChargingEngine::ResultOf(const v1::StartSupplyRequest& request,
                                            const v1::SupplySnapshot& supplied,
+                                           double price_eur_per_kwh,
                                            absl::Time ended_at,
                                            v1::SessionEndReason reason) const {
   v1::SessionResult result;
@@ -207,7 +219,7 @@ v1::SessionResult ChargingEngine::ResultOf(const v1::StartSupplyRequest& request
   *result.mutable_started_at() = supplied.started_at();
   *result.mutable_ended_at() = ToProto(ended_at);
   result.set_energy_kwh(supplied.energy_kwh());
-  result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
+  result.set_price_eur_per_kwh(price_eur_per_kwh);
   result.set_amount_eur(supplied.amount_eur());
   result.set_end_reason(reason);
   return result;
@@ -223,8 +235,9 @@ void ChargingEngine::RecordResultLocked(const v1::SessionResult& result) {
 }
 
 void ChargingEngine::EndSupplyLocked(v1::SessionEndReason reason, absl::Time now) {
-  const v1::SessionResult result = ResultOf(supply_->request, SnapshotLocked(now),
-                                            std::max(now, supply_->started_at), reason);
+  const v1::SessionResult result =
+      ResultOf(supply_->request, SnapshotLocked(now), options_.info.price_eur_per_kwh(),
+               std::max(now, supply_->started_at), reason);
   supply_.reset();
   RecordResultLocked(result);
   SaveJournalLocked(now);
@@ -240,6 +253,7 @@ void ChargingEngine::SaveJournalLocked(absl::Time now) {
   if (supply_.has_value()) {
     *journal.mutable_request() = supply_->request;
     *journal.mutable_supply() = SnapshotLocked(now);
+    journal.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
   }
   for (const auto& [id, result] : pending_) *journal.add_pending_results() = result;
   // Written on the writer's thread; the supply goes on whatever the disk does.

@@ -77,10 +77,11 @@ class ChargingEngine {
   };
 
   v1::SupplySnapshot SnapshotLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The final record of a session: what `supplied` says, ended at `ended_at`.
+  // The final record of a session: what `supplied` says, metered at
+  // `price_eur_per_kwh`, ended at `ended_at`.
   v1::SessionResult ResultOf(const v1::StartSupplyRequest& request,
-                             const v1::SupplySnapshot& supplied, absl::Time ended_at,
-                             v1::SessionEndReason reason) const;
+                             const v1::SupplySnapshot& supplied, double price_eur_per_kwh,
+                             absl::Time ended_at, v1::SessionEndReason reason) const;
   // Keeps a result until Kafka has it, and its session as ended.
   void RecordResultLocked(const v1::SessionResult& result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the running supply with `reason`, journals and publishes its result.

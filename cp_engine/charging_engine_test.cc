@@ -220,6 +220,45 @@ TEST_F(ChargingEngineTest, CrashMidSessionIsBilledFromTheJournalOnce) {
   EXPECT_EQ(publisher_.results_.size(), 1u);
 }
 
+TEST_F(ChargingEngineTest, ARestartWithAnotherPriceBillsTheJournaledSupplyAtItsOwn) {
+  {
+    EngineOptions options = Options("reprice");
+    options.session_duration = absl::Hours(1);
+    ChargingEngine engine(options, clock_, publisher_);
+    ASSERT_TRUE(engine.Recover().ok());
+    ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+    TickFor(engine, 600);  // 3.67 kWh: 1.10 EUR at 0.30, 1.83 at 0.50
+  }
+  ASSERT_TRUE(publisher_.results_.empty());
+  EngineOptions dearer = Options("reprice");
+  dearer.info.set_price_eur_per_kwh(0.50);
+  ChargingEngine restarted(dearer, clock_, publisher_);
+  ASSERT_TRUE(restarted.Recover().ok());
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  const v1::SessionResult& result = publisher_.results_[0];
+  EXPECT_DOUBLE_EQ(result.price_eur_per_kwh(), 0.30);
+  EXPECT_NEAR(result.amount_eur(), result.energy_kwh() * 0.30, 0.01);
+}
+
+TEST_F(ChargingEngineTest, AJournalEndingInTheFutureEndsNoLaterThanNow) {
+  v1::EngineJournal journal;
+  journal.mutable_request()->set_session_id("s-1");
+  journal.mutable_request()->set_driver_id("driver-alice");
+  *journal.mutable_supply()->mutable_started_at() = ToProto(clock_.Now());
+  journal.mutable_supply()->set_energy_kwh(5);  // no power: it would never end
+  Journal saved(Options("no-power").state_dir);
+  ASSERT_TRUE(saved.Open().ok());
+  ASSERT_TRUE(saved.Save(journal).ok());
+  ChargingEngine engine(Options("no-power"), clock_, publisher_);
+  EXPECT_EQ(engine.Recover().code(), absl::StatusCode::kDataLoss);  // 0 EUR for 5 kWh
+  journal.mutable_supply()->set_amount_eur(1.5);
+  ASSERT_TRUE(saved.Save(journal).ok());
+  ChargingEngine again(Options("no-power"), clock_, publisher_);
+  ASSERT_TRUE(again.Recover().ok());
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  EXPECT_EQ(FromProto(publisher_.results_[0].ended_at()), clock_.Now());
+}
+
 TEST_F(ChargingEngineTest, UndeliveredResultIsKeptAndRetried) {
   ChargingEngine engine(Options("retry"), clock_, publisher_);
   ASSERT_TRUE(engine.Recover().ok());

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -31,6 +32,31 @@ absl::Status MakeDirs(const std::string& dir) {
   return absl::OkStatus();
 }
 
+// What the engine would act on must make sense: a result it publishes from
+// here is billed, and a running supply is billed when it ends.
+absl::Status ValidateJournal(const v1::EngineJournal& journal) {
+  for (int i = 0; i < journal.pending_results_size(); ++i) {
+    const v1::SessionResult& result = journal.pending_results(i);
+    if (absl::Status valid = ValidateSessionResult(result); !valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pending result ", i, ": ", valid.message()));
+    }
+  }
+  if (!journal.has_request()) return absl::OkStatus();
+  const v1::StartSupplyRequest& request = journal.request();
+  for (const absl::Status& valid :
+       {ValidateId("request.session_id", request.session_id()),
+        ValidateId("request.driver_id", request.driver_id()),
+        request.request_id().empty() ? absl::OkStatus()
+                                     : ValidateId("request.request_id", request.request_id()),
+        ValidateSupply(journal.supply())}) {
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("running supply: ", valid.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Journal::Open() { return MakeDirs(dir_); }
@@ -41,9 +67,10 @@ absl::StatusOr<v1::EngineJournal> Journal::Load() const {
   std::stringstream text;
   text << in.rdbuf();
   absl::StatusOr<v1::EngineJournal> journal = FromJson<v1::EngineJournal>(text.str());
-  if (!journal.ok()) {
+  absl::Status valid = journal.ok() ? ValidateJournal(*journal) : journal.status();
+  if (!valid.ok()) {
     return absl::DataLossError(
-        absl::StrCat("the journal ", path(), " is damaged: ", journal.status().message()));
+        absl::StrCat("the journal ", path(), " is damaged: ", valid.message()));
   }
   return journal;
 }

@@ -23,7 +23,10 @@ class Journal {
 
   // Creates the folder if needed.
   [[nodiscard]] absl::Status Open();
-  // The journal as last saved; empty when there is none.
+  // The journal as last saved; empty when there is none. DATA_LOSS, naming
+  // the file and what is wrong, when it cannot be read or makes no sense
+  // (figures out of range, ids missing): the engine then refuses to start
+  // rather than bill what it cannot trust.
   [[nodiscard]] absl::StatusOr<v1::EngineJournal> Load() const;
   [[nodiscard]] absl::Status Save(const v1::EngineJournal& journal) const;
 

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -34,7 +35,11 @@ TEST(JournalTest, WhatIsSavedIsLoadedBackByANewInstance) {
   saved.mutable_supply()->set_amount_eur(0.98);
   v1::SessionResult* pending = saved.add_pending_results();
   pending->set_session_id("s-0");
+  pending->set_cp_id("CP-001");
+  pending->set_driver_id("driver-bob");
   pending->set_energy_kwh(1.5);
+  pending->set_price_eur_per_kwh(0.3);
+  pending->set_amount_eur(0.45);
   pending->set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
   {
     Journal journal(TestDir("roundtrip"));
@@ -71,6 +76,32 @@ TEST(JournalTest, ADamagedJournalIsReportedNotIgnored) {
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(std::string(loaded.status().message()).find(journal.path()), std::string::npos);
+}
+
+// Found by //cp_engine:journal_fuzzer: a journal that parses but makes no
+// sense was published as results central cannot bill.
+TEST(JournalTest, AJournalThatMakesNoSenseIsRefusedWithWhatIsWrong) {
+  Journal journal(TestDir("nonsense"));
+  ASSERT_TRUE(journal.Open().ok());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"pendingResults":[{"sessionId":"s-0","cpId":"CP-001","driverId":"d-1",)"
+       R"("energyKwh":"NaN"}]})",
+       "pending result 0: energy_kwh"},
+      {R"({"pendingResults":[{"cpId":"CP 001","driverId":"x","amountEur":-1}]})",
+       "pending result 0: session_id"},
+      {R"({"request":{"sessionId":"s-1"},"supply":{"powerKw":22}})", "request.driver_id"},
+      {R"({"request":{"sessionId":"s-1","driverId":"d-1"},"supply":{"energyKwh":"Infinity"}})",
+       "running supply: energy_kwh"},
+  };
+  for (const auto& [text, wrong] : cases) {
+    std::ofstream(journal.path(), std::ios::trunc) << text;
+    auto loaded = journal.Load();
+    ASSERT_FALSE(loaded.ok()) << text;
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_NE(std::string(loaded.status().message()).find(journal.path()), std::string::npos);
+    EXPECT_NE(std::string(loaded.status().message()).find(wrong), std::string::npos)
+        << loaded.status();
+  }
 }
 
 TEST(JournalTest, AnUnwritableStateDirIsAnError) {
