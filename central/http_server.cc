@@ -75,18 +75,23 @@ std::string HttpServer::StateJson() const {
                       ",\"events\":", events_->Json(), "}");
 }
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
-                                                              Registry& registry,
-                                                              CentralServiceImpl& service,
-                                                              const EventFeed& events) {
+std::unique_ptr<HttpServer> HttpServer::Unbound(HttpServerOptions options, Registry& registry,
+                                                CentralServiceImpl& service,
+                                                const EventFeed& events,
+                                                std::unique_ptr<httplib::Server> server) {
   std::unique_ptr<HttpServer> http(new HttpServer());
   http->options_ = std::move(options);
   http->registry_ = &registry;
   http->service_ = &service;
   http->events_ = &events;
-  http->server_ = std::make_unique<httplib::Server>();
-  httplib::Server& s = *http->server_;
-  HttpServer* self = http.get();
+  http->server_ = std::move(server);
+  http->AddRoutes();
+  return http;
+}
+
+void HttpServer::AddRoutes() {
+  httplib::Server& s = *server_;
+  HttpServer* self = this;
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
@@ -105,7 +110,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     res.set_content(self->StateJson(), "application/json");
   });
   // Server-sent events: the whole state when it changed, at least each
-  // second and at most four times a second (changes in between coalesce).
+  // heartbeat and at most once a min_interval (changes in between coalesce).
   s.Get("/api/stream", [self](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-cache");
     auto seen = std::make_shared<uint64_t>(0);
@@ -113,8 +118,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     res.set_chunked_content_provider(
         "text/event-stream", [self, seen, last](size_t, httplib::DataSink& sink) {
           const absl::Duration since = absl::Now() - *last;
-          if (since < absl::Milliseconds(250)) absl::SleepFor(absl::Milliseconds(250) - since);
-          *seen = self->registry_->WaitForChange(*seen, absl::Seconds(1));
+          const absl::Duration min_interval = self->options_.stream_min_interval;
+          if (since < min_interval) absl::SleepFor(min_interval - since);
+          *seen = self->registry_->WaitForChange(*seen, self->options_.stream_heartbeat);
           *last = absl::Now();
           const std::string event = absl::StrCat("data: ", self->StateJson(), "\n\n");
           return sink.write(event.data(), event.size());
@@ -132,11 +138,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   };
   s.Post("/api/stop", operator_action(true));
   s.Post("/api/resume", operator_action(false));
-  if (!http->options_.static_dir.empty() &&
-      !s.set_mount_point("/", http->options_.static_dir)) {
-    LOG(WARNING) << "Central | no dashboard files in " << http->options_.static_dir;
+  if (!options_.static_dir.empty() && !s.set_mount_point("/", options_.static_dir)) {
+    LOG(WARNING) << "Central | no dashboard files in " << options_.static_dir;
   }
+}
 
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,
+                                                              Registry& registry,
+                                                              CentralServiceImpl& service,
+                                                              const EventFeed& events) {
+  std::unique_ptr<HttpServer> http = Unbound(std::move(options), registry, service, events,
+                                             std::make_unique<httplib::Server>());
+  httplib::Server& s = *http->server_;
+  HttpServer* self = http.get();
   http->port_ = http->options_.port == 0
                     ? s.bind_to_any_port(http->options_.host)
                     : (s.bind_to_port(http->options_.host, http->options_.port)

@@ -44,6 +44,10 @@ struct HttpServerOptions {
   std::string static_dir;     // index.html, app.js, style.css
   std::function<bool()> ready;              // /readyz
   std::function<std::string()> metrics;     // /metrics
+  // /api/stream sends the state at most this often, and at least each
+  // `stream_heartbeat` when nothing changed.
+  absl::Duration stream_min_interval = absl::Milliseconds(250);
+  absl::Duration stream_heartbeat = absl::Seconds(1);
 };
 
 class HttpServer {
@@ -51,12 +55,18 @@ class HttpServer {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       HttpServerOptions options, Registry& registry, CentralServiceImpl& service,
       const EventFeed& events);
+  // The same routes on `server`, which is not bound to any port: for
+  // feeding them requests that do not come from a socket (the fuzzer).
+  static std::unique_ptr<HttpServer> Unbound(HttpServerOptions options, Registry& registry,
+                                             CentralServiceImpl& service, const EventFeed& events,
+                                             std::unique_ptr<httplib::Server> server);
   ~HttpServer();
 
   int port() const { return port_; }
 
  private:
   HttpServer() = default;
+  void AddRoutes();
   std::string StateJson() const;
 
   HttpServerOptions options_;
