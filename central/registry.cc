@@ -222,7 +222,13 @@ void Registry::ChangedLocked(const std::string& id, Entry& entry) {
   entry.published = DeriveStatus(entry.seen, clock_.Now(), monitor_timeout_);
 }
 
+void Registry::SetChangeListener(std::function<void()> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
 void Registry::Notify() const {
+  absl::ReaderMutexLock lock(&listener_mu_);
   if (listener_) listener_();
 }
 

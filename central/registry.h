@@ -84,8 +84,10 @@ class Registry {
   // it changed meanwhile.
   std::optional<std::pair<uint64_t, v1::ChargingPoint>> NextChange(uint64_t seq) const;
   // Called (outside the registry's lock, on the thread that made the change)
-  // after every change; must not block. Set once, before use.
-  void SetChangeListener(std::function<void()> listener) { listener_ = std::move(listener); }
+  // after every change; must not block, nor set the listener. Setting
+  // another (or none) waits for calls of the previous one in progress, so
+  // once SetChangeListener(nullptr) returns, the old listener may go away.
+  void SetChangeListener(std::function<void()> listener) ABSL_LOCKS_EXCLUDED(listener_mu_);
 
  private:
   struct Entry {
@@ -100,7 +102,7 @@ class Registry {
 
   // Records a change of `entry` (which must be in entries_ under `id`).
   void ChangedLocked(const std::string& id, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Notify() const;
+  void Notify() const ABSL_LOCKS_EXCLUDED(listener_mu_);
   // The bodies of Restore, Register and SetStopped, which notify once unlocked.
   void DoRestore(const v1::CpRegistryRecord& record) ABSL_LOCKS_EXCLUDED(mu_);
   std::optional<v1::CpRegistryRecord> DoRegister(const v1::ChargingPointInfo& info)
@@ -117,7 +119,9 @@ class Registry {
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, std::string> by_change_ ABSL_GUARDED_BY(mu_);
-  std::function<void()> listener_;
+  // Readers call the listener, concurrently; a writer replaces it.
+  mutable absl::Mutex listener_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
   bool restored_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -1,5 +1,8 @@
 #include "central/registry.h"
 
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
 namespace evnet {
@@ -102,6 +105,30 @@ TEST(RegistryTest, SweepReportsEachChangeOnce) {
   EXPECT_EQ(changes[0].from, v1::CP_STATUS_ACTIVE);
   EXPECT_EQ(changes[0].to, v1::CP_STATUS_DISCONNECTED);
   EXPECT_EQ(registry.SetStopped("CP-404", true).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Found by ThreadSanitizer: the service cleared the listener while a
+// monitor's link, closing on a gRPC thread, was calling it.
+TEST(RegistryTest, ClearingTheListenerWaitsForACallInProgress) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  registry.FinishRestore();
+  absl::Notification entered, release, cleared;
+  registry.SetChangeListener([&] {
+    entered.Notify();
+    release.WaitForNotification();
+  });
+  std::thread changer([&] { (void)registry.Register(Info("CP-001")); });
+  entered.WaitForNotification();
+  std::thread clearer([&] {
+    registry.SetChangeListener(nullptr);
+    cleared.Notify();
+  });
+  EXPECT_FALSE(cleared.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  release.Notify();
+  EXPECT_TRUE(cleared.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  changer.join();
+  clearer.join();
 }
 
 }  // namespace
