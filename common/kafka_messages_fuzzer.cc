@@ -38,12 +38,13 @@ void RoundTrips(const google::protobuf::Message& message) {
   std::unique_ptr<google::protobuf::Message> again(message.New());
   const std::string json = ToJson(message);
   Require(FromJson(json, again.get()).ok(), "what was encoded does not decode", message);
-  // By value: NaN equals NaN here, and -0.0 equals 0.0 (proto3 JSON leaves
-  // out a zero of either sign).
+  // By value: NaN equals NaN here, and -0.0 equals 0.0 and an unset field
+  // (proto3 JSON leaves out a zero of either sign).
   google::protobuf::util::DefaultFieldComparator values;
   values.set_treat_nan_as_equal(true);
   google::protobuf::util::MessageDifferencer differ;
   differ.set_field_comparator(&values);
+  differ.set_message_field_comparison(google::protobuf::util::MessageDifferencer::EQUIVALENT);
   Require(differ.Compare(message, *again), "decode(encode(m)) differs from m", message);
 }
 

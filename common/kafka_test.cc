@@ -347,6 +347,9 @@ TEST_F(KafkaTest, AFullQueueIsWaitedOnInsteadOfFailing) {
   KafkaProducerOptions options;
   options.bootstrap_servers = cluster_.bootstrap();
   options.properties["queue.buffering.max.messages"] = "2";
+  // Long enough for the first messages to go out however slow the machine
+  // (a first connection under ThreadSanitizer took over a second).
+  options.queue_full_wait = absl::Seconds(30);
   auto producer = KafkaProducer::Create(options);
   ASSERT_TRUE(producer.ok()) << producer.status();
   std::atomic<int> delivered{0};
