@@ -3,6 +3,11 @@
 // outcome for every line; tickets agree with power, duration and price; an
 // operator stop ends a running session with a ticket; resume brings the CP
 // back to ACTIVE.
+#include <cstdlib>
+#include <iostream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
 #include "common/kafka_producer.h"
 #include "common/kafka_reader.h"
@@ -217,6 +222,115 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   EXPECT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, absl::Seconds(5)));
   EXPECT_TRUE(n.process("central")->Running());
   EXPECT_TRUE(n.process("cp-m-1")->Running());
+}
+
+// Property, on the running programs: well-formed but wrong messages from
+// outside (results for sessions central never started or for another
+// driver's or CP's, impossible figures, bad ids, telemetry for another CP,
+// requests for unknown or busy CPs, garbage) never produce a ticket, crash
+// nothing, and stall nothing: a good request right after is served.
+// EVNET_HOSTILE_SEED replays a run; the seed is printed.
+TEST(NetworkTest, RandomWrongMessagesNeverProduceATicketACrashOrAStall) {
+  CpSpec long_sessions;
+  long_sessions.session_duration = absl::Hours(1);
+  auto net = Network::Start({CpSpec{}, long_sessions});
+  ASSERT_TRUE(net.ok()) << net.status();
+  Network& n = **net;
+  KafkaProducerOptions options;
+  options.bootstrap_servers = n.broker().bootstrap_servers();
+  auto producer = KafkaProducer::Create(options);
+  ASSERT_TRUE(producer.ok());
+  auto produce = [&](const char* topic, const std::string& key, const std::string& value) {
+    return (*producer)->ProduceAndWait(topic, key, value, absl::Seconds(10));
+  };
+
+  // A session that stays open at CP-002: the target of most forgeries.
+  ASSERT_TRUE(produce(kDriverRequestsTopic, "driver-victim",
+                      R"({"requestId":"victim-1","driverId":"driver-victim","cpId":"CP-002"})")
+                  .ok());
+  auto accepted = n.updates().WaitFor("driver-victim", v1::UPDATE_KIND_ACCEPTED, 1, absl::Seconds(30));
+  ASSERT_EQ(accepted.size(), 1u) << n.LogOf("central");
+  const std::string open = accepted[0].session_id();
+
+  const char* seed_env = std::getenv("EVNET_HOSTILE_SEED");
+  const uint32_t seed = seed_env != nullptr ? static_cast<uint32_t>(std::strtoul(seed_env, nullptr, 10))
+                                            : std::random_device()();
+  std::cout << "EVNET_HOSTILE_SEED=" << seed << std::endl;
+  std::mt19937 random(seed);
+  auto pick = [&](const std::vector<std::string>& from) { return from[random() % from.size()]; };
+  const std::vector<std::string> sessions = {open, "s-forged", "", "s victim", std::string(300, 's')};
+  const std::vector<std::string> cps = {"CP-002", "CP-001", "CP-404", "CP 002", "", "CP-002\n"};
+  const std::vector<std::string> drivers = {"driver-victim", "driver-mallory", "", "driver victim"};
+  const std::vector<std::string> figures = {"2.5", "\"NaN\"", "\"Infinity\"", "-1", "1e12", "0", "\"-0\""};
+  const std::vector<std::string> times = {"\"2030-01-01T00:00:00Z\"", "\"1970-01-01T00:00:00Z\"",
+                                          "\"9999-12-31T23:59:59Z\"", "\"not a time\"", "17"};
+  int sent = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string topic, key, value;
+    switch (random() % 4) {
+      case 0: {  // a result central must not bill
+        topic = kSessionResultsTopic;
+        key = pick(cps);
+        const std::string session = pick(sessions);
+        std::string driver = pick(drivers);
+        // The true session, CP and driver together would be the engine's
+        // own result (telling that apart is the security issue's).
+        if (session == open && key == "CP-002" && driver == "driver-victim") driver = "driver-mallory";
+        // Half of them with figures that add up, so only who sent it is wrong.
+        const bool plausible = random() % 2 == 0;
+        value = absl::StrCat(
+            R"({"sessionId":")", session, R"(","cpId":")", key, R"(","driverId":")", driver,
+            plausible ? R"(","energyKwh":2.5,"priceEurPerKwh":0.3,"amountEur":0.75,)"
+                        R"("startedAt":"2030-01-01T00:00:00Z","endedAt":"2030-01-01T00:10:00Z"})"
+                      : absl::StrCat(R"(","energyKwh":)", pick(figures), R"(,"priceEurPerKwh":)",
+                                     pick(figures), R"(,"amountEur":)", pick(figures),
+                                     R"(,"startedAt":)", pick(times), R"(,"endedAt":)", pick(times),
+                                     "}"));
+        break;
+      }
+      case 1:  // telemetry that is not this CP's to send
+        topic = kSupplyTelemetryTopic;
+        key = pick(cps);
+        value = absl::StrCat(R"({"cpId":")", key, R"(","supply":{"sessionId":")", pick(sessions),
+                             R"(","energyKwh":)", pick(figures), R"(,"powerKw":)", pick(figures),
+                             R"(},"measuredAt":)", pick(times), "}");
+        break;
+      case 2:  // requests that must be refused (CP-002 is busy)
+        topic = kDriverRequestsTopic;
+        key = pick(drivers);
+        value = absl::StrCat(R"({"requestId":"h-)", i, R"(","driverId":")", key, R"(","cpId":")",
+                             pick({"CP-002", "CP-404", "CP 1", ""}), R"(","requestedAt":)",
+                             pick(times), "}");
+        break;
+      default: {  // garbage
+        topic = pick({kSessionResultsTopic, kSupplyTelemetryTopic, kDriverRequestsTopic});
+        key = "k";
+        value.resize(random() % 64);
+        for (char& c : value) c = static_cast<char>(random() % 256);
+      }
+    }
+    ASSERT_TRUE(produce(topic.c_str(), key, value).ok());
+    ++sent;
+  }
+
+  // No stall: a good request after the barrage is served to the end.
+  ASSERT_TRUE(produce(kDriverRequestsTopic, "driver-after",
+                      R"({"requestId":"after-1","driverId":"driver-after","cpId":"CP-001"})")
+                  .ok());
+  EXPECT_EQ(n.updates().WaitFor("driver-after", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(60)).size(),
+            1u)
+      << n.LogOf("central");
+  // No ticket for anything forged, and nothing crashed.
+  for (const v1::DriverUpdate& u : n.updates().All()) {
+    if (u.kind() != v1::UPDATE_KIND_ENDED) continue;
+    EXPECT_EQ(u.driver_id(), "driver-after") << "seed " << seed << ": " << u.ShortDebugString();
+  }
+  for (const char* program : {"central", "cp-e-1", "cp-m-1", "cp-e-2", "cp-m-2"}) {
+    EXPECT_TRUE(n.process(program)->Running()) << program << " died; seed " << seed;
+  }
+  EXPECT_EQ(n.Status("CP-002"), v1::CP_STATUS_SUPPLYING);  // the victim's session goes on
+  EXPECT_FALSE(ReadDeadLetters(n.broker().bootstrap_servers()).empty());
+  std::cout << "FIGURE hostile_messages " << sent << std::endl;
 }
 
 }  // namespace
