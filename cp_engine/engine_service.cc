@@ -33,6 +33,10 @@ grpc::Status EngineServiceImpl::StopSupply(grpc::ServerContext*,
 
 grpc::Status EngineServiceImpl::Simulate(grpc::ServerContext*, const v1::SimulateRequest* request,
                                          v1::SimulateResponse* response) {
+  if (!simulation_) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "fault simulation is off on this engine (start it with --simulation)");
+  }
   return Reply(engine_.Simulate(*request), response);
 }
 

@@ -1,5 +1,7 @@
 // evnet.v1.EngineService over a ChargingEngine: each RPC validates, calls the
-// engine and maps its status to gRPC.
+// engine and maps its status to gRPC. Simulate (fault injection, an unplug
+// by remote control) answers only when the engine runs with --simulation;
+// otherwise anyone who reaches the port could fail a charger.
 #ifndef EVNET_CP_ENGINE_ENGINE_SERVICE_H_
 #define EVNET_CP_ENGINE_ENGINE_SERVICE_H_
 
@@ -10,7 +12,8 @@ namespace evnet {
 
 class EngineServiceImpl final : public v1::EngineService::Service {
  public:
-  explicit EngineServiceImpl(ChargingEngine& engine) : engine_(engine) {}
+  EngineServiceImpl(ChargingEngine& engine, bool simulation)
+      : engine_(engine), simulation_(simulation) {}
 
   grpc::Status Check(grpc::ServerContext*, const v1::CheckRequest*,
                      v1::CheckResponse* response) override;
@@ -23,6 +26,7 @@ class EngineServiceImpl final : public v1::EngineService::Service {
 
  private:
   ChargingEngine& engine_;
+  const bool simulation_;
 };
 
 }  // namespace evnet

@@ -27,6 +27,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50061",
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
 ABSL_FLAG(std::string, state_dir, "",
           "folder for the session journal (env STATE_DIR); default /tmp/evnet/<cp_id>");
+ABSL_FLAG(bool, simulation, false,
+          "accept Simulate (fault, unplug) over gRPC and from the keyboard; for tests and "
+          "demonstrations, never in production (env ENGINE_SIMULATION)");
 ABSL_FLAG(absl::Duration, session_duration, absl::Seconds(10),
           "when the simulated driver unplugs, unless a request says otherwise "
           "(env SESSION_DURATION)");
@@ -86,7 +89,8 @@ int Main() {
     return 2;
   }
 
-  EngineServiceImpl service(engine);
+  const bool simulation = absl::GetFlag(FLAGS_simulation);
+  EngineServiceImpl service(engine, simulation);
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start({absl::GetFlag(FLAGS_listen), {&service}});
   if (!server.ok()) {
@@ -96,10 +100,11 @@ int Main() {
   LOG(INFO) << "CP_E:" << cp_id << " | Engine ready on "
             << WithPort(absl::GetFlag(FLAGS_listen), (*server)->port()) << ": "
             << options.info.power_kw() << " kW, " << options.info.price_eur_per_kwh()
-            << " EUR/kWh, journal in " << options.state_dir;
+            << " EUR/kWh, journal in " << options.state_dir
+            << (simulation ? "; fault simulation ON (--simulation)" : "");
 
   Ticker ticker(absl::Seconds(1), [&engine] { engine.Tick(); });
-  if (isatty(STDIN_FILENO)) {
+  if (simulation && isatty(STDIN_FILENO)) {
     // Reads until EOF; left running at exit, as nothing waits on stdin.
     std::thread(ReadKeys, std::ref(engine)).detach();
   }
@@ -127,6 +132,7 @@ int main(int argc, char** argv) {
                       {"listen", "ENGINE_LISTEN"},
                       {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
                       {"state_dir", "STATE_DIR"},
-                      {"session_duration", "SESSION_DURATION"}});
+                      {"session_duration", "SESSION_DURATION"},
+                      {"simulation", "ENGINE_SIMULATION"}});
   return evnet::Main();
 }

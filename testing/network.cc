@@ -189,7 +189,7 @@ absl::Status Network::StartEngine(int n) {
                  absl::StrCat("--power_kw=", spec.power_kw),
                  absl::StrCat("--price_eur_per_kwh=", spec.price_eur_per_kwh),
                  absl::StrCat("--session_duration=", absl::FormatDuration(spec.session_duration)),
-                 absl::StrCat("--state_dir=", dir_, "/", CpId(n))});
+                 absl::StrCat("--state_dir=", dir_, "/", CpId(n)), "--simulation"});
 }
 
 absl::StatusOr<int> Network::AddCp(const CpSpec& spec) {
