@@ -30,7 +30,8 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
                          std::max(options.coordinator.request_ttl,
                                   options.coordinator.result_dedupe_window) +
                              absl::Minutes(1)},
-      central->registry_, central->store_, central->coordinator_, central->dead_letters_);
+      central->registry_, central->store_, central->coordinator_, central->dead_letters_,
+      central->audit_);
   if (options.http_port >= 0) {
     HttpServerOptions http;
     http.port = options.http_port;
@@ -54,12 +55,13 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
     : options_(options),
       producer_(std::move(producer)),
       dead_letters_(*producer_, "Central"),
+      audit_(*producer_, "Central"),
       publisher_(*producer_),
       store_(*producer_),
       registry_(SystemClock::Get(), options.monitor_timeout),
       hub_(SystemClock::Get(), options.monitor_timeout),
       coordinator_(options.coordinator, SystemClock::Get(), registry_, hub_, publisher_, metrics_),
-      service_(registry_, hub_, coordinator_, store_) {}
+      service_(registry_, hub_, coordinator_, store_, audit_) {}
 
 Central::~Central() {
   if (sweeper_ != nullptr) sweeper_->Stop();

@@ -16,6 +16,7 @@
 #include "central/link_hub.h"
 #include "central/metrics.h"
 #include "central/registry.h"
+#include "common/audit_log.h"
 #include "common/dead_letters.h"
 #include "common/grpc_server.h"
 #include "common/kafka_producer.h"
@@ -60,6 +61,7 @@ class Central {
   const CentralOptions options_;
   std::unique_ptr<KafkaProducer> producer_;
   DeadLetters dead_letters_;
+  KafkaAuditLog audit_;
   KafkaUpdatePublisher publisher_;
   KafkaRegistryStore store_;
   Metrics metrics_;

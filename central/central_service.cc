@@ -21,8 +21,9 @@ size_t PageSize(int32_t requested) {
 }  // namespace
 
 CentralServiceImpl::CentralServiceImpl(Registry& registry, LinkHub& hub,
-                                       SessionCoordinator& coordinator, RegistryStore& store)
-    : registry_(registry), hub_(hub), coordinator_(coordinator), store_(store),
+                                       SessionCoordinator& coordinator, RegistryStore& store,
+                                       AuditLog& audit)
+    : registry_(registry), hub_(hub), coordinator_(coordinator), store_(store), audit_(audit),
       watchers_(registry) {
   registry_.SetChangeListener([this] { watchers_.Poke(); });
 }
@@ -31,7 +32,7 @@ CentralServiceImpl::~CentralServiceImpl() { registry_.SetChangeListener(nullptr)
 
 grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* CentralServiceImpl::MonitorLink(
     grpc::CallbackServerContext* context) {
-  return MonitorLinkReactor::Start(context, registry_, hub_, store_);
+  return MonitorLinkReactor::Start(context, registry_, hub_, store_, audit_);
 }
 
 grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPoints(
@@ -64,14 +65,20 @@ grpc::Status CentralServiceImpl::GetChargingPoint(grpc::ServerContext*,
 
 absl::Status CentralServiceImpl::SetStopped(
     const std::string& cp_id, bool all, bool stopped,
-    google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out) {
+    google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out, const Actor& by) {
+  const std::string action = stopped ? "cp.stop" : "cp.resume";
   if (cp_id.empty() == !all) {
-    return absl::InvalidArgumentError("name one CP with cp_id, or set all (not both)");
+    absl::Status refused = absl::InvalidArgumentError("name one CP with cp_id, or set all (not both)");
+    audit_.Record(by, action, all ? "all CPs" : cp_id, "refused", std::string(refused.message()));
+    return refused;
   }
   std::vector<std::string> ids = all ? registry_.Ids() : std::vector<std::string>{cp_id};
   for (const std::string& id : ids) {
     absl::StatusOr<v1::ChargingPoint> before = registry_.Get(id);
-    if (!before.ok()) return before.status();
+    if (!before.ok()) {
+      audit_.Record(by, action, id, "refused", std::string(before.status().message()));
+      return before.status();
+    }
     absl::StatusOr<v1::CpRegistryRecord> record = registry_.SetStopped(id, stopped);
     if (!record.ok()) return record.status();
     absl::Status saved =
@@ -79,11 +86,13 @@ absl::Status CentralServiceImpl::SetStopped(
     if (!saved.ok()) {
       // Back to what it was, not to the opposite of what was asked.
       (void)registry_.SetStopped(id, before->stopped_by_operator());
+      audit_.Record(by, action, id, "failed", std::string(saved.message()));
       return absl::UnavailableError(absl::StrCat("cannot record the change of ", id,
                                                  " in Kafka, so it was not made: ",
                                                  saved.message()));
     }
     LOG(INFO) << "Central | CP " << id << (stopped ? " stopped" : " resumed") << " by the operator";
+    audit_.Record(by, action, id, "done");
     if (stopped) {
       coordinator_.StopSessionAt(id, [id](absl::Status ended) {
         if (!ended.ok()) {
@@ -98,18 +107,20 @@ absl::Status CentralServiceImpl::SetStopped(
   return absl::OkStatus();
 }
 
-grpc::Status CentralServiceImpl::StopChargingPoint(grpc::ServerContext*,
+grpc::Status CentralServiceImpl::StopChargingPoint(grpc::ServerContext* context,
                                                    const v1::StopChargingPointRequest* request,
                                                    v1::StopChargingPointResponse* response) {
   return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), true,
-                                 response->mutable_charging_points()));
+                                 response->mutable_charging_points(),
+                                 {"operator (gRPC)", context->peer()}));
 }
 
-grpc::Status CentralServiceImpl::ResumeChargingPoint(grpc::ServerContext*,
+grpc::Status CentralServiceImpl::ResumeChargingPoint(grpc::ServerContext* context,
                                                      const v1::ResumeChargingPointRequest* request,
                                                      v1::ResumeChargingPointResponse* response) {
   return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), false,
-                                 response->mutable_charging_points()));
+                                 response->mutable_charging_points(),
+                                 {"operator (gRPC)", context->peer()}));
 }
 
 grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext*,

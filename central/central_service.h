@@ -12,6 +12,7 @@
 #include "central/outbound.h"
 #include "central/registry.h"
 #include "central/watch.h"
+#include "common/audit_log.h"
 #include "evnet/v1/central.grpc.pb.h"
 
 namespace evnet {
@@ -22,7 +23,7 @@ using CentralServiceBase = v1::CentralService::WithCallbackMethod_MonitorLink<
 class CentralServiceImpl final : public CentralServiceBase {
  public:
   CentralServiceImpl(Registry& registry, LinkHub& hub, SessionCoordinator& coordinator,
-                     RegistryStore& store);
+                     RegistryStore& store, AuditLog& audit);
   ~CentralServiceImpl() override;
 
   grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLink(
@@ -44,9 +45,11 @@ class CentralServiceImpl final : public CentralServiceBase {
 
   // Stop / Resume, for the gRPC API and the dashboard alike: one CP by id,
   // or all; recorded in Kafka first (the caller waits for that, never a
-  // stream's thread). Returns the CPs as they are now.
+  // stream's thread), and audited as done by `by`. Returns the CPs as they
+  // are now.
   [[nodiscard]] absl::Status SetStopped(const std::string& cp_id, bool all, bool stopped,
-                                        google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out);
+                                        google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out,
+                                        const Actor& by);
 
   // Ends every watch (before the server shuts down).
   void CloseWatches() { watchers_.CloseAll(); }
@@ -56,6 +59,7 @@ class CentralServiceImpl final : public CentralServiceBase {
   LinkHub& hub_;
   SessionCoordinator& coordinator_;
   RegistryStore& store_;
+  AuditLog& audit_;
   Watchers watchers_;
 };
 

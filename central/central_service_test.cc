@@ -42,7 +42,7 @@ class CentralServiceTest : public ::testing::Test {
       : registry_(clock_, absl::Seconds(3)),
         hub_(clock_, absl::Seconds(3)),
         coordinator_({}, clock_, registry_, sender_, publisher_, metrics_),
-        service_(registry_, hub_, coordinator_, store_) {
+        service_(registry_, hub_, coordinator_, store_, audit_) {
     registry_.FinishRestore();
     server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}});
     stub_ = v1::CentralService::NewStub(MakeChannel(absl::StrCat("127.0.0.1:", server_->port())));
@@ -96,6 +96,7 @@ class CentralServiceTest : public ::testing::Test {
   FakeSender sender_;
   FakePublisher publisher_;
   FakeStore store_;
+  MemoryAuditLog audit_;
   SessionCoordinator coordinator_;
   CentralServiceImpl service_;
   std::unique_ptr<GrpcServer> server_;
@@ -194,14 +195,60 @@ TEST_F(CentralServiceTest, AStopKafkaRefusesLeavesTheCpAsItWas) {
   std::unique_ptr<Monitor> a = Connect("CP-001");
   Report(*a, true);
   google::protobuf::RepeatedPtrField<v1::ChargingPoint> out;
-  ASSERT_TRUE(service_.SetStopped("CP-001", false, true, &out).ok());
+  const Actor operator_at_desk{"operator (test)", "ipv4:192.0.2.7:4711"};
+  ASSERT_TRUE(service_.SetStopped("CP-001", false, true, &out, operator_at_desk).ok());
   store_.status = absl::UnavailableError("Kafka is away");
   // Stopping it again fails; it must stay stopped, not flip to resumed.
-  EXPECT_EQ(service_.SetStopped("CP-001", false, true, &out).code(),
+  EXPECT_EQ(service_.SetStopped("CP-001", false, true, &out, operator_at_desk).code(),
             absl::StatusCode::kUnavailable);
   absl::StatusOr<v1::ChargingPoint> cp = registry_.Get("CP-001");
   ASSERT_TRUE(cp.ok());
   EXPECT_TRUE(cp->stopped_by_operator());
+  // Each attempt is audited once, with who, from where and how it ended.
+  std::vector<v1::AuditRecord> audit = audit_.records();
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].action(), "cp.stop");
+  EXPECT_EQ(audit[0].target(), "CP-001");
+  EXPECT_EQ(audit[0].actor(), "operator (test)");
+  EXPECT_EQ(audit[0].source(), "ipv4:192.0.2.7:4711");
+  EXPECT_EQ(audit[0].result(), "done");
+  EXPECT_EQ(audit[1].result(), "failed");
+  EXPECT_NE(audit[1].reason().find("Kafka is away"), std::string::npos);
+}
+
+TEST_F(CentralServiceTest, OperatorCallsAndRefusedMonitorsAreAudited) {
+  std::unique_ptr<Monitor> a = Connect("CP-001");
+  Report(*a, true);
+  ASSERT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_ACTIVE; }));
+  {
+    grpc::ClientContext context;
+    v1::StopChargingPointRequest request;
+    request.set_cp_id("CP-404");
+    v1::StopChargingPointResponse response;
+    EXPECT_EQ(stub_->StopChargingPoint(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  // A second monitor for a CP whose monitor is alive is refused.
+  Monitor impostor;
+  impostor.stream = stub_->MonitorLink(&impostor.context);
+  v1::MonitorMessage hello;
+  hello.mutable_register_()->set_cp_id("CP-001");
+  ASSERT_TRUE(impostor.stream->Write(hello));
+  v1::CentralCommand command;
+  EXPECT_FALSE(impostor.stream->Read(&command));
+  EXPECT_EQ(impostor.stream->Finish().error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  std::vector<v1::AuditRecord> audit = audit_.records();
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].action(), "cp.stop");
+  EXPECT_EQ(audit[0].target(), "CP-404");
+  EXPECT_EQ(audit[0].actor(), "operator (gRPC)");
+  EXPECT_NE(audit[0].source().find("127.0.0.1"), std::string::npos);
+  EXPECT_EQ(audit[0].result(), "refused");
+  EXPECT_EQ(audit[1].action(), "monitor.register");
+  EXPECT_EQ(audit[1].target(), "CP-001");
+  EXPECT_EQ(audit[1].actor(), "monitor");
+  EXPECT_EQ(audit[1].result(), "refused");
+  EXPECT_NE(audit[1].reason().find("already has a connected monitor"), std::string::npos);
 }
 
 }  // namespace

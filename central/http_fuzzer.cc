@@ -116,7 +116,7 @@ class Central {
       : registry_(clock_, absl::Seconds(3)),
         hub_(clock_, absl::Seconds(3)),
         coordinator_({}, clock_, registry_, sender_, updates_, metrics_),
-        service_(registry_, hub_, coordinator_, store_) {
+        service_(registry_, hub_, coordinator_, store_, audit_) {
     registry_.FinishRestore();
     coordinator_.FinishRestore();
     for (const char* id : {"CP-001", "CP-002", "CP-003"}) {
@@ -163,6 +163,7 @@ class Central {
   Metrics metrics_;
   SessionCoordinator coordinator_;
   Store store_;
+  MemoryAuditLog audit_;
   CentralServiceImpl service_;
   EventFeed events_;
   FuzzServer* server_ = nullptr;

@@ -131,7 +131,8 @@ void HttpServer::AddRoutes() {
       v1::StopChargingPointResponse cps;
       absl::Status status = self->service_->SetStopped(
           req.get_param_value("cp"), req.get_param_value("all") == "1", stop,
-          cps.mutable_charging_points());
+          cps.mutable_charging_points(),
+          {"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)});
       res.status = HttpStatus(status);
       res.set_content(status.ok() ? ToJson(cps) : ErrorJson(status.message()), "application/json");
     };

@@ -69,12 +69,14 @@ void KafkaRegistryStore::Save(const v1::CpRegistryRecord& record, Done done) {
 }
 
 KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-                         SessionCoordinator& coordinator, DeadLetters& dead_letters)
+                         SessionCoordinator& coordinator, DeadLetters& dead_letters,
+                         AuditLog& audit)
     : options_(std::move(options)),
       registry_(registry),
       store_(store),
       coordinator_(coordinator),
       dead_letters_(dead_letters),
+      audit_(audit),
       thread_([this] { Run(); }) {}
 
 KafkaBridge::~KafkaBridge() {
@@ -112,6 +114,7 @@ void KafkaBridge::Run() {
       {kCpRegistryTopic, 1, true},
       {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
       {kDeadLetterTopic, kTopicPartitions, false},
+      {kAuditTopic, 1, false, absl::Hours(24 * 365)},
   };
   bool ok = Retry("Kafka topics", [&] {
     absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
@@ -232,7 +235,17 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
     KafkaDispatcherOptions dispatch;
     dispatch.set_aside = [this](const KafkaMessage& m, const absl::Status& reason,
                                 KafkaDone done) {
-      dead_letters_.SetAside(m, reason, std::move(done));
+      // Refused for good: malformed, invalid, or forged (a result for a
+      // session central did not start, or from another CP). Audited once,
+      // when it is on the dead-letter topic (setting aside may be retried).
+      dead_letters_.SetAside(m, reason, [this, m, reason, done](absl::Status kept) {
+        if (kept.ok()) {
+          audit_.Record({absl::StrCat("producer of ", m.topic),
+                         absl::StrCat(m.topic, "/", m.partition, "@", m.offset)},
+                        "message", m.key, "refused", std::string(reason.message()));
+        }
+        done(kept);
+      });
     };
     KafkaDispatcher dispatcher(
         *consumer,

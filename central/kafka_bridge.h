@@ -18,6 +18,7 @@
 #include "central/coordinator.h"
 #include "central/outbound.h"
 #include "central/registry.h"
+#include "common/audit_log.h"
 #include "common/dead_letters.h"
 #include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
@@ -58,7 +59,7 @@ struct KafkaBridgeOptions {
 class KafkaBridge {
  public:
   KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-              SessionCoordinator& coordinator, DeadLetters& dead_letters);
+              SessionCoordinator& coordinator, DeadLetters& dead_letters, AuditLog& audit);
   // Stops the thread and closes the consumer (committing what was handled).
   ~KafkaBridge();
 
@@ -87,6 +88,7 @@ class KafkaBridge {
   RegistryStore& store_;
   SessionCoordinator& coordinator_;
   DeadLetters& dead_letters_;
+  AuditLog& audit_;
   absl::Notification stop_;
   absl::Notification ready_;
   std::atomic<int64_t> request_lag_{-1};

@@ -12,17 +12,24 @@ namespace evnet {
 
 grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReactor::Start(
     grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-    RegistryStore& store) {
+    RegistryStore& store, AuditLog& audit) {
   std::shared_ptr<MonitorLinkReactor> reactor(
-      new MonitorLinkReactor(context, registry, hub, store));
+      new MonitorLinkReactor(context, registry, hub, store, audit));
   reactor->self_ = reactor;
   reactor->StartRead(&reactor->in_);
   return reactor.get();
 }
 
 MonitorLinkReactor::MonitorLinkReactor(grpc::CallbackServerContext* context, Registry& registry,
-                                       LinkHub& hub, RegistryStore& store)
-    : context_(context), registry_(registry), hub_(hub), store_(store) {}
+                                       LinkHub& hub, RegistryStore& store, AuditLog& audit)
+    : context_(context), registry_(registry), hub_(hub), store_(store), audit_(audit) {}
+
+void MonitorLinkReactor::Refuse(const std::string& action, const std::string& target,
+                                const grpc::Status& status) {
+  audit_.Record({"monitor", context_->peer()}, action, target, "refused", status.error_message());
+  absl::MutexLock lock(&mu_);
+  FinishLocked(status);
+}
 
 bool MonitorLinkReactor::Write(const v1::CentralCommand& command) {
   absl::MutexLock lock(&mu_);
@@ -77,26 +84,22 @@ void MonitorLinkReactor::OnReadDone(bool ok) {
 
 void MonitorLinkReactor::OnRegister() {
   if (!in_.has_register_() || in_.register_().cp_id().empty()) {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              "the first message on MonitorLink must register a CP id"));
-    return;
+    return Refuse("monitor.register", "",
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               "the first message on MonitorLink must register a CP id"));
   }
   if (absl::Status valid = ValidateCpInfo(in_.register_()); !valid.ok()) {
     LOG(WARNING) << "Central | Refused a monitor at " << context_->peer() << ": "
                  << valid.message();
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              absl::StrCat("cannot register: ", valid.message())));
-    return;
+    return Refuse("monitor.register", in_.register_().cp_id().substr(0, 64),
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               absl::StrCat("cannot register: ", valid.message())));
   }
   const std::string cp_id = in_.register_().cp_id();
   absl::StatusOr<uint64_t> link = hub_.Attach(cp_id, self_);
   if (!link.ok()) {
     LOG(WARNING) << "Central | Refused a monitor for " << cp_id << ": " << link.status().message();
-    absl::MutexLock lock(&mu_);
-    FinishLocked(ToGrpcStatus(link.status()));
-    return;
+    return Refuse("monitor.register", cp_id, ToGrpcStatus(link.status()));
   }
   cp_id_ = cp_id;
   link_id_ = *link;
@@ -125,10 +128,9 @@ void MonitorLinkReactor::Handle() {
         // DISCONNECTED rather than figures nobody can trust.
         LOG(WARNING) << "Central | Closed the link of CP " << cp_id_
                      << ": its health report is invalid: " << valid.message();
-        absl::MutexLock lock(&mu_);
-        FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                  absl::StrCat("invalid health report: ", valid.message())));
-        return;
+        return Refuse("monitor.report", cp_id_,
+                      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   absl::StrCat("invalid health report: ", valid.message())));
       }
       registry_.Report(cp_id_, in_.health());
       break;
@@ -140,6 +142,9 @@ void MonitorLinkReactor::Handle() {
         LOG(WARNING) << "Central | The monitor of " << cp_id_ << " tried to register as "
                      << absl::CHexEscape(in_.register_().cp_id().substr(0, 64))
                      << " (or with invalid details); ignored";
+        audit_.Record({"monitor", context_->peer()}, "monitor.register",
+                      in_.register_().cp_id().substr(0, 64), "refused",
+                      absl::StrCat("the link of ", cp_id_, " cannot speak for another CP"));
         break;
       }
       if (auto record = registry_.Register(in_.register_()); record.has_value()) {

@@ -15,6 +15,7 @@
 #include "central/link_hub.h"
 #include "central/outbound.h"
 #include "central/registry.h"
+#include "common/audit_log.h"
 #include "evnet/v1/central.grpc.pb.h"
 
 namespace evnet {
@@ -26,7 +27,7 @@ class MonitorLinkReactor final
   // Starts serving one stream; the reactor owns itself until OnDone.
   static grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* Start(
       grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-      RegistryStore& store);
+      RegistryStore& store, AuditLog& audit);
 
   // LinkHub::Stream
   bool Write(const v1::CentralCommand& command) override;
@@ -39,7 +40,9 @@ class MonitorLinkReactor final
 
  private:
   MonitorLinkReactor(grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-                     RegistryStore& store);
+                     RegistryStore& store, AuditLog& audit);
+  // Audits a refusal of this monitor and ends its stream with it.
+  void Refuse(const std::string& action, const std::string& target, const grpc::Status& status);
   void OnRegister();
   void Handle();
   void ReadNext();
@@ -50,6 +53,7 @@ class MonitorLinkReactor final
   Registry& registry_;
   LinkHub& hub_;
   RegistryStore& store_;
+  AuditLog& audit_;
   std::shared_ptr<MonitorLinkReactor> self_;  // released in OnDone
 
   // Touched only by reactions, which gRPC runs one read at a time.

@@ -25,6 +25,11 @@ inline constexpr char kCentralLedgerTopic[] = "evnet.central.ledger";
 // because they will never be handled. Payload: evnet.v1.DeadLetter.
 inline constexpr char kDeadLetterTopic[] = "evnet.deadletter";
 
+// central -> operators and auditors, keyed by target: one record per
+// security-relevant event (operator actions, refused connections, refused
+// and forged messages). Append-only. Payload: evnet.v1.AuditRecord.
+inline constexpr char kAuditTopic[] = "evnet.audit";
+
 // How many partitions each topic gets when a program creates it: work for
 // several consumers, and a driver reads only the sixth that holds its own
 // updates. Keys keep each driver's and each CP's messages in order.

@@ -3,6 +3,7 @@
 // outcome for every line; tickets agree with power, duration and price; an
 // operator stop ends a running session with a ticket; resume brings the CP
 // back to ACTIVE.
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -128,20 +129,25 @@ TEST(NetworkTest, OperatorStopSurvivesACentralRestart) {
   EXPECT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, absl::Seconds(15)));
 }
 
-// Every record on evnet.deadletter so far.
-std::vector<v1::DeadLetter> ReadDeadLetters(const std::string& bootstrap) {
+// Every record of `topic` so far, decoded as T.
+template <typename T>
+std::vector<T> ReadAll(const std::string& bootstrap, const char* topic, int partitions) {
   KafkaReaderOptions options;
   options.bootstrap_servers = bootstrap;
-  for (int p = 0; p < kTopicPartitions; ++p) options.partitions.push_back({kDeadLetterTopic, p});
-  std::vector<v1::DeadLetter> letters;
+  for (int p = 0; p < partitions; ++p) options.partitions.push_back({topic, p});
+  std::vector<T> records;
   absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
-  if (!reader.ok()) return letters;
+  if (!reader.ok()) return records;
   (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
-    absl::StatusOr<v1::DeadLetter> letter = FromJson<v1::DeadLetter>(m.value);
-    if (letter.ok()) letters.push_back(*letter);
+    absl::StatusOr<T> record = FromJson<T>(m.value);
+    if (record.ok()) records.push_back(*record);
     return absl::OkStatus();
   });
-  return letters;
+  return records;
+}
+
+std::vector<v1::DeadLetter> ReadDeadLetters(const std::string& bootstrap) {
+  return ReadAll<v1::DeadLetter>(bootstrap, kDeadLetterTopic, kTopicPartitions);
 }
 
 TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
@@ -222,6 +228,33 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   EXPECT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, absl::Seconds(5)));
   EXPECT_TRUE(n.process("central")->Running());
   EXPECT_TRUE(n.process("cp-m-1")->Running());
+
+  // On the audit log: each refused message once, with the reason it was set
+  // aside for, and the impostor's refused connections.
+  std::vector<v1::AuditRecord> audit;
+  auto count = [&](const std::string& action) {
+    return std::count_if(audit.begin(), audit.end(), [&](const v1::AuditRecord& r) {
+      return r.action() == action && r.result() == "refused";
+    });
+  };
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        audit = ReadAll<v1::AuditRecord>(n.broker().bootstrap_servers(), kAuditTopic, 1);
+        return count("message") >= 3 && count("monitor.register") >= 1;
+      },
+      absl::Seconds(20)));
+  EXPECT_EQ(count("message"), 3);
+  // The impostor retries: each refused connection is a record of its own.
+  for (const v1::AuditRecord& r : audit) {
+    if (r.action() != "monitor.register") continue;
+    EXPECT_EQ(r.target(), "CP-001");
+    EXPECT_THAT(r.reason(), HasSubstr("already has a connected monitor"));
+  }
+  for (const v1::AuditRecord& r : audit) {
+    EXPECT_EQ(r.program(), "Central");
+    EXPECT_FALSE(r.source().empty()) << r.ShortDebugString();
+    EXPECT_FALSE(r.reason().empty()) << r.ShortDebugString();
+  }
 }
 
 // Property, on the running programs: well-formed but wrong messages from

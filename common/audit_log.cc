@@ -1,0 +1,55 @@
+#include "common/audit_log.h"
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "common/json_codec.h"
+#include "common/proto_time.h"
+#include "common/topics.h"
+#include "glog/logging.h"
+
+namespace evnet {
+
+void AuditLog::Record(const Actor& actor, const std::string& action, const std::string& target,
+                      const std::string& result, const std::string& reason) {
+  v1::AuditRecord record;
+  *record.mutable_at() = ToProto(absl::Now());
+  record.set_actor(actor.name);
+  record.set_source(actor.source);
+  record.set_action(action);
+  record.set_target(target);
+  record.set_result(result);
+  record.set_reason(reason);
+  Write(std::move(record));
+}
+
+void KafkaAuditLog::Write(v1::AuditRecord record) {
+  record.set_program(program_);
+  // Targets and reasons may quote what an outsider sent: escaped, so that a
+  // record is one line.
+  LOG(INFO) << program_ << " | AUDIT " << record.action() << " "
+            << absl::CHexEscape(record.target()) << " by " << record.actor() << " from "
+            << absl::CHexEscape(record.source()) << ": " << record.result()
+            << (record.reason().empty() ? "" : " (" + absl::CHexEscape(record.reason()) + ")");
+  const std::string json = ToJson(record);
+  auto failed = [this, json](absl::Status delivered) {
+    if (!delivered.ok()) {
+      LOG(ERROR) << program_ << " | The audit record was not written to " << kAuditTopic << " ("
+                 << delivered.message() << "): " << json;
+    }
+  };
+  absl::Status queued = producer_.Produce(kAuditTopic, record.target(), json, failed);
+  if (!queued.ok()) failed(queued);
+}
+
+std::vector<v1::AuditRecord> MemoryAuditLog::records() const {
+  absl::MutexLock lock(&mu_);
+  return records_;
+}
+
+void MemoryAuditLog::Write(v1::AuditRecord record) {
+  absl::MutexLock lock(&mu_);
+  records_.push_back(std::move(record));
+}
+
+}  // namespace evnet

@@ -1,0 +1,64 @@
+// The audit log: one record per security-relevant event, on evnet.audit and
+// in the program's log ("AUDIT ..."), so that an operator can answer "who
+// did what, from where, and was it allowed" after the fact.
+#ifndef EVNET_COMMON_AUDIT_LOG_H_
+#define EVNET_COMMON_AUDIT_LOG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "common/kafka_producer.h"
+#include "evnet/v1/events.pb.h"
+
+namespace evnet {
+
+// Who acted, and from where (a peer address as gRPC or HTTP gives it).
+struct Actor {
+  std::string name;
+  std::string source;
+};
+
+class AuditLog {
+ public:
+  virtual ~AuditLog() = default;
+  // Records `action` on `target` by `actor`; `result` is "done", "refused"
+  // or "failed", `reason` says why for a person. Never blocks.
+  void Record(const Actor& actor, const std::string& action, const std::string& target,
+              const std::string& result, const std::string& reason = "");
+
+ protected:
+  virtual void Write(v1::AuditRecord record) = 0;
+};
+
+// On evnet.audit, keyed by target, and in the log. A record Kafka does not
+// take is logged as an error with the whole record, so the log keeps it.
+class KafkaAuditLog final : public AuditLog {
+ public:
+  KafkaAuditLog(KafkaProducer& producer, std::string program)
+      : producer_(producer), program_(std::move(program)) {}
+
+ protected:
+  void Write(v1::AuditRecord record) override;
+
+ private:
+  KafkaProducer& producer_;
+  const std::string program_;
+};
+
+// Keeps the records in memory: for tests.
+class MemoryAuditLog final : public AuditLog {
+ public:
+  std::vector<v1::AuditRecord> records() const;
+
+ protected:
+  void Write(v1::AuditRecord record) override;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<v1::AuditRecord> records_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_COMMON_AUDIT_LOG_H_
