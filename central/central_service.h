@@ -51,6 +51,9 @@ class CentralServiceImpl final : public CentralServiceBase {
                                         google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out,
                                         const Actor& by);
 
+  // Where the operator calls are audited, for the other ways in (HTTP).
+  AuditLog& audit() { return audit_; }
+
   // Ends every watch (before the server shuts down).
   void CloseWatches() { watchers_.CloseAll(); }
 

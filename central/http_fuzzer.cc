@@ -139,6 +139,7 @@ class Central {
     options.metrics = [] { return std::string("evnet_up 1\n"); };
     options.stream_min_interval = absl::ZeroDuration();
     options.stream_heartbeat = absl::ZeroDuration();
+    options.csrf_token = "fuzz-token";  // as the seeds send it
     auto server = std::make_unique<FuzzServer>();
     server_ = server.get();
     http_ = HttpServer::Unbound(options, registry_, service_, events_, std::move(server));

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <climits>
+#include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
 #include "glog/logging.h"
@@ -20,6 +22,8 @@ int HttpStatus(const absl::Status& status) {
       return 400;
     case absl::StatusCode::kNotFound:
       return 404;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
     default:
       return 503;
   }
@@ -38,6 +42,23 @@ std::string JsonString(absl::string_view text) {
     }
   }
   return out + "\"";
+}
+
+// 128 random bits, hex.
+std::string RandomToken() {
+  unsigned char bytes[16] = {};
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  random.read(reinterpret_cast<char*>(bytes), sizeof(bytes));
+  CHECK(random) << "cannot read /dev/urandom";
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
+}
+
+// Compares in a time that does not depend on where they differ.
+bool SameSecret(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return differ == 0;
 }
 
 std::string ErrorJson(absl::string_view message) {
@@ -72,7 +93,24 @@ std::string HttpServer::StateJson() const {
   all.set_page_size(1000);
   (void)service_->ListSessions(nullptr, &all, &sessions);
   return absl::StrCat("{\"cps\":", ToJson(cps), ",\"sessions\":", ToJson(sessions),
-                      ",\"events\":", events_->Json(), "}");
+                      ",\"events\":", events_->Json(), ",\"csrf\":",
+                      JsonString(options_.csrf_token), "}");
+}
+
+absl::Status HttpServer::CheckSameSite(const httplib::Request& req) const {
+  // Browsers send Origin with every POST; another site's page cannot hide
+  // it, nor set our header without a CORS preflight, which is never granted.
+  const std::string origin = req.get_header_value("Origin");
+  const std::string host = req.get_header_value("Host");
+  if (!origin.empty() && origin != "http://" + host && origin != "https://" + host) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cross-site request refused: Origin ", origin.substr(0, 100), " is not this dashboard"));
+  }
+  if (!SameSecret(req.get_header_value("X-CSRF-Token"), options_.csrf_token)) {
+    return absl::PermissionDeniedError(
+        "missing or wrong CSRF token (X-CSRF-Token): reload the dashboard");
+  }
+  return absl::OkStatus();
 }
 
 std::unique_ptr<HttpServer> HttpServer::Unbound(HttpServerOptions options, Registry& registry,
@@ -85,6 +123,7 @@ std::unique_ptr<HttpServer> HttpServer::Unbound(HttpServerOptions options, Regis
   http->service_ = &service;
   http->events_ = &events;
   http->server_ = std::move(server);
+  if (http->options_.csrf_token.empty()) http->options_.csrf_token = RandomToken();
   http->AddRoutes();
   return http;
 }
@@ -128,15 +167,24 @@ void HttpServer::AddRoutes() {
   });
   auto operator_action = [self](bool stop) {
     return [self, stop](const httplib::Request& req, httplib::Response& res) {
+      const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
       v1::StopChargingPointResponse cps;
-      absl::Status status = self->service_->SetStopped(
-          req.get_param_value("cp"), req.get_param_value("all") == "1", stop,
-          cps.mutable_charging_points(),
-          {"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)});
+      absl::Status status = self->CheckSameSite(req);
+      if (!status.ok()) {
+        const std::string all = req.get_param_value("all") == "1" ? "all CPs" : "";
+        self->service_->audit().Record(by, stop ? "cp.stop" : "cp.resume",
+                                       all.empty() ? req.get_param_value("cp").substr(0, 64) : all,
+                                       "refused", std::string(status.message()));
+      } else {
+        status = self->service_->SetStopped(req.get_param_value("cp"),
+                                            req.get_param_value("all") == "1", stop,
+                                            cps.mutable_charging_points(), by);
+      }
       res.status = HttpStatus(status);
       res.set_content(status.ok() ? ToJson(cps) : ErrorJson(status.message()), "application/json");
     };
   };
+  s.set_payload_max_length(options_.max_body_bytes);
   s.Post("/api/stop", operator_action(true));
   s.Post("/api/resume", operator_action(false));
   if (!options_.static_dir.empty() && !s.set_mount_point("/", options_.static_dir)) {

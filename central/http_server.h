@@ -20,6 +20,7 @@
 
 namespace httplib {
 class Server;
+struct Request;
 }
 
 namespace evnet {
@@ -48,6 +49,12 @@ struct HttpServerOptions {
   // `stream_heartbeat` when nothing changed.
   absl::Duration stream_min_interval = absl::Milliseconds(250);
   absl::Duration stream_heartbeat = absl::Seconds(1);
+  // What a state-changing request (stop, resume) must carry in its
+  // X-CSRF-Token header; the dashboard reads it from /api/state, which
+  // another site's page cannot. Empty: a random one per process.
+  std::string csrf_token;
+  // Larger request bodies are refused (413).
+  size_t max_body_bytes = 64 * 1024;
 };
 
 class HttpServer {
@@ -68,6 +75,9 @@ class HttpServer {
   HttpServer() = default;
   void AddRoutes();
   std::string StateJson() const;
+  // OK when a state-changing request comes from the dashboard itself: no
+  // foreign Origin, and the CSRF token.
+  absl::Status CheckSameSite(const httplib::Request& req) const;
 
   HttpServerOptions options_;
   Registry* registry_ = nullptr;

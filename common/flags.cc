@@ -33,6 +33,11 @@ std::vector<char*> InitProgram(int argc, char** argv, const char* usage,
   // unit tests keep): with a mutex per stream it took a third of the CPU of
   // a process holding 10,000 links.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // A peer that closes its connection while we write to it (a browser tab
+  // closed during the dashboard's event stream) is an error on that write,
+  // not a reason for the whole program to die of SIGPIPE. cpp-httplib writes
+  // without MSG_NOSIGNAL; say so here rather than count on a library to.
+  signal(SIGPIPE, SIG_IGN);
   for (const EnvFallback& fallback : fallbacks) {
     const char* value = getenv(fallback.env);
     if (value == nullptr || *value == '\0') continue;

@@ -1,6 +1,8 @@
 // Central's HTTP side on a running network: /healthz and /readyz for probes,
 // /metrics in valid Prometheus text whose numbers agree with the operator
 // API, and the dashboard's state, stream and stop / resume endpoints.
+#include <signal.h>
+
 #include <map>
 #include <regex>
 #include <sstream>
@@ -51,6 +53,9 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   auto net = Network::Start({CpSpec{22, 0.30, absl::Seconds(3)}, CpSpec{}});
   ASSERT_TRUE(net.ok()) << net.status();
   Network& n = **net;
+  // This test's own client writes to connections central may close (a body
+  // too large); cpp-httplib does not ask the kernel to spare it SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
   httplib::Client http("127.0.0.1", n.http_port());
   http.set_read_timeout(5, 0);
 
@@ -82,6 +87,35 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   EXPECT_EQ(n.Sessions().size(), 1u);
 
   // The dashboard's stop goes through the operator API: the API sees it.
+  // It carries the CSRF token the dashboard read from /api/state.
+  auto initial = http.Get("/api/state");
+  ASSERT_TRUE(initial);
+  const std::string key = "\"csrf\":\"";
+  const size_t at = initial->body.find(key);
+  ASSERT_NE(at, std::string::npos) << initial->body;
+  const std::string csrf =
+      initial->body.substr(at + key.size(), initial->body.find('"', at + key.size()) - at - key.size());
+  EXPECT_EQ(csrf.size(), 32u);
+  http.set_default_headers({{"X-CSRF-Token", csrf}});
+
+  // Refused without the token, or from another site's page; nothing changes.
+  {
+    httplib::Client bare("127.0.0.1", n.http_port());
+    auto no_token = bare.Post("/api/stop?cp=CP-002", "", "text/plain");
+    ASSERT_TRUE(no_token);
+    EXPECT_EQ(no_token->status, 403);
+    EXPECT_THAT(no_token->body, HasSubstr("CSRF token"));
+    auto cross_site = http.Post("/api/stop?all=1", {{"Origin", "https://evil.example"}}, "",
+                                "text/plain");
+    ASSERT_TRUE(cross_site);
+    EXPECT_EQ(cross_site->status, 403);
+    EXPECT_THAT(cross_site->body, HasSubstr("cross-site request refused"));
+    auto huge = http.Post("/api/stop?cp=CP-002", std::string(100 * 1024, 'x'), "text/plain");
+    ASSERT_TRUE(huge);
+    EXPECT_EQ(huge->status, 413);
+    EXPECT_EQ(n.Status("CP-002"), v1::CP_STATUS_ACTIVE);
+  }
+
   auto stopped = http.Post("/api/stop?cp=CP-002", "", "text/plain");
   ASSERT_TRUE(stopped);
   EXPECT_EQ(stopped->status, 200) << stopped->body;
@@ -113,6 +147,11 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
     return first_event.find("\n\n") == std::string::npos;
   });
   EXPECT_THAT(first_event, HasSubstr("data: {\"cps\":"));
+  // That reader went away mid-stream, like a closed browser tab: central's
+  // next write to it fails, and central goes on.
+  EXPECT_FALSE(WaitFor([&] { return !n.process("central")->Running(); }, absl::Seconds(4)))
+      << n.LogOf("central");
+  EXPECT_TRUE(http.Get("/healthz"));
 }
 
 }  // namespace

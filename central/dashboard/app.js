@@ -22,10 +22,17 @@ function fixed(value, digits) {
   return Number(value || 0).toFixed(digits);
 }
 
+// Sent with every stop / resume: central refuses them without it, so that
+// no other site's page can stop a charger through an operator's browser.
+let csrf = "";
+
 async function act(action, query) {
   const error = document.getElementById("error");
   try {
-    const response = await fetch(`/api/${action}?${query}`, { method: "POST" });
+    const response = await fetch(`/api/${action}?${query}`, {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf },
+    });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
       throw new Error(body.error || response.statusText);
@@ -94,6 +101,7 @@ function renderEvents(events) {
 }
 
 function render(state) {
+  if (state.csrf) csrf = state.csrf;
   renderCps((state.cps && state.cps.chargingPoints) || []);
   renderSessions((state.sessions && state.sessions.sessions) || []);
   renderEvents(state.events || []);
