@@ -13,6 +13,14 @@
 #include "glog/logging.h"
 
 namespace evnet {
+namespace {
+
+CoordinatorOptions Audited(CoordinatorOptions options, AuditLog& audit) {
+  options.audit = &audit;
+  return options;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& options) {
   KafkaProducerOptions kafka;
@@ -60,7 +68,8 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       store_(*producer_),
       registry_(SystemClock::Get(), options.monitor_timeout),
       hub_(SystemClock::Get(), options.monitor_timeout),
-      coordinator_(options.coordinator, SystemClock::Get(), registry_, hub_, publisher_, metrics_),
+      coordinator_(Audited(options.coordinator, audit_), SystemClock::Get(), registry_, hub_,
+                   publisher_, metrics_),
       service_(registry_, hub_, coordinator_, store_, audit_) {}
 
 Central::~Central() {

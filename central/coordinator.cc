@@ -179,6 +179,13 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
       !driver.ok()) {
     return done(driver);
   }
+  // Updates go to the driver the key names; a request in another driver's
+  // name is not answered to either of them, but set aside (and audited).
+  if (!message.key.empty() && message.key != request.driver_id()) {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("the request names driver ", request.driver_id().substr(0, 64),
+                     " but was sent under the key of another driver")));
+  }
   if (request.request_id().empty()) {
     // Stable across redeliveries of the same message.
     request.set_request_id(absl::StrCat("req-", message.partition, "-", message.offset));
@@ -188,6 +195,13 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
   }
 
   if (absl::Status valid = ValidateDriverRequest(request); !valid.ok()) {
+    if (options_.audit != nullptr) {
+      options_.audit->Record({request.driver_id(), absl::StrCat(message.topic, "/",
+                                                                message.partition, "@",
+                                                                message.offset)},
+                             "request", request.cp_id().substr(0, 64), "refused",
+                             std::string(valid.message()));
+    }
     return Reject(request, "invalid", absl::StrCat("invalid request: ", valid.message()), "",
                   std::move(done));
   }

@@ -26,6 +26,7 @@
 #include "central/metrics.h"
 #include "central/outbound.h"
 #include "central/registry.h"
+#include "common/audit_log.h"
 #include "common/clock.h"
 #include "common/kafka_consumer.h"
 #include "evnet/v1/central.pb.h"
@@ -45,6 +46,8 @@ struct CoordinatorOptions {
   absl::Duration result_dedupe_window = absl::Minutes(10);
   // Ended sessions kept for ListSessions and the dashboard's tickets.
   size_t keep_ended = 1000;
+  // Where requests refused as invalid are audited (not owned); none: not.
+  AuditLog* audit = nullptr;
 };
 
 class SessionCoordinator {

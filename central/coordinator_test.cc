@@ -77,8 +77,9 @@ class CoordinatorTest : public ::testing::Test {
     AddCp("CP-003", false, v1::ENGINE_STATE_FAULT);
   }
 
-  static CoordinatorOptions Options() {
+  CoordinatorOptions Options() {
     CoordinatorOptions options;
+    options.audit = &audit_;
     options.request_ttl = absl::Seconds(60);
     options.progress_interval = absl::Seconds(2);
     options.keep_ended = 5;
@@ -120,11 +121,12 @@ class CoordinatorTest : public ::testing::Test {
     return outcome.value_or(absl::InternalError("waiting"));
   }
 
-  KafkaMessage Message(int64_t offset = 7) {
+  // A request's message, keyed by its driver.
+  KafkaMessage Message(int64_t offset = 7, const std::string& driver = "driver-alice") {
     KafkaMessage message;
     message.topic = "evnet.driver.requests";
     message.offset = offset;
-    message.key = "driver-alice";
+    message.key = driver;
     message.timestamp = clock_.Now();
     return message;
   }
@@ -147,6 +149,7 @@ class CoordinatorTest : public ::testing::Test {
   Registry registry_;
   FakeSender sender_;
   FakePublisher publisher_;
+  MemoryAuditLog audit_;
   SessionCoordinator coordinator_;
 };
 
@@ -250,7 +253,7 @@ TEST_F(CoordinatorTest, OneSessionPerDriverAndPerCp) {
   ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   ASSERT_TRUE(Handle(Request("r-2", "CP-002"), Message()).ok());
   ASSERT_TRUE(
-      Handle(Request("r-3", "CP-001", "driver-bob"), Message()).ok());
+      Handle(Request("r-3", "CP-001", "driver-bob"), Message(7, "driver-bob")).ok());
   ASSERT_EQ(publisher_.updates.size(), 4u);
   EXPECT_THAT(publisher_.updates[2].rejection_reason(), HasSubstr("already has a session at CP-001"));
   EXPECT_THAT(publisher_.updates[3].rejection_reason(), HasSubstr("CP-001 is busy"));
@@ -348,6 +351,22 @@ TEST_F(CoordinatorTest, AnInvalidRequestIsAnsweredAndOneWithoutADriverIsSetAside
   message.key = "\x01\x02";
   EXPECT_EQ(Handle(nobody, message).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(sender_.sent.empty());
+  // The invalid one is on the audit log, with who sent it and from where.
+  std::vector<v1::AuditRecord> audit = audit_.records();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action(), "request");
+  EXPECT_EQ(audit[0].actor(), "driver-alice");
+  EXPECT_EQ(audit[0].source(), "evnet.driver.requests/0@7");
+  EXPECT_EQ(audit[0].result(), "refused");
+  EXPECT_THAT(audit[0].reason(), HasSubstr("cp_id"));
+}
+
+TEST_F(CoordinatorTest, ARequestInAnotherDriversNameIsSetAside) {
+  const absl::Status refused = Handle(Request("r-1", "CP-001", "driver-bob"), Message());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("key of another driver"));
+  EXPECT_TRUE(publisher_.updates.empty());
+  EXPECT_TRUE(sender_.sent.empty());
 }
 
 TEST_F(CoordinatorTest, TelemetryFromAnotherCpThanTheSessionsIsRefused) {
@@ -409,7 +428,7 @@ TEST_F(CoordinatorTest, ASessionOlderThanTheLedgerIsLearntFromItsCp) {
   EXPECT_EQ(sessions[0].driver_id(), "driver-zed");
   EXPECT_EQ(sessions[0].request_id(), "r-9");
   // The driver is busy there, and told when the CP breaks.
-  ASSERT_TRUE(Handle(Request("r-10", "CP-002", "driver-zed"), Message()).ok());
+  ASSERT_TRUE(Handle(Request("r-10", "CP-002", "driver-zed"), Message(7, "driver-zed")).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("already has a session at CP-001"));
   coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_SUPPLYING, v1::CP_STATUS_BROKEN});
@@ -466,7 +485,7 @@ TEST_F(CoordinatorTest, ACpThatHasNotAnsweredHoldsUpNoOtherDriver) {
                              [&](absl::Status s) { first = s; });
   EXPECT_FALSE(first.has_value());  // CP-001 has not answered
   std::optional<absl::Status> second;
-  coordinator_.HandleRequest(Request("r-2", "CP-002", "driver-bob"), Message(2),
+  coordinator_.HandleRequest(Request("r-2", "CP-002", "driver-bob"), Message(2, "driver-bob"),
                              [&](absl::Status s) { second = s; });
   ASSERT_EQ(sender_.held.size(), 2u);
   sender_.Answer(1, absl::OkStatus());  // CP-002 answers first
