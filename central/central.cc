@@ -42,6 +42,15 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       central->audit_);
   if (options.http_port >= 0) {
     HttpServerOptions http;
+    if (!options.operator_credentials.empty()) {
+      absl::StatusOr<std::unique_ptr<OperatorAuth>> operators =
+          OperatorAuth::FromFile(options.operator_credentials);
+      if (!operators.ok()) return operators.status();
+      central->operators_ = *std::move(operators);
+      http.auth = central->operators_.get();
+    } else {
+      LOG(WARNING) << "Central | No --operator_credentials: the dashboard is read-only";
+    }
     http.port = options.http_port;
     http.static_dir = options.dashboard_dir;
     http.ready = [c = central.get()] { return c->ready(); };

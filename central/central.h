@@ -15,6 +15,7 @@
 #include "central/kafka_bridge.h"
 #include "central/link_hub.h"
 #include "central/metrics.h"
+#include "central/operator_auth.h"
 #include "central/registry.h"
 #include "common/audit_log.h"
 #include "common/dead_letters.h"
@@ -36,6 +37,9 @@ struct CentralOptions {
   // The dashboard and /healthz, /readyz, /metrics; http_port -1 turns it off.
   int http_port = 8080;
   std::string dashboard_dir;
+  // Who may log in to the dashboard (OperatorAuth's file); empty: nobody,
+  // and the dashboard is read-only.
+  std::string operator_credentials;
 };
 
 class Central {
@@ -72,6 +76,7 @@ class Central {
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<KafkaBridge> bridge_;
   EventFeed events_;
+  std::unique_ptr<OperatorAuth> operators_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<Ticker> sweeper_;
   // Owned by the sweeper's thread.

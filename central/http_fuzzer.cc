@@ -1,8 +1,9 @@
 // Fuzzes central's HTTP side (the dashboard, its operator actions, the
 // probes and /metrics) with raw bytes as a browser or anyone on the network
 // could send them: the real routes on cpp-httplib's request parser, fed from
-// memory instead of a socket. Three CPs are known; the dashboard's folder
-// holds index.html, and a file beside that folder must never be served.
+// memory instead of a socket. Three CPs are known, one operator may log in;
+// the dashboard's folder holds index.html, and a file beside that folder
+// must never be served.
 //
 // Properties, beyond "no crash, no sanitizer report, no hang":
 //  - every request gets an HTTP/1.1 answer or the connection is dropped;
@@ -26,6 +27,7 @@
 #include "central/http_server.h"
 #include "central/link_hub.h"
 #include "central/metrics.h"
+#include "central/operator_auth.h"
 #include "central/registry.h"
 #include "common/clock.h"
 #include "glog/logging.h"
@@ -33,6 +35,13 @@
 
 namespace evnet {
 namespace {
+
+// One operator, "fuzzop" with password "fuzz-password" (1,000 iterations,
+// so that a login is cheap to fuzz). The seeds carry a session of this file,
+// valid until 2100: evnet_session=fuzzop.4102444800.6074dce8cd3453a772f6d11b4eee06ba460aa929176b615f32a0301bd4d840be
+// and its CSRF token 56e7c1fd322737cde13852995c82407682fda231b5e643b3c6d02d4cc3773565.
+constexpr char kOperators[] =
+    "fuzzop:pbkdf2-sha256:1000:000102030405060708090a0b0c0d0e0f:93fedf7365a8351fb04499759ca8bca935d3aad55a15e1501b2ff0e652960a39\n";
 
 // With a raw quote and newline, which every answer that quotes the request
 // escapes: only serving the file itself can put this in an answer.
@@ -139,7 +148,8 @@ class Central {
     options.metrics = [] { return std::string("evnet_up 1\n"); };
     options.stream_min_interval = absl::ZeroDuration();
     options.stream_heartbeat = absl::ZeroDuration();
-    options.csrf_token = "fuzz-token";  // as the seeds send it
+    auth_ = *OperatorAuth::FromText(kOperators);
+    options.auth = auth_.get();
     auto server = std::make_unique<FuzzServer>();
     server_ = server.get();
     http_ = HttpServer::Unbound(options, registry_, service_, events_, std::move(server));
@@ -167,6 +177,7 @@ class Central {
   MemoryAuditLog audit_;
   CentralServiceImpl service_;
   EventFeed events_;
+  std::unique_ptr<OperatorAuth> auth_;
   FuzzServer* server_ = nullptr;
   std::unique_ptr<HttpServer> http_;
 };

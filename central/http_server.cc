@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <climits>
-#include <fstream>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/json_codec.h"
 #include "glog/logging.h"
 #include "httplib.h"
@@ -24,6 +24,8 @@ int HttpStatus(const absl::Status& status) {
       return 404;
     case absl::StatusCode::kPermissionDenied:
       return 403;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
     default:
       return 503;
   }
@@ -44,25 +46,21 @@ std::string JsonString(absl::string_view text) {
   return out + "\"";
 }
 
-// 128 random bits, hex.
-std::string RandomToken() {
-  unsigned char bytes[16] = {};
-  std::ifstream random("/dev/urandom", std::ios::binary);
-  random.read(reinterpret_cast<char*>(bytes), sizeof(bytes));
-  CHECK(random) << "cannot read /dev/urandom";
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
-}
-
-// Compares in a time that does not depend on where they differ.
-bool SameSecret(absl::string_view a, absl::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char differ = 0;
-  for (size_t i = 0; i < a.size(); ++i) differ |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return differ == 0;
-}
-
 std::string ErrorJson(absl::string_view message) {
   return absl::StrCat("{\"error\":", JsonString(message), "}");
+}
+
+constexpr char kSessionCookie[] = "evnet_session";
+
+// The value of cookie `name` in a Cookie header, or "".
+std::string CookieValue(const std::string& header, absl::string_view name) {
+  for (absl::string_view part : absl::StrSplit(header, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (absl::ConsumePrefix(&part, name) && absl::ConsumePrefix(&part, "=")) {
+      return std::string(part);
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -85,7 +83,7 @@ std::string EventFeed::Json() const {
   return out + "]";
 }
 
-std::string HttpServer::StateJson() const {
+std::string HttpServer::StateJson(const std::string& csrf) const {
   v1::ListChargingPointsResponse cps;
   for (v1::ChargingPoint& cp : registry_->List()) *cps.add_charging_points() = std::move(cp);
   v1::ListSessionsResponse sessions;
@@ -93,11 +91,23 @@ std::string HttpServer::StateJson() const {
   all.set_page_size(1000);
   (void)service_->ListSessions(nullptr, &all, &sessions);
   return absl::StrCat("{\"cps\":", ToJson(cps), ",\"sessions\":", ToJson(sessions),
-                      ",\"events\":", events_->Json(), ",\"csrf\":",
-                      JsonString(options_.csrf_token), "}");
+                      ",\"events\":", events_->Json(), ",\"csrf\":", JsonString(csrf), "}");
 }
 
-absl::Status HttpServer::CheckSameSite(const httplib::Request& req) const {
+absl::StatusOr<std::string> HttpServer::Session(const httplib::Request& req, bool changes) const {
+  if (options_.auth == nullptr) {
+    if (!changes) return std::string();
+    return absl::UnauthenticatedError(
+        "no operator can log in: central runs without --operator_credentials, so its dashboard "
+        "is read-only");
+  }
+  const std::string session = CookieValue(req.get_header_value("Cookie"), kSessionCookie);
+  absl::StatusOr<std::string> who = options_.auth->Check(session, absl::Now());
+  if (!who.ok()) return who.status();
+  return session;
+}
+
+absl::Status HttpServer::CheckOrigin(const httplib::Request& req) const {
   // Browsers send Origin with every POST; another site's page cannot hide
   // it, nor set our header without a CORS preflight, which is never granted.
   const std::string origin = req.get_header_value("Origin");
@@ -106,7 +116,14 @@ absl::Status HttpServer::CheckSameSite(const httplib::Request& req) const {
     return absl::PermissionDeniedError(absl::StrCat(
         "cross-site request refused: Origin ", origin.substr(0, 100), " is not this dashboard"));
   }
-  if (!SameSecret(req.get_header_value("X-CSRF-Token"), options_.csrf_token)) {
+  return absl::OkStatus();
+}
+
+absl::Status HttpServer::CheckSameSite(const httplib::Request& req,
+                                       const std::string& session) const {
+  if (absl::Status origin = CheckOrigin(req); !origin.ok()) return origin;
+  if (options_.auth != nullptr &&
+      !SameSecret(req.get_header_value("X-CSRF-Token"), options_.auth->CsrfToken(session))) {
     return absl::PermissionDeniedError(
         "missing or wrong CSRF token (X-CSRF-Token): reload the dashboard");
   }
@@ -123,7 +140,6 @@ std::unique_ptr<HttpServer> HttpServer::Unbound(HttpServerOptions options, Regis
   http->service_ = &service;
   http->events_ = &events;
   http->server_ = std::move(server);
-  if (http->options_.csrf_token.empty()) http->options_.csrf_token = RandomToken();
   http->AddRoutes();
   return http;
 }
@@ -145,23 +161,69 @@ void HttpServer::AddRoutes() {
     res.set_content(self->options_.metrics ? self->options_.metrics() : "",
                     "text/plain; version=0.0.4");
   });
-  s.Get("/api/state", [self](const httplib::Request&, httplib::Response& res) {
-    res.set_content(self->StateJson(), "application/json");
+  // The network's state, for a logged-in operator (or anyone, read-only,
+  // when no operators are configured).
+  s.Get("/api/state", [self](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<std::string> session = self->Session(req, false);
+    if (!session.ok()) {
+      res.status = 401;
+      res.set_content(ErrorJson(session.status().message()), "application/json");
+      return;
+    }
+    const std::string csrf = self->options_.auth == nullptr ? "" : self->options_.auth->CsrfToken(*session);
+    res.set_content(self->StateJson(csrf), "application/json");
+  });
+  s.Post("/api/login", [self](const httplib::Request& req, httplib::Response& res) {
+    const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
+    const std::string name = req.get_param_value("name");
+    absl::Status status = self->CheckOrigin(req);
+    absl::StatusOr<std::string> session =
+        !status.ok() ? absl::StatusOr<std::string>(status)
+        : self->options_.auth == nullptr
+            ? absl::StatusOr<std::string>(absl::UnauthenticatedError(
+                  "no operator can log in: central runs without --operator_credentials"))
+            : self->options_.auth->Login(name, req.get_param_value("password"), absl::Now());
+    self->service_->audit().Record(by, "operator.login", name.substr(0, 64),
+                                   session.ok() ? "done" : "refused",
+                                   session.ok() ? "" : std::string(session.status().message()));
+    if (!session.ok()) {
+      res.status = HttpStatus(session.status());
+      res.set_content(ErrorJson(session.status().message()), "application/json");
+      return;
+    }
+    // HttpOnly: no script reads it; SameSite=Strict: no other site's page
+    // sends it. (Secure needs the dashboard on TLS, not served yet.)
+    res.set_header("Set-Cookie", absl::StrCat(kSessionCookie, "=", *session,
+                                              "; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"));
+    res.set_content(absl::StrCat("{\"operator\":", JsonString(name), "}"), "application/json");
+  });
+  s.Post("/api/logout", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Set-Cookie", absl::StrCat(kSessionCookie,
+                                              "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
+    res.set_content("{}", "application/json");
   });
   // Server-sent events: the whole state when it changed, at least each
   // heartbeat and at most once a min_interval (changes in between coalesce).
-  s.Get("/api/stream", [self](const httplib::Request&, httplib::Response& res) {
+  s.Get("/api/stream", [self](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<std::string> session = self->Session(req, false);
+    if (!session.ok()) {
+      res.status = 401;
+      res.set_content(ErrorJson(session.status().message()), "application/json");
+      return;
+    }
+    const std::string csrf =
+        self->options_.auth == nullptr ? "" : self->options_.auth->CsrfToken(*session);
     res.set_header("Cache-Control", "no-cache");
     auto seen = std::make_shared<uint64_t>(0);
     auto last = std::make_shared<absl::Time>(absl::InfinitePast());
     res.set_chunked_content_provider(
-        "text/event-stream", [self, seen, last](size_t, httplib::DataSink& sink) {
+        "text/event-stream", [self, seen, last, csrf](size_t, httplib::DataSink& sink) {
           const absl::Duration since = absl::Now() - *last;
           const absl::Duration min_interval = self->options_.stream_min_interval;
           if (since < min_interval) absl::SleepFor(min_interval - since);
           *seen = self->registry_->WaitForChange(*seen, self->options_.stream_heartbeat);
           *last = absl::Now();
-          const std::string event = absl::StrCat("data: ", self->StateJson(), "\n\n");
+          const std::string event = absl::StrCat("data: ", self->StateJson(csrf), "\n\n");
           return sink.write(event.data(), event.size());
         });
   });
@@ -169,7 +231,9 @@ void HttpServer::AddRoutes() {
     return [self, stop](const httplib::Request& req, httplib::Response& res) {
       const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
       v1::StopChargingPointResponse cps;
-      absl::Status status = self->CheckSameSite(req);
+      absl::StatusOr<std::string> session = self->Session(req, true);
+      absl::Status status =
+          session.ok() ? self->CheckSameSite(req, *session) : session.status();
       if (!status.ok()) {
         const std::string all = req.get_param_value("all") == "1" ? "all CPs" : "";
         self->service_->audit().Record(by, stop ? "cp.stop" : "cp.resume",

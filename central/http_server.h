@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "central/central_service.h"
+#include "central/operator_auth.h"
 #include "central/registry.h"
 
 namespace httplib {
@@ -49,10 +50,9 @@ struct HttpServerOptions {
   // `stream_heartbeat` when nothing changed.
   absl::Duration stream_min_interval = absl::Milliseconds(250);
   absl::Duration stream_heartbeat = absl::Seconds(1);
-  // What a state-changing request (stop, resume) must carry in its
-  // X-CSRF-Token header; the dashboard reads it from /api/state, which
-  // another site's page cannot. Empty: a random one per process.
-  std::string csrf_token;
+  // The operators who may log in (not owned). Without it the dashboard is
+  // read-only: its state is shown, stop and resume are refused (401).
+  const OperatorAuth* auth = nullptr;
   // Larger request bodies are refused (413).
   size_t max_body_bytes = 64 * 1024;
 };
@@ -74,10 +74,17 @@ class HttpServer {
  private:
   HttpServer() = default;
   void AddRoutes();
-  std::string StateJson() const;
+  // The network's state; `csrf` is the token of the session that reads it.
+  std::string StateJson(const std::string& csrf) const;
+  // The operator's session of a request (its cookie), or UNAUTHENTICATED.
+  // Without operators configured, "" for reading and UNAUTHENTICATED for
+  // changing anything.
+  absl::StatusOr<std::string> Session(const httplib::Request& req, bool changes) const;
+  // OK unless the request carries another site's Origin.
+  absl::Status CheckOrigin(const httplib::Request& req) const;
   // OK when a state-changing request comes from the dashboard itself: no
-  // foreign Origin, and the CSRF token.
-  absl::Status CheckSameSite(const httplib::Request& req) const;
+  // foreign Origin, and the CSRF token of `session`.
+  absl::Status CheckSameSite(const httplib::Request& req, const std::string& session) const;
 
   HttpServerOptions options_;
   Registry* registry_ = nullptr;

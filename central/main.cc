@@ -25,6 +25,10 @@ ABSL_FLAG(bool, print_table, true, "print the CP table when it changes (env PRIN
 ABSL_FLAG(int, http_port, 8080,
           "port of the dashboard and /healthz, /readyz, /metrics; -1 turns them off "
           "(env CENTRAL_HTTP_PORT)");
+ABSL_FLAG(std::string, operator_credentials, "",
+          "file of the operators who may log in to the dashboard, one line each from "
+          "`evctl operator NAME`; without it the dashboard is read-only (env "
+          "OPERATOR_CREDENTIALS)");
 ABSL_FLAG(std::string, dashboard_dir, "",
           "the dashboard's files; default: beside the binary (env DASHBOARD_DIR)");
 
@@ -38,7 +42,8 @@ int main(int argc, char** argv) {
                       {"startup_grace", "STARTUP_GRACE"},
                       {"print_table", "PRINT_TABLE"},
                       {"http_port", "CENTRAL_HTTP_PORT"},
-                      {"dashboard_dir", "DASHBOARD_DIR"}});
+                      {"dashboard_dir", "DASHBOARD_DIR"},
+                      {"operator_credentials", "OPERATOR_CREDENTIALS"}});
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration()) {
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
   options.color = isatty(STDOUT_FILENO);
   options.http_port = absl::GetFlag(FLAGS_http_port);
   options.dashboard_dir = absl::GetFlag(FLAGS_dashboard_dir);
+  options.operator_credentials = absl::GetFlag(FLAGS_operator_credentials);
   if (options.dashboard_dir.empty()) options.dashboard_dir = evnet::DefaultDashboardDir(argv[0]);
 
   absl::StatusOr<std::unique_ptr<evnet::Central>> central = evnet::Central::Start(options);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "central/operator_auth.h"
 #include "common/grpc_channel.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
@@ -113,6 +114,10 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
   if (!updates.ok()) return updates.status();
   net->updates_ = *std::move(updates);
 
+  {
+    std::ofstream(net->dir_ + "/operators")
+        << OperatorAuth::CredentialLine(kOperator, kOperatorPassword) << "\n";
+  }
   net->central_port_ = PickFreePort();
   net->http_port_ = PickFreePort();
   net->central_ = v1::CentralService::NewStub(
@@ -160,7 +165,8 @@ absl::Status Network::StartCentral() {
       kCentral, absl::StrCat("--grpc_port=", central_port_),
       absl::StrCat("--http_port=", http_port_),
       absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()), "--print_table=false",
-      "--startup_grace=2s", "--progress_interval=1s"};
+      "--startup_grace=2s", "--progress_interval=1s",
+      absl::StrCat("--operator_credentials=", dir_, "/operators")};
   argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());
   absl::Status launched = Launch("central", argv);
   if (!launched.ok()) return launched;

@@ -72,6 +72,9 @@ class Network {
   int http_port() const { return http_port_; }
 
   static std::string CpId(int n);  // 1 -> "CP-001"
+  // The dashboard's operator, in central's --operator_credentials.
+  static constexpr char kOperator[] = "operator";
+  static constexpr char kOperatorPassword[] = "evnet test operator";
   // Program names: "central", "cp-e-1", "cp-m-1", "driver-alice".
   [[nodiscard]] absl::Status StartCentral();
   [[nodiscard]] absl::Status StartEngine(int n);

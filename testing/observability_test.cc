@@ -86,21 +86,44 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   EXPECT_EQ(metrics["evnet_sessions_running"], 0);
   EXPECT_EQ(n.Sessions().size(), 1u);
 
+  // Nothing but the probes without an operator's login.
+  auto anonymous = http.Get("/api/state");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  auto anonymous_stop = http.Post("/api/stop?cp=CP-002", "", "text/plain");
+  ASSERT_TRUE(anonymous_stop);
+  EXPECT_EQ(anonymous_stop->status, 401);
+  auto wrong = http.Post("/api/login", httplib::Params{{"name", Network::kOperator},
+                                                       {"password", "guess"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  auto login = http.Post("/api/login", httplib::Params{{"name", Network::kOperator},
+                                                       {"password", Network::kOperatorPassword}});
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  const std::string cookie = login->get_header_value("Set-Cookie");
+  EXPECT_THAT(cookie, HasSubstr("HttpOnly"));
+  EXPECT_THAT(cookie, HasSubstr("SameSite=Strict"));
+  const std::string session = cookie.substr(0, cookie.find(';'));
+  http.set_default_headers({{"Cookie", session}});
+
   // The dashboard's stop goes through the operator API: the API sees it.
   // It carries the CSRF token the dashboard read from /api/state.
   auto initial = http.Get("/api/state");
   ASSERT_TRUE(initial);
+  ASSERT_EQ(initial->status, 200) << initial->body;
   const std::string key = "\"csrf\":\"";
   const size_t at = initial->body.find(key);
   ASSERT_NE(at, std::string::npos) << initial->body;
   const std::string csrf =
       initial->body.substr(at + key.size(), initial->body.find('"', at + key.size()) - at - key.size());
-  EXPECT_EQ(csrf.size(), 32u);
-  http.set_default_headers({{"X-CSRF-Token", csrf}});
+  EXPECT_EQ(csrf.size(), 64u);  // HMAC-SHA256 of the session, hex
+  http.set_default_headers({{"Cookie", session}, {"X-CSRF-Token", csrf}});
 
   // Refused without the token, or from another site's page; nothing changes.
   {
     httplib::Client bare("127.0.0.1", n.http_port());
+    bare.set_default_headers({{"Cookie", session}});
     auto no_token = bare.Post("/api/stop?cp=CP-002", "", "text/plain");
     ASSERT_TRUE(no_token);
     EXPECT_EQ(no_token->status, 403);

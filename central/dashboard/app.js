@@ -116,8 +116,37 @@ function connect() {
   source.onmessage = (message) => render(JSON.parse(message.data));
 }
 
+// Draws at once from a plain request, then follows the stream; asks for the
+// operator's login first when central wants one (401).
+async function start() {
+  const response = await fetch("/api/state").catch(() => null);
+  if (response !== null && response.status === 401) {
+    document.getElementById("network").hidden = true;
+    document.getElementById("login").hidden = false;
+    return;
+  }
+  document.getElementById("login").hidden = true;
+  document.getElementById("network").hidden = false;
+  if (response !== null && response.ok) render(await response.json());
+  connect();
+}
+
+document.getElementById("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = document.getElementById("login-error");
+  const response = await fetch("/api/login", {
+    method: "POST",
+    body: new URLSearchParams(new FormData(event.target)),
+  }).catch(() => null);
+  if (response === null || !response.ok) {
+    const body = response === null ? {} : await response.json().catch(() => ({}));
+    error.textContent = body.error || "cannot reach central";
+    error.hidden = false;
+    return;
+  }
+  error.hidden = true;
+  start();
+});
 document.getElementById("stop-all").addEventListener("click", () => act("stop", "all=1"));
 document.getElementById("resume-all").addEventListener("click", () => act("resume", "all=1"));
-// Draw at once from a plain request, then follow the stream.
-fetch("/api/state").then((r) => r.json()).then(render).catch(() => {});
-connect();
+start();

@@ -21,6 +21,8 @@ class DashboardBrowserTest : public ::testing::Test {
                     absl::StrCat("http://127.0.0.1:", net_->http_port(), "/"), step,
                     outputs != nullptr ? outputs : ""};
     options.log_path = absl::StrCat(net_->dir(), "/browser-", step, ".log");
+    options.env = {{"EVNET_OPERATOR", Network::kOperator},
+                   {"EVNET_OPERATOR_PASSWORD", Network::kOperatorPassword}};
     return Process::Start(options);
   }
 

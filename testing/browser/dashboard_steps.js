@@ -1,5 +1,7 @@
 // Drives central's dashboard in headless Chromium, one step per run:
 //   node dashboard_steps.js URL STEP SCREENSHOT_DIR
+// Each step opens a fresh browser and logs in as the operator
+// (EVNET_OPERATOR, EVNET_OPERATOR_PASSWORD) through the page's form.
 // Steps: live (colours, kWh growing without reload), stop (click Stop on
 // CP-001: orange, and its session ends with a ticket), red (CP-002 broken),
 // green (CP-002 back on), reconnect (the open page follows a central
@@ -40,7 +42,17 @@ async function kwh(page, cp) {
   return Number(await tile(page, cp).locator(".kwh").textContent());
 }
 
+async function logIn(page) {
+  const form = page.locator("#login");
+  await form.waitFor({ state: "visible", timeout: 15000 });
+  await form.locator('input[name="name"]').fill(process.env.EVNET_OPERATOR || "");
+  await form.locator('input[name="password"]').fill(process.env.EVNET_OPERATOR_PASSWORD || "");
+  await form.locator("button[type=submit]").click();
+  await page.locator("#network").waitFor({ state: "visible", timeout: 15000 });
+}
+
 async function run(page) {
+  await logIn(page);
   switch (step) {
     case "live": {
       await expectTile(page, "CP-001", "supplying", GREEN);

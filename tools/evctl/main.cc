@@ -16,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "central/cp_table.h"
+#include "central/operator_auth.h"
 #include "common/flags.h"
 #include "common/grpc_channel.h"
 #include "evnet/v1/central.grpc.pb.h"
@@ -113,13 +114,26 @@ int Engine(const std::string& address, const std::string& action) {
   return 0;
 }
 
+// A line of central's --operator_credentials for NAME, whose password is the
+// first line of stdin (never an argument: it would show in `ps`).
+int OperatorLine(const std::string& name) {
+  std::string password;
+  if (!std::getline(std::cin, password) || password.empty()) {
+    std::cerr << "evctl: give the password of " << name << " on stdin\n";
+    return 2;
+  }
+  std::cout << OperatorAuth::CredentialLine(name, password) << "\n";
+  return 0;
+}
+
 int Main(const std::vector<std::string>& args) {
   auto usage = [] {
     std::cerr << "usage: evctl status | stop CP|--all | resume CP|--all | sessions [CP] | "
-                 "engine ADDRESS unplug|fault|recover\n";
+                 "engine ADDRESS unplug|fault|recover | operator NAME < password\n";
     return 2;
   };
   if (args.empty()) return usage();
+  if (args[0] == "operator" && args.size() == 2) return OperatorLine(args[1]);
   auto central = v1::CentralService::NewStub(MakeChannel(absl::GetFlag(FLAGS_central_address)));
   const std::string& command = args[0];
   if (command == "status" && args.size() == 1) return Status(*central);

@@ -1,0 +1,146 @@
+#include "central/operator_auth.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/validation.h"
+
+namespace evnet {
+namespace {
+
+constexpr char kScheme[] = "pbkdf2-sha256";
+constexpr int kIterations = 600000;  // OWASP's figure for PBKDF2-HMAC-SHA256
+
+std::string Pbkdf2(absl::string_view password, absl::string_view salt, int iterations) {
+  std::string out(32, '\0');
+  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                    reinterpret_cast<const unsigned char*>(salt.data()),
+                    static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                    static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string Sha256(absl::string_view data) {
+  std::string out(32, '\0');
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &size,
+             EVP_sha256(), nullptr);
+  return out;
+}
+
+bool FromHex(absl::string_view hex, std::string* out) {
+  if (hex.empty() || hex.size() % 2 != 0) return false;
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+  }
+  *out = absl::HexStringToBytes(hex);
+  return true;
+}
+
+}  // namespace
+
+bool SameSecret(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char differ = 0;
+  for (size_t i = 0; i < a.size(); ++i) differ |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return differ == 0;
+}
+
+absl::StatusOr<std::unique_ptr<OperatorAuth>> OperatorAuth::FromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the operators' credentials ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::unique_ptr<OperatorAuth>> auth = FromText(text.str());
+  if (!auth.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", auth.status().message()));
+  }
+  return auth;
+}
+
+absl::StatusOr<std::unique_ptr<OperatorAuth>> OperatorAuth::FromText(absl::string_view text) {
+  std::unique_ptr<OperatorAuth> auth(new OperatorAuth());
+  auth->key_ = Sha256(text);
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ':');
+    Credential credential;
+    if (fields.size() != 5 || fields[1] != kScheme ||
+        !absl::SimpleAtoi(fields[2], &credential.iterations) || credential.iterations < 1000 ||
+        !FromHex(fields[3], &credential.salt) || !FromHex(fields[4], &credential.hash) ||
+        !ValidateId("operator name", fields[0]).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "line ", number, " is not NAME:", kScheme, ":ITERATIONS:SALT:HASH (evctl operator NAME "
+          "writes one)"));
+    }
+    auth->operators_[std::string(fields[0])] = std::move(credential);
+  }
+  if (auth->operators_.empty()) return absl::InvalidArgumentError("no operator is listed");
+  return auth;
+}
+
+std::string OperatorAuth::CredentialLine(absl::string_view name, absl::string_view password) {
+  unsigned char salt[16];
+  RAND_bytes(salt, sizeof(salt));
+  const std::string salt_bytes(reinterpret_cast<char*>(salt), sizeof(salt));
+  return absl::StrCat(name, ":", kScheme, ":", kIterations, ":", absl::BytesToHexString(salt_bytes),
+                      ":", absl::BytesToHexString(Pbkdf2(password, salt_bytes, kIterations)));
+}
+
+std::string OperatorAuth::Mac(absl::string_view data) const {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &size);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(mac), size));
+}
+
+absl::StatusOr<std::string> OperatorAuth::Login(absl::string_view name, absl::string_view password,
+                                                absl::Time now, absl::Duration ttl) const {
+  auto it = operators_.find(std::string(name));
+  // The same work for an unknown name, so that timing does not tell names.
+  static const Credential kNobody{kIterations, std::string(16, 'x'), std::string(32, 'x')};
+  const Credential& credential = it != operators_.end() ? it->second : kNobody;
+  const bool right =
+      SameSecret(Pbkdf2(password, credential.salt, credential.iterations), credential.hash);
+  if (it == operators_.end() || !right) {
+    return absl::UnauthenticatedError("wrong operator name or password");
+  }
+  const std::string signed_part = absl::StrCat(name, ".", absl::ToUnixSeconds(now + ttl));
+  return absl::StrCat(signed_part, ".", Mac(signed_part));
+}
+
+absl::StatusOr<std::string> OperatorAuth::Check(absl::string_view session, absl::Time now) const {
+  const size_t mac_at = session.rfind('.');
+  const size_t expiry_at = mac_at == absl::string_view::npos ? mac_at : session.rfind('.', mac_at - 1);
+  int64_t expiry = 0;
+  if (mac_at == absl::string_view::npos || expiry_at == absl::string_view::npos ||
+      !SameSecret(session.substr(mac_at + 1), Mac(session.substr(0, mac_at))) ||
+      !absl::SimpleAtoi(session.substr(expiry_at + 1, mac_at - expiry_at - 1), &expiry)) {
+    return absl::UnauthenticatedError("log in first");
+  }
+  if (absl::FromUnixSeconds(expiry) <= now) {
+    return absl::UnauthenticatedError("the session expired: log in again");
+  }
+  const std::string name(session.substr(0, expiry_at));
+  if (operators_.count(name) == 0) return absl::UnauthenticatedError("log in first");
+  return name;
+}
+
+std::string OperatorAuth::CsrfToken(absl::string_view session) const {
+  return Mac(absl::StrCat("csrf:", session));
+}
+
+}  // namespace evnet

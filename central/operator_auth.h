@@ -1,0 +1,59 @@
+// Who may use the dashboard. Operators are listed in a credentials file, one
+// "name:pbkdf2-sha256:ITERATIONS:SALT:HASH" line each (hex; never the
+// password itself). A login gives a session that is signed, not stored: the
+// cookie "name.expiry.mac" carries an HMAC keyed by the credentials file, so
+// a session outlives a restart of central (an open dashboard reconnects
+// still logged in), and any change to the file ends every session.
+#ifndef EVNET_CENTRAL_OPERATOR_AUTH_H_
+#define EVNET_CENTRAL_OPERATOR_AUTH_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace evnet {
+
+class OperatorAuth {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<OperatorAuth>> FromFile(
+      const std::string& path);
+  // The file's text; errors name the line.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<OperatorAuth>> FromText(
+      absl::string_view text);
+  // A line of the credentials file for `name`, with a fresh random salt.
+  static std::string CredentialLine(absl::string_view name, absl::string_view password);
+
+  // A session for the operator, valid for `ttl` from `now`; UNAUTHENTICATED
+  // for an unknown name or a wrong password (which of them is not said).
+  [[nodiscard]] absl::StatusOr<std::string> Login(absl::string_view name,
+                                                  absl::string_view password, absl::Time now,
+                                                  absl::Duration ttl = absl::Hours(12)) const;
+  // The operator who holds `session`; UNAUTHENTICATED when it is forged,
+  // expired, or of an operator no longer in the file.
+  [[nodiscard]] absl::StatusOr<std::string> Check(absl::string_view session, absl::Time now) const;
+  // What the dashboard of that session sends with every state change.
+  std::string CsrfToken(absl::string_view session) const;
+
+ private:
+  struct Credential {
+    int iterations = 0;
+    std::string salt;  // raw bytes
+    std::string hash;  // raw bytes
+  };
+  OperatorAuth() = default;
+  std::string Mac(absl::string_view data) const;
+
+  std::map<std::string, Credential> operators_;
+  std::string key_;  // SHA-256 of the file: the sessions' MAC key
+};
+
+// Compares in a time that does not depend on where they differ.
+bool SameSecret(absl::string_view a, absl::string_view b);
+
+}  // namespace evnet
+
+#endif  // EVNET_CENTRAL_OPERATOR_AUTH_H_

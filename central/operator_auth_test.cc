@@ -1,0 +1,57 @@
+#include "central/operator_auth.h"
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+TEST(OperatorAuthTest, TheRightPasswordGivesASessionThatOutlivesARestart) {
+  const std::string file = OperatorAuth::CredentialLine("ana", "correct horse") + "\n";
+  EXPECT_EQ(file.find("correct horse"), std::string::npos);  // never the password
+  auto auth = OperatorAuth::FromText(file);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  absl::StatusOr<std::string> session = (*auth)->Login("ana", "correct horse", kNow);
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_EQ(*(*auth)->Check(*session, kNow + absl::Hours(1)), "ana");
+  // A central started again with the same file honours it.
+  auto restarted = OperatorAuth::FromText(file);
+  ASSERT_TRUE(restarted.ok());
+  EXPECT_EQ(*(*restarted)->Check(*session, kNow), "ana");
+  EXPECT_EQ((*restarted)->CsrfToken(*session), (*auth)->CsrfToken(*session));
+}
+
+TEST(OperatorAuthTest, WrongPasswordsForgedExpiredAndRevokedSessionsAreRefused) {
+  const std::string file = absl::StrCat(OperatorAuth::CredentialLine("ana", "pw-ana"), "\n",
+                                        OperatorAuth::CredentialLine("bo", "pw-bo"), "\n");
+  auto auth = OperatorAuth::FromText(file);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_EQ((*auth)->Login("ana", "pw-bo", kNow).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ((*auth)->Login("eve", "pw-ana", kNow).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  std::string session = *(*auth)->Login("bo", "pw-bo", kNow, absl::Hours(1));
+  EXPECT_FALSE((*auth)->Check(session, kNow + absl::Hours(2)).ok());  // expired
+  std::string forged = session;
+  forged.replace(0, 2, "ana");  // another operator's name, same MAC
+  EXPECT_FALSE((*auth)->Check(forged, kNow).ok());
+  EXPECT_FALSE((*auth)->Check("", kNow).ok());
+  EXPECT_FALSE((*auth)->Check("bo.99999999999.00", kNow).ok());
+  EXPECT_NE((*auth)->CsrfToken(session), (*auth)->CsrfToken(forged));
+  // A changed file (bo removed, or any password changed) ends every session.
+  auto changed = OperatorAuth::FromText(OperatorAuth::CredentialLine("ana", "pw-ana"));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE((*changed)->Check(session, kNow).ok());
+}
+
+TEST(OperatorAuthTest, AMalformedFileIsRefusedNamingTheLine) {
+  auto bad = OperatorAuth::FromText("# operators\nana:plain:secret\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("line 2"), std::string::npos);
+  EXPECT_FALSE(OperatorAuth::FromText("# nobody\n").ok());
+}
+
+}  // namespace
+}  // namespace evnet
