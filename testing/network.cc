@@ -343,4 +343,17 @@ absl::Status Network::StartLoad(std::vector<std::string> flags) {
   return Launch("evload", std::move(argv));
 }
 
+absl::Status Network::Produce(const std::string& topic, const std::string& key,
+                             const std::string& value) {
+  if (producer_ == nullptr) {
+    KafkaProducerOptions options;
+    options.bootstrap_servers = broker_->bootstrap_servers();
+    options.client_id = "test-outsider";
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options);
+    if (!producer.ok()) return producer.status();
+    producer_ = *std::move(producer);
+  }
+  return producer_->ProduceAndWait(topic, key, value, absl::Seconds(10));
+}
+
 }  // namespace evnet::test

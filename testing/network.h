@@ -21,6 +21,7 @@
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
 #include "evnet/v1/events.pb.h"
+#include "common/kafka_producer.h"
 #include "common/kafka_reader.h"
 #include "testing/kafka_broker.h"
 #include "testing/process.h"
@@ -105,6 +106,10 @@ class Network {
   // Starts tools/evload against this network, named "evload".
   [[nodiscard]] absl::Status StartLoad(std::vector<std::string> flags);
   [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action);
+  // Writes a message to the broker as an outsider would (kcat, a driver or
+  // engine of another version, an attacker), and waits for it to be stored.
+  [[nodiscard]] absl::Status Produce(const std::string& topic, const std::string& key,
+                                     const std::string& value);
 
  private:
   Network() = default;
@@ -113,6 +118,7 @@ class Network {
   std::string dir_;
   std::unique_ptr<KafkaBroker> broker_;
   std::unique_ptr<UpdateLog> updates_;
+  std::unique_ptr<KafkaProducer> producer_;  // for Produce, made on first use
   int central_port_ = 0;
   int http_port_ = 0;
   std::map<int, int> engine_ports_;

@@ -154,13 +154,9 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   auto net = Network::Start({CpSpec{}});
   ASSERT_TRUE(net.ok()) << net.status();
   Network& n = **net;
-  KafkaProducerOptions options;
-  options.bootstrap_servers = n.broker().bootstrap_servers();
-  auto producer = KafkaProducer::Create(options);
-  ASSERT_TRUE(producer.ok());
   auto produce = [&](const std::string& key, const std::string& value,
                      const char* topic = kDriverRequestsTopic) {
-    return (*producer)->ProduceAndWait(topic, key, value, absl::Seconds(10));
+    return n.Produce(topic, key, value);
   };
 
   // Garbage and a wrong type: set aside on the dead-letter topic with the
@@ -269,12 +265,8 @@ TEST(NetworkTest, RandomWrongMessagesNeverProduceATicketACrashOrAStall) {
   auto net = Network::Start({CpSpec{}, long_sessions});
   ASSERT_TRUE(net.ok()) << net.status();
   Network& n = **net;
-  KafkaProducerOptions options;
-  options.bootstrap_servers = n.broker().bootstrap_servers();
-  auto producer = KafkaProducer::Create(options);
-  ASSERT_TRUE(producer.ok());
   auto produce = [&](const char* topic, const std::string& key, const std::string& value) {
-    return (*producer)->ProduceAndWait(topic, key, value, absl::Seconds(10));
+    return n.Produce(topic, key, value);
   };
 
   // A session that stays open at CP-002: the target of most forgeries.

@@ -7,7 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/kafka_producer.h"
 #include "common/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,12 +23,8 @@ TEST(UpgradeTest, MessagesOfANewerVersionAreReadAndNothingIsLost) {
   auto net = Network::Start({CpSpec{}, long_sessions});
   ASSERT_TRUE(net.ok()) << net.status();
   Network& n = **net;
-  KafkaProducerOptions options;
-  options.bootstrap_servers = n.broker().bootstrap_servers();
-  auto producer = KafkaProducer::Create(options);
-  ASSERT_TRUE(producer.ok()) << producer.status();
   auto produce = [&](const char* topic, const std::string& key, const std::string& value) {
-    return (*producer)->ProduceAndWait(topic, key, value, absl::Seconds(10));
+    return n.Produce(topic, key, value);
   };
 
   // A newer driver's request: served to the end, with a ticket.
