@@ -110,9 +110,11 @@ std::string OperatorAuth::Mac(absl::string_view data) const {
 absl::StatusOr<std::string> OperatorAuth::Login(absl::string_view name, absl::string_view password,
                                                 absl::Time now, absl::Duration ttl) const {
   auto it = operators_.find(std::string(name));
-  // The same work for an unknown name, so that timing does not tell names.
-  static const Credential kNobody{kIterations, std::string(16, 'x'), std::string(32, 'x')};
-  const Credential& credential = it != operators_.end() ? it->second : kNobody;
+  // The same work for an unknown name as for a listed one, so that timing
+  // does not tell which names exist.
+  const Credential nobody{operators_.begin()->second.iterations, std::string(16, 'x'),
+                          std::string(32, 'x')};
+  const Credential& credential = it != operators_.end() ? it->second : nobody;
   const bool right =
       SameSecret(Pbkdf2(password, credential.salt, credential.iterations), credential.hash);
   if (it == operators_.end() || !right) {
