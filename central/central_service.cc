@@ -68,7 +68,8 @@ absl::Status CentralServiceImpl::SetStopped(
     google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out, const Actor& by) {
   const std::string action = stopped ? "cp.stop" : "cp.resume";
   if (cp_id.empty() == !all) {
-    absl::Status refused = absl::InvalidArgumentError("name one CP with cp_id, or set all (not both)");
+    absl::Status refused =
+        absl::InvalidArgumentError("name one CP with cp_id, or set all (not both)");
     audit_.Record(by, action, all ? "all CPs" : cp_id, "refused", std::string(refused.message()));
     return refused;
   }

@@ -138,7 +138,8 @@ class Network {
       if (update.kind() != v1::UPDATE_KIND_ENDED) continue;
       const v1::SessionResult& ticket = update.ticket();
       auto it = accepted.find(ticket.session_id());
-      Require(it != accepted.end(), "a ticket for a session never accepted: " + ticket.session_id());
+      Require(it != accepted.end(),
+              "a ticket for a session never accepted: " + ticket.session_id());
       Require(it->second.driver_id() == ticket.driver_id() && it->second.cp_id() == ticket.cp_id(),
               "a ticket for another driver or CP than the accepted session's");
       Require(update.driver_id() == ticket.driver_id(), "a ticket sent to another driver");

@@ -170,7 +170,8 @@ void HttpServer::AddRoutes() {
       res.set_content(ErrorJson(session.status().message()), "application/json");
       return;
     }
-    const std::string csrf = self->options_.auth == nullptr ? "" : self->options_.auth->CsrfToken(*session);
+    const std::string csrf =
+        self->options_.auth == nullptr ? "" : self->options_.auth->CsrfToken(*session);
     res.set_content(self->StateJson(csrf), "application/json");
   });
   s.Post("/api/login", [self](const httplib::Request& req, httplib::Response& res) {
@@ -193,8 +194,9 @@ void HttpServer::AddRoutes() {
     }
     // HttpOnly: no script reads it; SameSite=Strict: no other site's page
     // sends it. (Secure needs the dashboard on TLS, not served yet.)
-    res.set_header("Set-Cookie", absl::StrCat(kSessionCookie, "=", *session,
-                                              "; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"));
+    res.set_header("Set-Cookie",
+                   absl::StrCat(kSessionCookie, "=", *session,
+                                "; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"));
     res.set_content(absl::StrCat("{\"operator\":", JsonString(name), "}"), "application/json");
   });
   s.Post("/api/logout", [](const httplib::Request&, httplib::Response& res) {
