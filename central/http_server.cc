@@ -50,6 +50,12 @@ std::string ErrorJson(absl::string_view message) {
   return absl::StrCat("{\"error\":", JsonString(message), "}");
 }
 
+// Answers with `status`'s HTTP code and its message as JSON.
+void Refuse(httplib::Response& res, const absl::Status& status) {
+  res.status = HttpStatus(status);
+  res.set_content(ErrorJson(status.message()), "application/json");
+}
+
 constexpr char kSessionCookie[] = "evnet_session";
 
 // The value of cookie `name` in a Cookie header, or "".
@@ -105,6 +111,12 @@ absl::StatusOr<std::string> HttpServer::Session(const httplib::Request& req, boo
   absl::StatusOr<std::string> who = options_.auth->Check(session, absl::Now());
   if (!who.ok()) return who.status();
   return session;
+}
+
+absl::StatusOr<std::string> HttpServer::ReaderCsrf(const httplib::Request& req) const {
+  absl::StatusOr<std::string> session = Session(req, false);
+  if (!session.ok()) return session.status();
+  return options_.auth == nullptr ? "" : options_.auth->CsrfToken(*session);
 }
 
 absl::Status HttpServer::CheckOrigin(const httplib::Request& req) const {
@@ -164,15 +176,9 @@ void HttpServer::AddRoutes() {
   // The network's state, for a logged-in operator (or anyone, read-only,
   // when no operators are configured).
   s.Get("/api/state", [self](const httplib::Request& req, httplib::Response& res) {
-    absl::StatusOr<std::string> session = self->Session(req, false);
-    if (!session.ok()) {
-      res.status = 401;
-      res.set_content(ErrorJson(session.status().message()), "application/json");
-      return;
-    }
-    const std::string csrf =
-        self->options_.auth == nullptr ? "" : self->options_.auth->CsrfToken(*session);
-    res.set_content(self->StateJson(csrf), "application/json");
+    absl::StatusOr<std::string> csrf = self->ReaderCsrf(req);
+    if (!csrf.ok()) return Refuse(res, csrf.status());
+    res.set_content(self->StateJson(*csrf), "application/json");
   });
   s.Post("/api/login", [self](const httplib::Request& req, httplib::Response& res) {
     const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
@@ -187,11 +193,7 @@ void HttpServer::AddRoutes() {
     self->service_->audit().Record(by, "operator.login", name.substr(0, 64),
                                    session.ok() ? "done" : "refused",
                                    session.ok() ? "" : std::string(session.status().message()));
-    if (!session.ok()) {
-      res.status = HttpStatus(session.status());
-      res.set_content(ErrorJson(session.status().message()), "application/json");
-      return;
-    }
+    if (!session.ok()) return Refuse(res, session.status());
     // HttpOnly: no script reads it; SameSite=Strict: no other site's page
     // sends it. (Secure needs the dashboard on TLS, not served yet.)
     res.set_header("Set-Cookie",
@@ -207,19 +209,14 @@ void HttpServer::AddRoutes() {
   // Server-sent events: the whole state when it changed, at least each
   // heartbeat and at most once a min_interval (changes in between coalesce).
   s.Get("/api/stream", [self](const httplib::Request& req, httplib::Response& res) {
-    absl::StatusOr<std::string> session = self->Session(req, false);
-    if (!session.ok()) {
-      res.status = 401;
-      res.set_content(ErrorJson(session.status().message()), "application/json");
-      return;
-    }
-    const std::string csrf =
-        self->options_.auth == nullptr ? "" : self->options_.auth->CsrfToken(*session);
+    absl::StatusOr<std::string> csrf = self->ReaderCsrf(req);
+    if (!csrf.ok()) return Refuse(res, csrf.status());
     res.set_header("Cache-Control", "no-cache");
     auto seen = std::make_shared<uint64_t>(0);
     auto last = std::make_shared<absl::Time>(absl::InfinitePast());
     res.set_chunked_content_provider(
-        "text/event-stream", [self, seen, last, csrf](size_t, httplib::DataSink& sink) {
+        "text/event-stream",
+        [self, seen, last, csrf = *csrf](size_t, httplib::DataSink& sink) {
           const absl::Duration since = absl::Now() - *last;
           const absl::Duration min_interval = self->options_.stream_min_interval;
           if (since < min_interval) absl::SleepFor(min_interval - since);
@@ -246,8 +243,8 @@ void HttpServer::AddRoutes() {
                                             req.get_param_value("all") == "1", stop,
                                             cps.mutable_charging_points(), by);
       }
-      res.status = HttpStatus(status);
-      res.set_content(status.ok() ? ToJson(cps) : ErrorJson(status.message()), "application/json");
+      if (!status.ok()) return Refuse(res, status);
+      res.set_content(ToJson(cps), "application/json");
     };
   };
   s.set_payload_max_length(options_.max_body_bytes);

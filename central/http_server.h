@@ -80,6 +80,9 @@ class HttpServer {
   // Without operators configured, "" for reading and UNAUTHENTICATED for
   // changing anything.
   absl::StatusOr<std::string> Session(const httplib::Request& req, bool changes) const;
+  // For a request that reads the state: the CSRF token its page will send
+  // back ("" without operators), or UNAUTHENTICATED.
+  absl::StatusOr<std::string> ReaderCsrf(const httplib::Request& req) const;
   // OK unless the request carries another site's Origin.
   absl::Status CheckOrigin(const httplib::Request& req) const;
   // OK when a state-changing request comes from the dashboard itself: no
