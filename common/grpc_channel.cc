@@ -8,8 +8,11 @@ namespace evnet {
 
 namespace {
 
-grpc::ChannelArguments Arguments(absl::Duration min_connect_timeout) {
+grpc::ChannelArguments Arguments(const TransportSecurity& security,
+                                 const std::string& server_name,
+                                 absl::Duration min_connect_timeout) {
   grpc::ChannelArguments args;
+  if (!security.insecure) args.SetSslTargetNameOverride(server_name);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(min_connect_timeout)));
@@ -25,15 +28,25 @@ grpc::ChannelArguments Arguments(absl::Duration min_connect_timeout) {
 }  // namespace
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const TransportSecurity& security,
+                                           const std::string& server_name,
                                            absl::Duration min_connect_timeout) {
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   Arguments(min_connect_timeout));
+  return grpc::CreateCustomChannel(address, ChannelCredentialsFor(security),
+                                   Arguments(security, server_name, min_connect_timeout));
 }
 
-std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address, int id) {
-  grpc::ChannelArguments args = Arguments(kCentralConnectTimeout);
+std::shared_ptr<grpc::Channel> MakeCentralChannel(const std::string& address,
+                                                  const TransportSecurity& security) {
+  return MakeChannel(address, security, ServerNameOf(kRoleCentral, kCentralName),
+                     kCentralConnectTimeout);
+}
+
+std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address,
+                                                    const TransportSecurity& security, int id) {
+  grpc::ChannelArguments args =
+      Arguments(security, ServerNameOf(kRoleCentral, kCentralName), kCentralConnectTimeout);
   args.SetInt("evnet.dedicated_channel", id);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, ChannelCredentialsFor(security), args);
 }
 
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {

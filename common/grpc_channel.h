@@ -1,4 +1,5 @@
-// Client channels of evnet: insecure on loopback or a cluster network, with
+// Client channels of evnet: mutual TLS (or plaintext under --insecure), the
+// server checked to be the peer meant whatever address was dialled, with
 // reconnect backoff capped at one second so that a restarted peer is found
 // again within the fault table's targets (gRPC's default cap is two minutes),
 // and keepalive pings so that a peer gone silent is noticed.
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "grpcpp/channel.h"
 
 namespace evnet {
@@ -17,12 +19,19 @@ namespace evnet {
 // before it is given up and made again: short for a peer on this host, long
 // for central, which a herd of 10,000 monitors reaches at once after its
 // restart (at 200 ms each attempt was abandoned and the herd never got in).
+// `server_name` is ServerNameOf(role, name) of the server meant.
 std::shared_ptr<grpc::Channel> MakeChannel(
-    const std::string& address, absl::Duration min_connect_timeout = absl::Milliseconds(200));
+    const std::string& address, const TransportSecurity& security,
+    const std::string& server_name,
+    absl::Duration min_connect_timeout = absl::Milliseconds(200));
+// A channel to central at `address`.
+std::shared_ptr<grpc::Channel> MakeCentralChannel(const std::string& address,
+                                                  const TransportSecurity& security);
 inline constexpr absl::Duration kCentralConnectTimeout = absl::Seconds(5);
 // A channel to central on a connection of its own: channels with different
 // `id`s are never shared by gRPC (as separate chargers' would not be).
-std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address, int id);
+std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address,
+                                                    const TransportSecurity& security, int id);
 
 // A deadline `timeout` from now, for a grpc::ClientContext.
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout);

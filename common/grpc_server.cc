@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // Messages here are small: no bandwidth probing pings on 10,000 links.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   int port = 0;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.address, ServerCredentialsFor(options.security), &port);
   for (grpc::Service* service : options.services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

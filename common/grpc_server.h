@@ -1,5 +1,5 @@
 // The one gRPC server helper of evnet: listens on an address (port 0 picks a
-// free one), serves the given services with server reflection on, so grpcurl
+// free one) with mutual TLS or, when asked, in plaintext, serves the given services with server reflection on, so grpcurl
 // works with no proto files at hand, and the standard grpc.health.v1 service
 // for probes; says clearly when it cannot listen.
 #ifndef EVNET_COMMON_GRPC_SERVER_H_
@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "common/transport_security.h"
 #include "grpcpp/impl/codegen/service_type.h"
 
 namespace evnet {
@@ -19,6 +20,8 @@ namespace evnet {
 struct GrpcServerOptions {
   std::string address;                   // "0.0.0.0:50051", "127.0.0.1:0"
   std::vector<grpc::Service*> services;  // not owned; must outlive the server
+  // Programs pass what their flags say; unit tests on loopback may stay plaintext.
+  TransportSecurity security = TransportSecurity::Insecure();
 };
 
 class GrpcServer {

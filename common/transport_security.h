@@ -1,0 +1,71 @@
+// How evnet's gRPC servers and channels are secured: mutual TLS with the
+// network's certificate authority, or plaintext only when a person asked for
+// it with --insecure. A certificate names its holder in its subject
+// (OU = role, CN = name; see tools/pki/evpki), and a client checks that the
+// server it dialled holds the certificate of the peer it meant (central, or
+// its own CP's engine) whatever address it dialled. Keys and certificates
+// are read again from disk every `reload`, so a renewed certificate is used
+// without a restart: by servers at the next handshake, by clients at their
+// next connection.
+#ifndef EVNET_COMMON_TRANSPORT_SECURITY_H_
+#define EVNET_COMMON_TRANSPORT_SECURITY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/flags.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace evnet {
+
+struct TransportSecurity {
+  bool insecure = false;
+  std::string ca_file;    // the network's CA, which every peer's certificate must chain to
+  std::string cert_file;  // this program's certificate and its key
+  std::string key_file;
+  absl::Duration reload = absl::Seconds(5);
+
+  static TransportSecurity Insecure() {
+    TransportSecurity security;
+    security.insecure = true;
+    return security;
+  }
+  // The files of `dir` as tools/pki/evpki lays them out, for role/name.
+  static TransportSecurity FromDir(const std::string& dir, const std::string& role,
+                                   const std::string& name);
+};
+
+// The roles a certificate's OU names.
+inline constexpr char kRoleCp[] = "cp";
+inline constexpr char kRoleOperator[] = "operator";
+inline constexpr char kRoleCentral[] = "central";
+inline constexpr char kCentralName[] = "central";
+
+// The DNS name in the certificate of the server holding role/name, which a
+// client asks for: "central.central.evnet", "CP-001.cp.evnet".
+std::string ServerNameOf(const std::string& role, const std::string& name);
+
+// From --tls_ca, --tls_cert, --tls_key and --insecure: certificates, or
+// plaintext when --insecure is given (logged as a warning naming `who`).
+// Neither, or files that cannot be read, is an error that says what to pass.
+absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(const std::string& who);
+// The environment variables of those flags, for InitProgram.
+extern const std::vector<EnvFallback> kTransportSecurityEnv;
+// `fallbacks` and kTransportSecurityEnv.
+std::vector<EnvFallback> WithTransportSecurityEnv(std::vector<EnvFallback> fallbacks);
+
+// Servers ask every client for a certificate of the network's CA and refuse
+// the handshake without one.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(const TransportSecurity& security);
+// Shared by every channel of the process with the same files (one file
+// watcher each, however many channels).
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(
+    const TransportSecurity& security);
+
+}  // namespace evnet
+
+#endif  // EVNET_COMMON_TRANSPORT_SECURITY_H_
