@@ -30,7 +30,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   if (!producer.ok()) return producer.status();
   std::unique_ptr<Central> central(new Central(options, *std::move(producer)));
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-      GrpcServer::Start({options.listen, {&central->service_}});
+      GrpcServer::Start({options.listen, {&central->service_}, options.security});
   if (!server.ok()) return server.status();
   central->server_ = *std::move(server);
   central->bridge_ = std::make_unique<KafkaBridge>(
@@ -38,7 +38,8 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
                          std::max(options.coordinator.request_ttl,
                                   options.coordinator.result_dedupe_window) +
                              absl::Minutes(1)},
-      central->registry_, central->store_, central->coordinator_, central->dead_letters_,
+      central->registry_, central->store_, central->enrolments_, central->coordinator_,
+      central->dead_letters_,
       central->audit_);
   if (options.http_port >= 0) {
     HttpServerOptions http;
@@ -75,11 +76,14 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       audit_(*producer_, "Central"),
       publisher_(*producer_),
       store_(*producer_),
+      enrolment_store_(*producer_),
+      access_(options.security.insecure, enrolments_, audit_),
       registry_(SystemClock::Get(), options.monitor_timeout),
       hub_(SystemClock::Get(), options.monitor_timeout),
       coordinator_(Audited(options.coordinator, audit_), SystemClock::Get(), registry_, hub_,
                    publisher_, metrics_),
-      service_(registry_, hub_, coordinator_, store_, audit_) {}
+      service_(registry_, hub_, coordinator_, store_, audit_, access_,
+               {enrolments_, enrolment_store_}) {}
 
 Central::~Central() {
   if (sweeper_ != nullptr) sweeper_->Stop();

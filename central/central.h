@@ -9,7 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "central/access.h"
 #include "central/central_service.h"
+#include "central/enrolments.h"
 #include "central/coordinator.h"
 #include "central/http_server.h"
 #include "central/kafka_bridge.h"
@@ -22,11 +24,14 @@
 #include "common/grpc_server.h"
 #include "common/kafka_producer.h"
 #include "common/ticker.h"
+#include "common/transport_security.h"
 
 namespace evnet {
 
 struct CentralOptions {
   std::string listen = "0.0.0.0:50051";
+  // Mutual TLS and who may do what (Access), or --insecure.
+  TransportSecurity security;
   std::string kafka_bootstrap;
   absl::Duration monitor_timeout = absl::Seconds(3);
   CoordinatorOptions coordinator;
@@ -68,6 +73,9 @@ class Central {
   KafkaAuditLog audit_;
   KafkaUpdatePublisher publisher_;
   KafkaRegistryStore store_;
+  KafkaEnrolmentStore enrolment_store_;
+  Enrolments enrolments_;
+  Access access_;
   Metrics metrics_;
   Registry registry_;
   LinkHub hub_;

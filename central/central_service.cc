@@ -18,12 +18,26 @@ size_t PageSize(int32_t requested) {
   return requested <= 0 ? kMaxPageSize : std::min(requested, kMaxPageSize);
 }
 
+// A stream refused before it began.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::ChargingPoint> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 CentralServiceImpl::CentralServiceImpl(Registry& registry, LinkHub& hub,
                                        SessionCoordinator& coordinator, RegistryStore& store,
-                                       AuditLog& audit)
-    : registry_(registry), hub_(hub), coordinator_(coordinator), store_(store), audit_(audit),
+                                       AuditLog& audit, const Access& access,
+                                       Enrolment enrolment)
+    : registry_(registry),
+      hub_(hub),
+      coordinator_(coordinator),
+      store_(store),
+      audit_(audit),
+      access_(access),
+      enrolment_(enrolment),
       watchers_(registry) {
   registry_.SetChangeListener([this] { watchers_.Poke(); });
 }
@@ -32,17 +46,25 @@ CentralServiceImpl::~CentralServiceImpl() { registry_.SetChangeListener(nullptr)
 
 grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* CentralServiceImpl::MonitorLink(
     grpc::CallbackServerContext* context) {
-  return MonitorLinkReactor::Start(context, registry_, hub_, store_, audit_);
+  return MonitorLinkReactor::Start(context, registry_, hub_, store_, audit_, access_);
 }
 
 grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPoints(
     grpc::CallbackServerContext* context, const v1::WatchChargingPointsRequest*) {
+  if (absl::Status allowed = access_.RequireOperator(*context, "cp.watch", "all CPs");
+      !allowed.ok()) {
+    return new RefusedWatch(ToGrpcStatus(allowed));
+  }
   return watchers_.Start(context);
 }
 
-grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext*,
+grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext* context,
                                                     const v1::ListChargingPointsRequest* request,
                                                     v1::ListChargingPointsResponse* response) {
+  if (absl::Status allowed = access_.RequireOperator(*context, "cp.list", "all CPs");
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   const size_t size = PageSize(request->page_size());
   for (v1::ChargingPoint& cp : registry_.ListAfter(request->page_token(), size)) {
     *response->add_charging_points() = std::move(cp);
@@ -54,9 +76,13 @@ grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CentralServiceImpl::GetChargingPoint(grpc::ServerContext*,
+grpc::Status CentralServiceImpl::GetChargingPoint(grpc::ServerContext* context,
                                                   const v1::GetChargingPointRequest* request,
                                                   v1::ChargingPoint* response) {
+  if (absl::Status allowed = access_.RequireOperator(*context, "cp.get", request->cp_id());
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(request->cp_id());
   if (!cp.ok()) return ToGrpcStatus(cp.status());
   *response = *std::move(cp);
@@ -111,22 +137,34 @@ absl::Status CentralServiceImpl::SetStopped(
 grpc::Status CentralServiceImpl::StopChargingPoint(grpc::ServerContext* context,
                                                    const v1::StopChargingPointRequest* request,
                                                    v1::StopChargingPointResponse* response) {
+  if (absl::Status allowed = access_.RequireOperator(
+          *context, "cp.stop", request->all() ? "all CPs" : request->cp_id());
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), true,
-                                 response->mutable_charging_points(),
-                                 {"operator (gRPC)", context->peer()}));
+                                 response->mutable_charging_points(), access_.ActorOf(*context)));
 }
 
 grpc::Status CentralServiceImpl::ResumeChargingPoint(grpc::ServerContext* context,
                                                      const v1::ResumeChargingPointRequest* request,
                                                      v1::ResumeChargingPointResponse* response) {
+  if (absl::Status allowed = access_.RequireOperator(
+          *context, "cp.resume", request->all() ? "all CPs" : request->cp_id());
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), false,
-                                 response->mutable_charging_points(),
-                                 {"operator (gRPC)", context->peer()}));
+                                 response->mutable_charging_points(), access_.ActorOf(*context)));
 }
 
-grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext*,
+grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext* context,
                                               const v1::ListSessionsRequest* request,
                                               v1::ListSessionsResponse* response) {
+  if (absl::Status allowed = access_.RequireOperator(*context, "session.list", "all sessions");
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
   const size_t size = PageSize(request->page_size());
   std::vector<v1::Session> sessions = coordinator_.Sessions(*request);
   auto it = std::upper_bound(sessions.begin(), sessions.end(), request->page_token(),
@@ -140,6 +178,67 @@ grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext*,
     response->set_next_page_token(response->sessions(response->sessions_size() - 1).session_id());
   }
   return grpc::Status::OK;
+}
+
+grpc::Status CentralServiceImpl::EnrollChargingPoint(
+    grpc::ServerContext* context, const v1::EnrollChargingPointRequest* request,
+    v1::Enrolment* response) {
+  const std::string cp_id = request->cp_id().substr(0, 64);
+  if (absl::Status allowed = access_.RequireOperator(*context, "cp.enrol", cp_id); !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
+  const Actor by = access_.ActorOf(*context);
+  absl::StatusOr<v1::Enrolment> enrolment =
+      Enrolments::Enrolling(request->cp_id(), request->certificate_pem(), by.name, absl::Now());
+  absl::Status done = enrolment.ok() ? SaveEnrolment(*enrolment, "cp.enrol", by)
+                                     : enrolment.status();
+  if (!enrolment.ok()) {
+    audit_.Record(by, "cp.enrol", cp_id, "refused", std::string(done.message()));
+  }
+  if (!done.ok()) return ToGrpcStatus(done);
+  LOG(INFO) << "Central | CP " << cp_id << " enrolled by " << by.name << " (certificate sha256 "
+            << enrolment->certificate_sha256() << ")";
+  *response = *std::move(enrolment);
+  return grpc::Status::OK;
+}
+
+grpc::Status CentralServiceImpl::RevokeChargingPoint(
+    grpc::ServerContext* context, const v1::RevokeChargingPointRequest* request,
+    v1::Enrolment* response) {
+  const std::string cp_id = request->cp_id().substr(0, 64);
+  if (absl::Status allowed = access_.RequireOperator(*context, "cp.revoke", cp_id);
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed);
+  }
+  const Actor by = access_.ActorOf(*context);
+  absl::StatusOr<v1::Enrolment> enrolment =
+      enrolment_.enrolments.Revoking(request->cp_id(), by.name, absl::Now());
+  absl::Status done = enrolment.ok() ? SaveEnrolment(*enrolment, "cp.revoke", by)
+                                     : enrolment.status();
+  if (!enrolment.ok()) {
+    audit_.Record(by, "cp.revoke", cp_id, "refused", std::string(done.message()));
+  }
+  if (!done.ok()) return ToGrpcStatus(done);
+  // Its link, if it has one, ends now; it cannot register again.
+  hub_.Close(cp_id, absl::PermissionDeniedError(absl::StrCat(cp_id, " was revoked")));
+  LOG(WARNING) << "Central | CP " << cp_id << " revoked by " << by.name;
+  *response = *std::move(enrolment);
+  return grpc::Status::OK;
+}
+
+absl::Status CentralServiceImpl::SaveEnrolment(const v1::Enrolment& enrolment,
+                                               const std::string& action, const Actor& by) {
+  absl::Status saved = Await(
+      [&](Done done) { enrolment_.store.Save(enrolment, std::move(done)); }, kKafkaTimeout);
+  if (!saved.ok()) {
+    audit_.Record(by, action, enrolment.cp_id(), "failed", std::string(saved.message()));
+    return absl::UnavailableError(absl::StrCat("cannot record the change of ", enrolment.cp_id(),
+                                               " in Kafka, so it was not made: ",
+                                               saved.message()));
+  }
+  enrolment_.enrolments.Apply(enrolment);
+  audit_.Record(by, action, enrolment.cp_id(), "done");
+  return absl::OkStatus();
 }
 
 }  // namespace evnet

@@ -1,13 +1,16 @@
 // evnet.v1.CentralService: the monitors' MonitorLink streams and
 // WatchChargingPoints on gRPC's callback API (no thread per stream), and the
-// operator's unary calls (list / get / stop / resume, list sessions).
+// operator's unary calls (list / get / stop / resume, list sessions, enrol /
+// revoke), each for operators only once identities are on (Access).
 #ifndef EVNET_CENTRAL_CENTRAL_SERVICE_H_
 #define EVNET_CENTRAL_CENTRAL_SERVICE_H_
 
 #include <string>
 
 #include "absl/status/status.h"
+#include "central/access.h"
 #include "central/coordinator.h"
+#include "central/enrolments.h"
 #include "central/link_hub.h"
 #include "central/outbound.h"
 #include "central/registry.h"
@@ -22,8 +25,14 @@ using CentralServiceBase = v1::CentralService::WithCallbackMethod_MonitorLink<
 
 class CentralServiceImpl final : public CentralServiceBase {
  public:
+  // Enrolment, for EnrollChargingPoint / RevokeChargingPoint.
+  struct Enrolment {
+    Enrolments& enrolments;
+    EnrolmentStore& store;
+  };
   CentralServiceImpl(Registry& registry, LinkHub& hub, SessionCoordinator& coordinator,
-                     RegistryStore& store, AuditLog& audit);
+                     RegistryStore& store, AuditLog& audit, const Access& access,
+                     Enrolment enrolment);
   ~CentralServiceImpl() override;
 
   grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLink(
@@ -42,6 +51,12 @@ class CentralServiceImpl final : public CentralServiceBase {
                                    v1::ResumeChargingPointResponse* response) override;
   grpc::Status ListSessions(grpc::ServerContext*, const v1::ListSessionsRequest* request,
                             v1::ListSessionsResponse* response) override;
+  grpc::Status EnrollChargingPoint(grpc::ServerContext* context,
+                                   const v1::EnrollChargingPointRequest* request,
+                                   v1::Enrolment* response) override;
+  grpc::Status RevokeChargingPoint(grpc::ServerContext* context,
+                                   const v1::RevokeChargingPointRequest* request,
+                                   v1::Enrolment* response) override;
 
   // Stop / Resume, for the gRPC API and the dashboard alike: one CP by id,
   // or all; recorded in Kafka first (the caller waits for that, never a
@@ -62,7 +77,13 @@ class CentralServiceImpl final : public CentralServiceBase {
   LinkHub& hub_;
   SessionCoordinator& coordinator_;
   RegistryStore& store_;
+  // Records `enrolment` in Kafka, then applies it; audited as `action`.
+  absl::Status SaveEnrolment(const v1::Enrolment& enrolment, const std::string& action,
+                             const Actor& by);
+
   AuditLog& audit_;
+  const Access& access_;
+  Enrolment enrolment_;
   Watchers watchers_;
 };
 

@@ -36,16 +36,28 @@ class FakeStore : public RegistryStore {
   absl::Status status;
 };
 
+class FakeEnrolmentStore : public EnrolmentStore {
+ public:
+  void Save(const v1::Enrolment&, Done done) override { done(absl::OkStatus()); }
+};
+
 class CentralServiceTest : public ::testing::Test {
  protected:
-  CentralServiceTest()
+  explicit CentralServiceTest(const TransportSecurity& security = TransportSecurity::Insecure())
       : registry_(clock_, absl::Seconds(3)),
         hub_(clock_, absl::Seconds(3)),
         coordinator_({}, clock_, registry_, sender_, publisher_, metrics_),
-        service_(registry_, hub_, coordinator_, store_, audit_) {
+        access_(security.insecure, enrolments_, audit_),
+        service_(registry_, hub_, coordinator_, store_, audit_, access_,
+                 {enrolments_, enrolment_store_}) {
     registry_.FinishRestore();
-    server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}});
-    stub_ = v1::CentralService::NewStub(MakeChannel(absl::StrCat("127.0.0.1:", server_->port())));
+    enrolments_.FinishRestore();
+    server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}, security});
+    if (security.insecure) stub_ = StubAs(security);
+  }
+  std::unique_ptr<v1::CentralService::Stub> StubAs(const TransportSecurity& security) {
+    return v1::CentralService::NewStub(
+        MakeCentralChannel(absl::StrCat("127.0.0.1:", server_->port()), security));
   }
   ~CentralServiceTest() override {
     service_.CloseWatches();
@@ -72,8 +84,12 @@ class CentralServiceTest : public ::testing::Test {
 
   // Opens a link for `cp_id`, registers, and waits for central's answer.
   std::unique_ptr<Monitor> Connect(const std::string& cp_id) {
+    return Connect(*stub_, cp_id);
+  }
+  static std::unique_ptr<Monitor> Connect(v1::CentralService::Stub& stub,
+                                          const std::string& cp_id) {
     auto monitor = std::make_unique<Monitor>();
-    monitor->stream = stub_->MonitorLink(&monitor->context);
+    monitor->stream = stub.MonitorLink(&monitor->context);
     v1::MonitorMessage hello;
     hello.mutable_register_()->set_cp_id(cp_id);
     EXPECT_TRUE(monitor->stream->Write(hello));
@@ -98,6 +114,9 @@ class CentralServiceTest : public ::testing::Test {
   FakeStore store_;
   MemoryAuditLog audit_;
   SessionCoordinator coordinator_;
+  Enrolments enrolments_;
+  FakeEnrolmentStore enrolment_store_;
+  Access access_;
   CentralServiceImpl service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<v1::CentralService::Stub> stub_;
@@ -241,12 +260,12 @@ TEST_F(CentralServiceTest, OperatorCallsAndRefusedMonitorsAreAudited) {
   ASSERT_EQ(audit.size(), 2u);
   EXPECT_EQ(audit[0].action(), "cp.stop");
   EXPECT_EQ(audit[0].target(), "CP-404");
-  EXPECT_EQ(audit[0].actor(), "operator (gRPC)");
+  EXPECT_EQ(audit[0].actor(), "anyone (insecure)");
   EXPECT_NE(audit[0].source().find("127.0.0.1"), std::string::npos);
   EXPECT_EQ(audit[0].result(), "refused");
   EXPECT_EQ(audit[1].action(), "monitor.register");
   EXPECT_EQ(audit[1].target(), "CP-001");
-  EXPECT_EQ(audit[1].actor(), "monitor");
+  EXPECT_EQ(audit[1].actor(), "anyone (insecure)");
   EXPECT_EQ(audit[1].result(), "refused");
   EXPECT_NE(audit[1].reason().find("already has a connected monitor"), std::string::npos);
 }

@@ -108,9 +108,10 @@ class Updates : public UpdatePublisher {
   void Publish(const v1::DriverUpdate&, Done done) override { done(absl::OkStatus()); }
 };
 
-class Store : public RegistryStore {
+class Store : public RegistryStore, public EnrolmentStore {
  public:
   void Save(const v1::CpRegistryRecord&, Done done) override { done(absl::OkStatus()); }
+  void Save(const v1::Enrolment&, Done done) override { done(absl::OkStatus()); }
 };
 
 std::string WriteFile(const std::string& path, const std::string& text) {
@@ -125,7 +126,8 @@ class Central {
       : registry_(clock_, absl::Seconds(3)),
         hub_(clock_, absl::Seconds(3)),
         coordinator_({}, clock_, registry_, sender_, updates_, metrics_),
-        service_(registry_, hub_, coordinator_, store_, audit_) {
+        access_(/*insecure=*/true, enrolments_, audit_),
+        service_(registry_, hub_, coordinator_, store_, audit_, access_, {enrolments_, store_}) {
     registry_.FinishRestore();
     coordinator_.FinishRestore();
     for (const char* id : {"CP-001", "CP-002", "CP-003"}) {
@@ -175,6 +177,8 @@ class Central {
   SessionCoordinator coordinator_;
   Store store_;
   MemoryAuditLog audit_;
+  Enrolments enrolments_;
+  Access access_;
   CentralServiceImpl service_;
   EventFeed events_;
   std::unique_ptr<OperatorAuth> auth_;

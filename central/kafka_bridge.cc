@@ -68,12 +68,18 @@ void KafkaRegistryStore::Save(const v1::CpRegistryRecord& record, Done done) {
                 std::move(done));
 }
 
+void KafkaEnrolmentStore::Save(const v1::Enrolment& enrolment, Done done) {
+  ProduceOrFail(producer_, kCpEnrolmentsTopic, enrolment.cp_id(), ToJson(enrolment),
+                std::move(done));
+}
+
 KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-                         SessionCoordinator& coordinator, DeadLetters& dead_letters,
-                         AuditLog& audit)
+                         Enrolments& enrolments, SessionCoordinator& coordinator,
+                         DeadLetters& dead_letters, AuditLog& audit)
     : options_(std::move(options)),
       registry_(registry),
       store_(store),
+      enrolments_(enrolments),
       coordinator_(coordinator),
       dead_letters_(dead_letters),
       audit_(audit),
@@ -112,6 +118,7 @@ void KafkaBridge::Run() {
       {kSupplyTelemetryTopic, kTopicPartitions, false},
       {kSessionResultsTopic, kTopicPartitions, false},
       {kCpRegistryTopic, 1, true},
+      {kCpEnrolmentsTopic, 1, true},
       {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
       {kDeadLetterTopic, kTopicPartitions, false},
       {kAuditTopic, 1, false, absl::Hours(24 * 365)},
@@ -123,6 +130,7 @@ void KafkaBridge::Run() {
   });
   if (!ok || !Retry("Rebuilding state from Kafka", [&] { return Rebuild(); })) return;
   coordinator_.FinishRestore();
+  enrolments_.FinishRestore();
   for (const v1::CpRegistryRecord& record : registry_.FinishRestore()) {
     if (!Retry("Recording a CP in Kafka",
                [&] {
@@ -148,7 +156,8 @@ absl::Status KafkaBridge::Rebuild() {
   absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
   if (!admin.ok()) return admin.status();
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
-      (*admin)->Partitions({kCpRegistryTopic, kCentralLedgerTopic}, kKafkaTimeout);
+      (*admin)->Partitions({kCpRegistryTopic, kCpEnrolmentsTopic, kCentralLedgerTopic},
+                           kKafkaTimeout);
   if (!partitions.ok()) return partitions.status();
   // What central must remember about CPs: a compacted topic, one record each.
   // Its decisions within the dedupe windows: however long the history, this
@@ -164,12 +173,17 @@ absl::Status KafkaBridge::Rebuild() {
   options.partitions = *std::move(partitions);
   absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
   if (!reader.ok()) return reader.status();
-  int cps = 0, decisions = 0;
+  int cps = 0, enrolments = 0, decisions = 0;
   absl::Status read = (*reader)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
     if (m.topic == kCpRegistryTopic) {
       if (auto record = Parse<v1::CpRegistryRecord>(m); record.ok() && !record->info().cp_id().empty()) {
         registry_.Restore(*record);
         ++cps;
+      }
+    } else if (m.topic == kCpEnrolmentsTopic) {
+      if (auto enrolment = Parse<v1::Enrolment>(m); enrolment.ok() && !enrolment->cp_id().empty()) {
+        enrolments_.Restore(*enrolment);
+        ++enrolments;
       }
     } else if (m.timestamp >= since) {  // else written late, stamped before
       if (auto update = Parse<v1::DriverUpdate>(m); update.ok()) {
@@ -181,7 +195,7 @@ absl::Status KafkaBridge::Rebuild() {
   });
   if (!read.ok()) return read;
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
-            << ": " << registry_.size() << " CPs (" << cps << " records), " << decisions
+            << ": " << registry_.size() << " CPs (" << cps << " records), " << enrolments << " enrolment records, " << decisions
             << " decisions of the last " << absl::FormatDuration(options_.ledger_window);
   return absl::OkStatus();
 }

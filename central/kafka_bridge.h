@@ -1,6 +1,6 @@
 // Central's side of Kafka: publishes driver updates (its decisions also to
 // its ledger) and registry records, rebuilds state at start from the
-// registry and the ledger's last minutes (never the whole history), then consumes requests, results
+// registry, the enrolments and the ledger's last minutes (never the whole history), then consumes requests, results
 // and telemetry and hands them to the coordinator, on one thread it owns;
 // a request waiting for its CP does not hold up the messages behind it.
 #ifndef EVNET_CENTRAL_KAFKA_BRIDGE_H_
@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "central/coordinator.h"
+#include "central/enrolments.h"
 #include "central/outbound.h"
 #include "central/registry.h"
 #include "common/audit_log.h"
@@ -43,6 +44,15 @@ class KafkaRegistryStore final : public RegistryStore {
   KafkaProducer& producer_;
 };
 
+class KafkaEnrolmentStore final : public EnrolmentStore {
+ public:
+  explicit KafkaEnrolmentStore(KafkaProducer& producer) : producer_(producer) {}
+  void Save(const v1::Enrolment& enrolment, Done done) override;
+
+ private:
+  KafkaProducer& producer_;
+};
+
 struct KafkaBridgeOptions {
   std::string bootstrap_servers;
   std::string group_id = "evnet-central";
@@ -59,7 +69,8 @@ struct KafkaBridgeOptions {
 class KafkaBridge {
  public:
   KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-              SessionCoordinator& coordinator, DeadLetters& dead_letters, AuditLog& audit);
+              Enrolments& enrolments, SessionCoordinator& coordinator,
+              DeadLetters& dead_letters, AuditLog& audit);
   // Stops the thread and closes the consumer (committing what was handled).
   ~KafkaBridge();
 
@@ -86,6 +97,7 @@ class KafkaBridge {
   const KafkaBridgeOptions options_;
   Registry& registry_;
   RegistryStore& store_;
+  Enrolments& enrolments_;
   SessionCoordinator& coordinator_;
   DeadLetters& dead_letters_;
   AuditLog& audit_;

@@ -39,6 +39,17 @@ absl::StatusOr<uint64_t> LinkHub::Attach(const std::string& cp_id,
   return id;
 }
 
+void LinkHub::Close(const std::string& cp_id, const absl::Status& reason) {
+  std::shared_ptr<Stream> stream;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = links_.find(cp_id);
+    if (it == links_.end()) return;
+    stream = it->second.stream;
+  }
+  stream->Close(reason);  // outside the lock: the stream may call back in
+}
+
 bool LinkHub::Detach(const std::string& cp_id, uint64_t link_id) {
   std::vector<Done> failed;
   bool was_current = false;

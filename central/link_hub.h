@@ -44,6 +44,8 @@ class LinkHub final : public CommandSender {
   // The stream ended. Returns whether it was still the CP's link (and so
   // the CP has no link now); commands waiting on it fail.
   bool Detach(const std::string& cp_id, uint64_t link_id);
+  // Ends the link of `cp_id`, if it has one, with `reason` (it was revoked).
+  void Close(const std::string& cp_id, const absl::Status& reason);
   // The monitor said something; keeps the link from counting as silent.
   void Touch(const std::string& cp_id, uint64_t link_id);
   // A command's outcome, as the monitor of `cp_id` reported it.

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "central/central.h"
 #include "common/flags.h"
+#include "common/transport_security.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(int, grpc_port, 50051, "port of CentralService (env CENTRAL_GRPC_PORT)");
@@ -34,7 +35,7 @@ ABSL_FLAG(std::string, dashboard_dir, "",
 
 int main(int argc, char** argv) {
   evnet::InitProgram(argc, argv, "central: the control plane of an evnet charging network",
-                     {{"grpc_port", "CENTRAL_GRPC_PORT"},
+                     evnet::WithTransportSecurityEnv({{"grpc_port", "CENTRAL_GRPC_PORT"},
                       {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
                       {"monitor_timeout", "MONITOR_TIMEOUT"},
                       {"request_ttl", "REQUEST_TTL"},
@@ -43,14 +44,21 @@ int main(int argc, char** argv) {
                       {"print_table", "PRINT_TABLE"},
                       {"http_port", "CENTRAL_HTTP_PORT"},
                       {"dashboard_dir", "DASHBOARD_DIR"},
-                      {"operator_credentials", "OPERATOR_CREDENTIALS"}});
+                      {"operator_credentials", "OPERATOR_CREDENTIALS"}}));
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration()) {
     LOG(ERROR) << "--grpc_port must be 0-65535 and --monitor_timeout, --request_ttl positive";
     return 2;
   }
+  absl::StatusOr<evnet::TransportSecurity> security =
+      evnet::TransportSecurityFromFlags("Central");
+  if (!security.ok()) {
+    LOG(ERROR) << "Central | " << security.status().message();
+    return 2;
+  }
   evnet::CentralOptions options;
+  options.security = *security;
   options.listen = absl::StrCat("0.0.0.0:", port);
   options.kafka_bootstrap = absl::GetFlag(FLAGS_kafka_bootstrap);
   options.monitor_timeout = absl::GetFlag(FLAGS_monitor_timeout);

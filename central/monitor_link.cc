@@ -12,21 +12,27 @@ namespace evnet {
 
 grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReactor::Start(
     grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-    RegistryStore& store, AuditLog& audit) {
+    RegistryStore& store, AuditLog& audit, const Access& access) {
   std::shared_ptr<MonitorLinkReactor> reactor(
-      new MonitorLinkReactor(context, registry, hub, store, audit));
+      new MonitorLinkReactor(context, registry, hub, store, audit, access));
   reactor->self_ = reactor;
   reactor->StartRead(&reactor->in_);
   return reactor.get();
 }
 
 MonitorLinkReactor::MonitorLinkReactor(grpc::CallbackServerContext* context, Registry& registry,
-                                       LinkHub& hub, RegistryStore& store, AuditLog& audit)
-    : context_(context), registry_(registry), hub_(hub), store_(store), audit_(audit) {}
+                                       LinkHub& hub, RegistryStore& store, AuditLog& audit,
+                                       const Access& access)
+    : context_(context),
+      registry_(registry),
+      hub_(hub),
+      store_(store),
+      audit_(audit),
+      access_(access) {}
 
 void MonitorLinkReactor::Refuse(const std::string& action, const std::string& target,
                                 const grpc::Status& status) {
-  audit_.Record({"monitor", context_->peer()}, action, target, "refused", status.error_message());
+  audit_.Record(access_.ActorOf(*context_), action, target, "refused", status.error_message());
   absl::MutexLock lock(&mu_);
   FinishLocked(status);
 }
@@ -96,6 +102,16 @@ void MonitorLinkReactor::OnRegister() {
                                absl::StrCat("cannot register: ", valid.message())));
   }
   const std::string cp_id = in_.register_().cp_id();
+  if (absl::Status admitted = access_.AdmitMonitor(*context_, cp_id); !admitted.ok()) {
+    if (absl::IsUnavailable(admitted)) {  // central is starting: not a refusal
+      absl::MutexLock lock(&mu_);
+      FinishLocked(ToGrpcStatus(admitted));
+      return;
+    }
+    LOG(WARNING) << "Central | Refused a monitor for " << cp_id << " at " << context_->peer()
+                 << ": " << admitted.message();
+    return Refuse("monitor.register", cp_id, ToGrpcStatus(admitted));
+  }
   absl::StatusOr<uint64_t> link = hub_.Attach(cp_id, self_);
   if (!link.ok()) {
     LOG(WARNING) << "Central | Refused a monitor for " << cp_id << ": " << link.status().message();
@@ -142,7 +158,7 @@ void MonitorLinkReactor::Handle() {
         LOG(WARNING) << "Central | The monitor of " << cp_id_ << " tried to register as "
                      << absl::CHexEscape(in_.register_().cp_id().substr(0, 64))
                      << " (or with invalid details); ignored";
-        audit_.Record({"monitor", context_->peer()}, "monitor.register",
+        audit_.Record(access_.ActorOf(*context_), "monitor.register",
                       in_.register_().cp_id().substr(0, 64), "refused",
                       absl::StrCat("the link of ", cp_id_, " cannot speak for another CP"));
         break;

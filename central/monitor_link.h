@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "central/access.h"
 #include "central/link_hub.h"
 #include "central/outbound.h"
 #include "central/registry.h"
@@ -27,7 +28,7 @@ class MonitorLinkReactor final
   // Starts serving one stream; the reactor owns itself until OnDone.
   static grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* Start(
       grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-      RegistryStore& store, AuditLog& audit);
+      RegistryStore& store, AuditLog& audit, const Access& access);
 
   // LinkHub::Stream
   bool Write(const v1::CentralCommand& command) override;
@@ -40,7 +41,7 @@ class MonitorLinkReactor final
 
  private:
   MonitorLinkReactor(grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-                     RegistryStore& store, AuditLog& audit);
+                     RegistryStore& store, AuditLog& audit, const Access& access);
   // Audits a refusal of this monitor and ends its stream with it.
   void Refuse(const std::string& action, const std::string& target, const grpc::Status& status);
   void OnRegister();
@@ -54,6 +55,7 @@ class MonitorLinkReactor final
   LinkHub& hub_;
   RegistryStore& store_;
   AuditLog& audit_;
+  const Access& access_;
   std::shared_ptr<MonitorLinkReactor> self_;  // released in OnDone
 
   // Touched only by reactions, which gRPC runs one read at a time.

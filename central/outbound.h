@@ -75,6 +75,13 @@ class RegistryStore {
   virtual void Save(const v1::CpRegistryRecord& record, Done done) = 0;
 };
 
+// Where central keeps which CPs are enrolled (evnet.cp.enrolments).
+class EnrolmentStore {
+ public:
+  virtual ~EnrolmentStore() = default;
+  virtual void Save(const v1::Enrolment& enrolment, Done done) = 0;
+};
+
 // Starts an asynchronous operation and waits for its `done`, at most
 // `timeout`: only for threads that may block (the operator's unary calls,
 // the Kafka bridge's own thread), never a gRPC callback.

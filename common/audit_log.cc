@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
 #include "common/proto_time.h"
 #include "common/topics.h"
@@ -12,8 +14,27 @@ namespace evnet {
 
 void AuditLog::Record(const Actor& actor, const std::string& action, const std::string& target,
                       const std::string& result, const std::string& reason) {
+  const absl::Time now = absl::Now();
   v1::AuditRecord record;
-  *record.mutable_at() = ToProto(absl::Now());
+  if (result == "refused") {
+    const std::string key = absl::StrCat(actor.name, "\n", action, "\n", target, "\n", reason);
+    absl::MutexLock lock(&mu_);
+    if (repeats_.size() > 10000) {  // forget what has not repeated lately
+      absl::erase_if(repeats_, [now](const auto& entry) {
+        return now - entry.second.written >= kRepeatWindow;
+      });
+    }
+    auto [it, first] = repeats_.try_emplace(key, Repeats{now, 0});
+    if (!first) {
+      if (now - it->second.written < kRepeatWindow) {
+        ++it->second.since;
+        return;
+      }
+      record.set_repeats_since_last(it->second.since);
+      it->second = Repeats{now, 0};
+    }
+  }
+  *record.mutable_at() = ToProto(now);
   record.set_actor(actor.name);
   record.set_source(actor.source);
   record.set_action(action);
@@ -30,7 +51,11 @@ void KafkaAuditLog::Write(v1::AuditRecord record) {
   LOG(INFO) << program_ << " | AUDIT " << record.action() << " "
             << absl::CHexEscape(record.target()) << " by " << record.actor() << " from "
             << absl::CHexEscape(record.source()) << ": " << record.result()
-            << (record.reason().empty() ? "" : " (" + absl::CHexEscape(record.reason()) + ")");
+            << (record.reason().empty() ? "" : " (" + absl::CHexEscape(record.reason()) + ")")
+            << (record.repeats_since_last() == 0
+                    ? ""
+                    : absl::StrCat(", and ", record.repeats_since_last(),
+                                   " times more since the last record"));
   const std::string json = ToJson(record);
   auto failed = [this, json](absl::Status delivered) {
     if (!delivered.ok()) {

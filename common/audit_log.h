@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/kafka_producer.h"
 #include "evnet/v1/events.pb.h"
 
@@ -23,12 +25,24 @@ class AuditLog {
  public:
   virtual ~AuditLog() = default;
   // Records `action` on `target` by `actor`; `result` is "done", "refused"
-  // or "failed", `reason` says why for a person. Never blocks.
+  // or "failed", `reason` says why for a person. Never blocks. A refusal
+  // repeated within kRepeatWindow is counted, not written again (the next
+  // record of it says how many).
   void Record(const Actor& actor, const std::string& action, const std::string& target,
               const std::string& result, const std::string& reason = "");
 
+  static constexpr absl::Duration kRepeatWindow = absl::Minutes(1);
+
  protected:
   virtual void Write(v1::AuditRecord record) = 0;
+
+ private:
+  struct Repeats {
+    absl::Time written;
+    uint32_t since = 0;
+  };
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Repeats> repeats_ ABSL_GUARDED_BY(mu_);
 };
 
 // On evnet.audit, keyed by target, and in the log. A record Kafka does not

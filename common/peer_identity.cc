@@ -1,6 +1,8 @@
 #include "common/peer_identity.h"
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -51,6 +53,22 @@ absl::StatusOr<PeerIdentity> IdentityOfCertificate(const std::string& pem) {
   identity.certificate_sha256 =
       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), length));
   return identity;
+}
+
+absl::Status CheckOwnCertificate(const std::string& cert_file, const std::string& role,
+                                 const std::string& name) {
+  std::ifstream in(cert_file);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  absl::StatusOr<PeerIdentity> identity = IdentityOfCertificate(pem.str());
+  if (!identity.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_file, ": ", identity.status().message()));
+  }
+  if (!identity->Is(role, name)) {
+    return absl::InvalidArgumentError(absl::StrCat(cert_file, " names ", identity->ToString(),
+                                                   ", not ", role, " ", name));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<PeerIdentity> IdentityOfPeer(const grpc::ServerContextBase& context) {

@@ -25,6 +25,10 @@ struct PeerIdentity {
 
 // The identity in a PEM certificate; INVALID_ARGUMENT when there is none.
 absl::StatusOr<PeerIdentity> IdentityOfCertificate(const std::string& pem);
+// OK when the certificate in `cert_file` names role/name: a program checks
+// at start that it was given its own (a CP's monitor and engine, its CP's).
+absl::Status CheckOwnCertificate(const std::string& cert_file, const std::string& role,
+                                 const std::string& name);
 // The identity of the peer of `context`; UNAUTHENTICATED on a plaintext
 // connection.
 absl::StatusOr<PeerIdentity> IdentityOfPeer(const grpc::ServerContextBase& context);

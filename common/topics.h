@@ -14,6 +14,9 @@ inline constexpr char kSupplyTelemetryTopic[] = "evnet.supply.telemetry";
 inline constexpr char kSessionResultsTopic[] = "evnet.session.results";
 // central -> central, keyed by CP id, compacted. Payload: evnet.v1.CpRegistryRecord.
 inline constexpr char kCpRegistryTopic[] = "evnet.cp.registry";
+// central -> central, keyed by CP id, compacted: which CPs may join, with
+// which certificate, and which were revoked. Payload: evnet.v1.Enrolment.
+inline constexpr char kCpEnrolmentsTopic[] = "evnet.cp.enrolments";
 
 // central -> central, keyed by request id, kept an hour: central's decisions
 // (accepted, rejected, ended with the ticket, interrupted), which it reads

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <tuple>
 
 #include "absl/flags/flag.h"
@@ -78,13 +79,22 @@ absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(const std::string& 
 
 namespace {
 
-unsigned ReloadSeconds(const TransportSecurity& security) {
-  return static_cast<unsigned>(std::max<int64_t>(1, absl::ToInt64Seconds(security.reload)));
+std::string Contents(const std::string& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
-std::shared_ptr<gx::FileWatcherCertificateProvider> Provider(const TransportSecurity& security) {
+std::shared_ptr<gx::CertificateProviderInterface> Provider(const TransportSecurity& security) {
+  if (security.reload <= absl::ZeroDuration()) {
+    return std::make_shared<gx::StaticDataCertificateProvider>(
+        Contents(security.ca_file), std::vector<gx::IdentityKeyCertPair>{
+                                        {Contents(security.key_file), Contents(security.cert_file)}});
+  }
   return std::make_shared<gx::FileWatcherCertificateProvider>(
-      security.key_file, security.cert_file, security.ca_file, ReloadSeconds(security));
+      security.key_file, security.cert_file, security.ca_file,
+      static_cast<unsigned>(std::max<int64_t>(1, absl::ToInt64Seconds(security.reload))));
 }
 
 }  // namespace

@@ -27,6 +27,8 @@ struct TransportSecurity {
   std::string ca_file;    // the network's CA, which every peer's certificate must chain to
   std::string cert_file;  // this program's certificate and its key
   std::string key_file;
+  // How often the files are read again; zero: once (no watcher thread,
+  // for a load generator playing thousands of CPs).
   absl::Duration reload = absl::Seconds(5);
 
   static TransportSecurity Insecure() {

@@ -1,6 +1,10 @@
 #include "cp_engine/engine_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/peer_identity.h"
+#include "common/transport_security.h"
+#include "glog/logging.h"
 
 namespace evnet {
 namespace {
@@ -14,26 +18,46 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
 
 }  // namespace
 
-grpc::Status EngineServiceImpl::Check(grpc::ServerContext*, const v1::CheckRequest*,
+grpc::Status EngineServiceImpl::Allow(const grpc::ServerContext& context,
+                                      bool operators_too) const {
+  if (options_.insecure) return grpc::Status::OK;
+  absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
+  if (!peer.ok()) return ToGrpcStatus(peer.status());
+  if (peer->Is(kRoleCp, options_.cp_id) || (operators_too && peer->role == kRoleOperator)) {
+    return grpc::Status::OK;
+  }
+  LOG(WARNING) << "CP_E:" << options_.cp_id << " | Refused a call from " << peer->ToString()
+               << " at " << context.peer();
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      absl::StrCat("this is the engine of ", options_.cp_id, "; ",
+                                   peer->ToString(), " is not its monitor"));
+}
+
+grpc::Status EngineServiceImpl::Check(grpc::ServerContext* context, const v1::CheckRequest*,
                                       v1::CheckResponse* response) {
+  if (grpc::Status allowed = Allow(*context, false); !allowed.ok()) return allowed;
   return Reply(engine_.Check(), response);
 }
 
-grpc::Status EngineServiceImpl::StartSupply(grpc::ServerContext*,
+grpc::Status EngineServiceImpl::StartSupply(grpc::ServerContext* context,
                                             const v1::StartSupplyRequest* request,
                                             v1::StartSupplyResponse* response) {
+  if (grpc::Status allowed = Allow(*context, false); !allowed.ok()) return allowed;
   return Reply(engine_.StartSupply(*request), response);
 }
 
-grpc::Status EngineServiceImpl::StopSupply(grpc::ServerContext*,
+grpc::Status EngineServiceImpl::StopSupply(grpc::ServerContext* context,
                                            const v1::StopSupplyRequest* request,
                                            v1::StopSupplyResponse* response) {
+  if (grpc::Status allowed = Allow(*context, false); !allowed.ok()) return allowed;
   return Reply(engine_.StopSupply(*request), response);
 }
 
-grpc::Status EngineServiceImpl::Simulate(grpc::ServerContext*, const v1::SimulateRequest* request,
+grpc::Status EngineServiceImpl::Simulate(grpc::ServerContext* context,
+                                         const v1::SimulateRequest* request,
                                          v1::SimulateResponse* response) {
-  if (!simulation_) {
+  if (grpc::Status allowed = Allow(*context, true); !allowed.ok()) return allowed;
+  if (!options_.simulation) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "fault simulation is off on this engine (start it with --simulation)");
   }

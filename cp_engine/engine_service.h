@@ -1,9 +1,13 @@
 // evnet.v1.EngineService over a ChargingEngine: each RPC validates, calls the
 // engine and maps its status to gRPC. Simulate (fault injection, an unplug
 // by remote control) answers only when the engine runs with --simulation;
-// otherwise anyone who reaches the port could fail a charger.
+// otherwise anyone who reaches the port could fail a charger. With mutual TLS
+// only the CP's own monitor (a certificate naming this CP) is answered, and
+// for Simulate operators too; under --insecure anyone is.
 #ifndef EVNET_CP_ENGINE_ENGINE_SERVICE_H_
 #define EVNET_CP_ENGINE_ENGINE_SERVICE_H_
+
+#include <string>
 
 #include "cp_engine/charging_engine.h"
 #include "evnet/v1/engine.grpc.pb.h"
@@ -12,8 +16,13 @@ namespace evnet {
 
 class EngineServiceImpl final : public v1::EngineService::Service {
  public:
-  EngineServiceImpl(ChargingEngine& engine, bool simulation)
-      : engine_(engine), simulation_(simulation) {}
+  struct Options {
+    bool simulation = false;
+    bool insecure = false;
+    std::string cp_id;  // whose monitor may call, when not insecure
+  };
+  EngineServiceImpl(ChargingEngine& engine, Options options)
+      : engine_(engine), options_(std::move(options)) {}
 
   grpc::Status Check(grpc::ServerContext*, const v1::CheckRequest*,
                      v1::CheckResponse* response) override;
@@ -25,8 +34,10 @@ class EngineServiceImpl final : public v1::EngineService::Service {
                         v1::SimulateResponse* response) override;
 
  private:
+  grpc::Status Allow(const grpc::ServerContext& context, bool operators_too) const;
+
   ChargingEngine& engine_;
-  const bool simulation_;
+  const Options options_;
 };
 
 }  // namespace evnet

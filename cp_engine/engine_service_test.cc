@@ -25,10 +25,13 @@ class NoEvents : public EventPublisher {
 
 class EngineServiceTest : public ::testing::TestWithParam<bool> {
  protected:
-  EngineServiceTest() : engine_(Options(), clock_, events_), service_(engine_, GetParam()) {
+  EngineServiceTest()
+      : engine_(Options(), clock_, events_),
+        service_(engine_, {GetParam(), /*insecure=*/true, "CP-001"}) {
     EXPECT_TRUE(engine_.Recover().ok());
     server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}});
-    stub_ = v1::EngineService::NewStub(MakeChannel(absl::StrCat("127.0.0.1:", server_->port())));
+    stub_ = v1::EngineService::NewStub(MakeChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                                   TransportSecurity::Insecure(), ""));
   }
 
   static EngineOptions Options() {

@@ -11,7 +11,9 @@
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
+#include "common/transport_security.h"
 #include "common/kafka_producer.h"
+#include "common/peer_identity.h"
 #include "common/ticker.h"
 #include "cp_engine/charging_engine.h"
 #include "cp_engine/engine_service.h"
@@ -89,10 +91,22 @@ int Main() {
     return 2;
   }
 
+  absl::StatusOr<TransportSecurity> security =
+      TransportSecurityFromFlags(absl::StrCat("CP_E:", cp_id));
+  if (!security.ok()) {
+    LOG(ERROR) << "CP_E:" << cp_id << " | " << security.status().message();
+    return 2;
+  }
+  if (!security->insecure) {
+    if (absl::Status own = CheckOwnCertificate(security->cert_file, kRoleCp, cp_id); !own.ok()) {
+      LOG(ERROR) << "CP_E:" << cp_id << " | " << own.message();
+      return 2;
+    }
+  }
   const bool simulation = absl::GetFlag(FLAGS_simulation);
-  EngineServiceImpl service(engine, simulation);
+  EngineServiceImpl service(engine, {simulation, security->insecure, cp_id});
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-      GrpcServer::Start({absl::GetFlag(FLAGS_listen), {&service}});
+      GrpcServer::Start({absl::GetFlag(FLAGS_listen), {&service}, *security});
   if (!server.ok()) {
     LOG(ERROR) << "CP_E:" << cp_id << " | " << server.status();
     return 2;
@@ -125,7 +139,7 @@ int Main() {
 
 int main(int argc, char** argv) {
   evnet::InitProgram(argc, argv, "cp_engine: the charger of one charging point",
-                     {{"cp_id", "CP_ID"},
+                     evnet::WithTransportSecurityEnv({{"cp_id", "CP_ID"},
                       {"location", "CP_LOCATION"},
                       {"power_kw", "POWER_KW"},
                       {"price_eur_per_kwh", "PRICE_EUR_PER_KWH"},
@@ -133,6 +147,6 @@ int main(int argc, char** argv) {
                       {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
                       {"state_dir", "STATE_DIR"},
                       {"session_duration", "SESSION_DURATION"},
-                      {"simulation", "ENGINE_SIMULATION"}});
+                      {"simulation", "ENGINE_SIMULATION"}}));
   return evnet::Main();
 }

@@ -9,10 +9,12 @@
 
 namespace evnet {
 
-CentralLink::CentralLink(std::string central_address, Monitor& monitor)
+CentralLink::CentralLink(std::string central_address, const TransportSecurity& security,
+                         Monitor& monitor)
     : address_(std::move(central_address)),
+      security_(security),
       monitor_(monitor),
-      stub_(v1::CentralService::NewStub(MakeChannel(address_, kCentralConnectTimeout))),
+      stub_(v1::CentralService::NewStub(MakeCentralChannel(address_, security_))),
       thread_([this] { Run(); }) {}
 
 CentralLink::~CentralLink() {
@@ -60,10 +62,17 @@ void CentralLink::Run() {
     if (stop_.HasBeenNotified()) break;
     // A link that stayed up a while starts its backoff afresh.
     if (absl::Now() - started > absl::Seconds(5)) backoff = kInitialBackoff;
-    std::string problem = ended.error_code() == grpc::StatusCode::ALREADY_EXISTS ||
-                                  ended.error_code() == grpc::StatusCode::INVALID_ARGUMENT
+    const bool refused = ended.error_code() == grpc::StatusCode::ALREADY_EXISTS ||
+                         ended.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+                         ended.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+                         ended.error_code() == grpc::StatusCode::UNAUTHENTICATED;
+    std::string problem = refused
                               ? absl::StrCat("Central refused this monitor: ", ended.error_message())
                               : absl::StrCat("Central unavailable at ", address_);
+    if (refused) {
+      stub_ = v1::CentralService::NewStub(
+          MakeDedicatedChannel(address_, security_, ++connection_));
+    }
     if (problem != last_problem) {
       LOG(WARNING) << Tag() << problem << "; reconnecting every " << absl::FormatDuration(kMaxBackoff)
                    << " at most (" << ended.error_message() << ")";

@@ -1,7 +1,9 @@
 // The monitor's stream to central (CentralService.MonitorLink), kept up by
 // its own thread: connects, registers, sends the latest health, relays the
 // commands that come down, and when central goes away says so in one line
-// and reconnects with a short capped backoff.
+// and reconnects with a short capped backoff. Refused (not enrolled, revoked,
+// another monitor alive), it keeps trying at the same pace, each time on a
+// new connection.
 #ifndef EVNET_CP_MONITOR_CENTRAL_LINK_H_
 #define EVNET_CP_MONITOR_CENTRAL_LINK_H_
 
@@ -12,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/transport_security.h"
 #include "cp_monitor/health_monitor.h"
 #include "evnet/v1/central.grpc.pb.h"
 
@@ -19,7 +22,7 @@ namespace evnet {
 
 class CentralLink final : public CentralUplink {
  public:
-  CentralLink(std::string central_address, Monitor& monitor);
+  CentralLink(std::string central_address, const TransportSecurity& security, Monitor& monitor);
   ~CentralLink() override;
 
   bool Send(const v1::MonitorMessage& message) override;
@@ -33,8 +36,12 @@ class CentralLink final : public CentralUplink {
   std::string Tag() const;
 
   const std::string address_;
+  const TransportSecurity security_;
   Monitor& monitor_;
+  // Owned by thread_. A refused monitor starts over on a new connection, so
+  // that a renewed certificate is presented in a new handshake.
   std::unique_ptr<v1::CentralService::Stub> stub_;
+  int connection_ = 0;
   absl::Notification stop_;
 
   absl::Mutex mu_;

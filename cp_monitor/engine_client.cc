@@ -5,8 +5,10 @@
 
 namespace evnet {
 
-GrpcEngineClient::GrpcEngineClient(const std::string& address)
-    : stub_(v1::EngineService::NewStub(MakeChannel(address))) {}
+GrpcEngineClient::GrpcEngineClient(const std::string& address,
+                                   const TransportSecurity& security, const std::string& cp_id)
+    : stub_(v1::EngineService::NewStub(
+          MakeChannel(address, security, ServerNameOf(kRoleCp, cp_id)))) {}
 
 absl::StatusOr<v1::CheckResponse> GrpcEngineClient::Check(absl::Duration timeout) {
   grpc::ClientContext context;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/transport_security.h"
 #include "cp_monitor/health_monitor.h"
 #include "evnet/v1/engine.grpc.pb.h"
 
@@ -13,7 +14,9 @@ namespace evnet {
 
 class GrpcEngineClient final : public EngineClient {
  public:
-  explicit GrpcEngineClient(const std::string& address);
+  // The engine at `address` must hold the certificate of CP `cp_id`.
+  GrpcEngineClient(const std::string& address, const TransportSecurity& security,
+                   const std::string& cp_id);
 
   absl::StatusOr<v1::CheckResponse> Check(absl::Duration timeout) override;
   absl::Status StartSupply(const v1::StartSupplyRequest& request,

@@ -8,9 +8,12 @@
 #include "absl/synchronization/notification.h"
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
+#include "common/peer_identity.h"
+#include "common/transport_security.h"
 #include "cp_monitor/central_link.h"
 #include "cp_monitor/engine_client.h"
 #include "cp_monitor/health_monitor.h"
@@ -54,11 +57,25 @@ int Main() {
                  << interval << "; checks may run late";
   }
 
+  absl::StatusOr<TransportSecurity> security =
+      TransportSecurityFromFlags(absl::StrCat("CP_M:", options.cp_id));
+  if (!security.ok()) {
+    LOG(ERROR) << "CP_M:" << options.cp_id << " | " << security.status().message();
+    return 2;
+  }
+  if (!security->insecure) {
+    absl::Status own = CheckOwnCertificate(security->cert_file, kRoleCp, options.cp_id);
+    if (!own.ok()) {
+      LOG(ERROR) << "CP_M:" << options.cp_id << " | " << own.message();
+      return 2;
+    }
+  }
+
   // The monitor serves nothing but, when asked, the standard health service.
   std::unique_ptr<GrpcServer> health;
   if (!absl::GetFlag(FLAGS_health_listen).empty()) {
     absl::StatusOr<std::unique_ptr<GrpcServer>> started =
-        GrpcServer::Start({absl::GetFlag(FLAGS_health_listen), {}});
+        GrpcServer::Start({absl::GetFlag(FLAGS_health_listen), {}, TransportSecurity::Insecure()});
     if (!started.ok()) {
       LOG(ERROR) << "CP_M:" << options.cp_id << " | " << started.status();
       return 2;
@@ -66,7 +83,7 @@ int Main() {
     health = *std::move(started);
   }
 
-  GrpcEngineClient engine(absl::GetFlag(FLAGS_engine_address));
+  GrpcEngineClient engine(absl::GetFlag(FLAGS_engine_address), *security, options.cp_id);
   Monitor monitor(options, SystemClock::Get(), engine);
   // Check before registering, so central learns the CP's location, price
   // and power with its registration: until the engine answers, or until it
@@ -78,7 +95,7 @@ int Main() {
          !stop.WaitForNotificationWithTimeout(recheck)) {
     monitor.CheckOnce();
   }
-  CentralLink link(absl::GetFlag(FLAGS_central_address), monitor);
+  CentralLink link(absl::GetFlag(FLAGS_central_address), *security, monitor);
   monitor.set_uplink(&link);
   LOG(INFO) << "CP_M:" << options.cp_id << " | Monitoring engine at "
             << absl::GetFlag(FLAGS_engine_address) << " every " << interval
@@ -101,13 +118,13 @@ int Main() {
 
 int main(int argc, char** argv) {
   evnet::InitProgram(argc, argv, "cp_monitor: health of one charging point, reported to central",
-                     {{"cp_id", "CP_ID"},
+                     evnet::WithTransportSecurityEnv({{"cp_id", "CP_ID"},
                       {"engine_address", "ENGINE_ADDRESS"},
                       {"central_address", "CENTRAL_ADDRESS"},
                       {"check_interval", "CHECK_INTERVAL"},
                       {"check_timeout", "CHECK_TIMEOUT"},
                       {"failure_threshold", "FAILURE_THRESHOLD"},
                       {"recheck_interval", "RECHECK_INTERVAL"},
-                      {"health_listen", "HEALTH_LISTEN"}});
+                      {"health_listen", "HEALTH_LISTEN"}}));
   return evnet::Main();
 }

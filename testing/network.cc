@@ -1,12 +1,16 @@
 #include "testing/network.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "central/operator_auth.h"
 #include "common/grpc_channel.h"
+#include "common/transport_security.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_reader.h"
@@ -24,6 +28,14 @@ constexpr char kEngine[] = "cp_engine/engine";
 constexpr char kMonitor[] = "cp_monitor/monitor";
 constexpr char kDriver[] = "driver/driver";
 constexpr char kLoad[] = "tools/evload/evload";
+constexpr char kPki[] = "tools/pki/evpki";
+// The test's own certificate, an operator's.
+constexpr char kTestOperator[] = "test-operator";
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 }  // namespace
 
@@ -118,12 +130,24 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
     std::ofstream(net->dir_ + "/operators")
         << OperatorAuth::CredentialLine(kOperator, kOperatorPassword) << "\n";
   }
+  const bool insecure = std::find(net->central_flags_.begin(), net->central_flags_.end(),
+                                  "--insecure") != net->central_flags_.end();
+  TransportSecurity security = TransportSecurity::Insecure();
+  if (!insecure) {
+    net->pki_dir_ = net->dir_ + "/pki";
+    if (absl::Status s = net->Pki("init", ""); !s.ok()) return s;
+    if (absl::Status s = net->Pki("issue", absl::StrCat("operator ", kTestOperator)); !s.ok()) {
+      return s;
+    }
+    security = TransportSecurity::FromDir(net->pki_dir_, kRoleOperator, kTestOperator);
+  }
   net->central_port_ = PickFreePort();
   net->http_port_ = PickFreePort();
   net->central_ = v1::CentralService::NewStub(
-      MakeChannel(absl::StrCat("127.0.0.1:", net->central_port_)));
+      MakeCentralChannel(absl::StrCat("127.0.0.1:", net->central_port_), security));
   if (absl::Status s = net->StartCentral(); !s.ok()) return s;
   for (size_t i = 1; i <= cps.size(); ++i) {
+    if (absl::Status s = net->Enrol(i); !s.ok()) return s;
     net->engine_ports_[i] = PickFreePort();
     if (absl::Status s = net->StartEngine(i); !s.ok()) return s;
     if (absl::Status s = net->StartMonitor(i); !s.ok()) return s;
@@ -168,6 +192,9 @@ absl::Status Network::StartCentral() {
       "--startup_grace=2s", "--progress_interval=1s",
       absl::StrCat("--operator_credentials=", dir_, "/operators")};
   argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());
+  if (!pki_dir_.empty()) {
+    for (std::string& flag : SecurityFlags(kRoleCentral, kCentralName)) argv.push_back(flag);
+  }
   absl::Status launched = Launch("central", argv);
   if (!launched.ok()) return launched;
   bool up = WaitFor(
@@ -187,20 +214,23 @@ absl::Status Network::StartCentral() {
 
 absl::Status Network::StartEngine(int n) {
   const CpSpec& spec = cps_[n - 1];
+  std::vector<std::string> argv = SecurityFlags(kRoleCp, CpId(n));
+  argv.insert(argv.begin(), kEngine);
   return Launch(absl::StrCat("cp-e-", n),
-                {kEngine, absl::StrCat("--cp_id=", CpId(n)),
+                Concat(argv, {absl::StrCat("--cp_id=", CpId(n)),
                  absl::StrCat("--location=Test bay ", n),
                  absl::StrCat("--listen=127.0.0.1:", engine_ports_[n]),
                  absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
                  absl::StrCat("--power_kw=", spec.power_kw),
                  absl::StrCat("--price_eur_per_kwh=", spec.price_eur_per_kwh),
                  absl::StrCat("--session_duration=", absl::FormatDuration(spec.session_duration)),
-                 absl::StrCat("--state_dir=", dir_, "/", CpId(n)), "--simulation"});
+                 absl::StrCat("--state_dir=", dir_, "/", CpId(n)), "--simulation"}));
 }
 
 absl::StatusOr<int> Network::AddCp(const CpSpec& spec) {
   cps_.push_back(spec);
   const int n = static_cast<int>(cps_.size());
+  if (absl::Status s = Enrol(n); !s.ok()) return s;
   engine_ports_[n] = PickFreePort();
   if (absl::Status s = StartEngine(n); !s.ok()) return s;
   if (absl::Status s = StartMonitor(n); !s.ok()) return s;
@@ -208,10 +238,12 @@ absl::StatusOr<int> Network::AddCp(const CpSpec& spec) {
 }
 
 absl::Status Network::StartMonitor(int n, const std::string& name) {
+  std::vector<std::string> argv = SecurityFlags(kRoleCp, CpId(n));
+  argv.insert(argv.begin(), kMonitor);
   return Launch(name.empty() ? absl::StrCat("cp-m-", n) : name,
-                {kMonitor, absl::StrCat("--cp_id=", CpId(n)),
-                 absl::StrCat("--engine_address=127.0.0.1:", engine_ports_[n]),
-                 absl::StrCat("--central_address=127.0.0.1:", central_port_)});
+                Concat(argv, {absl::StrCat("--cp_id=", CpId(n)),
+                              absl::StrCat("--engine_address=127.0.0.1:", engine_ports_[n]),
+                              absl::StrCat("--central_address=127.0.0.1:", central_port_)}));
 }
 
 absl::Status Network::StartDriver(const std::string& driver_id,
@@ -305,8 +337,11 @@ std::vector<v1::Session> Network::Sessions() {
 }
 
 absl::Status Network::Simulate(int cp, v1::SimulateAction action) {
-  auto engine = v1::EngineService::NewStub(
-      MakeChannel(absl::StrCat("127.0.0.1:", engine_ports_[cp])));
+  const TransportSecurity security =
+      pki_dir_.empty() ? TransportSecurity::Insecure()
+                       : TransportSecurity::FromDir(pki_dir_, kRoleOperator, kTestOperator);
+  auto engine = v1::EngineService::NewStub(MakeChannel(
+      absl::StrCat("127.0.0.1:", engine_ports_[cp]), security, ServerNameOf(kRoleCp, CpId(cp))));
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(kRpcTimeout));
   v1::SimulateRequest request;
@@ -339,6 +374,7 @@ int Network::CountWithStatus(v1::CpStatus status) {
 absl::Status Network::StartLoad(std::vector<std::string> flags) {
   std::vector<std::string> argv = {kLoad, absl::StrCat("--central_address=127.0.0.1:", central_port_),
                                    absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers())};
+  if (!pki_dir_.empty()) argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
   argv.insert(argv.end(), flags.begin(), flags.end());
   return Launch("evload", std::move(argv));
 }
@@ -354,6 +390,55 @@ absl::Status Network::Produce(const std::string& topic, const std::string& key,
     producer_ = *std::move(producer);
   }
   return producer_->ProduceAndWait(topic, key, value, absl::Seconds(10));
+}
+
+absl::Status Network::Pki(const std::string& command, const std::string& args) {
+  const std::string log = absl::StrCat(dir_, "/evpki.log");
+  const std::string line =
+      absl::StrCat(kPki, " ", command, " ", pki_dir_, " ", args, " >>", log, " 2>&1");
+  if (std::system(line.c_str()) != 0) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    return absl::InternalError(absl::StrCat("`", line, "` failed:\n", text.str()));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Network::SecurityFlags(const std::string& role,
+                                                const std::string& name) const {
+  if (pki_dir_.empty()) return {"--insecure"};
+  const TransportSecurity files = TransportSecurity::FromDir(pki_dir_, role, name);
+  return {absl::StrCat("--tls_ca=", files.ca_file), absl::StrCat("--tls_cert=", files.cert_file),
+          absl::StrCat("--tls_key=", files.key_file)};
+}
+
+absl::Status Network::Enrol(int n) {
+  if (pki_dir_.empty()) return absl::OkStatus();
+  if (absl::Status issued = Pki("issue", absl::StrCat("cp ", CpId(n))); !issued.ok()) {
+    return issued;
+  }
+  std::ifstream in(TransportSecurity::FromDir(pki_dir_, kRoleCp, CpId(n)).cert_file);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  v1::EnrollChargingPointRequest request;
+  request.set_cp_id(CpId(n));
+  request.set_certificate_pem(pem.str());
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(15)));
+  v1::Enrolment enrolment;
+  grpc::Status status = central_->EnrollChargingPoint(&context, request, &enrolment);
+  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+}
+
+absl::Status Network::Revoke(int n) {
+  v1::RevokeChargingPointRequest request;
+  request.set_cp_id(CpId(n));
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(15)));
+  v1::Enrolment enrolment;
+  grpc::Status status = central_->RevokeChargingPoint(&context, request, &enrolment);
+  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
 }
 
 }  // namespace evnet::test

@@ -1,6 +1,9 @@
 // A whole evnet network of real processes for system tests: the real Kafka
 // broker, central, CPs (engine + monitor each) and drivers, on free ports
-// with their state in the test's temp dir. Any program can be killed with
+// with their state in the test's temp dir. Secured as a user deploys it:
+// the network's CA made by tools/pki/evpki, every CP enrolled with its own
+// certificate, the test speaking to central as an operator; plaintext only
+// when central's flags say --insecure. Any program can be killed with
 // SIGKILL and started again with the same command line. The test watches
 // through central's gRPC API and by reading evnet.driver.updates.
 #ifndef EVNET_TESTING_NETWORK_H_
@@ -73,6 +76,16 @@ class Network {
   int http_port() const { return http_port_; }
 
   static std::string CpId(int n);  // 1 -> "CP-001"
+  // The network's CA folder (tools/pki/evpki); empty under --insecure.
+  const std::string& pki_dir() const { return pki_dir_; }
+  // Issues CP n a certificate and enrols it with central (done for every
+  // CP the network starts).
+  [[nodiscard]] absl::Status Enrol(int n);
+  [[nodiscard]] absl::Status Revoke(int n);
+  // Runs tools/pki/evpki with `args` (after its command, the CA folder).
+  [[nodiscard]] absl::Status Pki(const std::string& command, const std::string& args);
+  // The flags that give a program role/name's certificate, or --insecure.
+  std::vector<std::string> SecurityFlags(const std::string& role, const std::string& name) const;
   // The dashboard's operator, in central's --operator_credentials.
   static constexpr char kOperator[] = "operator";
   static constexpr char kOperatorPassword[] = "evnet test operator";
@@ -116,6 +129,7 @@ class Network {
   [[nodiscard]] absl::Status Launch(const std::string& name, std::vector<std::string> argv);
 
   std::string dir_;
+  std::string pki_dir_;
   std::unique_ptr<KafkaBroker> broker_;
   std::unique_ptr<UpdateLog> updates_;
   std::unique_ptr<KafkaProducer> producer_;  // for Produce, made on first use

@@ -4,12 +4,20 @@
 //   evctl stop CP-001 | --all         stop one CP or all (ends running sessions)
 //   evctl resume CP-001 | --all
 //   evctl sessions [CP-001]           sessions and their tickets
-//   evctl engine ADDRESS unplug|fault|recover
+//   evctl enrol CP-001 CERT_FILE      let a CP join with its certificate (tools/pki/evpki)
+//   evctl revoke CP-001               close its link now and keep it out
+//   evctl engine CP-001 ADDRESS unplug|fault|recover
 //                                     what a person at the charger does
+//   evctl operator NAME < password    a line of central's --operator_credentials
+//
+// Flags before the command: --central_address, and the operator's
+// certificate (--tls_ca, --tls_cert, --tls_key) or --insecure.
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +27,7 @@
 #include "central/operator_auth.h"
 #include "common/flags.h"
 #include "common/grpc_channel.h"
+#include "common/transport_security.h"
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
 
@@ -94,7 +103,8 @@ int Sessions(v1::CentralService::Stub& central, const std::string& cp_id) {
   return 0;
 }
 
-int Engine(const std::string& address, const std::string& action) {
+int Engine(const TransportSecurity& security, const std::string& cp_id,
+           const std::string& address, const std::string& action) {
   v1::SimulateRequest request;
   if (action == "unplug") request.set_action(v1::SIMULATE_ACTION_UNPLUG);
   else if (action == "fault") request.set_action(v1::SIMULATE_ACTION_FAULT);
@@ -103,13 +113,14 @@ int Engine(const std::string& address, const std::string& action) {
     std::cerr << "evctl: engine actions are unplug, fault and recover\n";
     return 2;
   }
-  auto engine = v1::EngineService::NewStub(MakeChannel(address));
+  auto engine =
+      v1::EngineService::NewStub(MakeChannel(address, security, ServerNameOf(kRoleCp, cp_id)));
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(kTimeout));
   v1::SimulateResponse response;
   grpc::Status status = engine->Simulate(&context, request, &response);
   if (!status.ok()) return Fail(status);
-  std::cout << "engine at " << address << " is now " << v1::EngineState_Name(response.state())
+  std::cout << "engine of " << cp_id << " at " << address << " is now " << v1::EngineState_Name(response.state())
             << "\n";
   return 0;
 }
@@ -126,15 +137,56 @@ int OperatorLine(const std::string& name) {
   return 0;
 }
 
+int Enrol(v1::CentralService::Stub& central, const std::string& cp_id,
+          const std::string& cert_file) {
+  std::ifstream in(cert_file);
+  if (!in) {
+    std::cerr << "evctl: cannot read " << cert_file << "\n";
+    return 2;
+  }
+  std::stringstream pem;
+  pem << in.rdbuf();
+  v1::EnrollChargingPointRequest request;
+  request.set_cp_id(cp_id);
+  request.set_certificate_pem(pem.str());
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  v1::Enrolment enrolment;
+  grpc::Status status = central.EnrollChargingPoint(&context, request, &enrolment);
+  if (!status.ok()) return Fail(status);
+  std::cout << cp_id << " enrolled (certificate sha256 " << enrolment.certificate_sha256()
+            << ")\n";
+  return 0;
+}
+
+int Revoke(v1::CentralService::Stub& central, const std::string& cp_id) {
+  v1::RevokeChargingPointRequest request;
+  request.set_cp_id(cp_id);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  v1::Enrolment enrolment;
+  grpc::Status status = central.RevokeChargingPoint(&context, request, &enrolment);
+  if (!status.ok()) return Fail(status);
+  std::cout << cp_id << " revoked\n";
+  return 0;
+}
+
 int Main(const std::vector<std::string>& args) {
   auto usage = [] {
-    std::cerr << "usage: evctl status | stop CP|--all | resume CP|--all | sessions [CP] | "
-                 "engine ADDRESS unplug|fault|recover | operator NAME < password\n";
+    std::cerr << "usage: evctl [FLAGS] status | stop CP|--all | resume CP|--all | sessions [CP] | "
+                 "enrol CP CERT_FILE | revoke CP | engine CP ADDRESS unplug|fault|recover | "
+                 "operator NAME < password\n";
     return 2;
   };
   if (args.empty()) return usage();
   if (args[0] == "operator" && args.size() == 2) return OperatorLine(args[1]);
-  auto central = v1::CentralService::NewStub(MakeChannel(absl::GetFlag(FLAGS_central_address)));
+  absl::StatusOr<TransportSecurity> security = TransportSecurityFromFlags("evctl");
+  if (!security.ok()) {
+    std::cerr << "evctl: " << security.status().message() << "\n";
+    return 2;
+  }
+  auto central = v1::CentralService::NewStub(
+      MakeCentralChannel(absl::GetFlag(FLAGS_central_address), *security));
   const std::string& command = args[0];
   if (command == "status" && args.size() == 1) return Status(*central);
   if (command == "sessions" && args.size() <= 2) return Sessions(*central, args.size() == 2 ? args[1] : "");
@@ -146,7 +198,9 @@ int Main(const std::vector<std::string>& args) {
     return StopOrResume<v1::ResumeChargingPointRequest, v1::ResumeChargingPointResponse>(
         args[1], [&](auto* c, const auto& r, auto* out) { return central->ResumeChargingPoint(c, r, out); });
   }
-  if (command == "engine" && args.size() == 3) return Engine(args[1], args[2]);
+  if (command == "enrol" && args.size() == 3) return Enrol(*central, args[1], args[2]);
+  if (command == "revoke" && args.size() == 2) return Revoke(*central, args[1]);
+  if (command == "engine" && args.size() == 4) return Engine(*security, args[1], args[2], args[3]);
   return usage();
 }
 
@@ -157,12 +211,10 @@ int main(int argc, char** argv) {
   // "--all" is an argument here, not a flag: let absl see only what precedes the command.
   std::vector<char*> flag_args = {argv[0]};
   int i = 1;
-  for (; i < argc && std::string(argv[i]).rfind("--central_address", 0) == 0; ++i) {
-    flag_args.push_back(argv[i]);
-  }
+  for (; i < argc && std::strncmp(argv[i], "--", 2) == 0; ++i) flag_args.push_back(argv[i]);
   evnet::InitProgram(static_cast<int>(flag_args.size()), flag_args.data(),
                      "evctl: operate a running evnet network",
-                     {{"central_address", "CENTRAL_ADDRESS"}});
+                     evnet::WithTransportSecurityEnv({{"central_address", "CENTRAL_ADDRESS"}}));
   std::vector<std::string> args(argv + i, argv + argc);
   return evnet::Main(args);
 }

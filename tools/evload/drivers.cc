@@ -242,9 +242,9 @@ absl::Status RunKafkaEcho(const std::string& bootstrap, double rate, absl::Durat
   return absl::OkStatus();
 }
 
-void WatchFaults(const std::string& central_address, Fleet& fleet, std::atomic<bool>& stop,
-                 Samples& visible) {
-  auto stub = v1::CentralService::NewStub(MakeChannel(central_address));
+void WatchFaults(const std::string& central_address, const TransportSecurity& security,
+                 Fleet& fleet, std::atomic<bool>& stop, Samples& visible) {
+  auto stub = v1::CentralService::NewStub(MakeCentralChannel(central_address, security));
   while (!stop) {
     grpc::ClientContext context;
     std::unique_ptr<grpc::ClientReader<v1::ChargingPoint>> watch =

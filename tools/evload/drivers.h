@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/transport_security.h"
 #include "tools/evload/fleet.h"
 #include "tools/evload/samples.h"
 
@@ -49,7 +50,8 @@ absl::Status RunKafkaEcho(const std::string& bootstrap, double rate, absl::Durat
 
 // Watches central; for each CP the fleet broke, the time from its report to
 // the BROKEN state on the watch stream. Runs until `stop`.
-void WatchFaults(const std::string& central_address, Fleet& fleet, std::atomic<bool>& stop,
+void WatchFaults(const std::string& central_address, const TransportSecurity& security,
+                 Fleet& fleet, std::atomic<bool>& stop,
                  Samples& visible);
 
 }  // namespace evnet::evload

@@ -268,16 +268,25 @@ void SimulatedCp::OnCommand(const v1::CentralCommand& command, Link& link) {
   link.Write(reply);
 }
 
+std::string Fleet::CpId(int i) const {
+  return absl::StrFormat("LOAD-%05d", options_.first_cp + i);
+}
+
 Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
     : options_(std::move(options)), producer_(producer) {
-  const int channels = options_.channels <= 0 ? options_.cps : options_.channels;
+  const int channels =
+      options_.channels <= 0 || !options_.pki_dir.empty() ? options_.cps : options_.channels;
   for (int i = 0; i < channels; ++i) {
-    channels_.push_back(MakeDedicatedChannel(options_.central_address, i));
+    TransportSecurity security = TransportSecurity::Insecure();
+    if (!options_.pki_dir.empty()) {
+      security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(i));
+      security.reload = absl::ZeroDuration();
+    }
+    channels_.push_back(MakeDedicatedChannel(options_.central_address, security, i));
     stubs_.push_back(v1::CentralService::NewStub(channels_.back()));
   }
   for (int i = 0; i < options_.cps; ++i) {
-    cps_.push_back(std::make_shared<SimulatedCp>(
-        absl::StrFormat("LOAD-%05d", options_.first_cp + i), stubs_[i % channels].get(),
+    cps_.push_back(std::make_shared<SimulatedCp>(CpId(i), stubs_[i % channels].get(),
         producer_));
   }
   // The tickers connect every CP on their first tick, spread over threads.

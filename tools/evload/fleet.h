@@ -24,6 +24,9 @@ namespace evnet::evload {
 
 struct FleetOptions {
   std::string central_address;
+  // With mutual TLS: each CP presents DIR/cp/<its id>.crt (tools/pki/evpki)
+  // on a connection of its own. Empty: plaintext (central runs --insecure).
+  std::string pki_dir;
   int cps = 1000;
   int first_cp = 1;  // ids LOAD-<first_cp>...
   int channels = 8;  // CPs share this many HTTP/2 connections... unless 0:
@@ -59,6 +62,7 @@ class Fleet {
   absl::Time BrokenSince(const std::string& cp_id) const;
 
  private:
+  std::string CpId(int i) const;
   // One shard of the CPs (index % kShards == shard); shard 0 also plays faults.
   void Tick(int shard);
 

@@ -22,6 +22,9 @@
 #include "tools/evload/fleet.h"
 
 ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central's gRPC address");
+ABSL_FLAG(std::string, pki_dir, "",
+          "mutual TLS: the CA folder of tools/pki/evpki, where CP LOAD-00001 has "
+          "cp/LOAD-00001.crt and the watch uses operator/evload.crt; empty: plaintext");
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(int, cps, 0, "simulated CPs (each a monitor link and an engine)");
 ABSL_FLAG(int, first_cp, 1, "the first CP's number: LOAD-00001, ...");
@@ -94,6 +97,11 @@ int main(int argc, char** argv) {
   }
   evload::FleetOptions fleet_options;
   fleet_options.central_address = absl::GetFlag(FLAGS_central_address);
+  fleet_options.pki_dir = absl::GetFlag(FLAGS_pki_dir);
+  const TransportSecurity operator_security =
+      fleet_options.pki_dir.empty()
+          ? TransportSecurity::Insecure()
+          : TransportSecurity::FromDir(fleet_options.pki_dir, kRoleOperator, "evload");
   fleet_options.cps = absl::GetFlag(FLAGS_cps);
   fleet_options.first_cp = absl::GetFlag(FLAGS_first_cp);
   fleet_options.channels = absl::GetFlag(FLAGS_channels);
@@ -120,7 +128,8 @@ int main(int argc, char** argv) {
   std::thread watcher;
   if (fleet_options.fault_share > 0) {
     watcher = std::thread(
-        [&] { evload::WatchFaults(fleet_options.central_address, fleet, stop, visible); });
+        [&] { evload::WatchFaults(fleet_options.central_address, operator_security, fleet, stop,
+                              visible); });
   }
   evload::DriverLoadResult drivers;
   if (absl::GetFlag(FLAGS_rate) > 0 && absl::GetFlag(FLAGS_drivers) > 0) {

@@ -1,0 +1,44 @@
+#include "central/access.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/peer_identity.h"
+#include "common/transport_security.h"
+#include "glog/logging.h"
+
+namespace evnet {
+
+Actor Access::ActorOf(const grpc::ServerContextBase& context) const {
+  if (insecure_) return {"anyone (insecure)", context.peer()};
+  absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
+  return {peer.ok() ? peer->ToString() : "unauthenticated", context.peer()};
+}
+
+absl::Status Access::RequireOperator(const grpc::ServerContextBase& context,
+                                     const std::string& action,
+                                     const std::string& target) const {
+  if (insecure_) return absl::OkStatus();
+  absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
+  absl::Status refused;
+  if (!peer.ok()) {
+    refused = peer.status();
+  } else if (peer->role != kRoleOperator) {
+    refused = absl::PermissionDeniedError(
+        absl::StrCat(peer->ToString(), " is not an operator; only operators may ", action));
+  } else {
+    return absl::OkStatus();
+  }
+  LOG(WARNING) << "Central | Refused " << action << " to " << ActorOf(context).name << " at "
+               << context.peer() << ": " << refused.message();
+  audit_.Record(ActorOf(context), action, target, "refused", std::string(refused.message()));
+  return refused;
+}
+
+absl::Status Access::AdmitMonitor(const grpc::ServerContextBase& context,
+                                  const std::string& cp_id) const {
+  if (insecure_) return absl::OkStatus();
+  absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
+  if (!peer.ok()) return peer.status();
+  return enrolments_.Admit(cp_id, *peer);
+}
+
+}  // namespace evnet

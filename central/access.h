@@ -1,0 +1,45 @@
+// Who may do what on central's gRPC API. With mutual TLS, a monitor speaks
+// only for the CP its certificate names, and only while that CP is enrolled
+// with exactly that certificate; reading the network, stop / resume and
+// enrolment are for operators (certificates with the operator role). Every
+// refused call is audited once. Under --insecure no peer has an identity and
+// everything is allowed, as the flag says.
+#ifndef EVNET_CENTRAL_ACCESS_H_
+#define EVNET_CENTRAL_ACCESS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "central/enrolments.h"
+#include "common/audit_log.h"
+#include "grpcpp/server_context.h"
+
+namespace evnet {
+
+class Access {
+ public:
+  Access(bool insecure, const Enrolments& enrolments, AuditLog& audit)
+      : insecure_(insecure), enrolments_(enrolments), audit_(audit) {}
+
+  bool insecure() const { return insecure_; }
+  // The caller as the audit log names it ("operator alice", "cp CP-001"),
+  // from where.
+  Actor ActorOf(const grpc::ServerContextBase& context) const;
+  // OK for an operator; otherwise PERMISSION_DENIED (or UNAUTHENTICATED),
+  // audited as a refused `action` on `target`.
+  absl::Status RequireOperator(const grpc::ServerContextBase& context, const std::string& action,
+                               const std::string& target) const;
+  // OK when the peer may be the monitor of `cp_id` (Enrolments::Admit).
+  // Not audited here: the link records its own refusals.
+  absl::Status AdmitMonitor(const grpc::ServerContextBase& context,
+                            const std::string& cp_id) const;
+
+ private:
+  const bool insecure_;
+  const Enrolments& enrolments_;
+  AuditLog& audit_;
+};
+
+}  // namespace evnet
+
+#endif  // EVNET_CENTRAL_ACCESS_H_
