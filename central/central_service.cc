@@ -165,9 +165,15 @@ grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext* context,
       !allowed.ok()) {
     return ToGrpcStatus(allowed);
   }
-  const size_t size = PageSize(request->page_size());
-  std::vector<v1::Session> sessions = coordinator_.Sessions(*request);
-  auto it = std::upper_bound(sessions.begin(), sessions.end(), request->page_token(),
+  ListSessionsPage(*request, response);
+  return grpc::Status::OK;
+}
+
+void CentralServiceImpl::ListSessionsPage(const v1::ListSessionsRequest& request,
+                                          v1::ListSessionsResponse* response) const {
+  const size_t size = PageSize(request.page_size());
+  std::vector<v1::Session> sessions = coordinator_.Sessions(request);
+  auto it = std::upper_bound(sessions.begin(), sessions.end(), request.page_token(),
                              [](const std::string& token, const v1::Session& session) {
                                return token < session.session_id();
                              });
@@ -177,7 +183,6 @@ grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext* context,
   if (it != sessions.end() && response->sessions_size() > 0) {
     response->set_next_page_token(response->sessions(response->sessions_size() - 1).session_id());
   }
-  return grpc::Status::OK;
 }
 
 grpc::Status CentralServiceImpl::EnrollChargingPoint(

@@ -66,6 +66,10 @@ class CentralServiceImpl final : public CentralServiceBase {
                                         google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out,
                                         const Actor& by);
 
+  // A page of sessions, for callers that checked who asks (the dashboard).
+  void ListSessionsPage(const v1::ListSessionsRequest& request,
+                        v1::ListSessionsResponse* response) const;
+
   // Where the operator calls are audited, for the other ways in (HTTP).
   AuditLog& audit() { return audit_; }
 

@@ -5,7 +5,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <cstdlib>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
@@ -268,6 +271,197 @@ TEST_F(CentralServiceTest, OperatorCallsAndRefusedMonitorsAreAudited) {
   EXPECT_EQ(audit[1].actor(), "anyone (insecure)");
   EXPECT_EQ(audit[1].result(), "refused");
   EXPECT_NE(audit[1].reason().find("already has a connected monitor"), std::string::npos);
+}
+
+// As deployed: mutual TLS with certificates from tools/pki/evpki (openssl),
+// CPs enrolled by an operator.
+class SecureCentralServiceTest : public CentralServiceTest {
+ protected:
+  static std::string Dir() { return std::string(std::getenv("TEST_TMPDIR")) + "/pki"; }
+  static void Pki(const std::string& args) {
+    ASSERT_EQ(std::system(absl::StrCat("tools/pki/evpki ", args, " >/dev/null").c_str()), 0)
+        << args;
+  }
+  static void SetUpTestSuite() {
+    Pki("init " + Dir());
+    for (const char* cp : {"CP-001", "CP-002"}) Pki(absl::StrCat("issue ", Dir(), " cp ", cp));
+    Pki(absl::StrCat("issue ", Dir(), " operator alice"));
+  }
+  SecureCentralServiceTest()
+      : CentralServiceTest(TransportSecurity::FromDir(Dir(), kRoleCentral, kCentralName)),
+        operator_(StubAs(TransportSecurity::FromDir(Dir(), kRoleOperator, "alice"))) {}
+
+  static std::string Read(const std::string& file) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  grpc::Status Enrol(const std::string& cp_id, const std::string& cert_file) {
+    grpc::ClientContext context;
+    v1::EnrollChargingPointRequest request;
+    request.set_cp_id(cp_id);
+    request.set_certificate_pem(Read(cert_file));
+    v1::Enrolment enrolment;
+    return operator_->EnrollChargingPoint(&context, request, &enrolment);
+  }
+  grpc::Status Revoke(const std::string& cp_id) {
+    grpc::ClientContext context;
+    v1::RevokeChargingPointRequest request;
+    request.set_cp_id(cp_id);
+    v1::Enrolment enrolment;
+    return operator_->RevokeChargingPoint(&context, request, &enrolment);
+  }
+  // A monitor on a connection of its own registers `cp_id`: OK and the open
+  // link, or why central refused it.
+  grpc::Status Register(const TransportSecurity& as, const std::string& cp_id,
+                        std::unique_ptr<Monitor>* open = nullptr) {
+    auto stub = v1::CentralService::NewStub(MakeDedicatedChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), as, ++connections_));
+    auto monitor = std::make_unique<Monitor>();
+    monitor->stream = stub->MonitorLink(&monitor->context);
+    v1::MonitorMessage hello;
+    hello.mutable_register_()->set_cp_id(cp_id);
+    monitor->stream->Write(hello);
+    v1::CentralCommand registered;
+    if (monitor->stream->Read(&registered) && registered.has_registered()) {
+      if (open != nullptr) *open = std::move(monitor);
+      return grpc::Status::OK;
+    }
+    return monitor->stream->Finish();
+  }
+  // The audit records of `action` with `result`.
+  std::vector<v1::AuditRecord> Audited(const std::string& action, const std::string& result) {
+    std::vector<v1::AuditRecord> out;
+    for (const v1::AuditRecord& r : audit_.records()) {
+      if (r.action() == action && r.result() == result) out.push_back(r);
+    }
+    return out;
+  }
+
+  std::unique_ptr<v1::CentralService::Stub> operator_;
+  int connections_ = 0;
+};
+
+TEST_F(SecureCentralServiceTest, AMonitorSpeaksOnlyForTheEnrolledCpItsCertificateNames) {
+  const TransportSecurity cp1 = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001");
+  const TransportSecurity cp2 = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-002");
+  grpc::Status not_enrolled = Register(cp1, "CP-001");
+  EXPECT_EQ(not_enrolled.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(not_enrolled.error_message(), "CP-001 is not enrolled");
+
+  ASSERT_TRUE(Enrol("CP-001", cp1.cert_file).ok());
+  ASSERT_TRUE(Enrol("CP-002", cp2.cert_file).ok());
+  // CP-002's certificate, enrolled and valid, cannot register as CP-001 ...
+  grpc::Status impostor = Register(cp2, "CP-001");
+  EXPECT_EQ(impostor.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(impostor.error_message(), "the certificate names cp CP-002, not the CP CP-001");
+  // ... nor, once registered as itself, report for CP-001.
+  std::unique_ptr<Monitor> cp2_link;
+  ASSERT_TRUE(Register(cp2, "CP-002", &cp2_link).ok());
+  v1::MonitorMessage other;
+  other.mutable_register_()->set_cp_id("CP-001");
+  other.mutable_register_()->set_power_kw(22);
+  ASSERT_TRUE(cp2_link->stream->Write(other));
+  std::unique_ptr<Monitor> cp1_link;
+  ASSERT_TRUE(Register(cp1, "CP-001", &cp1_link).ok());
+  EXPECT_TRUE(registry_.Known("CP-001"));
+  EXPECT_EQ(hub_.Connected(), 2);
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (Audited("monitor.register", "refused").size() < 3 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const std::vector<v1::AuditRecord> refused = Audited("monitor.register", "refused");
+  ASSERT_EQ(refused.size(), 3u);
+  EXPECT_EQ(refused[0].actor(), "cp CP-001");
+  EXPECT_EQ(refused[0].reason(), "CP-001 is not enrolled");
+  EXPECT_EQ(refused[1].actor(), "cp CP-002");
+  EXPECT_EQ(refused[1].target(), "CP-001");
+  EXPECT_EQ(refused[2].actor(), "cp CP-002");
+  EXPECT_EQ(refused[2].reason(), "the link of CP-002 cannot speak for another CP");
+  EXPECT_EQ(Audited("cp.enrol", "done").size(), 2u);
+}
+
+TEST_F(SecureCentralServiceTest, ARevokedCpIsCutOffAtOnceAndComesBackOnlyWithANewCertificate) {
+  Pki(absl::StrCat("issue ", Dir(), " cp CP-009"));
+  TransportSecurity old_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-009");
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  for (const char* ext : {".crt", ".key"}) {
+    std::ofstream(tmp + "/old" + ext) << Read(Dir() + "/cp/CP-009" + ext);
+  }
+  old_files.cert_file = tmp + "/old.crt";
+  old_files.key_file = tmp + "/old.key";
+  ASSERT_TRUE(Enrol("CP-009", old_files.cert_file).ok());
+  std::unique_ptr<Monitor> link;
+  ASSERT_TRUE(Register(old_files, "CP-009", &link).ok());
+
+  const absl::Time revoked_at = absl::Now();
+  ASSERT_TRUE(Revoke("CP-009").ok());
+  v1::CentralCommand command;
+  EXPECT_FALSE(link->stream->Read(&command));
+  EXPECT_LT(absl::Now() - revoked_at, absl::Seconds(1)) << "the link is closed at once";
+  grpc::Status closed = link->stream->Finish();
+  EXPECT_EQ(closed.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(closed.error_message(), "CP-009 was revoked");
+  EXPECT_EQ(Register(old_files, "CP-009").error_message(), "CP-009 was revoked");
+
+  // Enrolled again with a new certificate: that one gets in, the old never.
+  Pki(absl::StrCat("issue ", Dir(), " cp CP-009"));
+  const TransportSecurity new_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-009");
+  ASSERT_TRUE(Enrol("CP-009", new_files.cert_file).ok());
+  EXPECT_EQ(Register(old_files, "CP-009").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Register(new_files, "CP-009").ok());
+
+  ASSERT_EQ(Audited("cp.revoke", "done").size(), 1u);
+  EXPECT_EQ(Audited("cp.revoke", "done")[0].actor(), "operator alice");
+  EXPECT_EQ(Audited("cp.enrol", "done").size(), 2u);
+}
+
+TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheNetworkStopACpOrEnrolOne) {
+  auto cp = StubAs(TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001"));
+  {
+    grpc::ClientContext context;
+    v1::ListChargingPointsResponse response;
+    EXPECT_EQ(cp->ListChargingPoints(&context, {}, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;
+    v1::StopChargingPointRequest request;
+    request.set_all(true);
+    v1::StopChargingPointResponse response;
+    EXPECT_EQ(cp->StopChargingPoint(&context, request, &response).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::ChargingPoint>> watch =
+        cp->WatchChargingPoints(&context, {});
+    v1::ChargingPoint point;
+    EXPECT_FALSE(watch->Read(&point));
+    EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;
+    v1::EnrollChargingPointRequest request;
+    request.set_cp_id("CP-002");
+    request.set_certificate_pem(Read(Dir() + "/cp/CP-002.crt"));
+    v1::Enrolment enrolment;
+    EXPECT_EQ(cp->EnrollChargingPoint(&context, request, &enrolment).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  std::vector<std::string> refused;
+  for (const v1::AuditRecord& r : audit_.records()) {
+    EXPECT_EQ(r.actor(), "cp CP-001");
+    EXPECT_EQ(r.result(), "refused");
+    refused.push_back(r.action());
+  }
+  EXPECT_EQ(refused, (std::vector<std::string>{"cp.list", "cp.stop", "cp.watch", "cp.enrol"}));
+  // An operator may.
+  grpc::ClientContext context;
+  v1::ListChargingPointsResponse response;
+  EXPECT_TRUE(operator_->ListChargingPoints(&context, {}, &response).ok());
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ std::string HttpServer::StateJson(const std::string& csrf) const {
   v1::ListSessionsResponse sessions;
   v1::ListSessionsRequest all;
   all.set_page_size(1000);
-  (void)service_->ListSessions(nullptr, &all, &sessions);
+  service_->ListSessionsPage(all, &sessions);
   return absl::StrCat("{\"cps\":", ToJson(cps), ",\"sessions\":", ToJson(sessions),
                       ",\"events\":", events_->Json(), ",\"csrf\":", JsonString(csrf), "}");
 }

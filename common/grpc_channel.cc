@@ -1,5 +1,7 @@
 #include "common/grpc_channel.h"
 
+#include <stdlib.h>
+
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -8,9 +10,11 @@ namespace evnet {
 
 namespace {
 
+
 grpc::ChannelArguments Arguments(const TransportSecurity& security,
                                  const std::string& server_name,
                                  absl::Duration min_connect_timeout) {
+  PollReconnectsOften();
   grpc::ChannelArguments args;
   if (!security.insecure) args.SetSslTargetNameOverride(server_name);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
@@ -26,6 +30,14 @@ grpc::ChannelArguments Arguments(const TransportSecurity& security,
 }
 
 }  // namespace
+
+void PollReconnectsOften() {
+  static const bool done = [] {
+    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", /*overwrite=*/0);
+    return true;
+  }();
+  (void)done;
+}
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            const TransportSecurity& security,

@@ -15,6 +15,16 @@
 
 namespace evnet {
 
+// A channel whose connection failed fails its calls at once while it
+// reconnects, and then nothing in the process polls the new connection but
+// gRPC's backup poller, every 5 s by default. A plaintext connection is up at
+// the first poll; a TLS handshake needs a poll per round trip and was cut
+// off by its 5 s deadline every time, so that a monitor never found its
+// restarted engine again. This polls every 100 ms (the environment's
+// GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS wins). It must run before gRPC
+// starts; the channels here and GrpcServer::Start call it.
+void PollReconnectsOften();
+
 // `min_connect_timeout` is also how long a connection attempt may take
 // before it is given up and made again: short for a peer on this host, long
 // for central, which a herd of 10,000 monitors reaches at once after its

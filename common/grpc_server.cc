@@ -1,6 +1,7 @@
 #include "common/grpc_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_channel.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -10,6 +11,7 @@ namespace evnet {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options) {
+  PollReconnectsOften();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // grpc.health.v1.Health, for Kubernetes' gRPC probes: SERVING while up.
   grpc::EnableDefaultHealthCheckService(true);

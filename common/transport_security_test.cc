@@ -67,6 +67,7 @@ class TransportSecurityTest : public ::testing::Test {
     Pki(absl::StrCat("init ", Dir()));
     Pki(absl::StrCat("issue ", Dir(), " cp CP-001"));
     Pki(absl::StrCat("issue ", Dir(), " cp CP-002"));
+    Pki(absl::StrCat("issue ", Dir(), " operator bob"));
     Pki(absl::StrCat("issue ", Dir(), " operator alice 0"));  // already expired
     Pki(absl::StrCat("init ", OtherDir()));
     Pki(absl::StrCat("issue ", OtherDir(), " cp CP-001"));
@@ -168,6 +169,36 @@ TEST_F(TransportSecurityTest, ARenewedCertificateIsPresentedWithoutARestart) {
 
 TEST(PeerIdentityTest, ACertificateWithoutAnEvnetIdentityIsNotOne) {
   EXPECT_FALSE(IdentityOfCertificate("not a certificate").ok());
+}
+
+}  // namespace
+}  // namespace evnet
+
+namespace evnet {
+namespace {
+
+TEST_F(TransportSecurityTest, AChannelMadeBeforeItsServerListensConnectsOnceItDoes) {
+  // Reserve a port by starting and stopping a plaintext server on it.
+  int port;
+  {
+    WhoCalled unused;
+    auto probe = *GrpcServer::Start({"127.0.0.1:0", {&unused}});
+    port = probe->port();
+    probe->Shutdown();
+  }
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  auto channel = MakeChannel(address, TransportSecurity::FromDir(Dir(), "operator", "bob"),
+                             "central.central.evnet", absl::Seconds(5));
+  EXPECT_EQ(Call(channel).error_code(), grpc::StatusCode::UNAVAILABLE);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
+      {address, {&service_}, TransportSecurity::FromDir(Dir(), "central", "central")});
+  ASSERT_TRUE(server.ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  grpc::Status status;
+  do {
+    status = Call(channel);
+  } while (!status.ok() && absl::Now() < deadline);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // anyone who reaches the port) calls it.
 #include "cp_engine/engine_service.h"
 
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -79,6 +80,53 @@ TEST_P(EngineServiceTest, SimulateAnswersOnlyWithSimulationOn) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SimulationOffAndOn, EngineServiceTest, ::testing::Bool());
+
+// With mutual TLS (certificates from tools/pki/evpki): the engine of CP-001
+// answers CP-001's monitor; another CP's is refused, and an operator may only
+// simulate.
+TEST(SecureEngineServiceTest, AnEngineAnswersOnlyItsOwnMonitorAndOperatorsOnlySimulate) {
+  const std::string dir = std::string(getenv("TEST_TMPDIR")) + "/pki";
+  for (const std::string args : {"init " + dir, "issue " + dir + " cp CP-001",
+                                 "issue " + dir + " cp CP-002", "issue " + dir + " operator alice"}) {
+    ASSERT_EQ(std::system(("tools/pki/evpki " + args + " >/dev/null").c_str()), 0) << args;
+  }
+  FakeClock clock;
+  NoEvents events;
+  EngineOptions options;
+  options.info.set_cp_id("CP-001");
+  options.info.set_power_kw(22);
+  options.state_dir = std::string(getenv("TEST_TMPDIR")) + "/secure-engine";
+  ChargingEngine engine(options, clock, events);
+  ASSERT_TRUE(engine.Recover().ok());
+  EngineServiceImpl service(engine, {/*simulation=*/true, /*insecure=*/false, "CP-001"});
+  std::unique_ptr<GrpcServer> server = *GrpcServer::Start(
+      {"127.0.0.1:0", {&service}, TransportSecurity::FromDir(dir, kRoleCp, "CP-001")});
+  auto as = [&](const std::string& role, const std::string& name) {
+    return v1::EngineService::NewStub(MakeChannel(absl::StrCat("127.0.0.1:", server->port()),
+                                                  TransportSecurity::FromDir(dir, role, name),
+                                                  ServerNameOf(kRoleCp, "CP-001")));
+  };
+  auto check = [](v1::EngineService::Stub& stub) {
+    grpc::ClientContext context;
+    v1::CheckResponse response;
+    return stub.Check(&context, v1::CheckRequest(), &response).error_code();
+  };
+  auto simulate = [](v1::EngineService::Stub& stub) {
+    grpc::ClientContext context;
+    v1::SimulateRequest request;
+    request.set_action(v1::SIMULATE_ACTION_RECOVER);
+    v1::SimulateResponse response;
+    return stub.Simulate(&context, request, &response).error_code();
+  };
+  auto own = as(kRoleCp, "CP-001");
+  auto other = as(kRoleCp, "CP-002");
+  auto alice = as(kRoleOperator, "alice");
+  EXPECT_EQ(check(*own), grpc::StatusCode::OK);
+  EXPECT_EQ(check(*other), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(simulate(*other), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(check(*alice), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(simulate(*alice), grpc::StatusCode::OK);
+}
 
 }  // namespace
 }  // namespace evnet

@@ -237,8 +237,10 @@ absl::StatusOr<int> Network::AddCp(const CpSpec& spec) {
   return n;
 }
 
-absl::Status Network::StartMonitor(int n, const std::string& name) {
-  std::vector<std::string> argv = SecurityFlags(kRoleCp, CpId(n));
+absl::Status Network::StartMonitor(int n, const std::string& name,
+                                   std::vector<std::string> security_flags) {
+  std::vector<std::string> argv =
+      security_flags.empty() ? SecurityFlags(kRoleCp, CpId(n)) : std::move(security_flags);
   argv.insert(argv.begin(), kMonitor);
   return Launch(name.empty() ? absl::StrCat("cp-m-", n) : name,
                 Concat(argv, {absl::StrCat("--cp_id=", CpId(n)),
@@ -377,6 +379,21 @@ absl::Status Network::StartLoad(std::vector<std::string> flags) {
   if (!pki_dir_.empty()) argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
   argv.insert(argv.end(), flags.begin(), flags.end());
   return Launch("evload", std::move(argv));
+}
+
+std::vector<v1::AuditRecord> Network::Audit() {
+  KafkaReaderOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  options.partitions.push_back({kAuditTopic, 0});
+  std::vector<v1::AuditRecord> records;
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return records;
+  (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
+    absl::StatusOr<v1::AuditRecord> record = FromJson<v1::AuditRecord>(m.value);
+    if (record.ok()) records.push_back(*record);
+    return absl::OkStatus();
+  });
+  return records;
 }
 
 absl::Status Network::Produce(const std::string& topic, const std::string& key,

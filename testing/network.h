@@ -95,8 +95,10 @@ class Network {
   // Starts one more CP (engine and monitor); returns its number.
   [[nodiscard]] absl::StatusOr<int> AddCp(const CpSpec& spec);
   int cp_count() const { return static_cast<int>(cps_.size()); }
-  // A monitor of CP n, named "cp-m-<n>" unless `name` says otherwise.
-  [[nodiscard]] absl::Status StartMonitor(int n, const std::string& name = "");
+  // A monitor of CP n, named "cp-m-<n>" unless `name` says otherwise, with
+  // CP n's certificate unless `security_flags` give others.
+  [[nodiscard]] absl::Status StartMonitor(int n, const std::string& name = "",
+                                          std::vector<std::string> security_flags = {});
   // Starts a driver working through `cp_ids`, one request after another.
   [[nodiscard]] absl::Status StartDriver(const std::string& driver_id,
                                          const std::vector<std::string>& cp_ids,
@@ -119,6 +121,8 @@ class Network {
   // Starts tools/evload against this network, named "evload".
   [[nodiscard]] absl::Status StartLoad(std::vector<std::string> flags);
   [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action);
+  // Every record of the audit log (evnet.audit) so far.
+  std::vector<v1::AuditRecord> Audit();
   // Writes a message to the broker as an outsider would (kcat, a driver or
   // engine of another version, an attacker), and waits for it to be stored.
   [[nodiscard]] absl::Status Produce(const std::string& topic, const std::string& key,
