@@ -8,11 +8,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "gtest/gtest.h"
@@ -291,12 +291,7 @@ class SecureCentralServiceTest : public CentralServiceTest {
       : CentralServiceTest(TransportSecurity::FromDir(Dir(), kRoleCentral, kCentralName)),
         operator_(StubAs(TransportSecurity::FromDir(Dir(), kRoleOperator, "alice"))) {}
 
-  static std::string Read(const std::string& file) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  static std::string Read(const std::string& file) { return ReadFile(file).value_or(""); }
   grpc::Status Enrol(const std::string& cp_id, const std::string& cert_file) {
     grpc::ClientContext context;
     v1::EnrollChargingPointRequest request;

@@ -1,11 +1,10 @@
 #include "common/peer_identity.h"
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 #include "openssl/evp.h"
@@ -57,10 +56,9 @@ absl::StatusOr<PeerIdentity> IdentityOfCertificate(const std::string& pem) {
 
 absl::Status CheckOwnCertificate(const std::string& cert_file, const std::string& role,
                                  const std::string& name) {
-  std::ifstream in(cert_file);
-  std::stringstream pem;
-  pem << in.rdbuf();
-  absl::StatusOr<PeerIdentity> identity = IdentityOfCertificate(pem.str());
+  absl::StatusOr<std::string> pem = ReadFile(cert_file);
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<PeerIdentity> identity = IdentityOfCertificate(*pem);
   if (!identity.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(cert_file, ": ", identity.status().message()));
   }

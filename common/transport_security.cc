@@ -1,13 +1,12 @@
 #include "common/transport_security.h"
 
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/files.h"
 #include "glog/logging.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_certificate_verifier.h"
@@ -70,21 +69,15 @@ absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(const std::string& 
         "--insecure for plaintext in a local experiment");
   }
   for (const std::string* file : {&security.ca_file, &security.cert_file, &security.key_file}) {
-    if (!std::ifstream(*file).good()) {
-      return absl::NotFoundError(absl::StrCat("cannot read ", *file));
-    }
+    if (absl::StatusOr<std::string> read = ReadFile(*file); !read.ok()) return read.status();
   }
   return security;
 }
 
 namespace {
 
-std::string Contents(const std::string& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// Checked readable at start (TransportSecurityFromFlags).
+std::string Contents(const std::string& file) { return ReadFile(file).value_or(""); }
 
 std::shared_ptr<gx::CertificateProviderInterface> Provider(const TransportSecurity& security) {
   if (security.reload <= absl::ZeroDuration()) {

@@ -5,14 +5,13 @@
 #include "common/transport_security.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "common/peer_identity.h"
@@ -29,18 +28,10 @@ std::string Pki(const std::string& args) {
   const std::string out = absl::StrCat(TmpDir(), "/evpki.out");
   const int rc = std::system(absl::StrCat("tools/pki/evpki ", args, " > ", out).c_str());
   EXPECT_EQ(rc, 0) << "evpki " << args;
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  return std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+  return std::string(absl::StripTrailingAsciiWhitespace(ReadFile(out).value_or("")));
 }
 
-std::string Read(const std::string& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string Read(const std::string& file) { return ReadFile(file).value_or(""); }
 
 // Remembers who called.
 class WhoCalled final : public v1::EngineService::Service {

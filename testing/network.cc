@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "central/operator_auth.h"
+#include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/transport_security.h"
 #include "common/json_codec.h"
@@ -414,10 +414,8 @@ absl::Status Network::Pki(const std::string& command, const std::string& args) {
   const std::string line =
       absl::StrCat(kPki, " ", command, " ", pki_dir_, " ", args, " >>", log, " 2>&1");
   if (std::system(line.c_str()) != 0) {
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    return absl::InternalError(absl::StrCat("`", line, "` failed:\n", text.str()));
+    return absl::InternalError(
+        absl::StrCat("`", line, "` failed:\n", ReadFile(log).value_or("(no output)")));
   }
   return absl::OkStatus();
 }
@@ -435,12 +433,12 @@ absl::Status Network::Enrol(int n) {
   if (absl::Status issued = Pki("issue", absl::StrCat("cp ", CpId(n))); !issued.ok()) {
     return issued;
   }
-  std::ifstream in(TransportSecurity::FromDir(pki_dir_, kRoleCp, CpId(n)).cert_file);
-  std::stringstream pem;
-  pem << in.rdbuf();
+  absl::StatusOr<std::string> pem =
+      ReadFile(TransportSecurity::FromDir(pki_dir_, kRoleCp, CpId(n)).cert_file);
+  if (!pem.ok()) return pem.status();
   v1::EnrollChargingPointRequest request;
   request.set_cp_id(CpId(n));
-  request.set_certificate_pem(pem.str());
+  request.set_certificate_pem(*pem);
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(absl::Seconds(15)));
   v1::Enrolment enrolment;

@@ -15,9 +15,7 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "central/cp_table.h"
 #include "central/operator_auth.h"
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/grpc_channel.h"
 #include "common/transport_security.h"
@@ -139,16 +138,14 @@ int OperatorLine(const std::string& name) {
 
 int Enrol(v1::CentralService::Stub& central, const std::string& cp_id,
           const std::string& cert_file) {
-  std::ifstream in(cert_file);
-  if (!in) {
-    std::cerr << "evctl: cannot read " << cert_file << "\n";
+  absl::StatusOr<std::string> pem = ReadFile(cert_file);
+  if (!pem.ok()) {
+    std::cerr << "evctl: " << pem.status().message() << "\n";
     return 2;
   }
-  std::stringstream pem;
-  pem << in.rdbuf();
   v1::EnrollChargingPointRequest request;
   request.set_cp_id(cp_id);
-  request.set_certificate_pem(pem.str());
+  request.set_certificate_pem(*pem);
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(kTimeout));
   v1::Enrolment enrolment;
