@@ -33,11 +33,15 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       GrpcServer::Start({options.listen, {&central->service_}, options.security});
   if (!server.ok()) return server.status();
   central->server_ = *std::move(server);
+  KafkaBridgeOptions bridge;
+  bridge.bootstrap_servers = options.kafka_bootstrap;
+  bridge.startup_grace = options.startup_grace;
+  bridge.ledger_window =
+      std::max(options.coordinator.request_ttl, options.coordinator.result_dedupe_window) +
+      absl::Minutes(1);
+  bridge.verify_results = !options.security.insecure;
   central->bridge_ = std::make_unique<KafkaBridge>(
-      KafkaBridgeOptions{options.kafka_bootstrap, "evnet-central", options.startup_grace,
-                         std::max(options.coordinator.request_ttl,
-                                  options.coordinator.result_dedupe_window) +
-                             absl::Minutes(1)},
+      bridge,
       central->registry_, central->store_, central->enrolments_, central->coordinator_,
       central->dead_letters_,
       central->audit_);

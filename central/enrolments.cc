@@ -36,6 +36,15 @@ absl::Status Enrolments::Admit(const std::string& cp_id, const PeerIdentity& pee
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> Enrolments::Certificate(const std::string& cp_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_cp_.find(cp_id);
+  if (it == by_cp_.end() || it->second.revoked()) {
+    return absl::PermissionDeniedError(absl::StrCat(cp_id, " is not enrolled"));
+  }
+  return it->second.certificate_pem();
+}
+
 absl::StatusOr<v1::Enrolment> Enrolments::Enrolling(const std::string& cp_id,
                                                     const std::string& certificate_pem,
                                                     const std::string& by, absl::Time now) {
@@ -48,6 +57,7 @@ absl::StatusOr<v1::Enrolment> Enrolments::Enrolling(const std::string& cp_id,
   v1::Enrolment enrolment;
   enrolment.set_cp_id(cp_id);
   enrolment.set_certificate_sha256(identity->certificate_sha256);
+  enrolment.set_certificate_pem(certificate_pem);
   *enrolment.mutable_changed_at() = ToProto(now);
   enrolment.set_changed_by(by);
   return enrolment;

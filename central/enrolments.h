@@ -29,6 +29,10 @@ class Enrolments {
   // while the enrolments are not yet read back.
   absl::Status Admit(const std::string& cp_id, const PeerIdentity& peer) const;
 
+  // The certificate `cp_id` is enrolled with, to check its signatures:
+  // PERMISSION_DENIED if it is not enrolled or was revoked.
+  absl::StatusOr<std::string> Certificate(const std::string& cp_id) const;
+
   // The record that enrolling `cp_id` with `certificate_pem` makes, once
   // saved: INVALID_ARGUMENT if the certificate does not name that CP.
   static absl::StatusOr<v1::Enrolment> Enrolling(const std::string& cp_id,

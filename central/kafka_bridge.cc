@@ -10,6 +10,7 @@
 #include "common/kafka_admin.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_reader.h"
+#include "common/signing.h"
 #include "common/kafka_dispatcher.h"
 #include "common/topics.h"
 #include "glog/logging.h"
@@ -281,6 +282,17 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
   if (!closed.ok()) LOG(WARNING) << "Central | " << closed;
 }
 
+absl::Status KafkaBridge::CheckSignature(const v1::SessionResult& result) const {
+  if (!options_.verify_results) return absl::OkStatus();
+  absl::StatusOr<std::string> certificate = enrolments_.Certificate(result.cp_id());
+  absl::Status verified =
+      certificate.ok() ? Verify(*certificate, SignedBytes(result), result.signature())
+                       : certificate.status();
+  if (verified.ok()) return verified;
+  return absl::InvalidArgumentError(absl::StrCat("forged: a result for ", result.cp_id(),
+                                                 " not signed by it (", verified.message(), ")"));
+}
+
 void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
   if (m.topic == kDriverRequestsTopic) {
     absl::StatusOr<v1::DriverRequest> request = Parse<v1::DriverRequest>(m);
@@ -290,6 +302,9 @@ void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
   if (m.topic == kSessionResultsTopic) {
     absl::StatusOr<v1::SessionResult> result = Parse<v1::SessionResult>(m);
     if (!result.ok()) return done(result.status());
+    if (absl::Status signed_by_cp = CheckSignature(*result); !signed_by_cp.ok()) {
+      return done(signed_by_cp);
+    }
     return coordinator_.HandleResult(*result, std::move(done));
   }
   if (m.topic == kSupplyTelemetryTopic) {

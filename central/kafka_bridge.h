@@ -64,6 +64,8 @@ struct KafkaBridgeOptions {
   absl::Duration startup_quiet = absl::Milliseconds(1500);
   // How far back central's ledger is read at start: its longest dedupe window.
   absl::Duration ledger_window = absl::Minutes(11);
+  // Bill only results signed by their CP's enrolled key (identities on).
+  bool verify_results = false;
 };
 
 class KafkaBridge {
@@ -93,6 +95,9 @@ class KafkaBridge {
   void Serve(const std::vector<std::string>& topics, const std::string& client_id,
              std::atomic<int64_t>& lag_out);
   void Dispatch(const KafkaMessage& message, KafkaDone done);
+  // OK when `result` is signed by the key of its CP's enrolled certificate;
+  // INVALID_ARGUMENT (set aside, audited) otherwise.
+  absl::Status CheckSignature(const v1::SessionResult& result) const;
 
   const KafkaBridgeOptions options_;
   Registry& registry_;

@@ -32,7 +32,7 @@ MonitorLinkReactor::MonitorLinkReactor(grpc::CallbackServerContext* context, Reg
 
 void MonitorLinkReactor::Refuse(const std::string& action, const std::string& target,
                                 const grpc::Status& status) {
-  audit_.Record(access_.ActorOf(*context_), action, target, "refused", status.error_message());
+  audit_.RecordRetriedRefusal(access_.ActorOf(*context_), action, target, status.error_message());
   absl::MutexLock lock(&mu_);
   FinishLocked(status);
 }
@@ -158,9 +158,9 @@ void MonitorLinkReactor::Handle() {
         LOG(WARNING) << "Central | The monitor of " << cp_id_ << " tried to register as "
                      << absl::CHexEscape(in_.register_().cp_id().substr(0, 64))
                      << " (or with invalid details); ignored";
-        audit_.Record(access_.ActorOf(*context_), "monitor.register",
-                      in_.register_().cp_id().substr(0, 64), "refused",
-                      absl::StrCat("the link of ", cp_id_, " cannot speak for another CP"));
+        audit_.RecordRetriedRefusal(
+            access_.ActorOf(*context_), "monitor.register", in_.register_().cp_id().substr(0, 64),
+            absl::StrCat("the link of ", cp_id_, " cannot speak for another CP"));
         break;
       }
       if (auto record = registry_.Register(in_.register_()); record.has_value()) {

@@ -12,11 +12,30 @@
 
 namespace evnet {
 
+v1::AuditRecord AuditLog::Make(const Actor& actor, const std::string& action,
+                               const std::string& target, const std::string& result,
+                               const std::string& reason, absl::Time at) {
+  v1::AuditRecord record;
+  *record.mutable_at() = ToProto(at);
+  record.set_actor(actor.name);
+  record.set_source(actor.source);
+  record.set_action(action);
+  record.set_target(target);
+  record.set_result(result);
+  record.set_reason(reason);
+  return record;
+}
+
 void AuditLog::Record(const Actor& actor, const std::string& action, const std::string& target,
                       const std::string& result, const std::string& reason) {
+  Write(Make(actor, action, target, result, reason, absl::Now()));
+}
+
+void AuditLog::RecordRetriedRefusal(const Actor& actor, const std::string& action,
+                                    const std::string& target, const std::string& reason) {
   const absl::Time now = absl::Now();
-  v1::AuditRecord record;
-  if (result == "refused") {
+  v1::AuditRecord record = Make(actor, action, target, "refused", reason, now);
+  {
     const std::string key = absl::StrCat(actor.name, "\n", action, "\n", target, "\n", reason);
     absl::MutexLock lock(&mu_);
     if (repeats_.size() > 10000) {  // forget what has not repeated lately
@@ -34,13 +53,6 @@ void AuditLog::Record(const Actor& actor, const std::string& action, const std::
       it->second = Repeats{now, 0};
     }
   }
-  *record.mutable_at() = ToProto(now);
-  record.set_actor(actor.name);
-  record.set_source(actor.source);
-  record.set_action(action);
-  record.set_target(target);
-  record.set_result(result);
-  record.set_reason(reason);
   Write(std::move(record));
 }
 

@@ -25,11 +25,14 @@ class AuditLog {
  public:
   virtual ~AuditLog() = default;
   // Records `action` on `target` by `actor`; `result` is "done", "refused"
-  // or "failed", `reason` says why for a person. Never blocks. A refusal
-  // repeated within kRepeatWindow is counted, not written again (the next
-  // record of it says how many).
+  // or "failed", `reason` says why for a person. Never blocks.
   void Record(const Actor& actor, const std::string& action, const std::string& target,
               const std::string& result, const std::string& reason = "");
+  // A refusal its actor will retry on its own (a refused monitor reconnects
+  // every second): the same one again within kRepeatWindow is counted, not
+  // written (the next record of it says how many).
+  void RecordRetriedRefusal(const Actor& actor, const std::string& action,
+                            const std::string& target, const std::string& reason);
 
   static constexpr absl::Duration kRepeatWindow = absl::Minutes(1);
 
@@ -37,6 +40,10 @@ class AuditLog {
   virtual void Write(v1::AuditRecord record) = 0;
 
  private:
+  static v1::AuditRecord Make(const Actor& actor, const std::string& action,
+                              const std::string& target, const std::string& result,
+                              const std::string& reason, absl::Time at);
+
   struct Repeats {
     absl::Time written;
     uint32_t since = 0;

@@ -1,6 +1,8 @@
 #include "cp_engine/kafka_publisher.h"
 
+#include "common/files.h"
 #include "common/json_codec.h"
+#include "common/signing.h"
 #include "common/topics.h"
 #include "glog/logging.h"
 
@@ -16,7 +18,16 @@ void KafkaEventPublisher::PublishTelemetry(const v1::SupplyTelemetry& telemetry)
 
 absl::Status KafkaEventPublisher::PublishResult(const v1::SessionResult& result,
                                                 std::function<void(absl::Status)> done) {
-  return producer_.Produce(kSessionResultsTopic, result.cp_id(), ToJson(result),
+  v1::SessionResult signed_result = result;
+  if (!key_file_.empty()) {
+    // Not published unsigned: the journal keeps it, and it is sent again.
+    absl::StatusOr<std::string> key = ReadFile(key_file_);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<std::string> signature = Sign(*key, SignedBytes(result));
+    if (!signature.ok()) return signature.status();
+    signed_result.set_signature(*signature);
+  }
+  return producer_.Produce(kSessionResultsTopic, result.cp_id(), ToJson(signed_result),
                            std::move(done));
 }
 

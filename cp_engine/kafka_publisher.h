@@ -1,7 +1,11 @@
 // The engine's events to Kafka: telemetry to evnet.supply.telemetry and
-// results to evnet.session.results, keyed by CP id.
+// results to evnet.session.results, keyed by CP id; each result signed with
+// the CP's key (common/signing.h) when it has one.
 #ifndef EVNET_CP_ENGINE_KAFKA_PUBLISHER_H_
 #define EVNET_CP_ENGINE_KAFKA_PUBLISHER_H_
+
+#include <string>
+#include <utility>
 
 #include "common/kafka_producer.h"
 #include "cp_engine/charging_engine.h"
@@ -10,7 +14,10 @@ namespace evnet {
 
 class KafkaEventPublisher final : public EventPublisher {
  public:
-  explicit KafkaEventPublisher(KafkaProducer& producer) : producer_(producer) {}
+  // `key_file`: the key of the CP's certificate, read again for each result
+  // (a renewed one is used at once); empty: results go unsigned (--insecure).
+  KafkaEventPublisher(KafkaProducer& producer, std::string key_file)
+      : producer_(producer), key_file_(std::move(key_file)) {}
 
   void PublishTelemetry(const v1::SupplyTelemetry& telemetry) override;
   [[nodiscard]] absl::Status PublishResult(const v1::SessionResult& result,
@@ -18,6 +25,7 @@ class KafkaEventPublisher final : public EventPublisher {
 
  private:
   KafkaProducer& producer_;
+  const std::string key_file_;
 };
 
 }  // namespace evnet

@@ -76,21 +76,6 @@ int Main() {
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   if (options.state_dir.empty()) options.state_dir = absl::StrCat("/tmp/evnet/", cp_id);
 
-  KafkaProducerOptions kafka;
-  kafka.bootstrap_servers = absl::GetFlag(FLAGS_kafka_bootstrap);
-  kafka.client_id = absl::StrCat("cp-engine-", cp_id);
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
-  if (!producer.ok()) {
-    LOG(ERROR) << producer.status();
-    return 2;
-  }
-  KafkaEventPublisher publisher(**producer);
-  ChargingEngine engine(options, SystemClock::Get(), publisher);
-  if (absl::Status recovered = engine.Recover(); !recovered.ok()) {
-    LOG(ERROR) << "CP_E:" << cp_id << " | cannot use the state dir: " << recovered;
-    return 2;
-  }
-
   absl::StatusOr<TransportSecurity> security =
       TransportSecurityFromFlags(absl::StrCat("CP_E:", cp_id));
   if (!security.ok()) {
@@ -103,6 +88,21 @@ int Main() {
       return 2;
     }
   }
+  KafkaProducerOptions kafka;
+  kafka.bootstrap_servers = absl::GetFlag(FLAGS_kafka_bootstrap);
+  kafka.client_id = absl::StrCat("cp-engine-", cp_id);
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  if (!producer.ok()) {
+    LOG(ERROR) << producer.status();
+    return 2;
+  }
+  KafkaEventPublisher publisher(**producer, security->insecure ? "" : security->key_file);
+  ChargingEngine engine(options, SystemClock::Get(), publisher);
+  if (absl::Status recovered = engine.Recover(); !recovered.ok()) {
+    LOG(ERROR) << "CP_E:" << cp_id << " | cannot use the state dir: " << recovered;
+    return 2;
+  }
+
   const bool simulation = absl::GetFlag(FLAGS_simulation);
   EngineServiceImpl service(engine, {simulation, security->insecure, cp_id});
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =

@@ -4,6 +4,12 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/json_codec.h"
+#include "common/kafka_reader.h"
+#include "common/proto_time.h"
+#include "common/signing.h"
+#include "common/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/network.h"
@@ -121,6 +127,93 @@ TEST(SecurityTest, MonitorsWithoutAValidCertificateOfTheirOwnCpNeverGetIn) {
   // The CP's own monitor gets back in.
   ASSERT_TRUE(n.Restart("cp-m-1").ok());
   EXPECT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, absl::Seconds(15)));
+}
+
+// Every session result on evnet.session.results so far.
+std::vector<v1::SessionResult> Results(Network& n) {
+  KafkaReaderOptions options;
+  options.bootstrap_servers = n.broker().bootstrap_servers();
+  for (int p = 0; p < kTopicPartitions; ++p) options.partitions.push_back({kSessionResultsTopic, p});
+  std::vector<v1::SessionResult> results;
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return results;
+  (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
+    if (auto result = FromJson<v1::SessionResult>(m.value); result.ok()) results.push_back(*result);
+    return absl::OkStatus();
+  });
+  return results;
+}
+
+TEST(SecurityTest, AForgedResultIsNotBilledAndAReplayedOneNotTwice) {
+  CpSpec long_session;
+  long_session.session_duration = absl::Seconds(60);
+  auto started = Network::Start({long_session, CpSpec{}});
+  ASSERT_TRUE(started.ok()) << started.status();
+  Network& n = **started;
+  ASSERT_TRUE(n.StartDriver("driver-alice", {"CP-001"}).ok());
+  ASSERT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, absl::Seconds(30)));
+  std::vector<v1::Session> sessions = n.Sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+
+  // Whoever can write to the topic writes a result for that live session:
+  // unsigned, and signed by another (enrolled) CP's key.
+  v1::SessionResult forged;
+  forged.set_session_id(sessions[0].session_id());
+  forged.set_request_id(sessions[0].request_id());
+  forged.set_cp_id("CP-001");
+  forged.set_driver_id("driver-alice");
+  *forged.mutable_started_at() = sessions[0].requested_at();
+  *forged.mutable_ended_at() = ToProto(absl::Now());
+  forged.set_energy_kwh(99);
+  forged.set_price_eur_per_kwh(0.30);
+  forged.set_amount_eur(29.70);
+  forged.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
+  ASSERT_TRUE(n.Produce(kSessionResultsTopic, "CP-001", ToJson(forged)).ok());
+  v1::SessionResult by_another = forged;
+  by_another.set_signature(
+      *Sign(*ReadFile(n.pki_dir() + "/cp/CP-002.key"), SignedBytes(by_another)));
+  ASSERT_TRUE(n.Produce(kSessionResultsTopic, "CP-001", ToJson(by_another)).ok());
+
+  std::vector<v1::AuditRecord> audit;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        audit = n.Audit();
+        return Matching(audit, "message", "CP-001", "refused").size() >= 2;
+      },
+      absl::Seconds(15)));
+  const std::vector<v1::AuditRecord> refused = Matching(audit, "message", "CP-001", "refused");
+  ASSERT_EQ(refused.size(), 2u);
+  for (const v1::AuditRecord& r : refused) EXPECT_THAT(r.reason(), HasSubstr("forged"));
+  EXPECT_TRUE(n.updates().For("driver-alice").size() > 0);
+  for (const v1::DriverUpdate& u : n.updates().For("driver-alice")) {
+    EXPECT_NE(u.kind(), v1::UPDATE_KIND_ENDED) << "a forged result was billed";
+  }
+  EXPECT_EQ(n.Status("CP-001"), v1::CP_STATUS_SUPPLYING);
+
+  // The car leaves: the engine's own, signed result is billed.
+  ASSERT_TRUE(n.Simulate(1, v1::SIMULATE_ACTION_UNPLUG).ok());
+  auto tickets = n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(20));
+  ASSERT_EQ(tickets.size(), 1u);
+  EXPECT_LT(tickets[0].ticket().energy_kwh(), 99);
+
+  // Replayed word for word, it is not billed again.
+  v1::SessionResult genuine;
+  for (const v1::SessionResult& r : Results(n)) {
+    if (r.session_id() == forged.session_id() && !r.signature().empty() &&
+        r.energy_kwh() != 99) {
+      genuine = r;
+    }
+  }
+  ASSERT_FALSE(genuine.session_id().empty());
+  ASSERT_TRUE(n.Produce(kSessionResultsTopic, "CP-001", ToJson(genuine)).ok());
+  // By the time a later session's result (CP-002's, on the same topic, read
+  // by the same consumer seconds after) is billed, the replay was read.
+  ASSERT_TRUE(n.StartDriver("driver-bob", {"CP-002"}).ok());
+  ASSERT_EQ(n.updates().WaitFor("driver-bob", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30)).size(),
+            1u);
+  EXPECT_EQ(n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(2)).size(),
+            1u);
+  EXPECT_EQ(Matching(n.Audit(), "message", "CP-001", "refused").size(), 2u);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "common/files.h"
 #include "common/grpc_channel.h"
+#include "common/signing.h"
 #include "common/json_codec.h"
 #include "common/proto_time.h"
 #include "common/topics.h"
@@ -29,8 +31,10 @@ class Link;
 // One CP: its engine's state and its monitor's current link.
 class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
  public:
-  SimulatedCp(std::string id, v1::CentralService::Stub* stub, KafkaProducer& producer)
-      : id_(std::move(id)), stub_(stub), producer_(producer) {}
+  // `key_pem`: the CP's key, to sign its results with; empty: unsigned.
+  SimulatedCp(std::string id, v1::CentralService::Stub* stub, KafkaProducer& producer,
+              std::string key_pem)
+      : id_(std::move(id)), stub_(stub), producer_(producer), key_pem_(std::move(key_pem)) {}
 
   const std::string& id() const { return id_; }
   void Connect();
@@ -70,6 +74,7 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   const std::string id_;
   v1::CentralService::Stub* const stub_;
   KafkaProducer& producer_;
+  const std::string key_pem_;
   Link* link_ ABSL_GUARDED_BY(mu) = nullptr;
   absl::Time reconnect_at_ ABSL_GUARDED_BY(mu) = absl::InfinitePast();  // connect at once
   int failures_ ABSL_GUARDED_BY(mu) = 0;
@@ -228,6 +233,11 @@ void SimulatedCp::EndSessionLocked(v1::SessionEndReason reason, absl::Time now) 
   result.set_end_reason(reason);
   session.Clear();
   ++results;
+  if (!key_pem_.empty()) {
+    if (absl::StatusOr<std::string> signature = Sign(key_pem_, SignedBytes(result)); signature.ok()) {
+      result.set_signature(*signature);
+    }
+  }
   (void)producer_.Produce(kSessionResultsTopic, id_, ToJson(result), [](absl::Status) {});
 }
 
@@ -286,8 +296,13 @@ Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
     stubs_.push_back(v1::CentralService::NewStub(channels_.back()));
   }
   for (int i = 0; i < options_.cps; ++i) {
-    cps_.push_back(std::make_shared<SimulatedCp>(CpId(i), stubs_[i % channels].get(),
-        producer_));
+    std::string key;
+    if (!options_.pki_dir.empty()) {
+      key = ReadFile(TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(i)).key_file)
+                .value_or("");
+    }
+    cps_.push_back(std::make_shared<SimulatedCp>(CpId(i), stubs_[i % channels].get(), producer_,
+                                                 std::move(key)));
   }
   // The tickers connect every CP on their first tick, spread over threads.
   for (int shard = 0; shard < kShards; ++shard) {

@@ -1,0 +1,47 @@
+#include "common/signing.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "common/files.h"
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+TEST(SigningTest, OnlyTheCpsOwnKeySignsItsResultsAndAChangedFigureBreaksTheSignature) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/pki";
+  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
+                         " cp CP-001 && tools/pki/evpki issue " + dir + " cp CP-002")
+                            .c_str()),
+            0);
+  const std::string key1 = *ReadFile(dir + "/cp/CP-001.key");
+  const std::string cert1 = *ReadFile(dir + "/cp/CP-001.crt");
+  const std::string key2 = *ReadFile(dir + "/cp/CP-002.key");
+
+  v1::SessionResult result;
+  result.set_session_id("s-1");
+  result.set_cp_id("CP-001");
+  result.set_driver_id("driver-alice");
+  result.set_energy_kwh(12.5);
+  result.set_amount_eur(3.75);
+  absl::StatusOr<std::string> signature = Sign(key1, SignedBytes(result));
+  ASSERT_TRUE(signature.ok()) << signature.status();
+  result.set_signature(*signature);
+  // The signature does not cover itself.
+  EXPECT_TRUE(Verify(cert1, SignedBytes(result), result.signature()).ok());
+
+  v1::SessionResult more = result;
+  more.set_energy_kwh(125);
+  EXPECT_EQ(Verify(cert1, SignedBytes(more), more.signature()).code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::SessionResult other = result;
+  other.set_signature(*Sign(key2, SignedBytes(result)));
+  EXPECT_EQ(Verify(cert1, SignedBytes(other), other.signature()).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Verify(cert1, SignedBytes(result), "").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(Sign("not a key", "x").ok());
+}
+
+}  // namespace
+}  // namespace evnet
