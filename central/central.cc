@@ -57,6 +57,10 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       LOG(WARNING) << "Central | No --operator_credentials: the dashboard is read-only";
     }
     http.port = options.http_port;
+    if (options.dashboard_tls) {
+      http.tls_cert_file = options.security.cert_file;
+      http.tls_key_file = options.security.key_file;
+    }
     http.static_dir = options.dashboard_dir;
     http.ready = [c = central.get()] { return c->ready(); };
     http.metrics = [c = central.get()] { return c->RenderMetrics(); };

@@ -45,6 +45,8 @@ struct CentralOptions {
   // Who may log in to the dashboard (OperatorAuth's file); empty: nobody,
   // and the dashboard is read-only.
   std::string operator_credentials;
+  // The dashboard over HTTPS with central's certificate (security's).
+  bool dashboard_tls = false;
 };
 
 class Central {

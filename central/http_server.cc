@@ -26,6 +26,8 @@ int HttpStatus(const absl::Status& status) {
       return 403;
     case absl::StatusCode::kUnauthenticated:
       return 401;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
     default:
       return 503;
   }
@@ -124,7 +126,8 @@ absl::Status HttpServer::CheckOrigin(const httplib::Request& req) const {
   // it, nor set our header without a CORS preflight, which is never granted.
   const std::string origin = req.get_header_value("Origin");
   const std::string host = req.get_header_value("Host");
-  if (!origin.empty() && origin != "http://" + host && origin != "https://" + host) {
+  const char* scheme = options_.tls_cert_file.empty() ? "http://" : "https://";
+  if (!origin.empty() && origin != scheme + host) {
     return absl::PermissionDeniedError(absl::StrCat(
         "cross-site request refused: Origin ", origin.substr(0, 100), " is not this dashboard"));
   }
@@ -184,6 +187,7 @@ void HttpServer::AddRoutes() {
     const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
     const std::string name = req.get_param_value("name");
     absl::Status status = self->CheckOrigin(req);
+    if (status.ok()) status = self->login_throttle_.Allow(req.remote_addr, absl::Now());
     absl::StatusOr<std::string> session =
         !status.ok() ? absl::StatusOr<std::string>(status)
         : self->options_.auth == nullptr
@@ -193,12 +197,17 @@ void HttpServer::AddRoutes() {
     self->service_->audit().Record(by, "operator.login", name.substr(0, 64),
                                    session.ok() ? "done" : "refused",
                                    session.ok() ? "" : std::string(session.status().message()));
+    if (absl::IsUnauthenticated(session.status())) {
+      self->login_throttle_.Failed(req.remote_addr, absl::Now());
+    }
     if (!session.ok()) return Refuse(res, session.status());
+    self->login_throttle_.Succeeded(req.remote_addr);
     // HttpOnly: no script reads it; SameSite=Strict: no other site's page
-    // sends it. (Secure needs the dashboard on TLS, not served yet.)
+    // sends it; Secure: never sent in the clear (on HTTPS).
     res.set_header("Set-Cookie",
                    absl::StrCat(kSessionCookie, "=", *session,
-                                "; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"));
+                                "; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200",
+                                self->options_.tls_cert_file.empty() ? "" : "; Secure"));
     res.set_content(absl::StrCat("{\"operator\":", JsonString(name), "}"), "application/json");
   });
   s.Post("/api/logout", [](const httplib::Request&, httplib::Response& res) {
@@ -259,8 +268,21 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
                                                               Registry& registry,
                                                               CentralServiceImpl& service,
                                                               const EventFeed& events) {
-  std::unique_ptr<HttpServer> http = Unbound(std::move(options), registry, service, events,
-                                             std::make_unique<httplib::Server>());
+  std::unique_ptr<httplib::Server> server;
+  if (options.tls_cert_file.empty()) {
+    server = std::make_unique<httplib::Server>();
+  } else {
+    auto https = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                      options.tls_key_file.c_str());
+    if (!https->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot serve HTTPS with ",
+                                                     options.tls_cert_file, " and ",
+                                                     options.tls_key_file));
+    }
+    server = std::move(https);
+  }
+  std::unique_ptr<HttpServer> http =
+      Unbound(std::move(options), registry, service, events, std::move(server));
   httplib::Server& s = *http->server_;
   HttpServer* self = http.get();
   http->port_ = http->options_.port == 0

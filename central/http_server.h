@@ -55,6 +55,10 @@ struct HttpServerOptions {
   const OperatorAuth* auth = nullptr;
   // Larger request bodies are refused (413).
   size_t max_body_bytes = 64 * 1024;
+  // HTTPS with this certificate and key (read once, at start), and the
+  // session cookie marked Secure; empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {
@@ -92,6 +96,7 @@ class HttpServer {
   HttpServerOptions options_;
   Registry* registry_ = nullptr;
   CentralServiceImpl* service_ = nullptr;
+  LoginThrottle login_throttle_;  // failed logins per address
   const EventFeed* events_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   int port_ = 0;

@@ -11,6 +11,7 @@
 #include "common/kafka_consumer.h"
 #include "common/kafka_reader.h"
 #include "common/signing.h"
+#include "common/validation.h"
 #include "common/kafka_dispatcher.h"
 #include "common/topics.h"
 #include "glog/logging.h"
@@ -284,6 +285,8 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
 
 absl::Status KafkaBridge::CheckSignature(const v1::SessionResult& result) const {
   if (!options_.verify_results) return absl::OkStatus();
+  // What is wrong with its figures says more than a signature that fails.
+  if (absl::Status valid = ValidateSessionResult(result); !valid.ok()) return valid;
   absl::StatusOr<std::string> certificate = enrolments_.Certificate(result.cp_id());
   absl::Status verified =
       certificate.ok() ? Verify(*certificate, SignedBytes(result), result.signature())

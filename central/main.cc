@@ -30,6 +30,9 @@ ABSL_FLAG(std::string, operator_credentials, "",
           "file of the operators who may log in to the dashboard, one line each from "
           "`evctl operator NAME`; without it the dashboard is read-only (env "
           "OPERATOR_CREDENTIALS)");
+ABSL_FLAG(bool, dashboard_tls, false,
+          "serve the dashboard, /healthz, /readyz and /metrics over HTTPS with central's "
+          "certificate (--tls_cert); its session cookie is then Secure (env DASHBOARD_TLS)");
 ABSL_FLAG(std::string, dashboard_dir, "",
           "the dashboard's files; default: beside the binary (env DASHBOARD_DIR)");
 
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
                       {"print_table", "PRINT_TABLE"},
                       {"http_port", "CENTRAL_HTTP_PORT"},
                       {"dashboard_dir", "DASHBOARD_DIR"},
+                      {"dashboard_tls", "DASHBOARD_TLS"},
                       {"operator_credentials", "OPERATOR_CREDENTIALS"}}));
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
@@ -59,6 +63,12 @@ int main(int argc, char** argv) {
   }
   evnet::CentralOptions options;
   options.security = *security;
+  options.dashboard_tls = absl::GetFlag(FLAGS_dashboard_tls);
+  if (options.dashboard_tls && security->insecure) {
+    LOG(ERROR) << "Central | --dashboard_tls needs central's certificate (--tls_cert), not "
+                  "--insecure";
+    return 2;
+  }
   options.listen = absl::StrCat("0.0.0.0:", port);
   options.kafka_bootstrap = absl::GetFlag(FLAGS_kafka_bootstrap);
   options.monitor_timeout = absl::GetFlag(FLAGS_monitor_timeout);

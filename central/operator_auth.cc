@@ -145,4 +145,34 @@ std::string OperatorAuth::CsrfToken(absl::string_view session) const {
   return Mac(absl::StrCat("csrf:", session));
 }
 
+absl::Status LoginThrottle::Allow(const std::string& source, absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  auto it = failures_.find(source);
+  if (it == failures_.end() || static_cast<int>(it->second.size()) < kMaxFailures) {
+    return absl::OkStatus();
+  }
+  const absl::Time free_at = it->second.front() + kWindow;
+  if (now >= free_at) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      kMaxFailures, " failed logins from ", source, "; try again in ",
+      absl::ToInt64Seconds(absl::Ceil(free_at - now, absl::Seconds(1))), " s"));
+}
+
+void LoginThrottle::Failed(const std::string& source, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (failures_.size() > 10000) {  // forget addresses that stopped trying
+    for (auto it = failures_.begin(); it != failures_.end();) {
+      it = now - it->second.back() >= kWindow ? failures_.erase(it) : std::next(it);
+    }
+  }
+  std::deque<absl::Time>& times = failures_[source];
+  times.push_back(now);
+  while (static_cast<int>(times.size()) > kMaxFailures) times.pop_front();
+}
+
+void LoginThrottle::Succeeded(const std::string& source) {
+  absl::MutexLock lock(&mu_);
+  failures_.erase(source);
+}
+
 }  // namespace evnet

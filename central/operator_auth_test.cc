@@ -53,5 +53,26 @@ TEST(OperatorAuthTest, AMalformedFileIsRefusedNamingTheLine) {
   EXPECT_FALSE(OperatorAuth::FromText("# nobody\n").ok());
 }
 
+TEST(LoginThrottleTest, AnAddressThatKeepsGuessingWaitsTheOthersDoNot) {
+  LoginThrottle throttle;
+  const absl::Time t0 = absl::FromUnixSeconds(1800000000);
+  for (int i = 0; i < LoginThrottle::kMaxFailures; ++i) {
+    ASSERT_TRUE(throttle.Allow("10.0.0.9", t0 + absl::Seconds(i)).ok()) << i;
+    throttle.Failed("10.0.0.9", t0 + absl::Seconds(i));
+  }
+  absl::Status refused = throttle.Allow("10.0.0.9", t0 + absl::Seconds(10));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(refused.message()).find("try again in 290 s"), std::string::npos)
+      << refused;
+  EXPECT_TRUE(throttle.Allow("10.0.0.7", t0 + absl::Seconds(10)).ok());
+  // Once the first failure is kWindow old, one more try.
+  EXPECT_TRUE(throttle.Allow("10.0.0.9", t0 + LoginThrottle::kWindow).ok());
+  throttle.Failed("10.0.0.9", t0 + LoginThrottle::kWindow);
+  EXPECT_FALSE(throttle.Allow("10.0.0.9", t0 + LoginThrottle::kWindow).ok());
+  // A login that succeeds forgets the failures.
+  throttle.Succeeded("10.0.0.9");
+  EXPECT_TRUE(throttle.Allow("10.0.0.9", t0 + LoginThrottle::kWindow).ok());
+}
+
 }  // namespace
 }  // namespace evnet

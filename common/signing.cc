@@ -64,14 +64,23 @@ absl::Status Verify(const std::string& certificate_pem, const std::string& data,
   return absl::OkStatus();
 }
 
-std::string SignedBytes(v1::SessionResult result) {
-  result.clear_signature();
+std::string SignedBytes(const v1::SessionResult& result) {
+  v1::SessionResult billed;
+  billed.set_session_id(result.session_id());
+  billed.set_request_id(result.request_id());
+  billed.set_cp_id(result.cp_id());
+  billed.set_driver_id(result.driver_id());
+  *billed.mutable_started_at() = result.started_at();
+  *billed.mutable_ended_at() = result.ended_at();
+  billed.set_energy_kwh(result.energy_kwh());
+  billed.set_price_eur_per_kwh(result.price_eur_per_kwh());
+  billed.set_amount_eur(result.amount_eur());
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream out(&bytes);
     google::protobuf::io::CodedOutputStream coded(&out);
     coded.SetSerializationDeterministic(true);
-    result.SerializeToCodedStream(&coded);
+    billed.SerializeToCodedStream(&coded);
   }
   return bytes;
 }

@@ -20,9 +20,12 @@ absl::StatusOr<std::string> Sign(const std::string& key_pem, const std::string& 
 absl::Status Verify(const std::string& certificate_pem, const std::string& data,
                     const std::string& signature);
 
-// What a session result's signature covers: the result without its
-// signature, serialized deterministically.
-std::string SignedBytes(v1::SessionResult result);
+// What a session result's signature covers: what is billed (the session,
+// its request, CP and driver, when it ran, the energy, the price and the
+// amount), serialized deterministically. Not the end reason nor fields a
+// newer engine adds, which an older central drops when it reads the JSON:
+// the signature of a newer engine's result still checks.
+std::string SignedBytes(const v1::SessionResult& result);
 
 }  // namespace evnet
 

@@ -28,8 +28,12 @@ TEST(SigningTest, OnlyTheCpsOwnKeySignsItsResultsAndAChangedFigureBreaksTheSigna
   absl::StatusOr<std::string> signature = Sign(key1, SignedBytes(result));
   ASSERT_TRUE(signature.ok()) << signature.status();
   result.set_signature(*signature);
-  // The signature does not cover itself.
+  // The signature does not cover itself, nor how the session ended (a newer
+  // engine's end reason may be unknown to an older central).
   EXPECT_TRUE(Verify(cert1, SignedBytes(result), result.signature()).ok());
+  v1::SessionResult reason = result;
+  reason.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
+  EXPECT_TRUE(Verify(cert1, SignedBytes(reason), reason.signature()).ok());
 
   v1::SessionResult more = result;
   more.set_energy_kwh(125);

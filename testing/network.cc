@@ -194,6 +194,7 @@ absl::Status Network::StartCentral() {
   argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());
   if (!pki_dir_.empty()) {
     for (std::string& flag : SecurityFlags(kRoleCentral, kCentralName)) argv.push_back(flag);
+    argv.push_back("--dashboard_tls");
   }
   absl::Status launched = Launch("central", argv);
   if (!launched.ok()) return launched;
@@ -407,6 +408,16 @@ absl::Status Network::Produce(const std::string& topic, const std::string& key,
     producer_ = *std::move(producer);
   }
   return producer_->ProduceAndWait(topic, key, value, absl::Seconds(10));
+}
+
+std::string Network::DashboardUrl() const {
+  return absl::StrCat(pki_dir_.empty() ? "http" : "https", "://127.0.0.1:", http_port_);
+}
+
+std::unique_ptr<httplib::Client> Network::Dashboard() const {
+  auto client = std::make_unique<httplib::Client>(DashboardUrl());
+  if (!pki_dir_.empty()) client->set_ca_cert_path(absl::StrCat(pki_dir_, "/ca.crt").c_str());
+  return client;
 }
 
 absl::Status Network::Pki(const std::string& command, const std::string& args) {

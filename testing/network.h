@@ -25,6 +25,7 @@
 #include "evnet/v1/engine.grpc.pb.h"
 #include "evnet/v1/events.pb.h"
 #include "common/kafka_producer.h"
+#include "httplib.h"
 #include "common/kafka_reader.h"
 #include "testing/kafka_broker.h"
 #include "testing/process.h"
@@ -74,6 +75,10 @@ class Network {
   const std::string& dir() const { return dir_; }
   // Central's dashboard and /healthz, /readyz, /metrics.
   int http_port() const { return http_port_; }
+  // "https://127.0.0.1:PORT" (http:// under --insecure), and a client of it
+  // that trusts the network's CA.
+  std::string DashboardUrl() const;
+  std::unique_ptr<httplib::Client> Dashboard() const;
 
   static std::string CpId(int n);  // 1 -> "CP-001"
   // The network's CA folder (tools/pki/evpki); empty under --insecure.

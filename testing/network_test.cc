@@ -249,7 +249,9 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   for (const v1::AuditRecord& r : audit) {
     EXPECT_EQ(r.program(), "Central");
     EXPECT_FALSE(r.source().empty()) << r.ShortDebugString();
-    if (r.result() != "done") EXPECT_FALSE(r.reason().empty()) << r.ShortDebugString();
+    if (r.result() != "done") {
+      EXPECT_FALSE(r.reason().empty()) << r.ShortDebugString();
+    }
   }
 }
 

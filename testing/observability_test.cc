@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "central/operator_auth.h"
 #include "testing/network.h"
 
 namespace evnet::test {
@@ -56,7 +57,8 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   // This test's own client writes to connections central may close (a body
   // too large); cpp-httplib does not ask the kernel to spare it SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
-  httplib::Client http("127.0.0.1", n.http_port());
+  std::unique_ptr<httplib::Client> dashboard = n.Dashboard();
+  httplib::Client& http = *dashboard;
   http.set_read_timeout(5, 0);
 
   auto healthz = http.Get("/healthz");
@@ -104,6 +106,7 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   const std::string cookie = login->get_header_value("Set-Cookie");
   EXPECT_THAT(cookie, HasSubstr("HttpOnly"));
   EXPECT_THAT(cookie, HasSubstr("SameSite=Strict"));
+  EXPECT_THAT(cookie, HasSubstr("Secure"));  // served over HTTPS only
   const std::string session = cookie.substr(0, cookie.find(';'));
   http.set_default_headers({{"Cookie", session}});
 
@@ -122,9 +125,9 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
 
   // Refused without the token, or from another site's page; nothing changes.
   {
-    httplib::Client bare("127.0.0.1", n.http_port());
-    bare.set_default_headers({{"Cookie", session}});
-    auto no_token = bare.Post("/api/stop?cp=CP-002", "", "text/plain");
+    std::unique_ptr<httplib::Client> bare = n.Dashboard();
+    bare->set_default_headers({{"Cookie", session}});
+    auto no_token = bare->Post("/api/stop?cp=CP-002", "", "text/plain");
     ASSERT_TRUE(no_token);
     EXPECT_EQ(no_token->status, 403);
     EXPECT_THAT(no_token->body, HasSubstr("CSRF token"));
@@ -175,6 +178,20 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   EXPECT_FALSE(WaitFor([&] { return !n.process("central")->Running(); }, absl::Seconds(4)))
       << n.LogOf("central");
   EXPECT_TRUE(http.Get("/healthz"));
+
+  // Guessing passwords: after 5 failures from this address, not even the
+  // right one is tried for a while.
+  for (int i = 0; i < LoginThrottle::kMaxFailures; ++i) {
+    auto guess = http.Post("/api/login", httplib::Params{{"name", Network::kOperator},
+                                                         {"password", "guess"}});
+    ASSERT_TRUE(guess);
+    EXPECT_EQ(guess->status, 401);
+  }
+  auto throttled = http.Post("/api/login", httplib::Params{{"name", Network::kOperator},
+                                                           {"password", Network::kOperatorPassword}});
+  ASSERT_TRUE(throttled);
+  EXPECT_EQ(throttled->status, 429);
+  EXPECT_THAT(throttled->body, HasSubstr("failed logins from 127.0.0.1"));
 }
 
 }  // namespace

@@ -53,11 +53,17 @@ def _system_libs_impl(rctx):
     ]
     for name, patterns in sorted(rctx.attr.libraries.items()):
         modules = _expand_modules(rctx, patterns)
-        copts = _split_flags(_pkg_config(rctx, ["--cflags"] + modules))
+        cflags = _split_flags(_pkg_config(rctx, ["--cflags"] + modules))
+        # -D flags reach every target that includes the library's headers
+        # (cpp-httplib's CPPHTTPLIB_OPENSSL_SUPPORT shapes its classes, and
+        # Debian's library was built with it); the rest only the library.
+        defines = [f[2:] for f in cflags if f.startswith("-D")]
+        copts = [f for f in cflags if not f.startswith("-D")]
         linkopts = _split_flags(_pkg_config(rctx, ["--libs"] + modules))
         linkopts += rctx.attr.extra_linkopts.get(name, [])
         lines.append("cc_library(")
         lines.append("    name = %r," % name)
+        lines.append("    defines = %r," % defines)
         lines.append("    copts = %r," % copts)
         lines.append("    linkopts = %r," % linkopts)
         lines.append(")")

@@ -18,7 +18,7 @@ class DashboardBrowserTest : public ::testing::Test {
     const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
     ProcessOptions options;
     options.argv = {"/usr/bin/node", "testing/browser/dashboard_steps.js",
-                    absl::StrCat("http://127.0.0.1:", net_->http_port(), "/"), step,
+                    net_->DashboardUrl() + "/", step,
                     outputs != nullptr ? outputs : ""};
     options.log_path = absl::StrCat(net_->dir(), "/browser-", step, ".log");
     options.env = {{"EVNET_OPERATOR", Network::kOperator},
