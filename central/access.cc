@@ -38,7 +38,20 @@ absl::Status Access::AdmitMonitor(const grpc::ServerContextBase& context,
   if (insecure_) return absl::OkStatus();
   absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
   if (!peer.ok()) return peer.status();
-  return enrolments_.Admit(cp_id, *peer);
+  absl::Status admitted = enrolments_.Admit(cp_id, *peer);
+  if (!admitted.ok()) return admitted;
+  if (std::optional<v1::Enrolment> learnt = enrolments_.LearnCertificate(*peer);
+      learnt.has_value() && store_ != nullptr) {
+    // Queued, not awaited (a callback thread); if it is lost, the monitor's
+    // next connection after a restart shows the certificate again.
+    store_->Save(*learnt, [cp_id](absl::Status saved) {
+      if (!saved.ok()) {
+        LOG(WARNING) << "Central | The certificate of " << cp_id
+                     << " is not yet recorded in Kafka: " << saved;
+      }
+    });
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace evnet

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "central/enrolments.h"
+#include "central/outbound.h"
 #include "common/audit_log.h"
 #include "grpcpp/server_context.h"
 
@@ -18,8 +19,10 @@ namespace evnet {
 
 class Access {
  public:
-  Access(bool insecure, const Enrolments& enrolments, AuditLog& audit)
-      : insecure_(insecure), enrolments_(enrolments), audit_(audit) {}
+  // `store` keeps what the enrolments learn (LearnCertificate); may be null.
+  Access(bool insecure, Enrolments& enrolments, AuditLog& audit,
+         EnrolmentStore* store = nullptr)
+      : insecure_(insecure), enrolments_(enrolments), audit_(audit), store_(store) {}
 
   bool insecure() const { return insecure_; }
   // The caller as the audit log names it ("operator alice", "cp CP-001"),
@@ -30,14 +33,15 @@ class Access {
   absl::Status RequireOperator(const grpc::ServerContextBase& context, const std::string& action,
                                const std::string& target) const;
   // OK when the peer may be the monitor of `cp_id` (Enrolments::Admit).
-  // Not audited here: the link records its own refusals.
+  // Not audited here: the link records its own refusals. Never blocks.
   absl::Status AdmitMonitor(const grpc::ServerContextBase& context,
                             const std::string& cp_id) const;
 
  private:
   const bool insecure_;
-  const Enrolments& enrolments_;
+  Enrolments& enrolments_;
   AuditLog& audit_;
+  EnrolmentStore* const store_;
 };
 
 }  // namespace evnet

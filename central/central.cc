@@ -85,7 +85,7 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       publisher_(*producer_),
       store_(*producer_),
       enrolment_store_(*producer_),
-      access_(options.security.insecure, enrolments_, audit_),
+      access_(options.security.insecure, enrolments_, audit_, &enrolment_store_),
       registry_(SystemClock::Get(), options.monitor_timeout),
       hub_(SystemClock::Get(), options.monitor_timeout),
       coordinator_(Audited(options.coordinator, audit_), SystemClock::Get(), registry_, hub_,

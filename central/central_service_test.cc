@@ -41,7 +41,13 @@ class FakeStore : public RegistryStore {
 
 class FakeEnrolmentStore : public EnrolmentStore {
  public:
-  void Save(const v1::Enrolment&, Done done) override { done(absl::OkStatus()); }
+  void Save(const v1::Enrolment& enrolment, Done done) override {
+    absl::MutexLock lock(&mu);
+    saved.push_back(enrolment);
+    done(absl::OkStatus());
+  }
+  absl::Mutex mu;
+  std::vector<v1::Enrolment> saved ABSL_GUARDED_BY(mu);
 };
 
 class CentralServiceTest : public ::testing::Test {
@@ -50,7 +56,7 @@ class CentralServiceTest : public ::testing::Test {
       : registry_(clock_, absl::Seconds(3)),
         hub_(clock_, absl::Seconds(3)),
         coordinator_({}, clock_, registry_, sender_, publisher_, metrics_),
-        access_(security.insecure, enrolments_, audit_),
+        access_(security.insecure, enrolments_, audit_, &enrolment_store_),
         service_(registry_, hub_, coordinator_, store_, audit_, access_,
                  {enrolments_, enrolment_store_}) {
     registry_.FinishRestore();
@@ -457,6 +463,26 @@ TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheNetworkStopACpOrEnrolOne) {
   grpc::ClientContext context;
   v1::ListChargingPointsResponse response;
   EXPECT_TRUE(operator_->ListChargingPoints(&context, {}, &response).ok());
+}
+
+TEST_F(SecureCentralServiceTest, AnEnrolmentThatPinnedOnlyTheHashLearnsTheCertificateFromTheCp) {
+  // As a central before signed results recorded it: the hash, no certificate.
+  const TransportSecurity cp1 = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001");
+  absl::StatusOr<v1::Enrolment> old =
+      Enrolments::Enrolling("CP-001", Read(cp1.cert_file), "operator alice", absl::Now());
+  ASSERT_TRUE(old.ok());
+  old->clear_certificate_pem();
+  enrolments_.Apply(*old);
+  EXPECT_EQ(enrolments_.Certificate("CP-001").status().code(), absl::StatusCode::kUnavailable)
+      << "its results wait, rather than being refused as forged";
+  std::unique_ptr<Monitor> link;
+  ASSERT_TRUE(Register(cp1, "CP-001", &link).ok());
+  absl::StatusOr<std::string> learnt = enrolments_.Certificate("CP-001");
+  ASSERT_TRUE(learnt.ok()) << learnt.status();
+  EXPECT_EQ(*learnt, Read(cp1.cert_file));
+  absl::MutexLock lock(&enrolment_store_.mu);
+  ASSERT_EQ(enrolment_store_.saved.size(), 1u);
+  EXPECT_EQ(enrolment_store_.saved[0].certificate_pem(), *learnt);
 }
 
 }  // namespace

@@ -42,7 +42,23 @@ absl::StatusOr<std::string> Enrolments::Certificate(const std::string& cp_id) co
   if (it == by_cp_.end() || it->second.revoked()) {
     return absl::PermissionDeniedError(absl::StrCat(cp_id, " is not enrolled"));
   }
+  if (it->second.certificate_pem().empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the certificate of ", cp_id, " is not known yet (enrolled before results were signed; "
+        "its monitor shows it when it connects)"));
+  }
   return it->second.certificate_pem();
+}
+
+std::optional<v1::Enrolment> Enrolments::LearnCertificate(const PeerIdentity& peer) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_cp_.find(peer.name);
+  if (it == by_cp_.end() || !it->second.certificate_pem().empty() ||
+      it->second.certificate_sha256() != peer.certificate_sha256) {
+    return std::nullopt;
+  }
+  it->second.set_certificate_pem(peer.certificate_pem);
+  return it->second;
 }
 
 absl::StatusOr<v1::Enrolment> Enrolments::Enrolling(const std::string& cp_id,

@@ -6,6 +6,7 @@
 #ifndef EVNET_CENTRAL_ENROLMENTS_H_
 #define EVNET_CENTRAL_ENROLMENTS_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -30,8 +31,13 @@ class Enrolments {
   absl::Status Admit(const std::string& cp_id, const PeerIdentity& peer) const;
 
   // The certificate `cp_id` is enrolled with, to check its signatures:
-  // PERMISSION_DENIED if it is not enrolled or was revoked.
+  // PERMISSION_DENIED if it is not enrolled or was revoked; UNAVAILABLE if
+  // it was enrolled by a central that pinned only the hash, until its
+  // monitor shows the certificate (LearnCertificate).
   absl::StatusOr<std::string> Certificate(const std::string& cp_id) const;
+  // An enrolment of `peer`'s CP that pins its hash but lacks the
+  // certificate gets it; returns the record to save, if it changed.
+  std::optional<v1::Enrolment> LearnCertificate(const PeerIdentity& peer);
 
   // The record that enrolling `cp_id` with `certificate_pem` makes, once
   // saved: INVALID_ARGUMENT if the certificate does not name that CP.

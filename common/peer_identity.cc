@@ -51,6 +51,7 @@ absl::StatusOr<PeerIdentity> IdentityOfCertificate(const std::string& pem) {
   }
   identity.certificate_sha256 =
       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), length));
+  identity.certificate_pem = pem;
   return identity;
 }
 

@@ -15,6 +15,7 @@ struct PeerIdentity {
   std::string role;                // "cp", "operator", "central" (the subject's OU)
   std::string name;                // "CP-001", "alice" (the subject's CN)
   std::string certificate_sha256;  // lower-case hex of the DER certificate
+  std::string certificate_pem;
 
   bool Is(const std::string& want_role, const std::string& want_name) const {
     return role == want_role && name == want_name;
