@@ -16,14 +16,24 @@ void KafkaEventPublisher::PublishTelemetry(const v1::SupplyTelemetry& telemetry)
   if (!queued.ok()) VLOG(1) << "telemetry sample dropped: " << queued;
 }
 
+void KafkaEventPublisher::ReloadKey() {
+  if (key_file_.empty()) return;
+  absl::StatusOr<std::string> key = ReadFile(key_file_);
+  if (!key.ok()) {
+    LOG(WARNING) << "cannot read the CP's key to sign results with: " << key.status();
+    return;
+  }
+  absl::MutexLock lock(&key_mu_);
+  key_pem_ = *std::move(key);
+}
+
 absl::Status KafkaEventPublisher::PublishResult(const v1::SessionResult& result,
                                                 std::function<void(absl::Status)> done) {
   v1::SessionResult signed_result = result;
   if (!key_file_.empty()) {
     // Not published unsigned: the journal keeps it, and it is sent again.
-    absl::StatusOr<std::string> key = ReadFile(key_file_);
-    if (!key.ok()) return key.status();
-    absl::StatusOr<std::string> signature = Sign(*key, SignedBytes(result));
+    absl::MutexLock lock(&key_mu_);
+    absl::StatusOr<std::string> signature = Sign(key_pem_, SignedBytes(result));
     if (!signature.ok()) return signature.status();
     signed_result.set_signature(*signature);
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/synchronization/mutex.h"
 #include "common/kafka_producer.h"
 #include "cp_engine/charging_engine.h"
 
@@ -14,10 +15,16 @@ namespace evnet {
 
 class KafkaEventPublisher final : public EventPublisher {
  public:
-  // `key_file`: the key of the CP's certificate, read again for each result
-  // (a renewed one is used at once); empty: results go unsigned (--insecure).
+  // `key_file`: the key of the CP's certificate; empty: results go
+  // unsigned (--insecure).
   KafkaEventPublisher(KafkaProducer& producer, std::string key_file)
-      : producer_(producer), key_file_(std::move(key_file)) {}
+      : producer_(producer), key_file_(std::move(key_file)) {
+    ReloadKey();
+  }
+  // Reads the key file again (a renewed certificate's key is used from
+  // then on). Called by the engine's ticker, so that publishing, which runs
+  // under the engine's lock, reads no file.
+  void ReloadKey();
 
   void PublishTelemetry(const v1::SupplyTelemetry& telemetry) override;
   [[nodiscard]] absl::Status PublishResult(const v1::SessionResult& result,
@@ -26,6 +33,8 @@ class KafkaEventPublisher final : public EventPublisher {
  private:
   KafkaProducer& producer_;
   const std::string key_file_;
+  absl::Mutex key_mu_;
+  std::string key_pem_ ABSL_GUARDED_BY(key_mu_);
 };
 
 }  // namespace evnet

@@ -117,7 +117,10 @@ int Main() {
             << " EUR/kWh, journal in " << options.state_dir
             << (simulation ? "; fault simulation ON (--simulation)" : "");
 
-  Ticker ticker(absl::Seconds(1), [&engine] { engine.Tick(); });
+  Ticker ticker(absl::Seconds(1), [&engine, &publisher] {
+    publisher.ReloadKey();
+    engine.Tick();
+  });
   if (simulation && isatty(STDIN_FILENO)) {
     // Reads until EOF; left running at exit, as nothing waits on stdin.
     std::thread(ReadKeys, std::ref(engine)).detach();
