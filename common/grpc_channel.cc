@@ -10,7 +10,6 @@ namespace evnet {
 
 namespace {
 
-
 grpc::ChannelArguments Arguments(const TransportSecurity& security,
                                  const std::string& server_name,
                                  absl::Duration min_connect_timeout) {

@@ -16,9 +16,11 @@ extern char** environ;
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace evnet::test {
@@ -128,19 +130,29 @@ std::string Process::LogTail(size_t max_bytes) const {
 }
 
 int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  // The kernel may hand out the same free port twice in a row; a port given
+  // to one program of this test is never given to another (gRPC and
+  // cpp-httplib both set SO_REUSEPORT, so two servers on one port would
+  // both start, and share its connections).
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* given = new std::set<int>();
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof(addr);
+    int port = -1;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port = ntohs(addr.sin_port);
+    }
+    close(fd);
+    absl::MutexLock lock(&mu);
+    if (port > 0 && given->insert(port).second) return port;
   }
-  close(fd);
-  return port;
+  return -1;
 }
 
 bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout,
