@@ -84,6 +84,23 @@ std::vector<v1::AuditRecord> MemoryAuditLog::records() const {
   return records_;
 }
 
+std::vector<v1::AuditRecord> MemoryAuditLog::WaitFor(
+    const std::function<bool(const v1::AuditRecord&)>& match, size_t count,
+    absl::Duration timeout) const {
+  std::vector<v1::AuditRecord> matching;
+  auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    matching.clear();
+    for (const v1::AuditRecord& r : records_) {
+      if (match(r)) matching.push_back(r);
+    }
+    return matching.size() >= count;
+  };
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  enough();
+  return matching;
+}
+
 void MemoryAuditLog::Write(v1::AuditRecord record) {
   absl::MutexLock lock(&mu_);
   records_.push_back(std::move(record));

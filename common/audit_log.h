@@ -4,6 +4,7 @@
 #ifndef EVNET_COMMON_AUDIT_LOG_H_
 #define EVNET_COMMON_AUDIT_LOG_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,10 @@ class KafkaAuditLog final : public AuditLog {
 class MemoryAuditLog final : public AuditLog {
  public:
   std::vector<v1::AuditRecord> records() const;
+  // Waits until at least `count` records satisfy `match`, at most `timeout`;
+  // returns those that do.
+  std::vector<v1::AuditRecord> WaitFor(const std::function<bool(const v1::AuditRecord&)>& match,
+                                       size_t count, absl::Duration timeout) const;
 
  protected:
   void Write(v1::AuditRecord record) override;
