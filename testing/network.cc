@@ -382,21 +382,6 @@ absl::Status Network::StartLoad(std::vector<std::string> flags) {
   return Launch("evload", std::move(argv));
 }
 
-std::vector<v1::AuditRecord> Network::Audit() {
-  KafkaReaderOptions options;
-  options.bootstrap_servers = broker_->bootstrap_servers();
-  options.partitions.push_back({kAuditTopic, 0});
-  std::vector<v1::AuditRecord> records;
-  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
-  if (!reader.ok()) return records;
-  (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
-    absl::StatusOr<v1::AuditRecord> record = FromJson<v1::AuditRecord>(m.value);
-    if (record.ok()) records.push_back(*record);
-    return absl::OkStatus();
-  });
-  return records;
-}
-
 absl::Status Network::Produce(const std::string& topic, const std::string& key,
                              const std::string& value) {
   if (producer_ == nullptr) {

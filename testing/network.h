@@ -24,9 +24,11 @@
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
 #include "evnet/v1/events.pb.h"
+#include "common/json_codec.h"
 #include "common/kafka_producer.h"
 #include "httplib.h"
 #include "common/kafka_reader.h"
+#include "common/topics.h"
 #include "testing/kafka_broker.h"
 #include "testing/process.h"
 
@@ -126,8 +128,11 @@ class Network {
   // Starts tools/evload against this network, named "evload".
   [[nodiscard]] absl::Status StartLoad(std::vector<std::string> flags);
   [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action);
+  // Every record of `topic` so far (all its `partitions`), decoded as T.
+  template <typename T>
+  std::vector<T> ReadAll(const char* topic, int partitions);
   // Every record of the audit log (evnet.audit) so far.
-  std::vector<v1::AuditRecord> Audit();
+  std::vector<v1::AuditRecord> Audit() { return ReadAll<v1::AuditRecord>(kAuditTopic, 1); }
   // Writes a message to the broker as an outsider would (kcat, a driver or
   // engine of another version, an attacker), and waits for it to be stored.
   [[nodiscard]] absl::Status Produce(const std::string& topic, const std::string& key,
@@ -151,6 +156,22 @@ class Network {
   std::map<std::string, std::vector<std::string>> argv_;
   std::map<std::string, std::unique_ptr<Process>> processes_;
 };
+
+template <typename T>
+std::vector<T> Network::ReadAll(const char* topic, int partitions) {
+  KafkaReaderOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  for (int p = 0; p < partitions; ++p) options.partitions.push_back({topic, p});
+  std::vector<T> records;
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return records;
+  (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
+    absl::StatusOr<T> record = FromJson<T>(m.value);
+    if (record.ok()) records.push_back(*std::move(record));
+    return absl::OkStatus();
+  });
+  return records;
+}
 
 }  // namespace evnet::test
 

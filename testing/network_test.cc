@@ -129,25 +129,8 @@ TEST(NetworkTest, OperatorStopSurvivesACentralRestart) {
   EXPECT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, absl::Seconds(15)));
 }
 
-// Every record of `topic` so far, decoded as T.
-template <typename T>
-std::vector<T> ReadAll(const std::string& bootstrap, const char* topic, int partitions) {
-  KafkaReaderOptions options;
-  options.bootstrap_servers = bootstrap;
-  for (int p = 0; p < partitions; ++p) options.partitions.push_back({topic, p});
-  std::vector<T> records;
-  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
-  if (!reader.ok()) return records;
-  (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
-    absl::StatusOr<T> record = FromJson<T>(m.value);
-    if (record.ok()) records.push_back(*record);
-    return absl::OkStatus();
-  });
-  return records;
-}
-
-std::vector<v1::DeadLetter> ReadDeadLetters(const std::string& bootstrap) {
-  return ReadAll<v1::DeadLetter>(bootstrap, kDeadLetterTopic, kTopicPartitions);
+std::vector<v1::DeadLetter> ReadDeadLetters(Network& n) {
+  return n.ReadAll<v1::DeadLetter>(kDeadLetterTopic, kTopicPartitions);
 }
 
 TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
@@ -184,7 +167,7 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   std::vector<v1::DeadLetter> set_aside;
   ASSERT_TRUE(WaitFor(
       [&] {
-        set_aside = ReadDeadLetters(n.broker().bootstrap_servers());
+        set_aside = ReadDeadLetters(n);
         return set_aside.size() >= 3;
       },
       absl::Seconds(20)))
@@ -356,7 +339,7 @@ TEST(NetworkTest, RandomWrongMessagesNeverProduceATicketACrashOrAStall) {
     EXPECT_TRUE(n.process(program)->Running()) << program << " died; seed " << seed;
   }
   EXPECT_EQ(n.Status("CP-002"), v1::CP_STATUS_SUPPLYING);  // the victim's session goes on
-  EXPECT_FALSE(ReadDeadLetters(n.broker().bootstrap_servers()).empty());
+  EXPECT_FALSE(ReadDeadLetters(n).empty());
   std::cout << "FIGURE hostile_messages " << sent << std::endl;
 }
 

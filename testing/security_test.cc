@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/json_codec.h"
-#include "common/kafka_reader.h"
 #include "common/proto_time.h"
 #include "common/signing.h"
 #include "common/topics.h"
@@ -129,21 +128,6 @@ TEST(SecurityTest, MonitorsWithoutAValidCertificateOfTheirOwnCpNeverGetIn) {
   EXPECT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, absl::Seconds(15)));
 }
 
-// Every session result on evnet.session.results so far.
-std::vector<v1::SessionResult> Results(Network& n) {
-  KafkaReaderOptions options;
-  options.bootstrap_servers = n.broker().bootstrap_servers();
-  for (int p = 0; p < kTopicPartitions; ++p) options.partitions.push_back({kSessionResultsTopic, p});
-  std::vector<v1::SessionResult> results;
-  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
-  if (!reader.ok()) return results;
-  (void)(*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
-    if (auto result = FromJson<v1::SessionResult>(m.value); result.ok()) results.push_back(*result);
-    return absl::OkStatus();
-  });
-  return results;
-}
-
 TEST(SecurityTest, AForgedResultIsNotBilledAndAReplayedOneNotTwice) {
   CpSpec long_session;
   long_session.session_duration = absl::Seconds(60);
@@ -198,7 +182,7 @@ TEST(SecurityTest, AForgedResultIsNotBilledAndAReplayedOneNotTwice) {
 
   // Replayed word for word, it is not billed again.
   v1::SessionResult genuine;
-  for (const v1::SessionResult& r : Results(n)) {
+  for (const v1::SessionResult& r : n.ReadAll<v1::SessionResult>(kSessionResultsTopic, kTopicPartitions)) {
     if (r.session_id() == forged.session_id() && !r.signature().empty() &&
         r.energy_kwh() != 99) {
       genuine = r;
