@@ -13,23 +13,20 @@ Actor Access::ActorOf(const grpc::ServerContextBase& context) const {
   return {peer.ok() ? peer->ToString() : "unauthenticated", context.peer()};
 }
 
-absl::Status Access::RequireOperator(const grpc::ServerContextBase& context,
-                                     const std::string& action,
-                                     const std::string& target) const {
-  if (insecure_) return absl::OkStatus();
+absl::StatusOr<Actor> Access::RequireOperator(const grpc::ServerContextBase& context,
+                                              const std::string& action,
+                                              const std::string& target) const {
+  if (insecure_) return ActorOf(context);
   absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
-  absl::Status refused;
-  if (!peer.ok()) {
-    refused = peer.status();
-  } else if (peer->role != kRoleOperator) {
-    refused = absl::PermissionDeniedError(
-        absl::StrCat(peer->ToString(), " is not an operator; only operators may ", action));
-  } else {
-    return absl::OkStatus();
-  }
-  LOG(WARNING) << "Central | Refused " << action << " to " << ActorOf(context).name << " at "
-               << context.peer() << ": " << refused.message();
-  audit_.Record(ActorOf(context), action, target, "refused", std::string(refused.message()));
+  const Actor actor{peer.ok() ? peer->ToString() : "unauthenticated", context.peer()};
+  if (peer.ok() && peer->role == kRoleOperator) return actor;
+  const absl::Status refused =
+      !peer.ok() ? peer.status()
+                 : absl::PermissionDeniedError(absl::StrCat(
+                       peer->ToString(), " is not an operator; only operators may ", action));
+  LOG(WARNING) << "Central | Refused " << action << " to " << actor.name << " at "
+               << actor.source << ": " << refused.message();
+  audit_.Record(actor, action, target, "refused", std::string(refused.message()));
   return refused;
 }
 

@@ -28,10 +28,12 @@ class Access {
   // The caller as the audit log names it ("operator alice", "cp CP-001"),
   // from where.
   Actor ActorOf(const grpc::ServerContextBase& context) const;
-  // OK for an operator; otherwise PERMISSION_DENIED (or UNAUTHENTICATED),
-  // audited as a refused `action` on `target`.
-  absl::Status RequireOperator(const grpc::ServerContextBase& context, const std::string& action,
-                               const std::string& target) const;
+  // The operator who calls (as ActorOf names them); otherwise
+  // PERMISSION_DENIED (or UNAUTHENTICATED), audited as a refused `action` on
+  // `target`.
+  absl::StatusOr<Actor> RequireOperator(const grpc::ServerContextBase& context,
+                                        const std::string& action,
+                                        const std::string& target) const;
   // OK when the peer may be the monitor of `cp_id` (Enrolments::Admit).
   // Not audited here: the link records its own refusals. Never blocks.
   absl::Status AdmitMonitor(const grpc::ServerContextBase& context,

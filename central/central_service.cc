@@ -51,9 +51,9 @@ grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* CentralServiceI
 
 grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPoints(
     grpc::CallbackServerContext* context, const v1::WatchChargingPointsRequest*) {
-  if (absl::Status allowed = access_.RequireOperator(*context, "cp.watch", "all CPs");
+  if (absl::StatusOr<Actor> allowed = access_.RequireOperator(*context, "cp.watch", "all CPs");
       !allowed.ok()) {
-    return new RefusedWatch(ToGrpcStatus(allowed));
+    return new RefusedWatch(ToGrpcStatus(allowed.status()));
   }
   return watchers_.Start(context);
 }
@@ -61,9 +61,9 @@ grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPo
 grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext* context,
                                                     const v1::ListChargingPointsRequest* request,
                                                     v1::ListChargingPointsResponse* response) {
-  if (absl::Status allowed = access_.RequireOperator(*context, "cp.list", "all CPs");
+  if (absl::StatusOr<Actor> allowed = access_.RequireOperator(*context, "cp.list", "all CPs");
       !allowed.ok()) {
-    return ToGrpcStatus(allowed);
+    return ToGrpcStatus(allowed.status());
   }
   const size_t size = PageSize(request->page_size());
   for (v1::ChargingPoint& cp : registry_.ListAfter(request->page_token(), size)) {
@@ -79,9 +79,9 @@ grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext* context
 grpc::Status CentralServiceImpl::GetChargingPoint(grpc::ServerContext* context,
                                                   const v1::GetChargingPointRequest* request,
                                                   v1::ChargingPoint* response) {
-  if (absl::Status allowed = access_.RequireOperator(*context, "cp.get", request->cp_id());
+  if (absl::StatusOr<Actor> allowed = access_.RequireOperator(*context, "cp.get", request->cp_id());
       !allowed.ok()) {
-    return ToGrpcStatus(allowed);
+    return ToGrpcStatus(allowed.status());
   }
   absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(request->cp_id());
   if (!cp.ok()) return ToGrpcStatus(cp.status());
@@ -137,33 +137,29 @@ absl::Status CentralServiceImpl::SetStopped(
 grpc::Status CentralServiceImpl::StopChargingPoint(grpc::ServerContext* context,
                                                    const v1::StopChargingPointRequest* request,
                                                    v1::StopChargingPointResponse* response) {
-  if (absl::Status allowed = access_.RequireOperator(
-          *context, "cp.stop", request->all() ? "all CPs" : request->cp_id());
-      !allowed.ok()) {
-    return ToGrpcStatus(allowed);
-  }
+  absl::StatusOr<Actor> by = access_.RequireOperator(
+      *context, "cp.stop", request->all() ? "all CPs" : request->cp_id());
+  if (!by.ok()) return ToGrpcStatus(by.status());
   return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), true,
-                                 response->mutable_charging_points(), access_.ActorOf(*context)));
+                                 response->mutable_charging_points(), *by));
 }
 
 grpc::Status CentralServiceImpl::ResumeChargingPoint(grpc::ServerContext* context,
                                                      const v1::ResumeChargingPointRequest* request,
                                                      v1::ResumeChargingPointResponse* response) {
-  if (absl::Status allowed = access_.RequireOperator(
-          *context, "cp.resume", request->all() ? "all CPs" : request->cp_id());
-      !allowed.ok()) {
-    return ToGrpcStatus(allowed);
-  }
+  absl::StatusOr<Actor> by = access_.RequireOperator(
+      *context, "cp.resume", request->all() ? "all CPs" : request->cp_id());
+  if (!by.ok()) return ToGrpcStatus(by.status());
   return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), false,
-                                 response->mutable_charging_points(), access_.ActorOf(*context)));
+                                 response->mutable_charging_points(), *by));
 }
 
 grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext* context,
                                               const v1::ListSessionsRequest* request,
                                               v1::ListSessionsResponse* response) {
-  if (absl::Status allowed = access_.RequireOperator(*context, "session.list", "all sessions");
+  if (absl::StatusOr<Actor> allowed = access_.RequireOperator(*context, "session.list", "all sessions");
       !allowed.ok()) {
-    return ToGrpcStatus(allowed);
+    return ToGrpcStatus(allowed.status());
   }
   ListSessionsPage(*request, response);
   return grpc::Status::OK;
@@ -188,21 +184,14 @@ void CentralServiceImpl::ListSessionsPage(const v1::ListSessionsRequest& request
 grpc::Status CentralServiceImpl::EnrollChargingPoint(
     grpc::ServerContext* context, const v1::EnrollChargingPointRequest* request,
     v1::Enrolment* response) {
-  const std::string cp_id = request->cp_id().substr(0, 64);
-  if (absl::Status allowed = access_.RequireOperator(*context, "cp.enrol", cp_id); !allowed.ok()) {
-    return ToGrpcStatus(allowed);
-  }
-  const Actor by = access_.ActorOf(*context);
   absl::StatusOr<v1::Enrolment> enrolment =
-      Enrolments::Enrolling(request->cp_id(), request->certificate_pem(), by.name, absl::Now());
-  absl::Status done = enrolment.ok() ? SaveEnrolment(*enrolment, "cp.enrol", by)
-                                     : enrolment.status();
-  if (!enrolment.ok()) {
-    audit_.Record(by, "cp.enrol", cp_id, "refused", std::string(done.message()));
-  }
-  if (!done.ok()) return ToGrpcStatus(done);
-  LOG(INFO) << "Central | CP " << cp_id << " enrolled by " << by.name << " (certificate sha256 "
-            << enrolment->certificate_sha256() << ")";
+      ChangeEnrolment(*context, request->cp_id(), "cp.enrol", [&](const std::string& by) {
+        return Enrolments::Enrolling(request->cp_id(), request->certificate_pem(), by,
+                                     absl::Now());
+      });
+  if (!enrolment.ok()) return ToGrpcStatus(enrolment.status());
+  LOG(INFO) << "Central | CP " << enrolment->cp_id() << " enrolled by " << enrolment->changed_by()
+            << " (certificate sha256 " << enrolment->certificate_sha256() << ")";
   *response = *std::move(enrolment);
   return grpc::Status::OK;
 }
@@ -210,40 +199,41 @@ grpc::Status CentralServiceImpl::EnrollChargingPoint(
 grpc::Status CentralServiceImpl::RevokeChargingPoint(
     grpc::ServerContext* context, const v1::RevokeChargingPointRequest* request,
     v1::Enrolment* response) {
-  const std::string cp_id = request->cp_id().substr(0, 64);
-  if (absl::Status allowed = access_.RequireOperator(*context, "cp.revoke", cp_id);
-      !allowed.ok()) {
-    return ToGrpcStatus(allowed);
-  }
-  const Actor by = access_.ActorOf(*context);
   absl::StatusOr<v1::Enrolment> enrolment =
-      enrolment_.enrolments.Revoking(request->cp_id(), by.name, absl::Now());
-  absl::Status done = enrolment.ok() ? SaveEnrolment(*enrolment, "cp.revoke", by)
-                                     : enrolment.status();
-  if (!enrolment.ok()) {
-    audit_.Record(by, "cp.revoke", cp_id, "refused", std::string(done.message()));
-  }
-  if (!done.ok()) return ToGrpcStatus(done);
+      ChangeEnrolment(*context, request->cp_id(), "cp.revoke", [&](const std::string& by) {
+        return enrolment_.enrolments.Revoking(request->cp_id(), by, absl::Now());
+      });
+  if (!enrolment.ok()) return ToGrpcStatus(enrolment.status());
   // Its link, if it has one, ends now; it cannot register again.
+  const std::string& cp_id = enrolment->cp_id();
   hub_.Close(cp_id, absl::PermissionDeniedError(absl::StrCat(cp_id, " was revoked")));
-  LOG(WARNING) << "Central | CP " << cp_id << " revoked by " << by.name;
+  LOG(WARNING) << "Central | CP " << cp_id << " revoked by " << enrolment->changed_by();
   *response = *std::move(enrolment);
   return grpc::Status::OK;
 }
 
-absl::Status CentralServiceImpl::SaveEnrolment(const v1::Enrolment& enrolment,
-                                               const std::string& action, const Actor& by) {
+absl::StatusOr<v1::Enrolment> CentralServiceImpl::ChangeEnrolment(
+    const grpc::ServerContext& context, const std::string& cp_id, const std::string& action,
+    const std::function<absl::StatusOr<v1::Enrolment>(const std::string& by)>& change) {
+  const std::string target = cp_id.substr(0, 64);
+  absl::StatusOr<Actor> by = access_.RequireOperator(context, action, target);
+  if (!by.ok()) return by.status();
+  absl::StatusOr<v1::Enrolment> enrolment = change(by->name);
+  if (!enrolment.ok()) {
+    audit_.Record(*by, action, target, "refused", std::string(enrolment.status().message()));
+    return enrolment.status();
+  }
   absl::Status saved = Await(
-      [&](Done done) { enrolment_.store.Save(enrolment, std::move(done)); }, kKafkaTimeout);
+      [&](Done done) { enrolment_.store.Save(*enrolment, std::move(done)); }, kKafkaTimeout);
   if (!saved.ok()) {
-    audit_.Record(by, action, enrolment.cp_id(), "failed", std::string(saved.message()));
-    return absl::UnavailableError(absl::StrCat("cannot record the change of ", enrolment.cp_id(),
+    audit_.Record(*by, action, target, "failed", std::string(saved.message()));
+    return absl::UnavailableError(absl::StrCat("cannot record the change of ", target,
                                                " in Kafka, so it was not made: ",
                                                saved.message()));
   }
-  enrolment_.enrolments.Apply(enrolment);
-  audit_.Record(by, action, enrolment.cp_id(), "done");
-  return absl::OkStatus();
+  enrolment_.enrolments.Apply(*enrolment);
+  audit_.Record(*by, action, target, "done");
+  return enrolment;
 }
 
 }  // namespace evnet

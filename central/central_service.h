@@ -5,6 +5,7 @@
 #ifndef EVNET_CENTRAL_CENTRAL_SERVICE_H_
 #define EVNET_CENTRAL_CENTRAL_SERVICE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -81,9 +82,11 @@ class CentralServiceImpl final : public CentralServiceBase {
   LinkHub& hub_;
   SessionCoordinator& coordinator_;
   RegistryStore& store_;
-  // Records `enrolment` in Kafka, then applies it; audited as `action`.
-  absl::Status SaveEnrolment(const v1::Enrolment& enrolment, const std::string& action,
-                             const Actor& by);
+  // For an operator: makes the record `change` gives (by that operator),
+  // records it in Kafka, then applies it; each outcome audited as `action`.
+  absl::StatusOr<v1::Enrolment> ChangeEnrolment(
+      const grpc::ServerContext& context, const std::string& cp_id, const std::string& action,
+      const std::function<absl::StatusOr<v1::Enrolment>(const std::string& by)>& change);
 
   AuditLog& audit_;
   const Access& access_;
