@@ -197,7 +197,8 @@ absl::Status KafkaBridge::Rebuild() {
   });
   if (!read.ok()) return read;
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
-            << ": " << registry_.size() << " CPs (" << cps << " records), " << enrolments << " enrolment records, " << decisions
+            << ": " << registry_.size() << " CPs (" << cps << " records), " << enrolments
+            << " enrolment records, " << decisions
             << " decisions of the last " << absl::FormatDuration(options_.ledger_window);
   return absl::OkStatus();
 }

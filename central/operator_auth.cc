@@ -4,14 +4,13 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/validation.h"
 
 namespace evnet {
@@ -56,11 +55,11 @@ bool SameSecret(absl::string_view a, absl::string_view b) {
 }
 
 absl::StatusOr<std::unique_ptr<OperatorAuth>> OperatorAuth::FromFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the operators' credentials ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<std::unique_ptr<OperatorAuth>> auth = FromText(text.str());
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return absl::NotFoundError(absl::StrCat("cannot read the operators' credentials ", path));
+  }
+  absl::StatusOr<std::unique_ptr<OperatorAuth>> auth = FromText(*text);
   if (!auth.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", auth.status().message()));
   }
