@@ -86,7 +86,7 @@ INSTANTIATE_TEST_SUITE_P(SimulationOffAndOn, EngineServiceTest, ::testing::Bool(
 // simulate.
 TEST(SecureEngineServiceTest, AnEngineAnswersOnlyItsOwnMonitorAndOperatorsOnlySimulate) {
   const std::string dir = std::string(getenv("TEST_TMPDIR")) + "/pki";
-  for (const std::string args : {"init " + dir, "issue " + dir + " cp CP-001",
+  for (const std::string& args : {"init " + dir, "issue " + dir + " cp CP-001",
                                  "issue " + dir + " cp CP-002", "issue " + dir + " operator alice"}) {
     ASSERT_EQ(std::system(("tools/pki/evpki " + args + " >/dev/null").c_str()), 0) << args;
   }
