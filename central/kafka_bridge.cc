@@ -8,12 +8,14 @@
 #include "absl/strings/str_join.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
+#include "common/kafka_conf.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_reader.h"
 #include "common/signing.h"
 #include "common/validation.h"
 #include "common/kafka_dispatcher.h"
 #include "common/topics.h"
+#include "common/transport_security.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -113,6 +115,29 @@ bool KafkaBridge::Retry(const char* what, const std::function<absl::Status()>& s
   return false;
 }
 
+namespace {
+
+// What each role may do where the broker authorizes (tools/kafka/broker
+// --tls); central is a super user there, and nobody else may do anything:
+// only engines write telemetry and results, only drivers write requests
+// and read updates, operators read the audit log and the set-aside
+// messages, and only central writes updates, the registry, the ledger,
+// enrolments and the audit log.
+std::vector<KafkaAcl> NetworkPermissions() {
+  using A = KafkaAcl;
+  return {
+      {A::kTopic, kSupplyTelemetryTopic, false, kRoleCp, A::kWrite},
+      {A::kTopic, kSessionResultsTopic, false, kRoleCp, A::kWrite},
+      {A::kTopic, kDriverRequestsTopic, false, kRoleDriver, A::kWrite},
+      {A::kTopic, kDriverUpdatesTopic, false, kRoleDriver, A::kRead},
+      {A::kGroup, kDriverGroupPrefix, true, kRoleDriver, A::kRead},
+      {A::kTopic, kAuditTopic, false, kRoleOperator, A::kRead},
+      {A::kTopic, kDeadLetterTopic, false, kRoleOperator, A::kRead},
+  };
+}
+
+}  // namespace
+
 void KafkaBridge::Run() {
   const std::vector<KafkaTopicSpec> topics = {
       {kDriverRequestsTopic, kTopicPartitions, false},
@@ -128,7 +153,15 @@ void KafkaBridge::Run() {
   bool ok = Retry("Kafka topics", [&] {
     absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
     if (!admin.ok()) return admin.status();
-    return (*admin)->EnsureTopics(topics, kKafkaTimeout);
+    if (absl::Status made = (*admin)->EnsureTopics(topics, kKafkaTimeout); !made.ok()) return made;
+    if (CurrentKafkaTls().cert_file.empty()) return absl::OkStatus();
+    absl::Status granted = (*admin)->EnsureAcls(NetworkPermissions(), kKafkaTimeout);
+    if (absl::IsFailedPrecondition(granted)) {
+      LOG(WARNING) << "Central | " << granted.message()
+                   << "; every client with a certificate of the network may do anything";
+      return absl::OkStatus();
+    }
+    return granted;
   });
   if (!ok || !Retry("Rebuilding state from Kafka", [&] { return Rebuild(); })) return;
   coordinator_.FinishRestore();

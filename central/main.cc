@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "central/central.h"
 #include "common/flags.h"
+#include "common/kafka_conf.h"
 #include "common/transport_security.h"
 #include "glog/logging.h"
 
@@ -61,6 +62,12 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "Central | " << security.status().message();
     return 2;
   }
+  // The same certificate proves who central is to Kafka.
+  evnet::ConfigureKafkaTls(security->insecure ? evnet::KafkaTls{}
+                                              : evnet::KafkaTls{security->ca_file,
+                                                                security->cert_file,
+                                                                security->key_file},
+                           "Central");
   evnet::CentralOptions options;
   options.security = *security;
   options.dashboard_tls = absl::GetFlag(FLAGS_dashboard_tls);

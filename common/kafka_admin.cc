@@ -1,6 +1,9 @@
 #include "common/kafka_admin.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "common/kafka_conf.h"
 #include "librdkafka/rdkafka.h"
 
 namespace evnet {
@@ -33,6 +36,13 @@ struct NewTopics {
   ~NewTopics() { rd_kafka_NewTopic_destroy_array(list.data(), list.size()); }
   std::vector<rd_kafka_NewTopic_t*> list;
 };
+struct AclBindings {
+  AclBindings() = default;
+  AclBindings(const AclBindings&) = delete;
+  AclBindings& operator=(const AclBindings&) = delete;
+  ~AclBindings() { rd_kafka_AclBinding_destroy_array(list.data(), list.size()); }
+  std::vector<rd_kafka_AclBinding_t*> list;
+};
 
 absl::Status Unreachable(const std::string& bootstrap, const char* what, const char* why) {
   return absl::UnavailableError(absl::StrCat(what, " at ", bootstrap, " failed: ", why,
@@ -49,10 +59,13 @@ absl::StatusOr<std::unique_ptr<KafkaAdmin>> KafkaAdmin::Create(
     const std::string& bootstrap_servers) {
   char error[512];
   Conf conf(rd_kafka_conf_new());
-  if (rd_kafka_conf_set(conf.get(), "bootstrap.servers", bootstrap_servers.c_str(), error,
-                        sizeof(error)) != RD_KAFKA_CONF_OK ||
-      rd_kafka_conf_set(conf.get(), "log_level", "3", error, sizeof(error)) != RD_KAFKA_CONF_OK) {
-    return absl::InvalidArgumentError(absl::StrCat("Kafka admin: ", error));
+  KafkaProperties properties = KafkaClientProperties(bootstrap_servers, "evnet-admin");
+  properties["log_level"] = "3";
+  for (const auto& [name, value] : properties) {
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), error, sizeof(error)) !=
+        RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("Kafka admin: ", name, ": ", error));
+    }
   }
   std::unique_ptr<rd_kafka_t, KafkaHandleDeleter> rk(
       rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), error, sizeof(error)));
@@ -63,9 +76,26 @@ absl::StatusOr<std::unique_ptr<KafkaAdmin>> KafkaAdmin::Create(
 
 absl::Status KafkaAdmin::EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
                                       absl::Duration timeout) {
+  // Only what is missing is asked for: where the broker authorizes, only
+  // central may create topics, and the others find them made.
+  std::set<std::string> existing;
+  {
+    const rd_kafka_metadata_t* raw = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, Millis(timeout));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Unreachable(bootstrap_servers_, "reading metadata", rd_kafka_err2str(err));
+    }
+    Metadata metadata(raw);
+    for (int i = 0; i < metadata->topic_cnt; ++i) {
+      if (metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        existing.insert(metadata->topics[i].topic);
+      }
+    }
+  }
   char error[512];
   NewTopics new_topics;
   for (const KafkaTopicSpec& spec : topics) {
+    if (existing.count(spec.name) > 0) continue;
     rd_kafka_NewTopic_t* topic =
         rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, 1, error, sizeof(error));
     if (topic == nullptr) {
@@ -81,6 +111,7 @@ absl::Status KafkaAdmin::EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
       rd_kafka_NewTopic_set_config(topic, "segment.ms", segment.c_str());
     }
   }
+  if (new_topics.list.empty()) return absl::OkStatus();
   Options options(rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
   rd_kafka_AdminOptions_set_request_timeout(options.get(), Millis(timeout), error, sizeof(error));
   Queue queue(rd_kafka_queue_new(rk_.get()));
@@ -97,10 +128,61 @@ absl::Status KafkaAdmin::EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
       rd_kafka_event_CreateTopics_result(event.get()), &count);
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "topic ", rd_kafka_topic_result_name(results[i]),
+          " is missing and this program may not create it: start central first, which does"));
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
       return absl::UnavailableError(absl::StrCat("creating topic ",
                                                  rd_kafka_topic_result_name(results[i]), ": ",
                                                  rd_kafka_topic_result_error_string(results[i])));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaAdmin::EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout) {
+  char error[512];
+  AclBindings bindings;
+  for (const KafkaAcl& acl : acls) {
+    rd_kafka_AclBinding_t* binding = rd_kafka_AclBinding_new(
+        acl.resource == KafkaAcl::kTopic ? RD_KAFKA_RESOURCE_TOPIC : RD_KAFKA_RESOURCE_GROUP,
+        acl.name.c_str(),
+        acl.prefixed ? RD_KAFKA_RESOURCE_PATTERN_PREFIXED : RD_KAFKA_RESOURCE_PATTERN_LITERAL,
+        absl::StrCat("User:", acl.principal).c_str(), "*",
+        acl.operation == KafkaAcl::kRead ? RD_KAFKA_ACL_OPERATION_READ
+                                         : RD_KAFKA_ACL_OPERATION_WRITE,
+        RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, error, sizeof(error));
+    if (binding == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("Kafka ACL on ", acl.name, ": ", error));
+    }
+    bindings.list.push_back(binding);
+  }
+  if (bindings.list.empty()) return absl::OkStatus();
+  Options options(rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEACLS));
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), Millis(timeout), error, sizeof(error));
+  Queue queue(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_CreateAcls(rk_.get(), bindings.list.data(), bindings.list.size(), options.get(),
+                      queue.get());
+  Event event(rd_kafka_queue_poll(queue.get(), Millis(timeout) + 1000));
+  if (event == nullptr) return Unreachable(bootstrap_servers_, "creating ACLs", "no answer");
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unreachable(bootstrap_servers_, "creating ACLs",
+                       rd_kafka_event_error_string(event.get()));
+  }
+  size_t count = 0;
+  const rd_kafka_acl_result_t** results =
+      rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(event.get()), &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (const rd_kafka_error_t* err = rd_kafka_acl_result_error(results[i]); err != nullptr) {
+      const std::string why = rd_kafka_error_string(err);
+      if (rd_kafka_error_code(err) == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the broker at ", bootstrap_servers_, " has no authorizer: ", why));
+      }
+      return absl::PermissionDeniedError(absl::StrCat("creating a Kafka ACL: ", why));
     }
   }
   return absl::OkStatus();

@@ -1,5 +1,6 @@
 // Topic administration for evnet's programs: create the topics a program
-// uses if they are missing (idempotent), and list a topic's partitions for
+// uses if they are missing (idempotent), grant the network's permissions
+// where the broker authorizes, and list a topic's partitions for
 // consumers that read them directly (no group rebalance to wait for after a
 // restart).
 #ifndef EVNET_COMMON_KAFKA_ADMIN_H_
@@ -33,6 +34,19 @@ struct KafkaTopicSpec {
   absl::Duration retention = absl::ZeroDuration();
 };
 
+// One permission a broker with an authorizer grants: `principal` (a
+// certificate's role, as tools/kafka/broker maps it) may read or write the
+// topic or consumer group `name` (or every one starting with it).
+struct KafkaAcl {
+  enum Resource { kTopic, kGroup };
+  enum Operation { kRead, kWrite };
+  Resource resource = kTopic;
+  std::string name;
+  bool prefixed = false;
+  std::string principal;
+  Operation operation = kRead;
+};
+
 class KafkaAdmin {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaAdmin>> Create(
@@ -43,6 +57,10 @@ class KafkaAdmin {
   // Creates the topics that do not exist yet; existing ones are left as they are.
   [[nodiscard]] absl::Status EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
                                           absl::Duration timeout);
+
+  // Grants each permission (granting one twice is harmless). A broker without
+  // an authorizer answers FAILED_PRECONDITION.
+  [[nodiscard]] absl::Status EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout);
 
   // Every partition of each topic.
   [[nodiscard]] absl::StatusOr<std::vector<KafkaTopicPartition>> Partitions(

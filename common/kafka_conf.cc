@@ -1,7 +1,12 @@
 #include "common/kafka_conf.h"
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+
+ABSL_FLAG(bool, kafka_plaintext, false,
+          "talk to Kafka without TLS even though gRPC has certificates: for a broker "
+          "started without --tls, in experiments and benchmarks only");
 
 namespace evnet {
 
@@ -80,14 +85,52 @@ void KafkaEventLogger::event_cb(RdKafka::Event& event) {
   }
 }
 
+namespace {
+
+absl::Mutex kafka_tls_mu(absl::kConstInit);
+KafkaTls& KafkaTlsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(kafka_tls_mu) {
+  static KafkaTls* tls = new KafkaTls();
+  return *tls;
+}
+
+}  // namespace
+
+void SetKafkaTls(KafkaTls tls) {
+  absl::MutexLock lock(&kafka_tls_mu);
+  KafkaTlsLocked() = std::move(tls);
+}
+
+KafkaTls CurrentKafkaTls() {
+  absl::MutexLock lock(&kafka_tls_mu);
+  return KafkaTlsLocked();
+}
+
+void ConfigureKafkaTls(KafkaTls files, const std::string& who) {
+  if (absl::GetFlag(FLAGS_kafka_plaintext) && !files.cert_file.empty()) {
+    LOG(WARNING) << who << " | --kafka_plaintext: Kafka is spoken without TLS and without "
+                 << "proving who this program is; any client that reaches the broker can "
+                 << "read and write what it does";
+    files = {};
+  }
+  SetKafkaTls(std::move(files));
+}
+
 KafkaProperties KafkaClientProperties(const std::string& bootstrap_servers,
                                       const std::string& client_id) {
-  return {
+  KafkaProperties properties = {
       {"bootstrap.servers", bootstrap_servers},
       {"client.id", client_id},
       {"log.connection.close", "false"},
       {"reconnect.backoff.max.ms", "1000"},
   };
+  const KafkaTls tls = CurrentKafkaTls();
+  if (!tls.cert_file.empty()) {
+    properties["security.protocol"] = "ssl";
+    properties["ssl.ca.location"] = tls.ca_file;
+    properties["ssl.certificate.location"] = tls.cert_file;
+    properties["ssl.key.location"] = tls.key_file;
+  }
+  return properties;
 }
 
 absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(

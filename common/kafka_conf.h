@@ -80,8 +80,29 @@ class KafkaEventLogger : public RdKafka::EventCb {
   absl::Time last_unreachable_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
+// How this process's Kafka clients prove who they are to a broker that
+// requires it (tools/kafka/broker --tls): TLS with the network's CA and the
+// program's own certificate, the same files as its gRPC identity; the broker
+// authorizes by the certificate's role (OU). Empty files: PLAINTEXT.
+// librdkafka reads them when a client is made, so a renewed certificate is
+// used by the clients made after it.
+struct KafkaTls {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+// Set once by main (or a test's network) before its first Kafka client;
+// every client made afterwards uses it.
+void SetKafkaTls(KafkaTls tls);
+KafkaTls CurrentKafkaTls();
+// What main calls with the program's own files (empty when it runs
+// --insecure): TLS with them, unless --kafka_plaintext asks for a broker
+// without TLS, which is logged as a warning naming `who`.
+void ConfigureKafkaTls(KafkaTls files, const std::string& who);
+
 // What every evnet Kafka client sets: where the brokers are, its name, quiet
-// reconnects, and finding a restarted broker again within a second.
+// reconnects, finding a restarted broker again within a second, and TLS
+// when SetKafkaTls was given files.
 KafkaProperties KafkaClientProperties(const std::string& bootstrap_servers,
                                       const std::string& client_id);
 

@@ -43,6 +43,7 @@ struct TransportSecurity {
 
 // The roles a certificate's OU names.
 inline constexpr char kRoleCp[] = "cp";
+inline constexpr char kRoleDriver[] = "driver";
 inline constexpr char kRoleOperator[] = "operator";
 inline constexpr char kRoleCentral[] = "central";
 inline constexpr char kCentralName[] = "central";

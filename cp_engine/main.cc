@@ -11,8 +11,9 @@
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
-#include "common/transport_security.h"
+#include "common/kafka_conf.h"
 #include "common/kafka_producer.h"
+#include "common/transport_security.h"
 #include "common/peer_identity.h"
 #include "common/ticker.h"
 #include "cp_engine/charging_engine.h"
@@ -87,6 +88,9 @@ int Main() {
       LOG(ERROR) << "CP_E:" << cp_id << " | " << own.message();
       return 2;
     }
+    // The same certificate proves to Kafka that an engine writes.
+    ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file},
+                      absl::StrCat("CP_E:", cp_id));
   }
   KafkaProducerOptions kafka;
   kafka.bootstrap_servers = absl::GetFlag(FLAGS_kafka_bootstrap);

@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<Driver>> Driver::Start(DriverOptions options, std
 
   KafkaConsumerOptions consumer_options;
   consumer_options.bootstrap_servers = options.kafka_bootstrap;
-  consumer_options.group_id = absl::StrCat("evnet-driver-", options.driver_id);
+  consumer_options.group_id = absl::StrCat(kDriverGroupPrefix, options.driver_id);
   consumer_options.client_id = options.driver_id;
   // Only the partition its own updates go to (they are keyed by driver id).
   const int32_t count = static_cast<int32_t>(partitions->size());

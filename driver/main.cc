@@ -14,6 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/flags.h"
+#include "common/kafka_conf.h"
+#include "common/peer_identity.h"
+#include "common/transport_security.h"
 #include "driver/driver.h"
 #include "glog/logging.h"
 
@@ -62,6 +65,21 @@ int Main() {
     }
     cp_ids = *std::move(read);
   }
+  // A driver proves who it is to Kafka with its own certificate.
+  absl::StatusOr<TransportSecurity> security = TransportSecurityFromFlags(options.driver_id);
+  if (!security.ok()) {
+    LOG(ERROR) << options.driver_id << " | " << security.status().message();
+    return 2;
+  }
+  if (!security->insecure) {
+    absl::Status own = CheckOwnCertificate(security->cert_file, kRoleDriver, options.driver_id);
+    if (!own.ok()) {
+      LOG(ERROR) << options.driver_id << " | " << own.message();
+      return 2;
+    }
+    ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file},
+                      options.driver_id);
+  }
 
   // Kafka may be away for a while (a restart): wait for it, saying so once.
   absl::StatusOr<std::unique_ptr<Driver>> driver = Driver::Start(options, std::cout);
@@ -109,10 +127,10 @@ int Main() {
 
 int main(int argc, char** argv) {
   evnet::InitProgram(argc, argv, "driver: asks an evnet network for charges",
-                     {{"driver_id", "DRIVER_ID"},
-                      {"requests", "DRIVER_REQUESTS"},
-                      {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
-                      {"state_dir", "STATE_DIR"},
-                      {"pause", "DRIVER_PAUSE"}});
+                     evnet::WithTransportSecurityEnv({{"driver_id", "DRIVER_ID"},
+                                                      {"requests", "DRIVER_REQUESTS"},
+                                                      {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
+                                                      {"state_dir", "STATE_DIR"},
+                                                      {"pause", "DRIVER_PAUSE"}}));
   return evnet::Main();
 }

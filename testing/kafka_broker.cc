@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/kafka_conf.h"
 #include "glog/logging.h"
 #include "librdkafka/rdkafkacpp.h"
 
@@ -15,7 +16,9 @@ constexpr char kBrokerScript[] = "tools/kafka/broker";
 bool KafkaAnswers(const std::string& bootstrap_servers, absl::Duration timeout) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
-  conf->set("bootstrap.servers", bootstrap_servers, error);
+  for (const auto& [name, value] : KafkaClientProperties(bootstrap_servers, "evnet-probe")) {
+    conf->set(name, value, error);
+  }
   conf->set("log_level", "0", error);
   std::unique_ptr<RdKafka::Producer> probe(RdKafka::Producer::create(conf.get(), error));
   if (probe == nullptr) return false;
@@ -27,7 +30,8 @@ bool KafkaAnswers(const std::string& bootstrap_servers, absl::Duration timeout) 
   return err == RdKafka::ERR_NO_ERROR;
 }
 
-absl::StatusOr<std::unique_ptr<KafkaBroker>> KafkaBroker::Start(absl::Duration timeout) {
+absl::StatusOr<std::unique_ptr<KafkaBroker>> KafkaBroker::Start(absl::Duration timeout,
+                                                                const std::string& tls_dir) {
   std::unique_ptr<KafkaBroker> broker(new KafkaBroker());
   const char* external = getenv("KAFKA_BOOTSTRAP");
   if (external != nullptr && *external != '\0') {
@@ -40,6 +44,7 @@ absl::StatusOr<std::unique_ptr<KafkaBroker>> KafkaBroker::Start(absl::Duration t
   }
   broker->owned_ = true;
   broker->data_dir_ = MakeTempDir("kafka");
+  broker->tls_dir_ = tls_dir;
   broker->port_ = PickFreePort();
   broker->controller_port_ = PickFreePort();
   broker->bootstrap_servers_ = absl::StrCat("127.0.0.1:", broker->port_);
@@ -61,6 +66,10 @@ absl::Status KafkaBroker::Launch(absl::Duration timeout) {
   ProcessOptions options;
   options.argv = {kBrokerScript, "--port", absl::StrCat(port_), "--controller-port",
                   absl::StrCat(controller_port_), "--data-dir", data_dir_ + "/data"};
+  if (!tls_dir_.empty()) {
+    options.argv.push_back("--tls");
+    options.argv.push_back(tls_dir_);
+  }
   options.log_path = data_dir_ + "/broker.log";
   const absl::Time started = absl::Now();
   absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(options);

@@ -18,8 +18,10 @@ namespace evnet::test {
 class KafkaBroker {
  public:
   // Starts a broker (or adopts KAFKA_BOOTSTRAP) and waits until it answers.
+  // With `tls_dir` (a CA made by tools/pki/evpki) it listens with TLS only
+  // and authorizes by role; the test's own clients then need SetKafkaTls.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaBroker>> Start(
-      absl::Duration timeout = absl::Seconds(60));
+      absl::Duration timeout = absl::Seconds(60), const std::string& tls_dir = "");
   ~KafkaBroker();
 
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }
@@ -40,6 +42,7 @@ class KafkaBroker {
   bool owned_ = false;
   std::string bootstrap_servers_;
   std::string data_dir_;
+  std::string tls_dir_;
   int port_ = 0;
   int controller_port_ = 0;
   std::unique_ptr<Process> process_;

@@ -13,6 +13,7 @@
 #include "common/transport_security.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
+#include "common/kafka_conf.h"
 #include "common/kafka_reader.h"
 #include "common/topics.h"
 #include "glog/logging.h"
@@ -118,14 +119,6 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
   net->dir_ = MakeTempDir("network");
   net->cps_ = cps;
   net->central_flags_ = std::move(central_flags);
-  absl::StatusOr<std::unique_ptr<KafkaBroker>> broker = KafkaBroker::Start();
-  if (!broker.ok()) return broker.status();
-  net->broker_ = *std::move(broker);
-  absl::StatusOr<std::unique_ptr<UpdateLog>> updates =
-      UpdateLog::Start(net->broker_->bootstrap_servers());
-  if (!updates.ok()) return updates.status();
-  net->updates_ = *std::move(updates);
-
   {
     std::ofstream(net->dir_ + "/operators")
         << OperatorAuth::CredentialLine(kOperator, kOperatorPassword) << "\n";
@@ -141,6 +134,22 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
     }
     security = TransportSecurity::FromDir(net->pki_dir_, kRoleOperator, kTestOperator);
   }
+  // On Kafka the test reads and writes everything, so it holds central's
+  // certificate there; attacks with other identities use kcat.
+  const TransportSecurity central_files =
+      TransportSecurity::FromDir(net->pki_dir_, kRoleCentral, kCentralName);
+  SetKafkaTls(insecure ? KafkaTls{}
+                       : KafkaTls{central_files.ca_file, central_files.cert_file,
+                                  central_files.key_file});
+  absl::StatusOr<std::unique_ptr<KafkaBroker>> broker =
+      KafkaBroker::Start(absl::Seconds(60), net->pki_dir_);
+  if (!broker.ok()) return broker.status();
+  net->broker_ = *std::move(broker);
+  absl::StatusOr<std::unique_ptr<UpdateLog>> updates =
+      UpdateLog::Start(net->broker_->bootstrap_servers());
+  if (!updates.ok()) return updates.status();
+  net->updates_ = *std::move(updates);
+
   net->central_port_ = PickFreePort();
   net->http_port_ = PickFreePort();
   net->central_ = v1::CentralService::NewStub(
@@ -253,11 +262,18 @@ absl::Status Network::StartDriver(const std::string& driver_id,
                                   const std::vector<std::string>& cp_ids, absl::Duration pause) {
   const std::string file = absl::StrCat(dir_, "/", driver_id, ".requests");
   std::ofstream(file) << absl::StrJoin(cp_ids, "\n") << "\n";
-  return Launch(driver_id, {kDriver, absl::StrCat("--driver_id=", driver_id),
-                            absl::StrCat("--requests=", file),
-                            absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
-                            absl::StrCat("--state_dir=", dir_, "/drivers"),
-                            absl::StrCat("--pause=", absl::FormatDuration(pause))});
+  if (!pki_dir_.empty()) {
+    if (absl::Status issued = Pki("issue", absl::StrCat("driver ", driver_id)); !issued.ok()) {
+      return issued;
+    }
+  }
+  std::vector<std::string> argv = {kDriver, absl::StrCat("--driver_id=", driver_id),
+                                   absl::StrCat("--requests=", file),
+                                   absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
+                                   absl::StrCat("--state_dir=", dir_, "/drivers"),
+                                   absl::StrCat("--pause=", absl::FormatDuration(pause))};
+  for (std::string& flag : SecurityFlags(kRoleDriver, driver_id)) argv.push_back(flag);
+  return Launch(driver_id, std::move(argv));
 }
 
 absl::Status Network::Kill(const std::string& name) {
