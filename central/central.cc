@@ -10,6 +10,8 @@
 #include "central/cp_status.h"
 #include "central/cp_table.h"
 #include "common/clock.h"
+#include "common/files.h"
+#include "common/kafka_conf.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -40,6 +42,11 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       std::max(options.coordinator.request_ttl, options.coordinator.result_dedupe_window) +
       absl::Minutes(1);
   bridge.verify_results = !options.security.insecure;
+  if (!CurrentKafkaTls().cert_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadFile(options.security.ca_file);
+    if (!ca.ok()) return ca.status();
+    bridge.drivers_ca_pem = *std::move(ca);
+  }
   central->bridge_ = std::make_unique<KafkaBridge>(
       bridge,
       central->registry_, central->store_, central->enrolments_, central->coordinator_,

@@ -11,6 +11,7 @@
 #include "common/kafka_conf.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_reader.h"
+#include "common/peer_identity.h"
 #include "common/signing.h"
 #include "common/validation.h"
 #include "common/kafka_dispatcher.h"
@@ -330,10 +331,32 @@ absl::Status KafkaBridge::CheckSignature(const v1::SessionResult& result) const 
                                                  " not signed by it (", verified.message(), ")"));
 }
 
+absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) const {
+  if (options_.drivers_ca_pem.empty()) return absl::OkStatus();
+  absl::Status verified = CheckIssuedBy(options_.drivers_ca_pem, request.certificate_pem());
+  if (verified.ok()) {
+    absl::StatusOr<PeerIdentity> signer = IdentityOfCertificate(request.certificate_pem());
+    if (!signer.ok()) {
+      verified = signer.status();
+    } else if (signer->role != kRoleDriver || signer->name != request.driver_id()) {
+      verified = absl::PermissionDeniedError(
+          absl::StrCat("the certificate is ", signer->role, " ", signer->name, "'s"));
+    } else {
+      verified = Verify(request.certificate_pem(), SignedBytes(request), request.signature());
+    }
+  }
+  if (verified.ok()) return verified;
+  return absl::InvalidArgumentError(absl::StrCat("forged: a request as ", request.driver_id(),
+                                                 " not signed by it (", verified.message(), ")"));
+}
+
 void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
   if (m.topic == kDriverRequestsTopic) {
     absl::StatusOr<v1::DriverRequest> request = Parse<v1::DriverRequest>(m);
     if (!request.ok()) return done(request.status());
+    if (absl::Status signed_by_driver = CheckSignature(*request); !signed_by_driver.ok()) {
+      return done(signed_by_driver);
+    }
     return coordinator_.HandleRequest(*request, m, std::move(done));
   }
   if (m.topic == kSessionResultsTopic) {

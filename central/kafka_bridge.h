@@ -66,6 +66,9 @@ struct KafkaBridgeOptions {
   absl::Duration ledger_window = absl::Minutes(11);
   // Bill only results signed by their CP's enrolled key (identities on).
   bool verify_results = false;
+  // Where Kafka authenticates: the network's CA (PEM). Serve only requests
+  // signed by their driver, with a certificate of this CA naming it.
+  std::string drivers_ca_pem;
 };
 
 class KafkaBridge {
@@ -98,6 +101,7 @@ class KafkaBridge {
   // OK when `result` is signed by the key of its CP's enrolled certificate;
   // INVALID_ARGUMENT (set aside, audited) otherwise.
   absl::Status CheckSignature(const v1::SessionResult& result) const;
+  absl::Status CheckSignature(const v1::DriverRequest& request) const;
 
   const KafkaBridgeOptions options_;
   Registry& registry_;

@@ -2,11 +2,13 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "openssl/evp.h"
 #include "openssl/pem.h"
 #include "openssl/x509.h"
+#include "openssl/x509_vfy.h"
 
 namespace evnet {
 namespace {
@@ -17,6 +19,26 @@ using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
 Bio Memory(const std::string& pem) {
   return Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+}
+
+using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
+Certificate ReadCertificate(const std::string& pem) {
+  Bio bio = Memory(pem);
+  return Certificate(
+      bio == nullptr ? nullptr : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
+      &X509_free);
+}
+
+// `message` deterministically serialized: the same bytes wherever it is signed.
+std::string Deterministic(const google::protobuf::MessageLite& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -45,10 +67,7 @@ absl::StatusOr<std::string> Sign(const std::string& key_pem, const std::string& 
 
 absl::Status Verify(const std::string& certificate_pem, const std::string& data,
                     const std::string& signature) {
-  Bio bio = Memory(certificate_pem);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(
-      bio == nullptr ? nullptr : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
-      &X509_free);
+  Certificate cert = ReadCertificate(certificate_pem);
   if (cert == nullptr) return absl::InvalidArgumentError("not a PEM certificate");
   Key key(X509_get_pubkey(cert.get()), &EVP_PKEY_free);
   DigestContext context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
@@ -59,7 +78,28 @@ absl::Status Verify(const std::string& certificate_pem, const std::string& data,
   if (EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                        signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
                        data.size()) != 1) {
-    return absl::PermissionDeniedError("the signature is not the CP's");
+    return absl::PermissionDeniedError("the signature is not of this certificate's key");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckIssuedBy(const std::string& ca_pem, const std::string& certificate_pem) {
+  Certificate ca = ReadCertificate(ca_pem);
+  if (ca == nullptr) return absl::InvalidArgumentError("the CA is not a PEM certificate");
+  Certificate cert = ReadCertificate(certificate_pem);
+  if (cert == nullptr) return absl::PermissionDeniedError("not a PEM certificate");
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(),
+                                                                &X509_STORE_free);
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> context(
+      X509_STORE_CTX_new(), &X509_STORE_CTX_free);
+  if (store == nullptr || context == nullptr || X509_STORE_add_cert(store.get(), ca.get()) != 1 ||
+      X509_STORE_CTX_init(context.get(), store.get(), cert.get(), nullptr) != 1) {
+    return absl::InternalError("cannot check a certificate");
+  }
+  if (X509_verify_cert(context.get()) != 1) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the certificate is not valid: ",
+        X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.get()))));
   }
   return absl::OkStatus();
 }
@@ -75,14 +115,16 @@ std::string SignedBytes(const v1::SessionResult& result) {
   billed.set_energy_kwh(result.energy_kwh());
   billed.set_price_eur_per_kwh(result.price_eur_per_kwh());
   billed.set_amount_eur(result.amount_eur());
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream out(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&out);
-    coded.SetSerializationDeterministic(true);
-    billed.SerializeToCodedStream(&coded);
-  }
-  return bytes;
+  return Deterministic(billed);
+}
+
+std::string SignedBytes(const v1::DriverRequest& request) {
+  v1::DriverRequest asked;
+  asked.set_request_id(request.request_id());
+  asked.set_driver_id(request.driver_id());
+  asked.set_cp_id(request.cp_id());
+  *asked.mutable_requested_at() = request.requested_at();
+  return Deterministic(asked);
 }
 
 }  // namespace evnet

@@ -1,8 +1,10 @@
-// What a CP vouches for with its own key: an engine signs each session
-// result with the key of its certificate (ECDSA, SHA-256), and central
-// checks the signature against the certificate the CP is enrolled with. A
-// result that anyone who can write to Kafka could forge is then one that
-// only the charger could have written.
+// What a CP or a driver vouches for with its own key: an engine signs each
+// session result with the key of its certificate (ECDSA, SHA-256), and
+// central checks the signature against the certificate the CP is enrolled
+// with; a driver signs each request and sends its certificate along, which
+// central checks against the network's CA. A result or a request that anyone
+// who can write to Kafka could forge is then one that only its CP, or its
+// driver, could have written.
 #ifndef EVNET_COMMON_SIGNING_H_
 #define EVNET_COMMON_SIGNING_H_
 
@@ -19,6 +21,9 @@ absl::StatusOr<std::string> Sign(const std::string& key_pem, const std::string& 
 // PERMISSION_DENIED otherwise.
 absl::Status Verify(const std::string& certificate_pem, const std::string& data,
                     const std::string& signature);
+// OK when `certificate_pem` was issued by the CA of `ca_pem` and is valid
+// now; PERMISSION_DENIED saying why otherwise.
+absl::Status CheckIssuedBy(const std::string& ca_pem, const std::string& certificate_pem);
 
 // What a session result's signature covers: what is billed (the session,
 // its request, CP and driver, when it ran, the energy, the price and the
@@ -26,6 +31,9 @@ absl::Status Verify(const std::string& certificate_pem, const std::string& data,
 // newer engine adds, which an older central drops when it reads the JSON:
 // the signature of a newer engine's result still checks.
 std::string SignedBytes(const v1::SessionResult& result);
+// What a request's signature covers: its id, driver, CP and time. Not the
+// signature, the certificate, nor fields a newer driver adds.
+std::string SignedBytes(const v1::DriverRequest& request);
 
 }  // namespace evnet
 

@@ -47,5 +47,40 @@ TEST(SigningTest, OnlyTheCpsOwnKeySignsItsResultsAndAChangedFigureBreaksTheSigna
   EXPECT_FALSE(Sign("not a key", "x").ok());
 }
 
+TEST(SigningTest, ADriversRequestIsItsOwnAndItsCertificateMustBeOfTheNetworksCa) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/requests";
+  const std::string other = dir + "-other";
+  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
+                         " driver driver-alice && tools/pki/evpki issue " + dir +
+                         " driver driver-old 0 && tools/pki/evpki init " + other +
+                         " && tools/pki/evpki issue " + other + " driver driver-alice")
+                            .c_str()),
+            0);
+  const std::string ca = *ReadFile(dir + "/ca.crt");
+  const std::string alice = *ReadFile(dir + "/driver/driver-alice.crt");
+
+  v1::DriverRequest request;
+  request.set_request_id("r-1");
+  request.set_driver_id("driver-alice");
+  request.set_cp_id("CP-001");
+  request.set_signature(*Sign(*ReadFile(dir + "/driver/driver-alice.key"), SignedBytes(request)));
+  request.set_certificate_pem(alice);
+  // The proof does not cover itself; the CP does count.
+  EXPECT_TRUE(Verify(alice, SignedBytes(request), request.signature()).ok());
+  v1::DriverRequest elsewhere = request;
+  elsewhere.set_cp_id("CP-002");
+  EXPECT_EQ(Verify(alice, SignedBytes(elsewhere), elsewhere.signature()).code(),
+            absl::StatusCode::kPermissionDenied);
+
+  EXPECT_TRUE(CheckIssuedBy(ca, alice).ok());
+  absl::Status foreign = CheckIssuedBy(ca, *ReadFile(other + "/driver/driver-alice.crt"));
+  EXPECT_EQ(foreign.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(foreign.message().find("not valid"), std::string::npos) << foreign;
+  absl::Status expired = CheckIssuedBy(ca, *ReadFile(dir + "/driver/driver-old.crt"));
+  EXPECT_EQ(expired.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(expired.message().find("expired"), std::string::npos) << expired;
+  EXPECT_EQ(CheckIssuedBy(ca, "").code(), absl::StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace evnet

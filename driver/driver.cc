@@ -9,10 +9,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
 #include "common/proto_time.h"
+#include "common/signing.h"
 #include "common/topics.h"
 #include "driver/update_view.h"
 #include "glog/logging.h"
@@ -160,6 +162,16 @@ absl::Status Driver::Send(const std::string& request_id, const std::string& cp_i
   request.set_driver_id(options_.driver_id);
   request.set_cp_id(cp_id);
   *request.mutable_requested_at() = ToProto(absl::Now());
+  if (!options_.key_file.empty()) {
+    absl::StatusOr<std::string> certificate = ReadFile(options_.cert_file);
+    absl::StatusOr<std::string> key = ReadFile(options_.key_file);
+    if (!certificate.ok()) return certificate.status();
+    if (!key.ok()) return key.status();
+    absl::StatusOr<std::string> signature = Sign(*key, SignedBytes(request));
+    if (!signature.ok()) return signature.status();
+    request.set_certificate_pem(*std::move(certificate));
+    request.set_signature(*std::move(signature));
+  }
   return producer_->ProduceAndWait(kDriverRequestsTopic, options_.driver_id, ToJson(request),
                                    kKafkaTimeout);
 }

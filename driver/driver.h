@@ -33,6 +33,11 @@ struct DriverOptions {
   absl::Duration pause_between_requests = absl::Seconds(4);
   // How long to wait for the outcome of one request before moving on.
   absl::Duration outcome_timeout = absl::Minutes(10);
+  // The driver's certificate and key, where Kafka authenticates: each
+  // request is signed with the key and carries the certificate. Read for
+  // each request, so a renewed pair is used at once.
+  std::string cert_file;
+  std::string key_file;
 };
 
 class Driver {

@@ -79,6 +79,8 @@ int Main() {
     }
     ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file},
                       options.driver_id);
+    options.cert_file = security->cert_file;
+    options.key_file = security->key_file;
   }
 
   // Kafka may be away for a while (a restart): wait for it, saying so once.

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -15,6 +16,7 @@
 #include "common/kafka_admin.h"
 #include "common/kafka_conf.h"
 #include "common/kafka_reader.h"
+#include "common/signing.h"
 #include "common/topics.h"
 #include "glog/logging.h"
 
@@ -396,6 +398,47 @@ absl::Status Network::StartLoad(std::vector<std::string> flags) {
   if (!pki_dir_.empty()) argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
   argv.insert(argv.end(), flags.begin(), flags.end());
   return Launch("evload", std::move(argv));
+}
+
+absl::Status Network::ProduceRequest(const std::string& driver_id,
+                                     const std::string& request_json) {
+  absl::StatusOr<std::string> signed_json = SignRequest(request_json, driver_id);
+  if (!signed_json.ok()) return signed_json.status();
+  return Produce(kDriverRequestsTopic, driver_id, *signed_json);
+}
+
+absl::StatusOr<std::string> Network::SignRequest(const std::string& request_json,
+                                                 const std::string& signer) {
+  absl::StatusOr<v1::DriverRequest> request = FromJson<v1::DriverRequest>(request_json);
+  const bool nameable = !signer.empty() && signer.size() <= 64 &&
+                        std::all_of(signer.begin(), signer.end(), [](char c) {
+                          return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+                        });
+  if (pki_dir_.empty() || !nameable || !request.ok() ||
+      request_json.rfind('}') == std::string::npos) {
+    return request_json;
+  }
+  const TransportSecurity files = TransportSecurity::FromDir(pki_dir_, kRoleDriver, signer);
+  if (!ReadFile(files.cert_file).ok()) {
+    if (absl::Status issued = Pki("issue", absl::StrCat("driver ", signer)); !issued.ok()) {
+      return issued;
+    }
+  }
+  absl::StatusOr<std::string> key = ReadFile(files.key_file);
+  absl::StatusOr<std::string> certificate = ReadFile(files.cert_file);
+  if (!key.ok()) return key.status();
+  if (!certificate.ok()) return certificate.status();
+  absl::StatusOr<std::string> signature = Sign(*key, SignedBytes(*request));
+  if (!signature.ok()) return signature.status();
+  // The proof is added to the JSON as written, so that fields this
+  // version does not know still reach central.
+  v1::DriverRequest proof;
+  proof.set_signature(*signature);
+  proof.set_certificate_pem(*certificate);
+  const std::string proof_json = ToJson(proof);  // {"signature":...,"certificatePem":...}
+  std::string signed_json = request_json.substr(0, request_json.rfind('}'));
+  absl::StrAppend(&signed_json, ",", proof_json.substr(1));
+  return signed_json;
 }
 
 absl::Status Network::Produce(const std::string& topic, const std::string& key,

@@ -137,6 +137,17 @@ class Network {
   // engine of another version, an attacker), and waits for it to be stored.
   [[nodiscard]] absl::Status Produce(const std::string& topic, const std::string& key,
                                      const std::string& value);
+  // Writes a driver's request (JSON, perhaps with fields of a newer
+  // version) as that driver's program does: signed with its certificate
+  // (issued if it has none), unless the network is --insecure. A request
+  // that is not JSON goes as it is.
+  [[nodiscard]] absl::Status ProduceRequest(const std::string& driver_id,
+                                            const std::string& request_json);
+  // `request_json` with the signature and certificate of driver `signer`
+  // added (issued if it has none); as it is under --insecure, when it is not
+  // JSON, or when no certificate can name `signer` ("", "driver victim").
+  absl::StatusOr<std::string> SignRequest(const std::string& request_json,
+                                          const std::string& signer);
 
  private:
   Network() = default;

@@ -153,9 +153,9 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
                       kSessionResultsTopic)
                   .ok());
   // A field of a newer program is read past; without a CP, the driver is told.
-  ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cp":"CP-001"})").ok());
+  ASSERT_TRUE(n.ProduceRequest("driver-zed", R"({"driverId":"driver-zed","cp":"CP-001"})").ok());
   // Written by hand, as with kcat: no request id, served like any other.
-  ASSERT_TRUE(produce("driver-zed", R"({"driverId":"driver-zed","cpId":"CP-001"})").ok());
+  ASSERT_TRUE(n.ProduceRequest("driver-zed", R"({"driverId":"driver-zed","cpId":"CP-001"})").ok());
   auto tickets = n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30));
   ASSERT_EQ(tickets.size(), 1u) << n.LogOf("central");
   EXPECT_EQ(tickets[0].ticket().cp_id(), "CP-001");
@@ -187,8 +187,8 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
   // The same request id twice: served once.
   const std::string request =
       R"({"requestId":"zed-dup","driverId":"driver-zed","cpId":"CP-001"})";
-  ASSERT_TRUE(produce("driver-zed", request).ok());
-  ASSERT_TRUE(produce("driver-zed", request).ok());
+  ASSERT_TRUE(n.ProduceRequest("driver-zed", request).ok());
+  ASSERT_TRUE(n.ProduceRequest("driver-zed", request).ok());
   ASSERT_EQ(n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(30)).size(), 2u);
   EXPECT_TRUE(WaitFor([&] { return n.LogOf("central").find("Duplicate request zed-dup") != std::string::npos; },
                       absl::Seconds(10)));
@@ -255,8 +255,9 @@ TEST(NetworkTest, RandomWrongMessagesNeverProduceATicketACrashOrAStall) {
   };
 
   // A session that stays open at CP-002: the target of most forgeries.
-  ASSERT_TRUE(produce(kDriverRequestsTopic, "driver-victim",
-                      R"({"requestId":"victim-1","driverId":"driver-victim","cpId":"CP-002"})")
+  ASSERT_TRUE(n.ProduceRequest(
+                   "driver-victim",
+                   R"({"requestId":"victim-1","driverId":"driver-victim","cpId":"CP-002"})")
                   .ok());
   auto accepted = n.updates().WaitFor("driver-victim", v1::UPDATE_KIND_ACCEPTED, 1, absl::Seconds(30));
   ASSERT_EQ(accepted.size(), 1u) << n.LogOf("central");
@@ -319,13 +320,17 @@ TEST(NetworkTest, RandomWrongMessagesNeverProduceATicketACrashOrAStall) {
         for (char& c : value) c = static_cast<char>(random() % 256);
       }
     }
-    ASSERT_TRUE(produce(topic.c_str(), key, value).ok());
+    // Requests go signed by the driver they name, where one could be.
+    ASSERT_TRUE((topic == kDriverRequestsTopic ? n.ProduceRequest(key, value)
+                                               : produce(topic.c_str(), key, value))
+                    .ok());
     ++sent;
   }
 
   // No stall: a good request after the barrage is served to the end.
-  ASSERT_TRUE(produce(kDriverRequestsTopic, "driver-after",
-                      R"({"requestId":"after-1","driverId":"driver-after","cpId":"CP-001"})")
+  ASSERT_TRUE(n.ProduceRequest(
+                   "driver-after",
+                   R"({"requestId":"after-1","driverId":"driver-after","cpId":"CP-001"})")
                   .ok());
   EXPECT_EQ(n.updates().WaitFor("driver-after", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(60)).size(),
             1u)

@@ -32,7 +32,7 @@ TEST(UpgradeTest, MessagesOfANewerVersionAreReadAndNothingIsLost) {
   };
 
   // A newer driver's request: served to the end, with a ticket.
-  ASSERT_TRUE(produce(kDriverRequestsTopic, "driver-newer",
+  ASSERT_TRUE(n.ProduceRequest("driver-newer",
                       R"({"requestId":"newer-1","driverId":"driver-newer","cpId":"CP-001",)"
                       R"("vehicle":{"plate":"1234-ABC","batteryKwh":77},)"
                       R"("paymentMethod":"PAYMENT_METHOD_FROM_THE_FUTURE"})")
@@ -43,7 +43,7 @@ TEST(UpgradeTest, MessagesOfANewerVersionAreReadAndNothingIsLost) {
 
   // A newer engine's telemetry and result for a session central started
   // at CP-002: progress for the driver, then the ticket, billed as sent.
-  ASSERT_TRUE(produce(kDriverRequestsTopic, "driver-newer2",
+  ASSERT_TRUE(n.ProduceRequest("driver-newer2",
                       R"({"requestId":"newer-2","driverId":"driver-newer2","cpId":"CP-002"})")
                   .ok());
   auto accepted =

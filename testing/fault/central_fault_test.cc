@@ -23,17 +23,12 @@ TEST_F(FaultTest, CentralKilledMidSession) {
       << net_->LogOf("cp-e-1");
   // Requests made meanwhile wait: one fresh, one already too old.
   ASSERT_TRUE(net_->StartDriver("driver-bob", {"CP-002"}).ok());
-  KafkaProducerOptions options;
-  options.bootstrap_servers = net_->broker().bootstrap_servers();
-  auto producer = KafkaProducer::Create(options);
-  ASSERT_TRUE(producer.ok());
   v1::DriverRequest stale;
   stale.set_request_id("zed-stale");
   stale.set_driver_id("driver-zed");
   stale.set_cp_id("CP-002");
   *stale.mutable_requested_at() = ToProto(absl::Now() - absl::Minutes(2));
-  ASSERT_TRUE((*producer)->ProduceAndWait(kDriverRequestsTopic, "driver-zed", ToJson(stale),
-                                          absl::Seconds(10)).ok());
+  ASSERT_TRUE(net_->ProduceRequest("driver-zed", ToJson(stale)).ok());
   EXPECT_TRUE(net_->updates().WaitFor("driver-bob", v1::UPDATE_KIND_ACCEPTED, 1, absl::Seconds(2)).empty());
 
   ExpectWithin("central restarted -> every CP reported again",
