@@ -49,7 +49,8 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   }
   central->bridge_ = std::make_unique<KafkaBridge>(
       bridge,
-      central->registry_, central->store_, central->enrolments_, central->coordinator_,
+      central->registry_, central->store_, central->enrolments_, central->driver_keys_,
+      central->coordinator_,
       central->dead_letters_,
       central->audit_);
   if (options.http_port >= 0) {
@@ -89,7 +90,11 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       producer_(std::move(producer)),
       dead_letters_(*producer_, "Central"),
       audit_(*producer_, "Central"),
-      publisher_(*producer_),
+      driver_keys_([producer = producer_.get()](const v1::DriverKey& key) {
+        SaveDriverKey(*producer, key);
+      }),
+      // Where Kafka authenticates, drivers' updates are sealed to their keys.
+      publisher_(*producer_, CurrentKafkaTls().cert_file.empty() ? nullptr : &driver_keys_),
       store_(*producer_),
       enrolment_store_(*producer_),
       access_(options.security.insecure, enrolments_, audit_, &enrolment_store_),

@@ -73,6 +73,7 @@ class Central {
   std::unique_ptr<KafkaProducer> producer_;
   DeadLetters dead_letters_;
   KafkaAuditLog audit_;
+  DriverKeys driver_keys_;
   KafkaUpdatePublisher publisher_;
   KafkaRegistryStore store_;
   KafkaEnrolmentStore enrolment_store_;

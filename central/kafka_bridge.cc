@@ -11,6 +11,7 @@
 #include "common/kafka_conf.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_reader.h"
+#include "common/sealing.h"
 #include "common/peer_identity.h"
 #include "common/signing.h"
 #include "common/validation.h"
@@ -50,21 +51,49 @@ void ProduceOrFail(KafkaProducer& producer, absl::string_view topic, const std::
 
 }  // namespace
 
+absl::StatusOr<std::string> KafkaUpdatePublisher::ForDriver(const v1::DriverUpdate& update,
+                                                            const std::string& json) const {
+  if (seal_to_ == nullptr) return json;
+  absl::StatusOr<std::string> key = seal_to_->KeyOf(update.driver_id());
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> sealed = Seal(*key, json);
+  if (!sealed.ok()) return sealed.status();
+  v1::DriverUpdate envelope;
+  envelope.set_update_id(update.update_id());
+  envelope.set_driver_id(update.driver_id());
+  envelope.set_sealed(*std::move(sealed));
+  return ToJson(envelope);
+}
+
 void KafkaUpdatePublisher::Publish(const v1::DriverUpdate& update, Done done) {
   const std::string json = ToJson(update);
+  absl::StatusOr<std::string> for_driver = ForDriver(update, json);
+  if (!for_driver.ok()) {
+    // Never in the clear: the decision is on the ledger (and ListSessions)
+    // but the driver is not told. Only a driver whose key was lost from
+    // evnet.driver.keys gets here; its next request teaches it again.
+    LOG(ERROR) << "Central | Update " << update.update_id() << " not sent to "
+               << update.driver_id() << ": " << for_driver.status().message();
+  }
   switch (update.kind()) {
     case v1::UPDATE_KIND_ACCEPTED:
     case v1::UPDATE_KIND_REJECTED:
     case v1::UPDATE_KIND_ENDED:
     case v1::UPDATE_KIND_INTERRUPTED: {
       // A decision: recorded in the ledger as well, done when both are.
+      if (!for_driver.ok()) {
+        return ProduceOrFail(producer_, kCentralLedgerTopic, update.request_id(), json,
+                             std::move(done));
+      }
       Done both = Join(2, std::move(done));
       ProduceOrFail(producer_, kCentralLedgerTopic, update.request_id(), json, both);
-      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), json, both);
+      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), *for_driver, both);
       return;
     }
     default:
-      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), json, std::move(done));
+      if (!for_driver.ok()) return done(absl::OkStatus());  // progress: the next one may go
+      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), *for_driver,
+                    std::move(done));
   }
 }
 
@@ -78,13 +107,24 @@ void KafkaEnrolmentStore::Save(const v1::Enrolment& enrolment, Done done) {
                 std::move(done));
 }
 
+void SaveDriverKey(KafkaProducer& producer, const v1::DriverKey& key) {
+  ProduceOrFail(producer, kDriverKeysTopic, key.driver_id(), ToJson(key),
+                [driver = key.driver_id()](absl::Status saved) {
+                  // Kept in memory regardless; lost only if central restarts
+                  // before the driver's next request.
+                  if (!saved.ok()) LOG(WARNING) << "Central | Key of " << driver << " not saved: " << saved;
+                });
+}
+
 KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-                         Enrolments& enrolments, SessionCoordinator& coordinator,
-                         DeadLetters& dead_letters, AuditLog& audit)
+                         Enrolments& enrolments, DriverKeys& driver_keys,
+                         SessionCoordinator& coordinator, DeadLetters& dead_letters,
+                         AuditLog& audit)
     : options_(std::move(options)),
       registry_(registry),
       store_(store),
       enrolments_(enrolments),
+      driver_keys_(driver_keys),
       coordinator_(coordinator),
       dead_letters_(dead_letters),
       audit_(audit),
@@ -147,6 +187,7 @@ void KafkaBridge::Run() {
       {kSessionResultsTopic, kTopicPartitions, false},
       {kCpRegistryTopic, 1, true},
       {kCpEnrolmentsTopic, 1, true},
+      {kDriverKeysTopic, 1, true},
       {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
       {kDeadLetterTopic, kTopicPartitions, false},
       {kAuditTopic, 1, false, absl::Hours(24 * 365)},
@@ -192,8 +233,9 @@ absl::Status KafkaBridge::Rebuild() {
   absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
   if (!admin.ok()) return admin.status();
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
-      (*admin)->Partitions({kCpRegistryTopic, kCpEnrolmentsTopic, kCentralLedgerTopic},
-                           kKafkaTimeout);
+      (*admin)->Partitions(
+          {kCpRegistryTopic, kCpEnrolmentsTopic, kDriverKeysTopic, kCentralLedgerTopic},
+          kKafkaTimeout);
   if (!partitions.ok()) return partitions.status();
   // What central must remember about CPs: a compacted topic, one record each.
   // Its decisions within the dedupe windows: however long the history, this
@@ -220,6 +262,10 @@ absl::Status KafkaBridge::Rebuild() {
       if (auto enrolment = Parse<v1::Enrolment>(m); enrolment.ok() && !enrolment->cp_id().empty()) {
         enrolments_.Restore(*enrolment);
         ++enrolments;
+      }
+    } else if (m.topic == kDriverKeysTopic) {
+      if (auto key = Parse<v1::DriverKey>(m); key.ok() && !key->driver_id().empty()) {
+        driver_keys_.Restore(*key);
       }
     } else if (m.timestamp >= since) {  // else written late, stamped before
       if (auto update = Parse<v1::DriverUpdate>(m); update.ok()) {
@@ -356,6 +402,12 @@ void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
     if (!request.ok()) return done(request.status());
     if (absl::Status signed_by_driver = CheckSignature(*request); !signed_by_driver.ok()) {
       return done(signed_by_driver);
+    }
+    if (!options_.drivers_ca_pem.empty()) {
+      // Its updates are sealed to the key it signed with (checked above).
+      if (absl::StatusOr<std::string> key = PublicKeyOf(request->certificate_pem()); key.ok()) {
+        driver_keys_.Learn(request->driver_id(), *key);
+      }
     }
     return coordinator_.HandleRequest(*request, m, std::move(done));
   }

@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "central/coordinator.h"
+#include "central/driver_keys.h"
 #include "central/enrolments.h"
 #include "central/outbound.h"
 #include "central/registry.h"
@@ -26,14 +27,26 @@
 
 namespace evnet {
 
+// Decisions go to central's ledger as they are; every update goes to the
+// driver, sealed to its key when `seal_to` is given (Kafka authenticates:
+// any driver may fetch the topic, only its own driver opens an update).
 class KafkaUpdatePublisher final : public UpdatePublisher {
  public:
-  explicit KafkaUpdatePublisher(KafkaProducer& producer) : producer_(producer) {}
+  explicit KafkaUpdatePublisher(KafkaProducer& producer, const DriverKeys* seal_to = nullptr)
+      : producer_(producer), seal_to_(seal_to) {}
   void Publish(const v1::DriverUpdate& update, Done done) override;
 
  private:
+  // What goes on evnet.driver.updates for `update` (whose JSON is `json`).
+  absl::StatusOr<std::string> ForDriver(const v1::DriverUpdate& update,
+                                        const std::string& json) const;
+
   KafkaProducer& producer_;
+  const DriverKeys* const seal_to_;
 };
+
+// Saves a driver's key to evnet.driver.keys (DriverKeys::Save).
+void SaveDriverKey(KafkaProducer& producer, const v1::DriverKey& key);
 
 class KafkaRegistryStore final : public RegistryStore {
  public:
@@ -74,7 +87,7 @@ struct KafkaBridgeOptions {
 class KafkaBridge {
  public:
   KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
-              Enrolments& enrolments, SessionCoordinator& coordinator,
+              Enrolments& enrolments, DriverKeys& driver_keys, SessionCoordinator& coordinator,
               DeadLetters& dead_letters, AuditLog& audit);
   // Stops the thread and closes the consumer (committing what was handled).
   ~KafkaBridge();
@@ -107,6 +120,7 @@ class KafkaBridge {
   Registry& registry_;
   RegistryStore& store_;
   Enrolments& enrolments_;
+  DriverKeys& driver_keys_;
   SessionCoordinator& coordinator_;
   DeadLetters& dead_letters_;
   AuditLog& audit_;

@@ -18,6 +18,11 @@ inline constexpr char kCpRegistryTopic[] = "evnet.cp.registry";
 // which certificate, and which were revoked. Payload: evnet.v1.Enrolment.
 inline constexpr char kCpEnrolmentsTopic[] = "evnet.cp.enrolments";
 
+// central -> central, keyed by driver id, compacted: the public key each
+// driver last signed a request with, which its updates are sealed to.
+// Payload: evnet.v1.DriverKey.
+inline constexpr char kDriverKeysTopic[] = "evnet.driver.keys";
+
 // central -> central, keyed by request id, kept an hour: central's decisions
 // (accepted, rejected, ended with the ticket, interrupted), which it reads
 // back for its dedupe windows at start instead of every update ever sent.

@@ -132,9 +132,14 @@ void Driver::ConsumeUpdates() {
 absl::Status Driver::Show(const KafkaMessage& message) {
   if (message.key != options_.driver_id) return absl::OkStatus();
   absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(message.value);
+  if (update.ok() && !update->sealed().empty()) {
+    // Sealed to this driver's key, read again for each (a renewal takes at once).
+    absl::StatusOr<std::string> key = ReadFile(options_.key_file);
+    update = key.ok() ? OpenUpdate(*update, *key) : key.status();
+  }
   if (!update.ok()) {
-    LOG(WARNING) << options_.driver_id << " | skipped a malformed update at offset "
-                 << message.offset << ": " << update.status().message();
+    LOG(WARNING) << options_.driver_id << " | skipped an update at offset " << message.offset
+                 << " that cannot be read: " << update.status().message();
     return absl::OkStatus();
   }
   {

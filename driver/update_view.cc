@@ -6,7 +6,9 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/json_codec.h"
 #include "common/proto_time.h"
+#include "common/sealing.h"
 
 namespace evnet {
 namespace {
@@ -51,6 +53,14 @@ std::string DescribeUpdate(const v1::DriverUpdate& u) {
 
 bool IsOutcome(const v1::DriverUpdate& update) {
   return update.kind() == v1::UPDATE_KIND_ENDED || update.kind() == v1::UPDATE_KIND_REJECTED;
+}
+
+absl::StatusOr<v1::DriverUpdate> OpenUpdate(const v1::DriverUpdate& received,
+                                            const std::string& key_pem) {
+  if (received.sealed().empty()) return received;
+  absl::StatusOr<std::string> json = Open(key_pem, received.sealed());
+  if (!json.ok()) return json.status();
+  return FromJson<v1::DriverUpdate>(*json);
 }
 
 }  // namespace evnet

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "evnet/v1/events.pb.h"
 
 namespace evnet {
@@ -13,6 +14,12 @@ std::string DescribeUpdate(const v1::DriverUpdate& update);
 
 // Whether the update closes its request: a ticket or a rejection.
 bool IsOutcome(const v1::DriverUpdate& update);
+
+// The update a record of evnet.driver.updates holds: itself, or the one
+// sealed in it (DriverUpdate.sealed), opened with the driver's key (PEM).
+// An error when it is sealed and `key_pem` does not open it.
+absl::StatusOr<v1::DriverUpdate> OpenUpdate(const v1::DriverUpdate& received,
+                                            const std::string& key_pem);
 
 }  // namespace evnet
 

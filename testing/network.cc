@@ -18,6 +18,7 @@
 #include "common/kafka_reader.h"
 #include "common/signing.h"
 #include "common/topics.h"
+#include "driver/update_view.h"
 #include "glog/logging.h"
 
 namespace evnet::test {
@@ -42,7 +43,8 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& bootstrap) {
+absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& bootstrap,
+                                                            const std::string& pki_dir) {
   absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(bootstrap);
   if (!admin.ok()) return admin.status();
   absl::Status topics =
@@ -58,6 +60,7 @@ absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& b
   absl::StatusOr<std::unique_ptr<KafkaReader>> consumer = KafkaReader::Create(options);
   if (!consumer.ok()) return consumer.status();
   std::unique_ptr<UpdateLog> log(new UpdateLog());
+  log->pki_dir_ = pki_dir;
   log->thread_ = std::thread([log = log.get(), c = std::move(*consumer)]() mutable {
     log->Run(std::move(c));
   });
@@ -73,6 +76,12 @@ void UpdateLog::Run(std::unique_ptr<KafkaReader> consumer) {
   while (!stop_.HasBeenNotified()) {
     (void)consumer->Poll(absl::Milliseconds(100), [this](const KafkaMessage& m) {
       absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(m.value);
+      if (update.ok() && !update->sealed().empty()) {
+        absl::StatusOr<std::string> key =
+            ReadFile(absl::StrCat(pki_dir_, "/driver/", update->driver_id(), ".key"));
+        update = key.ok() ? OpenUpdate(*update, *key) : key.status();
+        if (!update.ok()) LOG(WARNING) << "an update the test cannot open: " << update.status();
+      }
       if (update.ok()) {
         absl::MutexLock lock(&mu_);
         updates_.push_back(*std::move(update));
@@ -148,7 +157,7 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
   if (!broker.ok()) return broker.status();
   net->broker_ = *std::move(broker);
   absl::StatusOr<std::unique_ptr<UpdateLog>> updates =
-      UpdateLog::Start(net->broker_->bootstrap_servers());
+      UpdateLog::Start(net->broker_->bootstrap_servers(), net->pki_dir_);
   if (!updates.ok()) return updates.status();
   net->updates_ = *std::move(updates);
 

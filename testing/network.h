@@ -40,11 +40,12 @@ struct CpSpec {
   absl::Duration session_duration = absl::Seconds(4);
 };
 
-// Every update central sent to drivers, read from Kafka as the test runs.
+// Every update central sent to drivers, read from Kafka as the test runs;
+// sealed ones opened with each driver's key from `pki_dir`.
 class UpdateLog {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<UpdateLog>> Start(
-      const std::string& bootstrap_servers);
+      const std::string& bootstrap_servers, const std::string& pki_dir = "");
   ~UpdateLog();
 
   std::vector<v1::DriverUpdate> All() const;
@@ -57,6 +58,7 @@ class UpdateLog {
   UpdateLog() = default;
   void Run(std::unique_ptr<KafkaReader> consumer);
 
+  std::string pki_dir_;
   mutable absl::Mutex mu_;
   std::vector<v1::DriverUpdate> updates_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;

@@ -111,6 +111,24 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
                 .size(),
             1u)
       << n.LogOf("central");
+  // Every driver may fetch the updates topic, but what it holds is sealed:
+  // only driver-mallory's key opens driver-mallory's updates.
+  const std::vector<v1::DriverUpdate> on_kafka =
+      n.ReadAll<v1::DriverUpdate>(kDriverUpdatesTopic, kTopicPartitions);
+  ASSERT_FALSE(on_kafka.empty());
+  for (const v1::DriverUpdate& u : on_kafka) {
+    EXPECT_FALSE(u.sealed().empty()) << u.ShortDebugString();
+    EXPECT_EQ(u.kind(), v1::UPDATE_KIND_UNSPECIFIED);
+    EXPECT_TRUE(u.cp_id().empty() && u.request_id().empty());
+  }
+  ASSERT_TRUE(n.Pki("issue", "driver driver-eve").ok());
+  KcatRun fetched =
+      Kcat(n, "driver", "driver-eve", absl::StrCat("-C -t ", kDriverUpdatesTopic, " -o beginning -e"));
+  EXPECT_EQ(fetched.exit_code, 0) << fetched.output;
+  EXPECT_THAT(fetched.output, HasSubstr("sealed"));
+  EXPECT_THAT(fetched.output, ::testing::Not(HasSubstr("UPDATE_KIND")));
+  EXPECT_THAT(fetched.output, ::testing::Not(HasSubstr("CP-001")));
+
   // A driver cannot ask as another: unsigned, or signed with its own
   // certificate, a request as driver-alice is set aside as forged.
   const std::string as_alice =

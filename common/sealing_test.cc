@@ -1,0 +1,46 @@
+#include "common/sealing.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "common/files.h"
+#include "gtest/gtest.h"
+
+namespace evnet {
+namespace {
+
+TEST(SealingTest, OnlyTheDriverOpensWhatIsSealedToItAndNothingAlteredOpens) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/pki";
+  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
+                         " driver driver-alice && tools/pki/evpki issue " + dir +
+                         " driver driver-bob")
+                            .c_str()),
+            0);
+  const std::string alice_key = *ReadFile(dir + "/driver/driver-alice.key");
+  const std::string bob_key = *ReadFile(dir + "/driver/driver-bob.key");
+  absl::StatusOr<std::string> alice = PublicKeyOf(*ReadFile(dir + "/driver/driver-alice.crt"));
+  ASSERT_TRUE(alice.ok()) << alice.status();
+
+  const std::string update = R"({"kind":"UPDATE_KIND_ENDED","ticket":{"amountEur":3.75}})";
+  absl::StatusOr<std::string> sealed = Seal(*alice, update);
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_EQ(sealed->find("amountEur"), std::string::npos);
+  // Each sealing is new: the same update twice does not look the same.
+  EXPECT_NE(*Seal(*alice, update), *sealed);
+
+  absl::StatusOr<std::string> opened = Open(alice_key, *sealed);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(*opened, update);
+  EXPECT_EQ(Open(bob_key, *sealed).status().code(), absl::StatusCode::kPermissionDenied);
+  std::string altered = *sealed;
+  altered[altered.size() - 20] ^= 1;
+  EXPECT_EQ(Open(alice_key, altered).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(Open(alice_key, sealed->substr(0, 40)).ok());
+  EXPECT_FALSE(Open(alice_key, "").ok());
+  EXPECT_FALSE(Seal("not a key", update).ok());
+  EXPECT_FALSE(PublicKeyOf("not a certificate").ok());
+  EXPECT_EQ(*Open(alice_key, *Seal(*alice, "")), "");
+}
+
+}  // namespace
+}  // namespace evnet
