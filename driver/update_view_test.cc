@@ -1,6 +1,12 @@
 #include "driver/update_view.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "gmock/gmock.h"
+#include "common/files.h"
+#include "common/json_codec.h"
+#include "common/sealing.h"
 #include "gtest/gtest.h"
 
 namespace evnet {
@@ -42,6 +48,34 @@ TEST(UpdateViewTest, RejectionAndProgressReadNaturally) {
   progress.mutable_progress()->set_amount_eur(0.02);
   EXPECT_EQ(DescribeUpdate(progress), "Charging at CP-001: 0.061 kWh, 0.02 EUR so far");
   EXPECT_FALSE(IsOutcome(progress));
+}
+
+TEST(UpdateViewTest, ASealedUpdateOpensOnlyWithItsDriversKey) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/pki";
+  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
+                         " driver driver-alice && tools/pki/evpki issue " + dir +
+                         " driver driver-bob")
+                            .c_str()),
+            0);
+  v1::DriverUpdate update;
+  update.set_update_id("r-1/accepted");
+  update.set_driver_id("driver-alice");
+  update.set_kind(v1::UPDATE_KIND_ACCEPTED);
+  update.set_cp_id("CP-001");
+  v1::DriverUpdate envelope;
+  envelope.set_update_id(update.update_id());
+  envelope.set_driver_id("driver-alice");
+  envelope.set_sealed(
+      *Seal(*PublicKeyOf(*ReadFile(dir + "/driver/driver-alice.crt")), ToJson(update)));
+
+  absl::StatusOr<v1::DriverUpdate> opened =
+      OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-alice.key"));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->kind(), v1::UPDATE_KIND_ACCEPTED);
+  EXPECT_EQ(opened->cp_id(), "CP-001");
+  EXPECT_FALSE(OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-bob.key")).ok());
+  // An update in the clear (a network without Kafka identities) is itself.
+  EXPECT_EQ(OpenUpdate(update, "")->cp_id(), "CP-001");
 }
 
 }  // namespace
