@@ -58,8 +58,8 @@ absl::StatusOr<std::string> KafkaUpdatePublisher::ForDriver(const v1::DriverUpda
   if (!key.ok()) return key.status();
   absl::StatusOr<std::string> sealed = Seal(*key, json);
   if (!sealed.ok()) return sealed.status();
+  // Only whom it is for shows: its id would tell the request and the kind.
   v1::DriverUpdate envelope;
-  envelope.set_update_id(update.update_id());
   envelope.set_driver_id(update.driver_id());
   envelope.set_sealed(*std::move(sealed));
   return ToJson(envelope);

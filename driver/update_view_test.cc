@@ -63,7 +63,6 @@ TEST(UpdateViewTest, ASealedUpdateOpensOnlyWithItsDriversKey) {
   update.set_kind(v1::UPDATE_KIND_ACCEPTED);
   update.set_cp_id("CP-001");
   v1::DriverUpdate envelope;
-  envelope.set_update_id(update.update_id());
   envelope.set_driver_id("driver-alice");
   envelope.set_sealed(
       *Seal(*PublicKeyOf(*ReadFile(dir + "/driver/driver-alice.crt")), ToJson(update)));

@@ -119,7 +119,7 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
   for (const v1::DriverUpdate& u : on_kafka) {
     EXPECT_FALSE(u.sealed().empty()) << u.ShortDebugString();
     EXPECT_EQ(u.kind(), v1::UPDATE_KIND_UNSPECIFIED);
-    EXPECT_TRUE(u.cp_id().empty() && u.request_id().empty());
+    EXPECT_TRUE(u.cp_id().empty() && u.request_id().empty() && u.update_id().empty());
   }
   ASSERT_TRUE(n.Pki("issue", "driver driver-eve").ok());
   KcatRun fetched =
