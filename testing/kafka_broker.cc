@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/kafka_conf.h"
 #include "glog/logging.h"
 #include "librdkafka/rdkafkacpp.h"
@@ -93,6 +94,12 @@ absl::Status KafkaBroker::Launch(absl::Duration timeout) {
   LOG(INFO) << "Kafka broker up at " << bootstrap_servers_ << " in "
             << absl::FormatDuration(last_start_time_);
   return absl::OkStatus();
+}
+
+std::string KafkaBroker::Log() const {
+  if (!owned_) return "";
+  absl::StatusOr<std::string> log = ReadFile(data_dir_ + "/broker.log");
+  return log.ok() ? *log : "";
 }
 
 absl::Status KafkaBroker::Kill() {

@@ -30,6 +30,10 @@ class KafkaBroker {
   // How long the last (re)start took until the broker answered.
   absl::Duration last_start_time() const { return last_start_time_; }
 
+  // What the broker logged (warnings, and with TLS each denied operation);
+  // empty for an external broker.
+  std::string Log() const;
+
   // SIGKILL, as in a crash; the data dir is kept.
   [[nodiscard]] absl::Status Kill();
   // Starts again on the same ports and data, and waits until it answers.

@@ -87,6 +87,15 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
     EXPECT_NE(written.exit_code, 0) << topic;
     EXPECT_THAT(written.output, HasSubstr("authorization failed")) << topic;
   }
+  // The broker logs each denial: who (by role), what, on which topic, from where.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return n.broker().Log().find("Principal = User:driver is Denied operation = DESCRIBE "
+                                     "from host = 127.0.0.1 on resource = "
+                                     "Topic:LITERAL:evnet.session.results") != std::string::npos;
+      },
+      absl::Seconds(5)))
+      << n.broker().Log();
   KcatRun audit_read =
       Kcat(n, "driver", "driver-mallory", absl::StrCat("-C -t ", kAuditTopic, " -o beginning -e"));
   EXPECT_THAT(audit_read.output, HasSubstr("authorization failed"));
