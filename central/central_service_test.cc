@@ -16,6 +16,7 @@
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
@@ -284,14 +285,8 @@ TEST_F(CentralServiceTest, OperatorCallsAndRefusedMonitorsAreAudited) {
 class SecureCentralServiceTest : public CentralServiceTest {
  protected:
   static std::string Dir() { return std::string(std::getenv("TEST_TMPDIR")) + "/pki"; }
-  static void Pki(const std::string& args) {
-    ASSERT_EQ(std::system(absl::StrCat("tools/pki/evpki ", args, " >/dev/null").c_str()), 0)
-        << args;
-  }
   static void SetUpTestSuite() {
-    Pki("init " + Dir());
-    for (const char* cp : {"CP-001", "CP-002"}) Pki(absl::StrCat("issue ", Dir(), " cp ", cp));
-    Pki(absl::StrCat("issue ", Dir(), " operator alice"));
+    ASSERT_TRUE(test::MakeTestPki("pki", {"cp CP-001", "cp CP-002", "operator alice"}).ok());
   }
   SecureCentralServiceTest()
       : CentralServiceTest(TransportSecurity::FromDir(Dir(), kRoleCentral, kCentralName)),
@@ -386,7 +381,7 @@ TEST_F(SecureCentralServiceTest, AMonitorSpeaksOnlyForTheEnrolledCpItsCertificat
 }
 
 TEST_F(SecureCentralServiceTest, ARevokedCpIsCutOffAtOnceAndComesBackOnlyWithANewCertificate) {
-  Pki(absl::StrCat("issue ", Dir(), " cp CP-009"));
+  ASSERT_TRUE(test::Evpki("issue", Dir(), "cp CP-009").ok());
   TransportSecurity old_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-009");
   const std::string tmp = std::getenv("TEST_TMPDIR");
   for (const char* ext : {".crt", ".key"}) {
@@ -409,7 +404,7 @@ TEST_F(SecureCentralServiceTest, ARevokedCpIsCutOffAtOnceAndComesBackOnlyWithANe
   EXPECT_EQ(Register(old_files, "CP-009").error_message(), "CP-009 was revoked");
 
   // Enrolled again with a new certificate: that one gets in, the old never.
-  Pki(absl::StrCat("issue ", Dir(), " cp CP-009"));
+  ASSERT_TRUE(test::Evpki("issue", Dir(), "cp CP-009").ok());
   const TransportSecurity new_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-009");
   ASSERT_TRUE(Enrol("CP-009", new_files.cert_file).ok());
   EXPECT_EQ(Register(old_files, "CP-009").error_code(), grpc::StatusCode::PERMISSION_DENIED);

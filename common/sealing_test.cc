@@ -1,21 +1,19 @@
 #include "common/sealing.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "common/files.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
 
 TEST(SealingTest, OnlyTheDriverOpensWhatIsSealedToItAndNothingAlteredOpens) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/pki";
-  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
-                         " driver driver-alice && tools/pki/evpki issue " + dir +
-                         " driver driver-bob")
-                            .c_str()),
-            0);
+  absl::StatusOr<std::string> pki =
+      test::MakeTestPki("pki", {"driver driver-alice", "driver driver-bob"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string dir = *pki;
   const std::string alice_key = *ReadFile(dir + "/driver/driver-alice.key");
   const std::string bob_key = *ReadFile(dir + "/driver/driver-bob.key");
   absl::StatusOr<std::string> alice = PublicKeyOf(*ReadFile(dir + "/driver/driver-alice.crt"));

@@ -1,20 +1,18 @@
 #include "common/signing.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "common/files.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
 
 TEST(SigningTest, OnlyTheCpsOwnKeySignsItsResultsAndAChangedFigureBreaksTheSignature) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/pki";
-  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
-                         " cp CP-001 && tools/pki/evpki issue " + dir + " cp CP-002")
-                            .c_str()),
-            0);
+  absl::StatusOr<std::string> pki = test::MakeTestPki("pki", {"cp CP-001", "cp CP-002"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string dir = *pki;
   const std::string key1 = *ReadFile(dir + "/cp/CP-001.key");
   const std::string cert1 = *ReadFile(dir + "/cp/CP-001.crt");
   const std::string key2 = *ReadFile(dir + "/cp/CP-002.key");
@@ -48,14 +46,13 @@ TEST(SigningTest, OnlyTheCpsOwnKeySignsItsResultsAndAChangedFigureBreaksTheSigna
 }
 
 TEST(SigningTest, ADriversRequestIsItsOwnAndItsCertificateMustBeOfTheNetworksCa) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/requests";
-  const std::string other = dir + "-other";
-  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
-                         " driver driver-alice && tools/pki/evpki issue " + dir +
-                         " driver driver-old 0 && tools/pki/evpki init " + other +
-                         " && tools/pki/evpki issue " + other + " driver driver-alice")
-                            .c_str()),
-            0);
+  absl::StatusOr<std::string> pki =
+      test::MakeTestPki("requests", {"driver driver-alice", "driver driver-old 0"});
+  absl::StatusOr<std::string> other_pki =
+      test::MakeTestPki("requests-other", {"driver driver-alice"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  ASSERT_TRUE(other_pki.ok()) << other_pki.status();
+  const std::string dir = *pki, other = *other_pki;
   const std::string ca = *ReadFile(dir + "/ca.crt");
   const std::string alice = *ReadFile(dir + "/driver/driver-alice.crt");
 

@@ -17,18 +17,19 @@
 #include "common/peer_identity.h"
 #include "evnet/v1/engine.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
 
 std::string TmpDir() { return std::getenv("TEST_TMPDIR"); }
 
-// Runs tools/pki/evpki; its output.
-std::string Pki(const std::string& args) {
-  const std::string out = absl::StrCat(TmpDir(), "/evpki.out");
-  const int rc = std::system(absl::StrCat("tools/pki/evpki ", args, " > ", out).c_str());
-  EXPECT_EQ(rc, 0) << "evpki " << args;
-  return std::string(absl::StripTrailingAsciiWhitespace(ReadFile(out).value_or("")));
+// Runs tools/pki/evpki COMMAND DIR ARGS; its output.
+std::string Pki(const std::string& command, const std::string& dir,
+                const std::string& args = "") {
+  absl::StatusOr<std::string> out = test::Evpki(command, dir, args);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.value_or("");
 }
 
 std::string Read(const std::string& file) { return ReadFile(file).value_or(""); }
@@ -55,13 +56,10 @@ class WhoCalled final : public v1::EngineService::Service {
 class TransportSecurityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    Pki(absl::StrCat("init ", Dir()));
-    Pki(absl::StrCat("issue ", Dir(), " cp CP-001"));
-    Pki(absl::StrCat("issue ", Dir(), " cp CP-002"));
-    Pki(absl::StrCat("issue ", Dir(), " operator bob"));
-    Pki(absl::StrCat("issue ", Dir(), " operator alice 0"));  // already expired
-    Pki(absl::StrCat("init ", OtherDir()));
-    Pki(absl::StrCat("issue ", OtherDir(), " cp CP-001"));
+    ASSERT_TRUE(test::MakeTestPki("pki", {"cp CP-001", "cp CP-002", "operator bob",
+                                          "operator alice 0"})  // alice's: already expired
+                    .ok());
+    ASSERT_TRUE(test::MakeTestPki("other-pki", {"cp CP-001"}).ok());
   }
   static std::string Dir() { return TmpDir() + "/pki"; }
   static std::string OtherDir() { return TmpDir() + "/other-pki"; }
@@ -96,7 +94,7 @@ TEST_F(TransportSecurityTest, TheServerSeesWhoTheClientCertificateNames) {
   ASSERT_TRUE(caller.ok()) << caller.status();
   EXPECT_EQ(caller->role, "cp");
   EXPECT_EQ(caller->name, "CP-002");
-  EXPECT_EQ(caller->certificate_sha256, Pki("fingerprint " + client.cert_file));
+  EXPECT_EQ(caller->certificate_sha256, Pki("fingerprint", client.cert_file));
 }
 
 TEST_F(TransportSecurityTest, ClientsWithoutAValidCertificateOfTheNetworkAreRefused) {
@@ -134,14 +132,14 @@ TEST_F(TransportSecurityTest, ARenewedCertificateIsPresentedWithoutARestart) {
   TransportSecurity server = TransportSecurity::FromDir(Dir(), "central", "central");
   server.reload = absl::Seconds(1);
   Serve(server);
-  Pki(absl::StrCat("issue ", Dir(), " cp CP-003"));
+  Pki("issue", Dir(), "cp CP-003");
   TransportSecurity client = TransportSecurity::FromDir(Dir(), "cp", "CP-003");
   client.reload = absl::Seconds(1);
   ASSERT_TRUE(CallAs(client, "central.central.evnet").ok());
   const std::string before = service_.caller()->certificate_sha256;
 
-  Pki(absl::StrCat("issue ", Dir(), " cp CP-003"));
-  const std::string renewed = Pki("fingerprint " + client.cert_file);
+  Pki("issue", Dir(), "cp CP-003");
+  const std::string renewed = Pki("fingerprint", client.cert_file);
   ASSERT_NE(renewed, before);
   // A new connection (a new channel of its own) presents the renewed one
   // once the files were read again (within `reload`): each attempt is a

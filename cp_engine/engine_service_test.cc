@@ -12,6 +12,7 @@
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
@@ -85,11 +86,10 @@ INSTANTIATE_TEST_SUITE_P(SimulationOffAndOn, EngineServiceTest, ::testing::Bool(
 // answers CP-001's monitor; another CP's is refused, and an operator may only
 // simulate.
 TEST(SecureEngineServiceTest, AnEngineAnswersOnlyItsOwnMonitorAndOperatorsOnlySimulate) {
-  const std::string dir = std::string(getenv("TEST_TMPDIR")) + "/pki";
-  for (const std::string& args : {"init " + dir, "issue " + dir + " cp CP-001",
-                                 "issue " + dir + " cp CP-002", "issue " + dir + " operator alice"}) {
-    ASSERT_EQ(std::system(("tools/pki/evpki " + args + " >/dev/null").c_str()), 0) << args;
-  }
+  absl::StatusOr<std::string> pki =
+      test::MakeTestPki("pki", {"cp CP-001", "cp CP-002", "operator alice"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string dir = *pki;
   FakeClock clock;
   NoEvents events;
   EngineOptions options;

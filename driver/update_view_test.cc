@@ -1,6 +1,5 @@
 #include "driver/update_view.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -8,6 +7,7 @@
 #include "common/json_codec.h"
 #include "common/sealing.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
@@ -51,12 +51,10 @@ TEST(UpdateViewTest, RejectionAndProgressReadNaturally) {
 }
 
 TEST(UpdateViewTest, ASealedUpdateOpensOnlyWithItsDriversKey) {
-  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/pki";
-  ASSERT_EQ(std::system(("tools/pki/evpki init " + dir + " && tools/pki/evpki issue " + dir +
-                         " driver driver-alice && tools/pki/evpki issue " + dir +
-                         " driver driver-bob")
-                            .c_str()),
-            0);
+  absl::StatusOr<std::string> pki =
+      test::MakeTestPki("pki", {"driver driver-alice", "driver driver-bob"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string dir = *pki;
   v1::DriverUpdate update;
   update.set_update_id("r-1/accepted");
   update.set_driver_id("driver-alice");

@@ -20,6 +20,7 @@
 #include "common/topics.h"
 #include "driver/update_view.h"
 #include "glog/logging.h"
+#include "testing/test_pki.h"
 
 namespace evnet::test {
 namespace {
@@ -32,7 +33,6 @@ constexpr char kEngine[] = "cp_engine/engine";
 constexpr char kMonitor[] = "cp_monitor/monitor";
 constexpr char kDriver[] = "driver/driver";
 constexpr char kLoad[] = "tools/evload/evload";
-constexpr char kPki[] = "tools/pki/evpki";
 // The test's own certificate, an operator's.
 constexpr char kTestOperator[] = "test-operator";
 
@@ -474,14 +474,7 @@ std::unique_ptr<httplib::Client> Network::Dashboard() const {
 }
 
 absl::Status Network::Pki(const std::string& command, const std::string& args) {
-  const std::string log = absl::StrCat(dir_, "/evpki.log");
-  const std::string line =
-      absl::StrCat(kPki, " ", command, " ", pki_dir_, " ", args, " >>", log, " 2>&1");
-  if (std::system(line.c_str()) != 0) {
-    return absl::InternalError(
-        absl::StrCat("`", line, "` failed:\n", ReadFile(log).value_or("(no output)")));
-  }
-  return absl::OkStatus();
+  return Evpki(command, pki_dir_, args).status();
 }
 
 std::vector<std::string> Network::SecurityFlags(const std::string& role,

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/network.h"
+#include "testing/test_pki.h"
 
 namespace evnet::test {
 namespace {
@@ -233,16 +234,14 @@ TEST(SecurityTest, MonitorsWithoutAValidCertificateOfTheirOwnCpNeverGetIn) {
   ASSERT_TRUE(started.ok()) << started.status();
   Network& n = **started;
   const std::string other_ca = n.dir() + "/other-pki";
-  ASSERT_EQ(std::system(absl::StrCat("tools/pki/evpki init ", other_ca, " && tools/pki/evpki issue ",
-                                     other_ca, " cp CP-001 >/dev/null")
-                            .c_str()),
-            0);
+  ASSERT_TRUE(test::Evpki("init", other_ca).ok());
+  ASSERT_TRUE(test::Evpki("issue", other_ca, "cp CP-001").ok());
   // A certificate of the network's own CA for CP-001, expired at once.
   const std::string expired = n.dir() + "/expired-pki";
-  ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", expired, " && cp ", n.pki_dir(), "/ca.* ", expired,
-                                     " && tools/pki/evpki issue ", expired, " cp CP-001 0")
-                            .c_str()),
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", expired, " && cp ", n.pki_dir(), "/ca.* ",
+                                     expired).c_str()),
             0);
+  ASSERT_TRUE(test::Evpki("issue", expired, "cp CP-001 0").ok());
   ASSERT_TRUE(n.Kill("cp-m-1").ok());
   ASSERT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_DISCONNECTED, absl::Seconds(10)));
 
