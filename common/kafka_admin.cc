@@ -1,5 +1,6 @@
 #include "common/kafka_admin.h"
 
+#include <functional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -47,6 +48,25 @@ struct AclBindings {
 absl::Status Unreachable(const std::string& bootstrap, const char* what, const char* why) {
   return absl::UnavailableError(absl::StrCat(what, " at ", bootstrap, " failed: ", why,
                                              " (is Kafka running? `tools/ev kafka start`)"));
+}
+
+// Sends one admin request of kind `op` (`send` hands it to librdkafka with
+// the options and the queue) and waits for the answer: its event, or
+// UNAVAILABLE saying `what` failed.
+absl::StatusOr<Event> Ask(rd_kafka_t* rk, rd_kafka_admin_op_t op, const std::string& bootstrap,
+                          const char* what, absl::Duration timeout,
+                          const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& send) {
+  char error[512];
+  Options options(rd_kafka_AdminOptions_new(rk, op));
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), Millis(timeout), error, sizeof(error));
+  Queue queue(rd_kafka_queue_new(rk));
+  send(options.get(), queue.get());
+  Event event(rd_kafka_queue_poll(queue.get(), Millis(timeout) + 1000));
+  if (event == nullptr) return Unreachable(bootstrap, what, "no answer");
+  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unreachable(bootstrap, what, rd_kafka_event_error_string(event.get()));
+  }
+  return event;
 }
 
 }  // namespace
@@ -112,20 +132,16 @@ absl::Status KafkaAdmin::EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
     }
   }
   if (new_topics.list.empty()) return absl::OkStatus();
-  Options options(rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
-  rd_kafka_AdminOptions_set_request_timeout(options.get(), Millis(timeout), error, sizeof(error));
-  Queue queue(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_CreateTopics(rk_.get(), new_topics.list.data(), new_topics.list.size(), options.get(),
-                        queue.get());
-  Event event(rd_kafka_queue_poll(queue.get(), Millis(timeout) + 1000));
-  if (event == nullptr) return Unreachable(bootstrap_servers_, "creating topics", "no answer");
-  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unreachable(bootstrap_servers_, "creating topics",
-                       rd_kafka_event_error_string(event.get()));
-  }
+  absl::StatusOr<Event> event =
+      Ask(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS, bootstrap_servers_, "creating topics", timeout,
+          [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+            rd_kafka_CreateTopics(rk_.get(), new_topics.list.data(), new_topics.list.size(),
+                                  options, queue);
+          });
+  if (!event.ok()) return event.status();
   size_t count = 0;
   const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(
-      rd_kafka_event_CreateTopics_result(event.get()), &count);
+      rd_kafka_event_CreateTopics_result(event->get()), &count);
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
     if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
@@ -161,20 +177,16 @@ absl::Status KafkaAdmin::EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Dur
     bindings.list.push_back(binding);
   }
   if (bindings.list.empty()) return absl::OkStatus();
-  Options options(rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEACLS));
-  rd_kafka_AdminOptions_set_request_timeout(options.get(), Millis(timeout), error, sizeof(error));
-  Queue queue(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_CreateAcls(rk_.get(), bindings.list.data(), bindings.list.size(), options.get(),
-                      queue.get());
-  Event event(rd_kafka_queue_poll(queue.get(), Millis(timeout) + 1000));
-  if (event == nullptr) return Unreachable(bootstrap_servers_, "creating ACLs", "no answer");
-  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unreachable(bootstrap_servers_, "creating ACLs",
-                       rd_kafka_event_error_string(event.get()));
-  }
+  absl::StatusOr<Event> event =
+      Ask(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEACLS, bootstrap_servers_, "creating ACLs", timeout,
+          [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+            rd_kafka_CreateAcls(rk_.get(), bindings.list.data(), bindings.list.size(), options,
+                                queue);
+          });
+  if (!event.ok()) return event.status();
   size_t count = 0;
   const rd_kafka_acl_result_t** results =
-      rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(event.get()), &count);
+      rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(event->get()), &count);
   for (size_t i = 0; i < count; ++i) {
     if (const rd_kafka_error_t* err = rd_kafka_acl_result_error(results[i]); err != nullptr) {
       const std::string why = rd_kafka_error_string(err);
