@@ -42,7 +42,14 @@ CentralServiceImpl::CentralServiceImpl(Registry& registry, LinkHub& hub,
   registry_.SetChangeListener([this] { watchers_.Poke(); });
 }
 
-CentralServiceImpl::~CentralServiceImpl() { registry_.SetChangeListener(nullptr); }
+CentralServiceImpl::~CentralServiceImpl() {
+  registry_.SetChangeListener(nullptr);
+  // After the server's shutdown, the links' last callbacks may still run;
+  // they use the registry and the hub, which outlive this.
+  if (!hub_.WaitForStreams(absl::Seconds(10))) {
+    LOG(ERROR) << "Central | Monitor links still running 10 s after the shutdown";
+  }
+}
 
 grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* CentralServiceImpl::MonitorLink(
     grpc::CallbackServerContext* context) {

@@ -176,4 +176,20 @@ int LinkHub::Connected() const {
   return static_cast<int>(links_.size());
 }
 
+void LinkHub::StreamStarted() {
+  absl::MutexLock lock(&streams_mu_);
+  ++running_streams_;
+}
+
+void LinkHub::StreamFinished() {
+  absl::MutexLock lock(&streams_mu_);
+  --running_streams_;
+}
+
+bool LinkHub::WaitForStreams(absl::Duration timeout) {
+  absl::MutexLock lock(&streams_mu_);
+  auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(streams_mu_) { return running_streams_ == 0; };
+  return streams_mu_.AwaitWithTimeout(absl::Condition(&none), timeout);
+}
+
 }  // namespace evnet

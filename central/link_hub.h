@@ -61,6 +61,15 @@ class LinkHub final : public CommandSender {
   // Monitors with an open link.
   int Connected() const;
 
+  // A stream's reactor began, and finished its last callback (OnDone). gRPC
+  // may run OnDone after its server's Shutdown returned, so whoever owns
+  // the hub (and what the streams use) waits for every stream to finish
+  // before those go away.
+  void StreamStarted();
+  void StreamFinished();
+  // False if some stream had not finished within `timeout`.
+  bool WaitForStreams(absl::Duration timeout);
+
  private:
   struct Link {
     uint64_t id = 0;
@@ -84,6 +93,8 @@ class LinkHub final : public CommandSender {
   const absl::Duration monitor_timeout_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::Mutex streams_mu_;
+  int running_streams_ ABSL_GUARDED_BY(streams_mu_) = 0;
   absl::flat_hash_map<std::string, Link> links_ ABSL_GUARDED_BY(mu_);
   // Per CP, outlives its links: one order for every command to that CP.
   absl::flat_hash_map<std::string, std::shared_ptr<absl::Mutex>> order_ ABSL_GUARDED_BY(mu_);

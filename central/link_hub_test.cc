@@ -1,6 +1,7 @@
 #include "central/link_hub.h"
 
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -118,6 +119,17 @@ TEST_F(LinkHubTest, ACpWithNoLinkFailsAtOnce) {
   auto outcome = Send("CP-404", "c-1");
   ASSERT_TRUE(outcome->has_value());
   EXPECT_EQ((*outcome)->code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(LinkHubTest, ItsOwnerWaitsForEveryStreamToFinish) {
+  EXPECT_TRUE(hub_.WaitForStreams(absl::ZeroDuration()));
+  hub_.StreamStarted();
+  hub_.StreamStarted();
+  hub_.StreamFinished();
+  EXPECT_FALSE(hub_.WaitForStreams(absl::Milliseconds(10)));
+  std::thread last([&] { hub_.StreamFinished(); });
+  EXPECT_TRUE(hub_.WaitForStreams(absl::Seconds(10)));
+  last.join();
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReac
   std::shared_ptr<MonitorLinkReactor> reactor(
       new MonitorLinkReactor(context, registry, hub, store, audit, access));
   reactor->self_ = reactor;
+  hub.StreamStarted();
   reactor->StartRead(&reactor->in_);
   return reactor.get();
 }
@@ -194,7 +195,9 @@ void MonitorLinkReactor::OnDone() {
     registry_.LinkClosed(cp_id_);
     LOG(WARNING) << "Central | The monitor of CP " << cp_id_ << " disconnected";
   }
-  std::shared_ptr<MonitorLinkReactor> self = std::move(self_);
+  LinkHub& hub = hub_;
+  self_.reset();  // may delete this
+  hub.StreamFinished();
 }
 
 }  // namespace evnet
