@@ -16,7 +16,9 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "common/flags.h"
+#include "common/kafka_conf.h"
 #include "common/kafka_producer.h"
+#include "common/transport_security.h"
 #include "glog/logging.h"
 #include "tools/evload/drivers.h"
 #include "tools/evload/fleet.h"
@@ -39,6 +41,9 @@ ABSL_FLAG(int64_t, history, 0,
           "only write this many records of history, two hours old, to the updates and the "
           "ledger (as a network running for months leaves), then exit");
 ABSL_FLAG(double, echo_rate, 0, "run only the bare Kafka echo, at this many messages a second");
+ABSL_FLAG(bool, kafka_tls, false,
+          "speak TLS to Kafka with --pki_dir's central certificate (a super user of a broker "
+          "started with --tls): for the echo over TLS");
 
 namespace {
 
@@ -62,6 +67,15 @@ int main(int argc, char** argv) {
     (void)setrlimit(RLIMIT_NOFILE, &files);
   }
 
+  if (absl::GetFlag(FLAGS_kafka_tls)) {
+    const std::string pki = absl::GetFlag(FLAGS_pki_dir);
+    if (pki.empty()) {
+      std::cerr << "evload: --kafka_tls needs --pki_dir" << std::endl;
+      return 2;
+    }
+    const TransportSecurity central = TransportSecurity::FromDir(pki, kRoleCentral, kCentralName);
+    SetKafkaTls({central.ca_file, central.cert_file, central.key_file});
+  }
   if (absl::GetFlag(FLAGS_echo_rate) > 0) {
     evload::Samples trips;
     absl::Status echoed = evload::RunKafkaEcho(absl::GetFlag(FLAGS_kafka_bootstrap),
