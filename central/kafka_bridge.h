@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "central/coordinator.h"
@@ -24,6 +26,7 @@
 #include "common/dead_letters.h"
 #include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
+#include "common/sealing.h"
 
 namespace evnet {
 
@@ -38,11 +41,11 @@ class KafkaUpdatePublisher final : public UpdatePublisher {
 
  private:
   // What goes on evnet.driver.updates for `update` (whose JSON is `json`).
-  absl::StatusOr<std::string> ForDriver(const v1::DriverUpdate& update,
-                                        const std::string& json) const;
+  absl::StatusOr<std::string> ForDriver(const v1::DriverUpdate& update, const std::string& json);
 
   KafkaProducer& producer_;
   const DriverKeys* const seal_to_;
+  Sealer sealer_;
 };
 
 // Saves a driver's key to evnet.driver.keys (DriverKeys::Save).
@@ -114,7 +117,7 @@ class KafkaBridge {
   // OK when `result` is signed by the key of its CP's enrolled certificate;
   // INVALID_ARGUMENT (set aside, audited) otherwise.
   absl::Status CheckSignature(const v1::SessionResult& result) const;
-  absl::Status CheckSignature(const v1::DriverRequest& request) const;
+  absl::Status CheckSignature(const v1::DriverRequest& request);
 
   const KafkaBridgeOptions options_;
   Registry& registry_;
@@ -128,6 +131,10 @@ class KafkaBridge {
   absl::Notification ready_;
   std::atomic<int64_t> request_lag_{-1};
   std::atomic<int64_t> event_lag_{-1};
+  absl::Mutex checked_mu_;
+  // By driver: the certificate that last checked against the CA, and when.
+  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> checked_certificates_
+      ABSL_GUARDED_BY(checked_mu_);
   std::thread thread_;           // rebuilds, then reads results and telemetry
   std::thread requests_thread_;  // started by thread_: reads driver requests
 };

@@ -1,6 +1,7 @@
 #include "common/sealing.h"
 
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "openssl/evp.h"
@@ -74,6 +75,103 @@ absl::StatusOr<std::string> AgreeKey(EVP_PKEY* own, EVP_PKEY* peer, const std::s
   return key;
 }
 
+
+// A new ephemeral key and the AES key it agrees with `public_key_der`.
+absl::StatusOr<std::pair<std::string, std::string>> Agree(const std::string& public_key_der) {
+  Key recipient = PublicKeyFromDer(public_key_der);
+  if (recipient == nullptr) return absl::InvalidArgumentError("not a DER public key");
+  Key ephemeral(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), &EVP_PKEY_free);
+  if (ephemeral == nullptr) return absl::InternalError("cannot make an ephemeral key");
+  std::string ephemeral_der = PublicKeyDer(ephemeral.get());
+  absl::StatusOr<std::string> key = AgreeKey(ephemeral.get(), recipient.get(), ephemeral_der);
+  if (!key.ok()) return key.status();
+  return std::make_pair(std::move(ephemeral_der), *std::move(key));
+}
+
+absl::StatusOr<std::string> SealWith(const std::string& ephemeral_der, const std::string& key,
+                                     const std::string& plaintext) {
+  std::string nonce(kNonceSize, '\0');
+  if (RAND_bytes(Bytes(nonce), static_cast<int>(nonce.size())) != 1) {
+    return absl::InternalError("no randomness for a nonce");
+  }
+  std::string ciphertext(plaintext.size(), '\0');
+  std::string tag(kTagSize, '\0');
+  std::string aes_key = key;
+  CipherContext cipher(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int length = 0, final_length = 0;
+  if (cipher == nullptr ||
+      EVP_EncryptInit_ex(cipher.get(), EVP_aes_256_gcm(), nullptr, Bytes(aes_key),
+                         Bytes(nonce)) != 1 ||
+      EVP_EncryptUpdate(cipher.get(), Bytes(ciphertext), &length, Bytes(plaintext),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(cipher.get(), Bytes(ciphertext) + length, &final_length) != 1 ||
+      EVP_CIPHER_CTX_ctrl(cipher.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, Bytes(tag)) != 1) {
+    return absl::InternalError("AES-GCM failed");
+  }
+  std::string sealed;
+  sealed.push_back(static_cast<char>(kVersion));
+  sealed.push_back(static_cast<char>(ephemeral_der.size() >> 8));
+  sealed.push_back(static_cast<char>(ephemeral_der.size() & 0xff));
+  absl::StrAppend(&sealed, ephemeral_der, nonce, ciphertext, tag);
+  return sealed;
+}
+
+// A sealed message's parts.
+struct Parts {
+  std::string ephemeral_der;
+  std::string nonce;
+  std::string ciphertext;
+  std::string tag;
+};
+
+absl::StatusOr<Parts> Split(const std::string& sealed) {
+  if (sealed.size() < 3 || static_cast<unsigned char>(sealed[0]) != kVersion) {
+    return absl::InvalidArgumentError("not a sealed message of this version");
+  }
+  const size_t key_length = (static_cast<unsigned char>(sealed[1]) << 8) |
+                            static_cast<unsigned char>(sealed[2]);
+  if (sealed.size() < 3 + key_length + kNonceSize + kTagSize) {
+    return absl::InvalidArgumentError("a sealed message cut short");
+  }
+  Parts parts;
+  parts.ephemeral_der = sealed.substr(3, key_length);
+  parts.nonce = sealed.substr(3 + key_length, kNonceSize);
+  const size_t body = 3 + key_length + kNonceSize;
+  parts.ciphertext = sealed.substr(body, sealed.size() - body - kTagSize);
+  parts.tag = sealed.substr(sealed.size() - kTagSize);
+  return parts;
+}
+
+// The AES key that the private key `key_pem` agrees with `ephemeral_der`.
+absl::StatusOr<std::string> AgreeOwn(const std::string& key_pem, const std::string& ephemeral_der) {
+  Bio bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), &BIO_free);
+  Key own(bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
+          &EVP_PKEY_free);
+  if (own == nullptr) return absl::InvalidArgumentError("not a PEM private key");
+  Key ephemeral = PublicKeyFromDer(ephemeral_der);
+  if (ephemeral == nullptr) return absl::InvalidArgumentError("a sealed message without its key");
+  return AgreeKey(own.get(), ephemeral.get(), ephemeral_der);
+}
+
+absl::StatusOr<std::string> OpenWith(std::string key, Parts parts) {
+  std::string plaintext(parts.ciphertext.size(), '\0');
+  CipherContext cipher(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  int length = 0, final_length = 0;
+  if (cipher == nullptr ||
+      EVP_DecryptInit_ex(cipher.get(), EVP_aes_256_gcm(), nullptr, Bytes(key),
+                         Bytes(parts.nonce)) != 1 ||
+      EVP_DecryptUpdate(cipher.get(), Bytes(plaintext), &length, Bytes(parts.ciphertext),
+                        static_cast<int>(parts.ciphertext.size())) != 1 ||
+      EVP_CIPHER_CTX_ctrl(cipher.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, Bytes(parts.tag)) != 1) {
+    return absl::InternalError("AES-GCM failed");
+  }
+  if (EVP_DecryptFinal_ex(cipher.get(), Bytes(plaintext) + length, &final_length) != 1) {
+    return absl::PermissionDeniedError("sealed to another key, or altered");
+  }
+  plaintext.resize(static_cast<size_t>(length + final_length));
+  return plaintext;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> PublicKeyOf(const std::string& certificate_pem) {
@@ -89,79 +187,62 @@ absl::StatusOr<std::string> PublicKeyOf(const std::string& certificate_pem) {
 }
 
 absl::StatusOr<std::string> Seal(const std::string& public_key_der, const std::string& plaintext) {
-  Key recipient = PublicKeyFromDer(public_key_der);
-  if (recipient == nullptr) return absl::InvalidArgumentError("not a DER public key");
-  Key ephemeral(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), &EVP_PKEY_free);
-  if (ephemeral == nullptr) return absl::InternalError("cannot make an ephemeral key");
-  const std::string ephemeral_der = PublicKeyDer(ephemeral.get());
-  absl::StatusOr<std::string> key = AgreeKey(ephemeral.get(), recipient.get(), ephemeral_der);
-  if (!key.ok()) return key.status();
-
-  std::string nonce(kNonceSize, '\0');
-  if (RAND_bytes(Bytes(nonce), static_cast<int>(nonce.size())) != 1) {
-    return absl::InternalError("no randomness for a nonce");
-  }
-  std::string ciphertext(plaintext.size(), '\0');
-  std::string tag(kTagSize, '\0');
-  CipherContext cipher(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-  int length = 0, final_length = 0;
-  if (cipher == nullptr ||
-      EVP_EncryptInit_ex(cipher.get(), EVP_aes_256_gcm(), nullptr, Bytes(*key), Bytes(nonce)) !=
-          1 ||
-      EVP_EncryptUpdate(cipher.get(), Bytes(ciphertext), &length, Bytes(plaintext),
-                        static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(cipher.get(), Bytes(ciphertext) + length, &final_length) != 1 ||
-      EVP_CIPHER_CTX_ctrl(cipher.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, Bytes(tag)) != 1) {
-    return absl::InternalError("AES-GCM failed");
-  }
-  std::string sealed;
-  sealed.push_back(static_cast<char>(kVersion));
-  sealed.push_back(static_cast<char>(ephemeral_der.size() >> 8));
-  sealed.push_back(static_cast<char>(ephemeral_der.size() & 0xff));
-  absl::StrAppend(&sealed, ephemeral_der, nonce, ciphertext, tag);
-  return sealed;
+  absl::StatusOr<std::pair<std::string, std::string>> agreed = Agree(public_key_der);
+  if (!agreed.ok()) return agreed.status();
+  return SealWith(agreed->first, agreed->second, plaintext);
 }
 
 absl::StatusOr<std::string> Open(const std::string& key_pem, const std::string& sealed) {
-  if (sealed.size() < 3 || static_cast<unsigned char>(sealed[0]) != kVersion) {
-    return absl::InvalidArgumentError("not a sealed message of this version");
-  }
-  const size_t key_length = (static_cast<unsigned char>(sealed[1]) << 8) |
-                            static_cast<unsigned char>(sealed[2]);
-  if (sealed.size() < 3 + key_length + kNonceSize + kTagSize) {
-    return absl::InvalidArgumentError("a sealed message cut short");
-  }
-  const std::string ephemeral_der = sealed.substr(3, key_length);
-  const std::string nonce = sealed.substr(3 + key_length, kNonceSize);
-  const size_t body = 3 + key_length + kNonceSize;
-  const std::string ciphertext = sealed.substr(body, sealed.size() - body - kTagSize);
-  std::string tag = sealed.substr(sealed.size() - kTagSize);
-
-  Bio bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), &BIO_free);
-  Key own(bio == nullptr ? nullptr : PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
-          &EVP_PKEY_free);
-  if (own == nullptr) return absl::InvalidArgumentError("not a PEM private key");
-  Key ephemeral = PublicKeyFromDer(ephemeral_der);
-  if (ephemeral == nullptr) return absl::InvalidArgumentError("a sealed message without its key");
-  absl::StatusOr<std::string> key = AgreeKey(own.get(), ephemeral.get(), ephemeral_der);
+  absl::StatusOr<Parts> parts = Split(sealed);
+  if (!parts.ok()) return parts.status();
+  absl::StatusOr<std::string> key = AgreeOwn(key_pem, parts->ephemeral_der);
   if (!key.ok()) return key.status();
+  return OpenWith(*std::move(key), *std::move(parts));
+}
 
-  std::string plaintext(ciphertext.size(), '\0');
-  CipherContext cipher(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
-  int length = 0, final_length = 0;
-  if (cipher == nullptr ||
-      EVP_DecryptInit_ex(cipher.get(), EVP_aes_256_gcm(), nullptr, Bytes(*key), Bytes(nonce)) !=
-          1 ||
-      EVP_DecryptUpdate(cipher.get(), Bytes(plaintext), &length, Bytes(ciphertext),
-                        static_cast<int>(ciphertext.size())) != 1 ||
-      EVP_CIPHER_CTX_ctrl(cipher.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, Bytes(tag)) != 1) {
-    return absl::InternalError("AES-GCM failed");
+absl::StatusOr<std::string> Sealer::Seal(const std::string& public_key_der,
+                                         const std::string& plaintext) {
+  const absl::Time now = absl::Now();
+  std::string ephemeral_der, key;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = agreed_.find(public_key_der);
+    if (it != agreed_.end() && it->second.uses < reuse_limit_ &&
+        now - it->second.made < reuse_time_) {
+      ++it->second.uses;
+      ephemeral_der = it->second.ephemeral_der;
+      key = it->second.key;
+    }
   }
-  if (EVP_DecryptFinal_ex(cipher.get(), Bytes(plaintext) + length, &final_length) != 1) {
-    return absl::PermissionDeniedError("sealed to another key, or altered");
+  if (key.empty()) {
+    absl::StatusOr<std::pair<std::string, std::string>> agreed = Agree(public_key_der);
+    if (!agreed.ok()) return agreed.status();
+    ephemeral_der = agreed->first;
+    key = agreed->second;
+    absl::MutexLock lock(&mu_);
+    agreed_[public_key_der] = Agreed{ephemeral_der, key, now, 1};
   }
-  plaintext.resize(static_cast<size_t>(length + final_length));
-  return plaintext;
+  return SealWith(ephemeral_der, key, plaintext);
+}
+
+absl::StatusOr<std::string> Opener::Open(const std::string& key_pem, const std::string& sealed) {
+  absl::StatusOr<Parts> parts = Split(sealed);
+  if (!parts.ok()) return parts.status();
+  std::pair<std::string, std::string> id(key_pem, parts->ephemeral_der);
+  std::string key;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = agreed_.find(id); it != agreed_.end()) key = it->second;
+  }
+  if (key.empty()) {
+    absl::StatusOr<std::string> agreed = AgreeOwn(key_pem, parts->ephemeral_der);
+    if (!agreed.ok()) return agreed.status();
+    key = *agreed;
+    absl::MutexLock lock(&mu_);
+    if (agreed_.size() > 256) agreed_.clear();
+    agreed_[std::move(id)] = key;
+  }
+  return OpenWith(std::move(key), *std::move(parts));
 }
 
 }  // namespace evnet

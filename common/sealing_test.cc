@@ -40,5 +40,41 @@ TEST(SealingTest, OnlyTheDriverOpensWhatIsSealedToItAndNothingAlteredOpens) {
   EXPECT_EQ(*Open(alice_key, *Seal(*alice, "")), "");
 }
 
+TEST(SealingTest, ASealerAgreesOnceWithEachDriverForAWhileAndItsMessagesOpenAsAnyOther) {
+  absl::StatusOr<std::string> pki =
+      test::MakeTestPki("sealer", {"driver driver-alice", "driver driver-bob"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string alice_key = *ReadFile(*pki + "/driver/driver-alice.key");
+  const std::string alice = *PublicKeyOf(*ReadFile(*pki + "/driver/driver-alice.crt"));
+  const std::string bob = *PublicKeyOf(*ReadFile(*pki + "/driver/driver-bob.crt"));
+  // The ephemeral key a sealed message names: bytes 3 on, as long as its
+  // length in bytes 1 and 2 says.
+  auto ephemeral = [](const std::string& sealed) {
+    const size_t length = (static_cast<unsigned char>(sealed[1]) << 8) |
+                          static_cast<unsigned char>(sealed[2]);
+    return sealed.substr(3, length);
+  };
+
+  Sealer sealer(/*reuse_limit=*/2);
+  const std::string first = *sealer.Seal(alice, "one");
+  const std::string second = *sealer.Seal(alice, "two");
+  const std::string third = *sealer.Seal(alice, "three");  // past the limit: agreed anew
+  const std::string to_bob = *sealer.Seal(bob, "one");
+  EXPECT_EQ(ephemeral(first), ephemeral(second));
+  EXPECT_NE(first, second);
+  EXPECT_NE(ephemeral(third), ephemeral(first));
+  EXPECT_NE(ephemeral(to_bob), ephemeral(first));
+
+  Opener opener;
+  EXPECT_EQ(*Open(alice_key, first), "one");
+  EXPECT_EQ(*opener.Open(alice_key, first), "one");
+  EXPECT_EQ(*opener.Open(alice_key, second), "two");  // the agreed key, kept
+  EXPECT_EQ(*opener.Open(alice_key, third), "three");
+  EXPECT_EQ(opener.Open(alice_key, to_bob).status().code(), absl::StatusCode::kPermissionDenied);
+  std::string altered = second;
+  altered.back() ^= 1;
+  EXPECT_EQ(opener.Open(alice_key, altered).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace evnet

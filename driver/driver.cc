@@ -135,7 +135,7 @@ absl::Status Driver::Show(const KafkaMessage& message) {
   if (update.ok() && !update->sealed().empty()) {
     // Sealed to this driver's key, read again for each (a renewal takes at once).
     absl::StatusOr<std::string> key = ReadFile(options_.key_file);
-    update = key.ok() ? OpenUpdate(*update, *key) : key.status();
+    update = key.ok() ? OpenUpdate(*update, *key, opener_) : key.status();
   }
   if (!update.ok()) {
     LOG(WARNING) << options_.driver_id << " | skipped an update at offset " << message.offset

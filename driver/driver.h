@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_producer.h"
+#include "common/sealing.h"
 #include "evnet/v1/events.pb.h"
 
 namespace evnet {
@@ -75,6 +76,7 @@ class Driver {
   absl::Notification cancelled_;
   absl::Notification stop_;
   absl::Notification caught_up_;  // updates missed while down were shown
+  Opener opener_;                 // of sealed updates
 
   absl::Mutex mu_;
   std::set<std::string> shown_ ABSL_GUARDED_BY(mu_);     // update ids

@@ -56,9 +56,9 @@ bool IsOutcome(const v1::DriverUpdate& update) {
 }
 
 absl::StatusOr<v1::DriverUpdate> OpenUpdate(const v1::DriverUpdate& received,
-                                            const std::string& key_pem) {
+                                            const std::string& key_pem, Opener& opener) {
   if (received.sealed().empty()) return received;
-  absl::StatusOr<std::string> json = Open(key_pem, received.sealed());
+  absl::StatusOr<std::string> json = opener.Open(key_pem, received.sealed());
   if (!json.ok()) return json.status();
   return FromJson<v1::DriverUpdate>(*json);
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/sealing.h"
 #include "evnet/v1/events.pb.h"
 
 namespace evnet {
@@ -16,10 +17,10 @@ std::string DescribeUpdate(const v1::DriverUpdate& update);
 bool IsOutcome(const v1::DriverUpdate& update);
 
 // The update a record of evnet.driver.updates holds: itself, or the one
-// sealed in it (DriverUpdate.sealed), opened with the driver's key (PEM).
-// An error when it is sealed and `key_pem` does not open it.
+// sealed in it (DriverUpdate.sealed), opened by `opener` with the driver's
+// key (PEM). An error when it is sealed and `key_pem` does not open it.
 absl::StatusOr<v1::DriverUpdate> OpenUpdate(const v1::DriverUpdate& received,
-                                            const std::string& key_pem);
+                                            const std::string& key_pem, Opener& opener);
 
 }  // namespace evnet
 

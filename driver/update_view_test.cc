@@ -65,14 +65,15 @@ TEST(UpdateViewTest, ASealedUpdateOpensOnlyWithItsDriversKey) {
   envelope.set_sealed(
       *Seal(*PublicKeyOf(*ReadFile(dir + "/driver/driver-alice.crt")), ToJson(update)));
 
+  Opener opener;
   absl::StatusOr<v1::DriverUpdate> opened =
-      OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-alice.key"));
+      OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-alice.key"), opener);
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(opened->kind(), v1::UPDATE_KIND_ACCEPTED);
   EXPECT_EQ(opened->cp_id(), "CP-001");
-  EXPECT_FALSE(OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-bob.key")).ok());
+  EXPECT_FALSE(OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-bob.key"), opener).ok());
   // An update in the clear (a network without Kafka identities) is itself.
-  EXPECT_EQ(OpenUpdate(update, "")->cp_id(), "CP-001");
+  EXPECT_EQ(OpenUpdate(update, "", opener)->cp_id(), "CP-001");
 }
 
 }  // namespace

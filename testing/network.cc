@@ -79,7 +79,7 @@ void UpdateLog::Run(std::unique_ptr<KafkaReader> consumer) {
       if (update.ok() && !update->sealed().empty()) {
         absl::StatusOr<std::string> key =
             ReadFile(absl::StrCat(pki_dir_, "/driver/", update->driver_id(), ".key"));
-        update = key.ok() ? OpenUpdate(*update, *key) : key.status();
+        update = key.ok() ? OpenUpdate(*update, *key, opener_) : key.status();
         if (!update.ok()) LOG(WARNING) << "an update the test cannot open: " << update.status();
       }
       if (update.ok()) {

@@ -29,6 +29,7 @@
 #include "httplib.h"
 #include "common/kafka_reader.h"
 #include "common/topics.h"
+#include "common/sealing.h"
 #include "testing/kafka_broker.h"
 #include "testing/process.h"
 
@@ -59,6 +60,7 @@ class UpdateLog {
   void Run(std::unique_ptr<KafkaReader> consumer);
 
   std::string pki_dir_;
+  Opener opener_;
   mutable absl::Mutex mu_;
   std::vector<v1::DriverUpdate> updates_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
