@@ -11,8 +11,8 @@
 #include "common/kafka_conf.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_reader.h"
-#include "common/sealing.h"
 #include "common/peer_identity.h"
+#include "common/sealing.h"
 #include "common/signing.h"
 #include "common/validation.h"
 #include "common/kafka_dispatcher.h"
@@ -112,7 +112,9 @@ void SaveDriverKey(KafkaProducer& producer, const v1::DriverKey& key) {
                 [driver = key.driver_id()](absl::Status saved) {
                   // Kept in memory regardless; lost only if central restarts
                   // before the driver's next request.
-                  if (!saved.ok()) LOG(WARNING) << "Central | Key of " << driver << " not saved: " << saved;
+                  if (!saved.ok()) {
+                    LOG(WARNING) << "Central | Key of " << driver << " not saved: " << saved;
+                  }
                 });
 }
 
@@ -377,11 +379,28 @@ absl::Status KafkaBridge::CheckSignature(const v1::SessionResult& result) const 
                                                  " not signed by it (", verified.message(), ")"));
 }
 
+namespace {
+
+// OK when `certificate_pem` is of the CA `ca_pem`, valid now, and names
+// driver `driver_id`.
+absl::Status CheckDriverCertificate(const std::string& ca_pem, const std::string& certificate_pem,
+                                    const std::string& driver_id) {
+  if (absl::Status issued = CheckIssuedBy(ca_pem, certificate_pem); !issued.ok()) return issued;
+  absl::StatusOr<PeerIdentity> holder = IdentityOfCertificate(certificate_pem);
+  if (!holder.ok()) return holder.status();
+  if (holder->role != kRoleDriver || holder->name != driver_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the certificate is ", holder->role, " ", holder->name, "'s"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
   if (options_.drivers_ca_pem.empty()) return absl::OkStatus();
-  // A driver sends the same certificate with each request: once it checked
-  // against the CA and named the driver, it is trusted for ten minutes
-  // (a third of the check's cost is the CA's, the rest the signature's).
+  // A driver sends the same certificate with each request: once it checked,
+  // it is trusted for ten minutes (the CA's check is most of the cost).
   const absl::Time now = absl::Now();
   bool known = false;
   {
@@ -391,28 +410,29 @@ absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
             now - it->second.second < absl::Minutes(10);
   }
   absl::Status verified =
-      known ? absl::OkStatus() : CheckIssuedBy(options_.drivers_ca_pem, request.certificate_pem());
-  if (known) {
+      known ? absl::OkStatus()
+            : CheckDriverCertificate(options_.drivers_ca_pem, request.certificate_pem(),
+                                     request.driver_id());
+  if (verified.ok()) {
     verified = Verify(request.certificate_pem(), SignedBytes(request), request.signature());
-  } else if (verified.ok()) {
-    absl::StatusOr<PeerIdentity> signer = IdentityOfCertificate(request.certificate_pem());
-    if (!signer.ok()) {
-      verified = signer.status();
-    } else if (signer->role != kRoleDriver || signer->name != request.driver_id()) {
-      verified = absl::PermissionDeniedError(
-          absl::StrCat("the certificate is ", signer->role, " ", signer->name, "'s"));
-    } else {
-      verified = Verify(request.certificate_pem(), SignedBytes(request), request.signature());
-      if (verified.ok()) {
-        absl::MutexLock lock(&checked_mu_);
-        if (checked_certificates_.size() > 100000) checked_certificates_.clear();
-        checked_certificates_[request.driver_id()] = {request.certificate_pem(), now};
-      }
+  }
+  if (!verified.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("forged: a request as ", request.driver_id(),
+                                                   " not signed by it (", verified.message(),
+                                                   ")"));
+  }
+  if (!known) {
+    {
+      absl::MutexLock lock(&checked_mu_);
+      if (checked_certificates_.size() > 100000) checked_certificates_.clear();
+      checked_certificates_[request.driver_id()] = {request.certificate_pem(), now};
+    }
+    // Its updates are sealed to the key it signs with.
+    if (absl::StatusOr<std::string> key = PublicKeyOf(request.certificate_pem()); key.ok()) {
+      driver_keys_.Learn(request.driver_id(), *key);
     }
   }
-  if (verified.ok()) return verified;
-  return absl::InvalidArgumentError(absl::StrCat("forged: a request as ", request.driver_id(),
-                                                 " not signed by it (", verified.message(), ")"));
+  return absl::OkStatus();
 }
 
 void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
@@ -421,12 +441,6 @@ void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
     if (!request.ok()) return done(request.status());
     if (absl::Status signed_by_driver = CheckSignature(*request); !signed_by_driver.ok()) {
       return done(signed_by_driver);
-    }
-    if (!options_.drivers_ca_pem.empty()) {
-      // Its updates are sealed to the key it signed with (checked above).
-      if (absl::StatusOr<std::string> key = PublicKeyOf(request->certificate_pem()); key.ok()) {
-        driver_keys_.Learn(request->driver_id(), *key);
-      }
     }
     return coordinator_.HandleRequest(*request, m, std::move(done));
   }

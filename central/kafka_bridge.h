@@ -117,6 +117,9 @@ class KafkaBridge {
   // OK when `result` is signed by the key of its CP's enrolled certificate;
   // INVALID_ARGUMENT (set aside, audited) otherwise.
   absl::Status CheckSignature(const v1::SessionResult& result) const;
+  // OK when `request` is signed by its driver, with a certificate of the
+  // network's CA naming it; that key is then the one its updates are
+  // sealed to. INVALID_ARGUMENT (set aside, audited) otherwise.
   absl::Status CheckSignature(const v1::DriverRequest& request);
 
   const KafkaBridgeOptions options_;
