@@ -1,5 +1,6 @@
 #include "common/sealing.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -226,6 +227,29 @@ absl::StatusOr<std::string> Sealer::Seal(const std::string& public_key_der,
 }
 
 absl::StatusOr<std::string> Opener::Open(const std::string& key_pem, const std::string& sealed) {
+  absl::StatusOr<std::string> opened = OpenWithKey(key_pem, sealed);
+  std::vector<std::string> earlier;
+  {
+    absl::MutexLock lock(&mu_);
+    earlier = earlier_keys_;
+    if (earlier_keys_.empty() || earlier_keys_.front() != key_pem) {
+      earlier_keys_.erase(std::remove(earlier_keys_.begin(), earlier_keys_.end(), key_pem),
+                          earlier_keys_.end());
+      earlier_keys_.insert(earlier_keys_.begin(), key_pem);
+      if (earlier_keys_.size() > 4) earlier_keys_.pop_back();
+    }
+  }
+  for (const std::string& key : earlier) {
+    if (!absl::IsPermissionDenied(opened.status()) && !absl::IsInvalidArgument(opened.status())) {
+      break;
+    }
+    if (key != key_pem) opened = OpenWithKey(key, sealed);
+  }
+  return opened;
+}
+
+absl::StatusOr<std::string> Opener::OpenWithKey(const std::string& key_pem,
+                                                const std::string& sealed) {
   absl::StatusOr<Parts> parts = Split(sealed);
   if (!parts.ok()) return parts.status();
   std::pair<std::string, std::string> id(key_pem, parts->ephemeral_der);

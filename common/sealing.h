@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -57,13 +58,18 @@ class Sealer {
 
 // Opens what is sealed to one holder's keys, as a driver does for each of
 // its updates: the key agreed with each ephemeral key is kept (the last
-// few), so that only the first message of a Sealer's costs an ECDH.
+// few), so that only the first message of a Sealer's costs an ECDH. What
+// `key_pem` cannot open is tried with the holder's keys given before (the
+// last few): an update sealed just before a renewal still opens.
 class Opener {
  public:
   absl::StatusOr<std::string> Open(const std::string& key_pem, const std::string& sealed);
 
  private:
+  absl::StatusOr<std::string> OpenWithKey(const std::string& key_pem, const std::string& sealed);
+
   absl::Mutex mu_;
+  std::vector<std::string> earlier_keys_ ABSL_GUARDED_BY(mu_);  // newest first
   // By private key and ephemeral key; cleared when it grows past a few hundred.
   absl::flat_hash_map<std::pair<std::string, std::string>, std::string> agreed_
       ABSL_GUARDED_BY(mu_);

@@ -74,6 +74,14 @@ TEST(SealingTest, ASealerAgreesOnceWithEachDriverForAWhileAndItsMessagesOpenAsAn
   std::string altered = second;
   altered.back() ^= 1;
   EXPECT_EQ(opener.Open(alice_key, altered).status().code(), absl::StatusCode::kPermissionDenied);
+
+  // Alice renews her key (here: bob's stands in for her new one); what was
+  // sealed to her old key just before still opens.
+  const std::string renewed_key = *ReadFile(*pki + "/driver/driver-bob.key");
+  EXPECT_EQ(*opener.Open(renewed_key, first), "one");
+  EXPECT_EQ(*opener.Open(renewed_key, to_bob), "one");
+  Opener fresh;  // never given alice's key
+  EXPECT_FALSE(fresh.Open(renewed_key, first).ok());
 }
 
 }  // namespace

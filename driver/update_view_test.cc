@@ -71,7 +71,8 @@ TEST(UpdateViewTest, ASealedUpdateOpensOnlyWithItsDriversKey) {
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(opened->kind(), v1::UPDATE_KIND_ACCEPTED);
   EXPECT_EQ(opened->cp_id(), "CP-001");
-  EXPECT_FALSE(OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-bob.key"), opener).ok());
+  Opener bobs;  // another driver's, which never had alice's key
+  EXPECT_FALSE(OpenUpdate(envelope, *ReadFile(dir + "/driver/driver-bob.key"), bobs).ok());
   // An update in the clear (a network without Kafka identities) is itself.
   EXPECT_EQ(OpenUpdate(update, "", opener)->cp_id(), "CP-001");
 }

@@ -79,7 +79,9 @@ void UpdateLog::Run(std::unique_ptr<KafkaReader> consumer) {
       if (update.ok() && !update->sealed().empty()) {
         absl::StatusOr<std::string> key =
             ReadFile(absl::StrCat(pki_dir_, "/driver/", update->driver_id(), ".key"));
-        update = key.ok() ? OpenUpdate(*update, *key, opener_) : key.status();
+        std::unique_ptr<Opener>& opener = openers_[update->driver_id()];
+        if (opener == nullptr) opener = std::make_unique<Opener>();
+        update = key.ok() ? OpenUpdate(*update, *key, *opener) : key.status();
         if (!update.ok()) LOG(WARNING) << "an update the test cannot open: " << update.status();
       }
       if (update.ok()) {

@@ -60,7 +60,8 @@ class UpdateLog {
   void Run(std::unique_ptr<KafkaReader> consumer);
 
   std::string pki_dir_;
-  Opener opener_;
+  // By driver; used by the reading thread only.
+  std::map<std::string, std::unique_ptr<Opener>> openers_;
   mutable absl::Mutex mu_;
   std::vector<v1::DriverUpdate> updates_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;

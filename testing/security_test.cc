@@ -319,11 +319,19 @@ TEST(SecurityTest, AForgedResultIsNotBilledAndAReplayedOneNotTwice) {
   }
   EXPECT_EQ(n.Status("CP-001"), v1::CP_STATUS_SUPPLYING);
 
+  // Meanwhile the driver's certificate is renewed: central still seals to
+  // the key the driver asked with, and the driver still opens its ticket.
+  ASSERT_TRUE(n.Pki("issue", "driver driver-alice").ok());
+
   // The car leaves: the engine's own, signed result is billed.
   ASSERT_TRUE(n.Simulate(1, v1::SIMULATE_ACTION_UNPLUG).ok());
   auto tickets = n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(20));
   ASSERT_EQ(tickets.size(), 1u);
   EXPECT_LT(tickets[0].ticket().energy_kwh(), 99);
+  EXPECT_TRUE(WaitFor(
+      [&] { return n.LogOf("driver-alice").find("Ticket: CP-001") != std::string::npos; },
+      absl::Seconds(10)))
+      << n.LogOf("driver-alice");
 
   // Replayed word for word, it is not billed again.
   v1::SessionResult genuine;
