@@ -11,6 +11,7 @@
 #include "central/cp_table.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/handshake_audit.h"
 #include "common/kafka_conf.h"
 #include "glog/logging.h"
 
@@ -31,6 +32,9 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) return producer.status();
   std::unique_ptr<Central> central(new Central(options, *std::move(producer)));
+  // Handshakes gRPC refuses (no certificate of the CA, an expired one,
+  // plaintext) are on the audit log too.
+  if (!options.security.insecure) AuditRefusedHandshakes(&central->audit_, "central");
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start({options.listen, {&central->service_}, options.security});
   if (!server.ok()) return server.status();
@@ -106,6 +110,7 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
                {enrolments_, enrolment_store_}) {}
 
 Central::~Central() {
+  AuditRefusedHandshakes(nullptr, "central");
   if (sweeper_ != nullptr) sweeper_->Stop();
   http_.reset();
   bridge_.reset();

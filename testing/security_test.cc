@@ -267,6 +267,20 @@ TEST(SecurityTest, MonitorsWithoutAValidCertificateOfTheirOwnCpNeverGetIn) {
     EXPECT_THAT(n.LogOf(name), HasSubstr("Central unavailable")) << name;
   }
   EXPECT_THAT(n.LogOf("central"), HasSubstr("Handshake failed"));
+  // On the audit log, once a minute each however often they retry: the
+  // plaintext one, and those whose certificate does not verify (another
+  // CA's, an expired one: TLS gives both the same reason).
+  std::vector<v1::AuditRecord> refused;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        refused = Matching(n.Audit(), "tls.handshake", "central", "refused");
+        return refused.size() >= 2;
+      },
+      absl::Seconds(10)));
+  std::vector<std::string> reasons;
+  for (const v1::AuditRecord& r : refused) reasons.push_back(r.reason());
+  EXPECT_THAT(reasons, ::testing::Contains(HasSubstr("certificate verify failed")));
+  EXPECT_EQ(reasons.size(), 2u) << ::testing::PrintToString(reasons);
   EXPECT_TRUE(n.process("central")->Running());
   // The CP's own monitor gets back in.
   ASSERT_TRUE(n.Restart("cp-m-1").ok());
