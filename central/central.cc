@@ -46,10 +46,10 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       std::max(options.coordinator.request_ttl, options.coordinator.result_dedupe_window) +
       absl::Minutes(1);
   bridge.verify_results = !options.security.insecure;
-  if (!CurrentKafkaTls().cert_file.empty()) {
+  if (central->kafka_authenticates_) {
     absl::StatusOr<std::string> ca = ReadFile(options.security.ca_file);
     if (!ca.ok()) return ca.status();
-    bridge.drivers_ca_pem = *std::move(ca);
+    bridge.kafka_ca_pem = *std::move(ca);
   }
   central->bridge_ = std::make_unique<KafkaBridge>(
       bridge,
@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
 
 Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer)
     : options_(options),
+      kafka_authenticates_(!CurrentKafkaTls().cert_file.empty()),
       producer_(std::move(producer)),
       dead_letters_(*producer_, "Central"),
       audit_(*producer_, "Central"),
@@ -98,7 +99,7 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
         SaveDriverKey(*producer, key);
       }),
       // Where Kafka authenticates, drivers' updates are sealed to their keys.
-      publisher_(*producer_, CurrentKafkaTls().cert_file.empty() ? nullptr : &driver_keys_),
+      publisher_(*producer_, kafka_authenticates_ ? &driver_keys_ : nullptr),
       store_(*producer_),
       enrolment_store_(*producer_),
       access_(options.security.insecure, enrolments_, audit_, &enrolment_store_),

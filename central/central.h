@@ -70,6 +70,9 @@ class Central {
   void Sweep();
 
   const CentralOptions options_;
+  // Kafka's clients prove who they are (TLS with certificates): then the
+  // broker authorizes, requests are signed and updates sealed.
+  const bool kafka_authenticates_;
   std::unique_ptr<KafkaProducer> producer_;
   DeadLetters dead_letters_;
   KafkaAuditLog audit_;

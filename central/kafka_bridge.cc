@@ -8,7 +8,6 @@
 #include "absl/strings/str_join.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
-#include "common/kafka_conf.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_reader.h"
 #include "common/peer_identity.h"
@@ -198,7 +197,7 @@ void KafkaBridge::Run() {
     absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
     if (!admin.ok()) return admin.status();
     if (absl::Status made = (*admin)->EnsureTopics(topics, kKafkaTimeout); !made.ok()) return made;
-    if (CurrentKafkaTls().cert_file.empty()) return absl::OkStatus();
+    if (options_.kafka_ca_pem.empty()) return absl::OkStatus();
     absl::Status granted = (*admin)->EnsureAcls(NetworkPermissions(), kKafkaTimeout);
     if (absl::IsFailedPrecondition(granted)) {
       LOG(WARNING) << "Central | " << granted.message()
@@ -398,7 +397,7 @@ absl::Status CheckDriverCertificate(const std::string& ca_pem, const std::string
 }  // namespace
 
 absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
-  if (options_.drivers_ca_pem.empty()) return absl::OkStatus();
+  if (options_.kafka_ca_pem.empty()) return absl::OkStatus();
   // A driver sends the same certificate with each request: once it checked,
   // it is trusted for ten minutes (the CA's check is most of the cost).
   const absl::Time now = absl::Now();
@@ -411,7 +410,7 @@ absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
   }
   absl::Status verified =
       known ? absl::OkStatus()
-            : CheckDriverCertificate(options_.drivers_ca_pem, request.certificate_pem(),
+            : CheckDriverCertificate(options_.kafka_ca_pem, request.certificate_pem(),
                                      request.driver_id());
   if (verified.ok()) {
     verified = Verify(request.certificate_pem(), SignedBytes(request), request.signature());

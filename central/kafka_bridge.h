@@ -82,9 +82,10 @@ struct KafkaBridgeOptions {
   absl::Duration ledger_window = absl::Minutes(11);
   // Bill only results signed by their CP's enrolled key (identities on).
   bool verify_results = false;
-  // Where Kafka authenticates: the network's CA (PEM). Serve only requests
-  // signed by their driver, with a certificate of this CA naming it.
-  std::string drivers_ca_pem;
+  // Where Kafka authenticates its clients: the network's CA (PEM). Then
+  // central grants each role its permissions on the broker, and serves only
+  // requests signed by their driver, with a certificate of this CA naming it.
+  std::string kafka_ca_pem;
 };
 
 class KafkaBridge {
