@@ -29,21 +29,18 @@ using Topic = std::unique_ptr<rd_kafka_topic_t, Deleter<rd_kafka_topic_t, rd_kaf
 void DestroyMetadata(const rd_kafka_metadata_t* m) { rd_kafka_metadata_destroy(m); }
 using Metadata = std::unique_ptr<const rd_kafka_metadata_t,
                                  Deleter<const rd_kafka_metadata_t, DestroyMetadata>>;
-// New topics are handed to librdkafka as an array; each is ours to free.
-struct NewTopics {
-  NewTopics() = default;
-  NewTopics(const NewTopics&) = delete;
-  NewTopics& operator=(const NewTopics&) = delete;
-  ~NewTopics() { rd_kafka_NewTopic_destroy_array(list.data(), list.size()); }
-  std::vector<rd_kafka_NewTopic_t*> list;
+// New topics and ACL bindings are handed to librdkafka as an array; each
+// element is ours to free.
+template <typename T, void (*DestroyArray)(T**, size_t)>
+struct OwnedArray {
+  OwnedArray() = default;
+  OwnedArray(const OwnedArray&) = delete;
+  OwnedArray& operator=(const OwnedArray&) = delete;
+  ~OwnedArray() { DestroyArray(list.data(), list.size()); }
+  std::vector<T*> list;
 };
-struct AclBindings {
-  AclBindings() = default;
-  AclBindings(const AclBindings&) = delete;
-  AclBindings& operator=(const AclBindings&) = delete;
-  ~AclBindings() { rd_kafka_AclBinding_destroy_array(list.data(), list.size()); }
-  std::vector<rd_kafka_AclBinding_t*> list;
-};
+using NewTopics = OwnedArray<rd_kafka_NewTopic_t, rd_kafka_NewTopic_destroy_array>;
+using AclBindings = OwnedArray<rd_kafka_AclBinding_t, rd_kafka_AclBinding_destroy_array>;
 
 absl::Status Unreachable(const std::string& bootstrap, const char* what, const char* why) {
   return absl::UnavailableError(absl::StrCat(what, " at ", bootstrap, " failed: ", why,
