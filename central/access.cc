@@ -9,7 +9,11 @@ namespace evnet {
 
 Actor Access::ActorOf(const grpc::ServerContextBase& context) const {
   if (insecure_) return {"anyone (insecure)", context.peer()};
-  absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
+  return ActorOf(IdentityOfPeer(context), context);
+}
+
+Actor Access::ActorOf(const absl::StatusOr<PeerIdentity>& peer,
+                      const grpc::ServerContextBase& context) {
   return {peer.ok() ? peer->ToString() : "unauthenticated", context.peer()};
 }
 
@@ -18,7 +22,7 @@ absl::StatusOr<Actor> Access::RequireOperator(const grpc::ServerContextBase& con
                                               const std::string& target) const {
   if (insecure_) return ActorOf(context);
   absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
-  const Actor actor{peer.ok() ? peer->ToString() : "unauthenticated", context.peer()};
+  const Actor actor = ActorOf(peer, context);
   if (peer.ok() && peer->role == kRoleOperator) return actor;
   const absl::Status refused =
       !peer.ok() ? peer.status()

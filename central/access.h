@@ -10,9 +10,11 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "central/enrolments.h"
 #include "central/outbound.h"
 #include "common/audit_log.h"
+#include "common/peer_identity.h"
 #include "grpcpp/server_context.h"
 
 namespace evnet {
@@ -40,6 +42,10 @@ class Access {
                             const std::string& cp_id) const;
 
  private:
+  // The caller named by `peer`, its identity as read from `context`.
+  static Actor ActorOf(const absl::StatusOr<PeerIdentity>& peer,
+                       const grpc::ServerContextBase& context);
+
   const bool insecure_;
   Enrolments& enrolments_;
   AuditLog& audit_;
