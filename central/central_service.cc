@@ -127,6 +127,7 @@ absl::Status CentralServiceImpl::SetStopped(
     }
     LOG(INFO) << "Central | CP " << id << (stopped ? " stopped" : " resumed") << " by the operator";
     audit_.Record(by, action, id, "done");
+    coordinator_.TellAvailability(id, !stopped);
     if (stopped) {
       coordinator_.StopSessionAt(id, [id](absl::Status ended) {
         if (!ended.ok()) {

@@ -519,6 +519,18 @@ void SessionCoordinator::StopSessionAt(const std::string& cp_id, Done done) {
   sender_.SendCommand(cp_id, command, options_.command_timeout, Always(), std::move(done));
 }
 
+void SessionCoordinator::TellAvailability(const std::string& cp_id, bool operative) {
+  v1::CentralCommand command;
+  command.set_command_id(NewId(absl::StrCat(operative ? "operative-" : "inoperative-", cp_id)));
+  command.mutable_availability()->set_operative(operative);
+  sender_.SendCommand(cp_id, command, options_.command_timeout, Always(),
+                      [cp_id](absl::Status told) {
+                        // Central's own state is what counts; the next
+                        // registration tells the monitor again.
+                        if (!told.ok()) VLOG(1) << "availability of " << cp_id << ": " << told;
+                      });
+}
+
 void SessionCoordinator::Prune() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();

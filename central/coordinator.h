@@ -77,6 +77,9 @@ class SessionCoordinator {
 
   // Ends the session running at `cp_id`, if any, as stopped by the operator.
   void StopSessionAt(const std::string& cp_id, Done done);
+  // Tells the CP's monitor that the operator stopped or resumed it, for a
+  // charger that keeps its own availability (an OCPP charger's).
+  void TellAvailability(const std::string& cp_id, bool operative);
 
   // Forgets ids past their dedupe window; called now and then.
   void Prune();

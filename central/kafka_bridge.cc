@@ -170,6 +170,9 @@ std::vector<KafkaAcl> NetworkPermissions() {
   return {
       {A::kTopic, kSupplyTelemetryTopic, false, kRoleCp, A::kWrite},
       {A::kTopic, kSessionResultsTopic, false, kRoleCp, A::kWrite},
+      // An OCPP gateway writes for its chargers, signing with their keys.
+      {A::kTopic, kSupplyTelemetryTopic, false, kRoleGateway, A::kWrite},
+      {A::kTopic, kSessionResultsTopic, false, kRoleGateway, A::kWrite},
       {A::kTopic, kDriverRequestsTopic, false, kRoleDriver, A::kWrite},
       {A::kTopic, kDriverUpdatesTopic, false, kRoleDriver, A::kRead},
       {A::kGroup, kDriverGroupPrefix, true, kRoleDriver, A::kRead},

@@ -126,6 +126,9 @@ void MonitorLinkReactor::OnRegister() {
             << " (monitor at " << context_->peer() << ")";
   v1::CentralCommand registered;
   registered.mutable_registered()->set_cp_id(cp_id);
+  if (absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(cp_id); cp.ok()) {
+    registered.mutable_registered()->set_stopped_by_operator(cp->stopped_by_operator());
+  }
   Write(registered);
   ReadNext();
 }

@@ -46,6 +46,7 @@ inline constexpr char kRoleCp[] = "cp";
 inline constexpr char kRoleDriver[] = "driver";
 inline constexpr char kRoleOperator[] = "operator";
 inline constexpr char kRoleCentral[] = "central";
+inline constexpr char kRoleGateway[] = "gateway";  // an OCPP gateway (Kafka only)
 inline constexpr char kCentralName[] = "central";
 
 // The DNS name in the certificate of the server holding role/name, which a

@@ -1,36 +1,16 @@
 #include "cp_engine/journal.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/json_codec.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 
 namespace evnet {
 namespace {
-
-absl::Status Errno(const std::string& what) {
-  return absl::InternalError(absl::StrCat(what, ": ", strerror(errno)));
-}
-
-absl::Status MakeDirs(const std::string& dir) {
-  for (size_t pos = 1; pos != std::string::npos;) {
-    pos = dir.find('/', pos + 1);
-    std::string prefix = dir.substr(0, pos);
-    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Errno(absl::StrCat("cannot create the state dir ", prefix));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // What the engine would act on must make sense: a result it publishes from
 // here is billed, and a running supply is billed when it ends.
@@ -76,18 +56,7 @@ absl::StatusOr<v1::EngineJournal> Journal::Load() const {
 }
 
 absl::Status Journal::Save(const v1::EngineJournal& journal) const {
-  const std::string tmp = path() + ".tmp";
-  const std::string json = ToJson(journal);
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno(absl::StrCat("cannot write ", tmp));
-  bool ok = write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size()) &&
-            fsync(fd) == 0;
-  ok = (close(fd) == 0) && ok;
-  if (!ok) return Errno(absl::StrCat("cannot write ", tmp));
-  if (rename(tmp.c_str(), path().c_str()) != 0) {
-    return Errno(absl::StrCat("cannot replace ", path()));
-  }
-  return absl::OkStatus();
+  return WriteFileDurably(path(), ToJson(journal));
 }
 
 JournalWriter::JournalWriter(Save save) : save_(std::move(save)), thread_([this] { Run(); }) {}

@@ -99,6 +99,12 @@ v1::CommandResult Monitor::HandleCommand(const v1::CentralCommand& command) {
       LOG(INFO) << Tag() << "Stop supply, session " << command.stop_supply().session_id();
       status = engine_.StopSupply(command.stop_supply(), options_.command_timeout);
       break;
+    case v1::CentralCommand::kAvailability:
+      // The engine has no availability of its own: central refuses sessions
+      // at a stopped CP, and a running one was stopped with kStopSupply.
+      LOG(INFO) << Tag() << "The operator "
+                << (command.availability().operative() ? "resumed" : "stopped") << " this CP";
+      break;
     default:
       status = absl::InvalidArgumentError("unknown command");
   }

@@ -53,13 +53,14 @@ def _system_libs_impl(rctx):
     ]
     for name, patterns in sorted(rctx.attr.libraries.items()):
         modules = _expand_modules(rctx, patterns)
-        cflags = _split_flags(_pkg_config(rctx, ["--cflags"] + modules))
+        # No modules: a header-only library in the default include path.
+        cflags = _split_flags(_pkg_config(rctx, ["--cflags"] + modules)) if modules else []
         # -D flags reach every target that includes the library's headers
         # (cpp-httplib's CPPHTTPLIB_OPENSSL_SUPPORT shapes its classes, and
         # Debian's library was built with it); the rest only the library.
         defines = [f[2:] for f in cflags if f.startswith("-D")]
         copts = [f for f in cflags if not f.startswith("-D")]
-        linkopts = _split_flags(_pkg_config(rctx, ["--libs"] + modules))
+        linkopts = _split_flags(_pkg_config(rctx, ["--libs"] + modules)) if modules else []
         linkopts += rctx.attr.extra_linkopts.get(name, [])
         lines.append("cc_library(")
         lines.append("    name = %r," % name)

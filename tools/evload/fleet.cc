@@ -1,7 +1,6 @@
 #include "tools/evload/fleet.h"
 
 #include <cmath>
-#include <deque>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -9,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
+#include "common/monitor_uplink.h"
 #include "common/signing.h"
 #include "common/json_codec.h"
 #include "common/proto_time.h"
@@ -25,8 +25,6 @@ constexpr int kBuckets = 10;  // each CP reports once per kBuckets ticks: 1 s
 constexpr int kShards = 4;
 
 }  // namespace
-
-class Link;
 
 // One CP: its engine's state and its monitor's current link.
 class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
@@ -52,8 +50,8 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   }
 
   // From the link.
-  void OnCommand(const v1::CentralCommand& command, Link& link);
-  void LinkEnded(Link* link, const grpc::Status& status);
+  void OnCommand(const v1::CentralCommand& command, MonitorUplink& link);
+  void LinkEnded(MonitorUplink* link, const grpc::Status& status);
 
   absl::Mutex mu;
   bool registered ABSL_GUARDED_BY(mu) = false;
@@ -75,57 +73,10 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   v1::CentralService::Stub* const stub_;
   KafkaProducer& producer_;
   const std::string key_pem_;
-  Link* link_ ABSL_GUARDED_BY(mu) = nullptr;
+  MonitorUplink* link_ ABSL_GUARDED_BY(mu) = nullptr;
   absl::Time reconnect_at_ ABSL_GUARDED_BY(mu) = absl::InfinitePast();  // connect at once
   int failures_ ABSL_GUARDED_BY(mu) = 0;
   bool closing_ ABSL_GUARDED_BY(mu) = false;
-};
-
-// One MonitorLink call; deletes itself when it is done.
-class Link final : public grpc::ClientBidiReactor<v1::MonitorMessage, v1::CentralCommand> {
- public:
-  Link(std::shared_ptr<SimulatedCp> cp, v1::CentralService::Stub* stub,
-       const v1::MonitorMessage& hello)
-      : cp_(std::move(cp)) {
-    // Keepalive on the channel notices a dead central; this a lost stream.
-    stub->async()->MonitorLink(&context_, this);
-    Write(hello);
-    StartRead(&in_);
-    StartCall();
-  }
-  void Write(const v1::MonitorMessage& message) {
-    absl::MutexLock lock(&mu_);
-    if (out_.size() >= 4) return;  // a slow link drops reports rather than pile them up
-    out_.push_back(message);
-    if (out_.size() == 1) StartWrite(&out_.front());
-  }
-  void Cancel() { context_.TryCancel(); }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    out_.pop_front();
-    if (!ok) {
-      out_.clear();
-      return;
-    }
-    if (!out_.empty()) StartWrite(&out_.front());
-  }
-  void OnReadDone(bool ok) override {
-    if (!ok) return;
-    cp_->OnCommand(in_, *this);
-    StartRead(&in_);
-  }
-  void OnDone(const grpc::Status& status) override {
-    cp_->LinkEnded(this, status);
-    delete this;
-  }
-
- private:
-  std::shared_ptr<SimulatedCp> cp_;
-  grpc::ClientContext context_;
-  v1::CentralCommand in_;
-  absl::Mutex mu_;
-  std::deque<v1::MonitorMessage> out_ ABSL_GUARDED_BY(mu_);
 };
 
 void SimulatedCp::Connect() {
@@ -137,7 +88,13 @@ void SimulatedCp::Connect() {
   info->set_price_eur_per_kwh(kPrice);
   info->set_power_kw(kPowerKw);
   reconnect_at_ = absl::InfiniteFuture();
-  link_ = new Link(shared_from_this(), stub_, hello);
+  std::shared_ptr<SimulatedCp> self = shared_from_this();
+  link_ = MonitorUplink::Start(
+      stub_, hello,
+      {[self](MonitorUplink& link, const v1::CentralCommand& command) {
+         self->OnCommand(command, link);
+       },
+       [self](MonitorUplink* link, const grpc::Status& status) { self->LinkEnded(link, status); }});
 }
 
 void SimulatedCp::Reconnect(absl::Time now) {
@@ -149,7 +106,7 @@ void SimulatedCp::Reconnect(absl::Time now) {
   Connect();
 }
 
-void SimulatedCp::LinkEnded(Link* link, const grpc::Status&) {
+void SimulatedCp::LinkEnded(MonitorUplink* link, const grpc::Status&) {
   absl::MutexLock lock(&mu);
   if (link_ == link) link_ = nullptr;
   registered = false;
@@ -241,7 +198,7 @@ void SimulatedCp::EndSessionLocked(v1::SessionEndReason reason, absl::Time now) 
   (void)producer_.Produce(kSessionResultsTopic, id_, ToJson(result), [](absl::Status) {});
 }
 
-void SimulatedCp::OnCommand(const v1::CentralCommand& command, Link& link) {
+void SimulatedCp::OnCommand(const v1::CentralCommand& command, MonitorUplink& link) {
   absl::MutexLock lock(&mu);
   const absl::Time now = absl::Now();
   if (command.has_registered()) {

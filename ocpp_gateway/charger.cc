@@ -1,0 +1,586 @@
+#include "ocpp_gateway/charger.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/files.h"
+#include "common/json_codec.h"
+#include "common/proto_time.h"
+#include "common/signing.h"
+#include "common/topics.h"
+#include "common/validation.h"
+#include "glog/logging.h"
+#include "ocpp/v16/messages.pb.h"
+
+namespace evnet::ocpp {
+namespace {
+
+namespace o = ::ocpp::v16;
+using google::protobuf::Message;
+
+// Ended transactions kept to answer a repeated StopTransaction.
+constexpr int kEndedKept = 8;
+// A remote start the charger accepted but never began (nobody plugged in):
+// the session ends with nothing supplied. OCPP's ConnectionTimeOut is
+// usually a minute or two.
+constexpr absl::Duration kPendingStartTimeout = absl::Minutes(3);
+// After "Operative" is asked, an "Unavailable" still in flight is not a fault.
+constexpr absl::Duration kAvailabilityGrace = absl::Seconds(10);
+
+template <typename T>
+const T& As(const Message& message) {
+  return static_cast<const T&>(message);
+}
+
+v1::SessionEndReason EndReason(const o::StopTransactionRequest& stop,
+                               std::optional<v1::SessionEndReason> asked) {
+  const std::string reason = stop.has_reason() ? stop.reason() : "Local";
+  if (reason == "Remote") return asked.value_or(v1::SESSION_END_REASON_STOPPED_BY_CENTRAL);
+  if (reason == "EmergencyStop" || reason == "PowerLoss" || reason == "HardReset" ||
+      reason == "Reboot") {
+    return v1::SESSION_END_REASON_ENGINE_FAILURE;
+  }
+  if (reason == "DeAuthorized") return v1::SESSION_END_REASON_STOPPED_BY_CENTRAL;
+  return v1::SESSION_END_REASON_UNPLUGGED;  // Local, EVDisconnected, UnlockCommand, Other...
+}
+
+absl::Time TimeOr(absl::string_view text, absl::Time fallback) {
+  return ParseDateTime(text).value_or(fallback);
+}
+
+}  // namespace
+
+Charger::Charger(ChargerOptions options, ChargerLinks& links)
+    : options_(std::move(options)), links_(links) {
+  journal_.set_charge_box_id(id());
+}
+
+absl::Status Charger::Recover() {
+  if (options_.journal_path.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> text = ReadFile(options_.journal_path);
+  if (!text.ok()) return absl::OkStatus();  // a new charger
+  absl::StatusOr<v1::OcppChargerJournal> journal = FromJson<v1::OcppChargerJournal>(*text);
+  if (!journal.ok() || journal->charge_box_id() != id()) {
+    return absl::DataLossError(absl::StrCat(
+        "the journal ", options_.journal_path, " is damaged: ",
+        journal.ok() ? absl::StrCat("it is ", journal->charge_box_id(), "'s") : journal.status().ToString()));
+  }
+  journal_ = *std::move(journal);
+  if (v1::OcppTransaction* running = Running()) {
+    LOG(INFO) << "OCPP:" << id() << " | Transaction " << running->transaction_id()
+              << " of session " << running->session().session_id() << " goes on";
+  }
+  return absl::OkStatus();
+}
+
+v1::MonitorMessage Charger::Hello() const {
+  v1::MonitorMessage hello;
+  *hello.mutable_register_() = options_.info;
+  return hello;
+}
+
+int Charger::running_transactions() const {
+  int n = 0;
+  for (const v1::OcppTransaction& t : journal_.transactions()) n += t.ended() ? 0 : 1;
+  return n;
+}
+
+v1::OcppTransaction* Charger::Transaction(int32_t id) {
+  for (v1::OcppTransaction& t : *journal_.mutable_transactions()) {
+    if (t.transaction_id() == id) return &t;
+  }
+  return nullptr;
+}
+
+v1::OcppTransaction* Charger::Running() {
+  for (v1::OcppTransaction& t : *journal_.mutable_transactions()) {
+    if (!t.ended() && t.has_session()) return &t;
+  }
+  return nullptr;
+}
+
+void Charger::Save() {
+  // Only ended transactions are dropped, the oldest first.
+  int ended = 0;
+  for (const v1::OcppTransaction& t : journal_.transactions()) ended += t.ended() ? 1 : 0;
+  auto* transactions = journal_.mutable_transactions();
+  for (int i = 0; i < transactions->size() && ended > kEndedKept;) {
+    if ((*transactions)[i].ended()) {
+      transactions->erase(transactions->begin() + i);
+      --ended;
+    } else {
+      ++i;
+    }
+  }
+  if (options_.journal_path.empty()) return;
+  if (absl::Status saved = WriteFileDurably(options_.journal_path, ToJson(journal_)); !saved.ok()) {
+    LOG(ERROR) << "OCPP:" << id() << " | cannot journal: " << saved;
+  }
+}
+
+// --- from the charger --------------------------------------------------------
+
+void Charger::OnFrame(absl::string_view text, absl::Time now) {
+  std::variant<Frame, BadFrame> parsed = ParseFrame(text);
+  if (auto* bad = std::get_if<BadFrame>(&parsed)) {
+    LOG(WARNING) << "OCPP:" << id() << " | Bad frame answered with "
+                 << ErrorCodeName(bad->error.code) << ": " << bad->error.description;
+    links_.SendToCharger(EncodeCallError(bad->id, bad->error));
+    return;
+  }
+  const Frame& frame = std::get<Frame>(parsed);
+  if (frame.type != MessageType::kCall) return OnCallResult(frame);
+
+  std::unique_ptr<Message> request = NewRequest(frame.action);
+  std::optional<CallError> error;
+  if (request == nullptr) {
+    error = CallError{ErrorCode::kNotImplemented,
+                      absl::StrCat("OCPP 1.6 has no action \"", frame.action.substr(0, 50), "\"")};
+  } else if (!SentByChargePoint(frame.action)) {
+    error = CallError{ErrorCode::kNotSupported,
+                      absl::StrCat(frame.action, " is sent by a central system, not to one")};
+  } else {
+    error = DecodePayload(frame.payload_json, request.get());
+  }
+  if (error.has_value()) {
+    LOG(WARNING) << "OCPP:" << id() << " | " << frame.action.substr(0, 50) << " answered with "
+                 << ErrorCodeName(error->code) << ": " << error->description;
+    links_.SendToCharger(EncodeCallError(frame.id, *error));
+    return;
+  }
+  if (frame.action == "StartTransaction") return OnStartTransaction(frame.id, *request, now);
+  if (frame.action == "StopTransaction") return OnStopTransaction(frame.id, *request, now);
+
+  std::unique_ptr<Message> response = NewResponse(frame.action);
+  if (frame.action == "BootNotification") {
+    const auto& boot = As<o::BootNotificationRequest>(*request);
+    LOG(INFO) << "OCPP:" << id() << " | Booted: " << boot.charge_point_vendor() << " "
+              << boot.charge_point_model();
+    auto& r = static_cast<o::BootNotificationResponse&>(*response);
+    r.set_status("Accepted");
+    r.set_current_time(FormatDateTime(now));
+    r.set_interval(options_.heartbeat_interval_s);
+  } else if (frame.action == "Heartbeat") {
+    static_cast<o::HeartbeatResponse&>(*response).set_current_time(FormatDateTime(now));
+  } else if (frame.action == "StatusNotification") {
+    OnStatus(*request, now);
+  } else if (frame.action == "MeterValues") {
+    OnMeterValues(*request, now);
+  } else if (frame.action == "Authorize") {
+    // Drivers are authorized by central when they ask; here only the one a
+    // remote start is waiting for is.
+    const bool expected = journal_.has_pending_start() &&
+                          journal_.pending_start().driver_id() ==
+                              As<o::AuthorizeRequest>(*request).id_tag();
+    static_cast<o::AuthorizeResponse&>(*response).mutable_id_tag_info()->set_status(
+        expected ? "Accepted" : "Invalid");
+  } else if (frame.action == "DataTransfer") {
+    static_cast<o::DataTransferResponse&>(*response).set_status("UnknownVendorId");
+  }
+  // DiagnosticsStatusNotification, FirmwareStatusNotification: an empty answer.
+  links_.SendToCharger(EncodeCallResult(frame.id, *response));
+}
+
+void Charger::OnStatus(const Message& request, absl::Time now) {
+  const auto& status = As<o::StatusNotificationRequest>(request);
+  const std::string before = status_;
+  // One connector per CP: the charger's status (connector 0) and its
+  // connector's are one status here.
+  status_ = status.status();
+  error_code_ = status.error_code();
+  if (before != status_) {
+    LOG(INFO) << "OCPP:" << id() << " | Status " << status_
+              << (error_code_ == "NoError" ? "" : absl::StrCat(" (", error_code_, ")"));
+  }
+  SendHealth(now);
+}
+
+void Charger::OnStartTransaction(const std::string& call_id, const Message& request,
+                                 absl::Time now) {
+  const auto& start = As<o::StartTransactionRequest>(request);
+  const absl::Time started = TimeOr(start.timestamp(), now);
+  auto respond = [&](const v1::OcppTransaction& t) {
+    o::StartTransactionResponse response;
+    response.mutable_id_tag_info()->set_status(t.has_session() ? "Accepted" : "Invalid");
+    response.set_transaction_id(t.transaction_id());
+    links_.SendToCharger(EncodeCallResult(call_id, response));
+  };
+  // A repeat (our answer was lost): the same transaction again.
+  for (const v1::OcppTransaction& t : journal_.transactions()) {
+    if (t.connector_id() == start.connector_id() && t.id_tag() == start.id_tag() &&
+        t.meter_start_wh() == start.meter_start() && FromProto(t.started_at()) == started) {
+      return respond(t);
+    }
+  }
+  v1::OcppTransaction t;
+  t.set_transaction_id(journal_.last_transaction_id() + 1);
+  journal_.set_last_transaction_id(t.transaction_id());
+  t.set_connector_id(start.connector_id());
+  t.set_id_tag(start.id_tag());
+  t.set_meter_start_wh(start.meter_start());
+  *t.mutable_started_at() = ToProto(started);
+  if (journal_.has_pending_start() && journal_.pending_start().driver_id() == start.id_tag()) {
+    *t.mutable_session() = journal_.pending_start();
+    journal_.clear_pending_start();
+    journal_.clear_pending_since();
+    v1::SupplySnapshot* supply = t.mutable_supply();
+    supply->set_session_id(t.session().session_id());
+    supply->set_driver_id(t.session().driver_id());
+    *supply->mutable_started_at() = t.started_at();
+    LOG(INFO) << "OCPP:" << id() << " | Transaction " << t.transaction_id() << " started for "
+              << t.session().driver_id() << " (session " << t.session().session_id()
+              << "), meter at " << start.meter_start() << " Wh";
+  } else {
+    // Only what central started is billed: a transaction begun at the
+    // charger alone (a local card) is answered Invalid, and the charger stops.
+    t.set_ended(true);
+    LOG(WARNING) << "OCPP:" << id() << " | Transaction " << t.transaction_id() << " for idTag "
+                 << start.id_tag() << " was not asked for by central: answered Invalid";
+  }
+  *journal_.add_transactions() = t;
+  Save();
+  respond(t);
+  SendHealth(now);
+}
+
+void Charger::OnMeterValues(const Message& request, absl::Time now) {
+  const auto& values = As<o::MeterValuesRequest>(request);
+  v1::OcppTransaction* t =
+      values.has_transaction_id() ? Transaction(values.transaction_id()) : Running();
+  if (t == nullptr || t->ended() || !t->has_session()) return;  // nothing central bills
+  v1::SupplySnapshot& supply = *t->mutable_supply();
+  absl::Time measured = now;
+  for (const o::MeterValue& meter : values.meter_value()) {
+    measured = TimeOr(meter.timestamp(), now);
+    for (const o::SampledValue& sample : meter.sampled_value()) {
+      double value = 0;
+      if (!absl::SimpleAtod(sample.value(), &value) || !std::isfinite(value)) {
+        LOG(WARNING) << "OCPP:" << id() << " | A meter value that is not a number: "
+                     << sample.value().substr(0, 30);
+        continue;
+      }
+      const std::string measurand =
+          sample.has_measurand() ? sample.measurand() : "Energy.Active.Import.Register";
+      const std::string unit = sample.unit();
+      if (measurand == "Energy.Active.Import.Register") {
+        const double wh = unit == "kWh" ? value * 1000 : value;
+        supply.set_energy_kwh(std::max(0.0, (wh - t->meter_start_wh()) / 1000));
+      } else if (measurand == "Power.Active.Import") {
+        supply.set_power_kw(std::max(0.0, unit == "kW" ? value : value / 1000));
+      }
+    }
+  }
+  supply.set_amount_eur(supply.energy_kwh() * options_.info.price_eur_per_kwh());
+  v1::SupplyTelemetry telemetry;
+  telemetry.set_cp_id(id());
+  *telemetry.mutable_supply() = supply;
+  *telemetry.mutable_measured_at() = ToProto(measured);
+  if (absl::Status valid = ValidateTelemetry(telemetry); !valid.ok()) {
+    LOG(WARNING) << "OCPP:" << id() << " | Meter values not sent on: " << valid.message();
+    return;
+  }
+  // Best effort, as an engine's: the next sample brings a newer one.
+  links_.Publish(kSupplyTelemetryTopic, id(), ToJson(telemetry), [](absl::Status) {});
+  SendHealth(now);
+}
+
+void Charger::OnStopTransaction(const std::string& call_id, const Message& request,
+                                absl::Time now) {
+  const auto& stop = As<o::StopTransactionRequest>(request);
+  auto respond = [this, call_id](const std::string& status) {
+    o::StopTransactionResponse response;
+    if (!status.empty()) response.mutable_id_tag_info()->set_status(status);
+    links_.SendToCharger(EncodeCallResult(call_id, response));
+  };
+  v1::OcppTransaction* t = Transaction(stop.transaction_id());
+  if (t == nullptr) {
+    LOG(WARNING) << "OCPP:" << id() << " | StopTransaction of unknown transaction "
+                 << stop.transaction_id() << ": nothing billed";
+    return respond("");
+  }
+  if (t->ended() || !t->has_session()) return respond("Accepted");  // a repeat
+
+  v1::SessionResult result;
+  result.set_session_id(t->session().session_id());
+  result.set_request_id(t->session().request_id());
+  result.set_cp_id(id());
+  result.set_driver_id(t->session().driver_id());
+  *result.mutable_started_at() = t->started_at();
+  *result.mutable_ended_at() =
+      ToProto(std::max(FromProto(t->started_at()), TimeOr(stop.timestamp(), now)));
+  const int64_t wh = static_cast<int64_t>(stop.meter_stop()) - t->meter_start_wh();
+  if (wh < 0) {
+    LOG(WARNING) << "OCPP:" << id() << " | Transaction " << t->transaction_id()
+                 << ": meterStop " << stop.meter_stop() << " is below meterStart "
+                 << t->meter_start_wh() << "; billed as nothing supplied";
+  }
+  const double kwh = std::max<int64_t>(wh, 0) / 1000.0;
+  result.set_energy_kwh(kwh);
+  result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
+  result.set_amount_eur(std::round(kwh * options_.info.price_eur_per_kwh() * 100) / 100);
+  auto asked = stop_reasons_.find(t->transaction_id());
+  result.set_end_reason(EndReason(
+      stop, asked == stop_reasons_.end() ? std::nullopt : std::make_optional(asked->second)));
+  if (!options_.key_pem.empty()) {
+    absl::StatusOr<std::string> signature = Sign(options_.key_pem, SignedBytes(result));
+    if (!signature.ok()) {
+      LOG(ERROR) << "OCPP:" << id() << " | cannot sign the result: " << signature.status();
+      links_.SendToCharger(EncodeCallError(
+          call_id, {ErrorCode::kInternalError, "the result could not be signed; send it again"}));
+      return;
+    }
+    result.set_signature(*signature);
+  }
+  // Answered only once Kafka has the result: until then the charger keeps
+  // the message and sends it again, to this gateway or another.
+  const int32_t transaction_id = t->transaction_id();
+  links_.Publish(
+      kSessionResultsTopic, id(), ToJson(result),
+      [this, alive = std::weak_ptr<int>(alive_), respond, call_id, transaction_id,
+       result](absl::Status published) {
+        if (alive.expired()) return;
+        if (!published.ok()) {
+          LOG(WARNING) << "OCPP:" << id() << " | The result of session " << result.session_id()
+                       << " is not in Kafka yet: " << published;
+          links_.SendToCharger(EncodeCallError(
+              call_id, {ErrorCode::kInternalError, "not recorded yet; send it again"}));
+          return;
+        }
+        if (v1::OcppTransaction* ended = Transaction(transaction_id)) ended->set_ended(true);
+        stop_reasons_.erase(transaction_id);
+        Save();
+        LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " ended: "
+                  << absl::StrFormat("%.3f kWh, %.2f EUR", result.energy_kwh(),
+                                     result.amount_eur())
+                  << " for " << result.driver_id() << " (session " << result.session_id()
+                  << ")";
+        respond("Accepted");
+        SendHealth(absl::Now());
+      });
+}
+
+// --- from central ------------------------------------------------------------
+
+void Charger::OnCommand(const v1::CentralCommand& command, absl::Time now) {
+  switch (command.kind_case()) {
+    case v1::CentralCommand::kRegistered:
+      operator_stopped_ = command.registered().stopped_by_operator();
+      if (operator_stopped_) SetAvailability(false, "", now);
+      SendHealth(now);
+      return;
+    case v1::CentralCommand::kStartSupply:
+      return StartSupply(command, now);
+    case v1::CentralCommand::kStopSupply:
+      return StopSupply(command, now);
+    case v1::CentralCommand::kAvailability:
+      return SetAvailability(command.availability().operative(), command.command_id(), now);
+    default:
+      Answer(command.command_id(), absl::InvalidArgumentError("unknown command"));
+  }
+}
+
+void Charger::Answer(const std::string& command_id, absl::Status status) {
+  if (command_id.empty()) return;
+  if (!status.ok()) LOG(WARNING) << "OCPP:" << id() << " | Command " << command_id << ": " << status;
+  v1::MonitorMessage message;
+  v1::CommandResult* result = message.mutable_command_result();
+  result->set_command_id(command_id);
+  result->set_code(static_cast<int>(status.code()));
+  result->set_message(std::string(status.message()));
+  links_.SendToCentral(message);
+}
+
+void Charger::StartSupply(const v1::CentralCommand& command, absl::Time now) {
+  const v1::StartSupplyRequest& start = command.start_supply();
+  const v1::OcppTransaction* running = Running();
+  if ((running != nullptr && running->session().session_id() == start.session_id()) ||
+      (journal_.has_pending_start() && journal_.pending_start().session_id() == start.session_id())) {
+    return Answer(command.command_id(), absl::OkStatus());  // already under way
+  }
+  if (status_ == "Faulted" || status_ == "Unavailable") {
+    return Answer(command.command_id(),
+                  absl::FailedPreconditionError(absl::StrCat("the charger is ", status_)));
+  }
+  if (running != nullptr || journal_.has_pending_start()) {
+    return Answer(command.command_id(),
+                  absl::FailedPreconditionError("the charger is busy with another session"));
+  }
+  if (start.driver_id().size() > 20) {
+    return Answer(command.command_id(),
+                  absl::FailedPreconditionError(
+                      "the driver's id is longer than OCPP's idTag (20 characters)"));
+  }
+  *journal_.mutable_pending_start() = start;
+  *journal_.mutable_pending_since() = ToProto(now);
+  Save();
+  LOG(INFO) << "OCPP:" << id() << " | RemoteStartTransaction for " << start.driver_id()
+            << ", session " << start.session_id();
+  o::RemoteStartTransactionRequest remote;
+  remote.set_connector_id(1);
+  remote.set_id_tag(start.driver_id());
+  Call(remote, now,
+       [this, command_id = command.command_id(), session = start.session_id()](
+           absl::Status status, const Message* response) {
+         if (status.ok() && As<o::RemoteStartTransactionResponse>(*response).status() != "Accepted") {
+           status = absl::FailedPreconditionError("the charger rejected RemoteStartTransaction");
+         }
+         if (!status.ok() && journal_.has_pending_start() &&
+             journal_.pending_start().session_id() == session) {
+           journal_.clear_pending_start();
+           journal_.clear_pending_since();
+           Save();
+         }
+         Answer(command_id, status);
+       });
+}
+
+void Charger::StopSupply(const v1::CentralCommand& command, absl::Time now) {
+  const v1::StopSupplyRequest& stop = command.stop_supply();
+  auto meant = [&stop](const v1::StartSupplyRequest& session) {
+    return stop.session_id().empty() || stop.session_id() == session.session_id();
+  };
+  if (journal_.has_pending_start() && meant(journal_.pending_start())) {
+    journal_.clear_pending_start();
+    journal_.clear_pending_since();
+    Save();
+  }
+  v1::OcppTransaction* running = Running();
+  if (running == nullptr || !meant(running->session())) {
+    return Answer(command.command_id(), absl::OkStatus());  // nothing of it runs
+  }
+  stop_reasons_[running->transaction_id()] = stop.reason();
+  LOG(INFO) << "OCPP:" << id() << " | RemoteStopTransaction " << running->transaction_id()
+            << " (" << v1::SessionEndReason_Name(stop.reason()) << ")";
+  o::RemoteStopTransactionRequest remote;
+  remote.set_transaction_id(running->transaction_id());
+  Call(remote, now,
+       [this, command_id = command.command_id()](absl::Status status, const Message* response) {
+         if (status.ok() && As<o::RemoteStopTransactionResponse>(*response).status() != "Accepted") {
+           status = absl::FailedPreconditionError("the charger rejected RemoteStopTransaction");
+         }
+         Answer(command_id, status);
+       });
+}
+
+void Charger::SetAvailability(bool operative, const std::string& command_id, absl::Time now) {
+  operator_stopped_ = !operative;
+  if (operative) operative_asked_ = now;
+  LOG(INFO) << "OCPP:" << id() << " | ChangeAvailability " << (operative ? "Operative" : "Inoperative");
+  o::ChangeAvailabilityRequest change;
+  change.set_connector_id(0);  // the whole charger
+  change.set_type(operative ? "Operative" : "Inoperative");
+  Call(change, now, [this, command_id](absl::Status status, const Message* response) {
+    if (status.ok() && As<o::ChangeAvailabilityResponse>(*response).status() == "Rejected") {
+      status = absl::FailedPreconditionError("the charger rejected ChangeAvailability");
+    }
+    Answer(command_id, status);
+  });
+  SendHealth(now);
+}
+
+// --- calls to the charger ----------------------------------------------------
+
+void Charger::Call(const Message& request, absl::Time now, Reply reply) {
+  const std::string call_id = absl::StrCat("evnet-", next_call_++);
+  PendingCall pending{NewResponse(ActionOf(request)), now + options_.call_timeout,
+                      std::move(reply)};
+  calls_.emplace(call_id, std::move(pending));
+  links_.SendToCharger(EncodeCall(call_id, request));
+}
+
+void Charger::OnCallResult(const Frame& frame) {
+  auto it = calls_.find(frame.id);
+  if (it == calls_.end()) {
+    LOG(WARNING) << "OCPP:" << id() << " | An answer to no call of ours (" << frame.id.substr(0, 36)
+                 << "); ignored";
+    return;
+  }
+  PendingCall call = std::move(it->second);
+  calls_.erase(it);
+  if (frame.type == MessageType::kCallError) {
+    return call.reply(absl::FailedPreconditionError(absl::StrCat(
+                          "the charger answered ", frame.error_code.substr(0, 50), ": ",
+                          frame.error_description.substr(0, 200))),
+                      nullptr);
+  }
+  if (std::optional<CallError> error = DecodePayload(frame.payload_json, call.response.get())) {
+    return call.reply(absl::InvalidArgumentError(absl::StrCat(
+                          "the charger's answer is not valid: ", error->description)),
+                      nullptr);
+  }
+  call.reply(absl::OkStatus(), call.response.get());
+}
+
+void Charger::Disconnected() {
+  std::map<std::string, PendingCall> calls = std::move(calls_);
+  calls_.clear();
+  for (auto& [call_id, call] : calls) {
+    call.reply(absl::UnavailableError("the charger disconnected"), nullptr);
+  }
+}
+
+void Charger::Tick(absl::Time now) {
+  std::vector<std::string> expired;
+  for (const auto& [call_id, call] : calls_) {
+    if (call.deadline <= now) expired.push_back(call_id);
+  }
+  for (const std::string& call_id : expired) {
+    PendingCall call = std::move(calls_.at(call_id));
+    calls_.erase(call_id);
+    call.reply(absl::DeadlineExceededError(
+                   absl::StrCat("the charger did not answer within ",
+                                absl::FormatDuration(options_.call_timeout))),
+               nullptr);
+  }
+  if (journal_.has_pending_start() &&
+      now - FromProto(journal_.pending_since()) > kPendingStartTimeout) {
+    // Nobody plugged in: the session ends with nothing supplied, billed at 0.
+    const v1::StartSupplyRequest start = journal_.pending_start();
+    LOG(WARNING) << "OCPP:" << id() << " | Session " << start.session_id()
+                 << " never started at the charger; it ends with nothing supplied";
+    v1::SessionResult result;
+    result.set_session_id(start.session_id());
+    result.set_request_id(start.request_id());
+    result.set_cp_id(id());
+    result.set_driver_id(start.driver_id());
+    *result.mutable_started_at() = journal_.pending_since();
+    *result.mutable_ended_at() = ToProto(now);
+    result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
+    result.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
+    if (!options_.key_pem.empty()) {
+      if (absl::StatusOr<std::string> s = Sign(options_.key_pem, SignedBytes(result)); s.ok()) {
+        result.set_signature(*s);
+      }
+    }
+    journal_.clear_pending_start();
+    journal_.clear_pending_since();
+    Save();
+    links_.Publish(kSessionResultsTopic, id(), ToJson(result), [](absl::Status) {});
+  }
+  SendHealth(now);
+}
+
+void Charger::SendHealth(absl::Time now) {
+  const bool faulted = status_ == "Faulted";
+  // Unavailable at the operator's wish (or on its way back) is no fault:
+  // central shows the CP as the operator left it.
+  const bool unavailable = status_ == "Unavailable" && !operator_stopped_ &&
+                           now - operative_asked_ > kAvailabilityGrace;
+  const bool ok = !faulted && !unavailable;
+  v1::OcppTransaction* running = Running();
+  v1::MonitorMessage message;
+  v1::HealthReport* health = message.mutable_health();
+  health->set_engine_ok(ok);
+  health->set_engine_state(!ok ? v1::ENGINE_STATE_FAULT
+                               : running != nullptr ? v1::ENGINE_STATE_SUPPLYING
+                                                    : v1::ENGINE_STATE_IDLE);
+  health->set_consecutive_failures(ok ? 0 : 3);
+  if (running != nullptr) *health->mutable_supply() = running->supply();
+  *health->mutable_checked_at() = ToProto(now);
+  links_.SendToCentral(message);
+}
+
+}  // namespace evnet::ocpp

@@ -1,0 +1,135 @@
+// One OCPP 1.6J charger as a CP of evnet: what its monitor and its engine
+// would do, made of what the charger says over its WebSocket.
+//
+// To central it is a monitor: health from the charger's connection,
+// StatusNotification and transactions; central's StartSupply becomes
+// RemoteStartTransaction, StopSupply RemoteStopTransaction, the operator's
+// stop and resume ChangeAvailability. To Kafka it is an engine: MeterValues
+// become telemetry, StopTransaction the session's result, billed from the
+// charger's own meter (meterStop - meterStart) and signed with the CP's key.
+//
+// Threading: a Charger is owned by the gateway's network thread; every
+// method runs there, and so must every callback it is given (ChargerLinks
+// says how). It outlives its connections: the gateway keeps one per
+// chargeBoxId, and the journal (one file per charger) carries what must
+// survive the gateway: the remote start the charger accepted, the running
+// transactions with their meterStart, and the last few ended ones.
+#ifndef EVNET_OCPP_GATEWAY_CHARGER_H_
+#define EVNET_OCPP_GATEWAY_CHARGER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "evnet/v1/central.pb.h"
+#include "evnet/v1/gateway.pb.h"
+#include "google/protobuf/message.h"
+#include "ocpp_gateway/ocpp_messages.h"
+
+namespace evnet::ocpp {
+
+// What a charger does to the world; the gateway implements it.
+class ChargerLinks {
+ public:
+  virtual ~ChargerLinks() = default;
+  // A text frame to the charger's WebSocket (dropped if it is closed).
+  virtual void SendToCharger(const std::string& frame) = 0;
+  // A message on the CP's MonitorLink (dropped while it is down).
+  virtual void SendToCentral(const v1::MonitorMessage& message) = 0;
+  // Produces to Kafka; `done` runs later, on the charger's thread.
+  virtual void Publish(absl::string_view topic, const std::string& key, const std::string& value,
+                       std::function<void(absl::Status)> done) = 0;
+};
+
+struct ChargerOptions {
+  v1::ChargingPointInfo info;  // cp_id is the chargeBoxId
+  int heartbeat_interval_s = 60;
+  // How long the charger has to answer a CALL: under central's command
+  // timeout, so that central hears the charger's answer or ours.
+  absl::Duration call_timeout = absl::Seconds(4);
+  std::string journal_path;  // empty: nothing survives the gateway
+  std::string key_pem;       // signs results; empty: unsigned
+};
+
+class Charger {
+ public:
+  Charger(ChargerOptions options, ChargerLinks& links);
+
+  Charger(const Charger&) = delete;
+  Charger& operator=(const Charger&) = delete;
+
+  // Reads the journal (a missing one is a new charger).
+  absl::Status Recover();
+
+  const std::string& id() const { return options_.info.cp_id(); }
+  // What registers the CP on a new MonitorLink.
+  v1::MonitorMessage Hello() const;
+
+  // The charger's WebSocket closed: its calls are answered as failed.
+  void Disconnected();
+  // One text frame from the charger.
+  void OnFrame(absl::string_view text, absl::Time now);
+  // One command from central.
+  void OnCommand(const v1::CentralCommand& command, absl::Time now);
+  // Every second while connected: health to central, calls that timed out.
+  void Tick(absl::Time now);
+
+  // For tests and the gateway's metrics.
+  int running_transactions() const;
+
+ private:
+  using Reply = std::function<void(absl::Status, const google::protobuf::Message*)>;
+  struct PendingCall {
+    std::unique_ptr<google::protobuf::Message> response;
+    absl::Time deadline;
+    Reply reply;
+  };
+
+  // CALLs from the charger, by action.
+  std::unique_ptr<google::protobuf::Message> Handle(const google::protobuf::Message& request,
+                                                    absl::Time now, std::string* defer_id);
+  void OnStartTransaction(const std::string& call_id, const google::protobuf::Message& request,
+                          absl::Time now);
+  void OnStopTransaction(const std::string& call_id, const google::protobuf::Message& request,
+                         absl::Time now);
+  void OnMeterValues(const google::protobuf::Message& request, absl::Time now);
+  void OnStatus(const google::protobuf::Message& request, absl::Time now);
+
+  // Central's commands.
+  void StartSupply(const v1::CentralCommand& command, absl::Time now);
+  void StopSupply(const v1::CentralCommand& command, absl::Time now);
+  void SetAvailability(bool operative, const std::string& command_id, absl::Time now);
+  void Answer(const std::string& command_id, absl::Status status);
+
+  // A CALL to the charger; `reply` gets its response or why there is none.
+  void Call(const google::protobuf::Message& request, absl::Time now, Reply reply);
+  void OnCallResult(const Frame& frame);
+  void SendHealth(absl::Time now);
+  void Save();
+
+  v1::OcppTransaction* Transaction(int32_t id);
+  v1::OcppTransaction* Running();
+
+  const ChargerOptions options_;
+  ChargerLinks& links_;
+  // Alive while this charger is: callbacks from other threads check it.
+  const std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+
+  v1::OcppChargerJournal journal_;
+  std::map<std::string, PendingCall> calls_;  // by message id
+  int64_t next_call_ = 1;
+  std::string status_ = "Available";  // the charger's last StatusNotification
+  std::string error_code_ = "NoError";
+  bool operator_stopped_ = false;
+  absl::Time operative_asked_ = absl::InfinitePast();
+  // Transactions the operator or central asked to stop: their end reason.
+  std::map<int32_t, v1::SessionEndReason> stop_reasons_;
+};
+
+}  // namespace evnet::ocpp
+
+#endif  // EVNET_OCPP_GATEWAY_CHARGER_H_

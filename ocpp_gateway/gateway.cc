@@ -1,0 +1,487 @@
+#include "ocpp_gateway/gateway.h"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <thread>
+
+#include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "boost/asio.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "boost/beast/websocket.hpp"
+#include "common/files.h"
+#include "common/grpc_channel.h"
+#include "common/monitor_uplink.h"
+#include "common/transport_security.h"
+#include "common/validation.h"
+#include "glog/logging.h"
+#include "ocpp_gateway/charger.h"
+
+namespace evnet::ocpp {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+constexpr absl::string_view kPathPrefix = "/ocpp/";
+constexpr absl::string_view kSubprotocol = "ocpp1.6";
+// OCPP 1.6 messages are small; a bigger one is hostile, and closes the socket.
+constexpr size_t kMaxMessageBytes = 64 * 1024;
+
+}  // namespace
+
+class Connection;
+
+// One chargeBoxId: its Charger, its current WebSocket and MonitorLink.
+class Slot final : public ChargerLinks {
+ public:
+  Slot(Gateway::Impl& gateway, std::string id) : gateway_(gateway), id_(std::move(id)) {}
+
+  void SendToCharger(const std::string& frame) override;
+  void SendToCentral(const v1::MonitorMessage& message) override;
+  void Publish(absl::string_view topic, const std::string& key, const std::string& value,
+               std::function<void(absl::Status)> done) override;
+
+  Gateway::Impl& gateway_;
+  const std::string id_;
+  std::unique_ptr<Charger> charger;  // network thread
+  std::shared_ptr<Connection> connection;  // network thread; null while away
+  uint64_t generation = 0;                 // network thread: one per connection
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::CentralService::Stub> stub;
+  absl::Time link_at = absl::InfinitePast();  // network thread: when to (re)link
+  int link_failures = 0;                      // network thread
+
+  absl::Mutex mu;
+  MonitorUplink* uplink ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+class Gateway::Impl {
+ public:
+  explicit Impl(GatewayOptions options)
+      : options_(std::move(options)), acceptor_(io_), tick_(io_) {}
+
+  absl::Status Start();
+  void Stop();
+  int port() const { return port_; }
+  int connected() const { return connected_.load(); }
+
+  // From a Connection, on the network thread.
+  // The charger's slot, or why this connection may not speak for it.
+  absl::StatusOr<Slot*> Attach(const std::string& id, std::shared_ptr<Connection> connection);
+  void Detach(Slot& slot, const Connection* connection);
+
+  asio::io_context& io() { return io_; }
+  KafkaProducer& producer() { return *producer_; }
+  const GatewayOptions& options() const { return options_; }
+
+ private:
+  void Accept();
+  void Tick();
+  void Link(Slot& slot, absl::Time now);
+  void Unlink(Slot& slot);
+
+  const GatewayOptions options_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer tick_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::map<std::string, std::unique_ptr<Slot>> slots_;  // network thread
+  std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int> connected_{0};
+  absl::BitGen jitter_;  // network thread
+};
+
+// One charger's WebSocket: reads the HTTP upgrade, checks the path and the
+// subprotocol, then reads frames and writes its queue, one write at a time.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, Gateway::Impl& gateway)
+      : ws_(std::move(socket)), gateway_(gateway) {}
+
+  void Run() {
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
+    http::async_read(ws_.next_layer(), buffer_, request_,
+                     [self = shared_from_this()](beast::error_code error, size_t) {
+                       self->OnRequest(error);
+                     });
+  }
+
+  void Send(std::string frame) {
+    if (!open_) return;
+    out_.push_back(std::move(frame));
+    if (out_.size() == 1) WriteNext();
+  }
+
+  void Close() {
+    if (!open_) return;
+    open_ = false;
+    ws_.async_close(websocket::close_code::going_away,
+                    [self = shared_from_this()](beast::error_code) {});
+  }
+
+  const std::string& peer() const { return peer_; }
+
+ private:
+  void Refuse(http::status status, const std::string& why) {
+    LOG(WARNING) << "OCPP | Refused a connection from " << peer_ << " to "
+                 << std::string(request_.target()).substr(0, 100) << ": " << why;
+    auto response = std::make_shared<http::response<http::string_body>>(status, request_.version());
+    response->set(http::field::content_type, "text/plain");
+    response->body() = why + "\n";
+    response->keep_alive(false);
+    response->prepare_payload();
+    http::async_write(ws_.next_layer(), *response,
+                      [self = shared_from_this(), response](beast::error_code, size_t) {
+                        beast::error_code ignored;
+                        self->ws_.next_layer().socket().shutdown(tcp::socket::shutdown_both,
+                                                                 ignored);
+                      });
+  }
+
+  void OnRequest(beast::error_code error) {
+    beast::error_code ignored;
+    auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+    peer_ = absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
+    if (error) return;  // not even HTTP: nothing to answer
+    if (!websocket::is_upgrade(request_)) {
+      return Refuse(http::status::bad_request, "this is an OCPP-J endpoint: upgrade to a WebSocket");
+    }
+    const absl::string_view target(request_.target().data(), request_.target().size());
+    std::string id;
+    if (absl::StartsWith(target, kPathPrefix)) id = std::string(target.substr(kPathPrefix.size()));
+    if (absl::Status valid = ValidateId("chargeBoxId", id); !valid.ok()) {
+      return Refuse(http::status::not_found,
+                    absl::StrCat("connect to /ocpp/<chargeBoxId>: ", valid.message()));
+    }
+    bool offered = false;
+    for (absl::string_view protocol :
+         absl::StrSplit(std::string(request_[http::field::sec_websocket_protocol]), ',')) {
+      offered = offered || absl::StripAsciiWhitespace(protocol) == kSubprotocol;
+    }
+    if (!offered) {
+      return Refuse(http::status::bad_request, "the subprotocol ocpp1.6 is required");
+    }
+    id_ = id;
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeout;
+    timeout.handshake_timeout = std::chrono::seconds(10);
+    // Pings a silent charger; one that answers nothing within 30 s is gone.
+    timeout.idle_timeout = std::chrono::seconds(30);
+    timeout.keep_alive_pings = true;
+    ws_.set_option(timeout);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+      response.set(http::field::sec_websocket_protocol, std::string(kSubprotocol));
+      response.set(http::field::server, "evnet-ocpp-gateway");
+    }));
+    ws_.read_message_max(kMaxMessageBytes);
+    ws_.text(true);
+    ws_.async_accept(request_, [self = shared_from_this()](beast::error_code error) {
+      self->OnAccepted(error);
+    });
+  }
+
+  void OnAccepted(beast::error_code error) {
+    if (error) {
+      LOG(WARNING) << "OCPP | WebSocket handshake with " << peer_ << " failed: " << error.message();
+      return;
+    }
+    absl::StatusOr<Slot*> slot = gateway_.Attach(id_, shared_from_this());
+    if (!slot.ok()) {
+      LOG(WARNING) << "OCPP | Closed " << id_ << " from " << peer_ << ": " << slot.status().message();
+      ws_.async_close(websocket::close_code::policy_error,
+                      [self = shared_from_this()](beast::error_code) {});
+      return;
+    }
+    slot_ = *slot;
+    open_ = true;
+    Read();
+  }
+
+  void Read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code error, size_t) {
+      self->OnRead(error);
+    });
+  }
+
+  void OnRead(beast::error_code error) {
+    if (error) {
+      if (open_ || error != websocket::error::closed) {
+        LOG(WARNING) << "OCPP:" << id_ << " | WebSocket from " << peer_
+                     << " closed: " << error.message();
+      }
+      open_ = false;
+      gateway_.Detach(*slot_, this);
+      return;
+    }
+    const std::string text = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    if (!ws_.got_text()) {
+      Send(EncodeCallError("-1", {ErrorCode::kFormationViolation, "OCPP-J frames are text"}));
+    } else if (slot_->connection.get() == this) {
+      slot_->charger->OnFrame(text, absl::Now());
+    }
+    Read();
+  }
+
+  void WriteNext() {
+    ws_.async_write(asio::buffer(out_.front()),
+                    [self = shared_from_this()](beast::error_code error, size_t) {
+                      self->out_.pop_front();
+                      if (error) {
+                        self->out_.clear();
+                        return;
+                      }
+                      if (!self->out_.empty() && self->open_) self->WriteNext();
+                    });
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  Gateway::Impl& gateway_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  std::deque<std::string> out_;
+  std::string peer_;
+  std::string id_;
+  Slot* slot_ = nullptr;
+  bool open_ = false;
+};
+
+void Slot::SendToCharger(const std::string& frame) {
+  if (connection != nullptr) connection->Send(frame);
+}
+
+void Slot::SendToCentral(const v1::MonitorMessage& message) {
+  absl::MutexLock lock(&mu);
+  if (uplink != nullptr) uplink->Write(message);
+}
+
+void Slot::Publish(absl::string_view topic, const std::string& key, const std::string& value,
+                   std::function<void(absl::Status)> done) {
+  asio::io_context& io = gateway_.io();
+  auto on_network_thread = [&io, done](absl::Status status) {
+    asio::post(io, [done, status] { done(status); });
+  };
+  absl::Status queued = gateway_.producer().Produce(topic, key, value, on_network_thread);
+  if (!queued.ok()) on_network_thread(queued);
+}
+
+absl::Status Gateway::Impl::Start() {
+  if (absl::Status made = MakeDirs(options_.state_dir); !made.ok()) return made;
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options_.kafka);
+  if (!producer.ok()) return producer.status();
+  producer_ = *std::move(producer);
+  if (options_.pki_dir.empty()) {
+    shared_channel_ = MakeCentralChannel(options_.central_address, TransportSecurity::Insecure());
+  }
+
+  std::vector<std::string> parts = absl::StrSplit(options_.listen, absl::MaxSplits(':', 1));
+  int port = -1;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen ", options_.listen, " is not HOST:PORT"));
+  }
+  boost::system::error_code error;
+  const asio::ip::address address = asio::ip::make_address(parts[0], error);
+  if (error) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen ", options_.listen, ": ", error.message()));
+  }
+  const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen, ": ",
+                                               error.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  Tick();
+  thread_ = std::thread([this] { io_.run(); });
+  return absl::OkStatus();
+}
+
+void Gateway::Impl::Stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    tick_.cancel();
+    for (auto& [id, slot] : slots_) {
+      if (slot->connection != nullptr) slot->connection->Close();
+      Unlink(*slot);
+    }
+    // Every link's end, before the channels and slots it uses go. The ends
+    // arrive on gRPC's threads, so waiting here blocks nothing they need.
+    for (auto& [id, slot] : slots_) {
+      absl::MutexLock lock(&slot->mu);
+      auto unlinked = [s = slot.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+        return s->uplink == nullptr;
+      };
+      slot->mu.AwaitWithTimeout(absl::Condition(&unlinked), absl::Seconds(2));
+    }
+    io_.stop();
+  });
+  thread_.join();
+  if (absl::Status flushed = producer_->Flush(absl::Seconds(5)); !flushed.ok()) {
+    LOG(WARNING) << "OCPP | " << flushed << "; the chargers send their results again";
+  }
+}
+
+void Gateway::Impl::Accept() {
+  acceptor_.async_accept([this](beast::error_code error, tcp::socket socket) {
+    if (error == asio::error::operation_aborted) return;
+    if (!error) {
+      socket.set_option(tcp::no_delay(true), error);
+      std::make_shared<Connection>(std::move(socket), *this)->Run();
+    }
+    Accept();
+  });
+}
+
+absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
+                                            std::shared_ptr<Connection> connection) {
+  auto it = slots_.find(id);
+  if (it == slots_.end()) {
+    auto slot = std::make_unique<Slot>(*this, id);
+    ChargerOptions charger;
+    charger.info = options_.defaults;
+    charger.info.set_cp_id(id);
+    charger.heartbeat_interval_s = options_.heartbeat_interval_s;
+    charger.call_timeout = options_.call_timeout;
+    charger.journal_path = absl::StrCat(options_.state_dir, "/", id, ".json");
+    if (options_.pki_dir.empty()) {
+      slot->channel = shared_channel_;
+    } else {
+      TransportSecurity security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, id);
+      absl::StatusOr<std::string> key = ReadFile(security.key_file);
+      if (!key.ok()) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "no certificate for ", id, " (", security.cert_file,
+            "): issue one and enrol it (tools/ev add-ocpp) to let this charger in"));
+      }
+      charger.key_pem = *std::move(key);
+      slot->channel = MakeDedicatedChannel(options_.central_address, security,
+                                           static_cast<int>(slots_.size()));
+    }
+    slot->stub = v1::CentralService::NewStub(slot->channel);
+    slot->charger = std::make_unique<Charger>(std::move(charger), *slot);
+    if (absl::Status recovered = slot->charger->Recover(); !recovered.ok()) {
+      return recovered;
+    }
+    it = slots_.emplace(id, std::move(slot)).first;
+  }
+  Slot& slot = *it->second;
+  if (slot.connection != nullptr) {
+    // The newest connection speaks for the charger (it reconnected before
+    // the old socket was found dead).
+    LOG(WARNING) << "OCPP:" << id << " | Connected again from " << connection->peer()
+                 << "; the older connection from " << slot.connection->peer() << " is closed";
+    slot.connection->Close();
+    Unlink(slot);
+    slot.charger->Disconnected();
+  } else {
+    connected_.fetch_add(1);
+  }
+  slot.connection = std::move(connection);
+  ++slot.generation;
+  LOG(INFO) << "OCPP:" << id << " | Charger connected from " << slot.connection->peer();
+  slot.link_failures = 0;
+  Link(slot, absl::Now());
+  return &slot;
+}
+
+void Gateway::Impl::Detach(Slot& slot, const Connection* connection) {
+  if (slot.connection.get() != connection) return;  // a replaced one
+  LOG(WARNING) << "OCPP:" << slot.id_ << " | Charger disconnected";
+  slot.connection.reset();
+  connected_.fetch_sub(1);
+  ++slot.generation;
+  Unlink(slot);
+  slot.charger->Disconnected();
+}
+
+void Gateway::Impl::Link(Slot& slot, absl::Time now) {
+  absl::MutexLock lock(&slot.mu);
+  if (slot.uplink != nullptr) return;
+  slot.link_at = absl::InfiniteFuture();
+  Slot* s = &slot;
+  const uint64_t generation = slot.generation;
+  slot.uplink = MonitorUplink::Start(
+      slot.stub.get(), slot.charger->Hello(),
+      {[this, s, generation](MonitorUplink&, const v1::CentralCommand& command) {
+         asio::post(io_, [s, generation, command] {
+           if (s->generation != generation) return;
+           if (command.has_registered()) s->link_failures = 0;
+           s->charger->OnCommand(command, absl::Now());
+         });
+       },
+       [this, s](MonitorUplink* uplink, const grpc::Status& status) {
+         {
+           absl::MutexLock lock(&s->mu);
+           if (s->uplink == uplink) s->uplink = nullptr;
+         }
+         asio::post(io_, [this, s, status] {
+           if (s->connection == nullptr) return;
+           // As cp_monitor does: from 250 ms doubling to 1 s, with full
+           // jitter, so that a restarted central is not met by a herd.
+           if (s->link_failures == 0) {
+             LOG(WARNING) << "OCPP:" << s->id_ << " | Link to central ended: "
+                          << status.error_message() << "; linking again";
+           }
+           s->link_failures = std::min(s->link_failures + 1, 3);
+           const absl::Duration cap = absl::Milliseconds(250) * (1 << (s->link_failures - 1));
+           s->link_at = absl::Now() + absl::Milliseconds(20) +
+                        cap * absl::Uniform(jitter_, 0.0, 1.0);
+         });
+       }});
+  (void)now;
+}
+
+void Gateway::Impl::Unlink(Slot& slot) {
+  absl::MutexLock lock(&slot.mu);
+  if (slot.uplink != nullptr) slot.uplink->Cancel();
+}
+
+void Gateway::Impl::Tick() {
+  const absl::Time now = absl::Now();
+  for (auto& [id, slot] : slots_) {
+    if (slot->connection == nullptr) continue;
+    if (now >= slot->link_at) Link(*slot, now);
+    slot->charger->Tick(now);
+  }
+  tick_.expires_after(std::chrono::seconds(1));
+  tick_.async_wait([this](beast::error_code error) {
+    if (!error) Tick();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {
+  PollReconnectsOften();
+  auto impl = std::make_unique<Impl>(std::move(options));
+  if (absl::Status started = impl->Start(); !started.ok()) return started;
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Gateway::~Gateway() { impl_->Stop(); }
+
+int Gateway::port() const { return impl_->port(); }
+
+int Gateway::connected() const { return impl_->connected(); }
+
+}  // namespace evnet::ocpp

@@ -1,0 +1,55 @@
+// The OCPP gateway: accepts OCPP 1.6J chargers at ws://HOST:PORT/ocpp/<id>
+// (subprotocol ocpp1.6) and makes each a CP of evnet (see charger.h).
+//
+// Threading: one network thread runs Boost.Asio: it owns every WebSocket,
+// every Charger and the map of them, and runs the one-second tick. gRPC's
+// callbacks (central's commands, a link's end) and Kafka's delivery reports
+// only post work to it. Per charger, the MonitorLink pointer is guarded by
+// its slot's mutex, as the link's end arrives on a gRPC thread.
+#ifndef EVNET_OCPP_GATEWAY_GATEWAY_H_
+#define EVNET_OCPP_GATEWAY_GATEWAY_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/kafka_producer.h"
+#include "evnet/v1/types.pb.h"
+
+namespace evnet::ocpp {
+
+struct GatewayOptions {
+  std::string listen = "127.0.0.1:9000";  // HOST:PORT; port 0 picks one
+  std::string central_address = "127.0.0.1:50051";
+  // Holds ca.crt and each charger's cp/<chargeBoxId>.crt and .key, with
+  // which the gateway speaks for it to central and signs its results.
+  // Empty: plaintext gRPC and unsigned results (--insecure).
+  std::string pki_dir;
+  std::string state_dir = "/tmp/evnet/ocpp_gateway";
+  v1::ChargingPointInfo defaults;  // location, price and power of every charger
+  int heartbeat_interval_s = 60;
+  absl::Duration call_timeout = absl::Seconds(4);
+  KafkaProducerOptions kafka;
+};
+
+class Gateway {
+ public:
+  static absl::StatusOr<std::unique_ptr<Gateway>> Start(GatewayOptions options);
+  // Closes every WebSocket and MonitorLink, flushes Kafka.
+  ~Gateway();
+
+  int port() const;
+  // Chargers connected now; thread-safe.
+  int connected() const;
+
+  class Impl;
+
+ private:
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace evnet::ocpp
+
+#endif  // EVNET_OCPP_GATEWAY_GATEWAY_H_

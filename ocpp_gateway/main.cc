@@ -1,0 +1,95 @@
+// ocpp_gateway: OCPP 1.6J chargers join evnet. Each charger connected at
+// ws://HOST:PORT/ocpp/<chargeBoxId> is a CP to central (see gateway.h).
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/flags.h"
+#include "common/kafka_conf.h"
+#include "common/grpc_server.h"
+#include "common/transport_security.h"
+#include "glog/logging.h"
+#include "ocpp_gateway/gateway.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:9000",
+          "where chargers connect: ws://<listen>/ocpp/<chargeBoxId> (env OCPP_LISTEN)");
+ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
+ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
+ABSL_FLAG(std::string, pki_dir, "",
+          "the network's PKI folder: ca.crt and cp/<chargeBoxId>.crt/.key of every charger "
+          "this gateway may let in (env PKI_DIR); required unless --insecure");
+ABSL_FLAG(std::string, state_dir, "/tmp/evnet/ocpp_gateway",
+          "folder for each charger's transaction journal (env STATE_DIR)");
+ABSL_FLAG(std::string, location, "", "location of the chargers, shown to operators (env CP_LOCATION)");
+ABSL_FLAG(double, power_kw, 22.0, "the chargers' power, in kW (env POWER_KW)");
+ABSL_FLAG(double, price_eur_per_kwh, 0.30, "price per kWh in EUR (env PRICE_EUR_PER_KWH)");
+ABSL_FLAG(int, heartbeat_interval, 60,
+          "seconds between a charger's Heartbeats, told at BootNotification "
+          "(env HEARTBEAT_INTERVAL)");
+
+namespace evnet {
+namespace {
+
+int Main() {
+  ocpp::GatewayOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.central_address = absl::GetFlag(FLAGS_central_address);
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  options.defaults.set_location(absl::GetFlag(FLAGS_location));
+  options.defaults.set_power_kw(absl::GetFlag(FLAGS_power_kw));
+  options.defaults.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
+  options.heartbeat_interval_s = absl::GetFlag(FLAGS_heartbeat_interval);
+  if (options.defaults.power_kw() <= 0 || options.defaults.price_eur_per_kwh() < 0 ||
+      options.heartbeat_interval_s <= 0) {
+    LOG(ERROR) << "OCPP | --power_kw and --heartbeat_interval must be positive and "
+                  "--price_eur_per_kwh not negative";
+    return 2;
+  }
+  // Its own certificate (role gateway) proves to Kafka that it may write
+  // telemetry and results; each charger's own speaks for it to central.
+  absl::StatusOr<TransportSecurity> security = TransportSecurityFromFlags("OCPP");
+  if (!security.ok()) {
+    LOG(ERROR) << "OCPP | " << security.status().message();
+    return 2;
+  }
+  if (!security->insecure) {
+    options.pki_dir = absl::GetFlag(FLAGS_pki_dir);
+    if (options.pki_dir.empty()) {
+      LOG(ERROR) << "OCPP | --pki_dir is required (or --insecure)";
+      return 2;
+    }
+    ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file}, "OCPP");
+  }
+  options.kafka.bootstrap_servers = absl::GetFlag(FLAGS_kafka_bootstrap);
+  options.kafka.client_id = "ocpp-gateway";
+
+  absl::StatusOr<std::unique_ptr<ocpp::Gateway>> gateway = ocpp::Gateway::Start(options);
+  if (!gateway.ok()) {
+    LOG(ERROR) << "OCPP | " << gateway.status();
+    return 2;
+  }
+  LOG(INFO) << "OCPP | Gateway ready on ws://" << WithPort(options.listen, (*gateway)->port())
+            << "/ocpp/<chargeBoxId> (subprotocol ocpp1.6), central at "
+            << options.central_address << ", journals in " << options.state_dir;
+  const int signal = WaitForShutdownSignal();
+  LOG(INFO) << "OCPP | Shutting down (signal " << signal << ")";
+  gateway->reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace evnet
+
+int main(int argc, char** argv) {
+  evnet::InitProgram(argc, argv, "ocpp_gateway: OCPP 1.6J chargers as CPs of evnet",
+                     evnet::WithTransportSecurityEnv({{"listen", "OCPP_LISTEN"},
+                                                      {"central_address", "CENTRAL_ADDRESS"},
+                                                      {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
+                                                      {"pki_dir", "PKI_DIR"},
+                                                      {"state_dir", "STATE_DIR"},
+                                                      {"location", "CP_LOCATION"},
+                                                      {"power_kw", "POWER_KW"},
+                                                      {"price_eur_per_kwh", "PRICE_EUR_PER_KWH"},
+                                                      {"heartbeat_interval", "HEARTBEAT_INTERVAL"}}));
+  return evnet::Main();
+}
