@@ -1,0 +1,278 @@
+#include "ocpp_gateway/charger.h"
+
+#include <cstdlib>
+#include <deque>
+
+#include "common/json_codec.h"
+#include "common/topics.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace evnet::ocpp {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// What a charger did: frames to the charger, messages to central, records
+// to Kafka (whose delivery the test reports when it chooses).
+class FakeLinks : public ChargerLinks {
+ public:
+  struct Record {
+    std::string topic, key, value;
+    std::function<void(absl::Status)> done;
+  };
+  void SendToCharger(const std::string& frame) override { frames.push_back(frame); }
+  void SendToCentral(const v1::MonitorMessage& message) override { central.push_back(message); }
+  void Publish(absl::string_view topic, const std::string& key, const std::string& value,
+               std::function<void(absl::Status)> done) override {
+    records.push_back({std::string(topic), key, value, std::move(done)});
+  }
+  std::string TakeFrame() {
+    if (frames.empty()) return "";
+    std::string frame = frames.front();
+    frames.pop_front();
+    return frame;
+  }
+  // The last health report, and the command results, sent to central.
+  v1::HealthReport LastHealth() const {
+    for (auto it = central.rbegin(); it != central.rend(); ++it) {
+      if (it->has_health()) return it->health();
+    }
+    return {};
+  }
+  std::vector<v1::CommandResult> Results() const {
+    std::vector<v1::CommandResult> out;
+    for (const auto& m : central) {
+      if (m.has_command_result()) out.push_back(m.command_result());
+    }
+    return out;
+  }
+  std::vector<Record> Published(const char* topic) const {
+    std::vector<Record> out;
+    for (const Record& r : records) {
+      if (r.topic == topic) out.push_back(r);
+    }
+    return out;
+  }
+
+  std::deque<std::string> frames;
+  std::vector<v1::MonitorMessage> central;
+  std::vector<Record> records;
+};
+
+const absl::Time kNow = absl::FromUnixSeconds(1800000000);
+
+class ChargerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { charger_ = Make(); }
+
+  std::unique_ptr<Charger> Make() {
+    ChargerOptions options;
+    options.info.set_cp_id("OCPP-1");
+    options.info.set_price_eur_per_kwh(0.40);
+    options.info.set_power_kw(11);
+    options.journal_path = std::string(getenv("TEST_TMPDIR")) + "/" +
+                           ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                           ".json";
+    auto charger = std::make_unique<Charger>(options, links_);
+    EXPECT_TRUE(charger->Recover().ok());
+    return charger;
+  }
+
+  // The frame answering `call` from the charger.
+  std::string Say(const std::string& call) {
+    charger_->OnFrame(call, kNow);
+    return links_.TakeFrame();
+  }
+
+  // Central asks for a session; the charger accepts the remote start.
+  std::string StartSession(const std::string& session = "s-1") {
+    v1::CentralCommand command;
+    command.set_command_id("start-" + session);
+    command.mutable_start_supply()->set_session_id(session);
+    command.mutable_start_supply()->set_request_id(session.substr(2));
+    command.mutable_start_supply()->set_driver_id("driver-alice");
+    charger_->OnCommand(command, kNow);
+    return links_.TakeFrame();
+  }
+
+  FakeLinks links_;
+  std::unique_ptr<Charger> charger_;
+};
+
+constexpr char kStart[] =
+    R"([2,"c1","StartTransaction",{"connectorId":1,"idTag":"driver-alice","meterStart":5000,"timestamp":"2027-01-15T08:00:00Z"}])";
+constexpr char kStop[] =
+    R"([2,"c9","StopTransaction",{"transactionId":1,"meterStop":12500,"timestamp":"2027-01-15T08:30:00Z","reason":"EVDisconnected"}])";
+
+TEST_F(ChargerTest, BootAndHeartbeatAreAnswered) {
+  const std::string boot =
+      Say(R"([2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}])");
+  EXPECT_THAT(boot, StartsWith(R"([3,"b",{"status":"Accepted","currentTime":")"));
+  EXPECT_THAT(boot, HasSubstr(R"("interval":60)"));
+  EXPECT_THAT(Say(R"([2,"h","Heartbeat",{}])"), StartsWith(R"([3,"h",{"currentTime":"2027-01-15)"));
+  EXPECT_EQ(charger_->Hello().register_().cp_id(), "OCPP-1");
+}
+
+TEST_F(ChargerTest, StatusNotificationIsTheCpsHealth) {
+  Say(R"([2,"s","StatusNotification",{"connectorId":1,"errorCode":"GroundFailure","status":"Faulted"}])");
+  EXPECT_FALSE(links_.LastHealth().engine_ok());
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_FAULT);
+  Say(R"([2,"s","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}])");
+  EXPECT_TRUE(links_.LastHealth().engine_ok());
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+}
+
+TEST_F(ChargerTest, ASessionIsBilledFromTheChargersMeterOnce) {
+  const std::string remote = StartSession();
+  EXPECT_THAT(remote, StartsWith(R"([2,"evnet-1","RemoteStartTransaction",{"connectorId":1,"idTag":"driver-alice"}])"));
+  EXPECT_TRUE(links_.Results().empty()) << "answered before the charger did";
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  ASSERT_EQ(links_.Results().size(), 1u);
+  EXPECT_EQ(links_.Results()[0].code(), 0);
+
+  EXPECT_EQ(Say(kStart), R"([3,"c1",{"idTagInfo":{"status":"Accepted"},"transactionId":1}])");
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_SUPPLYING);
+  EXPECT_EQ(links_.LastHealth().supply().session_id(), "s-1");
+  // A repeat of StartTransaction is the same transaction.
+  EXPECT_EQ(Say(kStart), R"([3,"c1",{"idTagInfo":{"status":"Accepted"},"transactionId":1}])");
+
+  Say(R"([2,"m","MeterValues",{"connectorId":1,"transactionId":1,"meterValue":[{"timestamp":"2027-01-15T08:10:00Z","sampledValue":[{"value":"7.5","measurand":"Energy.Active.Import.Register","unit":"kWh"},{"value":"11000","measurand":"Power.Active.Import","unit":"W"}]}]}])");
+  ASSERT_EQ(links_.Published(kSupplyTelemetryTopic).size(), 1u);
+  auto telemetry = FromJson<v1::SupplyTelemetry>(links_.Published(kSupplyTelemetryTopic)[0].value);
+  ASSERT_TRUE(telemetry.ok());
+  EXPECT_DOUBLE_EQ(telemetry->supply().energy_kwh(), 2.5);  // 7500 - 5000 Wh
+  EXPECT_DOUBLE_EQ(telemetry->supply().power_kw(), 11);
+  EXPECT_DOUBLE_EQ(telemetry->supply().amount_eur(), 1.0);
+
+  // Answered only once Kafka has the result.
+  EXPECT_EQ(Say(kStop), "");
+  auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  auto result = FromJson<v1::SessionResult>(results[0].value);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->session_id(), "s-1");
+  EXPECT_EQ(result->driver_id(), "driver-alice");
+  EXPECT_DOUBLE_EQ(result->energy_kwh(), 7.5);
+  EXPECT_DOUBLE_EQ(result->amount_eur(), 3.0);
+  EXPECT_EQ(result->end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
+  EXPECT_EQ(result->ended_at().seconds() - result->started_at().seconds(), 1800);
+  results[0].done(absl::OkStatus());
+  EXPECT_EQ(links_.TakeFrame(), R"([3,"c9",{"idTagInfo":{"status":"Accepted"}}])");
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+
+  // Sent again after a reconnect: answered, not billed again.
+  EXPECT_EQ(Say(kStop), R"([3,"c9",{"idTagInfo":{"status":"Accepted"}}])");
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+}
+
+TEST_F(ChargerTest, AResultKafkaRefusedIsAnErrorTheChargerRetries) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);
+  Say(kStop);
+  links_.Published(kSessionResultsTopic)[0].done(absl::UnavailableError("broker down"));
+  EXPECT_THAT(links_.TakeFrame(), StartsWith(R"([4,"c9","InternalError")"));
+  Say(kStop);
+  auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 2u);
+  results[1].done(absl::OkStatus());
+  EXPECT_EQ(links_.TakeFrame(), R"([3,"c9",{"idTagInfo":{"status":"Accepted"}}])");
+}
+
+TEST_F(ChargerTest, ATransactionSurvivesTheGatewaysRestart) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);
+  charger_ = Make();  // a new gateway process, the same state dir
+  charger_->Tick(kNow);
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_SUPPLYING);
+  Say(kStop);
+  auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_DOUBLE_EQ(FromJson<v1::SessionResult>(results[0].value)->energy_kwh(), 7.5);
+}
+
+TEST_F(ChargerTest, ARemoteStartThatSurvivesTheGatewayIsStillMatched) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  charger_ = Make();
+  EXPECT_THAT(Say(kStart), HasSubstr(R"("status":"Accepted")"));
+}
+
+TEST_F(ChargerTest, ATransactionCentralDidNotAskForIsInvalidAndNotBilled) {
+  EXPECT_EQ(Say(kStart), R"([3,"c1",{"idTagInfo":{"status":"Invalid"},"transactionId":1}])");
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+  EXPECT_THAT(Say(kStop), HasSubstr(R"("status":"Accepted")"));
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty());
+}
+
+TEST_F(ChargerTest, ARemoteStartUnansweredFailsTheCommand) {
+  StartSession();
+  charger_->Tick(kNow + absl::Seconds(5));
+  ASSERT_EQ(links_.Results().size(), 1u);
+  EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  // The charger did not start it: a late StartTransaction is not billed.
+  EXPECT_THAT(Say(kStart), HasSubstr(R"("status":"Invalid")"));
+}
+
+TEST_F(ChargerTest, ARejectedOrBusyStartFailsWithAReason) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Rejected"}])");
+  ASSERT_EQ(links_.Results().size(), 1u);
+  EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  Say(R"([2,"s","StatusNotification",{"connectorId":1,"errorCode":"GroundFailure","status":"Faulted"}])");
+  StartSession("s-2");
+  ASSERT_EQ(links_.Results().size(), 2u);
+  EXPECT_THAT(links_.Results()[1].message(), HasSubstr("Faulted"));
+}
+
+TEST_F(ChargerTest, TheOperatorsStopAndResumeAreChangeAvailability) {
+  v1::CentralCommand stop;
+  stop.set_command_id("inoperative-1");
+  stop.mutable_availability()->set_operative(false);
+  charger_->OnCommand(stop, kNow);
+  EXPECT_THAT(links_.TakeFrame(),
+              HasSubstr(R"("ChangeAvailability",{"connectorId":0,"type":"Inoperative"})"));
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  EXPECT_EQ(links_.Results().back().code(), 0);
+  // The charger says it is Unavailable: as the operator wants, not a fault.
+  Say(R"([2,"s","StatusNotification",{"connectorId":0,"errorCode":"NoError","status":"Unavailable"}])");
+  EXPECT_TRUE(links_.LastHealth().engine_ok());
+  v1::CentralCommand resume;
+  resume.set_command_id("operative-1");
+  resume.mutable_availability()->set_operative(true);
+  charger_->OnCommand(resume, kNow);
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"({"connectorId":0,"type":"Operative"})"));
+}
+
+TEST_F(ChargerTest, CentralsStopOfARunningSessionIsRemoteStop) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);
+  v1::CentralCommand stop;
+  stop.set_command_id("stop-1");
+  stop.mutable_stop_supply()->set_reason(v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+  charger_->OnCommand(stop, kNow);
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("RemoteStopTransaction",{"transactionId":1})"));
+  Say(R"([3,"evnet-2",{"status":"Accepted"}])");
+  Say(R"([2,"c9","StopTransaction",{"transactionId":1,"meterStop":6000,"timestamp":"2027-01-15T08:30:00Z","reason":"Remote"}])");
+  auto result = FromJson<v1::SessionResult>(links_.Published(kSessionResultsTopic)[0].value);
+  EXPECT_EQ(result->end_reason(), v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+}
+
+TEST_F(ChargerTest, BadFramesGetCallErrorsAndChangeNothing) {
+  EXPECT_THAT(Say("[2,"), StartsWith(R"([4,"-1","FormationViolation")"));
+  EXPECT_THAT(Say(R"([2,"x","Dance",{}])"), StartsWith(R"([4,"x","NotImplemented")"));
+  EXPECT_THAT(Say(R"([2,"x","ChangeAvailability",{"connectorId":0,"type":"Operative"}])"),
+              StartsWith(R"([4,"x","NotSupported")"));
+  EXPECT_THAT(Say(R"([2,"x","StopTransaction",{"meterStop":1}])"),
+              StartsWith(R"([4,"x","OccurenceConstraintViolation")"));
+  // An answer to nothing we asked is ignored.
+  EXPECT_EQ(Say(R"([3,"nobody",{}])"), "");
+  EXPECT_TRUE(links_.records.empty());
+}
+
+}  // namespace
+}  // namespace evnet::ocpp
