@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -33,6 +34,8 @@ constexpr char kEngine[] = "cp_engine/engine";
 constexpr char kMonitor[] = "cp_monitor/monitor";
 constexpr char kDriver[] = "driver/driver";
 constexpr char kLoad[] = "tools/evload/evload";
+constexpr char kGateway[] = "ocpp_gateway/ocpp_gateway";
+constexpr char kOcppCharger[] = "tools/ocpp/charger.py";
 // The test's own certificate, an operator's.
 constexpr char kTestOperator[] = "test-operator";
 
@@ -411,6 +414,60 @@ absl::Status Network::StartLoad(std::vector<std::string> flags) {
   return Launch("evload", std::move(argv));
 }
 
+absl::Status Network::StartOcppGateway() {
+  if (ocpp_port_ == 0) ocpp_port_ = PickFreePort();
+  std::vector<std::string> argv = {
+      kGateway, absl::StrCat("--listen=127.0.0.1:", ocpp_port_),
+      absl::StrCat("--central_address=127.0.0.1:", central_port_),
+      absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
+      absl::StrCat("--state_dir=", dir_, "/ocpp-gateway"), "--heartbeat_interval=5",
+      "--price_eur_per_kwh=0.40", "--power_kw=11"};
+  if (!pki_dir_.empty()) {
+    if (absl::Status issued = Pki("issue", "gateway ocpp-gateway"); !issued.ok()) return issued;
+    argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
+  }
+  for (std::string& flag : SecurityFlags(kRoleGateway, "ocpp-gateway")) argv.push_back(flag);
+  if (absl::Status launched = Launch("ocpp-gateway", std::move(argv)); !launched.ok()) {
+    return launched;
+  }
+  if (!WaitFor([&] { return absl::StrContains(LogOf("ocpp-gateway"), "Gateway ready"); },
+               absl::Seconds(20))) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the OCPP gateway did not start: ", LogOf("ocpp-gateway")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::string> flags) {
+  if (absl::Status enrolled = EnrolCp(id); !enrolled.ok()) return enrolled;
+  const char* python = std::getenv("EVNET_PYTHON");
+  std::vector<std::string> argv = {python != nullptr && *python != '\0' ? python : "python3",
+                                   kOcppCharger,
+                                   absl::StrCat("--url=ws://127.0.0.1:", ocpp_port_, "/ocpp"),
+                                   absl::StrCat("--id=", id),
+                                   absl::StrCat("--control=", dir_, "/", id, ".control")};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return Launch(id, std::move(argv));
+}
+
+void Network::OcppCommand(const std::string& id, const std::string& line) {
+  std::ofstream(absl::StrCat(dir_, "/", id, ".control"), std::ios::app) << line << "\n";
+}
+
+bool Network::WaitForOcppEvent(const std::string& id, const std::string& text,
+                               absl::Duration timeout, int count) {
+  return WaitFor(
+      [&] {
+        const std::string log = LogOf(id);
+        int seen = 0;
+        for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+          ++seen;
+        }
+        return seen >= count;
+      },
+      timeout, absl::Milliseconds(100));
+}
+
 absl::Status Network::ProduceRequest(const std::string& driver_id,
                                      const std::string& request_json) {
   absl::StatusOr<std::string> signed_json = SignRequest(request_json, driver_id);
@@ -487,16 +544,18 @@ std::vector<std::string> Network::SecurityFlags(const std::string& role,
           absl::StrCat("--tls_key=", files.key_file)};
 }
 
-absl::Status Network::Enrol(int n) {
+absl::Status Network::Enrol(int n) { return EnrolCp(CpId(n)); }
+
+absl::Status Network::EnrolCp(const std::string& cp_id) {
   if (pki_dir_.empty()) return absl::OkStatus();
-  if (absl::Status issued = Pki("issue", absl::StrCat("cp ", CpId(n))); !issued.ok()) {
+  if (absl::Status issued = Pki("issue", absl::StrCat("cp ", cp_id)); !issued.ok()) {
     return issued;
   }
   absl::StatusOr<std::string> pem =
-      ReadFile(TransportSecurity::FromDir(pki_dir_, kRoleCp, CpId(n)).cert_file);
+      ReadFile(TransportSecurity::FromDir(pki_dir_, kRoleCp, cp_id).cert_file);
   if (!pem.ok()) return pem.status();
   v1::EnrollChargingPointRequest request;
-  request.set_cp_id(CpId(n));
+  request.set_cp_id(cp_id);
   request.set_certificate_pem(*pem);
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(absl::Seconds(15)));

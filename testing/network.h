@@ -93,6 +93,7 @@ class Network {
   // Issues CP n a certificate and enrols it with central (done for every
   // CP the network starts).
   [[nodiscard]] absl::Status Enrol(int n);
+  [[nodiscard]] absl::Status EnrolCp(const std::string& cp_id);
   [[nodiscard]] absl::Status Revoke(int n);
   // Runs tools/pki/evpki with `args` (after its command, the CA folder).
   [[nodiscard]] absl::Status Pki(const std::string& command, const std::string& args);
@@ -130,6 +131,19 @@ class Network {
   std::vector<v1::Session> Sessions();
   // How many CPs central shows with `status` (every page); -1 if it does not answer.
   int CountWithStatus(v1::CpStatus status);
+  // Starts ocpp_gateway, named "ocpp-gateway", with a certificate of role
+  // gateway for Kafka and the network's PKI folder for its chargers'.
+  [[nodiscard]] absl::Status StartOcppGateway();
+  int ocpp_port() const { return ocpp_port_; }
+  // Starts tools/ocpp/charger.py (PyPI's `ocpp`) as charger `id`, enrolled
+  // first, named `id`; its events are JSON lines in LogOf(id).
+  [[nodiscard]] absl::Status StartOcppCharger(const std::string& id,
+                                              std::vector<std::string> flags = {});
+  // A command to that charger (see charger.py's --control).
+  void OcppCommand(const std::string& id, const std::string& line);
+  // Waits until charger `id` printed an event line holding `text`, `count` times.
+  bool WaitForOcppEvent(const std::string& id, const std::string& text,
+                        absl::Duration timeout, int count = 1);
   // Starts tools/evload against this network, named "evload".
   [[nodiscard]] absl::Status StartLoad(std::vector<std::string> flags);
   [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action);
@@ -163,6 +177,7 @@ class Network {
   std::unique_ptr<KafkaBroker> broker_;
   std::unique_ptr<UpdateLog> updates_;
   std::unique_ptr<KafkaProducer> producer_;  // for Produce, made on first use
+  int ocpp_port_ = 0;
   int central_port_ = 0;
   int http_port_ = 0;
   std::map<int, int> engine_ports_;

@@ -1,0 +1,204 @@
+// OCPP 1.6J chargers on a real network: the gateway, central and the broker
+// as deployed, and as the charger PyPI's `ocpp` package (tools/ocpp/
+// charger.py), which checks every frame the gateway sends against the
+// official OCPP 1.6 JSON schemas.
+#include <cmath>
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "common/json_codec.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/network.h"
+
+namespace evnet::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr double kPrice = 0.40;  // the gateway's --price_eur_per_kwh in Network
+
+std::unique_ptr<Network> StartNetwork() {
+  absl::StatusOr<std::unique_ptr<Network>> net = Network::Start({});
+  EXPECT_TRUE(net.ok()) << net.status();
+  if (!net.ok()) return nullptr;
+  absl::Status gateway = (*net)->StartOcppGateway();
+  EXPECT_TRUE(gateway.ok()) << gateway;
+  return gateway.ok() ? *std::move(net) : nullptr;
+}
+
+// The last "stopped" event of a charger: its meter at the start and the end.
+struct Stopped {
+  int meter_start = -1;
+  int meter_stop = -1;
+};
+Stopped LastStop(const std::string& log) {
+  static const std::regex kStopped(
+      R"re("event": "stopped".*"meter_start": (\d+), "meter_stop": (\d+))re");
+  Stopped stopped;
+  for (std::sregex_iterator it(log.begin(), log.end(), kStopped), end; it != end; ++it) {
+    stopped.meter_start = std::stoi((*it)[1]);
+    stopped.meter_stop = std::stoi((*it)[2]);
+  }
+  return stopped;
+}
+
+// Every frame the gateway sent the charger validated, none violated.
+void ExpectSchemaValid(Network& net, const std::string& id) {
+  const std::string log = net.LogOf(id);
+  EXPECT_THAT(log, Not(HasSubstr("schema_violation")));
+  EXPECT_THAT(log, HasSubstr("\"event\": \"validated\""));
+}
+
+// The ticket is the charger's meter difference, at the gateway's price.
+void ExpectBilledFromMeter(const v1::SessionResult& ticket, const Stopped& stopped) {
+  ASSERT_GE(stopped.meter_stop, stopped.meter_start);
+  const double kwh = (stopped.meter_stop - stopped.meter_start) / 1000.0;
+  EXPECT_GT(kwh, 0);
+  EXPECT_DOUBLE_EQ(ticket.energy_kwh(), kwh);
+  EXPECT_DOUBLE_EQ(ticket.price_eur_per_kwh(), kPrice);
+  EXPECT_NEAR(ticket.amount_eur(), std::round(kwh * kPrice * 100) / 100, 1e-9);
+}
+
+TEST(Ocpp, AChargerBootsChargesADriverAndFollowsTheOperator) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=6"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait))
+      << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-001");
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", "\"event\": \"booted\"", kWait));
+
+  // A driver's request -> RemoteStart -> Start -> MeterValues -> Stop.
+  ASSERT_TRUE(net->StartDriver("driver-alice", {"OCPP-001"}).ok());
+  ASSERT_EQ(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ACCEPTED, 1, kWait).size(), 1u)
+      << net->LogOf("ocpp-gateway");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_SUPPLYING, kWait));
+  EXPECT_GE(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_PROGRESS, 2, kWait).size(), 2u);
+  std::vector<v1::DriverUpdate> ended =
+      net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 1, kWait);
+  ASSERT_EQ(ended.size(), 1u) << net->LogOf("ocpp-gateway");
+  EXPECT_EQ(ended[0].ticket().cp_id(), "OCPP-001");
+  EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
+  ExpectBilledFromMeter(ended[0].ticket(), LastStop(net->LogOf("OCPP-001")));
+  EXPECT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait));
+
+  // The operator's stop and resume reach the charger as ChangeAvailability.
+  ASSERT_TRUE(net->StopCp("OCPP-001").ok());
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("type": "Inoperative")", kWait));
+  EXPECT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_STOPPED, kWait));
+  ASSERT_TRUE(net->ResumeCp("OCPP-001").ok());
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("type": "Operative")", kWait));
+  EXPECT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait));
+
+  // Malformed and unknown messages get OCPP-J's CALLERRORs; nothing changes.
+  const size_t updates_before_errors = net->updates().For("driver-alice").size();
+  net->OcppCommand("OCPP-001", "raw this is not json");
+  net->OcppCommand("OCPP-001", R"(raw [2,"m1","Teleport",{}])");
+  net->OcppCommand("OCPP-001", R"(raw [2,"m2","StatusNotification",{"connectorId":1}])");
+  net->OcppCommand("OCPP-001",
+                   R"(raw [2,"m3","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Exploded"}])");
+  net->OcppCommand("OCPP-001", R"(raw [2,"m4","Heartbeat",{"mood":"grumpy"}])");
+  net->OcppCommand("OCPP-001", R"(raw [2,"m5","RemoteStartTransaction",{"idTag":"x"}])");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", "raw_answer", kWait, 6));
+  const std::string log = net->LogOf("OCPP-001");
+  EXPECT_THAT(log, HasSubstr(R"("frame": [4, "-1", "FormationViolation")"));
+  EXPECT_THAT(log, HasSubstr(R"("frame": [4, "m1", "NotImplemented")"));
+  EXPECT_THAT(log, HasSubstr(R"("frame": [4, "m2", "OccurenceConstraintViolation")"));
+  EXPECT_THAT(log, HasSubstr(R"("frame": [4, "m3", "PropertyConstraintViolation")"));
+  EXPECT_THAT(log, HasSubstr(R"("frame": [4, "m4", "FormationViolation")"));
+  EXPECT_THAT(log, HasSubstr(R"("frame": [4, "m5", "NotSupported")"));
+  EXPECT_EQ(net->Status("OCPP-001"), v1::CP_STATUS_ACTIVE);
+  EXPECT_TRUE(net->process("ocpp-gateway")->Running());
+  // No session and no update came of them.
+  EXPECT_EQ(net->updates().For("driver-alice").size(), updates_before_errors);
+  ExpectSchemaValid(*net, "OCPP-001");
+}
+
+TEST(Ocpp, FaultsAndLostConnectionsShowAndTheDriverIsTold) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-002", {"--session_seconds=0"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_ACTIVE, kWait));
+  ASSERT_TRUE(net->StartDriver("driver-bob", {"OCPP-002"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_SUPPLYING, kWait));
+
+  // Faulted -> Broken, the driver is told, and billed for what was supplied.
+  net->OcppCommand("OCPP-002", "fault");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_BROKEN, kWait));
+  EXPECT_EQ(net->updates().WaitFor("driver-bob", v1::UPDATE_KIND_INTERRUPTED, 1, kWait).size(), 1u);
+  std::vector<v1::DriverUpdate> ended =
+      net->updates().WaitFor("driver-bob", v1::UPDATE_KIND_ENDED, 1, kWait);
+  ASSERT_EQ(ended.size(), 1u) << net->LogOf("ocpp-gateway");
+  EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
+  net->OcppCommand("OCPP-002", "recover");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_ACTIVE, kWait));
+
+  // Its WebSocket dropped -> Disconnected; back -> On.
+  net->OcppCommand("OCPP-002", "offline");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_DISCONNECTED, kWait));
+  net->OcppCommand("OCPP-002", "online");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_ACTIVE, kWait));
+  ExpectSchemaValid(*net, "OCPP-002");
+}
+
+TEST(Ocpp, ATransactionStoppedOfflineIsBilledOnceWhenTheChargerIsBack) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-003", {"--session_seconds=0"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-003", v1::CP_STATUS_ACTIVE, kWait));
+  ASSERT_TRUE(net->StartDriver("driver-carol", {"OCPP-003"}).ok());
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-003", "\"event\": \"started\"", kWait));
+  ASSERT_GE(net->updates().WaitFor("driver-carol", v1::UPDATE_KIND_PROGRESS, 1, kWait).size(), 1u);
+
+  net->OcppCommand("OCPP-003", "offline");
+  ASSERT_TRUE(net->WaitForStatus("OCPP-003", v1::CP_STATUS_DISCONNECTED, kWait));
+  // Stopped while away; the messages kept are sent twice when back, as a
+  // charger does that never heard the first answer.
+  net->OcppCommand("OCPP-003", "stop");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-003", R"("online": false)", kWait));
+  EXPECT_TRUE(
+      net->updates().WaitFor("driver-carol", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(1)).empty())
+      << "a ticket before the charger said it stopped";
+  net->OcppCommand("OCPP-003", "repeat");
+  net->OcppCommand("OCPP-003", "online");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-003", "\"event\": \"stop_answered\"", kWait));
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-003", R"("action": "StopTransaction", "answered": true)", kWait));
+  std::vector<v1::DriverUpdate> ended =
+      net->updates().WaitFor("driver-carol", v1::UPDATE_KIND_ENDED, 1, kWait);
+  ASSERT_EQ(ended.size(), 1u);
+  ExpectBilledFromMeter(ended[0].ticket(), LastStop(net->LogOf("OCPP-003")));
+  EXPECT_TRUE(net->WaitForStatus("OCPP-003", v1::CP_STATUS_ACTIVE, kWait));
+  // One ticket: nothing more arrives.
+  EXPECT_EQ(net->updates().WaitFor("driver-carol", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(3)).size(),
+            1u);
+  ExpectSchemaValid(*net, "OCPP-003");
+}
+
+TEST(Ocpp, TheGatewayKilledMidSessionLosesNothing) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-004", {"--session_seconds=0"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-004", v1::CP_STATUS_ACTIVE, kWait));
+  ASSERT_TRUE(net->StartDriver("driver-dave", {"OCPP-004"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-004", v1::CP_STATUS_SUPPLYING, kWait));
+
+  ASSERT_TRUE(net->Kill("ocpp-gateway").ok());
+  EXPECT_TRUE(net->WaitForStatus("OCPP-004", v1::CP_STATUS_DISCONNECTED, kWait));
+  ASSERT_TRUE(net->Restart("ocpp-gateway").ok());
+  // The charger reconnects by itself, and the session goes on.
+  EXPECT_TRUE(net->WaitForStatus("OCPP-004", v1::CP_STATUS_SUPPLYING, kWait))
+      << net->LogOf("ocpp-gateway");
+  net->OcppCommand("OCPP-004", "stop");
+  std::vector<v1::DriverUpdate> ended =
+      net->updates().WaitFor("driver-dave", v1::UPDATE_KIND_ENDED, 1, kWait);
+  ASSERT_EQ(ended.size(), 1u) << net->LogOf("ocpp-gateway");
+  ExpectBilledFromMeter(ended[0].ticket(), LastStop(net->LogOf("OCPP-004")));
+  EXPECT_EQ(net->updates().WaitFor("driver-dave", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(3)).size(),
+            1u);
+  ExpectSchemaValid(*net, "OCPP-004");
+}
+
+}  // namespace
+}  // namespace evnet::test
