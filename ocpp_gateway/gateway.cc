@@ -15,7 +15,10 @@
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/asio/ssl.hpp"
+#include "boost/beast/ssl.hpp"
 #include "boost/beast/websocket.hpp"
+#include "boost/beast/websocket/ssl.hpp"
 #include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/monitor_uplink.h"
@@ -23,6 +26,9 @@
 #include "common/validation.h"
 #include "glog/logging.h"
 #include "ocpp_gateway/charger.h"
+#include "ocpp_gateway/charger_auth.h"
+#include "openssl/pem.h"
+#include "openssl/ssl.h"
 
 namespace evnet::ocpp {
 namespace {
@@ -41,6 +47,7 @@ constexpr size_t kMaxMessageBytes = 64 * 1024;
 }  // namespace
 
 class Connection;
+class Slot;
 
 // One chargeBoxId: its Charger, its current WebSocket and MonitorLink.
 class Slot final : public ChargerLinks {
@@ -95,6 +102,7 @@ class Gateway::Impl {
   asio::io_context io_;
   tcp::acceptor acceptor_;
   asio::steady_timer tick_;
+  std::unique_ptr<asio::ssl::context> tls_;  // null: plain WebSockets
   std::unique_ptr<KafkaProducer> producer_;
   std::map<std::string, std::unique_ptr<Slot>> slots_;  // network thread
   std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
@@ -104,58 +112,111 @@ class Gateway::Impl {
   absl::BitGen jitter_;  // network thread
 };
 
-// One charger's WebSocket: reads the HTTP upgrade, checks the path and the
-// subprotocol, then reads frames and writes its queue, one write at a time.
-class Connection : public std::enable_shared_from_this<Connection> {
+// A charger's WebSocket, as its slot sees it.
+class Connection {
  public:
-  Connection(tcp::socket socket, Gateway::Impl& gateway)
-      : ws_(std::move(socket)), gateway_(gateway) {}
+  virtual ~Connection() = default;
+  virtual void Send(std::string frame) = 0;
+  virtual void Close() = 0;
+  virtual const std::string& peer() const = 0;
+};
+
+// One charger's WebSocket over `Stream` (TCP, or TLS over TCP): the TLS
+// handshake, the HTTP upgrade with its path, subprotocol and identity
+// checked, then frames read and a queue written one write at a time.
+template <typename Stream>
+class Socket final : public Connection, public std::enable_shared_from_this<Socket<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <typename... TlsContext>
+  Socket(tcp::socket socket, Gateway::Impl& gateway, TlsContext&... tls)
+      : ws_(std::move(socket), tls...), gateway_(gateway) {}
 
   void Run() {
+    beast::error_code ignored;
+    auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+    peer_ = absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(10));
-    http::async_read(ws_.next_layer(), buffer_, request_,
-                     [self = shared_from_this()](beast::error_code error, size_t) {
-                       self->OnRequest(error);
-                     });
+    if constexpr (kTls) {
+      ws_.next_layer().async_handshake(
+          asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code error) {
+            if (error) {
+              LOG(WARNING) << "OCPP | TLS handshake with " << self->peer_
+                           << " failed: " << error.message();
+              return;
+            }
+            self->ReadRequest();
+          });
+    } else {
+      ReadRequest();
+    }
   }
 
-  void Send(std::string frame) {
+  void Send(std::string frame) override {
     if (!open_) return;
     out_.push_back(std::move(frame));
     if (out_.size() == 1) WriteNext();
   }
 
-  void Close() {
+  void Close() override {
     if (!open_) return;
     open_ = false;
     ws_.async_close(websocket::close_code::going_away,
-                    [self = shared_from_this()](beast::error_code) {});
+                    [self = this->shared_from_this()](beast::error_code) {});
   }
 
-  const std::string& peer() const { return peer_; }
+  const std::string& peer() const override { return peer_; }
 
  private:
+  void ReadRequest() {
+    http::async_read(ws_.next_layer(), buffer_, request_,
+                     [self = this->shared_from_this()](beast::error_code error, size_t) {
+                       if (!error) self->OnRequest();
+                     });
+  }
+
   void Refuse(http::status status, const std::string& why) {
     LOG(WARNING) << "OCPP | Refused a connection from " << peer_ << " to "
                  << std::string(request_.target()).substr(0, 100) << ": " << why;
     auto response = std::make_shared<http::response<http::string_body>>(status, request_.version());
     response->set(http::field::content_type, "text/plain");
+    if (status == http::status::unauthorized) {
+      response->set(http::field::www_authenticate, "Basic realm=\"evnet OCPP\"");
+    }
     response->body() = why + "\n";
     response->keep_alive(false);
     response->prepare_payload();
     http::async_write(ws_.next_layer(), *response,
-                      [self = shared_from_this(), response](beast::error_code, size_t) {
+                      [self = this->shared_from_this(), response](beast::error_code, size_t) {
                         beast::error_code ignored;
-                        self->ws_.next_layer().socket().shutdown(tcp::socket::shutdown_both,
-                                                                 ignored);
+                        beast::get_lowest_layer(self->ws_).socket().shutdown(
+                            tcp::socket::shutdown_both, ignored);
                       });
   }
 
-  void OnRequest(beast::error_code error) {
-    beast::error_code ignored;
-    auto endpoint = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
-    peer_ = absl::StrCat(endpoint.address().to_string(), ":", endpoint.port());
-    if (error) return;  // not even HTTP: nothing to answer
+  // The client certificate the handshake verified, as PEM; empty if none.
+  std::string PeerCertificate() {
+    if constexpr (kTls) {
+      X509* cert = SSL_get_peer_certificate(ws_.next_layer().native_handle());
+      if (cert == nullptr) return "";
+      std::string pem;
+      if (BIO* bio = BIO_new(BIO_s_mem())) {
+        if (PEM_write_bio_X509(bio, cert) == 1) {
+          char* data = nullptr;
+          const long size = BIO_get_mem_data(bio, &data);
+          pem.assign(data, size);
+        }
+        BIO_free(bio);
+      }
+      X509_free(cert);
+      return pem;
+    } else {
+      return "";
+    }
+  }
+
+  void OnRequest() {
     if (!websocket::is_upgrade(request_)) {
       return Refuse(http::status::bad_request, "this is an OCPP-J endpoint: upgrade to a WebSocket");
     }
@@ -174,6 +235,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!offered) {
       return Refuse(http::status::bad_request, "the subprotocol ocpp1.6 is required");
     }
+    if constexpr (kTls) {
+      absl::Status allowed = AuthorizeCharger(
+          id, PeerCertificate(),
+          absl::string_view(request_[http::field::authorization].data(),
+                            request_[http::field::authorization].size()),
+          gateway_.options().credentials_file);
+      if (!allowed.ok()) {
+        return Refuse(absl::IsPermissionDenied(allowed) ? http::status::forbidden
+                                                        : http::status::unauthorized,
+                      std::string(allowed.message()));
+      }
+    }
     id_ = id;
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout timeout;
@@ -188,7 +261,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }));
     ws_.read_message_max(kMaxMessageBytes);
     ws_.text(true);
-    ws_.async_accept(request_, [self = shared_from_this()](beast::error_code error) {
+    ws_.async_accept(request_, [self = this->shared_from_this()](beast::error_code error) {
       self->OnAccepted(error);
     });
   }
@@ -198,11 +271,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       LOG(WARNING) << "OCPP | WebSocket handshake with " << peer_ << " failed: " << error.message();
       return;
     }
-    absl::StatusOr<Slot*> slot = gateway_.Attach(id_, shared_from_this());
+    absl::StatusOr<Slot*> slot = gateway_.Attach(id_, this->shared_from_this());
     if (!slot.ok()) {
       LOG(WARNING) << "OCPP | Closed " << id_ << " from " << peer_ << ": " << slot.status().message();
       ws_.async_close(websocket::close_code::policy_error,
-                      [self = shared_from_this()](beast::error_code) {});
+                      [self = this->shared_from_this()](beast::error_code) {});
       return;
     }
     slot_ = *slot;
@@ -211,7 +284,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code error, size_t) {
+    ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code error, size_t) {
       self->OnRead(error);
     });
   }
@@ -238,7 +311,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void WriteNext() {
     ws_.async_write(asio::buffer(out_.front()),
-                    [self = shared_from_this()](beast::error_code error, size_t) {
+                    [self = this->shared_from_this()](beast::error_code error, size_t) {
                       self->out_.pop_front();
                       if (error) {
                         self->out_.clear();
@@ -248,7 +321,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                     });
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   Gateway::Impl& gateway_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
@@ -280,6 +353,22 @@ void Slot::Publish(absl::string_view topic, const std::string& key, const std::s
 
 absl::Status Gateway::Impl::Start() {
   if (absl::Status made = MakeDirs(options_.state_dir); !made.ok()) return made;
+  if (!options_.tls_cert_file.empty()) {
+    tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    boost::system::error_code error;
+    tls_->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                      asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    tls_->use_certificate_chain_file(options_.tls_cert_file, error);
+    if (!error) tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, error);
+    if (!error) tls_->load_verify_file(options_.tls_ca_file, error);
+    if (error) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot use the gateway's certificate for wss: ", error.message()));
+    }
+    // A client certificate is asked for and, if one comes, must chain to
+    // the network's CA (profile 3); without one, a password (profile 2).
+    tls_->set_verify_mode(asio::ssl::verify_peer);
+  }
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options_.kafka);
   if (!producer.ok()) return producer.status();
   producer_ = *std::move(producer);
@@ -346,7 +435,13 @@ void Gateway::Impl::Accept() {
     if (error == asio::error::operation_aborted) return;
     if (!error) {
       socket.set_option(tcp::no_delay(true), error);
-      std::make_shared<Connection>(std::move(socket), *this)->Run();
+      if (tls_ != nullptr) {
+        std::make_shared<Socket<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), *this,
+                                                                       *tls_)
+            ->Run();
+      } else {
+        std::make_shared<Socket<beast::tcp_stream>>(std::move(socket), *this)->Run();
+      }
     }
     Accept();
   });

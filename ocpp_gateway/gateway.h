@@ -1,4 +1,4 @@
-// The OCPP gateway: accepts OCPP 1.6J chargers at ws://HOST:PORT/ocpp/<id>
+// The OCPP gateway: accepts OCPP 1.6J chargers at wss://HOST:PORT/ocpp/<id>
 // (subprotocol ocpp1.6) and makes each a CP of evnet (see charger.h).
 //
 // Threading: one network thread runs Boost.Asio: it owns every WebSocket,
@@ -27,6 +27,13 @@ struct GatewayOptions {
   // Empty: plaintext gRPC and unsigned results (--insecure).
   std::string pki_dir;
   std::string state_dir = "/tmp/evnet/ocpp_gateway";
+  // wss:// with this certificate (OCPP security profiles 2 and 3: a client
+  // certificate of the CA in `tls_ca_file`, or a password from
+  // `credentials_file`); empty: plain ws://, nobody's identity checked.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  std::string credentials_file;
   v1::ChargingPointInfo defaults;  // location, price and power of every charger
   int heartbeat_interval_s = 60;
   absl::Duration call_timeout = absl::Seconds(4);

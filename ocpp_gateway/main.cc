@@ -1,5 +1,6 @@
 // ocpp_gateway: OCPP 1.6J chargers join evnet. Each charger connected at
-// ws://HOST:PORT/ocpp/<chargeBoxId> is a CP to central (see gateway.h).
+// wss://HOST:PORT/ocpp/<chargeBoxId> (ws:// under --insecure) is a CP to
+// central (see gateway.h).
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -12,7 +13,7 @@
 #include "ocpp_gateway/gateway.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:9000",
-          "where chargers connect: ws://<listen>/ocpp/<chargeBoxId> (env OCPP_LISTEN)");
+          "where chargers connect: wss://<listen>/ocpp/<chargeBoxId> (env OCPP_LISTEN)");
 ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
 ABSL_FLAG(std::string, pki_dir, "",
@@ -20,6 +21,10 @@ ABSL_FLAG(std::string, pki_dir, "",
           "this gateway may let in (env PKI_DIR); required unless --insecure");
 ABSL_FLAG(std::string, state_dir, "/tmp/evnet/ocpp_gateway",
           "folder for each charger's transaction journal (env STATE_DIR)");
+ABSL_FLAG(std::string, charger_credentials, "",
+          "chargers' passwords for OCPP security profile 2, lines <chargeBoxId>:sha256:<hex> "
+          "(tools/ev add-ocpp writes them; env CHARGER_CREDENTIALS); chargers with a "
+          "certificate (profile 3) need none");
 ABSL_FLAG(std::string, location, "", "location of the chargers, shown to operators (env CP_LOCATION)");
 ABSL_FLAG(double, power_kw, 22.0, "the chargers' power, in kW (env POWER_KW)");
 ABSL_FLAG(double, price_eur_per_kwh, 0.30, "price per kWh in EUR (env PRICE_EUR_PER_KWH)");
@@ -45,8 +50,9 @@ int Main() {
                   "--price_eur_per_kwh not negative";
     return 2;
   }
-  // Its own certificate (role gateway) proves to Kafka that it may write
-  // telemetry and results; each charger's own speaks for it to central.
+  // Its own certificate (role gateway) serves wss:// to the chargers and
+  // proves to Kafka that it may write telemetry and results; each charger's
+  // own speaks for it to central.
   absl::StatusOr<TransportSecurity> security = TransportSecurityFromFlags("OCPP");
   if (!security.ok()) {
     LOG(ERROR) << "OCPP | " << security.status().message();
@@ -59,6 +65,10 @@ int Main() {
       return 2;
     }
     ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file}, "OCPP");
+    options.tls_cert_file = security->cert_file;
+    options.tls_key_file = security->key_file;
+    options.tls_ca_file = security->ca_file;
+    options.credentials_file = absl::GetFlag(FLAGS_charger_credentials);
   }
   options.kafka.bootstrap_servers = absl::GetFlag(FLAGS_kafka_bootstrap);
   options.kafka.client_id = "ocpp-gateway";
@@ -68,7 +78,7 @@ int Main() {
     LOG(ERROR) << "OCPP | " << gateway.status();
     return 2;
   }
-  LOG(INFO) << "OCPP | Gateway ready on ws://" << WithPort(options.listen, (*gateway)->port())
+  LOG(INFO) << "OCPP | Gateway ready on " << (security->insecure ? "ws://" : "wss://") << WithPort(options.listen, (*gateway)->port())
             << "/ocpp/<chargeBoxId> (subprotocol ocpp1.6), central at "
             << options.central_address << ", journals in " << options.state_dir;
   const int signal = WaitForShutdownSignal();
@@ -86,6 +96,7 @@ int main(int argc, char** argv) {
                                                       {"central_address", "CENTRAL_ADDRESS"},
                                                       {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
                                                       {"pki_dir", "PKI_DIR"},
+                                                      {"charger_credentials", "CHARGER_CREDENTIALS"},
                                                       {"state_dir", "STATE_DIR"},
                                                       {"location", "CP_LOCATION"},
                                                       {"power_kw", "POWER_KW"},

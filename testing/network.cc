@@ -21,6 +21,7 @@
 #include "common/topics.h"
 #include "driver/update_view.h"
 #include "glog/logging.h"
+#include "ocpp_gateway/charger_auth.h"
 #include "testing/test_pki.h"
 
 namespace evnet::test {
@@ -425,6 +426,7 @@ absl::Status Network::StartOcppGateway() {
   if (!pki_dir_.empty()) {
     if (absl::Status issued = Pki("issue", "gateway ocpp-gateway"); !issued.ok()) return issued;
     argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
+    argv.push_back(absl::StrCat("--charger_credentials=", dir_, "/ocpp-credentials"));
   }
   for (std::string& flag : SecurityFlags(kRoleGateway, "ocpp-gateway")) argv.push_back(flag);
   if (absl::Status launched = Launch("ocpp-gateway", std::move(argv)); !launched.ok()) {
@@ -442,12 +444,26 @@ absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::s
   if (absl::Status enrolled = EnrolCp(id); !enrolled.ok()) return enrolled;
   const char* python = std::getenv("EVNET_PYTHON");
   std::vector<std::string> argv = {python != nullptr && *python != '\0' ? python : "python3",
-                                   kOcppCharger,
-                                   absl::StrCat("--url=ws://127.0.0.1:", ocpp_port_, "/ocpp"),
-                                   absl::StrCat("--id=", id),
+                                   kOcppCharger, absl::StrCat("--id=", id),
                                    absl::StrCat("--control=", dir_, "/", id, ".control")};
+  if (pki_dir_.empty()) {
+    argv.push_back(absl::StrCat("--url=ws://127.0.0.1:", ocpp_port_, "/ocpp"));
+  } else {
+    const TransportSecurity own = TransportSecurity::FromDir(pki_dir_, kRoleCp, id);
+    argv.push_back(absl::StrCat("--url=wss://127.0.0.1:", ocpp_port_, "/ocpp"));
+    argv.push_back(absl::StrCat("--cafile=", own.ca_file));
+    argv.push_back(absl::StrCat("--certfile=", own.cert_file));
+    argv.push_back(absl::StrCat("--keyfile=", own.key_file));
+  }
   argv.insert(argv.end(), flags.begin(), flags.end());
   return Launch(id, std::move(argv));
+}
+
+std::string Network::IssueOcppPassword(const std::string& id) {
+  const std::string password = absl::StrCat("pw-", id, "-", PickFreePort(), "-", absl::ToUnixNanos(absl::Now()));
+  std::ofstream(absl::StrCat(dir_, "/ocpp-credentials"), std::ios::app)
+      << ocpp::ChargerCredentialLine(id, password) << "\n";
+  return password;
 }
 
 void Network::OcppCommand(const std::string& id, const std::string& line) {

@@ -136,9 +136,14 @@ class Network {
   [[nodiscard]] absl::Status StartOcppGateway();
   int ocpp_port() const { return ocpp_port_; }
   // Starts tools/ocpp/charger.py (PyPI's `ocpp`) as charger `id`, enrolled
-  // first, named `id`; its events are JSON lines in LogOf(id).
+  // first, named `id`; its events are JSON lines in LogOf(id). Unless the
+  // network is --insecure it connects with wss:// and presents its own
+  // certificate (OCPP security profile 3); later `flags` override.
   [[nodiscard]] absl::Status StartOcppCharger(const std::string& id,
                                               std::vector<std::string> flags = {});
+  // A password for charger `id` (security profile 2), added to the
+  // gateway's --charger_credentials.
+  std::string IssueOcppPassword(const std::string& id);
   // A command to that charger (see charger.py's --control).
   void OcppCommand(const std::string& id, const std::string& line);
   // Waits until charger `id` printed an event line holding `text`, `count` times.

@@ -200,5 +200,34 @@ TEST(Ocpp, TheGatewayKilledMidSessionLosesNothing) {
   ExpectSchemaValid(*net, "OCPP-004");
 }
 
+TEST(Ocpp, OnlyTheChargerItselfGetsIn) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  const std::string pki = net->pki_dir();
+  ASSERT_TRUE(net->EnrolCp("OCPP-006").ok());
+  // Profile 3 with another charger's certificate.
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-005", {absl::StrCat("--certfile=", pki, "/cp/OCPP-006.crt"),
+                                                 absl::StrCat("--keyfile=", pki, "/cp/OCPP-006.key")})
+                  .ok());
+  // Profile 2: its own password gets in; another's, or none, does not.
+  const std::string password = net->IssueOcppPassword("OCPP-007");
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-007", {"--certfile=", "--password=" + password}).ok());
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-008", {"--certfile=", "--password=" + password}).ok());
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-009", {"--certfile="}).ok());
+
+  EXPECT_TRUE(net->WaitForStatus("OCPP-007", v1::CP_STATUS_ACTIVE, kWait)) << net->LogOf("OCPP-007");
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-005", "HTTP 403", kWait)) << net->LogOf("OCPP-005");
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-008", "HTTP 401", kWait)) << net->LogOf("OCPP-008");
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-009", "HTTP 401", kWait)) << net->LogOf("OCPP-009");
+  for (const char* refused : {"OCPP-005", "OCPP-008", "OCPP-009"}) {
+    EXPECT_THAT(net->LogOf(refused), Not(HasSubstr("\"event\": \"connected\"")));
+    EXPECT_NE(net->Status(refused), v1::CP_STATUS_ACTIVE) << refused;
+  }
+  const std::string gateway = net->LogOf("ocpp-gateway");
+  EXPECT_THAT(gateway, HasSubstr("the client certificate is cp OCPP-006's, not cp OCPP-005's"));
+  EXPECT_THAT(gateway, HasSubstr("wrong password for OCPP-008"));
+  ExpectSchemaValid(*net, "OCPP-007");
+}
+
 }  // namespace
 }  // namespace evnet::test

@@ -332,7 +332,7 @@ class Charger:
                     backoff = 0.2
                     await self.session(ws)
             except Exception as e:
-                event("connect_failed", error=repr(e))
+                event("connect_failed", error=f"{type(e).__name__}: {e}")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 

@@ -1,0 +1,62 @@
+#include "ocpp_gateway/charger_auth.h"
+
+#include <fstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "gtest/gtest.h"
+#include "testing/test_pki.h"
+
+namespace evnet::ocpp {
+namespace {
+
+std::string Basic(const std::string& user, const std::string& password) {
+  return "Basic " + absl::Base64Escape(user + ":" + password);
+}
+
+class ChargerAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    credentials_ = std::string(getenv("TEST_TMPDIR")) + "/ocpp-credentials";
+    std::ofstream(credentials_) << "# chargers\n"
+                                << ChargerCredentialLine("OCPP-1", "s3cret-of-one") << "\n"
+                                << ChargerCredentialLine("OCPP-2", "s3cret-of-two") << "\n";
+  }
+  std::string credentials_;
+};
+
+TEST_F(ChargerAuthTest, Profile2TakesTheChargersOwnPasswordOnly) {
+  EXPECT_TRUE(AuthorizeCharger("OCPP-1", "", Basic("OCPP-1", "s3cret-of-one"), credentials_).ok());
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      AuthorizeCharger("OCPP-1", "", Basic("OCPP-1", "s3cret-of-two"), credentials_)));
+  // Another charger's name and password, to speak as this one.
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      AuthorizeCharger("OCPP-1", "", Basic("OCPP-2", "s3cret-of-two"), credentials_)));
+  EXPECT_TRUE(absl::IsUnauthenticated(AuthorizeCharger("OCPP-1", "", "", credentials_)));
+  EXPECT_TRUE(absl::IsUnauthenticated(AuthorizeCharger("OCPP-1", "", "Basic %%%", credentials_)));
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      AuthorizeCharger("OCPP-3", "", Basic("OCPP-3", "anything"), credentials_)));
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      AuthorizeCharger("OCPP-1", "", Basic("OCPP-1", "s3cret-of-one"), "")));
+}
+
+TEST_F(ChargerAuthTest, Profile3TakesACertificateNamingTheCharger) {
+  absl::StatusOr<std::string> pki =
+      test::MakeTestPki("pki", {"cp OCPP-1", "cp OCPP-2", "driver OCPP-1"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  auto pem = [&](const std::string& file) { return ReadFile(*pki + "/" + file).value_or(""); };
+  EXPECT_TRUE(AuthorizeCharger("OCPP-1", pem("cp/OCPP-1.crt"), "", credentials_).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      AuthorizeCharger("OCPP-1", pem("cp/OCPP-2.crt"), "", credentials_)));
+  // The right name in another role is not a charger.
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      AuthorizeCharger("OCPP-1", pem("driver/OCPP-1.crt"), "", credentials_)));
+  // A certificate wins over a password: another's certificate is refused
+  // even with the right password.
+  EXPECT_TRUE(absl::IsPermissionDenied(AuthorizeCharger(
+      "OCPP-1", pem("cp/OCPP-2.crt"), Basic("OCPP-1", "s3cret-of-one"), credentials_)));
+}
+
+}  // namespace
+}  // namespace evnet::ocpp
