@@ -388,8 +388,13 @@ async def main():
     parser.add_argument("--cafile", default=None)
     parser.add_argument("--certfile", default=None)
     parser.add_argument("--keyfile", default=None)
-    parser.add_argument("--password", default=os.environ.get("OCPP_PASSWORD", ""))
+    parser.add_argument("--password", default=os.environ.get("OCPP_PASSWORD", ""),
+                        help="HTTP Basic password (OCPP security profile 2)")
+    parser.add_argument("--password_file", default="", help="the same, read from a file")
     args = parser.parse_args()
+    if args.password_file:
+        with open(args.password_file) as f:
+            args.password = f.read().strip()
     charger = Charger(args)
     await asyncio.gather(charger.connection_loop(), charger.meter_loop(), charger.control_loop())
 
