@@ -173,6 +173,8 @@ std::vector<KafkaAcl> NetworkPermissions() {
       // An OCPP gateway writes for its chargers, signing with their keys.
       {A::kTopic, kSupplyTelemetryTopic, false, kRoleGateway, A::kWrite},
       {A::kTopic, kSessionResultsTopic, false, kRoleGateway, A::kWrite},
+      {A::kTopic, kOcppChargersTopic, false, kRoleGateway, A::kWrite},
+      {A::kTopic, kOcppChargersTopic, false, kRoleGateway, A::kRead},
       {A::kTopic, kDriverRequestsTopic, false, kRoleDriver, A::kWrite},
       {A::kTopic, kDriverUpdatesTopic, false, kRoleDriver, A::kRead},
       {A::kGroup, kDriverGroupPrefix, true, kRoleDriver, A::kRead},
@@ -192,6 +194,7 @@ void KafkaBridge::Run() {
       {kCpRegistryTopic, 1, true},
       {kCpEnrolmentsTopic, 1, true},
       {kDriverKeysTopic, 1, true},
+      {kOcppChargersTopic, 1, true},
       {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
       {kDeadLetterTopic, kTopicPartitions, false},
       {kAuditTopic, 1, false, absl::Hours(24 * 365)},

@@ -23,6 +23,12 @@ inline constexpr char kCpEnrolmentsTopic[] = "evnet.cp.enrolments";
 // Payload: evnet.v1.DriverKey.
 inline constexpr char kDriverKeysTopic[] = "evnet.driver.keys";
 
+// OCPP gateways -> OCPP gateways, keyed by chargeBoxId, compacted: each OCPP
+// charger's open transactions, so that a charger that reconnects to another
+// gateway mid-session is billed as if it had not moved. Central creates it.
+// Payload: evnet.v1.OcppChargerJournal.
+inline constexpr char kOcppChargersTopic[] = "evnet.ocpp.chargers";
+
 // central -> central, keyed by request id, kept an hour: central's decisions
 // (accepted, rejected, ended with the ticket, interrupted), which it reads
 // back for its dedupe windows at start instead of every update ever sent.

@@ -58,22 +58,41 @@ Charger::Charger(ChargerOptions options, ChargerLinks& links)
   journal_.set_charge_box_id(id());
 }
 
-absl::Status Charger::Recover() {
-  if (options_.journal_path.empty()) return absl::OkStatus();
-  absl::StatusOr<std::string> text = ReadFile(options_.journal_path);
-  if (!text.ok()) return absl::OkStatus();  // a new charger
-  absl::StatusOr<v1::OcppChargerJournal> journal = FromJson<v1::OcppChargerJournal>(*text);
-  if (!journal.ok() || journal->charge_box_id() != id()) {
-    return absl::DataLossError(absl::StrCat(
-        "the journal ", options_.journal_path, " is damaged: ",
-        journal.ok() ? absl::StrCat("it is ", journal->charge_box_id(), "'s") : journal.status().ToString()));
+absl::Status Charger::Recover(const std::optional<v1::OcppChargerJournal>& shared) {
+  absl::StatusOr<std::string> text =
+      options_.journal_path.empty() ? absl::NotFoundError("none") : ReadFile(options_.journal_path);
+  if (text.ok()) {
+    absl::StatusOr<v1::OcppChargerJournal> journal = FromJson<v1::OcppChargerJournal>(*text);
+    if (!journal.ok() || journal->charge_box_id() != id()) {
+      return absl::DataLossError(absl::StrCat(
+          "the journal ", options_.journal_path, " is damaged: ",
+          journal.ok() ? absl::StrCat("it is ", journal->charge_box_id(), "'s")
+                       : journal.status().ToString()));
+    }
+    journal_ = *std::move(journal);
   }
-  journal_ = *std::move(journal);
+  Adopt(shared);
   if (v1::OcppTransaction* running = Running()) {
     LOG(INFO) << "OCPP:" << id() << " | Transaction " << running->transaction_id()
               << " of session " << running->session().session_id() << " goes on";
   }
   return absl::OkStatus();
+}
+
+void Charger::Adopt(const std::optional<v1::OcppChargerJournal>& shared) {
+  if (!shared.has_value() || shared->charge_box_id() != id() ||
+      shared->revision() <= journal_.revision()) {
+    return;
+  }
+  LOG(INFO) << "OCPP:" << id() << " | Taking up its journal from another gateway (revision "
+            << shared->revision() << ")";
+  journal_ = *shared;
+  stop_reasons_.clear();
+  if (!options_.journal_path.empty()) {
+    if (absl::Status saved = WriteFileDurably(options_.journal_path, ToJson(journal_)); !saved.ok()) {
+      LOG(ERROR) << "OCPP:" << id() << " | cannot journal: " << saved;
+    }
+  }
 }
 
 v1::MonitorMessage Charger::Hello() const {
@@ -102,7 +121,7 @@ v1::OcppTransaction* Charger::Running() {
   return nullptr;
 }
 
-void Charger::Save() {
+void Charger::Save(std::function<void(absl::Status)> then) {
   // Only ended transactions are dropped, the oldest first.
   int ended = 0;
   for (const v1::OcppTransaction& t : journal_.transactions()) ended += t.ended() ? 1 : 0;
@@ -115,10 +134,22 @@ void Charger::Save() {
       ++i;
     }
   }
-  if (options_.journal_path.empty()) return;
-  if (absl::Status saved = WriteFileDurably(options_.journal_path, ToJson(journal_)); !saved.ok()) {
-    LOG(ERROR) << "OCPP:" << id() << " | cannot journal: " << saved;
+  journal_.set_revision(journal_.revision() + 1);
+  if (!options_.journal_path.empty()) {
+    if (absl::Status saved = WriteFileDurably(options_.journal_path, ToJson(journal_));
+        !saved.ok()) {
+      LOG(ERROR) << "OCPP:" << id() << " | cannot journal: " << saved;
+    }
   }
+  links_.ShareJournal(journal_, [this, alive = std::weak_ptr<int>(alive_),
+                                 then = std::move(then)](absl::Status shared) {
+    if (alive.expired()) return;
+    if (!shared.ok()) {
+      LOG(WARNING) << "OCPP:" << id() << " | The journal is not shared with other gateways yet: "
+                   << shared;
+    }
+    if (then) then(shared);
+  });
 }
 
 // --- from the charger --------------------------------------------------------
@@ -202,17 +233,23 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
                                  absl::Time now) {
   const auto& start = As<o::StartTransactionRequest>(request);
   const absl::Time started = TimeOr(start.timestamp(), now);
-  auto respond = [&](const v1::OcppTransaction& t) {
+  // Answered once every gateway can read the transaction: a charger that
+  // reconnects elsewhere is billed there.
+  auto save_and_respond = [this, call_id](const v1::OcppTransaction& t) {
     o::StartTransactionResponse response;
     response.mutable_id_tag_info()->set_status(t.has_session() ? "Accepted" : "Invalid");
     response.set_transaction_id(t.transaction_id());
-    links_.SendToCharger(EncodeCallResult(call_id, response));
+    Save([this, call_id, frame = EncodeCallResult(call_id, response)](absl::Status shared) {
+      links_.SendToCharger(shared.ok() ? frame
+                                       : EncodeCallError(call_id, {ErrorCode::kInternalError,
+                                                                   "not recorded yet; send it again"}));
+    });
   };
   // A repeat (our answer was lost): the same transaction again.
   for (const v1::OcppTransaction& t : journal_.transactions()) {
     if (t.connector_id() == start.connector_id() && t.id_tag() == start.id_tag() &&
         t.meter_start_wh() == start.meter_start() && FromProto(t.started_at()) == started) {
-      return respond(t);
+      return save_and_respond(t);
     }
   }
   v1::OcppTransaction t;
@@ -241,8 +278,7 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
                  << start.id_tag() << " was not asked for by central: answered Invalid";
   }
   *journal_.add_transactions() = t;
-  Save();
-  respond(t);
+  save_and_respond(t);
   SendHealth(now);
 }
 
@@ -415,7 +451,24 @@ void Charger::StartSupply(const v1::CentralCommand& command, absl::Time now) {
   }
   *journal_.mutable_pending_start() = start;
   *journal_.mutable_pending_since() = ToProto(now);
-  Save();
+  // Asked of the charger once every gateway knows the session is coming:
+  // its StartTransaction may reach another.
+  Save([this, command, start](absl::Status shared) {
+    if (!shared.ok()) {
+      if (journal_.pending_start().session_id() == start.session_id()) {
+        journal_.clear_pending_start();
+        journal_.clear_pending_since();
+      }
+      return Answer(command.command_id(),
+                    absl::UnavailableError(absl::StrCat("cannot record the start: ",
+                                                        shared.message())));
+    }
+    RemoteStart(command, absl::Now());
+  });
+}
+
+void Charger::RemoteStart(const v1::CentralCommand& command, absl::Time now) {
+  const v1::StartSupplyRequest& start = command.start_supply();
   LOG(INFO) << "OCPP:" << id() << " | RemoteStartTransaction for " << start.driver_id()
             << ", session " << start.session_id();
   o::RemoteStartTransactionRequest remote;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -43,6 +44,10 @@ class ChargerLinks {
   // Produces to Kafka; `done` runs later, on the charger's thread.
   virtual void Publish(absl::string_view topic, const std::string& key, const std::string& value,
                        std::function<void(absl::Status)> done) = 0;
+  // Shares the charger's journal with every gateway (journal_store.h);
+  // `done` runs later, on the charger's thread.
+  virtual void ShareJournal(const v1::OcppChargerJournal& journal,
+                            std::function<void(absl::Status)> done) = 0;
 };
 
 struct ChargerOptions {
@@ -62,8 +67,12 @@ class Charger {
   Charger(const Charger&) = delete;
   Charger& operator=(const Charger&) = delete;
 
-  // Reads the journal (a missing one is a new charger).
-  absl::Status Recover();
+  // Reads the journal: the local file's or `shared` (another gateway's),
+  // whichever is newer; neither is a new charger.
+  absl::Status Recover(const std::optional<v1::OcppChargerJournal>& shared = std::nullopt);
+  // The charger is back here after another gateway served it: its journal
+  // from there, if newer than this one.
+  void Adopt(const std::optional<v1::OcppChargerJournal>& shared);
 
   const std::string& id() const { return options_.info.cp_id(); }
   // What registers the CP on a new MonitorLink.
@@ -80,6 +89,7 @@ class Charger {
 
   // For tests and the gateway's metrics.
   int running_transactions() const;
+  int64_t revision() const { return journal_.revision(); }
 
  private:
   using Reply = std::function<void(absl::Status, const google::protobuf::Message*)>;
@@ -101,6 +111,7 @@ class Charger {
 
   // Central's commands.
   void StartSupply(const v1::CentralCommand& command, absl::Time now);
+  void RemoteStart(const v1::CentralCommand& command, absl::Time now);
   void StopSupply(const v1::CentralCommand& command, absl::Time now);
   void SetAvailability(bool operative, const std::string& command_id, absl::Time now);
   void Answer(const std::string& command_id, absl::Status status);
@@ -109,7 +120,9 @@ class Charger {
   void Call(const google::protobuf::Message& request, absl::Time now, Reply reply);
   void OnCallResult(const Frame& frame);
   void SendHealth(absl::Time now);
-  void Save();
+  // Writes the journal to the file and shares it; `then` runs once every
+  // gateway can read it (or with why not).
+  void Save(std::function<void(absl::Status)> then = nullptr);
 
   v1::OcppTransaction* Transaction(int32_t id);
   v1::OcppTransaction* Running();

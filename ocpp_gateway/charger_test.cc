@@ -28,6 +28,16 @@ class FakeLinks : public ChargerLinks {
                std::function<void(absl::Status)> done) override {
     records.push_back({std::string(topic), key, value, std::move(done)});
   }
+  // Shared at once, unless a test holds it back.
+  void ShareJournal(const v1::OcppChargerJournal& journal,
+                    std::function<void(absl::Status)> done) override {
+    shared.push_back(journal);
+    if (hold_journals) {
+      held.push_back(std::move(done));
+    } else {
+      done(absl::OkStatus());
+    }
+  }
   std::string TakeFrame() {
     if (frames.empty()) return "";
     std::string frame = frames.front();
@@ -56,6 +66,9 @@ class FakeLinks : public ChargerLinks {
     return out;
   }
 
+  std::vector<v1::OcppChargerJournal> shared;
+  bool hold_journals = false;
+  std::vector<std::function<void(absl::Status)>> held;
   std::deque<std::string> frames;
   std::vector<v1::MonitorMessage> central;
   std::vector<Record> records;
@@ -272,6 +285,46 @@ TEST_F(ChargerTest, BadFramesGetCallErrorsAndChangeNothing) {
   // An answer to nothing we asked is ignored.
   EXPECT_EQ(Say(R"([3,"nobody",{}])"), "");
   EXPECT_TRUE(links_.records.empty());
+}
+
+TEST_F(ChargerTest, ATransactionIsAnsweredOnlyOnceEveryGatewayCanReadIt) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  links_.hold_journals = true;
+  EXPECT_EQ(Say(kStart), "");
+  ASSERT_FALSE(links_.held.empty());
+  links_.held.back()(absl::OkStatus());
+  EXPECT_EQ(links_.TakeFrame(), R"([3,"c1",{"idTagInfo":{"status":"Accepted"},"transactionId":1}])");
+  EXPECT_EQ(links_.shared.back().transactions(0).session().session_id(), "s-1");
+}
+
+TEST_F(ChargerTest, AChargerThatMovedGatewaysIsBilledWhereItStops) {
+  // Gateway A starts the transaction and shares its journal.
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);
+  const v1::OcppChargerJournal from_a = links_.shared.back();
+  // Gateway B (no local file: another machine) takes the charger up.
+  ChargerOptions options;
+  options.info.set_cp_id("OCPP-1");
+  options.info.set_price_eur_per_kwh(0.40);
+  FakeLinks b_links;
+  Charger b(options, b_links);
+  ASSERT_TRUE(b.Recover(from_a).ok());
+  b.OnFrame(kStop, kNow);
+  ASSERT_EQ(b_links.Published(kSessionResultsTopic).size(), 1u);
+  EXPECT_DOUBLE_EQ(
+      FromJson<v1::SessionResult>(b_links.Published(kSessionResultsTopic)[0].value)->energy_kwh(),
+      7.5);
+  b_links.Published(kSessionResultsTopic)[0].done(absl::OkStatus());
+  // Back at A, which still thinks it supplies: B's newer journal wins.
+  charger_->Adopt(b_links.shared.back());
+  charger_->Tick(kNow);
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+  // And an older journal never replaces a newer one.
+  charger_->Adopt(from_a);
+  charger_->Tick(kNow);
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
 }
 
 }  // namespace

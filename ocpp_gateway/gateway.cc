@@ -27,6 +27,7 @@
 #include "glog/logging.h"
 #include "ocpp_gateway/charger.h"
 #include "ocpp_gateway/charger_auth.h"
+#include "ocpp_gateway/journal_store.h"
 #include "openssl/pem.h"
 #include "openssl/ssl.h"
 
@@ -58,6 +59,8 @@ class Slot final : public ChargerLinks {
   void SendToCentral(const v1::MonitorMessage& message) override;
   void Publish(absl::string_view topic, const std::string& key, const std::string& value,
                std::function<void(absl::Status)> done) override;
+  void ShareJournal(const v1::OcppChargerJournal& journal,
+                    std::function<void(absl::Status)> done) override;
 
   Gateway::Impl& gateway_;
   const std::string id_;
@@ -90,6 +93,7 @@ class Gateway::Impl {
 
   asio::io_context& io() { return io_; }
   KafkaProducer& producer() { return *producer_; }
+  JournalStore& journals() { return *journals_; }
   const GatewayOptions& options() const { return options_; }
 
  private:
@@ -104,6 +108,7 @@ class Gateway::Impl {
   asio::steady_timer tick_;
   std::unique_ptr<asio::ssl::context> tls_;  // null: plain WebSockets
   std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<JournalStore> journals_;
   std::map<std::string, std::unique_ptr<Slot>> slots_;  // network thread
   std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
   std::thread thread_;
@@ -341,14 +346,24 @@ void Slot::SendToCentral(const v1::MonitorMessage& message) {
   if (uplink != nullptr) uplink->Write(message);
 }
 
-void Slot::Publish(absl::string_view topic, const std::string& key, const std::string& value,
-                   std::function<void(absl::Status)> done) {
-  asio::io_context& io = gateway_.io();
-  auto on_network_thread = [&io, done](absl::Status status) {
+// `done` posted to the network thread, from Kafka's.
+std::function<void(absl::Status)> OnNetworkThread(asio::io_context& io,
+                                                  std::function<void(absl::Status)> done) {
+  return [&io, done = std::move(done)](absl::Status status) {
     asio::post(io, [done, status] { done(status); });
   };
-  absl::Status queued = gateway_.producer().Produce(topic, key, value, on_network_thread);
-  if (!queued.ok()) on_network_thread(queued);
+}
+
+void Slot::Publish(absl::string_view topic, const std::string& key, const std::string& value,
+                   std::function<void(absl::Status)> done) {
+  auto reported = OnNetworkThread(gateway_.io(), std::move(done));
+  absl::Status queued = gateway_.producer().Produce(topic, key, value, reported);
+  if (!queued.ok()) reported(queued);
+}
+
+void Slot::ShareJournal(const v1::OcppChargerJournal& journal,
+                        std::function<void(absl::Status)> done) {
+  gateway_.journals().Save(journal, OnNetworkThread(gateway_.io(), std::move(done)));
 }
 
 absl::Status Gateway::Impl::Start() {
@@ -372,6 +387,19 @@ absl::Status Gateway::Impl::Start() {
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options_.kafka);
   if (!producer.ok()) return producer.status();
   producer_ = *std::move(producer);
+  // Every charger's journal, before any charger is let in.
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<JournalStore>> journals =
+        JournalStore::Start(options_.kafka.bootstrap_servers, *producer_, absl::Seconds(30));
+    if (journals.ok()) {
+      journals_ = *std::move(journals);
+      break;
+    }
+    if (attempt == 0) {
+      LOG(WARNING) << "OCPP | " << journals.status().message() << "; waiting for it";
+    }
+    absl::SleepFor(absl::Seconds(1));
+  }
   if (options_.pki_dir.empty()) {
     shared_channel_ = MakeCentralChannel(options_.central_address, TransportSecurity::Insecure());
   }
@@ -474,12 +502,15 @@ absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
     }
     slot->stub = v1::CentralService::NewStub(slot->channel);
     slot->charger = std::make_unique<Charger>(std::move(charger), *slot);
-    if (absl::Status recovered = slot->charger->Recover(); !recovered.ok()) {
+    if (absl::Status recovered = slot->charger->Recover(journals_->Latest(id));
+        !recovered.ok()) {
       return recovered;
     }
     it = slots_.emplace(id, std::move(slot)).first;
   }
   Slot& slot = *it->second;
+  // Another gateway may have served it since it was last here.
+  slot.charger->Adopt(journals_->Latest(id));
   if (slot.connection != nullptr) {
     // The newest connection speaks for the charger (it reconnected before
     // the old socket was found dead).
@@ -556,6 +587,10 @@ void Gateway::Impl::Tick() {
   for (auto& [id, slot] : slots_) {
     if (slot->connection == nullptr) continue;
     if (now >= slot->link_at) Link(*slot, now);
+    // The last words of the gateway it came from may arrive after it did.
+    if (journals_->LatestRevision(id) > slot->charger->revision()) {
+      slot->charger->Adopt(journals_->Latest(id));
+    }
     slot->charger->Tick(now);
   }
   tick_.expires_after(std::chrono::seconds(1));

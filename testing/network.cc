@@ -415,13 +415,14 @@ absl::Status Network::StartLoad(std::vector<std::string> flags) {
   return Launch("evload", std::move(argv));
 }
 
-absl::Status Network::StartOcppGateway() {
-  if (ocpp_port_ == 0) ocpp_port_ = PickFreePort();
+absl::Status Network::StartOcppGateway(const std::string& name) {
+  int& port = ocpp_ports_[name];
+  if (port == 0) port = PickFreePort();
   std::vector<std::string> argv = {
-      kGateway, absl::StrCat("--listen=127.0.0.1:", ocpp_port_),
+      kGateway, absl::StrCat("--listen=127.0.0.1:", port),
       absl::StrCat("--central_address=127.0.0.1:", central_port_),
       absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()),
-      absl::StrCat("--state_dir=", dir_, "/ocpp-gateway"), "--heartbeat_interval=5",
+      absl::StrCat("--state_dir=", dir_, "/", name), "--heartbeat_interval=5",
       "--price_eur_per_kwh=0.40", "--power_kw=11"};
   if (!pki_dir_.empty()) {
     if (absl::Status issued = Pki("issue", "gateway ocpp-gateway"); !issued.ok()) return issued;
@@ -429,13 +430,11 @@ absl::Status Network::StartOcppGateway() {
     argv.push_back(absl::StrCat("--charger_credentials=", dir_, "/ocpp-credentials"));
   }
   for (std::string& flag : SecurityFlags(kRoleGateway, "ocpp-gateway")) argv.push_back(flag);
-  if (absl::Status launched = Launch("ocpp-gateway", std::move(argv)); !launched.ok()) {
-    return launched;
-  }
-  if (!WaitFor([&] { return absl::StrContains(LogOf("ocpp-gateway"), "Gateway ready"); },
-               absl::Seconds(20))) {
+  if (absl::Status launched = Launch(name, std::move(argv)); !launched.ok()) return launched;
+  if (!WaitFor([&] { return absl::StrContains(LogOf(name), "Gateway ready"); },
+               absl::Seconds(30))) {
     return absl::DeadlineExceededError(
-        absl::StrCat("the OCPP gateway did not start: ", LogOf("ocpp-gateway")));
+        absl::StrCat("the OCPP gateway did not start: ", LogOf(name)));
   }
   return absl::OkStatus();
 }
@@ -447,10 +446,10 @@ absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::s
                                    kOcppCharger, absl::StrCat("--id=", id),
                                    absl::StrCat("--control=", dir_, "/", id, ".control")};
   if (pki_dir_.empty()) {
-    argv.push_back(absl::StrCat("--url=ws://127.0.0.1:", ocpp_port_, "/ocpp"));
+    argv.push_back(absl::StrCat("--url=ws://127.0.0.1:", ocpp_port(), "/ocpp"));
   } else {
     const TransportSecurity own = TransportSecurity::FromDir(pki_dir_, kRoleCp, id);
-    argv.push_back(absl::StrCat("--url=wss://127.0.0.1:", ocpp_port_, "/ocpp"));
+    argv.push_back(absl::StrCat("--url=wss://127.0.0.1:", ocpp_port(), "/ocpp"));
     argv.push_back(absl::StrCat("--cafile=", own.ca_file));
     argv.push_back(absl::StrCat("--certfile=", own.cert_file));
     argv.push_back(absl::StrCat("--keyfile=", own.key_file));

@@ -133,8 +133,12 @@ class Network {
   int CountWithStatus(v1::CpStatus status);
   // Starts ocpp_gateway, named "ocpp-gateway", with a certificate of role
   // gateway for Kafka and the network's PKI folder for its chargers'.
-  [[nodiscard]] absl::Status StartOcppGateway();
-  int ocpp_port() const { return ocpp_port_; }
+  // Another, side by side, is "ocpp-gateway-2" (its own port and state dir).
+  [[nodiscard]] absl::Status StartOcppGateway(const std::string& name = "ocpp-gateway");
+  int ocpp_port(const std::string& name = "ocpp-gateway") const {
+    auto it = ocpp_ports_.find(name);
+    return it == ocpp_ports_.end() ? 0 : it->second;
+  }
   // Starts tools/ocpp/charger.py (PyPI's `ocpp`) as charger `id`, enrolled
   // first, named `id`; its events are JSON lines in LogOf(id). Unless the
   // network is --insecure it connects with wss:// and presents its own
@@ -182,7 +186,7 @@ class Network {
   std::unique_ptr<KafkaBroker> broker_;
   std::unique_ptr<UpdateLog> updates_;
   std::unique_ptr<KafkaProducer> producer_;  // for Produce, made on first use
-  int ocpp_port_ = 0;
+  std::map<std::string, int> ocpp_ports_;  // by gateway name
   int central_port_ = 0;
   int http_port_ = 0;
   std::map<int, int> engine_ports_;

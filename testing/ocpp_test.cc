@@ -200,6 +200,43 @@ TEST(Ocpp, TheGatewayKilledMidSessionLosesNothing) {
   ExpectSchemaValid(*net, "OCPP-004");
 }
 
+TEST(Ocpp, AChargerThatMovesToAnotherGatewayMidSessionIsBilledOnce) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->StartOcppGateway("ocpp-gateway-2").ok());
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-010", {"--session_seconds=0"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-010", v1::CP_STATUS_ACTIVE, kWait));
+  ASSERT_TRUE(net->StartDriver("driver-erin", {"OCPP-010"}).ok());
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-010", "\"event\": \"started\"", kWait));
+  ASSERT_TRUE(net->WaitForStatus("OCPP-010", v1::CP_STATUS_SUPPLYING, kWait));
+
+  // Its connection drops, and the load balancer sends it to the other one.
+  net->OcppCommand("OCPP-010", "offline");
+  ASSERT_TRUE(net->WaitForStatus("OCPP-010", v1::CP_STATUS_DISCONNECTED, kWait));
+  net->OcppCommand("OCPP-010", absl::StrCat("url wss://127.0.0.1:", net->ocpp_port("ocpp-gateway-2"),
+                                            "/ocpp"));
+  net->OcppCommand("OCPP-010", "online");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-010", v1::CP_STATUS_SUPPLYING, kWait))
+      << net->LogOf("ocpp-gateway-2");
+  net->OcppCommand("OCPP-010", "stop");
+  std::vector<v1::DriverUpdate> ended =
+      net->updates().WaitFor("driver-erin", v1::UPDATE_KIND_ENDED, 1, kWait);
+  ASSERT_EQ(ended.size(), 1u) << net->LogOf("ocpp-gateway-2");
+  ExpectBilledFromMeter(ended[0].ticket(), LastStop(net->LogOf("OCPP-010")));
+  EXPECT_THAT(net->LogOf("ocpp-gateway-2"), HasSubstr("OCPP:OCPP-010 | Transaction 1 ended"));
+  // Back at the first gateway, it is idle there too, not supplying a ghost.
+  net->OcppCommand("OCPP-010", "offline");
+  ASSERT_TRUE(net->WaitForStatus("OCPP-010", v1::CP_STATUS_DISCONNECTED, kWait));
+  net->OcppCommand("OCPP-010", absl::StrCat("url wss://127.0.0.1:", net->ocpp_port(), "/ocpp"));
+  net->OcppCommand("OCPP-010", "online");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-010", v1::CP_STATUS_ACTIVE, kWait))
+      << v1::CpStatus_Name(net->Status("OCPP-010")) << "\n"
+      << net->LogOf("ocpp-gateway") << net->LogOf("ocpp-gateway-2") << net->LogOf("OCPP-010");
+  EXPECT_EQ(net->updates().WaitFor("driver-erin", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(3)).size(),
+            1u);
+  ExpectSchemaValid(*net, "OCPP-010");
+}
+
 TEST(Ocpp, OnlyTheChargerItselfGetsIn) {
   std::unique_ptr<Network> net = StartNetwork();
   ASSERT_NE(net, nullptr);

@@ -18,6 +18,7 @@ Tests steer it through --control FILE, one command per line appended:
   fault | recover           StatusNotification Faulted (the transaction stops) / Available
   stop                      the driver stops the transaction at the charger
   repeat                    send the messages kept offline twice when back
+  url URL                   connect to URL from now on (another gateway)
   raw TEXT                  send TEXT as a frame; the answer is a "raw_answer" event
 """
 
@@ -371,6 +372,8 @@ class Charger:
             await self.stop_transaction("Local")
         elif verb == "repeat":
             self.repeat = True
+        elif verb == "url":
+            self.args.url = rest
         elif verb == "raw" and self.conn is not None:
             await self.conn.raw(rest)
 

@@ -1,0 +1,78 @@
+#include "ocpp_gateway/journal_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/json_codec.h"
+#include "common/topics.h"
+#include "glog/logging.h"
+
+namespace evnet::ocpp {
+
+absl::StatusOr<std::unique_ptr<JournalStore>> JournalStore::Start(
+    const std::string& bootstrap_servers, KafkaProducer& producer, absl::Duration timeout) {
+  KafkaReaderOptions options;
+  options.bootstrap_servers = bootstrap_servers;
+  options.client_id = "ocpp-gateway-journals";
+  options.partitions = {{kOcppChargersTopic, 0}};
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return reader.status();
+  std::unique_ptr<JournalStore> store(new JournalStore(producer, *std::move(reader)));
+  absl::Status read = store->reader_->ReadToEnd(timeout, [&](const KafkaMessage& m) {
+    store->Take(m.value);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot read ", kOcppChargersTopic,
+                                               " (central creates it): ", read.message()));
+  }
+  store->follower_ = std::thread([s = store.get()] { s->Follow(); });
+  return store;
+}
+
+JournalStore::~JournalStore() {
+  stop_.Notify();
+  if (follower_.joinable()) follower_.join();
+}
+
+void JournalStore::Take(const std::string& json) {
+  absl::StatusOr<v1::OcppChargerJournal> journal = FromJson<v1::OcppChargerJournal>(json);
+  if (!journal.ok() || journal->charge_box_id().empty()) {
+    LOG(WARNING) << "OCPP | A record of " << kOcppChargersTopic << " is not a journal; ignored";
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  v1::OcppChargerJournal& latest = latest_[journal->charge_box_id()];
+  if (journal->revision() >= latest.revision()) latest = *std::move(journal);
+}
+
+void JournalStore::Follow() {
+  while (!stop_.HasBeenNotified()) {
+    absl::StatusOr<PollResult> polled =
+        reader_->Poll(absl::Milliseconds(200), [this](const KafkaMessage& m) {
+          Take(m.value);
+          return absl::OkStatus();
+        });
+    if (!polled.ok()) VLOG(1) << "journals: " << polled.status();
+  }
+}
+
+std::optional<v1::OcppChargerJournal> JournalStore::Latest(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = latest_.find(id);
+  if (it == latest_.end()) return std::nullopt;
+  return it->second;
+}
+
+int64_t JournalStore::LatestRevision(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = latest_.find(id);
+  return it == latest_.end() ? 0 : it->second.revision();
+}
+
+void JournalStore::Save(const v1::OcppChargerJournal& journal, DeliveryCallback done) {
+  const std::string json = ToJson(journal);
+  Take(json);
+  absl::Status queued = producer_.Produce(kOcppChargersTopic, journal.charge_box_id(), json, done);
+  if (!queued.ok()) done(queued);
+}
+
+}  // namespace evnet::ocpp

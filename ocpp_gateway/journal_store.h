@@ -1,0 +1,59 @@
+// Every OCPP charger's journal (charger.h), shared by all the gateways of a
+// network through the compacted topic evnet.ocpp.chargers: read whole when
+// a gateway starts and followed while it runs, so that a charger that
+// reconnects to another gateway mid-session (a load balancer, a gateway
+// killed) is served from its latest state. The highest revision wins.
+//
+// Threading: Latest and Save may be called from any thread; a thread of
+// its own follows the topic.
+#ifndef EVNET_OCPP_GATEWAY_JOURNAL_STORE_H_
+#define EVNET_OCPP_GATEWAY_JOURNAL_STORE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "common/kafka_producer.h"
+#include "common/kafka_reader.h"
+#include "evnet/v1/gateway.pb.h"
+
+namespace evnet::ocpp {
+
+class JournalStore {
+ public:
+  // Reads the topic to its end (at most `timeout`), then follows it.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<JournalStore>> Start(
+      const std::string& bootstrap_servers, KafkaProducer& producer, absl::Duration timeout);
+  ~JournalStore();
+
+  // The latest journal of `charge_box_id` any gateway saved; nullopt if none.
+  std::optional<v1::OcppChargerJournal> Latest(const std::string& charge_box_id) const;
+  // Its revision; 0 if none.
+  int64_t LatestRevision(const std::string& charge_box_id) const;
+  // Records `journal` here at once and in Kafka; `done` (on the producer's
+  // thread) says when Kafka has it.
+  void Save(const v1::OcppChargerJournal& journal, DeliveryCallback done);
+
+ private:
+  JournalStore(KafkaProducer& producer, std::unique_ptr<KafkaReader> reader)
+      : producer_(producer), reader_(std::move(reader)) {}
+  void Take(const std::string& json);
+  void Follow();
+
+  KafkaProducer& producer_;
+  std::unique_ptr<KafkaReader> reader_;  // the follower thread's
+  mutable absl::Mutex mu_;
+  std::map<std::string, v1::OcppChargerJournal> latest_ ABSL_GUARDED_BY(mu_);
+  absl::Notification stop_;
+  std::thread follower_;
+};
+
+}  // namespace evnet::ocpp
+
+#endif  // EVNET_OCPP_GATEWAY_JOURNAL_STORE_H_

@@ -1,0 +1,88 @@
+// JournalStore against librdkafka's in-process mock cluster.
+#include "ocpp_gateway/journal_store.h"
+
+#include "absl/synchronization/notification.h"
+#include "common/topics.h"
+#include "gtest/gtest.h"
+#include "librdkafka/rdkafka.h"
+#include "librdkafka/rdkafka_mock.h"
+
+namespace evnet::ocpp {
+namespace {
+
+class JournalStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char error[256];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
+    cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
+    rd_kafka_mock_topic_create(cluster_, kOcppChargersTopic, 1, 1);
+    KafkaProducerOptions options;
+    options.bootstrap_servers = rd_kafka_mock_cluster_bootstraps(cluster_);
+    producer_ = *KafkaProducer::Create(options);
+  }
+  void TearDown() override {
+    producer_.reset();
+    rd_kafka_mock_cluster_destroy(cluster_);
+    rd_kafka_destroy(rk_);
+  }
+  std::unique_ptr<JournalStore> NewStore() {
+    auto store = JournalStore::Start(rd_kafka_mock_cluster_bootstraps(cluster_), *producer_,
+                                     absl::Seconds(10));
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  static v1::OcppChargerJournal Journal(int64_t revision) {
+    v1::OcppChargerJournal journal;
+    journal.set_charge_box_id("OCPP-1");
+    journal.set_revision(revision);
+    return journal;
+  }
+  // Waits (with a deadline) until `store` holds `revision` of OCPP-1.
+  static bool Holds(JournalStore& store, int64_t revision) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      auto latest = store.Latest("OCPP-1");
+      if (latest.has_value() && latest->revision() == revision) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  }
+  void SaveAndWait(JournalStore& store, int64_t revision) {
+    absl::Notification done;
+    absl::Status shared;
+    store.Save(Journal(revision), [&](absl::Status s) {
+      shared = s;
+      done.Notify();
+    });
+    done.WaitForNotification();
+    EXPECT_TRUE(shared.ok()) << shared;
+  }
+
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  std::unique_ptr<KafkaProducer> producer_;
+};
+
+TEST_F(JournalStoreTest, AnotherGatewaySeesEachSaveAndTheNewestWins) {
+  std::unique_ptr<JournalStore> a = NewStore();
+  std::unique_ptr<JournalStore> b = NewStore();
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(b->Latest("OCPP-1").has_value());
+  SaveAndWait(*a, 1);
+  EXPECT_TRUE(Holds(*a, 1));
+  EXPECT_TRUE(Holds(*b, 1)) << "b never followed a's save";
+  SaveAndWait(*b, 2);
+  EXPECT_TRUE(Holds(*a, 2));
+  // A late, older record does not replace the newer one.
+  SaveAndWait(*b, 1);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(a->Latest("OCPP-1")->revision(), 2);
+  // A gateway started now reads everything there is.
+  std::unique_ptr<JournalStore> c = NewStore();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->Latest("OCPP-1")->revision(), 2);
+}
+
+}  // namespace
+}  // namespace evnet::ocpp
