@@ -10,7 +10,8 @@ Monitor::Monitor(MonitorOptions options, Clock& clock, EngineClient& engine)
     : options_(std::move(options)),
       clock_(clock),
       engine_(engine),
-      tracker_(options_.failure_threshold) {
+      tracker_(options_.failure_threshold),
+      started_(clock.Now()) {
   info_.set_cp_id(options_.cp_id);
 }
 
@@ -26,6 +27,16 @@ void Monitor::CheckOnce() {
     if (check.ok() && check->info().cp_id() != options_.cp_id) {
       check = absl::FailedPreconditionError(absl::StrCat(
           "the engine says it is ", check->info().cp_id(), ", not ", options_.cp_id));
+    }
+    if (!check.ok() && !engine_known_ && last_check_at_ - started_ < options_.startup_grace) {
+      // Not up yet: nothing is counted, and central is not told anything.
+      if (!waiting_logged_) {
+        LOG(INFO) << Tag() << "Waiting for the engine to start (" << check.status().message()
+                  << "); no fault is counted for the first "
+                  << absl::FormatDuration(options_.startup_grace);
+        waiting_logged_ = true;
+      }
+      return;
     }
     HealthTracker::Change change = tracker_.Record(check.ok());
     if (check.ok()) {

@@ -44,6 +44,11 @@ struct MonitorOptions {
   absl::Duration check_timeout = absl::Milliseconds(500);
   int failure_threshold = 3;
   absl::Duration command_timeout = absl::Seconds(3);
+  // From the monitor's start until its engine first answers, at most this
+  // long: failed checks are not counted, so that a CP whose monitor starts
+  // before its engine listens is not reported broken for a fault that never
+  // happened. An engine that never comes up is a fault after it.
+  absl::Duration startup_grace = absl::ZeroDuration();
 };
 
 class Monitor {
@@ -85,6 +90,8 @@ class Monitor {
   v1::CheckResponse last_check_ ABSL_GUARDED_BY(mu_);
   absl::Time last_check_at_ ABSL_GUARDED_BY(mu_);
   bool engine_known_ ABSL_GUARDED_BY(mu_) = false;
+  const absl::Time started_;
+  bool waiting_logged_ ABSL_GUARDED_BY(mu_) = false;
   // A fault or a restoration that central has not been told of yet.
   bool fault_unsent_ ABSL_GUARDED_BY(mu_) = false;
   bool restoration_unsent_ ABSL_GUARDED_BY(mu_) = false;

@@ -123,6 +123,58 @@ TEST_F(MonitorTest, TheEngineIsKnownOnceItAnswered) {
   EXPECT_TRUE(monitor_.engine_known());  // it answered once: its info stands
 }
 
+TEST(MonitorStartTest, AnEngineStartingLateWithinTheGraceIsNoFault) {
+  FakeClock clock;
+  FakeEngine engine;
+  FakeUplink uplink;
+  MonitorOptions options;
+  options.cp_id = "CP-001";
+  options.startup_grace = absl::Seconds(10);
+  Monitor monitor(options, clock, engine);
+  monitor.set_uplink(&uplink);
+  engine.up = false;
+  for (int i = 0; i < 9; ++i) {  // nine seconds of refused checks
+    clock.Advance(absl::Seconds(1));
+    monitor.CheckOnce();
+  }
+  EXPECT_FALSE(monitor.engine_faulty());
+  EXPECT_TRUE(uplink.sent.empty()) << "central was told something before the engine answered";
+  engine.up = true;
+  clock.Advance(absl::Seconds(1));
+  monitor.CheckOnce();
+  EXPECT_TRUE(monitor.engine_known());
+  EXPECT_TRUE(uplink.last_health().engine_ok());
+  EXPECT_EQ(uplink.last_health().consecutive_failures(), 0);
+  // Once it has answered, a failure counts at once: no grace after start.
+  engine.up = false;
+  for (int i = 0; i < 3; ++i) {
+    clock.Advance(absl::Seconds(1));
+    monitor.CheckOnce();
+  }
+  EXPECT_TRUE(monitor.engine_faulty());
+}
+
+TEST(MonitorStartTest, AnEngineThatNeverComesUpIsAFaultAfterTheGrace) {
+  FakeClock clock;
+  FakeEngine engine;
+  FakeUplink uplink;
+  MonitorOptions options;
+  options.cp_id = "CP-001";
+  options.startup_grace = absl::Seconds(10);
+  Monitor monitor(options, clock, engine);
+  monitor.set_uplink(&uplink);
+  engine.up = false;
+  int checks = 0;
+  while (!monitor.engine_faulty() && checks < 30) {
+    clock.Advance(absl::Seconds(1));
+    monitor.CheckOnce();
+    ++checks;
+  }
+  EXPECT_TRUE(monitor.engine_faulty());
+  EXPECT_EQ(checks, 12);  // nine checks within the grace, then three failures
+  EXPECT_FALSE(uplink.last_health().engine_ok());
+}
+
 TEST_F(MonitorTest, ASuccessInBetweenResetsTheCount) {
   engine_.up = false;
   Check();

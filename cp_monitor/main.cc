@@ -29,6 +29,9 @@ ABSL_FLAG(absl::Duration, check_timeout, absl::Milliseconds(500),
           "deadline of one check (env CHECK_TIMEOUT)");
 ABSL_FLAG(int, failure_threshold, 3,
           "failed checks in a row that make a fault (env FAILURE_THRESHOLD)");
+ABSL_FLAG(absl::Duration, startup_grace, absl::Seconds(10),
+          "until the engine first answers, failed checks are not counted for this long, so "
+          "that a monitor started before its engine reports no fault (env STARTUP_GRACE)");
 ABSL_FLAG(std::string, health_listen, "",
           "where to serve grpc.health.v1.Health for probes, e.g. 0.0.0.0:50071; empty: "
           "nowhere (env HEALTH_LISTEN)");
@@ -44,11 +47,13 @@ int Main() {
   options.cp_id = absl::GetFlag(FLAGS_cp_id);
   options.check_timeout = absl::GetFlag(FLAGS_check_timeout);
   options.failure_threshold = absl::GetFlag(FLAGS_failure_threshold);
+  options.startup_grace = absl::GetFlag(FLAGS_startup_grace);
   const absl::Duration interval = absl::GetFlag(FLAGS_check_interval);
   if (options.cp_id.empty() || options.failure_threshold < 1 ||
+      options.startup_grace < absl::ZeroDuration() ||
       interval <= absl::ZeroDuration() || options.check_timeout <= absl::ZeroDuration()) {
-    LOG(ERROR) << "--cp_id must be set, --failure_threshold at least 1, and "
-                  "--check_interval and --check_timeout positive";
+    LOG(ERROR) << "--cp_id must be set, --failure_threshold at least 1, --startup_grace not "
+                  "negative, and --check_interval and --check_timeout positive";
     return 2;
   }
   if (options.check_timeout >= interval) {
@@ -125,6 +130,7 @@ int main(int argc, char** argv) {
                       {"check_timeout", "CHECK_TIMEOUT"},
                       {"failure_threshold", "FAILURE_THRESHOLD"},
                       {"recheck_interval", "RECHECK_INTERVAL"},
+                      {"startup_grace", "STARTUP_GRACE"},
                       {"health_listen", "HEALTH_LISTEN"}}));
   return evnet::Main();
 }

@@ -116,6 +116,11 @@ function connect() {
   source.onmessage = (message) => render(JSON.parse(message.data));
 }
 
+// ?snapshot draws once and never opens the stream, so that the page settles
+// (its network goes idle) for tools that wait for that: a screenshot with
+// headless Chromium's --virtual-time-budget, or `tools/ev screenshot`.
+const snapshot = new URLSearchParams(location.search).has("snapshot");
+
 // Draws at once from a plain request, then follows the stream; asks for the
 // operator's login first when central wants one (401).
 async function start() {
@@ -128,6 +133,12 @@ async function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("network").hidden = false;
   if (response !== null && response.ok) render(await response.json());
+  if (snapshot) {
+    const connection = document.getElementById("connection");
+    connection.textContent = `snapshot ${new Date().toLocaleTimeString()}`;
+    connection.className = "connection";
+    return;
+  }
   connect();
 }
 

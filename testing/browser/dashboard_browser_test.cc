@@ -64,6 +64,7 @@ TEST_F(DashboardBrowserTest, AnOperatorSeesAndStopsTheNetworkLive) {
   ASSERT_TRUE(Step("red"));
   ASSERT_TRUE(net_->Restart("cp-e-2").ok());
   ASSERT_TRUE(Step("green"));
+  ASSERT_TRUE(Step("snapshot"));
 
   // A page left open follows central through a restart.
   auto watcher = StartStep("reconnect");

@@ -5,13 +5,15 @@
 // Steps: live (colours, kWh growing without reload), stop (click Stop on
 // CP-001: orange, and its session ends with a ticket), red (CP-002 broken),
 // green (CP-002 back on), reconnect (the open page follows a central
-// restart by itself). Exits 0 when the step's expectations hold.
+// restart by itself), snapshot (?snapshot draws once, opens no stream, and
+// its network goes idle). Exits 0 when the step's expectations hold.
 "use strict";
 
 const path = require("path");
 const { chromium } = require(path.join(process.env.EVNET_NODE_MODULES || "", "playwright-core"));
 
 const [url, step, shots] = process.argv.slice(2);
+let streamed = false;  // whether the page asked for the live stream
 const GREEN = "rgb(46, 125, 50)";
 const ORANGE = "rgb(239, 108, 0)";
 const RED = "rgb(198, 40, 40)";
@@ -49,6 +51,8 @@ async function logIn(page) {
   await form.locator('input[name="password"]').fill(process.env.EVNET_OPERATOR_PASSWORD || "");
   await form.locator("button[type=submit]").click();
   await page.locator("#network").waitFor({ state: "visible", timeout: 15000 });
+  // Logged in, the form is gone (a display rule once kept it on screen).
+  await form.waitFor({ state: "hidden", timeout: 5000 });
 }
 
 async function run(page) {
@@ -87,6 +91,16 @@ async function run(page) {
       console.log("the page reconnected by itself after central restarted");
       break;
     }
+    case "snapshot": {
+      await expectTile(page, "CP-002", "active", GREEN);
+      // What a screenshot tool waits for: no request left open.
+      await page.waitForLoadState("networkidle", { timeout: 10000 });
+      const label = await page.locator("#connection").textContent();
+      if (!label.startsWith("snapshot")) throw new Error(`the page says "${label}", not snapshot`);
+      if (streamed) throw new Error("the snapshot opened the live stream");
+      console.log("the snapshot drew the network once and settled");
+      break;
+    }
     case "red":
       await expectTile(page, "CP-002", "broken", RED);
       console.log("CP-002 turned red");
@@ -110,8 +124,11 @@ async function run(page) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 },
                                        ignoreHTTPSErrors: true });
   let failed = null;
+  page.on("request", (request) => {
+    if (request.url().includes("/api/stream")) streamed = true;
+  });
   try {
-    await page.goto(url);
+    await page.goto(step === "snapshot" ? `${url}?snapshot` : url);
     await run(page);
   } catch (e) {
     failed = e;
