@@ -27,6 +27,10 @@ ABSL_FLAG(double, power_kw, 22.0, "power the engine supplies, in kW (env POWER_K
 ABSL_FLAG(double, price_eur_per_kwh, 0.30, "price per kWh in EUR (env PRICE_EUR_PER_KWH)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50061",
           "address of EngineService; only the CP's monitor calls it (env ENGINE_LISTEN)");
+ABSL_FLAG(std::string, health_listen, "",
+          "where to serve grpc.health.v1.Health (plaintext, nothing else) for probes, e.g. "
+          "0.0.0.0:50072, while EngineService stays on --listen; empty: nowhere "
+          "(env HEALTH_LISTEN)");
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
 ABSL_FLAG(std::string, state_dir, "",
           "folder for the session journal (env STATE_DIR); default /tmp/evnet/<cp_id>");
@@ -115,6 +119,18 @@ int Main() {
     LOG(ERROR) << "CP_E:" << cp_id << " | " << server.status();
     return 2;
   }
+  // A probe can neither present a client certificate nor reach a loopback
+  // address: it gets the standard health service alone, in plaintext.
+  std::unique_ptr<GrpcServer> health;
+  if (!absl::GetFlag(FLAGS_health_listen).empty()) {
+    absl::StatusOr<std::unique_ptr<GrpcServer>> started =
+        GrpcServer::Start({absl::GetFlag(FLAGS_health_listen), {}, TransportSecurity::Insecure()});
+    if (!started.ok()) {
+      LOG(ERROR) << "CP_E:" << cp_id << " | " << started.status();
+      return 2;
+    }
+    health = *std::move(started);
+  }
   LOG(INFO) << "CP_E:" << cp_id << " | Engine ready on "
             << WithPort(absl::GetFlag(FLAGS_listen), (*server)->port()) << ": "
             << options.info.power_kw() << " kW, " << options.info.price_eur_per_kwh()
@@ -133,6 +149,7 @@ int Main() {
   LOG(INFO) << "CP_E:" << cp_id << " | Shutting down (signal " << signal << ")";
   ticker.Stop();
   (*server)->Shutdown();
+  if (health != nullptr) health->Shutdown();
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     LOG(WARNING) << "CP_E:" << cp_id << " | " << flushed << "; the journal keeps them";
   }
@@ -151,6 +168,7 @@ int main(int argc, char** argv) {
                       {"power_kw", "POWER_KW"},
                       {"price_eur_per_kwh", "PRICE_EUR_PER_KWH"},
                       {"listen", "ENGINE_LISTEN"},
+                      {"health_listen", "HEALTH_LISTEN"},
                       {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
                       {"state_dir", "STATE_DIR"},
                       {"session_duration", "SESSION_DURATION"},
