@@ -2,20 +2,26 @@
 # The container image, built and run here: tools/image/build packs the
 # programs this test depends on into an image (podman, Debian 12 base made
 # with debootstrap); then central, two CPs (engine and monitor each) and a
-# driver run from the image's own files, by chroot into a container's
-# mounted filesystem as the image's user, against a real broker on
-# loopback, until the driver has its ticket. Also: the image's user is not
-# root, and it holds no compiler. Runs where podman is (tools/ev setup
-# installs it; tools/ev test leaves it out otherwise: tag "podman").
+# driver run as containers of that image (podman with runc, on the host's
+# network), against a real broker on loopback, until the driver has its
+# ticket. Also: the containers run as the image's non-root user, and the
+# image holds no compiler. Runs where podman is (tools/ev setup installs it;
+# tools/ev test leaves it out otherwise: tag "podman").
+#
+# Containers run on these machines with runc rather than crun (which refuses
+# cgroups in hybrid mode) and with resource limits at or under the host's
+# (its defaults ask for more than an unprivileged root may set).
 set -euo pipefail
-export PATH="$PATH:/usr/sbin:/sbin"  # chroot, debootstrap
+export PATH="$PATH:/usr/sbin:/sbin"
 runfiles="${TEST_SRCDIR:?}/${TEST_WORKSPACE:-evnet}"
 tmp="${TEST_TMPDIR:?}"
 tag="localhost/evnet-test:$$"
-pids=() container=""
+pids=() container="" started=()
+run_flags=(--runtime runc)
 cleanup() {
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for c in "${started[@]}"; do podman "${run_flags[@]}" rm -f "$c" >/dev/null 2>&1 || true; done
   if [[ -n "$container" ]]; then
     podman umount "$container" >/dev/null 2>&1 || true
     podman rm -f "$container" >/dev/null 2>&1 || true
@@ -60,16 +66,21 @@ done
 ls "$rootfs"/usr/lib/gcc/x86_64-linux-gnu/*/cc1 >/dev/null 2>&1 && fail "the image holds cc1"
 echo "no compiler in the image"
 
-# --- a network from the image's own files --------------------------------------
-mkdir -p "$rootfs/work"
-chown 65532:65532 "$rootfs/work"
-printf 'CP-001\nCP-002\n' >"$rootfs/work/alice.txt"
-as_image() {  # name, program and its arguments: run in the image as its user
-  local name=$1
+# --- a network of the image's containers ----------------------------------------
+podman umount "$container" >/dev/null
+work="$tmp/work"
+mkdir -p "$work"
+chown 65532:65532 "$work"
+printf 'CP-001\nCP-002\n' >"$work/alice.txt"
+limits=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=4096:4096")
+as_image() {  # name, program and its arguments: a container of the image
+  local name="evnet-test-$$-$1"
   shift
-  chroot --userspec=65532:65532 "$rootfs" "$@" >"$tmp/$name.log" 2>&1 &
-  pids+=($!)
+  podman "${run_flags[@]}" run -d --name "$name" --network host "${limits[@]}" \
+    -v "$work:/work" "$tag" "$@" >/dev/null
+  started+=("$name")
 }
+logs() { podman logs "evnet-test-$$-$1" 2>&1; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kafka=$(port) grpc=$(port) http=$(port) e1=$(port) e2=$(port)
 
@@ -79,7 +90,7 @@ within 90 kcat -L -b "127.0.0.1:$kafka" -m 1 || fail "the broker did not start: 
 
 as_image central /usr/local/bin/central --insecure --grpc_port="$grpc" --http_port="$http" \
   --kafka_bootstrap="127.0.0.1:$kafka" --print_table=false
-within 60 curl -sf "http://127.0.0.1:$http/readyz" || fail "central did not get ready: $(tail -5 "$tmp/central.log")"
+within 60 curl -sf "http://127.0.0.1:$http/readyz" || fail "central did not get ready: $(logs central | tail -5)"
 for n in 1 2; do
   engine_port=$([[ $n == 1 ]] && echo "$e1" || echo "$e2")
   as_image "engine-$n" /usr/local/bin/cp_engine --insecure --cp_id="CP-00$n" \
@@ -90,14 +101,16 @@ for n in 1 2; do
 done
 as_image driver /usr/local/bin/driver --insecure --driver_id=driver-alice \
   --requests=/work/alice.txt --kafka_bootstrap="127.0.0.1:$kafka" --state_dir=/work/drivers
-within 120 grep -q "Ticket: CP-001" "$tmp/driver.log" || {
-  for f in central engine-1 monitor-1 driver; do echo "--- $f"; tail -5 "$tmp/$f.log"; done
+driver_has_ticket() { logs driver | grep -q "Ticket: CP-001"; }
+within 120 driver_has_ticket || {
+  for f in central engine-1 monitor-1 driver; do echo "--- $f"; logs "$f" | tail -5; done
   fail "driver-alice got no ticket from CP-001"
 }
-grep "Ticket:" "$tmp/driver.log"
+logs driver | grep "Ticket:"
 # Every program ran as the image's user, not root.
-for p in "${pids[@]:1}"; do
-  uid=$(awk '/^Uid:/{print $2}' "/proc/$p/status" 2>/dev/null || echo gone)
-  [[ "$uid" == 65532 || "$uid" == gone ]] || fail "pid $p runs as uid $uid"
+for c in "${started[@]}"; do
+  pid=$(podman "${run_flags[@]}" inspect --format '{{.State.Pid}}' "$c")
+  uid=$(awk '/^Uid:/{print $2}' "/proc/$pid/status")
+  [[ "$uid" == 65532 ]] || fail "$c runs as uid $uid"
 done
-echo "PASS: central, two CPs and a driver ran from the image; a ticket came"
+echo "PASS: central, two CPs and a driver ran as containers of the image; a ticket came"
