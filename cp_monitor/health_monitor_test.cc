@@ -123,56 +123,55 @@ TEST_F(MonitorTest, TheEngineIsKnownOnceItAnswered) {
   EXPECT_TRUE(monitor_.engine_known());  // it answered once: its info stands
 }
 
-TEST(MonitorStartTest, AnEngineStartingLateWithinTheGraceIsNoFault) {
-  FakeClock clock;
-  FakeEngine engine;
-  FakeUplink uplink;
-  MonitorOptions options;
-  options.cp_id = "CP-001";
-  options.startup_grace = absl::Seconds(10);
-  Monitor monitor(options, clock, engine);
-  monitor.set_uplink(&uplink);
-  engine.up = false;
-  for (int i = 0; i < 9; ++i) {  // nine seconds of refused checks
-    clock.Advance(absl::Seconds(1));
-    monitor.CheckOnce();
+// A monitor started (at the clock's start) before its engine listens.
+class MonitorStartTest : public ::testing::Test {
+ protected:
+  MonitorStartTest() : monitor_(Options(), clock_, engine_) {
+    monitor_.set_uplink(&uplink_);
+    engine_.up = false;
   }
-  EXPECT_FALSE(monitor.engine_faulty());
-  EXPECT_TRUE(uplink.sent.empty()) << "central was told something before the engine answered";
-  engine.up = true;
-  clock.Advance(absl::Seconds(1));
-  monitor.CheckOnce();
-  EXPECT_TRUE(monitor.engine_known());
-  EXPECT_TRUE(uplink.last_health().engine_ok());
-  EXPECT_EQ(uplink.last_health().consecutive_failures(), 0);
+  static MonitorOptions Options() {
+    MonitorOptions options;
+    options.cp_id = "CP-001";
+    options.startup_grace = absl::Seconds(10);
+    return options;
+  }
+  void Checks(int n) {
+    for (int i = 0; i < n; ++i) {
+      clock_.Advance(absl::Seconds(1));
+      monitor_.CheckOnce();
+    }
+  }
+  FakeClock clock_;
+  FakeEngine engine_;
+  FakeUplink uplink_;
+  Monitor monitor_;
+};
+
+TEST_F(MonitorStartTest, AnEngineStartingLateWithinTheGraceIsNoFault) {
+  Checks(9);  // nine seconds of refused checks
+  EXPECT_FALSE(monitor_.engine_faulty());
+  EXPECT_TRUE(uplink_.sent.empty()) << "central was told something before the engine answered";
+  engine_.up = true;
+  Checks(1);
+  EXPECT_TRUE(monitor_.engine_known());
+  EXPECT_TRUE(uplink_.last_health().engine_ok());
+  EXPECT_EQ(uplink_.last_health().consecutive_failures(), 0);
   // Once it has answered, a failure counts at once: no grace after start.
-  engine.up = false;
-  for (int i = 0; i < 3; ++i) {
-    clock.Advance(absl::Seconds(1));
-    monitor.CheckOnce();
-  }
-  EXPECT_TRUE(monitor.engine_faulty());
+  engine_.up = false;
+  Checks(3);
+  EXPECT_TRUE(monitor_.engine_faulty());
 }
 
-TEST(MonitorStartTest, AnEngineThatNeverComesUpIsAFaultAfterTheGrace) {
-  FakeClock clock;
-  FakeEngine engine;
-  FakeUplink uplink;
-  MonitorOptions options;
-  options.cp_id = "CP-001";
-  options.startup_grace = absl::Seconds(10);
-  Monitor monitor(options, clock, engine);
-  monitor.set_uplink(&uplink);
-  engine.up = false;
+TEST_F(MonitorStartTest, AnEngineThatNeverComesUpIsAFaultAfterTheGrace) {
   int checks = 0;
-  while (!monitor.engine_faulty() && checks < 30) {
-    clock.Advance(absl::Seconds(1));
-    monitor.CheckOnce();
+  while (!monitor_.engine_faulty() && checks < 30) {
+    Checks(1);
     ++checks;
   }
-  EXPECT_TRUE(monitor.engine_faulty());
+  EXPECT_TRUE(monitor_.engine_faulty());
   EXPECT_EQ(checks, 12);  // nine checks within the grace, then three failures
-  EXPECT_FALSE(uplink.last_health().engine_ok());
+  EXPECT_FALSE(uplink_.last_health().engine_ok());
 }
 
 TEST_F(MonitorTest, ASuccessInBetweenResetsTheCount) {

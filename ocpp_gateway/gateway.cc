@@ -1,7 +1,6 @@
 #include "ocpp_gateway/gateway.h"
 
 #include <algorithm>
-#include <atomic>
 #include <deque>
 #include <map>
 #include <thread>
@@ -48,12 +47,11 @@ constexpr size_t kMaxMessageBytes = 64 * 1024;
 }  // namespace
 
 class Connection;
-class Slot;
 
 // One chargeBoxId: its Charger, its current WebSocket and MonitorLink.
 class Slot final : public ChargerLinks {
  public:
-  Slot(Gateway::Impl& gateway, std::string id) : gateway_(gateway), id_(std::move(id)) {}
+  Slot(Gateway::Impl& gateway, std::string id) : gateway(gateway), id(std::move(id)) {}
 
   void SendToCharger(const std::string& frame) override;
   void SendToCentral(const v1::MonitorMessage& message) override;
@@ -62,8 +60,8 @@ class Slot final : public ChargerLinks {
   void ShareJournal(const v1::OcppChargerJournal& journal,
                     std::function<void(absl::Status)> done) override;
 
-  Gateway::Impl& gateway_;
-  const std::string id_;
+  Gateway::Impl& gateway;
+  const std::string id;
   std::unique_ptr<Charger> charger;  // network thread
   std::shared_ptr<Connection> connection;  // network thread; null while away
   uint64_t generation = 0;                 // network thread: one per connection
@@ -84,7 +82,6 @@ class Gateway::Impl {
   absl::Status Start();
   void Stop();
   int port() const { return port_; }
-  int connected() const { return connected_.load(); }
 
   // From a Connection, on the network thread.
   // The charger's slot, or why this connection may not speak for it.
@@ -99,7 +96,7 @@ class Gateway::Impl {
  private:
   void Accept();
   void Tick();
-  void Link(Slot& slot, absl::Time now);
+  void Link(Slot& slot);
   void Unlink(Slot& slot);
 
   const GatewayOptions options_;
@@ -113,7 +110,6 @@ class Gateway::Impl {
   std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
   std::thread thread_;
   int port_ = 0;
-  std::atomic<int> connected_{0};
   absl::BitGen jitter_;  // network thread
 };
 
@@ -356,14 +352,14 @@ std::function<void(absl::Status)> OnNetworkThread(asio::io_context& io,
 
 void Slot::Publish(absl::string_view topic, const std::string& key, const std::string& value,
                    std::function<void(absl::Status)> done) {
-  auto reported = OnNetworkThread(gateway_.io(), std::move(done));
-  absl::Status queued = gateway_.producer().Produce(topic, key, value, reported);
+  auto reported = OnNetworkThread(gateway.io(), std::move(done));
+  absl::Status queued = gateway.producer().Produce(topic, key, value, reported);
   if (!queued.ok()) reported(queued);
 }
 
 void Slot::ShareJournal(const v1::OcppChargerJournal& journal,
                         std::function<void(absl::Status)> done) {
-  gateway_.journals().Save(journal, OnNetworkThread(gateway_.io(), std::move(done)));
+  gateway.journals().Save(journal, OnNetworkThread(gateway.io(), std::move(done)));
 }
 
 absl::Status Gateway::Impl::Start() {
@@ -519,28 +515,25 @@ absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
     slot.connection->Close();
     Unlink(slot);
     slot.charger->Disconnected();
-  } else {
-    connected_.fetch_add(1);
   }
   slot.connection = std::move(connection);
   ++slot.generation;
   LOG(INFO) << "OCPP:" << id << " | Charger connected from " << slot.connection->peer();
   slot.link_failures = 0;
-  Link(slot, absl::Now());
+  Link(slot);
   return &slot;
 }
 
 void Gateway::Impl::Detach(Slot& slot, const Connection* connection) {
   if (slot.connection.get() != connection) return;  // a replaced one
-  LOG(WARNING) << "OCPP:" << slot.id_ << " | Charger disconnected";
+  LOG(WARNING) << "OCPP:" << slot.id << " | Charger disconnected";
   slot.connection.reset();
-  connected_.fetch_sub(1);
   ++slot.generation;
   Unlink(slot);
   slot.charger->Disconnected();
 }
 
-void Gateway::Impl::Link(Slot& slot, absl::Time now) {
+void Gateway::Impl::Link(Slot& slot) {
   absl::MutexLock lock(&slot.mu);
   if (slot.uplink != nullptr) return;
   slot.link_at = absl::InfiniteFuture();
@@ -565,7 +558,7 @@ void Gateway::Impl::Link(Slot& slot, absl::Time now) {
            // As cp_monitor does: from 250 ms doubling to 1 s, with full
            // jitter, so that a restarted central is not met by a herd.
            if (s->link_failures == 0) {
-             LOG(WARNING) << "OCPP:" << s->id_ << " | Link to central ended: "
+             LOG(WARNING) << "OCPP:" << s->id << " | Link to central ended: "
                           << status.error_message() << "; linking again";
            }
            s->link_failures = std::min(s->link_failures + 1, 3);
@@ -574,7 +567,6 @@ void Gateway::Impl::Link(Slot& slot, absl::Time now) {
                         cap * absl::Uniform(jitter_, 0.0, 1.0);
          });
        }});
-  (void)now;
 }
 
 void Gateway::Impl::Unlink(Slot& slot) {
@@ -586,7 +578,7 @@ void Gateway::Impl::Tick() {
   const absl::Time now = absl::Now();
   for (auto& [id, slot] : slots_) {
     if (slot->connection == nullptr) continue;
-    if (now >= slot->link_at) Link(*slot, now);
+    if (now >= slot->link_at) Link(*slot);
     // The last words of the gateway it came from may arrive after it did.
     if (journals_->LatestRevision(id) > slot->charger->revision()) {
       slot->charger->Adopt(journals_->Latest(id));
@@ -612,6 +604,5 @@ Gateway::~Gateway() { impl_->Stop(); }
 
 int Gateway::port() const { return impl_->port(); }
 
-int Gateway::connected() const { return impl_->connected(); }
 
 }  // namespace evnet::ocpp

@@ -47,8 +47,6 @@ class Gateway {
   ~Gateway();
 
   int port() const;
-  // Chargers connected now; thread-safe.
-  int connected() const;
 
   class Impl;
 

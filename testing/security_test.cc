@@ -246,13 +246,16 @@ TEST(SecurityTest, MonitorsWithoutAValidCertificateOfTheirOwnCpNeverGetIn) {
   ASSERT_TRUE(n.WaitForStatus("CP-001", v1::CP_STATUS_DISCONNECTED, absl::Seconds(10)));
 
   const std::string pki = n.pki_dir();
+  // Each speaks to central as soon as its engine has refused it three
+  // times: no start-up grace, as their engine is up.
   auto flags = [&](const std::string& dir, const std::string& name) {
     return std::vector<std::string>{"--tls_ca=" + pki + "/ca.crt",
                                     absl::StrCat("--tls_cert=", dir, "/cp/", name, ".crt"),
-                                    absl::StrCat("--tls_key=", dir, "/cp/", name, ".key")};
+                                    absl::StrCat("--tls_key=", dir, "/cp/", name, ".key"),
+                                    "--startup_grace=0s"};
   };
   // Plaintext, a certificate of another CA, an expired one: the handshake fails.
-  ASSERT_TRUE(n.StartMonitor(1, "plaintext", {"--insecure"}).ok());
+  ASSERT_TRUE(n.StartMonitor(1, "plaintext", {"--insecure", "--startup_grace=0s"}).ok());
   ASSERT_TRUE(n.StartMonitor(1, "other-ca", flags(other_ca, "CP-001")).ok());
   ASSERT_TRUE(n.StartMonitor(1, "expired", flags(expired, "CP-001")).ok());
   // Another CP's certificate: the monitor itself will not speak as CP-001.
