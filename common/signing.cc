@@ -118,6 +118,14 @@ std::string SignedBytes(const v1::SessionResult& result) {
   return Deterministic(billed);
 }
 
+absl::Status SignResult(const std::string& key_pem, v1::SessionResult& result) {
+  if (key_pem.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> signature = Sign(key_pem, SignedBytes(result));
+  if (!signature.ok()) return signature.status();
+  result.set_signature(*signature);
+  return absl::OkStatus();
+}
+
 std::string SignedBytes(const v1::DriverRequest& request) {
   v1::DriverRequest asked;
   asked.set_request_id(request.request_id());

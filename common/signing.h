@@ -31,6 +31,9 @@ absl::Status CheckIssuedBy(const std::string& ca_pem, const std::string& certifi
 // newer engine adds, which an older central drops when it reads the JSON:
 // the signature of a newer engine's result still checks.
 std::string SignedBytes(const v1::SessionResult& result);
+// Sets `result`'s signature with the private key in `key_pem` (a CP's); an
+// empty `key_pem` (a network without certificates) leaves it unsigned.
+absl::Status SignResult(const std::string& key_pem, v1::SessionResult& result);
 // What a request's signature covers: its id, driver, CP and time. Not the
 // signature, the certificate, nor fields a newer driver adds.
 std::string SignedBytes(const v1::DriverRequest& request);

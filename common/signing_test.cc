@@ -43,6 +43,16 @@ TEST(SigningTest, OnlyTheCpsOwnKeySignsItsResultsAndAChangedFigureBreaksTheSigna
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(Verify(cert1, SignedBytes(result), "").code(), absl::StatusCode::kPermissionDenied);
   EXPECT_FALSE(Sign("not a key", "x").ok());
+
+  // SignResult: what engines and gateways publish with.
+  v1::SessionResult signed_result = more;
+  ASSERT_TRUE(SignResult(key1, signed_result).ok());
+  EXPECT_TRUE(Verify(cert1, SignedBytes(signed_result), signed_result.signature()).ok());
+  v1::SessionResult unsigned_result = more;
+  unsigned_result.clear_signature();
+  EXPECT_TRUE(SignResult("", unsigned_result).ok());
+  EXPECT_TRUE(unsigned_result.signature().empty());
+  EXPECT_FALSE(SignResult("not a key", unsigned_result).ok());
 }
 
 TEST(SigningTest, ADriversRequestIsItsOwnAndItsCertificateMustBeOfTheNetworksCa) {

@@ -1,5 +1,6 @@
 #include "cp_engine/kafka_publisher.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/json_codec.h"
 #include "common/signing.h"
@@ -33,9 +34,11 @@ absl::Status KafkaEventPublisher::PublishResult(const v1::SessionResult& result,
   if (!key_file_.empty()) {
     // Not published unsigned: the journal keeps it, and it is sent again.
     absl::MutexLock lock(&key_mu_);
-    absl::StatusOr<std::string> signature = Sign(key_pem_, SignedBytes(result));
-    if (!signature.ok()) return signature.status();
-    signed_result.set_signature(*signature);
+    if (key_pem_.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("the CP's key ", key_file_,
+                                                        " is not read yet"));
+    }
+    if (absl::Status signing = SignResult(key_pem_, signed_result); !signing.ok()) return signing;
   }
   return producer_.Produce(kSessionResultsTopic, result.cp_id(), ToJson(signed_result),
                            std::move(done));

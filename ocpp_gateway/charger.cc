@@ -88,11 +88,7 @@ void Charger::Adopt(const std::optional<v1::OcppChargerJournal>& shared) {
             << shared->revision() << ")";
   journal_ = *shared;
   stop_reasons_.clear();
-  if (!options_.journal_path.empty()) {
-    if (absl::Status saved = WriteFileDurably(options_.journal_path, ToJson(journal_)); !saved.ok()) {
-      LOG(ERROR) << "OCPP:" << id() << " | cannot journal: " << saved;
-    }
-  }
+  WriteJournalFile();
 }
 
 v1::MonitorMessage Charger::Hello() const {
@@ -121,6 +117,18 @@ v1::OcppTransaction* Charger::Running() {
   return nullptr;
 }
 
+void Charger::WriteJournalFile() {
+  if (options_.journal_path.empty()) return;
+  if (absl::Status saved = WriteFileDurably(options_.journal_path, ToJson(journal_)); !saved.ok()) {
+    LOG(ERROR) << "OCPP:" << id() << " | cannot journal: " << saved;
+  }
+}
+
+void Charger::ForgetPendingStart() {
+  journal_.clear_pending_start();
+  journal_.clear_pending_since();
+}
+
 void Charger::Save(std::function<void(absl::Status)> then) {
   // Only ended transactions are dropped, the oldest first.
   int ended = 0;
@@ -135,12 +143,7 @@ void Charger::Save(std::function<void(absl::Status)> then) {
     }
   }
   journal_.set_revision(journal_.revision() + 1);
-  if (!options_.journal_path.empty()) {
-    if (absl::Status saved = WriteFileDurably(options_.journal_path, ToJson(journal_));
-        !saved.ok()) {
-      LOG(ERROR) << "OCPP:" << id() << " | cannot journal: " << saved;
-    }
-  }
+  WriteJournalFile();
   links_.ShareJournal(journal_, [this, alive = std::weak_ptr<int>(alive_),
                                  then = std::move(then)](absl::Status shared) {
     if (alive.expired()) return;
@@ -261,8 +264,7 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
   *t.mutable_started_at() = ToProto(started);
   if (journal_.has_pending_start() && journal_.pending_start().driver_id() == start.id_tag()) {
     *t.mutable_session() = journal_.pending_start();
-    journal_.clear_pending_start();
-    journal_.clear_pending_since();
+    ForgetPendingStart();
     v1::SupplySnapshot* supply = t.mutable_supply();
     supply->set_session_id(t.session().session_id());
     supply->set_driver_id(t.session().driver_id());
@@ -360,15 +362,11 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
   auto asked = stop_reasons_.find(t->transaction_id());
   result.set_end_reason(EndReason(
       stop, asked == stop_reasons_.end() ? std::nullopt : std::make_optional(asked->second)));
-  if (!options_.key_pem.empty()) {
-    absl::StatusOr<std::string> signature = Sign(options_.key_pem, SignedBytes(result));
-    if (!signature.ok()) {
-      LOG(ERROR) << "OCPP:" << id() << " | cannot sign the result: " << signature.status();
-      links_.SendToCharger(EncodeCallError(
-          call_id, {ErrorCode::kInternalError, "the result could not be signed; send it again"}));
-      return;
-    }
-    result.set_signature(*signature);
+  if (absl::Status signing = SignResult(options_.key_pem, result); !signing.ok()) {
+    LOG(ERROR) << "OCPP:" << id() << " | cannot sign the result: " << signing;
+    links_.SendToCharger(EncodeCallError(
+        call_id, {ErrorCode::kInternalError, "the result could not be signed; send it again"}));
+    return;
   }
   // Answered only once Kafka has the result: until then the charger keeps
   // the message and sends it again, to this gateway or another.
@@ -456,8 +454,7 @@ void Charger::StartSupply(const v1::CentralCommand& command, absl::Time now) {
   Save([this, command, start](absl::Status shared) {
     if (!shared.ok()) {
       if (journal_.pending_start().session_id() == start.session_id()) {
-        journal_.clear_pending_start();
-        journal_.clear_pending_since();
+        ForgetPendingStart();
       }
       return Answer(command.command_id(),
                     absl::UnavailableError(absl::StrCat("cannot record the start: ",
@@ -482,8 +479,7 @@ void Charger::RemoteStart(const v1::CentralCommand& command, absl::Time now) {
          }
          if (!status.ok() && journal_.has_pending_start() &&
              journal_.pending_start().session_id() == session) {
-           journal_.clear_pending_start();
-           journal_.clear_pending_since();
+           ForgetPendingStart();
            Save();
          }
          Answer(command_id, status);
@@ -496,8 +492,7 @@ void Charger::StopSupply(const v1::CentralCommand& command, absl::Time now) {
     return stop.session_id().empty() || stop.session_id() == session.session_id();
   };
   if (journal_.has_pending_start() && meant(journal_.pending_start())) {
-    journal_.clear_pending_start();
-    journal_.clear_pending_since();
+    ForgetPendingStart();
     Save();
   }
   v1::OcppTransaction* running = Running();
@@ -603,13 +598,10 @@ void Charger::Tick(absl::Time now) {
     *result.mutable_ended_at() = ToProto(now);
     result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
     result.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
-    if (!options_.key_pem.empty()) {
-      if (absl::StatusOr<std::string> s = Sign(options_.key_pem, SignedBytes(result)); s.ok()) {
-        result.set_signature(*s);
-      }
+    if (absl::Status signing = SignResult(options_.key_pem, result); !signing.ok()) {
+      LOG(ERROR) << "OCPP:" << id() << " | cannot sign the result: " << signing;
     }
-    journal_.clear_pending_start();
-    journal_.clear_pending_since();
+    ForgetPendingStart();
     Save();
     links_.Publish(kSessionResultsTopic, id(), ToJson(result), [](absl::Status) {});
   }

@@ -123,6 +123,8 @@ class Charger {
   // Writes the journal to the file and shares it; `then` runs once every
   // gateway can read it (or with why not).
   void Save(std::function<void(absl::Status)> then = nullptr);
+  void WriteJournalFile();
+  void ForgetPendingStart();
 
   v1::OcppTransaction* Transaction(int32_t id);
   v1::OcppTransaction* Running();

@@ -190,11 +190,7 @@ void SimulatedCp::EndSessionLocked(v1::SessionEndReason reason, absl::Time now) 
   result.set_end_reason(reason);
   session.Clear();
   ++results;
-  if (!key_pem_.empty()) {
-    if (absl::StatusOr<std::string> signature = Sign(key_pem_, SignedBytes(result)); signature.ok()) {
-      result.set_signature(*signature);
-    }
-  }
+  (void)SignResult(key_pem_, result);  // unsigned if it cannot: central refuses it
   (void)producer_.Produce(kSessionResultsTopic, id_, ToJson(result), [](absl::Status) {});
 }
 
