@@ -55,7 +55,10 @@ class FakeUplink : public CentralUplink {
 
 class MonitorTest : public ::testing::Test {
  protected:
-  MonitorTest() : monitor_(Options(), clock_, engine_) { monitor_.set_uplink(&uplink_); }
+  explicit MonitorTest(MonitorOptions options = Options())
+      : monitor_(std::move(options), clock_, engine_) {
+    monitor_.set_uplink(&uplink_);
+  }
 
   static MonitorOptions Options() {
     MonitorOptions options;
@@ -124,28 +127,17 @@ TEST_F(MonitorTest, TheEngineIsKnownOnceItAnswered) {
 }
 
 // A monitor started (at the clock's start) before its engine listens.
-class MonitorStartTest : public ::testing::Test {
+class MonitorStartTest : public MonitorTest {
  protected:
-  MonitorStartTest() : monitor_(Options(), clock_, engine_) {
-    monitor_.set_uplink(&uplink_);
-    engine_.up = false;
-  }
-  static MonitorOptions Options() {
-    MonitorOptions options;
-    options.cp_id = "CP-001";
+  MonitorStartTest() : MonitorTest(WithGrace()) { engine_.up = false; }
+  static MonitorOptions WithGrace() {
+    MonitorOptions options = Options();
     options.startup_grace = absl::Seconds(10);
     return options;
   }
   void Checks(int n) {
-    for (int i = 0; i < n; ++i) {
-      clock_.Advance(absl::Seconds(1));
-      monitor_.CheckOnce();
-    }
+    for (int i = 0; i < n; ++i) Check();
   }
-  FakeClock clock_;
-  FakeEngine engine_;
-  FakeUplink uplink_;
-  Monitor monitor_;
 };
 
 TEST_F(MonitorStartTest, AnEngineStartingLateWithinTheGraceIsNoFault) {
