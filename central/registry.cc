@@ -17,7 +17,7 @@ void Registry::DoRestore(const v1::CpRegistryRecord& record) {
   if (inserted || !it->second.seen.link_up) it->second.info = record.info();
   it->second.persisted = record.info();
   it->second.seen.stopped_by_operator = record.stopped_by_operator();
-  ChangedLocked(id, it->second);
+  ChangedLocked(it);
   // A CP known from Kafka starts as what it is until its monitor is back
   // (DISCONNECTED), not as a change for the sweep to announce: a restart
   // of central is not thousands of CPs going away.
@@ -44,7 +44,8 @@ std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointIn
 
 std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPointInfo& info) {
   absl::MutexLock lock(&mu_);
-  Entry& entry = entries_[info.cp_id()];
+  auto it = entries_.try_emplace(info.cp_id()).first;
+  Entry& entry = it->second;
   // A monitor may register before it has heard from its engine: keep what
   // is known of location, price and power.
   v1::ChargingPointInfo merged = entry.info;
@@ -54,7 +55,7 @@ std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPoint
   if (info.power_kw() > 0) merged.set_power_kw(info.power_kw());
   entry.info = merged;
   entry.seen.link_up = true;
-  ChangedLocked(info.cp_id(), entry);
+  ChangedLocked(it);
   if (!restored_ || merged.SerializeAsString() == entry.persisted.SerializeAsString()) {
     return std::nullopt;
   }
@@ -69,7 +70,7 @@ void Registry::LinkClosed(const std::string& cp_id) {
     if (it == entries_.end()) return;
     it->second.seen.link_up = false;
     it->second.supply.Clear();
-    ChangedLocked(cp_id, it->second);
+    ChangedLocked(it);
   }
   Notify();
 }
@@ -101,7 +102,7 @@ void Registry::Report(const std::string& cp_id, const v1::HealthReport& report) 
     entry.supply = report.supply();
     // The same report again (most of them) changes nothing anyone sees.
     if (same && DeriveStatus(entry.seen, now, monitor_timeout_) == entry.published) return;
-    ChangedLocked(cp_id, entry);
+    ChangedLocked(it);
   }
   Notify();
 }
@@ -121,7 +122,7 @@ absl::StatusOr<v1::CpRegistryRecord> Registry::DoSetStopped(const std::string& c
     return absl::NotFoundError(absl::StrCat(cp_id, " is not a known charging point"));
   }
   it->second.seen.stopped_by_operator = stopped;
-  ChangedLocked(cp_id, it->second);
+  ChangedLocked(it);
   return RecordLocked(it->second);
 }
 
@@ -199,27 +200,44 @@ std::vector<StatusChange> Registry::Sweep() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
-    for (auto& [id, entry] : entries_) {
-      const v1::CpStatus status = DeriveStatus(entry.seen, now, monitor_timeout_);
-      // Statuses that change with time alone (a silent monitor) show here.
-      if (status != entry.published) {
-        ChangedLocked(id, entry);
+    // Silences first, so that a monitor gone quiet is among the changes.
+    while (!silences_.empty() && silences_.top().at < now) {
+      const Entries::iterator it = silences_.top().entry;
+      silences_.pop();
+      it->second.watched = false;
+      if (DeriveStatus(it->second.seen, now, monitor_timeout_) != it->second.published) {
+        ChangedLocked(it);  // DISCONNECTED: not watched again until it reports
         changed = true;
+      } else {
+        WatchLocked(it);  // it reported meanwhile: due again from that report
       }
-      if (status == entry.swept) continue;
-      changes.push_back({id, entry.swept, status});
-      entry.swept = status;
     }
+    for (auto c = by_change_.upper_bound(swept_version_); c != by_change_.end(); ++c) {
+      Entry& entry = entries_.at(c->second);
+      if (entry.published == entry.swept) continue;
+      changes.push_back({c->second, entry.swept, entry.published});
+      entry.swept = entry.published;
+    }
+    swept_version_ = version_;
   }
   if (changed) Notify();
   return changes;
 }
 
-void Registry::ChangedLocked(const std::string& id, Entry& entry) {
+void Registry::ChangedLocked(Entries::iterator it) {
+  Entry& entry = it->second;
   if (entry.changed != 0) by_change_.erase(entry.changed);
   entry.changed = ++version_;
-  by_change_[entry.changed] = id;
+  by_change_[entry.changed] = it->first;
   entry.published = DeriveStatus(entry.seen, clock_.Now(), monitor_timeout_);
+  WatchLocked(it);
+}
+
+void Registry::WatchLocked(Entries::iterator it) {
+  Entry& entry = it->second;
+  if (entry.watched || entry.published == v1::CP_STATUS_DISCONNECTED) return;
+  entry.watched = true;
+  silences_.push({entry.seen.last_report + monitor_timeout_, it});
 }
 
 void Registry::SetChangeListener(std::function<void()> listener) {

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <functional>
 #include <map>
+#include <queue>
 #include <optional>
 #include <string>
 #include <utility>
@@ -65,8 +67,11 @@ class Registry {
   // The supply each SUPPLYING CP reports, by CP id.
   std::vector<std::pair<std::string, v1::SupplySnapshot>> Running() const;
 
-  // Derives every status again and returns those that changed since the
-  // last sweep, in id order.
+  // Returns the statuses that changed since the last sweep, in the order
+  // they changed, after marking DISCONNECTED the CPs whose monitor fell
+  // silent. Its cost is what changed and the CPs whose silence deadline
+  // came, not the size of the registry: a registry that knows 60,000 CPs
+  // of which 10,000 report is not scanned five times a second.
   std::vector<StatusChange> Sweep();
 
   // Up to `max` CPs with ids after `after`, in id order (a page of the list).
@@ -98,10 +103,21 @@ class Registry {
     v1::CpStatus swept = v1::CP_STATUS_UNSPECIFIED;      // as of the last sweep
     v1::CpStatus published = v1::CP_STATUS_UNSPECIFIED;  // as of the last change
     uint64_t changed = 0;                                // its sequence number
+    bool watched = false;  // in silences_, until its silence deadline comes
+  };
+  using Entries = std::map<std::string, Entry>;  // nodes stay put: silences_ points at them
+  // When a CP that shows as connected would count as silent, unless it
+  // reports meanwhile (then it is due again from its last report).
+  struct Silence {
+    absl::Time at;
+    Entries::iterator entry;
+    bool operator>(const Silence& other) const { return at > other.at; }
   };
 
-  // Records a change of `entry` (which must be in entries_ under `id`).
-  void ChangedLocked(const std::string& id, Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records a change of the entry, and watches it for silence while it
+  // shows as connected.
+  void ChangedLocked(Entries::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WatchLocked(Entries::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Notify() const ABSL_LOCKS_EXCLUDED(listener_mu_);
   // The bodies of Restore, Register and SetStopped, which notify once unlocked.
   void DoRestore(const v1::CpRegistryRecord& record) ABSL_LOCKS_EXCLUDED(mu_);
@@ -116,9 +132,12 @@ class Registry {
   Clock& clock_;
   const absl::Duration monitor_timeout_;
   mutable absl::Mutex mu_;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  Entries entries_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, std::string> by_change_ ABSL_GUARDED_BY(mu_);
+  uint64_t swept_version_ ABSL_GUARDED_BY(mu_) = 0;  // changes up to here were swept
+  std::priority_queue<Silence, std::vector<Silence>, std::greater<Silence>> silences_
+      ABSL_GUARDED_BY(mu_);
   // Readers call the listener, concurrently; a writer replaces it.
   mutable absl::Mutex listener_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);

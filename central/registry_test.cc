@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -105,6 +106,50 @@ TEST(RegistryTest, SweepReportsEachChangeOnce) {
   EXPECT_EQ(changes[0].from, v1::CP_STATUS_ACTIVE);
   EXPECT_EQ(changes[0].to, v1::CP_STATUS_DISCONNECTED);
   EXPECT_EQ(registry.SetStopped("CP-404", true).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(RegistryTest, SweepFindsEachSilentMonitorOnceAndNeverOneThatReports) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  registry.FinishRestore();
+  // Many CPs known and long gone, as a registry holds after a while.
+  for (int i = 0; i < 1000; ++i) {
+    v1::CpRegistryRecord record;
+    *record.mutable_info() = Info(absl::StrCat("OLD-", i));
+    registry.Restore(record);
+  }
+  for (const char* id : {"CP-QUIET", "CP-TALKS"}) {
+    (void)registry.Register(Info(id));
+    registry.Report(id, Healthy());
+  }
+  EXPECT_EQ(registry.Sweep().size(), 2u);  // both ACTIVE
+  int changes = 0;
+  std::vector<StatusChange> gone;
+  for (int tick = 0; tick < 50; ++tick) {  // 10 s in sweeps of 200 ms
+    clock.Advance(absl::Milliseconds(200));
+    if (tick % 5 == 0) registry.Report("CP-TALKS", Healthy());
+    for (const StatusChange& change : registry.Sweep()) {
+      if (change.to == v1::CP_STATUS_DISCONNECTED) gone.push_back(change);
+      ++changes;
+    }
+    // Silent for more than 3 s from tick 15 (3.2 s) on, and seen at once.
+    EXPECT_EQ(gone.size(), tick < 15 ? 0u : 1u) << "at tick " << tick;
+  }
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].cp_id, "CP-QUIET");
+  EXPECT_EQ(gone[0].from, v1::CP_STATUS_ACTIVE);
+  EXPECT_EQ(changes, 1);
+  EXPECT_EQ(registry.Status("CP-TALKS"), v1::CP_STATUS_ACTIVE);
+
+  // Back, and silent again: announced again, once.
+  registry.Report("CP-QUIET", Healthy());
+  auto back = registry.Sweep();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].to, v1::CP_STATUS_ACTIVE);
+  clock.Advance(absl::Seconds(4));
+  auto again = registry.Sweep();
+  ASSERT_EQ(again.size(), 2u);  // CP-TALKS stopped reporting too
+  EXPECT_TRUE(registry.Sweep().empty());
 }
 
 // Found by ThreadSanitizer: the service cleared the listener while a
