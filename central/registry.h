@@ -6,10 +6,9 @@
 
 #include <cstdint>
 #include <functional>
-#include <functional>
 #include <map>
-#include <queue>
 #include <optional>
+#include <queue>
 #include <string>
 #include <utility>
 #include <vector>
