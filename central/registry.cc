@@ -167,7 +167,8 @@ std::vector<std::pair<std::string, v1::SupplySnapshot>> Registry::Running() cons
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
   std::vector<std::pair<std::string, v1::SupplySnapshot>> out;
-  for (const auto& [id, entry] : entries_) {
+  for (const std::string& id : supplying_) {
+    const Entry& entry = entries_.at(id);
     if (DeriveStatus(entry.seen, now, monitor_timeout_) != v1::CP_STATUS_SUPPLYING) continue;
     if (!entry.supply.session_id().empty()) out.emplace_back(id, entry.supply);
   }
@@ -229,7 +230,11 @@ void Registry::ChangedLocked(Entries::iterator it) {
   if (entry.changed != 0) by_change_.erase(entry.changed);
   entry.changed = ++version_;
   by_change_[entry.changed] = it->first;
+  const bool was_supplying = entry.published == v1::CP_STATUS_SUPPLYING;
   entry.published = DeriveStatus(entry.seen, clock_.Now(), monitor_timeout_);
+  const bool supplying = entry.published == v1::CP_STATUS_SUPPLYING;
+  if (supplying && !was_supplying) supplying_.insert(it->first);
+  if (!supplying && was_supplying) supplying_.erase(it->first);
   WatchLocked(it);
 }
 

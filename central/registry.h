@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,7 +64,8 @@ class Registry {
   size_t size() const;
   // How many CPs show each status (one pass, no copies).
   std::map<v1::CpStatus, int> CountByStatus() const;
-  // The supply each SUPPLYING CP reports, by CP id.
+  // The supply each SUPPLYING CP reports, by CP id (from the CPs that
+  // supply, not a walk of the registry).
   std::vector<std::pair<std::string, v1::SupplySnapshot>> Running() const;
 
   // Returns the statuses that changed since the last sweep, in the order
@@ -137,6 +139,7 @@ class Registry {
   uint64_t swept_version_ ABSL_GUARDED_BY(mu_) = 0;  // changes up to here were swept
   std::priority_queue<Silence, std::vector<Silence>, std::greater<Silence>> silences_
       ABSL_GUARDED_BY(mu_);
+  std::set<std::string> supplying_ ABSL_GUARDED_BY(mu_);  // shown as SUPPLYING at their last change
   // Readers call the listener, concurrently; a writer replaces it.
   mutable absl::Mutex listener_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);
