@@ -104,7 +104,10 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       enrolment_store_(*producer_),
       access_(options.security.insecure, enrolments_, audit_, &enrolment_store_),
       registry_(SystemClock::Get(), options.monitor_timeout),
-      hub_(SystemClock::Get(), options.monitor_timeout),
+      hub_(SystemClock::Get(), options.monitor_timeout,
+           [this](absl::string_view kind, absl::Duration took) {
+             metrics_.CommandAnswered(kind, took);
+           }),
       coordinator_(Audited(options.coordinator, audit_), SystemClock::Get(), registry_, hub_,
                    publisher_, metrics_),
       service_(registry_, hub_, coordinator_, store_, audit_, access_,

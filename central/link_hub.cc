@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "google/protobuf/descriptor.h"
 
 namespace evnet {
 
@@ -84,14 +85,19 @@ void LinkHub::Touch(const std::string& cp_id, uint64_t link_id) {
 
 void LinkHub::Complete(const std::string& cp_id, const v1::CommandResult& result) {
   Done done;
+  absl::string_view kind;
+  absl::Duration took;
   {
     absl::MutexLock lock(&mu_);
     auto it = pending_.find(result.command_id());
     // Only the CP the command went to may answer it.
     if (it == pending_.end() || it->second.cp_id != cp_id) return;
     done = std::move(it->second.done);
+    kind = it->second.kind;
+    took = clock_.Now() - it->second.sent;
     pending_.erase(it);
   }
+  if (on_answer_) on_answer_(kind, took);
   done(result.code() == 0 ? absl::OkStatus()
                           : absl::Status(static_cast<absl::StatusCode>(result.code()),
                                          result.message()));
@@ -108,6 +114,16 @@ bool LinkHub::Write(const std::string& cp_id, uint64_t link_id,
   }
   return stream->Write(command);
 }
+
+namespace {
+
+absl::string_view KindOf(const v1::CentralCommand& command) {
+  const google::protobuf::FieldDescriptor* field =
+      command.GetDescriptor()->FindFieldByNumber(command.kind_case());
+  return field == nullptr ? absl::string_view("none") : absl::string_view(field->name());
+}
+
+}  // namespace
 
 std::shared_ptr<absl::Mutex> LinkHub::OrderOf(const std::string& cp_id) {
   absl::MutexLock lock(&mu_);
@@ -133,8 +149,9 @@ void LinkHub::SendCommand(const std::string& cp_id, v1::CentralCommand command,
           status = absl::UnavailableError(absl::StrCat("the monitor of ", cp_id, " is not connected"));
         } else {
           stream = it->second.stream;
-          pending_[command.command_id()] =
-              Pending{cp_id, it->second.id, clock_.Now() + timeout, timeout, std::move(done)};
+          const absl::Time now = clock_.Now();
+          pending_[command.command_id()] = Pending{
+              cp_id, it->second.id, now + timeout, timeout, std::move(done), now, KindOf(command)};
         }
       }
       if (stream != nullptr && !stream->Write(command)) {

@@ -8,6 +8,7 @@
 #define EVNET_CENTRAL_LINK_HUB_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "central/outbound.h"
 #include "common/clock.h"
@@ -34,8 +36,13 @@ class LinkHub final : public CommandSender {
     virtual void Close(const absl::Status& reason) = 0;
   };
 
-  LinkHub(Clock& clock, absl::Duration monitor_timeout)
-      : clock_(clock), monitor_timeout_(monitor_timeout) {}
+  // Told of every command a monitor answered: the command's kind (e.g.
+  // "start_supply") and the time from sending it to the answer. Called
+  // outside the hub's lock; must not block.
+  using AnswerObserver = std::function<void(absl::string_view kind, absl::Duration)>;
+
+  LinkHub(Clock& clock, absl::Duration monitor_timeout, AnswerObserver on_answer = nullptr)
+      : clock_(clock), monitor_timeout_(monitor_timeout), on_answer_(std::move(on_answer)) {}
 
   // Takes `stream` as the link of `cp_id`; returns its link id, or
   // ALREADY_EXISTS while another monitor's link is open and reporting.
@@ -85,12 +92,15 @@ class LinkHub final : public CommandSender {
     absl::Time deadline;
     absl::Duration timeout;
     Done done;
+    absl::Time sent;
+    absl::string_view kind;  // the command's oneof field name (descriptor-owned)
   };
 
   std::shared_ptr<absl::Mutex> OrderOf(const std::string& cp_id);
 
   Clock& clock_;
   const absl::Duration monitor_timeout_;
+  const AnswerObserver on_answer_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::Mutex streams_mu_;

@@ -89,6 +89,33 @@ TEST_F(LinkHubTest, CommandsAreAnsweredOnlyByTheirCp) {
   EXPECT_EQ((*outcome)->code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(LinkHubAnswers, EachAnswerIsObservedWithItsKindAndItsRoundTrip) {
+  FakeClock clock;
+  std::vector<std::pair<std::string, absl::Duration>> seen;
+  LinkHub hub(clock, absl::Seconds(3), [&seen](absl::string_view kind, absl::Duration took) {
+    seen.emplace_back(std::string(kind), took);
+  });
+  ASSERT_TRUE(hub.Attach("CP-001", std::make_shared<FakeStream>()).ok());
+  v1::CentralCommand start = Command("c-1");
+  start.mutable_start_supply()->set_session_id("s-1");
+  hub.SendCommand("CP-001", start, absl::Seconds(5), Always(), [](absl::Status) {});
+  clock.Advance(absl::Milliseconds(40));
+  v1::CommandResult result;
+  result.set_command_id("c-1");
+  hub.Complete("CP-002", result);  // not its CP: not an answer
+  EXPECT_TRUE(seen.empty());
+  hub.Complete("CP-001", result);
+  hub.Complete("CP-001", result);  // a repeat: answered already
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, "start_supply");
+  EXPECT_EQ(seen[0].second, absl::Milliseconds(40));
+  // One that expires was never answered: not observed.
+  hub.SendCommand("CP-001", Command("c-2"), absl::Seconds(5), Always(), [](absl::Status) {});
+  clock.Advance(absl::Seconds(6));
+  hub.ExpireCommands();
+  EXPECT_EQ(seen.size(), 1u);
+}
+
 TEST_F(LinkHubTest, ACommandNobodyAnswersExpiresAtItsDeadline) {
   ASSERT_TRUE(hub_.Attach("CP-001", std::make_shared<FakeStream>()).ok());
   auto outcome = Send("CP-001", "c-1", absl::Seconds(5));

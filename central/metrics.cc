@@ -18,15 +18,40 @@ std::string Label(absl::string_view value) { return absl::AsciiStrToLower(value)
 
 }  // namespace
 
+template <size_t N>
+void Metrics::Histogram<N>::Observe(const std::array<double, N>& bounds, absl::Duration value) {
+  const double seconds = absl::ToDoubleSeconds(value);
+  for (size_t i = 0; i < N; ++i) {
+    if (seconds <= bounds[i]) ++buckets[i];
+  }
+  ++count;
+  sum += seconds;
+}
+
+template <size_t N>
+void Metrics::Histogram<N>::Render(std::string* out, absl::string_view name,
+                                   absl::string_view labels,
+                                   const std::array<double, N>& bounds) const {
+  const std::string sep = labels.empty() ? "" : ",";
+  for (size_t i = 0; i < N; ++i) {
+    absl::StrAppend(out, name, "_bucket{", labels, sep, "le=\"", absl::StrFormat("%g", bounds[i]),
+                    "\"} ", buckets[i], "\n");
+  }
+  absl::StrAppend(out, name, "_bucket{", labels, sep, "le=\"+Inf\"} ", count, "\n");
+  const std::string braces = labels.empty() ? "" : absl::StrCat("{", labels, "}");
+  absl::StrAppend(out, name, "_sum", braces, " ", absl::StrFormat("%g", sum), "\n");
+  absl::StrAppend(out, name, "_count", braces, " ", count, "\n");
+}
+
 void Metrics::RequestAccepted(absl::Duration waited) {
   absl::MutexLock lock(&mu_);
   ++accepted_;
-  const double seconds = absl::ToDoubleSeconds(waited);
-  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    if (seconds <= kLatencyBuckets[i]) ++latency_buckets_[i];
-  }
-  ++latency_count_;
-  latency_sum_ += seconds;
+  accept_latency_.Observe(kLatencyBuckets, waited);
+}
+
+void Metrics::CommandAnswered(absl::string_view kind, absl::Duration took) {
+  absl::MutexLock lock(&mu_);
+  answer_latency_[std::string(kind)].Observe(kAnswerBuckets, took);
 }
 
 void Metrics::RequestRejected(absl::string_view reason) {
@@ -88,14 +113,14 @@ std::string Metrics::Render(const Gauges& gauges) const {
   }
   Header(&out, "evnet_request_accept_seconds", "histogram",
          "From a driver's request to central's acceptance.");
-  for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
-    absl::StrAppend(&out, "evnet_request_accept_seconds_bucket{le=\"",
-                    absl::StrFormat("%g", kLatencyBuckets[i]), "\"} ", latency_buckets_[i], "\n");
+  accept_latency_.Render(&out, "evnet_request_accept_seconds", "", kLatencyBuckets);
+  Header(&out, "evnet_command_answer_seconds", "histogram",
+         "From central sending a command on a monitor's link to the monitor's answer, by "
+         "command.");
+  for (const auto& [kind, histogram] : answer_latency_) {
+    histogram.Render(&out, "evnet_command_answer_seconds",
+                     absl::StrCat("command=\"", Label(kind), "\""), kAnswerBuckets);
   }
-  absl::StrAppend(&out, "evnet_request_accept_seconds_bucket{le=\"+Inf\"} ", latency_count_, "\n");
-  absl::StrAppend(&out, "evnet_request_accept_seconds_sum ", absl::StrFormat("%g", latency_sum_),
-                  "\n");
-  absl::StrAppend(&out, "evnet_request_accept_seconds_count ", latency_count_, "\n");
   return out;
 }
 

@@ -31,6 +31,9 @@ class Metrics {
 
   // `waited`: from the driver's request to central's acceptance.
   void RequestAccepted(absl::Duration waited);
+  // A monitor answered a command of `kind` (e.g. "start_supply") this long
+  // after central sent it.
+  void CommandAnswered(absl::string_view kind, absl::Duration took);
   // `reason`: a short label, e.g. "unknown_cp", "not_active", "expired".
   void RequestRejected(absl::string_view reason);
   void FaultDetected();
@@ -41,15 +44,27 @@ class Metrics {
 
  private:
   static constexpr std::array<double, 8> kLatencyBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  // A monitor's answer on a link: milliseconds when all is well.
+  static constexpr std::array<double, 10> kAnswerBuckets = {0.005, 0.01, 0.025, 0.05, 0.1,
+                                                            0.25,  0.5,  1,     2.5,  5};
+
+  template <size_t N>
+  struct Histogram {
+    std::array<int64_t, N> buckets = {};  // cumulative: observations <= each bound
+    int64_t count = 0;
+    double sum = 0;
+    void Observe(const std::array<double, N>& bounds, absl::Duration value);
+    void Render(std::string* out, absl::string_view name, absl::string_view labels,
+                const std::array<double, N>& bounds) const;
+  };
 
   mutable absl::Mutex mu_;
   int64_t accepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> rejected_ ABSL_GUARDED_BY(mu_);
   int64_t faults_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<v1::SessionEndReason, int64_t> completed_ ABSL_GUARDED_BY(mu_);
-  std::array<int64_t, kLatencyBuckets.size()> latency_buckets_ ABSL_GUARDED_BY(mu_) = {};
-  int64_t latency_count_ ABSL_GUARDED_BY(mu_) = 0;
-  double latency_sum_ ABSL_GUARDED_BY(mu_) = 0;
+  Histogram<kLatencyBuckets.size()> accept_latency_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Histogram<kAnswerBuckets.size()>> answer_latency_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace evnet

@@ -23,6 +23,9 @@ TEST(MetricsTest, EveryLineIsValidExpositionFormatAndNumbersAddUp) {
   Metrics metrics;
   metrics.RequestAccepted(absl::Milliseconds(80));
   metrics.RequestAccepted(absl::Seconds(3));
+  metrics.CommandAnswered("start_supply", absl::Milliseconds(12));
+  metrics.CommandAnswered("start_supply", absl::Seconds(7));
+  metrics.CommandAnswered("stop_supply", absl::Milliseconds(3));
   metrics.RequestRejected("unknown_cp");
   metrics.RequestRejected("unknown_cp");
   metrics.RequestRejected("expired");
@@ -54,6 +57,14 @@ TEST(MetricsTest, EveryLineIsValidExpositionFormatAndNumbersAddUp) {
   EXPECT_THAT(text, HasSubstr("evnet_request_accept_seconds_bucket{le=\"0.1\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("evnet_request_accept_seconds_bucket{le=\"+Inf\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("evnet_request_accept_seconds_count 2\n"));
+  EXPECT_THAT(text, HasSubstr("evnet_command_answer_seconds_bucket{command=\"start_supply\","
+                              "le=\"0.005\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("evnet_command_answer_seconds_bucket{command=\"start_supply\","
+                              "le=\"0.025\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("evnet_command_answer_seconds_bucket{command=\"start_supply\","
+                              "le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("evnet_command_answer_seconds_count{command=\"start_supply\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("evnet_command_answer_seconds_count{command=\"stop_supply\"} 1\n"));
 }
 
 }  // namespace
