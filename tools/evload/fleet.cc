@@ -20,8 +20,16 @@ namespace {
 
 constexpr double kPowerKw = 22;
 constexpr double kPrice = 0.30;
-constexpr absl::Duration kTick = absl::Milliseconds(100);
-constexpr int kBuckets = 10;  // each CP reports once per kBuckets ticks: 1 s
+// Real monitors report at independent moments, so the fleet's 1 Hz reports
+// are spread evenly over the second: each 10 ms tick, one hundredth of the
+// CPs report. (Reporting a tenth of them together every 100 ms made bursts
+// of 1,000 messages that every other message, a command's answer among
+// them, queued behind at both ends: the load generator's artefact, not
+// central's.)
+constexpr absl::Duration kTick = absl::Milliseconds(10);
+constexpr int kBuckets = 100;  // each CP reports once per kBuckets ticks: 1 s
+// Each CP is checked for a due reconnection once per kReconnectBuckets ticks.
+constexpr int kReconnectBuckets = 10;
 constexpr int kShards = 4;
 
 }  // namespace
@@ -273,7 +281,7 @@ Fleet::~Fleet() {
 
 void Fleet::Tick(int shard) {
   absl::BitGen gen;
-  int64_t tick = 0;
+  uint64_t tick = 0;
   absl::Time next_fault = absl::Now() + options_.fault_every;
   std::vector<std::pair<absl::Time, SimulatedCp*>> heal;
   absl::Time next_tick = absl::Now();
@@ -281,12 +289,16 @@ void Fleet::Tick(int shard) {
   while (!stop_.WaitForNotificationWithTimeout(next_tick - absl::Now())) {
     next_tick += kTick;
     const absl::Time now = absl::Now();
-    const int bucket = static_cast<int>(tick++ % kBuckets);
-    for (size_t i = shard; i < cps_.size(); i += kShards) {
+    // This shard's CPs are cps_[shard + kShards * j]; bucket b holds the j
+    // that are b modulo the number of buckets.
+    const size_t reconnect_bucket = tick % kReconnectBuckets;
+    const size_t bucket = tick++ % kBuckets;
+    for (size_t i = shard + kShards * reconnect_bucket; i < cps_.size();
+         i += kShards * kReconnectBuckets) {
       cps_[i]->Reconnect(now);
-      if (static_cast<int>((i / kShards) % kBuckets) == bucket) {
-        cps_[i]->Second(now, options_.session_length);
-      }
+    }
+    for (size_t i = shard + kShards * bucket; i < cps_.size(); i += kShards * kBuckets) {
+      cps_[i]->Second(now, options_.session_length);
     }
     if (shard != 0) continue;
     for (auto it = heal.begin(); it != heal.end();) {
