@@ -45,9 +45,11 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   const std::string& id() const { return id_; }
   void Connect();
   // Once a second: health, telemetry, the end of a session.
-  void Second(absl::Time now, absl::Duration session_length);
+  // Each reads the time under the CP's lock, so that it is never before the
+  // start of a session that a command began meanwhile.
+  void Second(absl::Duration session_length);
   void Reconnect(absl::Time now);  // if due
-  void SetBroken(bool broken, absl::Time now);
+  void SetBroken(bool broken);
   void DropLink();
   void Close();  // for good
   // Waits (at most `timeout`) until the current link, if any, is done.
@@ -137,8 +139,9 @@ void SimulatedCp::Close() {
   if (link_ != nullptr) link_->Cancel();
 }
 
-void SimulatedCp::SetBroken(bool now_broken, absl::Time now) {
+void SimulatedCp::SetBroken(bool now_broken) {
   absl::MutexLock lock(&mu);
+  const absl::Time now = absl::Now();
   if (broken == now_broken) return;
   broken = now_broken;
   broken_since = now_broken ? now : absl::InfinitePast();
@@ -161,8 +164,9 @@ v1::MonitorMessage SimulatedCp::HealthLocked(absl::Time now) const {
   return message;
 }
 
-void SimulatedCp::Second(absl::Time now, absl::Duration session_length) {
+void SimulatedCp::Second(absl::Duration session_length) {
   absl::MutexLock lock(&mu);
+  const absl::Time now = absl::Now();
   if (!session.session_id().empty()) {
     const double hours = absl::ToDoubleHours(now - started);
     session.set_energy_kwh(kPowerKw * hours);
@@ -298,7 +302,7 @@ void Fleet::Tick(int shard) {
       cps_[i]->Reconnect(now);
     }
     for (size_t i = shard + kShards * bucket; i < cps_.size(); i += kShards * kBuckets) {
-      cps_[i]->Second(now, options_.session_length);
+      cps_[i]->Second(options_.session_length);
     }
     if (shard != 0) continue;
     for (auto it = heal.begin(); it != heal.end();) {
@@ -306,14 +310,14 @@ void Fleet::Tick(int shard) {
         ++it;
         continue;
       }
-      it->second->SetBroken(false, now);
+      it->second->SetBroken(false);
       it = heal.erase(it);
     }
     if (now < next_fault || (options_.fault_share <= 0 && options_.reconnect_share <= 0)) continue;
     next_fault = now + options_.fault_every;
     for (auto& cp : cps_) {
       if (absl::Bernoulli(gen, options_.fault_share)) {
-        cp->SetBroken(true, now);
+        cp->SetBroken(true);
         heal.emplace_back(now + options_.fault_length, cp.get());
       }
       if (absl::Bernoulli(gen, options_.reconnect_share)) cp->DropLink();
