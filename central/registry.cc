@@ -216,6 +216,12 @@ std::vector<StatusChange> Registry::Sweep() {
     for (auto c = by_change_.upper_bound(swept_version_); c != by_change_.end(); ++c) {
       Entry& entry = entries_.at(c->second);
       if (entry.published == entry.swept) continue;
+      if (entry.swept == v1::CP_STATUS_UNSPECIFIED &&
+          entry.published == v1::CP_STATUS_DISCONNECTED) {
+        // A new CP whose monitor registered and has not reported yet: it
+        // has not gone anywhere. Its first report announces it.
+        continue;
+      }
       changes.push_back({c->second, entry.swept, entry.published});
       entry.swept = entry.published;
     }

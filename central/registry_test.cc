@@ -108,6 +108,25 @@ TEST(RegistryTest, SweepReportsEachChangeOnce) {
   EXPECT_EQ(registry.SetStopped("CP-404", true).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(RegistryTest, ANewCpIsAnnouncedByItsFirstReportNotAsGoneWhenItRegisters) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  registry.FinishRestore();
+  (void)registry.Register(Info("CP-001"));
+  EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_DISCONNECTED);  // nothing heard yet
+  EXPECT_TRUE(registry.Sweep().empty());
+  registry.Report("CP-001", Healthy());
+  auto changes = registry.Sweep();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].from, v1::CP_STATUS_UNSPECIFIED);
+  EXPECT_EQ(changes[0].to, v1::CP_STATUS_ACTIVE);
+  // Gone after that is announced, as ever.
+  clock.Advance(absl::Seconds(4));
+  changes = registry.Sweep();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].to, v1::CP_STATUS_DISCONNECTED);
+}
+
 TEST(RegistryTest, SweepFindsEachSilentMonitorOnceAndNeverOneThatReports) {
   FakeClock clock;
   Registry registry(clock, absl::Seconds(3));
