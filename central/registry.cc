@@ -44,7 +44,7 @@ std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointIn
 
 std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPointInfo& info) {
   absl::MutexLock lock(&mu_);
-  auto it = entries_.try_emplace(info.cp_id()).first;
+  auto [it, inserted] = entries_.try_emplace(info.cp_id());
   Entry& entry = it->second;
   // A monitor may register before it has heard from its engine: keep what
   // is known of location, price and power.
@@ -56,6 +56,9 @@ std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPoint
   entry.info = merged;
   entry.seen.link_up = true;
   ChangedLocked(it);
+  // As for a CP known from Kafka: a new CP shows DISCONNECTED until its
+  // first report, which is what announces it; it has not gone anywhere.
+  if (inserted) entry.swept = entry.published;
   if (!restored_ || merged.SerializeAsString() == entry.persisted.SerializeAsString()) {
     return std::nullopt;
   }
@@ -216,12 +219,6 @@ std::vector<StatusChange> Registry::Sweep() {
     for (auto c = by_change_.upper_bound(swept_version_); c != by_change_.end(); ++c) {
       Entry& entry = entries_.at(c->second);
       if (entry.published == entry.swept) continue;
-      if (entry.swept == v1::CP_STATUS_UNSPECIFIED &&
-          entry.published == v1::CP_STATUS_DISCONNECTED) {
-        // A new CP whose monitor registered and has not reported yet: it
-        // has not gone anywhere. Its first report announces it.
-        continue;
-      }
       changes.push_back({c->second, entry.swept, entry.published});
       entry.swept = entry.published;
     }

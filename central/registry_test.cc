@@ -118,7 +118,7 @@ TEST(RegistryTest, ANewCpIsAnnouncedByItsFirstReportNotAsGoneWhenItRegisters) {
   registry.Report("CP-001", Healthy());
   auto changes = registry.Sweep();
   ASSERT_EQ(changes.size(), 1u);
-  EXPECT_EQ(changes[0].from, v1::CP_STATUS_UNSPECIFIED);
+  EXPECT_EQ(changes[0].from, v1::CP_STATUS_DISCONNECTED);
   EXPECT_EQ(changes[0].to, v1::CP_STATUS_ACTIVE);
   // Gone after that is announced, as ever.
   clock.Advance(absl::Seconds(4));
