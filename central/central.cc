@@ -29,6 +29,9 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   KafkaProducerOptions kafka;
   kafka.bootstrap_servers = options.kafka_bootstrap;
   kafka.client_id = "central";
+  // Central starts again with a new producer instead (Sweep), its state
+  // rebuilt from Kafka.
+  kafka.replace_when_fatal = false;
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) return producer.status();
   std::unique_ptr<Central> central(new Central(options, *std::move(producer)));

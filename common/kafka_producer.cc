@@ -1,5 +1,6 @@
 #include "common/kafka_producer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -59,32 +60,88 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
   if (producer == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka producer: ", error));
   }
-  return std::unique_ptr<KafkaProducer>(new KafkaProducer(
-      std::move(event_logger), std::move(reporter), std::move(producer), options.queue_full_wait));
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(event_logger),
+                                                          std::move(reporter), *std::move(conf),
+                                                          std::move(producer), options));
 }
 
 KafkaProducer::KafkaProducer(std::unique_ptr<KafkaEventLogger> event_logger,
                              std::unique_ptr<DeliveryReporter> reporter,
+                             std::unique_ptr<RdKafka::Conf> conf,
                              std::unique_ptr<RdKafka::Producer> producer,
-                             absl::Duration queue_full_wait)
+                             const KafkaProducerOptions& options)
     : event_logger_(std::move(event_logger)),
       reporter_(std::move(reporter)),
+      conf_(std::move(conf)),
       producer_(std::move(producer)),
-      queue_full_wait_(queue_full_wait),
+      queue_full_wait_(options.queue_full_wait),
+      replace_when_fatal_(options.replace_when_fatal),
       poll_thread_([this] { PollLoop(); }) {}
+
+namespace {
+
+// Reports every message left on `producer` as failed, so that no callback
+// is silently dropped.
+void FailWhatIsLeft(RdKafka::Producer& producer) {
+  producer.purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  producer.poll(0);
+  while (producer.outq_len() > 0 && absl::Now() < give_up) producer.poll(10);
+}
+
+}  // namespace
 
 KafkaProducer::~KafkaProducer() {
   absl::Status flushed = Flush(absl::Seconds(10));
   if (!flushed.ok()) LOG(WARNING) << "closing the Kafka producer: " << flushed;
   stopping_ = true;
   poll_thread_.join();
-  // Report what is left as failed, so that no callback is silently dropped.
-  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
-  producer_->poll(0);
+  FailWhatIsLeft(*Current());
+}
+
+std::shared_ptr<RdKafka::Producer> KafkaProducer::Current() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return producer_;
 }
 
 void KafkaProducer::PollLoop() {
-  while (!stopping_) producer_->poll(100);
+  while (!stopping_) {
+    std::shared_ptr<RdKafka::Producer> producer = Current();
+    producer->poll(100);
+    if (!replace_when_fatal_) continue;
+    std::string reason;
+    if (producer->fatal_error(reason) != RdKafka::ERR_NO_ERROR) Replace(std::move(producer));
+  }
+}
+
+void KafkaProducer::Replace(std::shared_ptr<RdKafka::Producer> failed) {
+  const absl::Time now = absl::Now();
+  if (next_replacement_ == absl::InfinitePast()) {  // it has just failed
+    // A producer that lasted a while starts the waits over at a second.
+    if (now - last_replacement_ > absl::Minutes(1)) replacement_backoff_ = absl::Seconds(1);
+    next_replacement_ = now + replacement_backoff_;
+  }
+  if (now < next_replacement_) return;
+  const absl::Status why = Fatal();
+  std::string error;
+  std::shared_ptr<RdKafka::Producer> fresh(RdKafka::Producer::create(conf_.get(), error));
+  if (fresh == nullptr) {
+    LOG(ERROR) << why.message() << "; cannot create a new one yet: " << error;
+    next_replacement_ = now + replacement_backoff_;
+    return;
+  }
+  {
+    absl::WriterMutexLock lock(&mu_);
+    producer_ = fresh;
+  }
+  const int left = failed->outq_len();
+  LOG(WARNING) << why.message() << "; replaced by a new producer, and the " << left
+               << " message(s) left on the old one are reported as failed";
+  FailWhatIsLeft(*failed);
+  // Should the new one fail too, it waits longer, up to 30 s.
+  next_replacement_ = absl::InfinitePast();
+  replacement_backoff_ = std::min(replacement_backoff_ * 2, absl::Seconds(30));
+  last_replacement_ = now;
 }
 
 absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view key,
@@ -93,9 +150,10 @@ absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view k
   auto callback = std::make_unique<DeliveryCallback>(std::move(on_delivery));
   const std::string topic_name(topic);
   const absl::Time give_up = absl::Now() + queue_full_wait_;
+  const std::shared_ptr<RdKafka::Producer> producer = Current();
   RdKafka::ErrorCode err;
   while (true) {
-    err = producer_->produce(
+    err = producer->produce(
         topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
         const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
         created == absl::InfinitePast() ? 0 : absl::ToUnixMillis(created), callback.get());
@@ -134,29 +192,30 @@ absl::Status KafkaProducer::ProduceAndWait(absl::string_view topic,
 }
 
 absl::Status KafkaProducer::Flush(absl::Duration timeout) {
+  const std::shared_ptr<RdKafka::Producer> producer = Current();
   RdKafka::ErrorCode err =
-      producer_->flush(static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+      producer->flush(static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   if (err == RdKafka::ERR__TIMED_OUT) {
     return absl::DeadlineExceededError(absl::StrCat(
-        producer_->outq_len(), " Kafka message(s) still undelivered after ",
+        producer->outq_len(), " Kafka message(s) still undelivered after ",
         absl::FormatDuration(timeout)));
   }
   return KafkaStatus(err, "flushing the Kafka producer");
 }
 
-int KafkaProducer::OutstandingMessages() const { return producer_->outq_len(); }
+int KafkaProducer::OutstandingMessages() const { return Current()->outq_len(); }
 
 absl::Status KafkaProducer::Fatal() const {
   std::string reason;
-  const RdKafka::ErrorCode err = producer_->fatal_error(reason);
+  const RdKafka::ErrorCode err = Current()->fatal_error(reason);
   if (err == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("the Kafka producer failed for good (",
-                                          RdKafka::err2str(err), ": ", reason,
-                                          "); it must be replaced"));
+  return absl::InternalError(absl::StrCat(
+      "the Kafka producer failed for good (", RdKafka::err2str(err), ": ", reason, ")",
+      replace_when_fatal_ ? "" : "; it must be replaced"));
 }
 
 void KafkaProducer::InjectFatalErrorForTesting(const std::string& reason) {
-  rd_kafka_test_fatal_error(producer_->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+  rd_kafka_test_fatal_error(Current()->c_ptr(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
                             reason.c_str());
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/kafka_conf.h"
 #include "librdkafka/rdkafkacpp.h"
@@ -31,6 +32,14 @@ struct KafkaProducerOptions {
   absl::Duration queue_full_wait = absl::Seconds(1);
   // Further librdkafka properties; they override the defaults above.
   KafkaProperties properties;
+  // When librdkafka fails the producer for good (a broker that refused its
+  // idempotence id, e.g. before central granted the network's ACLs, or a
+  // broken sequence), a new one replaces it: what was queued on the old one
+  // is reported as failed, and later messages go out on the new one. The
+  // first replacement is a second after the failure, then at most every 30 s.
+  // Off, every later Produce fails and Fatal() says why: for a program that
+  // starts again instead (central).
+  bool replace_when_fatal = true;
 };
 
 // Called once per message, on the producer's own thread: OK once the broker
@@ -75,8 +84,8 @@ class KafkaProducer {
   int OutstandingMessages() const;
 
   // OK, or why this producer failed for good (e.g. the idempotent
-  // producer's sequence broke): every later Produce fails, and the program
-  // must say so and start again with a new producer.
+  // producer's sequence broke): until it is replaced (replace_when_fatal)
+  // every Produce fails.
   absl::Status Fatal() const;
 
   // Makes this producer fail for good, as librdkafka would: for tests.
@@ -86,15 +95,28 @@ class KafkaProducer {
   class DeliveryReporter;
 
   KafkaProducer(std::unique_ptr<KafkaEventLogger> event_logger,
-                std::unique_ptr<DeliveryReporter> reporter,
-                std::unique_ptr<RdKafka::Producer> producer, absl::Duration queue_full_wait);
+                std::unique_ptr<DeliveryReporter> reporter, std::unique_ptr<RdKafka::Conf> conf,
+                std::unique_ptr<RdKafka::Producer> producer, const KafkaProducerOptions& options);
+  // The handle messages go out on now; it may be replaced at any time.
+  std::shared_ptr<RdKafka::Producer> Current() const;
   void PollLoop();
+  // On the poll thread: swaps a failed handle for a new one, then fails
+  // what was left on the old one.
+  void Replace(std::shared_ptr<RdKafka::Producer> failed);
 
-  // Declared in this order so that the handle dies before its callbacks.
+  // Declared in this order so that the handles die before their callbacks.
   std::unique_ptr<KafkaEventLogger> event_logger_;
   std::unique_ptr<DeliveryReporter> reporter_;
-  std::unique_ptr<RdKafka::Producer> producer_;
+  const std::unique_ptr<RdKafka::Conf> conf_;  // to create a replacement
+  mutable absl::Mutex mu_;
+  std::shared_ptr<RdKafka::Producer> producer_ ABSL_GUARDED_BY(mu_);
   const absl::Duration queue_full_wait_;
+  const bool replace_when_fatal_;
+  // Owned by the poll thread: when the failed handle may be replaced
+  // (InfinitePast: none failed), the wait after a failure, the last time.
+  absl::Time next_replacement_ = absl::InfinitePast();
+  absl::Duration replacement_backoff_ = absl::Seconds(1);
+  absl::Time last_replacement_ = absl::InfinitePast();
   std::atomic<bool> stopping_{false};
   std::thread poll_thread_;
 };

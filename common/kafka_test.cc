@@ -44,6 +44,13 @@ class MockCluster {
   }
   std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mcluster_); }
   void SetBrokerDown() { rd_kafka_mock_broker_set_down(mcluster_, 1); }
+  // The next producer asking for an idempotence id is refused, as a broker
+  // with an authorizer refuses a client before central granted its ACLs.
+  void RefuseNextProducerId() {
+    constexpr int16_t kInitProducerId = 22;  // Kafka's API key
+    rd_kafka_mock_push_request_errors(mcluster_, kInitProducerId, 1,
+                                      RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED);
+  }
 
  private:
   rd_kafka_t* rk_;
@@ -52,10 +59,12 @@ class MockCluster {
 
 class KafkaTest : public ::testing::Test {
  protected:
-  std::unique_ptr<KafkaProducer> NewProducer(absl::Duration delivery_timeout = absl::Seconds(10)) {
+  std::unique_ptr<KafkaProducer> NewProducer(absl::Duration delivery_timeout = absl::Seconds(10),
+                                             bool replace_when_fatal = true) {
     KafkaProducerOptions options;
     options.bootstrap_servers = cluster_.bootstrap();
     options.delivery_timeout = delivery_timeout;
+    options.replace_when_fatal = replace_when_fatal;
     auto producer = KafkaProducer::Create(options);
     EXPECT_TRUE(producer.ok()) << producer.status();
     return producer.ok() ? *std::move(producer) : nullptr;
@@ -383,13 +392,30 @@ TEST_F(KafkaTest, AFullQueueThatNeverEmptiesIsReportedAsExhausted) {
 }
 
 TEST_F(KafkaTest, AFatalProducerErrorIsReportedAndEveryLaterProduceFails) {
-  auto producer = NewProducer();
+  auto producer = NewProducer(absl::Seconds(10), /*replace_when_fatal=*/false);
   EXPECT_TRUE(producer->Fatal().ok());
   producer->InjectFatalErrorForTesting("sequence broken");
   EXPECT_EQ(producer->Fatal().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(producer->Fatal().message()), HasSubstr("failed for good"));
   absl::Status later = producer->ProduceAndWait(kTopic, "k", "after", absl::Seconds(5));
   EXPECT_FALSE(later.ok());
+}
+
+TEST_F(KafkaTest, AProducerRefusedItsIdempotenceIdIsReplacedAndDeliversOnceAllowed) {
+  cluster_.RefuseNextProducerId();
+  auto producer = NewProducer();
+  absl::Status sent = producer->ProduceAndWait(kTopic, "key-refused", "refused", absl::Seconds(5));
+  EXPECT_FALSE(sent.ok());  // failed with the producer, or purged from it
+  // Replaced a second later: a message queued then goes out.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!sent.ok() && absl::Now() < deadline) {
+    sent = producer->ProduceAndWait(kTopic, "key-allowed", "allowed", absl::Seconds(5));
+    if (!sent.ok()) absl::SleepFor(absl::Milliseconds(50));  // the replacement's poll
+  }
+  ASSERT_TRUE(sent.ok()) << sent;
+  EXPECT_TRUE(producer->Fatal().ok()) << producer->Fatal();
+  auto consumer = NewConsumer("replaced");
+  EXPECT_THAT(ConsumeToEnd(*consumer), ElementsAre("allowed"));
 }
 
 }  // namespace
