@@ -224,13 +224,15 @@ absl::Status Network::StartCentral() {
   }
   absl::Status launched = Launch("central", argv);
   if (!launched.ok()) return launched;
+  // Ready as a probe sees it: topics made, the network's ACLs granted (a
+  // client started before may be refused by the broker), state rebuilt.
+  std::unique_ptr<httplib::Client> http = Dashboard();
+  http->set_connection_timeout(0, 500'000);
+  http->set_read_timeout(1, 0);
   bool up = WaitFor(
       [&] {
-        grpc::ClientContext context;
-        context.set_deadline(DeadlineIn(absl::Milliseconds(500)));
-        v1::ListChargingPointsResponse response;
-        return central_->ListChargingPoints(&context, {}, &response).ok() ||
-               !processes_["central"]->Running();
+        httplib::Result readyz = http->Get("/readyz");
+        return (readyz && readyz->status == 200) || !processes_["central"]->Running();
       },
       absl::Seconds(30));
   if (!up || !processes_["central"]->Running()) {
