@@ -131,7 +131,8 @@ std::vector<v1::DriverUpdate> UpdateLog::WaitFor(const std::string& driver_id,
 std::string Network::CpId(int n) { return absl::StrFormat("CP-%03d", n); }
 
 absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec>& cps,
-                                                        std::vector<std::string> central_flags) {
+                                                        std::vector<std::string> central_flags,
+                                                        Order order) {
   std::unique_ptr<Network> net(new Network());
   net->dir_ = MakeTempDir("network");
   net->cps_ = cps;
@@ -171,11 +172,31 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
   net->http_port_ = PickFreePort();
   net->central_ = v1::CentralService::NewStub(
       MakeCentralChannel(absl::StrCat("127.0.0.1:", net->central_port_), security));
+  const bool engines_first = order == Order::kEnginesRefusedBeforeCentral;
+  if (engines_first) {
+    for (size_t i = 1; i <= cps.size(); ++i) {
+      if (absl::Status s = net->Pki("issue", absl::StrCat("cp ", CpId(i))); !s.ok()) return s;
+      net->engine_ports_[i] = PickFreePort();
+      if (absl::Status s = net->StartEngine(i); !s.ok()) return s;
+    }
+    for (size_t i = 1; i <= cps.size(); ++i) {
+      const std::string engine = absl::StrCat("cp-e-", i);
+      if (!WaitFor([&] { return absl::StrContains(net->LogOf(engine), "Kafka fatal error"); },
+                   absl::Seconds(30))) {
+        return absl::DeadlineExceededError(
+            absl::StrCat(engine, " was not refused by the broker:\n", net->LogOf(engine)));
+      }
+    }
+  }
   if (absl::Status s = net->StartCentral(); !s.ok()) return s;
   for (size_t i = 1; i <= cps.size(); ++i) {
-    if (absl::Status s = net->Enrol(i); !s.ok()) return s;
-    net->engine_ports_[i] = PickFreePort();
-    if (absl::Status s = net->StartEngine(i); !s.ok()) return s;
+    if (engines_first) {
+      if (absl::Status s = net->SendEnrolment(CpId(i)); !s.ok()) return s;
+    } else {
+      if (absl::Status s = net->Enrol(i); !s.ok()) return s;
+      net->engine_ports_[i] = PickFreePort();
+      if (absl::Status s = net->StartEngine(i); !s.ok()) return s;
+    }
     if (absl::Status s = net->StartMonitor(i); !s.ok()) return s;
   }
   for (size_t i = 1; i <= cps.size(); ++i) {
@@ -568,6 +589,11 @@ absl::Status Network::EnrolCp(const std::string& cp_id) {
   if (absl::Status issued = Pki("issue", absl::StrCat("cp ", cp_id)); !issued.ok()) {
     return issued;
   }
+  return SendEnrolment(cp_id);
+}
+
+absl::Status Network::SendEnrolment(const std::string& cp_id) {
+  if (pki_dir_.empty()) return absl::OkStatus();
   absl::StatusOr<std::string> pem =
       ReadFile(TransportSecurity::FromDir(pki_dir_, kRoleCp, cp_id).cert_file);
   if (!pem.ok()) return pem.status();

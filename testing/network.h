@@ -70,10 +70,18 @@ class UpdateLog {
 
 class Network {
  public:
+  enum class Order {
+    kCentralFirst,
+    // As where everything starts at once (a deployment): the engines are
+    // up, and refused by the broker, before central grants the network's
+    // ACLs. Central starts once each engine's log shows the refusal.
+    kEnginesRefusedBeforeCentral,
+  };
   // Starts the broker (or uses KAFKA_BOOTSTRAP), central, one CP per spec
   // (CP-001, CP-002, ...), and waits until every CP is ACTIVE.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Network>> Start(
-      const std::vector<CpSpec>& cps, std::vector<std::string> central_flags = {});
+      const std::vector<CpSpec>& cps, std::vector<std::string> central_flags = {},
+      Order order = Order::kCentralFirst);
   ~Network();
 
   KafkaBroker& broker() { return *broker_; }
@@ -94,6 +102,8 @@ class Network {
   // CP the network starts).
   [[nodiscard]] absl::Status Enrol(int n);
   [[nodiscard]] absl::Status EnrolCp(const std::string& cp_id);
+  // Enrols the certificate CP `cp_id` holds now.
+  [[nodiscard]] absl::Status SendEnrolment(const std::string& cp_id);
   [[nodiscard]] absl::Status Revoke(int n);
   // Runs tools/pki/evpki with `args` (after its command, the CA folder).
   [[nodiscard]] absl::Status Pki(const std::string& command, const std::string& args);

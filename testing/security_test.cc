@@ -176,6 +176,23 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
               ::testing::AnyOf(v1::CP_STATUS_ACTIVE, v1::CP_STATUS_SUPPLYING));
 }
 
+// Everything started at once, as a deployment does: an engine up before
+// central has granted the network's ACLs is refused by the broker (its
+// producer fails for good). Once central has, a new producer gets in, and
+// the CP's sessions are ticketed.
+TEST(SecurityTest, AnEngineRefusedBeforeCentralGrantedTheAclsGetsInOnceItHas) {
+  auto started = Network::Start({CpSpec{}}, {}, Network::Order::kEnginesRefusedBeforeCentral);
+  ASSERT_TRUE(started.ok()) << started.status();
+  Network& n = **started;
+  EXPECT_THAT(n.LogOf("cp-e-1"), HasSubstr("Cluster authorization failed"));
+
+  ASSERT_TRUE(n.StartDriver("driver-alice", {"CP-001"}).ok());
+  auto tickets = n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(60));
+  ASSERT_EQ(tickets.size(), 1u) << n.LogOf("cp-e-1") << n.LogOf("central");
+  EXPECT_THAT(n.LogOf("cp-e-1"), HasSubstr("replaced by a new producer"));
+  EXPECT_TRUE(n.process("cp-e-1")->Running());
+}
+
 TEST(SecurityTest, ARevokedCpIsCutOffWithinASecondAndBackOnlyWhenEnrolledAgain) {
   auto started = Network::Start({CpSpec{}, CpSpec{}});
   ASSERT_TRUE(started.ok()) << started.status();
