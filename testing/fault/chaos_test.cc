@@ -136,7 +136,9 @@ TEST(ChaosTest, RandomKillsWhileDriversChargeLoseNothing) {
     if (u.kind() != v1::UPDATE_KIND_ENDED) continue;
     ticket_ids[u.session_id()].insert(u.update_id());
     auto [it, inserted] = tickets.emplace(u.session_id(), u.ticket());
-    if (!inserted) EXPECT_EQ(it->second.SerializeAsString(), u.ticket().SerializeAsString());
+    if (!inserted) {
+      EXPECT_EQ(it->second.SerializeAsString(), u.ticket().SerializeAsString()) << u.session_id();
+    }
   }
   for (const auto& [session, ids] : ticket_ids) EXPECT_EQ(ids.size(), 1u) << session;
   // Billed energy is the energy supplied: power over the supplied time.
