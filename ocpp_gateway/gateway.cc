@@ -40,6 +40,8 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 constexpr absl::string_view kPathPrefix = "/ocpp/";
+// A plain GET here (no upgrade) answers 200 when ready, 503 and why if not.
+constexpr absl::string_view kReadyPath = "/readyz";
 constexpr absl::string_view kSubprotocol = "ocpp1.6";
 // OCPP 1.6 messages are small; a bigger one is hostile, and closes the socket.
 constexpr size_t kMaxMessageBytes = 64 * 1024;
@@ -87,6 +89,11 @@ class Gateway::Impl {
   // The charger's slot, or why this connection may not speak for it.
   absl::StatusOr<Slot*> Attach(const std::string& id, std::shared_ptr<Connection> connection);
   void Detach(Slot& slot, const Connection* connection);
+
+  // OK while the gateway can serve its chargers: it listens only once every
+  // journal is read, and its Kafka producer has not failed for good (a
+  // failed one is replaced, and until then no result or journal is kept).
+  absl::Status Readiness() const;
 
   asio::io_context& io() { return io_; }
   KafkaProducer& producer() { return *producer_; }
@@ -180,12 +187,17 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
   void Refuse(http::status status, const std::string& why) {
     LOG(WARNING) << "OCPP | Refused a connection from " << peer_ << " to "
                  << std::string(request_.target()).substr(0, 100) << ": " << why;
+    Respond(status, why);
+  }
+
+  // One plain-text answer, then the connection closes.
+  void Respond(http::status status, const std::string& body) {
     auto response = std::make_shared<http::response<http::string_body>>(status, request_.version());
     response->set(http::field::content_type, "text/plain");
     if (status == http::status::unauthorized) {
       response->set(http::field::www_authenticate, "Basic realm=\"evnet OCPP\"");
     }
-    response->body() = why + "\n";
+    response->body() = body + "\n";
     response->keep_alive(false);
     response->prepare_payload();
     http::async_write(ws_.next_layer(), *response,
@@ -218,10 +230,15 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
   }
 
   void OnRequest() {
+    const absl::string_view target(request_.target().data(), request_.target().size());
     if (!websocket::is_upgrade(request_)) {
+      if (request_.method() == http::verb::get && target == kReadyPath) {
+        const absl::Status ready = gateway_.Readiness();
+        return Respond(ready.ok() ? http::status::ok : http::status::service_unavailable,
+                       ready.ok() ? "ready" : std::string(ready.message()));
+      }
       return Refuse(http::status::bad_request, "this is an OCPP-J endpoint: upgrade to a WebSocket");
     }
-    const absl::string_view target(request_.target().data(), request_.target().size());
     std::string id;
     if (absl::StartsWith(target, kPathPrefix)) id = std::string(target.substr(kPathPrefix.size()));
     if (absl::Status valid = ValidateId("chargeBoxId", id); !valid.ok()) {
@@ -569,6 +586,15 @@ void Gateway::Impl::Link(Slot& slot) {
        }});
 }
 
+absl::Status Gateway::Impl::Readiness() const {
+  if (absl::Status fatal = producer_->Fatal(); !fatal.ok()) {
+    return absl::UnavailableError(absl::StrCat("not ready: ", fatal.message(),
+                                               "; until it is replaced, no charger's result "
+                                               "or journal is kept"));
+  }
+  return absl::OkStatus();
+}
+
 void Gateway::Impl::Unlink(Slot& slot) {
   absl::MutexLock lock(&slot.mu);
   if (slot.uplink != nullptr) slot.uplink->Cancel();
@@ -603,6 +629,10 @@ Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() { impl_->Stop(); }
 
 int Gateway::port() const { return impl_->port(); }
+
+void Gateway::InjectKafkaFatalErrorForTesting(const std::string& reason) {
+  impl_->producer().InjectFatalErrorForTesting(reason);
+}
 
 
 }  // namespace evnet::ocpp

@@ -1,5 +1,6 @@
 // The OCPP gateway: accepts OCPP 1.6J chargers at wss://HOST:PORT/ocpp/<id>
 // (subprotocol ocpp1.6) and makes each a CP of evnet (see charger.h).
+// GET /readyz on the same port is its readiness: 200, or 503 and why.
 //
 // Threading: one network thread runs Boost.Asio: it owns every WebSocket,
 // every Charger and the map of them, and runs the one-second tick. gRPC's
@@ -47,6 +48,9 @@ class Gateway {
   ~Gateway();
 
   int port() const;
+
+  // Fails the gateway's Kafka producer for good, as librdkafka can.
+  void InjectKafkaFatalErrorForTesting(const std::string& reason);
 
   class Impl;
 
