@@ -634,5 +634,4 @@ void Gateway::InjectKafkaFatalErrorForTesting(const std::string& reason) {
   impl_->producer().InjectFatalErrorForTesting(reason);
 }
 
-
 }  // namespace evnet::ocpp
