@@ -16,8 +16,7 @@
 #include "common/kafka_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "librdkafka/rdkafka.h"
-#include "librdkafka/rdkafka_mock.h"
+#include "testing/mock_kafka.h"
 #include "testing/process.h"
 
 namespace evnet {
@@ -29,34 +28,6 @@ using ::testing::HasSubstr;
 constexpr char kTopic[] = "evnet.test";
 constexpr char kKeyedTopic[] = "evnet.test.keyed";  // six partitions
 
-class MockCluster {
- public:
-  MockCluster() {
-    char error[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-    mcluster_ = rd_kafka_mock_cluster_new(rk_, 1);
-    rd_kafka_mock_topic_create(mcluster_, kTopic, 1, 1);
-    rd_kafka_mock_topic_create(mcluster_, kKeyedTopic, 6, 1);
-  }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(mcluster_);
-    rd_kafka_destroy(rk_);
-  }
-  std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(mcluster_); }
-  void SetBrokerDown() { rd_kafka_mock_broker_set_down(mcluster_, 1); }
-  // The next producer asking for an idempotence id is refused, as a broker
-  // with an authorizer refuses a client before central granted its ACLs.
-  void RefuseNextProducerId() {
-    constexpr int16_t kInitProducerId = 22;  // Kafka's API key
-    rd_kafka_mock_push_request_errors(mcluster_, kInitProducerId, 1,
-                                      RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED);
-  }
-
- private:
-  rd_kafka_t* rk_;
-  rd_kafka_mock_cluster_t* mcluster_;
-};
 
 class KafkaTest : public ::testing::Test {
  protected:
@@ -105,7 +76,7 @@ class KafkaTest : public ::testing::Test {
     return values;
   }
 
-  MockCluster cluster_;
+  test::MockKafkaCluster cluster_{{{kTopic, 1}, {kKeyedTopic, 6}}};
 };
 
 TEST_F(KafkaTest, ProducedMessagesAreConsumedInOrder) {
@@ -173,7 +144,9 @@ TEST_F(KafkaTest, FailedHandlerGetsTheMessageAgainAndItIsNotCommitted) {
         }
         return absl::OkStatus();
       });
-      if (!polled.ok()) EXPECT_THAT(std::string(polled.status().message()), HasSubstr("downstream"));
+      if (!polled.ok()) {
+        EXPECT_THAT(std::string(polled.status().message()), HasSubstr("downstream"));
+      }
     }
     EXPECT_THAT(seen, ElementsAre("x", "y", "y"));
     ASSERT_TRUE(consumer->Close().ok());

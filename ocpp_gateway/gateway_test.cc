@@ -11,8 +11,7 @@
 #include "boost/beast/http.hpp"
 #include "common/topics.h"
 #include "gtest/gtest.h"
-#include "librdkafka/rdkafka.h"
-#include "librdkafka/rdkafka_mock.h"
+#include "testing/mock_kafka.h"
 #include "testing/process.h"
 
 namespace evnet::ocpp {
@@ -37,23 +36,12 @@ std::pair<int, std::string> Get(int port, const std::string& target) {
 
 class GatewayTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char error[256];
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
-    cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
-    rd_kafka_mock_topic_create(cluster_, kOcppChargersTopic, 1, 1);
-  }
-  void TearDown() override {
-    gateway_.reset();
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(rk_);
-  }
   Gateway& Start(bool replace_when_fatal) {
     GatewayOptions options;
     options.listen = "127.0.0.1:0";
     options.central_address = "127.0.0.1:1";  // never reached: no charger connects
     options.state_dir = std::string(std::getenv("TEST_TMPDIR")) + "/gateway";
-    options.kafka.bootstrap_servers = rd_kafka_mock_cluster_bootstraps(cluster_);
+    options.kafka.bootstrap_servers = cluster_.bootstrap();
     options.kafka.replace_when_fatal = replace_when_fatal;
     auto gateway = Gateway::Start(options);
     EXPECT_TRUE(gateway.ok()) << gateway.status();
@@ -61,9 +49,8 @@ class GatewayTest : public ::testing::Test {
     return *gateway_;
   }
 
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-  std::unique_ptr<Gateway> gateway_;
+  test::MockKafkaCluster cluster_{{{kOcppChargersTopic, 1}}};
+  std::unique_ptr<Gateway> gateway_;  // destroyed before the cluster
 };
 
 TEST_F(GatewayTest, IsReadyOnceItListensAndNotWhileItsKafkaProducerHasFailedForGood) {

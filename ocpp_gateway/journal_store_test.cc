@@ -4,9 +4,8 @@
 #include "absl/synchronization/notification.h"
 #include "common/topics.h"
 #include "gtest/gtest.h"
+#include "testing/mock_kafka.h"
 #include "testing/process.h"
-#include "librdkafka/rdkafka.h"
-#include "librdkafka/rdkafka_mock.h"
 
 namespace evnet::ocpp {
 namespace {
@@ -14,21 +13,12 @@ namespace {
 class JournalStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char error[256];
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
-    cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
-    rd_kafka_mock_topic_create(cluster_, kOcppChargersTopic, 1, 1);
     KafkaProducerOptions options;
-    options.bootstrap_servers = rd_kafka_mock_cluster_bootstraps(cluster_);
+    options.bootstrap_servers = cluster_.bootstrap();
     producer_ = *KafkaProducer::Create(options);
   }
-  void TearDown() override {
-    producer_.reset();
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(rk_);
-  }
   std::unique_ptr<JournalStore> NewStore() {
-    auto store = JournalStore::Start(rd_kafka_mock_cluster_bootstraps(cluster_), *producer_,
+    auto store = JournalStore::Start(cluster_.bootstrap(), *producer_,
                                      absl::Seconds(10));
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
@@ -54,9 +44,8 @@ class JournalStoreTest : public ::testing::Test {
     EXPECT_TRUE(shared.ok()) << shared;
   }
 
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-  std::unique_ptr<KafkaProducer> producer_;
+  test::MockKafkaCluster cluster_{{{kOcppChargersTopic, 1}}};
+  std::unique_ptr<KafkaProducer> producer_;  // destroyed before the cluster
 };
 
 TEST_F(JournalStoreTest, AnotherGatewaySeesEachSaveAndTheNewestWins) {
