@@ -18,6 +18,10 @@
 namespace evnet {
 namespace {
 
+// Central's consumers are caught up when fewer messages than this wait: a
+// second of a busy network's telemetry, behind which no result waits long.
+constexpr int64_t kCaughtUpLag = 1000;
+
 CoordinatorOptions Audited(CoordinatorOptions options, AuditLog& audit) {
   options.audit = &audit;
   return options;
@@ -32,9 +36,21 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   // Central starts again with a new producer instead (Sweep), its state
   // rebuilt from Kafka.
   kafka.replace_when_fatal = false;
+  // Called from gRPC callbacks (registrations, audit records): a full queue
+  // is an error at once, never a wait there.
+  kafka.queue_full_wait = absl::ZeroDuration();
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) return producer.status();
-  std::unique_ptr<Central> central(new Central(options, *std::move(producer)));
+  KafkaTransactionsOptions decisions;
+  decisions.bootstrap_servers = options.kafka_bootstrap;
+  decisions.client_id = "central-decisions";
+  // One central per network: a new one fences the one it replaces.
+  decisions.transactional_id = "evnet-central";
+  absl::StatusOr<std::unique_ptr<KafkaTransactions>> transactions =
+      KafkaTransactions::Create(decisions);
+  if (!transactions.ok()) return transactions.status();
+  std::unique_ptr<Central> central(
+      new Central(options, *std::move(producer), *std::move(transactions)));
   // Handshakes gRPC refuses (no certificate of the CA, an expired one,
   // plaintext) are on the audit log too.
   if (!options.security.insecure) AuditRefusedHandshakes(&central->audit_, "central");
@@ -49,6 +65,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       std::max(options.coordinator.request_ttl, options.coordinator.result_dedupe_window) +
       absl::Minutes(1);
   bridge.verify_results = !options.security.insecure;
+  bridge.decisions_ready = [c = central.get()] { return c->transactions_->Started(); };
   if (central->kafka_authenticates_) {
     absl::StatusOr<std::string> ca = ReadFile(options.security.ca_file);
     if (!ca.ok()) return ca.status();
@@ -92,17 +109,19 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   return central;
 }
 
-Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer)
+Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer,
+                 std::unique_ptr<KafkaTransactions> transactions)
     : options_(options),
       kafka_authenticates_(!CurrentKafkaTls().cert_file.empty()),
       producer_(std::move(producer)),
+      transactions_(std::move(transactions)),
       dead_letters_(*producer_, "Central"),
       audit_(*producer_, "Central"),
       driver_keys_([producer = producer_.get()](const v1::DriverKey& key) {
         SaveDriverKey(*producer, key);
       }),
       // Where Kafka authenticates, drivers' updates are sealed to their keys.
-      publisher_(*producer_, kafka_authenticates_ ? &driver_keys_ : nullptr),
+      publisher_(*producer_, *transactions_, kafka_authenticates_ ? &driver_keys_ : nullptr),
       store_(*producer_),
       enrolment_store_(*producer_),
       access_(options.security.insecure, enrolments_, audit_, &enrolment_store_),
@@ -135,10 +154,13 @@ std::string Central::RenderMetrics() const {
   return metrics_.Render(gauges);
 }
 
-absl::Status Central::failure() const { return producer_->Fatal(); }
+absl::Status Central::failure() const {
+  if (absl::Status fatal = transactions_->Fatal(); !fatal.ok()) return fatal;
+  return producer_->Fatal();
+}
 
 void Central::Sweep() {
-  if (absl::Status failed = producer_->Fatal(); !failed.ok() && !shutting_down_) {
+  if (absl::Status failed = failure(); !failed.ok() && !shutting_down_) {
     shutting_down_ = true;
     LOG(ERROR) << "Central | " << failed.message()
                << "; shutting down so that central starts again with a new producer";
@@ -149,10 +171,13 @@ void Central::Sweep() {
     events_.Add(absl::Now(), absl::StrCat(change.cp_id, " is ", StatusName(change.to)));
   }
   hub_.ExpireCommands();
-  if (++sweeps_ % 25 == 0) {  // every 5 s
-    coordinator_.Prune();
-    coordinator_.AdoptRunning(registry_.Running());
+  ++sweeps_;
+  if (sweeps_ % 5 == 0 && bridge_->ready()) {  // every second, once state is rebuilt
+    // A backlog of results may still close what looks orphaned.
+    const int64_t lag = bridge_->consumer_lag();
+    coordinator_.Reconcile(registry_.Reports(), lag >= 0 && lag < kCaughtUpLag);
   }
+  if (sweeps_ % 25 == 0) coordinator_.Prune();  // every 5 s
   if (!options_.print_table) return;
   const uint64_t version = registry_.version();
   if (version == printed_version_) return;

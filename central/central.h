@@ -57,7 +57,9 @@ class Central {
   int port() const { return server_->port(); }
   int http_port() const { return http_ == nullptr ? -1 : http_->port(); }
   // Rebuilt, and able to write to Kafka.
-  bool ready() const { return bridge_->ready() && producer_->Fatal().ok(); }
+  bool ready() const {
+    return bridge_->ready() && producer_->Fatal().ok() && transactions_->Fatal().ok();
+  }
   // Why central must stop and be started again (its Kafka producer failed
   // for good); OK while it can go on. Once not OK, central has asked itself
   // to shut down (SIGTERM), so that its supervisor restarts it.
@@ -66,7 +68,8 @@ class Central {
   std::string RenderMetrics() const;
 
  private:
-  explicit Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer);
+  Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> producer,
+          std::unique_ptr<KafkaTransactions> transactions);
   void Sweep();
 
   const CentralOptions options_;
@@ -74,6 +77,9 @@ class Central {
   // broker authorizes, requests are signed and updates sealed.
   const bool kafka_authenticates_;
   std::unique_ptr<KafkaProducer> producer_;
+  // Central's decisions, each one transaction (DESIGN.md, "What billing
+  // promises").
+  std::unique_ptr<KafkaTransactions> transactions_;
   DeadLetters dead_letters_;
   KafkaAuditLog audit_;
   DriverKeys driver_keys_;

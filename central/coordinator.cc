@@ -1,5 +1,6 @@
 #include "central/coordinator.h"
 
+#include <cmath>
 #include <memory>
 #include <utility>
 
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
+#include "common/money.h"
 #include "common/proto_time.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -39,6 +41,9 @@ std::string Describe(v1::CpStatus status) {
   }
 }
 
+// Prices are compared as they are billed: to 1/10,000 EUR per kWh.
+bool SamePrice(double a, double b) { return std::llround(a * 1e4) == std::llround(b * 1e4); }
+
 std::function<absl::Status()> Always() {
   return [] { return absl::OkStatus(); };
 }
@@ -54,7 +59,7 @@ SessionCoordinator::SessionCoordinator(CoordinatorOptions options, Clock& clock,
       sender_(sender),
       publisher_(publisher),
       metrics_(metrics),
-      answered_requests_(options.request_ttl),
+      answered_requests_(options.request_ttl + 2 * options.clock_skew),
       ticketed_(options.result_dedupe_window),
       refused_(options.result_dedupe_window) {}
 
@@ -105,41 +110,57 @@ const SessionCoordinator::Open* SessionCoordinator::OpenAtLocked(const std::stri
   return it == open_.end() ? nullptr : &it->second;
 }
 
+void SessionCoordinator::RestoreOpenSession(const v1::OpenSession& record) {
+  absl::MutexLock lock(&mu_);
+  const std::string& id = record.session_id();
+  refused_open_.erase(id);
+  if (auto it = open_.find(id); it != open_.end()) open_.erase(it);
+  if (record.state() == v1::OPEN_SESSION_STATE_REFUSED) {
+    refused_open_[id].record = record;
+    return;
+  }
+  v1::Session session;
+  session.set_session_id(id);
+  session.set_request_id(record.request_id());
+  session.set_driver_id(record.driver_id());
+  session.set_cp_id(record.cp_id());
+  session.set_state(v1::SESSION_STATE_SUPPLYING);
+  *session.mutable_requested_at() = record.requested_at();
+  Open& open = open_[id];
+  open.session = session;
+  open.record = record;
+}
+
+void SessionCoordinator::RestoreClosedSession(const std::string& session_id) {
+  absl::MutexLock lock(&mu_);
+  open_.erase(session_id);
+  refused_open_.erase(session_id);
+}
+
 void SessionCoordinator::RestoreUpdate(const v1::DriverUpdate& update) {
   absl::MutexLock lock(&mu_);
-  const absl::Time at = FromProto(update.sent_at());
+  // Remembered from now, not from when they were written: a central down
+  // for longer than the window still recognises the copies of what it
+  // answered last, which Kafka delivers again first.
+  const absl::Time at = std::max(FromProto(update.sent_at()), clock_.Now());
   switch (update.kind()) {
     case v1::UPDATE_KIND_REJECTED:
       answered_requests_.Insert(update.request_id(), at);
       // A start that failed: its session is never billed.
       if (!update.session_id().empty()) refused_.Insert(update.session_id(), at);
       break;
-    case v1::UPDATE_KIND_ACCEPTED: {
+    case v1::UPDATE_KIND_ACCEPTED:
       answered_requests_.Insert(update.request_id(), at);
-      if (ticketed_.Contains(update.session_id())) break;
-      v1::Session session;
-      session.set_session_id(update.session_id());
-      session.set_request_id(update.request_id());
-      session.set_driver_id(update.driver_id());
-      session.set_cp_id(update.cp_id());
-      session.set_state(v1::SESSION_STATE_SUPPLYING);
-      *session.mutable_requested_at() = update.sent_at();
-      AddOpenLocked(session);
       break;
-    }
-    case v1::UPDATE_KIND_ENDED: {
+    case v1::UPDATE_KIND_ENDED:
       ticketed_.Insert(update.session_id(), at);
-      v1::Session session;
-      session.set_session_id(update.session_id());
-      session.set_request_id(update.request_id());
-      session.set_driver_id(update.driver_id());
-      session.set_cp_id(update.cp_id());
-      EndLocked(session, &update.ticket());
-      break;
-    }
-    case v1::UPDATE_KIND_INTERRUPTED:
-      if (auto it = open_.find(update.session_id()); it != open_.end()) {
-        it->second.interrupted = true;
+      {
+        v1::Session session;
+        session.set_session_id(update.session_id());
+        session.set_request_id(update.request_id());
+        session.set_driver_id(update.driver_id());
+        session.set_cp_id(update.cp_id());
+        EndLocked(session, &update.ticket());
       }
       break;
     default:
@@ -147,27 +168,55 @@ void SessionCoordinator::RestoreUpdate(const v1::DriverUpdate& update) {
   }
 }
 
-void SessionCoordinator::AdoptRunning(
-    const std::vector<std::pair<std::string, v1::SupplySnapshot>>& running) {
-  absl::MutexLock lock(&mu_);
-  for (const auto& [cp, supply] : running) {
-    const std::string& id = supply.session_id();
-    if (id.empty() || open_.count(id) > 0 || ticketed_.Contains(id) || refused_.Contains(id) ||
-        open_by_cp_.contains(cp)) {
-      continue;
-    }
-    // Accepted before the ledger's window: the CP says it runs it.
-    v1::Session session;
-    session.set_session_id(id);
-    session.set_request_id(absl::StartsWith(id, "s-") ? id.substr(2) : id);
-    session.set_driver_id(supply.driver_id());
-    session.set_cp_id(cp);
-    session.set_state(v1::SESSION_STATE_SUPPLYING);
-    *session.mutable_supply() = supply;
-    AddOpenLocked(session);
-    LOG(INFO) << "Central | Session " << id << " at " << cp << " for " << supply.driver_id()
-              << " is running (as its CP reports)";
+v1::OpenSession SessionCoordinator::RecordOf(const v1::Session& session,
+                                             v1::OpenSessionState state) const {
+  v1::OpenSession record;
+  record.set_session_id(session.session_id());
+  record.set_request_id(session.request_id());
+  record.set_driver_id(session.driver_id());
+  record.set_cp_id(session.cp_id());
+  record.set_state(state);
+  *record.mutable_requested_at() = session.requested_at();
+  *record.mutable_opened_at() = ToProto(clock_.Now());
+  if (absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(session.cp_id()); cp.ok()) {
+    record.set_price_eur_per_kwh(cp->info().price_eur_per_kwh());
   }
+  return record;
+}
+
+std::optional<std::pair<std::string, std::string>> SessionCoordinator::Refusal(
+    const v1::DriverRequest& request, const KafkaMessage& message) const {
+  if (absl::Status valid = ValidateDriverRequest(request); !valid.ok()) {
+    if (options_.audit != nullptr) {
+      options_.audit->Record({request.driver_id(), absl::StrCat(message.topic, "/",
+                                                                message.partition, "@",
+                                                                message.offset)},
+                             "request", request.cp_id().substr(0, 64), "refused",
+                             std::string(valid.message()));
+    }
+    return std::make_pair("invalid", absl::StrCat("invalid request: ", valid.message()));
+  }
+  if (request.cp_id().empty()) {
+    return std::make_pair("invalid", "the request names no charging point");
+  }
+  if (!request.has_requested_at()) return std::nullopt;
+  // The driver's clock stamped it: within clock_skew of central's, a
+  // request is served for request_ttl, whichever way the clock is off.
+  const absl::Duration age = clock_.Now() - FromProto(request.requested_at());
+  if (age > options_.request_ttl + options_.clock_skew) {
+    return std::make_pair(
+        "expired", absl::StrFormat("request expired: it was sent %s ago, longer than %s",
+                                   absl::FormatDuration(absl::Trunc(age, absl::Seconds(1))),
+                                   absl::FormatDuration(options_.request_ttl)));
+  }
+  if (-age > options_.clock_skew) {
+    return std::make_pair(
+        "clock", absl::StrFormat("the request is stamped %s ahead of central's clock, more than "
+                                 "the %s allowed: check the clock of %s",
+                                 absl::FormatDuration(absl::Trunc(-age, absl::Seconds(1))),
+                                 absl::FormatDuration(options_.clock_skew), request.driver_id()));
+  }
+  return std::nullopt;
 }
 
 void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
@@ -194,63 +243,61 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
     *request.mutable_requested_at() = ToProto(message.timestamp);
   }
 
-  if (absl::Status valid = ValidateDriverRequest(request); !valid.ok()) {
-    if (options_.audit != nullptr) {
-      options_.audit->Record({request.driver_id(), absl::StrCat(message.topic, "/",
-                                                                message.partition, "@",
-                                                                message.offset)},
-                             "request", request.cp_id().substr(0, 64), "refused",
-                             std::string(valid.message()));
-    }
-    return Reject(request, "invalid", absl::StrCat("invalid request: ", valid.message()), "",
-                  std::move(done));
-  }
+  // One outcome per request id, however often and however concurrently it
+  // comes: the first copy claims it here, the others are ignored.
   const std::string session_id = absl::StrCat("s-", request.request_id());
-  std::optional<v1::Session> created;
+  std::optional<Open> created;
   {
     absl::MutexLock lock(&mu_);
     if (answered_requests_.Contains(request.request_id()) ||
-        requests_in_flight_.count(request.request_id()) > 0) {
+        requests_in_flight_.count(request.request_id()) > 0 ||
+        refused_open_.count(session_id) > 0 || refused_.Contains(session_id) ||
+        ticketed_.Contains(session_id)) {
       LOG(INFO) << "Central | Duplicate request " << request.request_id() << " from "
                 << request.driver_id() << " ignored";
       return done(absl::OkStatus());
     }
+    requests_in_flight_.insert(request.request_id());
     auto it = open_.find(session_id);
-    // Started before, but its acceptance did not reach Kafka: say it again.
-    if (it != open_.end()) created = it->second.session;
+    // Accepted before, but the copy that said so was not the last: say it again.
+    if (it != open_.end() &&
+        (it->second.session.state() == v1::SESSION_STATE_SUPPLYING || it->second.started)) {
+      created = it->second;
+      if (created->record.session_id().empty()) {
+        created->record = RecordOf(created->session, v1::OPEN_SESSION_STATE_ACCEPTED);
+      }
+    }
   }
-  if (created.has_value()) return PublishAccepted(*created, std::move(done));
+  if (created.has_value()) {
+    return PublishAccepted(created->session, created->record, std::move(done));
+  }
+  if (auto refusal = Refusal(request, message); refusal.has_value()) {
+    return Reject(request, refusal->first, refusal->second, std::nullopt, std::move(done));
+  }
 
   const std::string& cp = request.cp_id();
-  if (cp.empty()) {
-    return Reject(request, "invalid", "the request names no charging point", "", std::move(done));
-  }
-  const absl::Duration waited = clock_.Now() - FromProto(request.requested_at());
-  if (request.has_requested_at() && waited > options_.request_ttl) {
-    return Reject(request, "expired",
-                  absl::StrFormat("request expired: it waited %s in the queue, longer than %s",
-                                  absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))),
-                                  absl::FormatDuration(options_.request_ttl)),
-                  "", std::move(done));
-  }
   absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
   if (!now.ok()) {
-    return Reject(request, "unknown_cp", absl::StrCat(cp, " is not a known charging point"), "",
-                  std::move(done));
+    return Reject(request, "unknown_cp", absl::StrCat(cp, " is not a known charging point"),
+                  std::nullopt, std::move(done));
   }
   if (now->supply().session_id() == session_id) {
     // Central died after starting this very session and before saying so:
     // the CP is supplying it, so it is accepted, not refused as busy.
-    const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_SUPPLYING);
+    // Billable once its acceptance is in Kafka (PublishAccepted).
+    const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_STARTING);
+    const v1::OpenSession record = RecordOf(running, v1::OPEN_SESSION_STATE_ACCEPTED);
     {
       absl::MutexLock lock(&mu_);
       AddOpenLocked(running);
+      open_[session_id].started = true;
+      unasked_.erase(session_id);
     }
-    return PublishAccepted(running, std::move(done));
+    return PublishAccepted(running, record, std::move(done));
   }
   if (now->status() != v1::CP_STATUS_ACTIVE) {
-    return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(now->status())), "",
-                  std::move(done));
+    return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(now->status())),
+                  std::nullopt, std::move(done));
   }
 
   std::string busy;
@@ -263,10 +310,9 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
       busy = absl::StrCat(cp, " is busy (SUPPLYING)");
     } else {
       AddOpenLocked(SessionFor(request, session_id, v1::SESSION_STATE_STARTING));
-      requests_in_flight_.insert(request.request_id());
     }
   }
-  if (!busy.empty()) return Reject(request, "busy", busy, "", std::move(done));
+  if (!busy.empty()) return Reject(request, "busy", busy, std::nullopt, std::move(done));
 
   LOG(INFO) << "Central | START_SUPPLY " << cp << " " << request.driver_id() << " session "
             << session_id;
@@ -292,34 +338,28 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
 void SessionCoordinator::Started(const v1::DriverRequest& request, const std::string& session_id,
                                  absl::Status started, Done done) {
   if (!started.ok()) {
-    // The engine may have started after all (a late answer, a link that
-    // broke after the command went out): stop it, and never bill this
-    // session, since its driver is told it was refused.
     // Aborted: never sent; FailedPrecondition: the engine refused it.
+    // Anything else (a late answer, a link that broke after the command
+    // went out): the engine may have started it after all, so it is held
+    // open as refused, in the same transaction as the driver's answer, and
+    // stopped at its CP until the CP no longer runs it; never billed.
+    std::optional<v1::OpenSession> refused;
     if (!absl::IsAborted(started) && !absl::IsFailedPrecondition(started)) {
-      v1::CentralCommand stop;
-      stop.set_command_id(absl::StrCat("stop-", session_id));
-      stop.mutable_stop_supply()->set_session_id(session_id);
-      stop.mutable_stop_supply()->set_reason(v1::SESSION_END_REASON_STOPPED_BY_CENTRAL);
-      sender_.SendCommand(request.cp_id(), stop, options_.command_timeout, Always(),
-                          [session_id](absl::Status stopped) {
-                            VLOG(1) << "stop of refused session " << session_id << ": "
-                                    << stopped;
-                          });
+      refused = RecordOf(SessionFor(request, session_id, v1::SESSION_STATE_UNSPECIFIED),
+                         v1::OPEN_SESSION_STATE_REFUSED);
     }
     {
       absl::MutexLock lock(&mu_);
-      v1::Session refused;
-      refused.set_session_id(session_id);
-      EndLocked(refused, nullptr);
-      refused_.Insert(session_id, clock_.Now());
+      v1::Session gone;
+      gone.set_session_id(session_id);
+      EndLocked(gone, nullptr);
     }
     const std::string& cp = request.cp_id();
     const std::string reason =
         absl::IsAborted(started)
             ? std::string(started.message())
             : absl::StrCat(cp, " could not start the supply: ", started.message());
-    return Reject(request, "start_failed", reason, session_id, std::move(done));
+    return Reject(request, "start_failed", reason, std::move(refused), std::move(done));
   }
   v1::Session session;
   {
@@ -329,43 +369,57 @@ void SessionCoordinator::Started(const v1::DriverRequest& request, const std::st
       requests_in_flight_.erase(request.request_id());
       return done(absl::OkStatus());
     }
-    if (it->second.session.state() == v1::SESSION_STATE_STARTING) {
-      it->second.session.set_state(v1::SESSION_STATE_SUPPLYING);
-    }
+    it->second.started = true;
     session = it->second.session;
   }
+  session.set_state(v1::SESSION_STATE_SUPPLYING);
   metrics_.RequestAccepted(clock_.Now() - FromProto(request.requested_at()));
-  PublishAccepted(session, std::move(done));
+  PublishAccepted(session, RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED), std::move(done));
 }
 
-void SessionCoordinator::PublishAccepted(const v1::Session& session, Done done) {
-  v1::DriverUpdate accepted = NewUpdate(session, v1::UPDATE_KIND_ACCEPTED, "accepted");
+void SessionCoordinator::PublishAccepted(const v1::Session& session,
+                                         const v1::OpenSession& record, Done done) {
+  Decision decision;
+  decision.updates.push_back(NewUpdate(session, v1::UPDATE_KIND_ACCEPTED, "accepted"));
   v1::DriverUpdate started = NewUpdate(session, v1::UPDATE_KIND_SUPPLY_STARTED, "started");
   started.mutable_progress()->set_session_id(session.session_id());
   started.mutable_progress()->set_driver_id(session.driver_id());
-  // Same key, one idempotent producer: the driver reads them in this order.
-  Done both = Join(2, [this, request_id = session.request_id(),
-                         done = std::move(done)](absl::Status published) {
+  decision.updates.push_back(std::move(started));
+  decision.open = record;
+  publisher_.Commit(decision, [this, session, record,
+                               done = std::move(done)](absl::Status published) {
     {
       absl::MutexLock lock(&mu_);
       // Until here a duplicate of the request is ignored, not answered twice.
-      requests_in_flight_.erase(request_id);
-      if (published.ok()) answered_requests_.Insert(request_id, clock_.Now());
+      requests_in_flight_.erase(session.request_id());
+      auto it = open_.find(session.session_id());
+      if (published.ok()) {
+        answered_requests_.Insert(session.request_id(), clock_.Now());
+        // Billable from now on (unless it ended meanwhile).
+        if (it != open_.end()) {
+          it->second.session.set_state(v1::SESSION_STATE_SUPPLYING);
+          it->second.record = record;
+        }
+      }
+      // Otherwise nothing of it is in Kafka: the request comes again and
+      // says it then (after a crash, it finds its CP supplying it).
     }
     done(published);
   });
-  publisher_.Publish(accepted, both);
-  publisher_.Publish(started, both);
 }
 
 void SessionCoordinator::Reject(const v1::DriverRequest& request, absl::string_view label,
-                                const std::string& reason, const std::string& session_id,
+                                const std::string& reason, std::optional<v1::OpenSession> refused,
                                 Done done) {
+  const std::string session_id = refused.has_value() ? refused->session_id() : "";
   v1::Session parties = SessionFor(request, session_id, v1::SESSION_STATE_UNSPECIFIED);
   v1::DriverUpdate update = NewUpdate(parties, v1::UPDATE_KIND_REJECTED, "rejected");
   update.set_rejection_reason(reason);
-  publisher_.Publish(update, [this, request, label = std::string(label), reason,
-                              done = std::move(done)](absl::Status published) {
+  Decision decision;
+  decision.updates.push_back(std::move(update));
+  decision.open = refused;
+  publisher_.Commit(decision, [this, request, label = std::string(label), reason, refused,
+                               done = std::move(done)](absl::Status published) {
     if (published.ok()) {
       LOG(INFO) << "Central | Request " << request.request_id() << " from "
                 << request.driver_id() << " rejected: " << reason;
@@ -374,64 +428,105 @@ void SessionCoordinator::Reject(const v1::DriverRequest& request, absl::string_v
     {
       absl::MutexLock lock(&mu_);
       requests_in_flight_.erase(request.request_id());
-      if (published.ok()) answered_requests_.Insert(request.request_id(), clock_.Now());
+      if (published.ok()) {
+        answered_requests_.Insert(request.request_id(), clock_.Now());
+        if (refused.has_value()) refused_open_[refused->session_id()].record = *refused;
+      }
     }
+    if (published.ok() && refused.has_value()) SendStop(request.cp_id(), refused->session_id());
     done(published);
   });
 }
 
-void SessionCoordinator::HandleResult(const v1::SessionResult& result, Done done) {
-  if (absl::Status valid = ValidateSessionResult(result); !valid.ok()) return done(valid);
+void SessionCoordinator::HandleResult(const v1::SessionResult& original, Done done) {
+  if (absl::Status valid = ValidateSessionResult(original); !valid.ok()) return done(valid);
+  v1::SessionResult result = original;
+  const std::string& id = result.session_id();
   v1::Session session;
+  Decision decision;
   {
     absl::MutexLock lock(&mu_);
-    if (ticketed_.Contains(result.session_id()) ||
-        tickets_in_flight_.count(result.session_id()) > 0) {
+    if (ticketed_.Contains(id) || tickets_in_flight_.count(id) > 0) {
       return done(absl::OkStatus());
     }
-    if (refused_.Contains(result.session_id())) {
-      LOG(WARNING) << "Central | Session " << result.session_id() << " at " << result.cp_id()
+    if (refused_open_.count(id) > 0 || refused_.Contains(id)) {
+      LOG(WARNING) << "Central | Session " << id << " at " << result.cp_id()
                    << " was refused to " << result.driver_id()
                    << "; its result is not billed ("
                    << absl::StrFormat("%.3f kWh", result.energy_kwh()) << ")";
-      return done(absl::OkStatus());
+      if (refused_open_.count(id) == 0) return done(absl::OkStatus());
+      tickets_in_flight_.insert(id);
+      decision.closed_session_id = id;
+    } else {
+      auto it = open_.find(id);
+      // Only what a driver asked for and central accepted is billed: a result
+      // for anything else is unasked (a CP's own start) or forged, and goes
+      // to the dead letters, audited, for a person.
+      if (it == open_.end()) {
+        return done(absl::InvalidArgumentError(
+            absl::StrCat("unasked: central holds no open session ", id,
+                         "; a result is billed only for a session a driver asked for and "
+                         "central accepted")));
+      }
+      if (it->second.session.state() == v1::SESSION_STATE_STARTING) {
+        return done(absl::UnavailableError(
+            absl::StrCat("session ", id, " is still being started; its result comes again")));
+      }
+      session = it->second.session;
+      const v1::OpenSession& record = it->second.record;
+      if (session.cp_id() != result.cp_id() || session.driver_id() != result.driver_id()) {
+        return done(absl::InvalidArgumentError(absl::StrCat(
+            "session ", id, " is ", session.driver_id(), "'s at ", session.cp_id(), ", not ",
+            result.driver_id(), "'s at ", result.cp_id())));
+      }
+      if (record.price_eur_per_kwh() > 0 &&
+          !SamePrice(result.price_eur_per_kwh(), record.price_eur_per_kwh())) {
+        return done(absl::InvalidArgumentError(absl::StrFormat(
+            "session %s at %s is priced at %.4f EUR/kWh in its result, but %s was registered "
+            "at %.4f EUR/kWh when the session was accepted",
+            id, result.cp_id(), result.price_eur_per_kwh(), result.cp_id(),
+            record.price_eur_per_kwh())));
+      }
+      const int64_t cents = AmountCents(result.energy_kwh(), result.price_eur_per_kwh());
+      if (result.amount_cents() != 0 && result.amount_cents() != cents) {
+        return done(absl::InvalidArgumentError(absl::StrFormat(
+            "session %s at %s bills %d cents for %.3f kWh at %.4f EUR/kWh, which is %d cents",
+            id, result.cp_id(), result.amount_cents(), result.energy_kwh(),
+            result.price_eur_per_kwh(), cents)));
+      }
+      // A result of an engine that predates cents is billed by the same rule.
+      result.set_amount_cents(cents);
+      result.set_amount_eur(EurOfCents(cents));
+      tickets_in_flight_.insert(id);
+      session.set_request_id(result.request_id().empty() ? session.request_id()
+                                                          : result.request_id());
+      v1::DriverUpdate ended = NewUpdate(session, v1::UPDATE_KIND_ENDED, "ended");
+      *ended.mutable_ticket() = result;
+      decision.updates.push_back(std::move(ended));
+      decision.closed_session_id = id;
     }
-    auto it = open_.find(result.session_id());
-    // Only what central started is billed: a result for anything else is
-    // forged or misdirected, and goes to the dead letters for a person.
-    if (it == open_.end()) {
-      return done(absl::InvalidArgumentError(
-          absl::StrCat("central has no open session ", result.session_id(),
-                       "; a result is billed only for a session central started")));
-    }
-    session = it->second.session;
-    if (session.cp_id() != result.cp_id() || session.driver_id() != result.driver_id()) {
-      return done(absl::InvalidArgumentError(absl::StrCat(
-          "session ", result.session_id(), " is ", session.driver_id(), "'s at ",
-          session.cp_id(), ", not ", result.driver_id(), "'s at ", result.cp_id())));
-    }
-    tickets_in_flight_.insert(result.session_id());
   }
-  session.set_session_id(result.session_id());
-  session.set_request_id(result.request_id());
-  session.set_driver_id(result.driver_id());
-  session.set_cp_id(result.cp_id());
-  v1::DriverUpdate ended = NewUpdate(session, v1::UPDATE_KIND_ENDED, "ended");
-  *ended.mutable_ticket() = result;
-  publisher_.Publish(ended, [this, result, session, done = std::move(done)](absl::Status published) {
+  const bool billed = !decision.updates.empty();
+  publisher_.Commit(decision, [this, result, session, billed,
+                               done = std::move(done)](absl::Status published) {
+    const std::string& id = result.session_id();
     {
       absl::MutexLock lock(&mu_);
-      tickets_in_flight_.erase(result.session_id());
-      if (published.ok()) {
-        ticketed_.Insert(result.session_id(), clock_.Now());
+      tickets_in_flight_.erase(id);
+      if (published.ok() && billed) {
+        ticketed_.Insert(id, clock_.Now());
         EndLocked(session, &result);
+      } else if (published.ok()) {
+        refused_open_.erase(id);
+        refused_.Insert(id, clock_.Now());
       }
     }
-    if (published.ok()) {
-      LOG(INFO) << "Central | Session " << result.session_id() << " at " << result.cp_id()
-                << " for " << result.driver_id() << " ended ("
+    if (published.ok() && billed) {
+      LOG(INFO) << "Central | Session " << id << " at " << result.cp_id() << " for "
+                << result.driver_id() << " ended ("
                 << v1::SessionEndReason_Name(result.end_reason()) << "): "
-                << absl::StrFormat("%.2f kWh, %.2f EUR", result.energy_kwh(), result.amount_eur())
+                << absl::StrFormat("%.3f kWh, %d.%02d EUR", result.energy_kwh(),
+                                   result.amount_cents() / 100, result.amount_cents() % 100)
                 << "; ticket sent";
       metrics_.SessionCompleted(result.end_reason());
     }
@@ -478,12 +573,17 @@ void SessionCoordinator::OnStatusChange(const StatusChange& change) {
     LOG(WARNING) << "Central | CP " << cp << " marked as FAULTY";
     metrics_.FaultDetected();
     std::optional<v1::Session> session;
+    Decision decision;
     {
       absl::MutexLock lock(&mu_);
       auto it = open_.find(open_by_cp_.contains(cp) ? open_by_cp_.at(cp) : "");
-      if (it != open_.end() && !it->second.interrupted) {  // else the driver was told already
-        it->second.interrupted = true;
+      // Once per session: the driver was told already otherwise.
+      if (it != open_.end() && !it->second.record.interrupted()) {
         session = it->second.session;
+        if (!it->second.record.session_id().empty()) {
+          it->second.record.set_interrupted(true);
+          decision.open = it->second.record;
+        }
       }
     }
     if (session.has_value()) {
@@ -491,7 +591,8 @@ void SessionCoordinator::OnStatusChange(const StatusChange& change) {
       v1::DriverUpdate update = NewUpdate(*session, v1::UPDATE_KIND_INTERRUPTED, "interrupted");
       update.set_rejection_reason(absl::StrCat(
           cp, " failed during your session; your ticket follows when it is back"));
-      publisher_.Publish(update, [driver = session->driver_id()](absl::Status published) {
+      decision.updates.push_back(std::move(update));
+      publisher_.Commit(decision, [driver = session->driver_id()](absl::Status published) {
         if (!published.ok()) LOG(WARNING) << "Central | cannot tell " << driver << ": " << published;
       });
     }

@@ -35,18 +35,36 @@
 namespace evnet {
 
 struct CoordinatorOptions {
-  // Requests that waited longer in Kafka are rejected as expired; request
-  // ids are remembered this long.
+  // Requests that waited longer in Kafka are rejected as expired.
   absl::Duration request_ttl = absl::Seconds(60);
+  // How far a driver's clock may be from central's: a request stamped more
+  // than request_ttl + clock_skew ago is expired, one stamped more than
+  // clock_skew ahead is refused. Request ids are remembered for
+  // request_ttl + 2 * clock_skew after their answer (and as long again
+  // after a restart), which covers every copy that can still arrive in time.
+  absl::Duration clock_skew = absl::Minutes(2);
   // At most one progress update per session this often.
   absl::Duration progress_interval = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);
   // How long a ticketed (or refused) session id is remembered, so that a
-  // result delivered again is not billed twice.
+  // result delivered again is recognised as a copy (never billed twice
+  // either way: a ticketed session is no longer held open).
   absl::Duration result_dedupe_window = absl::Minutes(10);
+  // A session held open that its CP, reporting and healthy, no longer runs
+  // and holds no result for, is closed with an explicit zero ticket after
+  // this long (the engine lost its journal).
+  absl::Duration orphan_timeout = absl::Minutes(2);
+  // A session a CP runs that central did not open is stopped once it was
+  // reported this long (a request redelivered after a crash may still
+  // claim it first).
+  absl::Duration unasked_grace = absl::Seconds(10);
+  // Stops of refused and unasked sessions are sent again this often until
+  // their CP no longer runs them.
+  absl::Duration stop_retry = absl::Seconds(5);
   // Ended sessions kept for ListSessions and the dashboard's tickets.
   size_t keep_ended = 1000;
-  // Where requests refused as invalid are audited (not owned); none: not.
+  // Where refused requests and closed or unasked sessions are audited (not
+  // owned); none: not.
   AuditLog* audit = nullptr;
 };
 
@@ -55,13 +73,23 @@ class SessionCoordinator {
   SessionCoordinator(CoordinatorOptions options, Clock& clock, Registry& registry,
                      CommandSender& sender, UpdatePublisher& publisher, Metrics& metrics);
 
-  // Rebuilding state at start, from central's ledger (its own decisions).
+  // Rebuilding state at start: the sessions central holds open, whole
+  // (evnet.central.sessions; a tombstone closes one), and its recent
+  // decisions (the ledger), for its dedupe windows.
+  void RestoreOpenSession(const v1::OpenSession& open);
+  void RestoreClosedSession(const std::string& session_id);
   void RestoreUpdate(const v1::DriverUpdate& update);
   // The rebuild read everything.
   void FinishRestore();
-  // Sessions the CPs report running that central has no record of (started
-  // before the ledger's window): open again, by CP id.
-  void AdoptRunning(const std::vector<std::pair<std::string, v1::SupplySnapshot>>& running);
+
+  // Reconciles what central holds open with what the CPs report (called
+  // every few seconds with Registry::Reports): a session a CP runs that
+  // central did not open, or refused, is stopped there (again, until it is
+  // gone); a session central holds open that its healthy CP no longer runs
+  // nor holds a result for is closed after `orphan_timeout` with a zero
+  // ticket, audited. `results_caught_up`: no backlog of results waits in
+  // Kafka, so a missing result is really missing.
+  void Reconcile(const std::vector<CpReport>& reports, bool results_caught_up);
 
   // Kafka handlers: `done` gets OK once the effect is done; INVALID_ARGUMENT
   // when the message is refused for good (it is set aside with that
@@ -93,16 +121,38 @@ class SessionCoordinator {
 
  private:
   struct Open {
-    v1::Session session;
+    v1::Session session;  // STARTING (in memory only) or SUPPLYING (accepted)
+    v1::OpenSession record;  // as held in evnet.central.sessions once accepted
+    // The CP answered its start: the acceptance may be said (again).
+    bool started = false;
     absl::Time last_progress = absl::InfinitePast();
     int progress_count = 0;
-    bool interrupted = false;
+    // Since when its CP, reporting and healthy, no longer runs it.
+    absl::Time missing_since = absl::InfiniteFuture();
+  };
+  // A session refused to its driver that its CP may still run.
+  struct Refused {
+    v1::OpenSession record;
+    absl::Time last_stop = absl::InfinitePast();
+    absl::Time missing_since = absl::InfiniteFuture();
+  };
+  // A session a CP runs that central never opened.
+  struct Unasked {
+    std::string cp_id;
+    absl::Time first_seen;
+    absl::Time last_stop = absl::InfinitePast();
   };
 
   // `label` names the kind of refusal in metrics; `reason` is for the driver.
+  // `refused`: a start that may have reached the CP, held open as refused
+  // (stopped there, never billed) in the same transaction as the answer.
   void Reject(const v1::DriverRequest& request, absl::string_view label,
-              const std::string& reason, const std::string& session_id, Done done);
-  void PublishAccepted(const v1::Session& session, Done done);
+              const std::string& reason, std::optional<v1::OpenSession> refused, Done done);
+  // What HandleRequest checks before a request may start a session: the
+  // rejection, if any, and its label.
+  std::optional<std::pair<std::string, std::string>> Refusal(const v1::DriverRequest& request,
+                                                             const KafkaMessage& message) const;
+  void PublishAccepted(const v1::Session& session, const v1::OpenSession& record, Done done);
   void Started(const v1::DriverRequest& request, const std::string& session_id,
                absl::Status started, Done done);
   void AddOpenLocked(const v1::Session& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -112,6 +162,13 @@ class SessionCoordinator {
   const Open* OpenAtLocked(const std::string& cp_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::DriverUpdate NewUpdate(const v1::Session& session, v1::UpdateKind kind,
                              const std::string& suffix) const;
+  v1::OpenSession RecordOf(const v1::Session& session, v1::OpenSessionState state) const;
+  // Sends a stop for `session_id` to `cp_id`, for a session not billed.
+  void SendStop(const std::string& cp_id, const std::string& session_id);
+  // Closes an accepted session whose result never came: a zero ticket.
+  void CloseUnconfirmed(const v1::Session& session);
+  void Audit(const std::string& action, const std::string& target, const std::string& result,
+             const std::string& reason);
 
   const CoordinatorOptions options_;
   Clock& clock_;
@@ -124,12 +181,17 @@ class SessionCoordinator {
   std::map<std::string, Open> open_ ABSL_GUARDED_BY(mu_);  // by session id
   absl::flat_hash_map<std::string, std::string> open_by_cp_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> open_by_driver_ ABSL_GUARDED_BY(mu_);
+  // Refused to their driver, possibly still running at their CP.
+  std::map<std::string, Refused> refused_open_ ABSL_GUARDED_BY(mu_);  // by session id
+  std::map<std::string, Unasked> unasked_ ABSL_GUARDED_BY(mu_);       // by session id
+  std::set<std::string> closing_ ABSL_GUARDED_BY(mu_);  // zero tickets in flight
   std::deque<v1::Session> ended_ ABSL_GUARDED_BY(mu_);  // newest last
   IdWindow answered_requests_ ABSL_GUARDED_BY(mu_);     // outcome published
   std::set<std::string> requests_in_flight_ ABSL_GUARDED_BY(mu_);
   IdWindow ticketed_ ABSL_GUARDED_BY(mu_);  // session ids
   std::set<std::string> tickets_in_flight_ ABSL_GUARDED_BY(mu_);
-  // Sessions whose start the driver was told failed: never billed.
+  // Sessions whose start the driver was told failed, no longer held open:
+  // a late result is recognised (and never billed).
   IdWindow refused_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -51,10 +52,21 @@ class FakeSender : public CommandSender {
   bool hold = false;
 };
 
+// Keeps every update and decision it was given, all or nothing as Kafka's
+// transactions do: while `status` is an error, nothing.
 class FakePublisher : public UpdatePublisher {
  public:
   void Publish(const v1::DriverUpdate& update, Done done) override {
     if (status.ok()) updates.push_back(update);
+    done(status);
+  }
+  void Commit(const Decision& decision, Done done) override {
+    if (status.ok()) {
+      decisions.push_back(decision);
+      for (const v1::DriverUpdate& update : decision.updates) updates.push_back(update);
+      if (decision.open.has_value()) held[decision.open->session_id()] = *decision.open;
+      if (!decision.closed_session_id.empty()) held.erase(decision.closed_session_id);
+    }
     done(status);
   }
   std::vector<v1::UpdateKind> kinds() const {
@@ -63,6 +75,9 @@ class FakePublisher : public UpdatePublisher {
     return out;
   }
   std::vector<v1::DriverUpdate> updates;
+  std::vector<Decision> decisions;
+  // As evnet.central.sessions would hold it, by session id.
+  std::map<std::string, v1::OpenSession> held;
   absl::Status status;
 };
 
@@ -81,6 +96,9 @@ class CoordinatorTest : public ::testing::Test {
     CoordinatorOptions options;
     options.audit = &audit_;
     options.request_ttl = absl::Seconds(60);
+    options.clock_skew = absl::Seconds(30);
+    options.orphan_timeout = absl::Minutes(2);
+    options.unasked_grace = absl::Seconds(10);
     options.progress_interval = absl::Seconds(2);
     options.keep_ended = 5;
     return options;
@@ -189,7 +207,7 @@ TEST_F(CoordinatorTest, RejectsUnknownAndUnavailableCpsWithReadableReasons) {
 
 TEST_F(CoordinatorTest, RejectsRequestsThatWaitedLongerThanTheTtl) {
   v1::DriverRequest old = Request("r-1", "CP-001");
-  clock_.Advance(absl::Seconds(61));
+  clock_.Advance(absl::Seconds(91));  // request_ttl + clock_skew, and one more
   AddCp("CP-001", true, v1::ENGINE_STATE_IDLE);  // still reporting
   ASSERT_TRUE(Handle(old, Message()).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
@@ -383,7 +401,21 @@ TEST_F(CoordinatorTest, TelemetryFromAnotherCpThanTheSessionsIsRefused) {
   EXPECT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
 }
 
-TEST_F(CoordinatorTest, RebuildsFromItsLedgerAndServesNothingTwice) {
+v1::OpenSession Held(const std::string& request, v1::OpenSessionState state,
+                     absl::Time opened_at) {
+  v1::OpenSession record;
+  record.set_session_id("s-" + request);
+  record.set_request_id(request);
+  record.set_driver_id("driver-alice");
+  record.set_cp_id("CP-001");
+  record.set_state(state);
+  record.set_price_eur_per_kwh(0.30);
+  *record.mutable_opened_at() = ToProto(opened_at);
+  *record.mutable_requested_at() = ToProto(opened_at);
+  return record;
+}
+
+TEST_F(CoordinatorTest, RebuildsFromItsOpenSessionsAndLedgerAndServesNothingTwice) {
   v1::DriverUpdate accepted;
   accepted.set_kind(v1::UPDATE_KIND_ACCEPTED);
   accepted.set_request_id("r-1");
@@ -392,6 +424,10 @@ TEST_F(CoordinatorTest, RebuildsFromItsLedgerAndServesNothingTwice) {
   accepted.set_cp_id("CP-001");
   *accepted.mutable_sent_at() = ToProto(clock_.Now());
   coordinator_.RestoreUpdate(accepted);
+  coordinator_.RestoreOpenSession(Held("r-1", v1::OPEN_SESSION_STATE_ACCEPTED, clock_.Now()));
+  // Opened and closed again: a tombstone.
+  coordinator_.RestoreOpenSession(Held("r-0", v1::OPEN_SESSION_STATE_ACCEPTED, clock_.Now()));
+  coordinator_.RestoreClosedSession("s-r-0");
   v1::DriverUpdate ended = accepted;
   ended.set_kind(v1::UPDATE_KIND_ENDED);
   ended.set_request_id("r-0");
@@ -407,36 +443,269 @@ TEST_F(CoordinatorTest, RebuildsFromItsLedgerAndServesNothingTwice) {
   EXPECT_TRUE(sender_.sent.empty());
   EXPECT_TRUE(publisher_.updates.empty());
   EXPECT_EQ(coordinator_.RunningSessions(), 1);
-  // The open session's result is ticketed once.
+  // The open session's result is ticketed once, and its record closed.
   ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
   ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
+  ASSERT_EQ(publisher_.decisions.size(), 1u);
+  EXPECT_EQ(publisher_.decisions[0].closed_session_id, "s-r-1");
 }
 
-TEST_F(CoordinatorTest, ASessionOlderThanTheLedgerIsLearntFromItsCp) {
+TEST_F(CoordinatorTest, ASessionAcceptedHoursAgoIsBilledWhenItEndsAfterARestart) {
+  // Accepted five hours before central restarted: far older than any
+  // window, and its CP no longer runs it (the car left while central was down).
+  const absl::Time opened = clock_.Now();
+  clock_.Advance(absl::Hours(5));
+  coordinator_.RestoreOpenSession(Held("r-1", v1::OPEN_SESSION_STATE_ACCEPTED, opened));
+  coordinator_.FinishRestore();
+  coordinator_.Reconcile(registry_.Reports(), true);
+  v1::SessionResult result = Result("s-r-1", "r-1");
+  result.set_energy_kwh(110.0);
+  result.set_amount_eur(33.0);
+  ASSERT_TRUE(Handle(result).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ENDED);
+  EXPECT_EQ(publisher_.updates[0].ticket().amount_cents(), 3300);
+  EXPECT_EQ(coordinator_.RunningSessions(), 0);
+}
+
+TEST_F(CoordinatorTest, EachDecisionCarriesItsOpenSessionChange) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(publisher_.decisions.size(), 1u);
+  const Decision& accepted = publisher_.decisions[0];
+  ASSERT_EQ(accepted.updates.size(), 2u);  // accepted, supply started
+  ASSERT_TRUE(accepted.open.has_value());
+  EXPECT_EQ(accepted.open->state(), v1::OPEN_SESSION_STATE_ACCEPTED);
+  EXPECT_EQ(accepted.open->session_id(), "s-r-1");
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  ASSERT_EQ(publisher_.decisions.size(), 2u);
+  EXPECT_EQ(publisher_.decisions[1].updates[0].kind(), v1::UPDATE_KIND_ENDED);
+  EXPECT_EQ(publisher_.decisions[1].closed_session_id, "s-r-1");
+  EXPECT_TRUE(publisher_.held.empty());
+}
+
+// CP-001 reports, healthy, that it runs `session` (none: idle), holding the
+// results of `pending`.
+void ReportRunning(Registry& registry, const std::string& session,
+                   const std::vector<std::string>& pending = {}) {
   v1::HealthReport report;
   report.set_engine_ok(true);
-  report.set_engine_state(v1::ENGINE_STATE_SUPPLYING);
-  report.mutable_supply()->set_session_id("s-r-9");
-  report.mutable_supply()->set_driver_id("driver-zed");
-  registry_.Report("CP-001", report);
-  coordinator_.AdoptRunning(registry_.Running());
-  std::vector<v1::Session> sessions = coordinator_.Sessions({});
-  ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].cp_id(), "CP-001");
-  EXPECT_EQ(sessions[0].driver_id(), "driver-zed");
-  EXPECT_EQ(sessions[0].request_id(), "r-9");
-  // The driver is busy there, and told when the CP breaks.
-  ASSERT_TRUE(Handle(Request("r-10", "CP-002", "driver-zed"), Message(7, "driver-zed")).ok());
+  report.set_engine_state(session.empty() ? v1::ENGINE_STATE_IDLE : v1::ENGINE_STATE_SUPPLYING);
+  if (!session.empty()) {
+    report.mutable_supply()->set_session_id(session);
+    report.mutable_supply()->set_driver_id("driver-zed");
+  }
+  for (const std::string& id : pending) report.add_pending_results(id);
+  registry.Report("CP-001", report);
+  registry.Sweep();
+}
+
+TEST_F(CoordinatorTest, ASessionNoDriverAskedForIsStoppedAuditedAndNeverBilled) {
+  // Started at CP-001 by whoever holds its key, straight at its engine.
+  ReportRunning(registry_, "s-x");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  EXPECT_TRUE(sender_.sent.empty());  // a redelivered request may still claim it
+  EXPECT_EQ(coordinator_.RunningSessions(), 0);
+  clock_.Advance(absl::Seconds(10));
+  ReportRunning(registry_, "s-x");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_EQ(sender_.sent[0].second.stop_supply().session_id(), "s-x");
+  // Stopped again while it still runs, not more often than stop_retry.
+  coordinator_.Reconcile(registry_.Reports(), true);
+  EXPECT_EQ(sender_.sent.size(), 1u);
+  clock_.Advance(absl::Seconds(5));
+  ReportRunning(registry_, "s-x");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  EXPECT_EQ(sender_.sent.size(), 2u);
+  std::vector<v1::AuditRecord> audited = audit_.records();
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].action(), "session.unasked");
+  EXPECT_THAT(audited[0].reason(), HasSubstr("s-x"));
+  // Its result is refused (set aside, audited by the bridge), never ticketed.
+  v1::SessionResult result = Result("s-x", "x");
+  result.set_driver_id("driver-victim");
+  absl::Status refused = Handle(result);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("unasked"));
+  EXPECT_TRUE(publisher_.updates.empty());
+}
+
+TEST_F(CoordinatorTest, ARefusedStartStillRunningIsStoppedUntilItsCpConfirms) {
+  sender_.status = absl::DeadlineExceededError("CP-001 did not answer within 5s");
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(publisher_.decisions.size(), 1u);
+  ASSERT_TRUE(publisher_.decisions[0].open.has_value());
+  EXPECT_EQ(publisher_.decisions[0].open->state(), v1::OPEN_SESSION_STATE_REFUSED);
+  ASSERT_EQ(sender_.sent.size(), 2u);  // the start, then its stop
+  // The start reached the engine late: it runs; stops keep going to it.
+  sender_.status = absl::DeadlineExceededError("no answer");
+  clock_.Advance(absl::Seconds(5));
+  ReportRunning(registry_, "s-r-1");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  EXPECT_EQ(sender_.sent.size(), 3u);
+  clock_.Advance(absl::Minutes(10));  // past every window
+  ReportRunning(registry_, "s-r-1");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  EXPECT_EQ(sender_.sent.size(), 4u);
+  EXPECT_EQ(sender_.sent[3].second.stop_supply().session_id(), "s-r-1");
+  // A copy of the request is not served again, however late.
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+  // The engine stops it at last; its result closes it, unbilled.
+  ReportRunning(registry_, "", {"s-r-1"});
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_TRUE(publisher_.held.empty());
+  EXPECT_EQ(coordinator_.RunningSessions(), 0);
+}
+
+TEST_F(CoordinatorTest, ARefusedSessionItsCpNeverRanIsLetGoAfterTheBound) {
+  sender_.status = absl::DeadlineExceededError("CP-001 did not answer within 5s");
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(publisher_.held.size(), 1u);
+  ReportRunning(registry_, "");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  clock_.Advance(absl::Minutes(2));
+  ReportRunning(registry_, "");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  EXPECT_TRUE(publisher_.held.empty());
+  // A late result is still recognised as the refused session's, unbilled.
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+}
+
+TEST_F(CoordinatorTest, ASessionItsCpLostIsClosedWithAnAuditedZeroTicket) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  // The engine restarted without the session (its journal never reached
+  // disk): it is idle, healthy, and holds no result.
+  ReportRunning(registry_, "");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  clock_.Advance(absl::Minutes(1));
+  ReportRunning(registry_, "");
+  coordinator_.Reconcile(registry_.Reports(), true);
+  EXPECT_TRUE(publisher_.updates.empty());  // not yet: the bound is 2 min
+  clock_.Advance(absl::Minutes(1));
+  ReportRunning(registry_, "");
+  coordinator_.Reconcile(registry_.Reports(), true);
   ASSERT_EQ(publisher_.updates.size(), 1u);
-  EXPECT_THAT(publisher_.updates[0].rejection_reason(), HasSubstr("already has a session at CP-001"));
-  coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_SUPPLYING, v1::CP_STATUS_BROKEN});
-  ASSERT_EQ(publisher_.updates.size(), 2u);
-  EXPECT_EQ(publisher_.updates[1].kind(), v1::UPDATE_KIND_INTERRUPTED);
-  // Adopting again changes nothing.
-  coordinator_.AdoptRunning(registry_.Running());
+  const v1::DriverUpdate& ended = publisher_.updates[0];
+  EXPECT_EQ(ended.kind(), v1::UPDATE_KIND_ENDED);
+  EXPECT_EQ(ended.ticket().end_reason(), v1::SESSION_END_REASON_CLOSED_UNCONFIRMED);
+  EXPECT_EQ(ended.ticket().energy_kwh(), 0);
+  EXPECT_EQ(ended.ticket().amount_cents(), 0);
+  EXPECT_TRUE(publisher_.held.empty());
+  EXPECT_EQ(coordinator_.RunningSessions(), 0);
+  std::vector<v1::AuditRecord> audited = audit_.records();
+  ASSERT_EQ(audited.size(), 1u);
+  EXPECT_EQ(audited[0].action(), "session.close");
+  EXPECT_THAT(audited[0].reason(), HasSubstr("zero ticket"));
+  // Its result, should it come after all, is not billed twice.
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+}
+
+TEST_F(CoordinatorTest, ASessionIsNotClosedWhileItsCpHoldsItsResultOrResultsWait) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  for (int i = 0; i < 5; ++i) {
+    ReportRunning(registry_, "", {"s-r-1"});  // ended; Kafka does not have it yet
+    coordinator_.Reconcile(registry_.Reports(), true);
+    clock_.Advance(absl::Minutes(1));
+  }
+  for (int i = 0; i < 5; ++i) {
+    ReportRunning(registry_, "");
+    coordinator_.Reconcile(registry_.Reports(), /*results_caught_up=*/false);
+    clock_.Advance(absl::Minutes(1));
+  }
+  for (int i = 0; i < 5; ++i) {
+    // A broken CP's engine may come back with its journal.
+    AddCp("CP-001", false, v1::ENGINE_STATE_FAULT);
+    coordinator_.Reconcile(registry_.Reports(), true);
+    clock_.Advance(absl::Minutes(1));
+  }
+  ReportRunning(registry_, "", {"s-r-1"});
+  EXPECT_TRUE(publisher_.updates.empty());
   EXPECT_EQ(coordinator_.RunningSessions(), 1);
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].ticket().end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
+}
+
+TEST_F(CoordinatorTest, AResultMustCarryThePriceTheCpWasRegisteredWith) {
+  v1::ChargingPointInfo info;
+  info.set_cp_id("CP-001");
+  info.set_price_eur_per_kwh(0.29);
+  (void)registry_.Register(info);
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  v1::SessionResult pricier = Result("s-r-1", "r-1");
+  pricier.set_price_eur_per_kwh(2.90);
+  pricier.set_amount_eur(1.45);
+  absl::Status refused = Handle(pricier);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("registered at 0.2900 EUR/kWh"));
+  v1::SessionResult miscounted = Result("s-r-1", "r-1");
+  miscounted.set_price_eur_per_kwh(0.29);
+  miscounted.set_amount_cents(14);  // 0.5 kWh at 0.29 is 14.5 cents: 15
+  miscounted.set_amount_eur(0.14);
+  refused = Handle(miscounted);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("which is 15 cents"));
+  ASSERT_EQ(publisher_.updates.size(), 2u);  // accepted, started: nothing billed
+  v1::SessionResult honest = Result("s-r-1", "r-1");
+  honest.set_price_eur_per_kwh(0.29);
+  honest.set_amount_cents(15);
+  honest.set_amount_eur(0.15);
+  ASSERT_TRUE(Handle(honest).ok());
+  ASSERT_EQ(publisher_.updates.size(), 3u);
+  EXPECT_EQ(publisher_.updates[2].ticket().amount_cents(), 15);
+  EXPECT_DOUBLE_EQ(publisher_.updates[2].ticket().amount_eur(), 0.15);
+}
+
+TEST_F(CoordinatorTest, TwoCopiesOfARequestHandledAtOnceGetOneOutcome) {
+  sender_.hold = true;
+  std::optional<absl::Status> first, second;
+  coordinator_.HandleRequest(Request("r-1", "CP-001"), Message(),
+                             [&](absl::Status s) { first = s; });
+  coordinator_.HandleRequest(Request("r-1", "CP-001"), Message(),
+                             [&](absl::Status s) { second = s; });
+  ASSERT_TRUE(second.has_value() && second->ok());  // ignored as a copy
+  ASSERT_EQ(sender_.held.size(), 1u);
+  sender_.Answer(0, absl::OkStatus());
+  ASSERT_TRUE(first.has_value() && first->ok());
+  EXPECT_EQ(publisher_.kinds(), (std::vector<v1::UpdateKind>{v1::UPDATE_KIND_ACCEPTED,
+                                                              v1::UPDATE_KIND_SUPPLY_STARTED}));
+}
+
+TEST_F(CoordinatorTest, ADriverClockWithinTheSkewIsServedAndOneBeyondItIsTold) {
+  v1::DriverRequest behind = Request("r-1", "CP-001");
+  *behind.mutable_requested_at() = ToProto(clock_.Now() - absl::Seconds(80));
+  ASSERT_TRUE(Handle(behind, Message()).ok());
+  ASSERT_EQ(publisher_.updates.size(), 2u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ACCEPTED);
+  v1::DriverRequest ahead = Request("r-2", "CP-002", "driver-bob");
+  *ahead.mutable_requested_at() = ToProto(clock_.Now() + absl::Minutes(5));
+  ASSERT_TRUE(Handle(ahead, Message(8, "driver-bob")).ok());
+  ASSERT_EQ(publisher_.updates.size(), 3u);
+  EXPECT_EQ(publisher_.updates[2].kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_THAT(publisher_.updates[2].rejection_reason(), HasSubstr("check the clock of driver-bob"));
+}
+
+TEST_F(CoordinatorTest, ACopyOfAnAnsweredRequestIsIgnoredForAsLongAsItCouldBeServed) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-003"), Message()).ok());  // broken: rejected
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  // The latest a copy can still pass the age check: stamped clock_skew
+  // ahead, arriving request_ttl + clock_skew after that.
+  clock_.Advance(absl::Seconds(60 + 2 * 30));
+  coordinator_.Prune();
+  AddCp("CP-003", true, v1::ENGINE_STATE_IDLE);
+  v1::DriverRequest copy = Request("r-1", "CP-003");
+  *copy.mutable_requested_at() = ToProto(clock_.Now() - absl::Seconds(89));
+  ASSERT_TRUE(Handle(copy, Message()).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_TRUE(sender_.sent.empty());
 }
 
 TEST_F(CoordinatorTest, TheDriverIsToldOnceWhenItsCpBreaks) {
@@ -549,7 +818,7 @@ TEST_F(CoordinatorTest, MemoryIsBoundedByTheDedupeWindows) {
   }
   EXPECT_EQ(coordinator_.RunningSessions(), 0);
   EXPECT_EQ(coordinator_.RememberedIds(), 40u);  // 20 requests, 20 tickets
-  clock_.Advance(Options().request_ttl + absl::Seconds(1));
+  clock_.Advance(Options().request_ttl + 2 * Options().clock_skew + absl::Seconds(1));
   coordinator_.Prune();
   EXPECT_EQ(coordinator_.RememberedIds(), 20u);  // tickets are kept longer
   clock_.Advance(Options().result_dedupe_window);

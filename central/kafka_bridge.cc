@@ -65,35 +65,39 @@ absl::StatusOr<std::string> KafkaUpdatePublisher::ForDriver(const v1::DriverUpda
 }
 
 void KafkaUpdatePublisher::Publish(const v1::DriverUpdate& update, Done done) {
-  const std::string json = ToJson(update);
-  absl::StatusOr<std::string> for_driver = ForDriver(update, json);
+  absl::StatusOr<std::string> for_driver = ForDriver(update, ToJson(update));
   if (!for_driver.ok()) {
-    // Never in the clear: the decision is on the ledger (and ListSessions)
-    // but the driver is not told. Only a driver whose key was lost from
-    // evnet.driver.keys gets here; its next request teaches it again.
-    LOG(ERROR) << "Central | Update " << update.update_id() << " not sent to "
-               << update.driver_id() << ": " << for_driver.status().message();
+    VLOG(1) << "update " << update.update_id() << " not sent: " << for_driver.status();
+    return done(absl::OkStatus());  // progress: the next one may go
   }
-  switch (update.kind()) {
-    case v1::UPDATE_KIND_ACCEPTED:
-    case v1::UPDATE_KIND_REJECTED:
-    case v1::UPDATE_KIND_ENDED:
-    case v1::UPDATE_KIND_INTERRUPTED: {
-      // A decision: recorded in the ledger as well, done when both are.
-      if (!for_driver.ok()) {
-        return ProduceOrFail(producer_, kCentralLedgerTopic, update.request_id(), json,
-                             std::move(done));
-      }
-      Done both = Join(2, std::move(done));
-      ProduceOrFail(producer_, kCentralLedgerTopic, update.request_id(), json, both);
-      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), *for_driver, both);
-      return;
+  ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), *for_driver, std::move(done));
+}
+
+void KafkaUpdatePublisher::Commit(const Decision& decision, Done done) {
+  std::vector<KafkaRecord> records;
+  for (const v1::DriverUpdate& update : decision.updates) {
+    const std::string json = ToJson(update);
+    records.push_back({kCentralLedgerTopic, update.request_id(), json});
+    absl::StatusOr<std::string> for_driver = ForDriver(update, json);
+    if (!for_driver.ok()) {
+      // Never in the clear: the decision is on the ledger (and ListSessions)
+      // but the driver is not told. Only a driver whose key was lost from
+      // evnet.driver.keys gets here; its next request teaches it again.
+      LOG(ERROR) << "Central | Update " << update.update_id() << " not sent to "
+                 << update.driver_id() << ": " << for_driver.status().message();
+      continue;
     }
-    default:
-      if (!for_driver.ok()) return done(absl::OkStatus());  // progress: the next one may go
-      ProduceOrFail(producer_, kDriverUpdatesTopic, update.driver_id(), *for_driver,
-                    std::move(done));
+    records.push_back({kDriverUpdatesTopic, update.driver_id(), *std::move(for_driver)});
   }
+  if (decision.open.has_value()) {
+    records.push_back(
+        {kCentralSessionsTopic, decision.open->session_id(), ToJson(*decision.open)});
+  }
+  if (!decision.closed_session_id.empty()) {
+    records.push_back({kCentralSessionsTopic, decision.closed_session_id, std::nullopt});
+  }
+  if (records.empty()) return done(absl::OkStatus());
+  transactions_.Commit(std::move(records), std::move(done));
 }
 
 void KafkaRegistryStore::Save(const v1::CpRegistryRecord& record, Done done) {
@@ -196,6 +200,7 @@ void KafkaBridge::Run() {
       {kDriverKeysTopic, 1, true},
       {kOcppChargersTopic, 1, true},
       {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
+      {kCentralSessionsTopic, kTopicPartitions, true},
       {kDeadLetterTopic, kTopicPartitions, false},
       {kAuditTopic, 1, false, absl::Hours(24 * 365)},
   };
@@ -212,7 +217,10 @@ void KafkaBridge::Run() {
     }
     return granted;
   });
-  if (!ok || !Retry("Rebuilding state from Kafka", [&] { return Rebuild(); })) return;
+  if (!ok || !Retry("Central's transactional producer", options_.decisions_ready) ||
+      !Retry("Rebuilding state from Kafka", [&] { return Rebuild(); })) {
+    return;
+  }
   coordinator_.FinishRestore();
   enrolments_.FinishRestore();
   for (const v1::CpRegistryRecord& record : registry_.FinishRestore()) {
@@ -226,7 +234,6 @@ void KafkaBridge::Run() {
   }
   ready_.Notify();
   WaitForMonitors();
-  coordinator_.AdoptRunning(registry_.Running());
   // Requests on their own consumer: a backlog of telemetry (thousands a
   // second in a busy network) never delays a driver's request.
   requests_thread_ = std::thread([this] {
@@ -241,13 +248,13 @@ absl::Status KafkaBridge::Rebuild() {
   if (!admin.ok()) return admin.status();
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
       (*admin)->Partitions(
-          {kCpRegistryTopic, kCpEnrolmentsTopic, kDriverKeysTopic, kCentralLedgerTopic},
+          {kCpRegistryTopic, kCpEnrolmentsTopic, kDriverKeysTopic, kCentralSessionsTopic,
+           kCentralLedgerTopic},
           kKafkaTimeout);
   if (!partitions.ok()) return partitions.status();
-  // What central must remember about CPs: a compacted topic, one record each.
-  // Its decisions within the dedupe windows: however long the history, this
-  // is what the last minutes held. Running sessions older than that are
-  // learnt from the CPs' own reports.
+  // What central must remember about CPs and its open sessions: compacted
+  // topics, one record each, read whole. Its decisions within the dedupe
+  // windows: however long the history, this is what the last minutes held.
   const absl::Time since = absl::Now() - options_.ledger_window;
   for (KafkaTopicPartition& tp : *partitions) {
     if (tp.topic == kCentralLedgerTopic) tp.since = since;
@@ -258,7 +265,7 @@ absl::Status KafkaBridge::Rebuild() {
   options.partitions = *std::move(partitions);
   absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
   if (!reader.ok()) return reader.status();
-  int cps = 0, enrolments = 0, decisions = 0;
+  int cps = 0, enrolments = 0, decisions = 0, session_records = 0;
   absl::Status read = (*reader)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
     if (m.topic == kCpRegistryTopic) {
       if (auto record = Parse<v1::CpRegistryRecord>(m); record.ok() && !record->info().cp_id().empty()) {
@@ -274,6 +281,16 @@ absl::Status KafkaBridge::Rebuild() {
       if (auto key = Parse<v1::DriverKey>(m); key.ok() && !key->driver_id().empty()) {
         driver_keys_.Restore(*key);
       }
+    } else if (m.topic == kCentralSessionsTopic) {
+      ++session_records;
+      if (m.value.empty()) {
+        coordinator_.RestoreClosedSession(m.key);
+      } else if (auto open = Parse<v1::OpenSession>(m); open.ok() && open->session_id() == m.key) {
+        coordinator_.RestoreOpenSession(*open);
+      } else {
+        LOG(ERROR) << "Central | Unreadable open session " << m.key << " in "
+                   << kCentralSessionsTopic << " (offset " << m.offset << ") ignored";
+      }
     } else if (m.timestamp >= since) {  // else written late, stamped before
       if (auto update = Parse<v1::DriverUpdate>(m); update.ok()) {
         coordinator_.RestoreUpdate(*update);
@@ -285,7 +302,8 @@ absl::Status KafkaBridge::Rebuild() {
   if (!read.ok()) return read;
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
             << ": " << registry_.size() << " CPs (" << cps << " records), " << enrolments
-            << " enrolment records, " << decisions
+            << " enrolment records, " << session_records << " open-session records, "
+            << coordinator_.RunningSessions() << " sessions open, " << decisions
             << " decisions of the last " << absl::FormatDuration(options_.ledger_window);
   return absl::OkStatus();
 }
@@ -376,6 +394,9 @@ absl::Status KafkaBridge::CheckSignature(const v1::SessionResult& result) const 
   // What is wrong with its figures says more than a signature that fails.
   if (absl::Status valid = ValidateSessionResult(result); !valid.ok()) return valid;
   absl::StatusOr<std::string> certificate = enrolments_.Certificate(result.cp_id());
+  // Not known yet (its monitor has not connected since central started):
+  // the result waits for it, rather than being called forged.
+  if (absl::IsUnavailable(certificate.status())) return certificate.status();
   absl::Status verified =
       certificate.ok() ? Verify(*certificate, SignedBytes(result), result.signature())
                        : certificate.status();

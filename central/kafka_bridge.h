@@ -1,8 +1,11 @@
-// Central's side of Kafka: publishes driver updates (its decisions also to
-// its ledger) and registry records, rebuilds state at start from the
-// registry, the enrolments and the ledger's last minutes (never the whole history), then consumes requests, results
-// and telemetry and hands them to the coordinator, on one thread it owns;
-// a request waiting for its CP does not hold up the messages behind it.
+// Central's side of Kafka: writes its decisions (the ledger record, the
+// driver's update and the change to its open sessions, in one Kafka
+// transaction) and registry records, rebuilds state at start from the
+// registry, the enrolments, the open sessions (whole, however old) and the
+// ledger's last minutes (for dedupe; never the whole history), then
+// consumes requests, results and telemetry and hands them to the
+// coordinator, on one thread it owns; a request waiting for its CP does not
+// hold up the messages behind it.
 #ifndef EVNET_CENTRAL_KAFKA_BRIDGE_H_
 #define EVNET_CENTRAL_KAFKA_BRIDGE_H_
 
@@ -26,24 +29,29 @@
 #include "common/dead_letters.h"
 #include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
+#include "common/kafka_transactions.h"
 #include "common/sealing.h"
 
 namespace evnet {
 
-// Decisions go to central's ledger as they are; every update goes to the
-// driver, sealed to its key when `seal_to` is given (Kafka authenticates:
-// any driver may fetch the topic, only its own driver opens an update).
+// A decision goes to central's ledger as it is, to the driver sealed to its
+// key when `seal_to` is given (Kafka authenticates: any driver may fetch the
+// topic, only its own driver opens an update), and to the open sessions,
+// all in one transaction. Progress goes to the driver alone, on `producer`.
 class KafkaUpdatePublisher final : public UpdatePublisher {
  public:
-  explicit KafkaUpdatePublisher(KafkaProducer& producer, const DriverKeys* seal_to = nullptr)
-      : producer_(producer), seal_to_(seal_to) {}
+  KafkaUpdatePublisher(KafkaProducer& producer, KafkaTransactions& transactions,
+                       const DriverKeys* seal_to = nullptr)
+      : producer_(producer), transactions_(transactions), seal_to_(seal_to) {}
   void Publish(const v1::DriverUpdate& update, Done done) override;
+  void Commit(const Decision& decision, Done done) override;
 
  private:
   // What goes on evnet.driver.updates for `update` (whose JSON is `json`).
   absl::StatusOr<std::string> ForDriver(const v1::DriverUpdate& update, const std::string& json);
 
   KafkaProducer& producer_;
+  KafkaTransactions& transactions_;
   const DriverKeys* const seal_to_;
   Sealer sealer_;
 };
@@ -80,6 +88,10 @@ struct KafkaBridgeOptions {
   absl::Duration startup_quiet = absl::Milliseconds(1500);
   // How far back central's ledger is read at start: its longest dedupe window.
   absl::Duration ledger_window = absl::Minutes(11);
+  // OK once central's transactional producer holds its id: until then a
+  // dead central's unfinished transaction may hide its open sessions from
+  // the rebuild (read_committed readers wait for it to end).
+  std::function<absl::Status()> decisions_ready = [] { return absl::OkStatus(); };
   // Bill only results signed by their CP's enrolled key (identities on).
   bool verify_results = false;
   // Where Kafka authenticates its clients: the network's CA (PEM). Then

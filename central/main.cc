@@ -18,6 +18,15 @@ ABSL_FLAG(absl::Duration, monitor_timeout, absl::Seconds(3),
           "a CP whose monitor is silent this long shows DISCONNECTED (env MONITOR_TIMEOUT)");
 ABSL_FLAG(absl::Duration, request_ttl, absl::Seconds(60),
           "requests that waited longer in Kafka are rejected as expired (env REQUEST_TTL)");
+ABSL_FLAG(absl::Duration, clock_skew, absl::Minutes(2),
+          "how far a driver's clock may be from central's; request ids are remembered for "
+          "request_ttl + 2 x clock_skew (env CLOCK_SKEW)");
+ABSL_FLAG(absl::Duration, orphan_timeout, absl::Minutes(2),
+          "a session whose healthy CP no longer runs it nor holds its result is closed with "
+          "an audited zero ticket after this long (env ORPHAN_TIMEOUT)");
+ABSL_FLAG(absl::Duration, unasked_grace, absl::Seconds(10),
+          "a session a CP runs that no driver asked for is stopped once reported this long "
+          "(env UNASKED_GRACE)");
 ABSL_FLAG(absl::Duration, progress_interval, absl::Seconds(2),
           "how often drivers get progress of a running session (env PROGRESS_INTERVAL)");
 ABSL_FLAG(absl::Duration, startup_grace, absl::Seconds(3),
@@ -43,6 +52,9 @@ int main(int argc, char** argv) {
                       {"kafka_bootstrap", "KAFKA_BOOTSTRAP"},
                       {"monitor_timeout", "MONITOR_TIMEOUT"},
                       {"request_ttl", "REQUEST_TTL"},
+                      {"clock_skew", "CLOCK_SKEW"},
+                      {"orphan_timeout", "ORPHAN_TIMEOUT"},
+                      {"unasked_grace", "UNASKED_GRACE"},
                       {"progress_interval", "PROGRESS_INTERVAL"},
                       {"startup_grace", "STARTUP_GRACE"},
                       {"print_table", "PRINT_TABLE"},
@@ -52,8 +64,12 @@ int main(int argc, char** argv) {
                       {"operator_credentials", "OPERATOR_CREDENTIALS"}}));
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
-      absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration()) {
-    LOG(ERROR) << "--grpc_port must be 0-65535 and --monitor_timeout, --request_ttl positive";
+      absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_clock_skew) < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_orphan_timeout) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_unasked_grace) < absl::ZeroDuration()) {
+    LOG(ERROR) << "--grpc_port must be 0-65535, --monitor_timeout, --request_ttl and "
+                  "--orphan_timeout positive, --clock_skew and --unasked_grace not negative";
     return 2;
   }
   absl::StatusOr<evnet::TransportSecurity> security =
@@ -81,6 +97,9 @@ int main(int argc, char** argv) {
   options.monitor_timeout = absl::GetFlag(FLAGS_monitor_timeout);
   options.coordinator.request_ttl = absl::GetFlag(FLAGS_request_ttl);
   options.coordinator.progress_interval = absl::GetFlag(FLAGS_progress_interval);
+  options.coordinator.clock_skew = absl::GetFlag(FLAGS_clock_skew);
+  options.coordinator.orphan_timeout = absl::GetFlag(FLAGS_orphan_timeout);
+  options.coordinator.unasked_grace = absl::GetFlag(FLAGS_unasked_grace);
   options.startup_grace = absl::GetFlag(FLAGS_startup_grace);
   options.print_table = absl::GetFlag(FLAGS_print_table);
   options.color = isatty(STDOUT_FILENO);

@@ -7,7 +7,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -61,11 +63,31 @@ class CommandSender {
                            Done done) = 0;
 };
 
+// One decision of central's, written everywhere or nowhere: its updates to
+// the driver (each also on central's ledger) and what it changes in the
+// sessions central holds open.
+struct Decision {
+  std::vector<v1::DriverUpdate> updates;
+  // Held open from now on (written whole, replacing what was held).
+  std::optional<v1::OpenSession> open;
+  // No longer held open (its record tombstoned).
+  std::string closed_session_id;
+};
+
 // Publishes to evnet.driver.updates; OK once Kafka has it.
 class UpdatePublisher {
  public:
   virtual ~UpdatePublisher() = default;
+  // Best effort (progress): nothing is decided by it.
   virtual void Publish(const v1::DriverUpdate& update, Done done) = 0;
+  // A decision, atomically: OK once all of it is in Kafka; otherwise none of
+  // it is visible. By default (fakes that only watch updates), its updates
+  // published one by one.
+  virtual void Commit(const Decision& decision, Done done) {
+    if (decision.updates.empty()) return done(absl::OkStatus());
+    Done all = Join(static_cast<int>(decision.updates.size()), std::move(done));
+    for (const v1::DriverUpdate& update : decision.updates) Publish(update, all);
+  }
 };
 
 // Where central keeps what it must remember about CPs (evnet.cp.registry).

@@ -103,6 +103,7 @@ void Registry::Report(const std::string& cp_id, const v1::HealthReport& report) 
     entry.seen.engine_ok = report.engine_ok();
     entry.seen.engine_state = report.engine_state();
     entry.supply = report.supply();
+    entry.pending_results = {report.pending_results().begin(), report.pending_results().end()};
     // The same report again (most of them) changes nothing anyone sees.
     if (same && DeriveStatus(entry.seen, now, monitor_timeout_) == entry.published) return;
     ChangedLocked(it);
@@ -295,6 +296,18 @@ v1::CpRegistryRecord Registry::RecordLocked(const Entry& entry) const {
   record.set_stopped_by_operator(entry.seen.stopped_by_operator);
   *record.mutable_updated_at() = ToProto(clock_.Now());
   return record;
+}
+
+std::vector<CpReport> Registry::Reports() const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  std::vector<CpReport> reports;
+  for (const auto& [id, entry] : entries_) {
+    const v1::CpStatus status = DeriveStatus(entry.seen, now, monitor_timeout_);
+    if (status == v1::CP_STATUS_DISCONNECTED) continue;
+    reports.push_back({id, status, entry.supply.session_id(), entry.pending_results});
+  }
+  return reports;
 }
 
 }  // namespace evnet

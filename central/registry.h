@@ -25,6 +25,16 @@
 
 namespace evnet {
 
+// What a CP's monitor last reported of its sessions, for reconciling them
+// with the ones central holds open.
+struct CpReport {
+  std::string cp_id;
+  v1::CpStatus status = v1::CP_STATUS_UNSPECIFIED;
+  std::string session_id;  // the supply it runs; empty when none
+  // Ended sessions whose results its engine still holds (not yet in Kafka).
+  std::set<std::string> pending_results;
+};
+
 struct StatusChange {
   std::string cp_id;
   v1::CpStatus from = v1::CP_STATUS_UNSPECIFIED;  // UNSPECIFIED: newly known
@@ -67,6 +77,8 @@ class Registry {
   // The supply each SUPPLYING CP reports, by CP id (from the CPs that
   // supply, not a walk of the registry).
   std::vector<std::pair<std::string, v1::SupplySnapshot>> Running() const;
+  // Every CP whose monitor reports (not DISCONNECTED), as it last reported.
+  std::vector<CpReport> Reports() const;
 
   // Returns the statuses that changed since the last sweep, in the order
   // they changed, after marking DISCONNECTED the CPs whose monitor fell
@@ -101,6 +113,7 @@ class Registry {
     v1::ChargingPointInfo persisted;  // as Kafka has it
     CpObservation seen;               // includes the operator's stop
     v1::SupplySnapshot supply;
+    std::set<std::string> pending_results;
     v1::CpStatus swept = v1::CP_STATUS_UNSPECIFIED;      // as of the last sweep
     v1::CpStatus published = v1::CP_STATUS_UNSPECIFIED;  // as of the last change
     uint64_t changed = 0;                                // its sequence number

@@ -3,6 +3,7 @@
 // recovery are tested on the real broker under testing/.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -10,10 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/kafka_consumer.h"
 #include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
 #include "common/kafka_reader.h"
+#include "common/kafka_transactions.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/mock_kafka.h"
@@ -391,6 +394,79 @@ TEST_F(KafkaTest, AProducerRefusedItsIdempotenceIdIsReplacedAndDeliversOnceAllow
   EXPECT_TRUE(producer->Fatal().ok()) << producer->Fatal();
   auto consumer = NewConsumer("replaced");
   EXPECT_THAT(ConsumeToEnd(*consumer), ElementsAre("allowed"));
+}
+
+// What a read_committed reader (librdkafka's default, and every evnet
+// reader's) finds on `topic`/0: each message's key and value ("" for a
+// tombstone).
+std::vector<std::string> ReadCommitted(const std::string& bootstrap, const std::string& topic) {
+  KafkaReaderOptions options;
+  options.bootstrap_servers = bootstrap;
+  options.partitions = {{topic, 0}};
+  auto reader = KafkaReader::Create(options);
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  std::vector<std::string> seen;
+  if (!reader.ok()) return seen;
+  absl::Status read = (*reader)->ReadToEnd(absl::Seconds(20), [&](const KafkaMessage& m) {
+    seen.push_back(m.key + "=" + m.value);
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(read.ok()) << read;
+  return seen;
+}
+
+std::unique_ptr<KafkaTransactions> NewTransactions(const std::string& bootstrap) {
+  KafkaTransactionsOptions options;
+  options.bootstrap_servers = bootstrap;
+  options.transactional_id = "evnet-test";
+  auto transactions = KafkaTransactions::Create(options);
+  EXPECT_TRUE(transactions.ok()) << transactions.status();
+  return transactions.ok() ? *std::move(transactions) : nullptr;
+}
+
+absl::Status CommitAndWait(KafkaTransactions& transactions, std::vector<KafkaRecord> records) {
+  absl::Notification done;
+  absl::Status status;
+  transactions.Commit(std::move(records), [&](absl::Status committed) {
+    status = committed;
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+    return absl::DeadlineExceededError("no answer from the transaction");
+  }
+  return status;
+}
+
+TEST_F(KafkaTest, ATransactionsRecordsAndTombstonesAreReadTogether) {
+  auto transactions = NewTransactions(cluster_.bootstrap());
+  ASSERT_NE(transactions, nullptr);
+  ASSERT_TRUE(CommitAndWait(*transactions, {{kTopic, "a", "1"}, {kTopic, "b", "2"}}).ok());
+  ASSERT_TRUE(CommitAndWait(*transactions, {{kTopic, "a", std::nullopt}}).ok());
+  EXPECT_THAT(ReadCommitted(cluster_.bootstrap(), kTopic), ElementsAre("a=1", "b=2", "a="));
+  EXPECT_GE(transactions->committed(), 2u);
+}
+
+TEST_F(KafkaTest, CommitsQueuedTogetherAreEachAnsweredOnce) {
+  auto transactions = NewTransactions(cluster_.bootstrap());
+  ASSERT_NE(transactions, nullptr);
+  constexpr int kCommits = 50;
+  absl::Mutex mu;
+  std::vector<int> answers(kCommits, 0);
+  int ok = 0;
+  for (int i = 0; i < kCommits; ++i) {
+    transactions->Commit({{kTopic, absl::StrCat("k", i), absl::StrCat(i)}},
+                         [&, i](absl::Status committed) {
+                           absl::MutexLock lock(&mu);
+                           ++answers[i];
+                           if (committed.ok()) ++ok;
+                         });
+  }
+  absl::MutexLock lock(&mu);
+  auto all = [&] { return ok == kCommits; };
+  EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&all), absl::Seconds(30)));
+  for (int i = 0; i < kCommits; ++i) EXPECT_EQ(answers[i], 1) << "commit " << i;
+  // Group commit: fewer transactions than commits.
+  EXPECT_LE(transactions->committed(), static_cast<uint64_t>(kCommits));
 }
 
 }  // namespace

@@ -115,6 +115,8 @@ std::string SignedBytes(const v1::SessionResult& result) {
   billed.set_energy_kwh(result.energy_kwh());
   billed.set_price_eur_per_kwh(result.price_eur_per_kwh());
   billed.set_amount_eur(result.amount_eur());
+  // Proto3 writes no 0: a result from before amount_cents signs the same bytes.
+  billed.set_amount_cents(result.amount_cents());
   return Deterministic(billed);
 }
 

@@ -27,9 +27,11 @@ absl::Status CheckIssuedBy(const std::string& ca_pem, const std::string& certifi
 
 // What a session result's signature covers: what is billed (the session,
 // its request, CP and driver, when it ran, the energy, the price and the
-// amount), serialized deterministically. Not the end reason nor fields a
-// newer engine adds, which an older central drops when it reads the JSON:
-// the signature of a newer engine's result still checks.
+// amount, in euro and in cents), serialized deterministically. Not the end
+// reason nor fields a newer engine adds, which an older central drops when
+// it reads the JSON: the signature of a newer engine's result still checks.
+// amount_cents is covered: a result signed without it (0, not serialized)
+// still checks, but a central that predates it cannot check one that has it.
 std::string SignedBytes(const v1::SessionResult& result);
 // Sets `result`'s signature with the private key in `key_pem` (a CP's); an
 // empty `key_pem` (a network without certificates) leaves it unsigned.

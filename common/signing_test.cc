@@ -55,6 +55,42 @@ TEST(SigningTest, OnlyTheCpsOwnKeySignsItsResultsAndAChangedFigureBreaksTheSigna
   EXPECT_FALSE(SignResult("not a key", unsigned_result).ok());
 }
 
+TEST(SigningTest, TheAmountInCentsIsSignedAndAResultSignedBeforeItStillChecks) {
+  absl::StatusOr<std::string> pki = test::MakeTestPki("cents", {"cp CP-001"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string key = *ReadFile(*pki + "/cp/CP-001.key");
+  const std::string cert = *ReadFile(*pki + "/cp/CP-001.crt");
+
+  v1::SessionResult result;
+  result.set_session_id("s-1");
+  result.set_request_id("r-1");
+  result.set_cp_id("CP-001");
+  result.set_driver_id("driver-alice");
+  result.mutable_started_at()->set_seconds(1'700'000'000);
+  result.mutable_ended_at()->set_seconds(1'700'000'600);
+  result.set_energy_kwh(7.35);
+  result.set_price_eur_per_kwh(0.30);
+  result.set_amount_eur(2.21);
+
+  // What an engine from before amount_cents signed: these fields' bytes.
+  v1::SessionResult before = result;
+  result.set_signature(*Sign(key, before.SerializeAsString()));
+  result.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
+  EXPECT_TRUE(Verify(cert, SignedBytes(result), result.signature()).ok());
+
+  result.set_amount_cents(221);
+  ASSERT_TRUE(SignResult(key, result).ok());
+  EXPECT_TRUE(Verify(cert, SignedBytes(result), result.signature()).ok());
+  v1::SessionResult dearer = result;
+  dearer.set_amount_cents(2210);
+  EXPECT_EQ(Verify(cert, SignedBytes(dearer), dearer.signature()).code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::SessionResult dropped = result;
+  dropped.clear_amount_cents();
+  EXPECT_EQ(Verify(cert, SignedBytes(dropped), dropped.signature()).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 TEST(SigningTest, ADriversRequestIsItsOwnAndItsCertificateMustBeOfTheNetworksCa) {
   absl::StatusOr<std::string> pki =
       test::MakeTestPki("requests", {"driver driver-alice", "driver driver-old 0"});

@@ -35,6 +35,12 @@ inline constexpr char kOcppChargersTopic[] = "evnet.ocpp.chargers";
 // Payload: evnet.v1.DriverUpdate.
 inline constexpr char kCentralLedgerTopic[] = "evnet.central.ledger";
 
+// central -> central, keyed by session id, compacted: every session central
+// holds open (accepted, or refused but possibly running at its CP), written
+// in the Kafka transaction of the decision that opened it and tombstoned in
+// the one that closed it. Payload: evnet.v1.OpenSession.
+inline constexpr char kCentralSessionsTopic[] = "evnet.central.sessions";
+
 // any program -> operators, keyed by the original key: messages set aside
 // because they will never be handled. Payload: evnet.v1.DeadLetter.
 inline constexpr char kDeadLetterTopic[] = "evnet.deadletter";
