@@ -1,10 +1,12 @@
 #include "cp_engine/charging_engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/money.h"
 #include "common/proto_time.h"
 #include "common/validation.h"
 #include "cp_engine/meter.h"
@@ -17,7 +19,11 @@ ChargingEngine::ChargingEngine(EngineOptions options, Clock& clock, EventPublish
       clock_(clock),
       publisher_(publisher),
       journal_(options_.state_dir),
-      journal_writer_([this](const v1::EngineJournal& journal) { return journal_.Save(journal); }) {}
+      journal_writer_(options_.save_journal
+                          ? options_.save_journal
+                          : [this](const v1::EngineJournal& journal) {
+                              return journal_.Save(journal);
+                            }) {}
 
 std::string ChargingEngine::Tag() const { return absl::StrCat("CP_E:", options_.info.cp_id(), " | "); }
 
@@ -28,7 +34,14 @@ absl::Status ChargingEngine::Recover() {
   if (!journal.ok()) return journal.status();
 
   absl::MutexLock lock(&mu_);
-  for (const v1::SessionResult& result : journal->pending_results()) RecordResultLocked(result);
+  for (v1::SessionResult result : journal->pending_results()) {
+    // Journaled before amounts were in cents: the one rounding rule, now.
+    if (result.amount_cents() == 0) {
+      result.set_amount_cents(AmountCents(result.energy_kwh(), result.price_eur_per_kwh()));
+      result.set_amount_eur(EurOfCents(result.amount_cents()));
+    }
+    RecordResultLocked(result);
+  }
   if (journal->has_request()) {
     // The engine died while supplying: bill what the journal says was
     // supplied, ending when that energy was reached (and not after now).
@@ -43,7 +56,13 @@ absl::Status ChargingEngine::Recover() {
                                         v1::SESSION_END_REASON_ENGINE_FAILURE);
     // Figures that do not add up (an amount that is not the energy at the
     // price) are not billed blindly: a person looks at the journal.
-    if (absl::Status valid = ValidateSessionResult(result); !valid.ok()) {
+    absl::Status valid = ValidateSessionResult(result);
+    if (valid.ok() && std::abs(supply.amount_eur() - result.amount_eur()) > 0.01 + 1e-9) {
+      valid = absl::InvalidArgumentError(absl::StrFormat(
+          "amount_eur %.2f is not energy_kwh %.3f at %.4f EUR/kWh (%.2f)", supply.amount_eur(),
+          supply.energy_kwh(), price, result.amount_eur()));
+    }
+    if (!valid.ok()) {
       return absl::DataLossError(absl::StrCat("the journal ", journal_.path(),
                                               " cannot be billed: ", valid.message()));
     }
@@ -52,11 +71,11 @@ absl::Status ChargingEngine::Recover() {
                  << " was cut short by an engine failure: "
                  << absl::StrFormat("%.2f kWh, %.2f EUR", result.energy_kwh(), result.amount_eur());
   }
-  SaveJournalLocked(clock_.Now());
+  SaveJournalLocked();
   if (!pending_.empty()) {
     LOG(INFO) << Tag() << "Publishing " << pending_.size() << " journaled session result(s)";
   }
-  PublishPendingLocked();
+  PublishPendingLocked(clock_.Steady());
   return absl::OkStatus();
 }
 
@@ -67,49 +86,75 @@ absl::StatusOr<v1::CheckResponse> ChargingEngine::Check() {
   *response.mutable_info() = options_.info;
   if (supply_.has_value()) {
     response.set_state(v1::ENGINE_STATE_SUPPLYING);
-    *response.mutable_supply() = SnapshotLocked(clock_.Now());
+    *response.mutable_supply() = SnapshotLocked(clock_.Steady());
   } else {
     response.set_state(v1::ENGINE_STATE_IDLE);
   }
+  for (const auto& [id, result] : pending_) response.add_pending_results(id);
   return response;
 }
 
 absl::StatusOr<v1::StartSupplyResponse> ChargingEngine::StartSupply(
     const v1::StartSupplyRequest& request) {
   if (request.session_id().empty()) return absl::InvalidArgumentError("session_id is empty");
-  absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_.Now();
   v1::StartSupplyResponse response;
-  if (supply_.has_value() && supply_->request.session_id() == request.session_id()) {
-    *response.mutable_supply() = SnapshotLocked(now);  // a repeated start: same session
+  uint64_t journaled = 0;
+  bool started = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time steady = clock_.Steady();
+    if (supply_.has_value() && supply_->request.session_id() == request.session_id()) {
+      // A repeated start: the same session, answered as the first once it
+      // is on disk.
+      *response.mutable_supply() = SnapshotLocked(steady);
+      journaled = supply_->journaled;
+    } else {
+      if (ended_.count(request.session_id()) > 0) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("session ", request.session_id(), " has already ended"));
+      }
+      if (fault_) {
+        return absl::FailedPreconditionError(absl::StrCat(options_.info.cp_id(), " is in fault"));
+      }
+      if (supply_.has_value()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            options_.info.cp_id(), " is supplying session ", supply_->request.session_id()));
+      }
+      Supply supply;
+      supply.request = request;
+      supply.started_at = clock_.Now();
+      supply.started_steady = steady;
+      supply.duration = request.has_max_duration() ? FromProto(request.max_duration())
+                                                   : options_.session_duration;
+      if (request.target_energy_kwh() > 0) {
+        supply.duration = std::min(
+            supply.duration, TimeToSupply(options_.info.power_kw(), request.target_energy_kwh()));
+      }
+      supply_ = std::move(supply);
+      supply_->journaled = journaled = SaveJournalLocked();
+      *response.mutable_supply() = SnapshotLocked(steady);
+      started = true;
+    }
+  }
+  // Off the lock: checks, ticks and stops go on while the disk writes.
+  absl::Status durable = journal_writer_.Wait(journaled);
+  if (durable.ok()) {
+    if (started) {
+      LOG(INFO) << Tag() << "Supplying session " << request.session_id() << " for "
+                << request.driver_id() << " at " << options_.info.power_kw() << " kW";
+    }
     return response;
   }
-  if (ended_.count(request.session_id()) > 0) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("session ", request.session_id(), " has already ended"));
+  // Not answered OK, so central does not count on it: the supply that is
+  // not on disk stops here, unbilled, as central's refused starts are.
+  absl::MutexLock lock(&mu_);
+  if (supply_.has_value() && supply_->journaled == journaled) {
+    supply_.reset();
+    SaveJournalLocked();
   }
-  if (fault_) {
-    return absl::FailedPreconditionError(absl::StrCat(options_.info.cp_id(), " is in fault"));
-  }
-  if (supply_.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        options_.info.cp_id(), " is supplying session ", supply_->request.session_id()));
-  }
-  Supply supply;
-  supply.request = request;
-  supply.started_at = now;
-  supply.duration = request.has_max_duration() ? FromProto(request.max_duration())
-                                               : options_.session_duration;
-  if (request.target_energy_kwh() > 0) {
-    supply.duration = std::min(
-        supply.duration, TimeToSupply(options_.info.power_kw(), request.target_energy_kwh()));
-  }
-  supply_ = std::move(supply);
-  SaveJournalLocked(now);
-  LOG(INFO) << Tag() << "Supplying session " << request.session_id() << " for "
-            << request.driver_id() << " at " << options_.info.power_kw() << " kW";
-  *response.mutable_supply() = SnapshotLocked(now);
-  return response;
+  return absl::UnavailableError(absl::StrCat("cannot journal session ", request.session_id(),
+                                             " in ", options_.state_dir,
+                                             ", so it is not started: ", durable.message()));
 }
 
 absl::StatusOr<v1::StopSupplyResponse> ChargingEngine::StopSupply(
@@ -123,7 +168,7 @@ absl::StatusOr<v1::StopSupplyResponse> ChargingEngine::StopSupply(
   v1::SessionEndReason reason = request.reason() == v1::SESSION_END_REASON_UNSPECIFIED
                                     ? v1::SESSION_END_REASON_STOPPED_BY_CENTRAL
                                     : request.reason();
-  EndSupplyLocked(reason, clock_.Now());
+  EndSupplyLocked(reason, clock_.Steady());
   response.set_was_supplying(true);
   return response;
 }
@@ -131,15 +176,15 @@ absl::StatusOr<v1::StopSupplyResponse> ChargingEngine::StopSupply(
 absl::StatusOr<v1::SimulateResponse> ChargingEngine::Simulate(
     const v1::SimulateRequest& request) {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_.Now();
+  const absl::Time steady = clock_.Steady();
   switch (request.action()) {
     case v1::SIMULATE_ACTION_UNPLUG:
-      if (supply_.has_value()) EndSupplyLocked(v1::SESSION_END_REASON_UNPLUGGED, now);
+      if (supply_.has_value()) EndSupplyLocked(v1::SESSION_END_REASON_UNPLUGGED, steady);
       break;
     case v1::SIMULATE_ACTION_FAULT:
       if (!fault_) LOG(WARNING) << Tag() << "Simulated fault: engine KO";
       fault_ = true;
-      if (supply_.has_value()) EndSupplyLocked(v1::SESSION_END_REASON_ENGINE_FAILURE, now);
+      if (supply_.has_value()) EndSupplyLocked(v1::SESSION_END_REASON_ENGINE_FAILURE, steady);
       break;
     case v1::SIMULATE_ACTION_RECOVER:
       if (fault_) LOG(INFO) << Tag() << "Engine back to OK";
@@ -157,9 +202,9 @@ absl::StatusOr<v1::SimulateResponse> ChargingEngine::Simulate(
 
 void ChargingEngine::Tick() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_.Now();
+  const absl::Time steady = clock_.Steady();
   if (supply_.has_value()) {
-    const bool done = now - supply_->started_at >= supply_->duration;
+    const bool done = steady - supply_->started_steady >= supply_->duration;
     if (done) {
       const bool target = supply_->request.target_energy_kwh() > 0 &&
                           supply_->duration == TimeToSupply(options_.info.power_kw(),
@@ -168,17 +213,18 @@ void ChargingEngine::Tick() {
       EndSupplyLocked(target    ? v1::SESSION_END_REASON_TARGET_ENERGY_REACHED
                       : limited ? v1::SESSION_END_REASON_DURATION_REACHED
                                 : v1::SESSION_END_REASON_UNPLUGGED,
-                      supply_->started_at + supply_->duration);
+                      supply_->started_steady + supply_->duration);
     } else {
       v1::SupplyTelemetry telemetry;
       telemetry.set_cp_id(options_.info.cp_id());
-      *telemetry.mutable_supply() = SnapshotLocked(now);
-      *telemetry.mutable_measured_at() = ToProto(now);
-      SaveJournalLocked(now);
+      *telemetry.mutable_supply() = SnapshotLocked(steady);
+      *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+      SaveJournalLocked();
       publisher_.PublishTelemetry(telemetry);
     }
   }
-  PublishPendingLocked();
+  ExpireInFlightLocked(steady);
+  PublishPendingLocked(steady);
 }
 
 v1::EngineState ChargingEngine::state() const {
@@ -192,9 +238,10 @@ int ChargingEngine::PendingResults() const {
   return static_cast<int>(pending_.size());
 }
 
-v1::SupplySnapshot ChargingEngine::SnapshotLocked(absl::Time now) const {
+v1::SupplySnapshot ChargingEngine::SnapshotLocked(absl::Time steady) const {
   v1::SupplySnapshot snapshot;
-  const absl::Duration elapsed = std::min(now - supply_->started_at, supply_->duration);
+  const absl::Duration elapsed = std::clamp(steady - supply_->started_steady,
+                                            absl::ZeroDuration(), supply_->duration);
   MeterReading reading =
       ReadMeter(options_.info.power_kw(), options_.info.price_eur_per_kwh(), elapsed);
   snapshot.set_session_id(supply_->request.session_id());
@@ -220,7 +267,8 @@ v1::SessionResult ChargingEngine::ResultOf(const v1::StartSupplyRequest& request
   *result.mutable_ended_at() = ToProto(ended_at);
   result.set_energy_kwh(supplied.energy_kwh());
   result.set_price_eur_per_kwh(price_eur_per_kwh);
-  result.set_amount_eur(supplied.amount_eur());
+  result.set_amount_cents(AmountCents(supplied.energy_kwh(), price_eur_per_kwh));
+  result.set_amount_eur(EurOfCents(result.amount_cents()));
   result.set_end_reason(reason);
   return result;
 }
@@ -234,37 +282,45 @@ void ChargingEngine::RecordResultLocked(const v1::SessionResult& result) {
   }
 }
 
-void ChargingEngine::EndSupplyLocked(v1::SessionEndReason reason, absl::Time now) {
+void ChargingEngine::EndSupplyLocked(v1::SessionEndReason reason, absl::Time steady_end) {
+  // The wall time it ended: now, less how long ago that was on the steady
+  // clock; never before it started, whatever the wall clock did meanwhile.
+  const absl::Duration ago = std::max(absl::ZeroDuration(), clock_.Steady() - steady_end);
+  const absl::Time ended_at = std::max(clock_.Now() - ago, supply_->started_at);
   const v1::SessionResult result =
-      ResultOf(supply_->request, SnapshotLocked(now), options_.info.price_eur_per_kwh(),
-               std::max(now, supply_->started_at), reason);
+      ResultOf(supply_->request, SnapshotLocked(steady_end), options_.info.price_eur_per_kwh(),
+               ended_at, reason);
   supply_.reset();
   RecordResultLocked(result);
-  SaveJournalLocked(now);
+  SaveJournalLocked();
   LOG(INFO) << Tag() << "Session " << result.session_id()
             << absl::StrFormat(" completed: %.2f kWh, %.2f EUR", result.energy_kwh(),
                                result.amount_eur())
             << " (" << v1::SessionEndReason_Name(reason) << ")";
-  PublishPendingLocked();
+  PublishPendingLocked(clock_.Steady());
 }
 
-void ChargingEngine::SaveJournalLocked(absl::Time now) {
+uint64_t ChargingEngine::SaveJournalLocked() {
   v1::EngineJournal journal;
   if (supply_.has_value()) {
     *journal.mutable_request() = supply_->request;
-    *journal.mutable_supply() = SnapshotLocked(now);
+    *journal.mutable_supply() = SnapshotLocked(clock_.Steady());
     journal.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
   }
   for (const auto& [id, result] : pending_) *journal.add_pending_results() = result;
   // Written on the writer's thread; the supply goes on whatever the disk does.
-  journal_writer_.Post(std::move(journal));
+  return journal_writer_.Post(std::move(journal));
 }
 
-void ChargingEngine::PublishPendingLocked() {
+void ChargingEngine::PublishPendingLocked(absl::Time steady) {
   for (const auto& [id, result] : pending_) {
-    if (!in_flight_.insert(id).second) continue;
+    if (in_flight_.count(id) > 0) continue;
+    const uint64_t attempt = ++attempts_;
+    in_flight_[id] = {attempt, steady};
     absl::Status queued = publisher_.PublishResult(
-        result, [this, id = id](absl::Status status) { OnResultDelivered(id, status); });
+        result, [this, id = id, attempt](absl::Status status) {
+          OnResultDelivered(id, attempt, status);
+        });
     if (!queued.ok()) {
       in_flight_.erase(id);
       LOG(WARNING) << Tag() << "result of session " << id
@@ -273,16 +329,33 @@ void ChargingEngine::PublishPendingLocked() {
   }
 }
 
-void ChargingEngine::OnResultDelivered(const std::string& session_id,
+void ChargingEngine::ExpireInFlightLocked(absl::Time steady) {
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (steady - it->second.since < options_.result_delivery_timeout) {
+      ++it;
+      continue;
+    }
+    LOG(WARNING) << Tag() << "result of session " << it->first << " has had no delivery report for "
+                 << absl::FormatDuration(steady - it->second.since) << "; publishing it again";
+    it = in_flight_.erase(it);
+  }
+}
+
+void ChargingEngine::OnResultDelivered(const std::string& session_id, uint64_t attempt,
                                        const absl::Status& status) {
   absl::MutexLock lock(&mu_);
-  in_flight_.erase(session_id);
+  auto it = in_flight_.find(session_id);
   if (!status.ok()) {
+    // An older attempt failing says nothing of the one now in flight.
+    if (it == in_flight_.end() || it->second.attempt != attempt) return;
+    in_flight_.erase(it);
     LOG(WARNING) << Tag() << "result of session " << session_id
                  << " not delivered yet (kept in the journal, retrying): " << status;
     return;
   }
-  if (pending_.erase(session_id) > 0) SaveJournalLocked(clock_.Now());
+  // Kafka has it, from whichever attempt: nothing is left to send.
+  if (it != in_flight_.end()) in_flight_.erase(it);
+  if (pending_.erase(session_id) > 0) SaveJournalLocked();
 }
 
 }  // namespace evnet

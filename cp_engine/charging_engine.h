@@ -1,7 +1,9 @@
 // The charging engine: runs one supply at a time on its own once started,
 // meters it, publishes telemetry every tick and one result at the end, and
 // journals what it is doing so that a crash loses no energy and no result.
-// It has no threads: the service drives it with Tick() every second.
+// It has no threads: the service drives it with Tick() every second. It
+// meters on the clock's Steady() reading and stamps times people read with
+// Now(), so that a wall clock stepped mid-session bills what was supplied.
 #ifndef EVNET_CP_ENGINE_CHARGING_ENGINE_H_
 #define EVNET_CP_ENGINE_CHARGING_ENGINE_H_
 
@@ -42,6 +44,14 @@ struct EngineOptions {
   // When the simulated driver unplugs, unless the request says otherwise.
   absl::Duration session_duration = absl::Seconds(10);
   std::string state_dir;
+  // A result whose delivery has not reported after this long is published
+  // again: a publisher may lose a callback (a Kafka producer replaced while
+  // it queues). Longer than the producer's delivery timeout, so that a result
+  // Kafka is still trying to deliver is not queued twice.
+  absl::Duration result_delivery_timeout = absl::Minutes(6);
+  // Writes a journal; empty: to state_dir. Tests stand a slow or failing
+  // disk in here.
+  JournalWriter::Save save_journal;
 };
 
 class ChargingEngine {
@@ -55,6 +65,9 @@ class ChargingEngine {
 
   // UNAVAILABLE while in (simulated) fault, so the monitor's checks fail.
   [[nodiscard]] absl::StatusOr<v1::CheckResponse> Check();
+  // Answers once the session is in the journal on disk, so that an engine
+  // killed right after answering still bills it when it comes back; a
+  // journal that cannot be written fails the start (UNAVAILABLE).
   [[nodiscard]] absl::StatusOr<v1::StartSupplyResponse> StartSupply(
       const v1::StartSupplyRequest& request);
   [[nodiscard]] absl::StatusOr<v1::StopSupplyResponse> StopSupply(
@@ -62,7 +75,8 @@ class ChargingEngine {
   [[nodiscard]] absl::StatusOr<v1::SimulateResponse> Simulate(const v1::SimulateRequest& request);
 
   // Meters the running supply, publishes telemetry, ends the supply when its
-  // time or energy target is reached, and retries unacknowledged results.
+  // time or energy target is reached, and retries unacknowledged results,
+  // also those whose delivery never reported.
   void Tick();
 
   v1::EngineState state() const;
@@ -72,11 +86,20 @@ class ChargingEngine {
  private:
   struct Supply {
     v1::StartSupplyRequest request;
-    absl::Time started_at;
-    absl::Duration duration;  // the supply ends after this long
+    absl::Time started_at;      // wall time, for people
+    absl::Time started_steady;  // what the meter counts from
+    absl::Duration duration;    // the supply ends after this long
+    uint64_t journaled = 0;     // the journal that first held it
+  };
+  // A result handed to the publisher, by its attempt: a report of an older
+  // attempt does not clear a newer one.
+  struct InFlight {
+    uint64_t attempt = 0;
+    absl::Time since;  // steady
   };
 
-  v1::SupplySnapshot SnapshotLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The running supply as metered at `steady` (a Steady() reading).
+  v1::SupplySnapshot SnapshotLocked(absl::Time steady) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The final record of a session: what `supplied` says, metered at
   // `price_eur_per_kwh`, ended at `ended_at`.
   v1::SessionResult ResultOf(const v1::StartSupplyRequest& request,
@@ -84,12 +107,17 @@ class ChargingEngine {
                              absl::Time ended_at, v1::SessionEndReason reason) const;
   // Keeps a result until Kafka has it, and its session as ended.
   void RecordResultLocked(const v1::SessionResult& result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends the running supply with `reason`, journals and publishes its result.
-  void EndSupplyLocked(v1::SessionEndReason reason, absl::Time now)
+  // Ends the running supply with `reason` as it was at `steady_end` (a
+  // Steady() reading, not after now), journals and publishes its result.
+  void EndSupplyLocked(v1::SessionEndReason reason, absl::Time steady_end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SaveJournalLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PublishPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnResultDelivered(const std::string& session_id, const absl::Status& status);
+  // Posts the journal of the engine's state; returns its number.
+  uint64_t SaveJournalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishPendingLocked(absl::Time steady) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets deliveries that never reported, so that they are published again.
+  void ExpireInFlightLocked(absl::Time steady) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnResultDelivered(const std::string& session_id, uint64_t attempt,
+                         const absl::Status& status);
   std::string Tag() const;
 
   const EngineOptions options_;
@@ -103,7 +131,8 @@ class ChargingEngine {
   std::optional<Supply> supply_ ABSL_GUARDED_BY(mu_);
   // Results of sessions that ended here, by session id, until Kafka has them.
   std::map<std::string, v1::SessionResult> pending_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
+  uint64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
   // Recently ended sessions, so that a repeated StartSupply is not a new one:
   // the last kRememberedSessions, oldest first in ended_order_.
   static constexpr size_t kRememberedSessions = 1000;

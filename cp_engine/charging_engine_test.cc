@@ -2,11 +2,15 @@
 
 #include <stdlib.h>
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/money.h"
 #include "common/proto_time.h"
 #include "cp_engine/meter.h"
-#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace evnet {
@@ -21,7 +25,8 @@ class FakePublisher : public EventPublisher {
   absl::Status PublishResult(const v1::SessionResult& result,
                              std::function<void(absl::Status)> done) override {
     results_.push_back(result);
-    done_.push_back(std::move(done));
+    // As a Kafka producer replaced while it queued: OK, and no report ever.
+    if (!drop_callbacks_) done_.push_back(std::move(done));
     return absl::OkStatus();
   }
   // Reports every outstanding delivery with `status`.
@@ -34,6 +39,7 @@ class FakePublisher : public EventPublisher {
   std::vector<v1::SupplyTelemetry> telemetry_;
   std::vector<v1::SessionResult> results_;
   std::vector<std::function<void(absl::Status)>> done_;
+  bool drop_callbacks_ = false;
 };
 
 class ChargingEngineTest : public ::testing::Test {
@@ -86,7 +92,8 @@ TEST_F(ChargingEngineTest, SuppliesAndBillsWhatPowerDurationAndPriceSay) {
   EXPECT_EQ(result.driver_id(), "driver-alice");
   EXPECT_EQ(result.end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
   EXPECT_NEAR(result.energy_kwh(), 22.0 * 10 / 3600, 1e-9);
-  EXPECT_DOUBLE_EQ(result.amount_eur(), std::round(result.energy_kwh() * 0.30 * 100) / 100);
+  EXPECT_EQ(result.amount_cents(), AmountCents(result.energy_kwh(), 0.30));
+  EXPECT_DOUBLE_EQ(result.amount_eur(), EurOfCents(result.amount_cents()));
   EXPECT_EQ(FromProto(result.ended_at()) - FromProto(result.started_at()), absl::Seconds(10));
   EXPECT_EQ(engine.state(), v1::ENGINE_STATE_IDLE);
 }
@@ -112,7 +119,10 @@ TEST_F(ChargingEngineTest, StartIsIdempotentBySessionAndRefusesAnother) {
 }
 
 TEST_F(ChargingEngineTest, EndedSessionsAreRememberedUpToABound) {
-  ChargingEngine engine(Options("remembered"), clock_, publisher_);
+  EngineOptions options = Options("remembered");
+  // A thousand journals on a real disk: slow, and not what this is about.
+  options.save_journal = [](const v1::EngineJournal&) { return absl::OkStatus(); };
+  ChargingEngine engine(options, clock_, publisher_);
   ASSERT_TRUE(engine.Recover().ok());
   v1::StopSupplyRequest stop;
   stop.set_reason(v1::SESSION_END_REASON_UNPLUGGED);
@@ -275,6 +285,186 @@ TEST_F(ChargingEngineTest, UndeliveredResultIsKeptAndRetried) {
   publisher_.Deliver(absl::OkStatus());
   EXPECT_EQ(engine.PendingResults(), 0);
   TickFor(engine, 1);
+  EXPECT_EQ(publisher_.results_.size(), 2u);
+}
+
+TEST_F(ChargingEngineTest, TheAmountIsInCentsRoundedHalfUpOnceOnTheTotal) {
+  EngineOptions options = Options("cents");
+  options.info.set_power_kw(18);
+  options.info.set_price_eur_per_kwh(0.29);
+  options.session_duration = absl::Seconds(100);  // 0.5 kWh
+  ChargingEngine engine(options, clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 100);
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  EXPECT_NEAR(publisher_.results_[0].energy_kwh(), 0.5, 1e-9);
+  EXPECT_EQ(publisher_.results_[0].amount_cents(), 15);  // 0.145 EUR, half up
+  EXPECT_DOUBLE_EQ(publisher_.results_[0].amount_eur(), 0.15);
+}
+
+TEST_F(ChargingEngineTest, StartSupplyAnswersOnlyOnceTheSessionIsOnDisk) {
+  absl::Notification writing, release;
+  EngineOptions options = Options("durable");
+  // A disk that takes its time over the journal holding the new session.
+  options.save_journal = [&](const v1::EngineJournal& journal) {
+    if (journal.request().session_id() == "s-1" && !release.HasBeenNotified()) {
+      if (!writing.HasBeenNotified()) writing.Notify();
+      release.WaitForNotification();
+    }
+    return absl::OkStatus();
+  };
+  ChargingEngine engine(options, clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  absl::Notification answered;
+  absl::StatusOr<v1::StartSupplyResponse> started;
+  std::thread starter([&] {
+    started = engine.StartSupply(Start("s-1"));
+    answered.Notify();
+  });
+  writing.WaitForNotification();
+  // The engine's lock is not held across the write: checks still answer.
+  absl::StatusOr<v1::CheckResponse> check = engine.Check();
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->state(), v1::ENGINE_STATE_SUPPLYING);
+  EXPECT_FALSE(answered.WaitForNotificationWithTimeout(absl::Milliseconds(200)))
+      << "StartSupply answered before its session was journaled";
+  release.Notify();
+  starter.join();
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->supply().session_id(), "s-1");
+}
+
+TEST_F(ChargingEngineTest, AJournalThatCannotBeWrittenFailsTheStart) {
+  std::atomic<bool> disk_full{true};
+  EngineOptions options = Options("disk-full");
+  options.save_journal = [&](const v1::EngineJournal&) {
+    return disk_full ? absl::ResourceExhaustedError("no space left on device") : absl::OkStatus();
+  };
+  ChargingEngine engine(options, clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  absl::StatusOr<v1::StartSupplyResponse> started = engine.StartSupply(Start("s-1"));
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(started.status().message().find("no space left"), std::string::npos)
+      << started.status();
+  EXPECT_EQ(engine.state(), v1::ENGINE_STATE_IDLE);  // not supplying what is not on disk
+  TickFor(engine, 20);
+  EXPECT_TRUE(publisher_.results_.empty()) << "a start that failed was billed";
+
+  disk_full = false;
+  EXPECT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  EXPECT_EQ(engine.state(), v1::ENGINE_STATE_SUPPLYING);
+}
+
+TEST_F(ChargingEngineTest, AWallClockSteppedMidSessionNeitherLosesNorInventsEnergy) {
+  EngineOptions options = Options("wall-step");
+  options.session_duration = absl::Minutes(10);
+  ChargingEngine engine(options, clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 60);
+  clock_.StepWall(-absl::Hours(1));  // NTP sets the clock back
+  TickFor(engine, 60);
+  double last = 0;
+  for (const v1::SupplyTelemetry& t : publisher_.telemetry_) {
+    EXPECT_GE(t.supply().energy_kwh(), last);
+    last = t.supply().energy_kwh();
+  }
+  EXPECT_NEAR(last, 22.0 * 120 / 3600, 1e-9);
+  EXPECT_EQ(FromProto(publisher_.telemetry_.back().measured_at()), clock_.Now());
+
+  clock_.StepWall(absl::Hours(3));  // and far forward
+  TickFor(engine, 1);
+  EXPECT_EQ(engine.state(), v1::ENGINE_STATE_SUPPLYING) << "ended by a wall clock step";
+  EXPECT_NEAR(publisher_.telemetry_.back().supply().energy_kwh(), 22.0 * 121 / 3600, 1e-9);
+
+  v1::StopSupplyRequest stop;
+  stop.set_reason(v1::SESSION_END_REASON_UNPLUGGED);
+  ASSERT_TRUE(engine.StopSupply(stop).ok());
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  const v1::SessionResult& result = publisher_.results_[0];
+  EXPECT_NEAR(result.energy_kwh(), 22.0 * 121 / 3600, 1e-9);
+  EXPECT_EQ(result.amount_cents(), AmountCents(result.energy_kwh(), 0.30));
+  EXPECT_EQ(FromProto(result.ended_at()), clock_.Now());  // stamped on the wall clock
+  EXPECT_GE(FromProto(result.ended_at()), FromProto(result.started_at()));
+}
+
+TEST_F(ChargingEngineTest, ASessionEndsAfterItsDurationOnTheSteadyClock) {
+  ChargingEngine engine(Options("steady-end"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 4);
+  clock_.StepWall(-absl::Minutes(5));
+  TickFor(engine, 6);
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  const v1::SessionResult& result = publisher_.results_[0];
+  EXPECT_NEAR(result.energy_kwh(), 22.0 * 10 / 3600, 1e-9);
+  // Its end is when it ended on the wall clock now, and not before its start.
+  EXPECT_EQ(FromProto(result.ended_at()), FromProto(result.started_at()));
+}
+
+TEST_F(ChargingEngineTest, CheckListsTheResultsKafkaHasNotAcknowledged) {
+  ChargingEngine engine(Options("pending"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  v1::StopSupplyRequest stop;
+  for (const char* session : {"s-1", "s-2"}) {
+    ASSERT_TRUE(engine.StartSupply(Start(session)).ok());
+    ASSERT_TRUE(engine.StopSupply(stop).ok());
+  }
+  absl::StatusOr<v1::CheckResponse> check = engine.Check();
+  ASSERT_TRUE(check.ok());
+  ASSERT_EQ(check->pending_results_size(), 2);
+  EXPECT_EQ(check->pending_results(0), "s-1");
+  EXPECT_EQ(check->pending_results(1), "s-2");
+
+  publisher_.Deliver(absl::OkStatus());
+  check = engine.Check();
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->pending_results_size(), 0);
+}
+
+TEST_F(ChargingEngineTest, AResultWhoseDeliveryNeverReportsIsPublishedAgain) {
+  EngineOptions options = Options("lost-report");
+  options.result_delivery_timeout = absl::Minutes(1);
+  ChargingEngine engine(options, clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  publisher_.drop_callbacks_ = true;
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  ASSERT_TRUE(engine.StopSupply(v1::StopSupplyRequest()).ok());
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+
+  TickFor(engine, 59);
+  EXPECT_EQ(publisher_.results_.size(), 1u) << "published again while its report may come";
+  publisher_.drop_callbacks_ = false;
+  TickFor(engine, 1);
+  ASSERT_EQ(publisher_.results_.size(), 2u);
+  EXPECT_EQ(publisher_.results_[1].session_id(), "s-1");
+  EXPECT_EQ(engine.PendingResults(), 1);
+
+  publisher_.Deliver(absl::OkStatus());
+  EXPECT_EQ(engine.PendingResults(), 0);
+  TickFor(engine, 120);
+  EXPECT_EQ(publisher_.results_.size(), 2u);
+}
+
+TEST_F(ChargingEngineTest, ALateFailureOfAnAbandonedAttemptLeavesTheNewOneInFlight) {
+  EngineOptions options = Options("late-report");
+  options.result_delivery_timeout = absl::Minutes(1);
+  ChargingEngine engine(options, clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  ASSERT_TRUE(engine.StopSupply(v1::StopSupplyRequest()).ok());
+  TickFor(engine, 60);
+  ASSERT_EQ(publisher_.results_.size(), 2u);
+  ASSERT_EQ(publisher_.done_.size(), 2u);
+
+  publisher_.done_[0](absl::DeadlineExceededError("message timed out"));
+  TickFor(engine, 1);
+  EXPECT_EQ(publisher_.results_.size(), 2u) << "the attempt in flight was queued once more";
+  EXPECT_EQ(engine.PendingResults(), 1);
+  publisher_.done_[1](absl::OkStatus());
+  EXPECT_EQ(engine.PendingResults(), 0);
+  TickFor(engine, 120);
   EXPECT_EQ(publisher_.results_.size(), 2u);
 }
 

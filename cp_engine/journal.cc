@@ -69,10 +69,17 @@ JournalWriter::~JournalWriter() {
   thread_.join();
 }
 
-void JournalWriter::Post(v1::EngineJournal journal) {
+uint64_t JournalWriter::Post(v1::EngineJournal journal) {
   absl::MutexLock lock(&mu_);
   waiting_ = std::move(journal);
-  ++posted_;
+  return ++posted_;
+}
+
+absl::Status JournalWriter::Wait(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  auto written = [this, seq]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return written_ >= seq; };
+  mu_.Await(absl::Condition(&written));
+  return saved_ >= seq ? absl::OkStatus() : last_error_;
 }
 
 void JournalWriter::Flush() {
@@ -103,6 +110,11 @@ void JournalWriter::Run() {
     if (!saved.ok()) LOG(ERROR) << "cannot journal: " << saved;
     absl::MutexLock lock(&mu_);
     written_ = seq;
+    if (saved.ok()) {
+      saved_ = seq;
+    } else {
+      last_error_ = saved;
+    }
   }
 }
 

@@ -45,8 +45,8 @@ class Journal {
 class JournalWriter {
  public:
   using Save = std::function<absl::Status(const v1::EngineJournal&)>;
-  // `save` runs on the writer's thread; its errors are logged, and the
-  // next journal is written all the same.
+  // `save` runs on the writer's thread; its errors are logged (and told to
+  // whoever waits), and the next journal is written all the same.
   explicit JournalWriter(Save save);
   // Writes what is waiting, then stops.
   ~JournalWriter();
@@ -54,8 +54,12 @@ class JournalWriter {
   JournalWriter(const JournalWriter&) = delete;
   JournalWriter& operator=(const JournalWriter&) = delete;
 
-  // Returns at once.
-  void Post(v1::EngineJournal journal);
+  // Returns at once, with the journal's number for Wait.
+  uint64_t Post(v1::EngineJournal journal);
+  // Waits until journal `seq`, or a newer one (which holds all it held), has
+  // been written: OK when one of them is on disk, else why the last write
+  // failed. Takes no lock of the caller's: call it with none held.
+  [[nodiscard]] absl::Status Wait(uint64_t seq);
   // Waits until everything posted so far is written.
   void Flush();
 
@@ -66,7 +70,9 @@ class JournalWriter {
   absl::Mutex mu_;
   std::optional<v1::EngineJournal> waiting_ ABSL_GUARDED_BY(mu_);
   uint64_t posted_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;  // the newest journal tried
+  uint64_t saved_ ABSL_GUARDED_BY(mu_) = 0;    // the newest on disk
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

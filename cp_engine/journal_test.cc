@@ -134,6 +134,31 @@ TEST(JournalWriterTest, PostReturnsWhileTheDiskIsSlowAndTheLatestJournalWins) {
   EXPECT_LE(saved.size(), 2u);  // s-2 (and perhaps s-1) replaced while waiting
 }
 
+TEST(JournalWriterTest, WaitSaysWhetherAJournalAsNewAsItsOwnIsOnDisk) {
+  absl::Mutex mu;
+  absl::Status disk = absl::OkStatus();
+  JournalWriter writer([&](const v1::EngineJournal&) {
+    absl::MutexLock lock(&mu);
+    return disk;
+  });
+  v1::EngineJournal journal;
+  EXPECT_TRUE(writer.Wait(writer.Post(journal)).ok());
+  {
+    absl::MutexLock lock(&mu);
+    disk = absl::ResourceExhaustedError("no space left on device");
+  }
+  const uint64_t failed = writer.Post(journal);
+  absl::Status waited = writer.Wait(failed);
+  EXPECT_EQ(waited.code(), absl::StatusCode::kResourceExhausted) << waited;
+  {
+    absl::MutexLock lock(&mu);
+    disk = absl::OkStatus();
+  }
+  // A newer journal holds all the failed one held.
+  EXPECT_TRUE(writer.Wait(writer.Post(journal)).ok());
+  EXPECT_TRUE(writer.Wait(failed).ok());
+}
+
 TEST(JournalWriterTest, WhatIsPostedIsOnDiskOnceTheWriterIsGone) {
   Journal journal(TestDir("writer"));
   ASSERT_TRUE(journal.Open().ok());

@@ -99,6 +99,8 @@ int Main() {
   KafkaProducerOptions kafka;
   kafka.bootstrap_servers = absl::GetFlag(FLAGS_kafka_bootstrap);
   kafka.client_id = absl::StrCat("cp-engine-", cp_id);
+  // Past the producer's own retries: a result still silent then lost its report.
+  options.result_delivery_timeout = kafka.delivery_timeout + absl::Minutes(1);
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
   if (!producer.ok()) {
     LOG(ERROR) << producer.status();

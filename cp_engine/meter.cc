@@ -1,13 +1,13 @@
 #include "cp_engine/meter.h"
 
-#include <cmath>
+#include "common/money.h"
 
 namespace evnet {
 
 MeterReading ReadMeter(double power_kw, double price_eur_per_kwh, absl::Duration elapsed) {
   MeterReading reading;
   reading.energy_kwh = power_kw * absl::ToDoubleHours(elapsed);
-  reading.amount_eur = std::round(reading.energy_kwh * price_eur_per_kwh * 100) / 100;
+  reading.amount_eur = EurOfCents(AmountCents(reading.energy_kwh, price_eur_per_kwh));
   return reading;
 }
 

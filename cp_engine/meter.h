@@ -8,7 +8,7 @@ namespace evnet {
 
 struct MeterReading {
   double energy_kwh = 0;
-  double amount_eur = 0;  // rounded to cents
+  double amount_eur = 0;  // in whole cents, as common/money.h rounds them
 };
 
 MeterReading ReadMeter(double power_kw, double price_eur_per_kwh, absl::Duration elapsed);

@@ -10,10 +10,11 @@
 namespace evnet {
 
 CentralLink::CentralLink(std::string central_address, const TransportSecurity& security,
-                         Monitor& monitor)
+                         Monitor& monitor, Clock& clock)
     : address_(std::move(central_address)),
       security_(security),
       monitor_(monitor),
+      clock_(clock),
       stub_(v1::CentralService::NewStub(MakeCentralChannel(address_, security_))),
       thread_([this] { Run(); }) {}
 
@@ -57,11 +58,11 @@ void CentralLink::Run() {
   std::string last_problem;
   absl::BitGen gen;
   while (!stop_.HasBeenNotified()) {
-    const absl::Time started = absl::Now();
+    const absl::Time started = clock_.Steady();
     grpc::Status ended = Connect();
     if (stop_.HasBeenNotified()) break;
     // A link that stayed up a while starts its backoff afresh.
-    if (absl::Now() - started > absl::Seconds(5)) backoff = kInitialBackoff;
+    if (clock_.Steady() - started > absl::Seconds(5)) backoff = kInitialBackoff;
     const bool refused = ended.error_code() == grpc::StatusCode::ALREADY_EXISTS ||
                          ended.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
                          ended.error_code() == grpc::StatusCode::PERMISSION_DENIED ||

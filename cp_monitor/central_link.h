@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/clock.h"
 #include "common/transport_security.h"
 #include "cp_monitor/health_monitor.h"
 #include "evnet/v1/central.grpc.pb.h"
@@ -22,7 +23,9 @@ namespace evnet {
 
 class CentralLink final : public CentralUplink {
  public:
-  CentralLink(std::string central_address, const TransportSecurity& security, Monitor& monitor);
+  // `clock` times how long a connection lasted (on its Steady reading).
+  CentralLink(std::string central_address, const TransportSecurity& security, Monitor& monitor,
+              Clock& clock);
   ~CentralLink() override;
 
   bool Send(const v1::MonitorMessage& message) override;
@@ -38,6 +41,7 @@ class CentralLink final : public CentralUplink {
   const std::string address_;
   const TransportSecurity security_;
   Monitor& monitor_;
+  Clock& clock_;
   // Owned by thread_. A refused monitor starts over on a new connection, so
   // that a renewed certificate is presented in a new handshake.
   std::unique_ptr<v1::CentralService::Stub> stub_;

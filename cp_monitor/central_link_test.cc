@@ -62,7 +62,7 @@ TEST(CentralLinkTest, ShutsDownAtOnceWhileAWriteIsStuckOnACentralThatStoppedRead
   options.cp_id = "CP-001";
   Monitor monitor(options, clock, engine);
   auto link = std::make_unique<CentralLink>(absl::StrCat("127.0.0.1:", (*server)->port()),
-                                            TransportSecurity::Insecure(), monitor);
+                                            TransportSecurity::Insecure(), monitor, clock);
   ASSERT_TRUE(central.linked.WaitForNotificationWithTimeout(absl::Seconds(10)));
 
   // Big messages until a Write blocks on flow control.

@@ -11,7 +11,7 @@ Monitor::Monitor(MonitorOptions options, Clock& clock, EngineClient& engine)
       clock_(clock),
       engine_(engine),
       tracker_(options_.failure_threshold),
-      started_(clock.Now()) {
+      started_(clock.Steady()) {
   info_.set_cp_id(options_.cp_id);
 }
 
@@ -28,7 +28,8 @@ void Monitor::CheckOnce() {
       check = absl::FailedPreconditionError(absl::StrCat(
           "the engine says it is ", check->info().cp_id(), ", not ", options_.cp_id));
     }
-    if (!check.ok() && !engine_known_ && last_check_at_ - started_ < options_.startup_grace) {
+    if (!check.ok() && !engine_known_ &&
+        clock_.Steady() - started_ < options_.startup_grace) {
       // Not up yet: nothing is counted, and central is not told anything.
       if (!waiting_logged_) {
         LOG(INFO) << Tag() << "Waiting for the engine to start (" << check.status().message()
@@ -42,6 +43,7 @@ void Monitor::CheckOnce() {
     if (check.ok()) {
       engine_known_ = true;
       last_check_ = *check;
+      pending_results_.assign(check->pending_results().begin(), check->pending_results().end());
       info_changed = !(check->info().SerializeAsString() == info_.SerializeAsString());
       if (info_changed) info_ = check->info();
     } else {
@@ -95,6 +97,7 @@ v1::MonitorMessage Monitor::ReportLocked() const {
   health->set_engine_state(tracker_.faulty() ? v1::ENGINE_STATE_FAULT : last_check_.state());
   if (last_check_.has_supply()) *health->mutable_supply() = last_check_.supply();
   *health->mutable_checked_at() = ToProto(last_check_at_);
+  for (const std::string& session_id : pending_results_) health->add_pending_results(session_id);
   return message;
 }
 

@@ -7,6 +7,7 @@
 #define EVNET_CP_MONITOR_HEALTH_MONITOR_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -88,9 +89,13 @@ class Monitor {
   HealthTracker tracker_ ABSL_GUARDED_BY(mu_);
   v1::ChargingPointInfo info_ ABSL_GUARDED_BY(mu_);
   v1::CheckResponse last_check_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_check_at_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_check_at_ ABSL_GUARDED_BY(mu_);  // wall time, for central's people
+  // Results the engine last said Kafka has not acknowledged. Kept while it
+  // does not answer: its journal still holds them, and they are sent when it
+  // is back, so central must not close those sessions as lost meanwhile.
+  std::vector<std::string> pending_results_ ABSL_GUARDED_BY(mu_);
   bool engine_known_ ABSL_GUARDED_BY(mu_) = false;
-  const absl::Time started_;
+  const absl::Time started_;  // steady: the startup grace is measured on it
   bool waiting_logged_ ABSL_GUARDED_BY(mu_) = false;
   // A fault or a restoration that central has not been told of yet.
   bool fault_unsent_ ABSL_GUARDED_BY(mu_) = false;

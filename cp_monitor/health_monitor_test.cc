@@ -17,6 +17,7 @@ class FakeEngine : public EngineClient {
     response.mutable_info()->set_power_kw(22);
     response.set_state(supplying ? v1::ENGINE_STATE_SUPPLYING : v1::ENGINE_STATE_IDLE);
     if (supplying) response.mutable_supply()->set_session_id("s-1");
+    for (const std::string& id : pending) response.add_pending_results(id);
     return response;
   }
   absl::Status StartSupply(const v1::StartSupplyRequest& request, absl::Duration) override {
@@ -30,6 +31,7 @@ class FakeEngine : public EngineClient {
 
   bool up = true;
   bool supplying = false;
+  std::vector<std::string> pending;  // results Kafka has not acknowledged
   std::string cp_id = "CP-001";
   std::vector<v1::StartSupplyRequest> starts;
   std::vector<v1::StopSupplyRequest> stops;
@@ -164,6 +166,42 @@ TEST_F(MonitorStartTest, AnEngineThatNeverComesUpIsAFaultAfterTheGrace) {
   EXPECT_TRUE(monitor_.engine_faulty());
   EXPECT_EQ(checks, 12);  // nine checks within the grace, then three failures
   EXPECT_FALSE(uplink_.last_health().engine_ok());
+}
+
+TEST_F(MonitorStartTest, AWallClockSetBackDoesNotStretchTheGrace) {
+  clock_.StepWall(-absl::Hours(1));
+  int checks = 0;
+  while (!monitor_.engine_faulty() && checks < 30) {
+    Checks(1);
+    ++checks;
+  }
+  EXPECT_TRUE(monitor_.engine_faulty());
+  EXPECT_EQ(checks, 12);  // as without the step: the grace is ten seconds of time passing
+  EXPECT_EQ(FromProto(uplink_.last_health().checked_at()), clock_.Now());
+}
+
+TEST_F(MonitorTest, ReportsCarryTheResultsTheEngineStillHolds) {
+  engine_.pending = {"s-1", "s-2"};
+  Check();
+  ASSERT_EQ(uplink_.last_health().pending_results_size(), 2);
+  EXPECT_EQ(uplink_.last_health().pending_results(0), "s-1");
+  EXPECT_EQ(uplink_.last_health().pending_results(1), "s-2");
+  EXPECT_EQ(monitor_.LastReport().health().pending_results_size(), 2);
+
+  // An engine that does not answer still holds them in its journal.
+  engine_.up = false;
+  for (int i = 0; i < 3; ++i) Check();
+  ASSERT_TRUE(monitor_.engine_faulty());
+  EXPECT_EQ(uplink_.last_health().pending_results_size(), 2);
+
+  engine_.up = true;
+  engine_.pending = {"s-2"};
+  Check();
+  ASSERT_EQ(uplink_.last_health().pending_results_size(), 1);
+  EXPECT_EQ(uplink_.last_health().pending_results(0), "s-2");
+  engine_.pending.clear();
+  Check();
+  EXPECT_EQ(uplink_.last_health().pending_results_size(), 0);
 }
 
 TEST_F(MonitorTest, ASuccessInBetweenResetsTheCount) {

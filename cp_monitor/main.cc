@@ -100,7 +100,7 @@ int Main() {
          !stop.WaitForNotificationWithTimeout(recheck)) {
     monitor.CheckOnce();
   }
-  CentralLink link(absl::GetFlag(FLAGS_central_address), *security, monitor);
+  CentralLink link(absl::GetFlag(FLAGS_central_address), *security, monitor, SystemClock::Get());
   monitor.set_uplink(&link);
   LOG(INFO) << "CP_M:" << options.cp_id << " | Monitoring engine at "
             << absl::GetFlag(FLAGS_engine_address) << " every " << interval

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/files.h"
 #include "common/json_codec.h"
+#include "common/money.h"
 #include "common/proto_time.h"
 #include "common/signing.h"
 #include "common/topics.h"
@@ -311,7 +312,8 @@ void Charger::OnMeterValues(const Message& request, absl::Time now) {
       }
     }
   }
-  supply.set_amount_eur(supply.energy_kwh() * options_.info.price_eur_per_kwh());
+  supply.set_amount_eur(
+      EurOfCents(AmountCents(supply.energy_kwh(), options_.info.price_eur_per_kwh())));
   v1::SupplyTelemetry telemetry;
   telemetry.set_cp_id(id());
   *telemetry.mutable_supply() = supply;
@@ -358,7 +360,8 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
   const double kwh = std::max<int64_t>(wh, 0) / 1000.0;
   result.set_energy_kwh(kwh);
   result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
-  result.set_amount_eur(std::round(kwh * options_.info.price_eur_per_kwh() * 100) / 100);
+  result.set_amount_cents(AmountCents(kwh, options_.info.price_eur_per_kwh()));
+  result.set_amount_eur(EurOfCents(result.amount_cents()));
   auto asked = stop_reasons_.find(t->transaction_id());
   result.set_end_reason(EndReason(
       stop, asked == stop_reasons_.end() ? std::nullopt : std::make_optional(asked->second)));

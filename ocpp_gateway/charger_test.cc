@@ -80,10 +80,10 @@ class ChargerTest : public ::testing::Test {
  protected:
   void SetUp() override { charger_ = Make(); }
 
-  std::unique_ptr<Charger> Make() {
+  std::unique_ptr<Charger> Make(double price_eur_per_kwh = 0.40) {
     ChargerOptions options;
     options.info.set_cp_id("OCPP-1");
-    options.info.set_price_eur_per_kwh(0.40);
+    options.info.set_price_eur_per_kwh(price_eur_per_kwh);
     options.info.set_power_kw(11);
     options.journal_path = std::string(getenv("TEST_TMPDIR")) + "/" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
@@ -168,6 +168,7 @@ TEST_F(ChargerTest, ASessionIsBilledFromTheChargersMeterOnce) {
   EXPECT_EQ(result->session_id(), "s-1");
   EXPECT_EQ(result->driver_id(), "driver-alice");
   EXPECT_DOUBLE_EQ(result->energy_kwh(), 7.5);
+  EXPECT_EQ(result->amount_cents(), 300);
   EXPECT_DOUBLE_EQ(result->amount_eur(), 3.0);
   EXPECT_EQ(result->end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
   EXPECT_EQ(result->ended_at().seconds() - result->started_at().seconds(), 1800);
@@ -178,6 +179,21 @@ TEST_F(ChargerTest, ASessionIsBilledFromTheChargersMeterOnce) {
   // Sent again after a reconnect: answered, not billed again.
   EXPECT_EQ(Say(kStop), R"([3,"c9",{"idTagInfo":{"status":"Accepted"}}])");
   EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+}
+
+TEST_F(ChargerTest, TheResultsAmountIsInCentsRoundedHalfUpOnTheTotal) {
+  charger_ = Make(0.29);
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);  // meterStart 5000 Wh
+  Say(R"([2,"c9","StopTransaction",{"transactionId":1,"meterStop":5500,"timestamp":"2027-01-15T08:30:00Z"}])");
+  auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  auto result = FromJson<v1::SessionResult>(results[0].value);
+  ASSERT_TRUE(result.ok());
+  EXPECT_DOUBLE_EQ(result->energy_kwh(), 0.5);
+  EXPECT_EQ(result->amount_cents(), 15);  // 0.145 EUR, half up: not 0.14
+  EXPECT_DOUBLE_EQ(result->amount_eur(), 0.15);
 }
 
 TEST_F(ChargerTest, AResultKafkaRefusedIsAnErrorTheChargerRetries) {
