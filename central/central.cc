@@ -61,9 +61,10 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   KafkaBridgeOptions bridge;
   bridge.bootstrap_servers = options.kafka_bootstrap;
   bridge.startup_grace = options.startup_grace;
+  // The longest dedupe window, and a little more for what was in flight.
+  const CoordinatorOptions& c = options.coordinator;
   bridge.ledger_window =
-      std::max(options.coordinator.request_ttl, options.coordinator.result_dedupe_window) +
-      absl::Minutes(1);
+      std::max(c.request_ttl + 2 * c.clock_skew, c.result_dedupe_window) + absl::Seconds(10);
   bridge.verify_results = !options.security.insecure;
   bridge.decisions_ready = [c = central.get()] { return c->transactions_->Started(); };
   if (central->kafka_authenticates_) {

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crash_point.h"
 #include "common/ids.h"
 #include "common/money.h"
 #include "common/proto_time.h"
@@ -373,6 +374,7 @@ void SessionCoordinator::Started(const v1::DriverRequest& request, const std::st
     session = it->second.session;
   }
   session.set_state(v1::SESSION_STATE_SUPPLYING);
+  CrashPoint("central.accepting");  // the CP supplies it; nothing says so yet
   metrics_.RequestAccepted(clock_.Now() - FromProto(request.requested_at()));
   PublishAccepted(session, RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED), std::move(done));
 }
@@ -507,6 +509,7 @@ void SessionCoordinator::HandleResult(const v1::SessionResult& original, Done do
     }
   }
   const bool billed = !decision.updates.empty();
+  CrashPoint("central.ticketing");
   publisher_.Commit(decision, [this, result, session, billed,
                                done = std::move(done)](absl::Status published) {
     const std::string& id = result.session_id();

@@ -21,6 +21,9 @@ ABSL_FLAG(absl::Duration, request_ttl, absl::Seconds(60),
 ABSL_FLAG(absl::Duration, clock_skew, absl::Minutes(2),
           "how far a driver's clock may be from central's; request ids are remembered for "
           "request_ttl + 2 x clock_skew (env CLOCK_SKEW)");
+ABSL_FLAG(absl::Duration, result_dedupe_window, absl::Minutes(10),
+          "how long a ticketed session id is remembered, so that a result delivered again "
+          "is recognised as a copy (env RESULT_DEDUPE_WINDOW)");
 ABSL_FLAG(absl::Duration, orphan_timeout, absl::Minutes(2),
           "a session whose healthy CP no longer runs it nor holds its result is closed with "
           "an audited zero ticket after this long (env ORPHAN_TIMEOUT)");
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
                       {"monitor_timeout", "MONITOR_TIMEOUT"},
                       {"request_ttl", "REQUEST_TTL"},
                       {"clock_skew", "CLOCK_SKEW"},
+                      {"result_dedupe_window", "RESULT_DEDUPE_WINDOW"},
                       {"orphan_timeout", "ORPHAN_TIMEOUT"},
                       {"unasked_grace", "UNASKED_GRACE"},
                       {"progress_interval", "PROGRESS_INTERVAL"},
@@ -67,9 +71,11 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_clock_skew) < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_orphan_timeout) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_result_dedupe_window) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_unasked_grace) < absl::ZeroDuration()) {
-    LOG(ERROR) << "--grpc_port must be 0-65535, --monitor_timeout, --request_ttl and "
-                  "--orphan_timeout positive, --clock_skew and --unasked_grace not negative";
+    LOG(ERROR) << "--grpc_port must be 0-65535, --monitor_timeout, --request_ttl, "
+                  "--result_dedupe_window and --orphan_timeout positive, --clock_skew and "
+                  "--unasked_grace not negative";
     return 2;
   }
   absl::StatusOr<evnet::TransportSecurity> security =
@@ -99,6 +105,7 @@ int main(int argc, char** argv) {
   options.coordinator.progress_interval = absl::GetFlag(FLAGS_progress_interval);
   options.coordinator.clock_skew = absl::GetFlag(FLAGS_clock_skew);
   options.coordinator.orphan_timeout = absl::GetFlag(FLAGS_orphan_timeout);
+  options.coordinator.result_dedupe_window = absl::GetFlag(FLAGS_result_dedupe_window);
   options.coordinator.unasked_grace = absl::GetFlag(FLAGS_unasked_grace);
   options.startup_grace = absl::GetFlag(FLAGS_startup_grace);
   options.print_table = absl::GetFlag(FLAGS_print_table);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/crash_point.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -202,6 +203,7 @@ absl::Status KafkaTransactions::CommitBatch(const std::vector<Pending>& batch) {
       }
     }
   }
+  CrashPoint("transaction.committing");  // every message produced, none visible
   while (true) {
     const absl::Duration left = std::max(give_up - absl::Now(), absl::Milliseconds(100));
     ErrorPtr error(producer_->commit_transaction(Millis(left)));

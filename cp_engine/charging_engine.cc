@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/crash_point.h"
 #include "common/money.h"
 #include "common/proto_time.h"
 #include "common/validation.h"
@@ -138,6 +139,7 @@ absl::StatusOr<v1::StartSupplyResponse> ChargingEngine::StartSupply(
   }
   // Off the lock: checks, ticks and stops go on while the disk writes.
   absl::Status durable = journal_writer_.Wait(journaled);
+  if (durable.ok() && started) CrashPoint("engine.started");  // on disk, not answered
   if (durable.ok()) {
     if (started) {
       LOG(INFO) << Tag() << "Supplying session " << request.session_id() << " for "
@@ -283,10 +285,10 @@ void ChargingEngine::RecordResultLocked(const v1::SessionResult& result) {
 }
 
 void ChargingEngine::EndSupplyLocked(v1::SessionEndReason reason, absl::Time steady_end) {
-  // The wall time it ended: now, less how long ago that was on the steady
-  // clock; never before it started, whatever the wall clock did meanwhile.
-  const absl::Duration ago = std::max(absl::ZeroDuration(), clock_.Steady() - steady_end);
-  const absl::Time ended_at = std::max(clock_.Now() - ago, supply_->started_at);
+  // The wall time it started and how long it ran on the steady clock:
+  // exact, and never before it started, whatever the wall clock did meanwhile.
+  const absl::Time ended_at =
+      supply_->started_at + std::max(absl::ZeroDuration(), steady_end - supply_->started_steady);
   const v1::SessionResult result =
       ResultOf(supply_->request, SnapshotLocked(steady_end), options_.info.price_eur_per_kwh(),
                ended_at, reason);
