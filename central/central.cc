@@ -143,6 +143,9 @@ Central::~Central() {
   bridge_.reset();
   service_.CloseWatches();
   if (server_ != nullptr) server_->Shutdown();
+  // Decisions still queued are committed (or failed) while the coordinator
+  // their callbacks run in is alive; members go in reverse order after this.
+  transactions_.reset();
 }
 
 std::string Central::RenderMetrics() const {

@@ -39,10 +39,23 @@ absl::StatusOr<T> Parse(const KafkaMessage& message) {
 
 namespace {
 
+// What an output's failure means for the input that caused it: Kafka
+// refusing what central writes (a message too large, say) says nothing about
+// the input, so it is never INVALID_ARGUMENT, which would set the input
+// aside as malformed; it is retried, and set aside only as failing.
+Done AsOutput(Done done) {
+  return [done = std::move(done)](absl::Status status) {
+    if (absl::IsInvalidArgument(status)) {
+      status = absl::InternalError(absl::StrCat("central cannot write it: ", status.message()));
+    }
+    done(std::move(status));
+  };
+}
+
 void ProduceOrFail(KafkaProducer& producer, absl::string_view topic, const std::string& key,
                    const std::string& value, Done done) {
   // On success the delivery report runs `done`; on failure it was never queued.
-  auto shared = std::make_shared<Done>(std::move(done));
+  auto shared = std::make_shared<Done>(AsOutput(std::move(done)));
   absl::Status queued =
       producer.Produce(topic, key, value, [shared](absl::Status delivered) { (*shared)(delivered); });
   if (!queued.ok()) (*shared)(queued);
@@ -97,7 +110,7 @@ void KafkaUpdatePublisher::Commit(const Decision& decision, Done done) {
     records.push_back({kCentralSessionsTopic, decision.closed_session_id, std::nullopt});
   }
   if (records.empty()) return done(absl::OkStatus());
-  transactions_.Commit(std::move(records), std::move(done));
+  transactions_.Commit(std::move(records), AsOutput(std::move(done)));
 }
 
 void KafkaRegistryStore::Save(const v1::CpRegistryRecord& record, Done done) {

@@ -121,7 +121,9 @@ void MonitorLinkReactor::OnRegister() {
   cp_id_ = cp_id;
   link_id_ = *link;
   const bool known = registry_.Known(cp_id);
-  if (auto record = registry_.Register(in_.register_()); record.has_value()) Persist(*record);
+  if (auto record = registry_.Register(in_.register_(), link_id_); record.has_value()) {
+    Persist(*record);
+  }
   LOG(INFO) << "Central | CP " << cp_id << (known ? " reconnected" : " registered")
             << " (monitor at " << context_->peer() << ")";
   v1::CentralCommand registered;
@@ -167,7 +169,7 @@ void MonitorLinkReactor::Handle() {
             absl::StrCat("the link of ", cp_id_, " cannot speak for another CP"));
         break;
       }
-      if (auto record = registry_.Register(in_.register_()); record.has_value()) {
+      if (auto record = registry_.Register(in_.register_(), link_id_); record.has_value()) {
         Persist(*record);
       }
       break;
@@ -193,9 +195,10 @@ void MonitorLinkReactor::OnDone() {
     done_ = true;
   }
   // Only the CP's current link speaks for it: a replaced link ending does
-  // not make a live CP look disconnected.
+  // not make a live CP look disconnected, even when a new one registers
+  // between the two calls below.
   if (!cp_id_.empty() && hub_.Detach(cp_id_, link_id_)) {
-    registry_.LinkClosed(cp_id_);
+    registry_.LinkClosed(cp_id_, link_id_);
     LOG(WARNING) << "Central | The monitor of CP " << cp_id_ << " disconnected";
   }
   LinkHub& hub = hub_;

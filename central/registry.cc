@@ -36,13 +36,15 @@ std::vector<v1::CpRegistryRecord> Registry::FinishRestore() {
   return records;
 }
 
-std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointInfo& info) {
-  std::optional<v1::CpRegistryRecord> record = DoRegister(info);
+std::optional<v1::CpRegistryRecord> Registry::Register(const v1::ChargingPointInfo& info,
+                                                       uint64_t link_id) {
+  std::optional<v1::CpRegistryRecord> record = DoRegister(info, link_id);
   Notify();
   return record;
 }
 
-std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPointInfo& info) {
+std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPointInfo& info,
+                                                         uint64_t link_id) {
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = entries_.try_emplace(info.cp_id());
   Entry& entry = it->second;
@@ -55,6 +57,7 @@ std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPoint
   if (info.power_kw() > 0) merged.set_power_kw(info.power_kw());
   entry.info = merged;
   entry.seen.link_up = true;
+  if (link_id != 0) entry.link_id = link_id;
   ChangedLocked(it);
   // As for a CP known from Kafka: a new CP shows DISCONNECTED until its
   // first report, which is what announces it; it has not gone anywhere.
@@ -66,11 +69,12 @@ std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPoint
   return RecordLocked(entry);
 }
 
-void Registry::LinkClosed(const std::string& cp_id) {
+void Registry::LinkClosed(const std::string& cp_id, uint64_t link_id) {
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(cp_id);
     if (it == entries_.end()) return;
+    if (link_id != 0 && it->second.link_id != link_id) return;
     it->second.seen.link_up = false;
     it->second.supply.Clear();
     ChangedLocked(it);

@@ -58,9 +58,13 @@ class Registry {
   // record to persist when what central must remember about the CP changed
   // (never before FinishRestore: the record would hide an operator's stop
   // that the rebuild has not read yet).
-  std::optional<v1::CpRegistryRecord> Register(const v1::ChargingPointInfo& info);
+  // `link_id` (LinkHub's) names the monitor link that registered, if any.
+  std::optional<v1::CpRegistryRecord> Register(const v1::ChargingPointInfo& info,
+                                               uint64_t link_id = 0);
   // The monitor's link closed: the CP is DISCONNECTED at once.
-  void LinkClosed(const std::string& cp_id);
+  // A link that is no longer the CP's latest (a new monitor registered
+  // meanwhile) changes nothing.
+  void LinkClosed(const std::string& cp_id, uint64_t link_id = 0);
   void Report(const std::string& cp_id, const v1::HealthReport& report);
 
   // The operator stops or resumes a CP. Returns the record to persist.
@@ -114,6 +118,7 @@ class Registry {
     CpObservation seen;               // includes the operator's stop
     v1::SupplySnapshot supply;
     std::set<std::string> pending_results;
+    uint64_t link_id = 0;  // the monitor link that registered last
     v1::CpStatus swept = v1::CP_STATUS_UNSPECIFIED;      // as of the last sweep
     v1::CpStatus published = v1::CP_STATUS_UNSPECIFIED;  // as of the last change
     uint64_t changed = 0;                                // its sequence number
@@ -135,7 +140,8 @@ class Registry {
   void Notify() const ABSL_LOCKS_EXCLUDED(listener_mu_);
   // The bodies of Restore, Register and SetStopped, which notify once unlocked.
   void DoRestore(const v1::CpRegistryRecord& record) ABSL_LOCKS_EXCLUDED(mu_);
-  std::optional<v1::CpRegistryRecord> DoRegister(const v1::ChargingPointInfo& info)
+  std::optional<v1::CpRegistryRecord> DoRegister(const v1::ChargingPointInfo& info,
+                                                 uint64_t link_id)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::CpRegistryRecord> DoSetStopped(const std::string& cp_id, bool stopped)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -221,5 +221,21 @@ TEST(RegistryTest, ClearingTheListenerWaitsForACallInProgress) {
   clearer.join();
 }
 
+TEST(RegistryTest, ALateCloseOfAReplacedLinkLeavesTheNewOneConnected) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  registry.FinishRestore();
+  (void)registry.Register(Info("CP-001"), /*link_id=*/1);
+  registry.Report("CP-001", Healthy());
+  registry.Sweep();
+  // A new monitor registers before the old link's end is processed.
+  (void)registry.Register(Info("CP-001"), /*link_id=*/2);
+  registry.LinkClosed("CP-001", 1);
+  EXPECT_TRUE(registry.Sweep().empty());
+  EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_ACTIVE);
+  registry.LinkClosed("CP-001", 2);
+  EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_DISCONNECTED);
+}
+
 }  // namespace
 }  // namespace evnet

@@ -41,12 +41,14 @@ void WatchReactor::Close() {
 }
 
 void WatchReactor::FinishLocked(const grpc::Status& status) {
+  closing_ = true;  // a Poke after a failed write must not write again
   if (finished_) return;
   finished_ = true;
   Finish(status);
 }
 
 void WatchReactor::NextLocked() {
+  if (closing_ || finished_) return;  // no write may follow Finish
   std::optional<std::pair<uint64_t, v1::ChargingPoint>> next = registry_.NextChange(cursor_);
   if (!next.has_value()) return;
   cursor_ = next->first;

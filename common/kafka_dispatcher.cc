@@ -38,17 +38,46 @@ size_t OffsetTracker::in_flight() const {
 
 KafkaDispatcher::KafkaDispatcher(KafkaConsumer& consumer, AsyncKafkaHandler handler,
                                  KafkaDispatcherOptions options)
-    : consumer_(consumer), handler_(std::move(handler)), options_(options) {}
+    : alive_(std::make_shared<Alive>()),
+      consumer_(consumer),
+      handler_(std::move(handler)),
+      options_(options) {
+  absl::MutexLock lock(&alive_->mu);
+  alive_->self = this;
+}
+
+KafkaDone KafkaDispatcher::Guarded(std::function<void(KafkaDispatcher&, absl::Status)> step) {
+  return [alive = alive_, step = std::move(step)](absl::Status status) {
+    KafkaDispatcher* self;
+    {
+      absl::MutexLock lock(&alive->mu);
+      self = alive->self;
+      if (self == nullptr) return;
+      ++alive->running;  // the destructor waits for it
+    }
+    step(*self, std::move(status));
+    absl::MutexLock lock(&alive->mu);
+    --alive->running;
+  };
+}
 
 KafkaDispatcher::~KafkaDispatcher() {
-  absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return tracker_.in_flight() == retries_.size();
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(5));
-  for (const auto& [partition, offset] : tracker_.TakeStorable()) {
-    (void)consumer_.StoreOffset(partition.first, partition.second, offset);
+  {
+    absl::MutexLock lock(&mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return tracker_.in_flight() == retries_.size();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&idle), absl::Seconds(5));
+    for (const auto& [partition, offset] : tracker_.TakeStorable()) {
+      (void)consumer_.StoreOffset(partition.first, partition.second, offset);
+    }
   }
+  // Handlers that finish later find no dispatcher, instead of a dead one;
+  // those finishing now are waited for.
+  absl::MutexLock lock(&alive_->mu);
+  alive_->self = nullptr;
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(alive_->mu) { return alive_->running == 0; };
+  alive_->mu.Await(absl::Condition(&idle));
 }
 
 size_t KafkaDispatcher::in_flight() const {
@@ -57,9 +86,9 @@ size_t KafkaDispatcher::in_flight() const {
 }
 
 void KafkaDispatcher::Dispatch(const KafkaMessage& message, int attempt) {
-  handler_(message, [this, message, attempt](absl::Status status) {
-    Done(message, attempt, std::move(status));
-  });
+  handler_(message, Guarded([message, attempt](KafkaDispatcher& self, absl::Status status) {
+             self.Done(message, attempt, std::move(status));
+           }));
 }
 
 void KafkaDispatcher::Finish(const KafkaMessage& message) {
@@ -110,13 +139,16 @@ void KafkaDispatcher::PutAside(const KafkaMessage& message, int attempt,
     Finish(message);
     return;
   }
-  options_.set_aside(message, reason, [this, message, attempt, reason](absl::Status kept) {
-    absl::MutexLock lock(&mu_);
-    if (kept.ok()) return Finish(message);
-    LOG(WARNING) << "Cannot set aside the message at " << message.topic << "/"
-                 << message.partition << "@" << message.offset << " yet: " << kept;
-    retries_.push_back({absl::Now() + options_.retry_backoff, message, attempt, reason});
-  });
+  options_.set_aside(
+      message, reason,
+      Guarded([message, attempt, reason](KafkaDispatcher& self, absl::Status kept) {
+        absl::MutexLock lock(&self.mu_);
+        if (kept.ok()) return self.Finish(message);
+        LOG(WARNING) << "Cannot set aside the message at " << message.topic << "/"
+                     << message.partition << "@" << message.offset << " yet: " << kept;
+        self.retries_.push_back(
+            {absl::Now() + self.options_.retry_backoff, message, attempt, reason});
+      }));
 }
 
 absl::Status KafkaDispatcher::Poll(absl::Duration timeout) {

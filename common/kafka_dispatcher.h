@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -95,7 +96,18 @@ class KafkaDispatcher {
   void Done(const KafkaMessage& message, int attempt, absl::Status status);
   void PutAside(const KafkaMessage& message, int attempt, const absl::Status& reason);
   void Finish(const KafkaMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a handler's `done` (or set_aside's) runs: `step` on this
+  // dispatcher if it still exists; after its destructor, nothing (the
+  // message was not stored, so it comes again).
+  KafkaDone Guarded(std::function<void(KafkaDispatcher&, absl::Status)> step);
 
+  // Outlives the dispatcher in the closures it handed out.
+  struct Alive {
+    absl::Mutex mu;
+    KafkaDispatcher* self ABSL_GUARDED_BY(mu);
+    int running ABSL_GUARDED_BY(mu) = 0;  // steps under way on the dispatcher
+  };
+  const std::shared_ptr<Alive> alive_;
   KafkaConsumer& consumer_;
   const AsyncKafkaHandler handler_;
   const KafkaDispatcherOptions options_;

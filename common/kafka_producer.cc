@@ -150,18 +150,31 @@ absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view k
   auto callback = std::make_unique<DeliveryCallback>(std::move(on_delivery));
   const std::string topic_name(topic);
   const absl::Time give_up = absl::Now() + queue_full_wait_;
-  const std::shared_ptr<RdKafka::Producer> producer = Current();
+  std::shared_ptr<RdKafka::Producer> producer = Current();
   RdKafka::ErrorCode err;
   while (true) {
     err = producer->produce(
         topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
         const_cast<char*>(value.data()), value.size(), key.data(), key.size(),
         created == absl::InfinitePast() ? 0 : absl::ToUnixMillis(created), callback.get());
+    if (err == RdKafka::ERR__FATAL) {
+      // Failed for good; if it was replaced meanwhile, the new one takes
+      // the message. Either way the caller learns what became of it.
+      std::shared_ptr<RdKafka::Producer> now = Current();
+      if (now == producer) break;
+      producer = std::move(now);
+      continue;
+    }
     // A full queue empties as deliveries are reported (by the poll thread).
     if (err != RdKafka::ERR__QUEUE_FULL || absl::Now() >= give_up) break;
     absl::SleepFor(absl::Milliseconds(5));
   }
-  if (err == RdKafka::ERR__FATAL) return Fatal();
+  if (err == RdKafka::ERR__FATAL) {
+    std::string reason;
+    producer->fatal_error(reason);
+    return absl::InternalError(absl::StrCat("the Kafka producer failed for good (", reason,
+                                            "); the message was not queued"));
+  }
   if (err != RdKafka::ERR_NO_ERROR) {
     return KafkaStatus(err, absl::StrCat("cannot queue a message for ", topic));
   }

@@ -396,6 +396,30 @@ TEST_F(KafkaTest, AProducerRefusedItsIdempotenceIdIsReplacedAndDeliversOnceAllow
   EXPECT_THAT(ConsumeToEnd(*consumer), ElementsAre("allowed"));
 }
 
+TEST_F(KafkaTest, AHandlerThatFinishesAfterItsDispatcherIsGoneChangesNothing) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"slow"});
+  KafkaDone late;
+  absl::Notification handed;
+  {
+    auto consumer = NewConsumer("g-late");
+    KafkaDispatcher dispatcher(*consumer, [&](const KafkaMessage&, KafkaDone done) {
+      late = std::move(done);  // a CP that answers after central began to stop
+      handed.Notify();
+    });
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (!handed.HasBeenNotified() && absl::Now() < deadline) {
+      ASSERT_TRUE(dispatcher.Poll(absl::Milliseconds(50)).ok());
+    }
+    ASSERT_TRUE(handed.HasBeenNotified());
+    ASSERT_TRUE(consumer->Close().ok());
+  }  // the dispatcher waits for it a while, then goes
+  late(absl::OkStatus());  // used to run on the destroyed dispatcher
+  // Never stored as done: it comes again.
+  auto again = NewConsumer("g-late");
+  EXPECT_THAT(ConsumeToEnd(*again), ElementsAre("slow"));
+}
+
 // What a read_committed reader (librdkafka's default, and every evnet
 // reader's) finds on `topic`/0: each message's key and value ("" for a
 // tombstone).

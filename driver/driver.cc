@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
+#include "common/crash_point.h"
 #include "common/ids.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
@@ -231,19 +232,20 @@ absl::Status Driver::RunFile(const std::vector<std::string>& cp_ids) {
   for (size_t i = progress.next; i < cp_ids.size(); ++i) {
     if (cancelled_.HasBeenNotified()) return absl::CancelledError("stopped");
     std::string request_id = progress.pending_request_id;
-    if (request_id.empty()) {
-      // Saved before sending, so a crash in between sends the same id again
-      // and central serves it once.
+    const bool resumed = !request_id.empty();
+    if (!resumed) {
       request_id = NewId(options_.driver_id);
       absl::Status saved = SaveProgress(i, request_id);
       if (!saved.ok()) return saved;
-      absl::Status sent = Send(request_id, cp_ids[i]);
-      if (!sent.ok()) return sent;
-      Print(absl::StrCat("Asked for a charge at ", cp_ids[i]));
-    } else {
-      Print(absl::StrCat("Waiting for the outcome of the request for ", cp_ids[i],
-                         " sent before a restart"));
     }
+    // Saved before sending: after a crash the same id is sent again, in case
+    // the first copy never left; central serves an id once.
+    CrashPoint("driver.sending");
+    absl::Status sent = Send(request_id, cp_ids[i]);
+    if (!sent.ok()) return sent;
+    Print(resumed ? absl::StrCat("Asked again for a charge at ", cp_ids[i],
+                                 " (the request of before a restart, same id)")
+                  : absl::StrCat("Asked for a charge at ", cp_ids[i]));
     progress.pending_request_id.clear();
     if (!WaitForOutcome(request_id)) {
       if (cancelled_.HasBeenNotified()) return absl::CancelledError("stopped");

@@ -1,5 +1,7 @@
 // A driver dies mid-session: the session completes and its updates wait in
 // Kafka; the restarted driver shows every update it missed, each once.
+#include <stdlib.h>
+
 #include <map>
 #include <string>
 
@@ -48,6 +50,29 @@ TEST_F(FaultTest, DriverKilledMidSession) {
   EXPECT_FALSE(progress.empty()) << log;
   for (const auto& [line, times] : progress) EXPECT_EQ(times, 1) << line;
   ExpectStillRunning({"central", "cp-e-1", "cp-m-1", "cp-e-2", "cp-m-2"});
+}
+
+TEST_F(FaultTest, DriverKilledBetweenSavingAndSendingItsRequestSendsItAgain) {
+  StartNetwork(absl::Seconds(3));
+  // Dies with its request's id saved and the request not yet sent.
+  setenv("EVNET_CRASH_AT", "driver.sending:1", 1);
+  const absl::Status started = net_->StartDriver("driver-alice", {"CP-001"});
+  unsetenv("EVNET_CRASH_AT");
+  ASSERT_TRUE(started.ok());
+  ASSERT_TRUE(WaitFor([&] { return !net_->process("driver-alice")->Running(); },
+                      absl::Seconds(15)))
+      << net_->LogOf("driver-alice");
+  ASSERT_NE(net_->LogOf("driver-alice").find("CRASH POINT driver.sending"), std::string::npos);
+  ASSERT_TRUE(net_->Restart("driver-alice").ok());
+  auto tickets = net_->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30));
+  ASSERT_EQ(tickets.size(), 1u) << net_->LogOf("driver-alice");
+  ASSERT_TRUE(WaitFor([&] { return net_->LogOf("driver-alice").find("Done: 1 requests") != std::string::npos; },
+                      absl::Seconds(10)))
+      << net_->LogOf("driver-alice");
+  const std::string log = net_->LogOf("driver-alice");
+  EXPECT_EQ(Count(log, "Asked again for a charge at CP-001"), 1u) << log;
+  EXPECT_EQ(Count(log, "Ticket: CP-001"), 1u) << log;
+  EXPECT_EQ(DistinctTickets("driver-alice").size(), 1u);
 }
 
 }  // namespace
