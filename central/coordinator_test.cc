@@ -532,6 +532,19 @@ TEST_F(CoordinatorTest, ASessionNoDriverAskedForIsStoppedAuditedAndNeverBilled) 
   EXPECT_TRUE(publisher_.updates.empty());
 }
 
+TEST_F(CoordinatorTest, AReportThatStillShowsASessionJustTicketedStopsAndAuditsNothing) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  sender_.sent.clear();
+  for (int i = 0; i < 3; ++i) {
+    ReportRunning(registry_, "s-r-1");  // a report from before the car left
+    coordinator_.Reconcile(registry_.Reports(), true);
+    clock_.Advance(absl::Seconds(10));
+  }
+  EXPECT_TRUE(sender_.sent.empty());
+  EXPECT_TRUE(audit_.records().empty());
+}
+
 TEST_F(CoordinatorTest, ARefusedStartStillRunningIsStoppedUntilItsCpConfirms) {
   sender_.status = absl::DeadlineExceededError("CP-001 did not answer within 5s");
   ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());

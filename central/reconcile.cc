@@ -64,11 +64,19 @@ void SessionCoordinator::Reconcile(const std::vector<CpReport>& reports, bool re
         }
         continue;
       }
-      if (requests_in_flight_.count(std::string(absl::StripPrefix(id, "s-"))) > 0) continue;
-      auto [it, first] = unasked_.try_emplace(id, Unasked{report.cp_id, now});
-      if (first) unasked_found.emplace_back(report.cp_id, id);
+      // A report a second old may still show a session just ticketed or let go.
+      if (requests_in_flight_.count(std::string(absl::StripPrefix(id, "s-"))) > 0 ||
+          ticketed_.Contains(id) || tickets_in_flight_.count(id) > 0 || refused_.Contains(id) ||
+          closing_.count(id) > 0) {
+        continue;
+      }
+      auto it = unasked_.try_emplace(id, Unasked{report.cp_id, now}).first;
       if (now - it->second.first_seen >= options_.unasked_grace &&
           now - it->second.last_stop >= options_.stop_retry) {
+        // Audited once, when it is first stopped: after the grace, it is unasked.
+        if (it->second.last_stop == absl::InfinitePast()) {
+          unasked_found.emplace_back(report.cp_id, id);
+        }
         it->second.last_stop = now;
         stops.emplace_back(report.cp_id, id);
       }

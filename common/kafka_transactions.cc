@@ -210,9 +210,14 @@ absl::Status KafkaTransactions::CommitBatch(const std::vector<Pending>& batch) {
     if (error == nullptr) return absl::OkStatus();
     if (error->txn_requires_abort()) return abort(Failed(error.get(), "commit"));
     absl::Status failed = Failed(error.get(), "commit");
-    // A retriable error (a timeout) may be retried: the outcome is still open.
     if (error->is_fatal() || !error->is_retriable()) return failed;
-    if (absl::Now() >= give_up) return abort(failed);
+    // A retriable error (a timeout, Kafka away) leaves the commit under way:
+    // librdkafka allows only calling commit again, never an abort, so it is
+    // called again until it ends (decisions queue meanwhile), or until stop.
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return failed;
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Milliseconds(200));
   }
 }
 

@@ -219,12 +219,14 @@ Network::~Network() {
   updates_.reset();
 }
 
-absl::Status Network::Launch(const std::string& name, std::vector<std::string> argv) {
+absl::Status Network::Launch(const std::string& name, std::vector<std::string> argv,
+                             const std::map<std::string, std::string>& env) {
   argv_[name] = argv;
   ProcessOptions options;
   options.argv = std::move(argv);
   options.log_path = absl::StrCat(dir_, "/", name, ".log");
   options.env = {{"GLOG_logbuflevel", "-1"}};
+  options.env.insert(env.begin(), env.end());
   absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(options);
   if (!process.ok()) return process.status();
   processes_[name] = *std::move(process);
@@ -332,6 +334,14 @@ absl::Status Network::Restart(const std::string& name) {
   return Launch(name, it->second);
 }
 
+absl::Status Network::Restart(const std::string& name,
+                              const std::map<std::string, std::string>& env) {
+  auto it = argv_.find(name);
+  if (it == argv_.end()) return absl::NotFoundError(absl::StrCat("no program ", name));
+  if (Process* p = process(name); p != nullptr) p->Kill();
+  return Launch(name, it->second, env);
+}
+
 Process* Network::process(const std::string& name) {
   auto it = processes_.find(name);
   return it == processes_.end() ? nullptr : it->second.get();
@@ -340,6 +350,29 @@ Process* Network::process(const std::string& name) {
 std::string Network::LogOf(const std::string& name) {
   Process* p = process(name);
   return p == nullptr ? "" : p->LogTail(6000);
+}
+
+std::string Network::FullLogOf(const std::string& name) {
+  Process* p = process(name);
+  if (p == nullptr) return "";
+  absl::StatusOr<std::string> log = ReadFile(p->log_path());
+  return log.ok() ? *std::move(log) : "";
+}
+
+absl::StatusOr<std::vector<KafkaMessage>> Network::ReadRecords(const char* topic,
+                                                               int partitions) {
+  KafkaReaderOptions options;
+  options.bootstrap_servers = broker_->bootstrap_servers();
+  for (int p = 0; p < partitions; ++p) options.partitions.push_back({topic, p});
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return reader.status();
+  std::vector<KafkaMessage> records;
+  absl::Status read = (*reader)->ReadToEnd(absl::Seconds(10), [&](const KafkaMessage& m) {
+    records.push_back(m);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  return records;
 }
 
 v1::CpStatus Network::Status(const std::string& cp_id) {

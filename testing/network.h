@@ -130,8 +130,15 @@ class Network {
   [[nodiscard]] absl::Status Kill(const std::string& name);
   // Starts a program again with the command line it had.
   [[nodiscard]] absl::Status Restart(const std::string& name);
+  // The same, with `env` added to this incarnation's environment only (as
+  // EVNET_CRASH_AT, to arm one crash point once).
+  [[nodiscard]] absl::Status Restart(const std::string& name,
+                                     const std::map<std::string, std::string>& env);
   Process* process(const std::string& name);
   std::string LogOf(const std::string& name);
+  // The whole log of every incarnation of `name` (each one appends to the
+  // same file), where LogOf gives only the end.
+  std::string FullLogOf(const std::string& name);
 
   // Central's view of one CP; UNSPECIFIED if central does not answer.
   v1::CpStatus Status(const std::string& cp_id);
@@ -169,6 +176,10 @@ class Network {
   // Every record of `topic` so far (all its `partitions`), decoded as T.
   template <typename T>
   std::vector<T> ReadAll(const char* topic, int partitions);
+  // Every record of `topic` so far as stored, undecoded: a compacted
+  // topic's tombstones are there, with an empty value. An error if the
+  // broker did not let it be read to its end.
+  absl::StatusOr<std::vector<KafkaMessage>> ReadRecords(const char* topic, int partitions);
   // Every record of the audit log (evnet.audit) so far.
   std::vector<v1::AuditRecord> Audit() { return ReadAll<v1::AuditRecord>(kAuditTopic, 1); }
   // Writes a message to the broker as an outsider would (kcat, a driver or
@@ -189,7 +200,8 @@ class Network {
 
  private:
   Network() = default;
-  [[nodiscard]] absl::Status Launch(const std::string& name, std::vector<std::string> argv);
+  [[nodiscard]] absl::Status Launch(const std::string& name, std::vector<std::string> argv,
+                                    const std::map<std::string, std::string>& env = {});
 
   std::string dir_;
   std::string pki_dir_;

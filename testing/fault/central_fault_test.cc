@@ -27,7 +27,8 @@ TEST_F(FaultTest, CentralKilledMidSession) {
   stale.set_request_id("zed-stale");
   stale.set_driver_id("driver-zed");
   stale.set_cp_id("CP-002");
-  *stale.mutable_requested_at() = ToProto(absl::Now() - absl::Minutes(2));
+  // Older than request_ttl (60 s) and the clock skew allowed (2 min) together.
+  *stale.mutable_requested_at() = ToProto(absl::Now() - absl::Minutes(4));
   ASSERT_TRUE(net_->ProduceRequest("driver-zed", ToJson(stale)).ok());
   EXPECT_TRUE(net_->updates().WaitFor("driver-bob", v1::UPDATE_KIND_ACCEPTED, 1, absl::Seconds(2)).empty());
 
