@@ -171,18 +171,6 @@ std::vector<v1::ChargingPoint> Registry::ListAfter(const std::string& after, siz
   return out;
 }
 
-std::vector<std::pair<std::string, v1::SupplySnapshot>> Registry::Running() const {
-  absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_.Now();
-  std::vector<std::pair<std::string, v1::SupplySnapshot>> out;
-  for (const std::string& id : supplying_) {
-    const Entry& entry = entries_.at(id);
-    if (DeriveStatus(entry.seen, now, monitor_timeout_) != v1::CP_STATUS_SUPPLYING) continue;
-    if (!entry.supply.session_id().empty()) out.emplace_back(id, entry.supply);
-  }
-  return out;
-}
-
 std::map<v1::CpStatus, int> Registry::CountByStatus() const {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.Now();
@@ -238,11 +226,7 @@ void Registry::ChangedLocked(Entries::iterator it) {
   if (entry.changed != 0) by_change_.erase(entry.changed);
   entry.changed = ++version_;
   by_change_[entry.changed] = it->first;
-  const bool was_supplying = entry.published == v1::CP_STATUS_SUPPLYING;
   entry.published = DeriveStatus(entry.seen, clock_.Now(), monitor_timeout_);
-  const bool supplying = entry.published == v1::CP_STATUS_SUPPLYING;
-  if (supplying && !was_supplying) supplying_.insert(it->first);
-  if (!supplying && was_supplying) supplying_.erase(it->first);
   WatchLocked(it);
 }
 

@@ -78,9 +78,6 @@ class Registry {
   size_t size() const;
   // How many CPs show each status (one pass, no copies).
   std::map<v1::CpStatus, int> CountByStatus() const;
-  // The supply each SUPPLYING CP reports, by CP id (from the CPs that
-  // supply, not a walk of the registry).
-  std::vector<std::pair<std::string, v1::SupplySnapshot>> Running() const;
   // Every CP whose monitor reports (not DISCONNECTED), as it last reported.
   std::vector<CpReport> Reports() const;
 
@@ -158,7 +155,6 @@ class Registry {
   uint64_t swept_version_ ABSL_GUARDED_BY(mu_) = 0;  // changes up to here were swept
   std::priority_queue<Silence, std::vector<Silence>, std::greater<Silence>> silences_
       ABSL_GUARDED_BY(mu_);
-  std::set<std::string> supplying_ ABSL_GUARDED_BY(mu_);  // shown as SUPPLYING at their last change
   // Readers call the listener, concurrently; a writer replaces it.
   mutable absl::Mutex listener_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::function<void()> listener_ ABSL_GUARDED_BY(listener_mu_);

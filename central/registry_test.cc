@@ -171,32 +171,6 @@ TEST(RegistryTest, SweepFindsEachSilentMonitorOnceAndNeverOneThatReports) {
   EXPECT_TRUE(registry.Sweep().empty());
 }
 
-TEST(RegistryTest, RunningListsTheCpsThatSupplyNowAndNoOthers) {
-  FakeClock clock;
-  Registry registry(clock, absl::Seconds(3));
-  registry.FinishRestore();
-  v1::HealthReport supplying = Healthy();
-  supplying.set_engine_state(v1::ENGINE_STATE_SUPPLYING);
-  supplying.mutable_supply()->set_session_id("s-1");
-  for (const char* id : {"CP-A", "CP-B", "CP-C", "CP-IDLE"}) {
-    (void)registry.Register(Info(id));
-    registry.Report(id, std::string(id) == "CP-IDLE" ? Healthy() : supplying);
-  }
-  auto ids = [&registry] {
-    std::vector<std::string> out;
-    for (const auto& [id, supply] : registry.Running()) out.push_back(id);
-    return out;
-  };
-  EXPECT_EQ(ids(), (std::vector<std::string>{"CP-A", "CP-B", "CP-C"}));
-  registry.Report("CP-A", Healthy());  // its session ended
-  registry.LinkClosed("CP-B");         // its monitor went away
-  EXPECT_EQ(ids(), (std::vector<std::string>{"CP-C"}));
-  clock.Advance(absl::Seconds(4));  // CP-C fell silent, not yet swept
-  EXPECT_TRUE(ids().empty());
-  registry.Report("CP-C", supplying);
-  EXPECT_EQ(ids(), (std::vector<std::string>{"CP-C"}));
-}
-
 // Found by ThreadSanitizer: the service cleared the listener while a
 // monitor's link, closing on a gRPC thread, was calling it.
 TEST(RegistryTest, ClearingTheListenerWaitsForACallInProgress) {
