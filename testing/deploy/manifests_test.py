@@ -30,6 +30,7 @@ ROOT = os.environ.get("TEST_SRCDIR", "")
 HERE = os.path.join(ROOT, os.environ.get("TEST_WORKSPACE", "evnet")) if ROOT else os.getcwd()
 K8S = os.path.join(HERE, "deploy", "k8s")
 TOPICS_H = os.path.join(HERE, "common", "topics.h")
+KAFKA_BRIDGE = os.path.join(HERE, "central", "kafka_bridge.cc")
 
 # Where each program listens, by the env var of its flag: a port alone
 # listens on every address.
@@ -39,7 +40,17 @@ LISTEN_ENV = {
     "cp_monitor": {"HEALTH_LISTEN": "address"},
     "ocpp_gateway": {"OCPP_LISTEN": "address"},
 }
-COMPACTED = {"evnet.cp.registry", "evnet.cp.enrolments", "evnet.driver.keys", "evnet.ocpp.chargers"}
+KEYED_PARTITIONS = 6  # kTopicPartitions
+
+
+def topics_central_makes():
+    """{topic: (partitions, compacted)} as central/kafka_bridge.cc creates them."""
+    with open(TOPICS_H) as f:
+        names = dict(re.findall(r'(k\w+Topic)\[\] = "([^"]+)"', f.read()))
+    with open(KAFKA_BRIDGE) as f:
+        specs = re.findall(r'\{(k\w+Topic), (kTopicPartitions|\d+), (true|false)', f.read())
+    return {names[k]: (KEYED_PARTITIONS if n == "kTopicPartitions" else int(n), c == "true")
+            for k, n, c in specs}
 
 
 def documents():
@@ -203,19 +214,19 @@ class Manifests(unittest.TestCase):
         with open(TOPICS_H) as f:
             wanted = set(re.findall(r'Topic\[\] = "([^"]+)"', f.read()))
         self.assertGreaterEqual(len(wanted), 10)
+        made = topics_central_makes()
+        self.assertEqual(set(made), wanted, "central/kafka_bridge.cc does not make every topic")
         topics = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaTopic"}
         self.assertEqual(set(topics), wanted)
         for name, topic in topics.items():
             self.assertEqual(topic["metadata"]["labels"]["strimzi.io/cluster"],
                              kafka["metadata"]["name"])
             self.assertGreaterEqual(topic["spec"]["replicas"], 3, name)
-            compacted = topic["spec"].get("config", {}).get("cleanup.policy") == "compact"
-            self.assertEqual(compacted, name in COMPACTED, name)
-            # As central makes them (central/kafka_bridge.cc): keyed topics in
-            # kTopicPartitions, state and the audit log in one.
-            want = 1 if compacted or name == "evnet.audit" else 6
-            self.assertEqual(topic["spec"]["partitions"], want, name)
-
+            # As central makes them: same partitions, same compaction.
+            partitions, compacted = made[name]
+            self.assertEqual(topic["spec"].get("config", {}).get("cleanup.policy") == "compact",
+                             compacted, name)
+            self.assertEqual(topic["spec"]["partitions"], partitions, name)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
