@@ -136,22 +136,30 @@ KafkaProperties KafkaClientProperties(const std::string& bootstrap_servers,
   return properties;
 }
 
-absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(
-    const KafkaProperties& properties, KafkaEventLogger* event_logger) {
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+absl::StatusOr<KafkaClientConf> MakeKafkaClientConf(const std::string& bootstrap_servers,
+                                                    const std::string& client_id,
+                                                    const KafkaProperties& kind,
+                                                    const KafkaProperties& overrides) {
+  if (bootstrap_servers.empty()) {
+    return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
+  }
+  KafkaProperties properties = KafkaClientProperties(bootstrap_servers, client_id);
+  for (const auto& [name, value] : kind) properties[name] = value;
+  for (const auto& [name, value] : overrides) properties[name] = value;
+  KafkaClientConf client{std::make_unique<KafkaEventLogger>(bootstrap_servers),
+                         std::unique_ptr<RdKafka::Conf>(
+                             RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL))};
   std::string error;
   for (const auto& [name, value] : properties) {
-    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
+    if (client.conf->set(name, value, error) != RdKafka::Conf::CONF_OK) {
       return absl::InvalidArgumentError(
           absl::StrCat("Kafka property ", name, "=", value, ": ", error));
     }
   }
-  if (event_logger != nullptr &&
-      conf->set("event_cb", event_logger, error) != RdKafka::Conf::CONF_OK) {
+  if (client.conf->set("event_cb", client.event_logger.get(), error) != RdKafka::Conf::CONF_OK) {
     return absl::InternalError(absl::StrCat("Kafka event_cb: ", error));
   }
-  return conf;
+  return client;
 }
 
 }  // namespace evnet

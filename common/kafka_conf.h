@@ -106,10 +106,21 @@ void ConfigureKafkaTls(KafkaTls files, const std::string& who);
 KafkaProperties KafkaClientProperties(const std::string& bootstrap_servers,
                                       const std::string& client_id);
 
-// A global configuration holding `properties` and `event_logger`, or
-// INVALID_ARGUMENT naming the property librdkafka refused.
-absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeKafkaConf(
-    const KafkaProperties& properties, KafkaEventLogger* event_logger);
+// One client's configuration, and the event logger it reports to (which
+// must outlive the client made from it).
+struct KafkaClientConf {
+  std::unique_ptr<KafkaEventLogger> event_logger;
+  std::unique_ptr<RdKafka::Conf> conf;
+};
+
+// The configuration of one client: what every evnet client sets
+// (KafkaClientProperties), then `kind`, what its kind of client sets, then
+// the caller's `overrides`. INVALID_ARGUMENT when the bootstrap servers are
+// empty or librdkafka refuses a property (naming it).
+absl::StatusOr<KafkaClientConf> MakeKafkaClientConf(const std::string& bootstrap_servers,
+                                                    const std::string& client_id,
+                                                    const KafkaProperties& kind,
+                                                    const KafkaProperties& overrides);
 
 }  // namespace evnet
 

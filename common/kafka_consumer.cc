@@ -11,9 +11,6 @@ namespace evnet {
 
 absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     const KafkaConsumerOptions& options) {
-  if (options.bootstrap_servers.empty()) {
-    return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
-  }
   if (options.group_id.empty()) {
     return absl::InvalidArgumentError("a Kafka consumer needs a group id");
   }
@@ -21,26 +18,22 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     return absl::InvalidArgumentError(
         "a Kafka consumer takes either topics to subscribe to or partitions to read");
   }
-  KafkaProperties properties =
-      KafkaClientProperties(options.bootstrap_servers, options.client_id);
-  properties.insert({
-      {"group.id", options.group_id},
-      {"enable.auto.commit", "true"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.commit.interval.ms",
-       std::to_string(absl::ToInt64Milliseconds(options.auto_commit_interval))},
-      {"auto.offset.reset", options.start_from_beginning ? "earliest" : "latest"},
-      {"enable.partition.eof", "true"},
-  });
-  for (const auto& [name, value] : options.properties) properties[name] = value;
-
-  auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
-  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
-      MakeKafkaConf(properties, event_logger.get());
-  if (!conf.ok()) return conf.status();
+  absl::StatusOr<KafkaClientConf> client = MakeKafkaClientConf(
+      options.bootstrap_servers, options.client_id,
+      {
+          {"group.id", options.group_id},
+          {"enable.auto.commit", "true"},
+          {"enable.auto.offset.store", "false"},
+          {"auto.commit.interval.ms",
+           std::to_string(absl::ToInt64Milliseconds(options.auto_commit_interval))},
+          {"auto.offset.reset", options.start_from_beginning ? "earliest" : "latest"},
+          {"enable.partition.eof", "true"},
+      },
+      options.properties);
+  if (!client.ok()) return client.status();
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(conf->get(), error));
+      RdKafka::KafkaConsumer::create(client->conf.get(), error));
   if (consumer == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka consumer: ", error));
   }
@@ -61,7 +54,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
     return KafkaStatus(err, "cannot subscribe the Kafka consumer");
   }
   std::unique_ptr<KafkaConsumer> created(new KafkaConsumer(
-      std::move(event_logger), std::move(consumer), options.partitions.size()));
+      std::move(client->event_logger), std::move(consumer), options.partitions.size()));
   created->partitions_ = options.partitions;
   return created;
 }

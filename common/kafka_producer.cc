@@ -31,38 +31,32 @@ int32_t PartitionForKey(absl::string_view key, int32_t partitions) {
 
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     const KafkaProducerOptions& options) {
-  if (options.bootstrap_servers.empty()) {
-    return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
-  }
-  KafkaProperties properties =
-      KafkaClientProperties(options.bootstrap_servers, options.client_id);
-  properties.insert({
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      {"message.timeout.ms",
-       std::to_string(absl::ToInt64Milliseconds(options.delivery_timeout))},
-      {"linger.ms", "5"},
-      // Keys map to partitions as in Kafka's Java clients (PartitionForKey).
-      {"partitioner", "murmur2_random"},
-  });
-  for (const auto& [name, value] : options.properties) properties[name] = value;
-
-  auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
+  absl::StatusOr<KafkaClientConf> client = MakeKafkaClientConf(
+      options.bootstrap_servers, options.client_id,
+      {
+          {"enable.idempotence", "true"},
+          {"acks", "all"},
+          {"message.timeout.ms",
+           std::to_string(absl::ToInt64Milliseconds(options.delivery_timeout))},
+          {"linger.ms", "5"},
+          // Keys map to partitions as in Kafka's Java clients (PartitionForKey).
+          {"partitioner", "murmur2_random"},
+      },
+      options.properties);
+  if (!client.ok()) return client.status();
   auto reporter = std::make_unique<DeliveryReporter>();
-  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
-      MakeKafkaConf(properties, event_logger.get());
-  if (!conf.ok()) return conf.status();
   std::string error;
-  if ((*conf)->set("dr_cb", reporter.get(), error) != RdKafka::Conf::CONF_OK) {
+  if (client->conf->set("dr_cb", reporter.get(), error) != RdKafka::Conf::CONF_OK) {
     return absl::InternalError(absl::StrCat("Kafka dr_cb: ", error));
   }
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), error));
+  std::unique_ptr<RdKafka::Producer> producer(
+      RdKafka::Producer::create(client->conf.get(), error));
   if (producer == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka producer: ", error));
   }
-  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(event_logger),
-                                                          std::move(reporter), *std::move(conf),
-                                                          std::move(producer), options));
+  return std::unique_ptr<KafkaProducer>(
+      new KafkaProducer(std::move(client->event_logger), std::move(reporter),
+                        std::move(client->conf), std::move(producer), options));
 }
 
 KafkaProducer::KafkaProducer(std::unique_ptr<KafkaEventLogger> event_logger,

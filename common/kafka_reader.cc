@@ -9,31 +9,26 @@ namespace evnet {
 
 absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
     const KafkaReaderOptions& options) {
-  if (options.bootstrap_servers.empty()) {
-    return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
-  }
   if (options.partitions.empty()) return absl::InvalidArgumentError("nothing to read");
-  KafkaProperties properties =
-      KafkaClientProperties(options.bootstrap_servers, options.client_id);
-  properties.insert({
-      {"enable.partition.eof", "true"},
-      // The end of a partition is known only from an empty fetch, which the
-      // broker holds for fetch.wait.max.ms (500 ms by default).
-      {"fetch.wait.max.ms", "10"},
-  });
-  for (const auto& [name, value] : options.properties) properties[name] = value;
-  auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
-  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
-      MakeKafkaConf(properties, event_logger.get());
-  if (!conf.ok()) return conf.status();
+  absl::StatusOr<KafkaClientConf> client = MakeKafkaClientConf(
+      options.bootstrap_servers, options.client_id,
+      {
+          {"enable.partition.eof", "true"},
+          // The end of a partition is known only from an empty fetch, which the
+          // broker holds for fetch.wait.max.ms (500 ms by default).
+          {"fetch.wait.max.ms", "10"},
+      },
+      options.properties);
+  if (!client.ok()) return client.status();
   std::string error;
-  std::unique_ptr<RdKafka::Consumer> consumer(RdKafka::Consumer::create(conf->get(), error));
+  std::unique_ptr<RdKafka::Consumer> consumer(
+      RdKafka::Consumer::create(client->conf.get(), error));
   if (consumer == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka reader: ", error));
   }
   std::unique_ptr<RdKafka::Queue> queue(RdKafka::Queue::create(consumer.get()));
   std::unique_ptr<KafkaReader> reader(
-      new KafkaReader(std::move(event_logger), std::move(consumer), std::move(queue)));
+      new KafkaReader(std::move(client->event_logger), std::move(consumer), std::move(queue)));
 
   TopicPartitions by_time;
   for (const KafkaTopicPartition& tp : options.partitions) {

@@ -20,32 +20,29 @@ int Millis(absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds
 
 absl::StatusOr<std::unique_ptr<KafkaTransactions>> KafkaTransactions::Create(
     const KafkaTransactionsOptions& options) {
-  if (options.bootstrap_servers.empty()) {
-    return absl::InvalidArgumentError("Kafka bootstrap servers are empty");
-  }
   if (options.transactional_id.empty()) {
     return absl::InvalidArgumentError("a transactional producer needs a transactional id");
   }
-  KafkaProperties properties = KafkaClientProperties(options.bootstrap_servers, options.client_id);
-  properties.insert({
-      {"transactional.id", options.transactional_id},
-      {"transaction.timeout.ms", std::to_string(Millis(options.transaction_timeout))},
-      {"linger.ms", "1"},
-      {"partitioner", "murmur2_random"},  // as KafkaProducer: keys map as in Java
-  });
-  for (const auto& [name, value] : options.properties) properties[name] = value;
-  auto event_logger = std::make_unique<KafkaEventLogger>(options.bootstrap_servers);
-  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf =
-      MakeKafkaConf(properties, event_logger.get());
-  if (!conf.ok()) return conf.status();
+  absl::StatusOr<KafkaClientConf> client = MakeKafkaClientConf(
+      options.bootstrap_servers, options.client_id,
+      {
+          {"transactional.id", options.transactional_id},
+          {"transaction.timeout.ms", std::to_string(Millis(options.transaction_timeout))},
+          {"linger.ms", "1"},
+          {"partitioner", "murmur2_random"},  // as KafkaProducer: keys map as in Java
+      },
+      options.properties);
+  if (!client.ok()) return client.status();
   std::string error;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), error));
+  std::unique_ptr<RdKafka::Producer> producer(
+      RdKafka::Producer::create(client->conf.get(), error));
   if (producer == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot create a transactional Kafka producer: ", error));
   }
-  return std::unique_ptr<KafkaTransactions>(new KafkaTransactions(
-      std::move(event_logger), *std::move(conf), std::move(producer), options));
+  return std::unique_ptr<KafkaTransactions>(
+      new KafkaTransactions(std::move(client->event_logger), std::move(client->conf),
+                            std::move(producer), options));
 }
 
 KafkaTransactions::KafkaTransactions(std::unique_ptr<KafkaEventLogger> event_logger,
