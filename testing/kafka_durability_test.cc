@@ -2,7 +2,9 @@
 // survives a SIGKILL of the broker, and a consumer group that committed its
 // offset before the crash gets each later message exactly once. And reading
 // from a point in time, which needs the broker's time index (the mock cluster
-// of the unit tests has none).
+// of the unit tests has none). And transactions as central relies on them: a
+// producer replaced under its transactional id writes nothing more, and a
+// commit asked for while the broker is down lands once, when it is back.
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,9 +15,11 @@
 #include "common/kafka_consumer.h"
 #include "common/kafka_producer.h"
 #include "common/kafka_reader.h"
+#include "common/kafka_transactions.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/kafka_broker.h"
+#include "testing/process.h"
 
 namespace evnet::test {
 namespace {
@@ -67,8 +71,99 @@ class KafkaDurabilityTest : public ::testing::Test {
     return values;
   }
 
+  std::unique_ptr<KafkaTransactions> NewTransactions() {
+    KafkaTransactionsOptions options;
+    options.bootstrap_servers = broker_->bootstrap_servers();
+    options.transactional_id = "evnet-durability";
+    auto transactions = KafkaTransactions::Create(options);
+    EXPECT_TRUE(transactions.ok()) << transactions.status();
+    return transactions.ok() ? *std::move(transactions) : nullptr;
+  }
+
+  // Commits `records` and waits (within `timeout`) for the answer.
+  static absl::Status CommitAndWait(KafkaTransactions& transactions,
+                                    std::vector<KafkaRecord> records,
+                                    absl::Duration timeout = absl::Seconds(30)) {
+    auto done = std::make_shared<absl::Notification>();
+    auto status = std::make_shared<absl::Status>();
+    transactions.Commit(std::move(records), [done, status](absl::Status committed) {
+      *status = committed;
+      done->Notify();
+    });
+    if (!done->WaitForNotificationWithTimeout(timeout)) {
+      return absl::DeadlineExceededError("no answer from the transaction");
+    }
+    return *status;
+  }
+
+  // What a read_committed reader finds on kTopic: "key=value" each.
+  std::vector<std::string> ReadCommitted() {
+    KafkaReaderOptions options;
+    options.bootstrap_servers = broker_->bootstrap_servers();
+    options.partitions = {{kTopic, 0}};
+    auto reader = KafkaReader::Create(options);
+    EXPECT_TRUE(reader.ok()) << reader.status();
+    std::vector<std::string> seen;
+    if (!reader.ok()) return seen;
+    absl::Status read = (*reader)->ReadToEnd(absl::Seconds(30), [&](const KafkaMessage& m) {
+      seen.push_back(m.key + "=" + m.value);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(read.ok()) << read;
+    return seen;
+  }
+
   std::unique_ptr<KafkaBroker> broker_;
 };
+
+// Two centrals must never both write decisions: the newer holder of the
+// transactional id fences the older, whose next commit fails for good (its
+// central then exits, central.cc) and leaves nothing visible.
+TEST_F(KafkaDurabilityTest, AProducerReplacedUnderItsTransactionalIdWritesNothingMore) {
+  auto old_central = NewTransactions();
+  ASSERT_NE(old_central, nullptr);
+  ASSERT_TRUE(CommitAndWait(*old_central, {{kTopic, "old", "before"}}).ok());
+
+  auto new_central = NewTransactions();
+  ASSERT_NE(new_central, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return new_central->Started().ok(); }, absl::Seconds(30)))
+      << new_central->Started();
+
+  absl::Status late = CommitAndWait(*old_central, {{kTopic, "old", "after"}});
+  EXPECT_FALSE(late.ok());
+  EXPECT_FALSE(old_central->Fatal().ok());
+  EXPECT_TRUE(new_central->Fatal().ok()) << new_central->Fatal();
+  ASSERT_TRUE(CommitAndWait(*new_central, {{kTopic, "new", "1"}}).ok());
+  EXPECT_THAT(ReadCommitted(), ElementsAre("old=before", "new=1"));
+}
+
+TEST_F(KafkaDurabilityTest, ACommitAskedForWhileTheBrokerIsDownLandsOnceWhenItIsBack) {
+  if (!broker_->owned()) GTEST_SKIP() << "KAFKA_BOOTSTRAP is set: cannot kill that broker";
+  auto transactions = NewTransactions();
+  ASSERT_NE(transactions, nullptr);
+  ASSERT_TRUE(CommitAndWait(*transactions, {{kTopic, "a", "1"}}).ok());
+  ASSERT_TRUE(broker_->Kill().ok());
+
+  // Answered when it is known: a commit that timed out is retried, not
+  // abandoned, so the answer may take the outage plus a commit.
+  auto done = std::make_shared<absl::Notification>();
+  auto status = std::make_shared<absl::Status>(absl::UnknownError("no answer"));
+  transactions->Commit({{kTopic, "b", "2"}, {kTopic, "a", std::nullopt}},
+                       [done, status](absl::Status committed) {
+                         *status = committed;
+                         done->Notify();
+                       });
+  ASSERT_TRUE(broker_->Restart().ok());
+  ASSERT_TRUE(done->WaitForNotificationWithTimeout(absl::Seconds(90)));
+  if (!status->ok()) {
+    // Failed as a whole: nothing of it is visible, and it can be asked again.
+    EXPECT_THAT(ReadCommitted(), ElementsAre("a=1"));
+    ASSERT_TRUE(CommitAndWait(*transactions, {{kTopic, "b", "2"}, {kTopic, "a", std::nullopt}},
+                              absl::Seconds(60))
+                    .ok());
+  }
+  EXPECT_THAT(ReadCommitted(), ElementsAre("a=1", "b=2", "a="));
+}
 
 TEST_F(KafkaDurabilityTest, AcknowledgedMessageSurvivesBrokerKillAndIsConsumedOnce) {
   if (!broker_->owned()) GTEST_SKIP() << "KAFKA_BOOTSTRAP is set: cannot kill that broker";
