@@ -460,6 +460,13 @@ absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
                                                    " not signed by it (", verified.message(),
                                                    ")"));
   }
+  // Its id makes it answered once and its time makes it expire: a signed
+  // request without them could be replayed for ever.
+  if (request.request_id().empty() || !request.has_requested_at()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a signed request of ", request.driver_id(),
+        " must carry its request_id and requested_at (without them it could be replayed)"));
+  }
   if (!known) {
     {
       absl::MutexLock lock(&checked_mu_);

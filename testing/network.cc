@@ -1,6 +1,7 @@
 #include "testing/network.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 
@@ -17,6 +18,7 @@
 #include "common/kafka_admin.h"
 #include "common/kafka_conf.h"
 #include "common/kafka_reader.h"
+#include "common/proto_time.h"
 #include "common/signing.h"
 #include "common/topics.h"
 #include "driver/update_view.h"
@@ -547,7 +549,7 @@ absl::Status Network::ProduceRequest(const std::string& driver_id,
 }
 
 absl::StatusOr<std::string> Network::SignRequest(const std::string& request_json,
-                                                 const std::string& signer) {
+                                                 const std::string& signer, bool stamp) {
   absl::StatusOr<v1::DriverRequest> request = FromJson<v1::DriverRequest>(request_json);
   const bool nameable = !signer.empty() && signer.size() <= 64 &&
                         std::all_of(signer.begin(), signer.end(), [](char c) {
@@ -567,11 +569,20 @@ absl::StatusOr<std::string> Network::SignRequest(const std::string& request_json
   absl::StatusOr<std::string> certificate = ReadFile(files.cert_file);
   if (!key.ok()) return key.status();
   if (!certificate.ok()) return certificate.status();
+  // The proof (and what is stamped) is added to the JSON as written, so that
+  // fields this version does not know still reach central.
+  v1::DriverRequest proof;
+  if (stamp && request->request_id().empty()) {
+    static std::atomic<int> stamped{0};
+    request->set_request_id(absl::StrCat("signed-", absl::ToUnixMicros(absl::Now()), "-", ++stamped));
+    proof.set_request_id(request->request_id());
+  }
+  if (stamp && !request->has_requested_at()) {
+    *request->mutable_requested_at() = ToProto(absl::Now());
+    *proof.mutable_requested_at() = request->requested_at();
+  }
   absl::StatusOr<std::string> signature = Sign(*key, SignedBytes(*request));
   if (!signature.ok()) return signature.status();
-  // The proof is added to the JSON as written, so that fields this
-  // version does not know still reach central.
-  v1::DriverRequest proof;
   proof.set_signature(*signature);
   proof.set_certificate_pem(*certificate);
   const std::string proof_json = ToJson(proof);  // {"signature":...,"certificatePem":...}

@@ -193,10 +193,12 @@ class Network {
   [[nodiscard]] absl::Status ProduceRequest(const std::string& driver_id,
                                             const std::string& request_json);
   // `request_json` with the signature and certificate of driver `signer`
-  // added (issued if it has none); as it is under --insecure, when it is not
-  // JSON, or when no certificate can name `signer` ("", "driver victim").
+  // added (issued if it has none), and, when `stamp`, a request id and the
+  // time it is signed at where it has none, as a driver's program signs
+  // them; as it is under --insecure, when it is not JSON, or when no
+  // certificate can name `signer` ("", "driver victim").
   absl::StatusOr<std::string> SignRequest(const std::string& request_json,
-                                          const std::string& signer);
+                                          const std::string& signer, bool stamp = true);
 
  private:
   Network() = default;

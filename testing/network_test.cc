@@ -154,7 +154,8 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
                   .ok());
   // A field of a newer program is read past; without a CP, the driver is told.
   ASSERT_TRUE(n.ProduceRequest("driver-zed", R"({"driverId":"driver-zed","cp":"CP-001"})").ok());
-  // Written by hand, as with kcat: no request id, served like any other.
+  // Without a request id or time: the driver's signature stamps them (a
+  // signed request without them is refused, security_test), served like any other.
   ASSERT_TRUE(n.ProduceRequest("driver-zed", R"({"driverId":"driver-zed","cpId":"CP-001"})").ok());
   auto tickets = n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30));
   ASSERT_EQ(tickets.size(), 1u) << n.LogOf("central");

@@ -148,18 +148,30 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
                         absl::StrCat("-P -t ", kDriverRequestsTopic, " -k driver-alice"), forged);
     EXPECT_EQ(sent.exit_code, 0) << sent.output;
   }
+  // Nor replay one for ever: signed without an id or a time, a request
+  // could be served again whenever it is sent, so it is refused.
+  for (const std::string& timeless :
+       {std::string(R"({"requestId":"r-timeless","driverId":"driver-alice","cpId":"CP-001"})"),
+        std::string(R"({"driverId":"driver-alice","cpId":"CP-001","requestedAt":"2026-01-01T00:00:00Z"})")}) {
+    KcatRun sent = Kcat(n, "driver", "driver-alice",
+                        absl::StrCat("-P -t ", kDriverRequestsTopic, " -k driver-alice"),
+                        *n.SignRequest(timeless, "driver-alice", /*stamp=*/false));
+    EXPECT_EQ(sent.exit_code, 0) << sent.output;
+  }
   std::vector<v1::AuditRecord> audit_log;
   ASSERT_TRUE(WaitFor(
       [&] {
         audit_log = n.Audit();
-        return Matching(audit_log, "message", "driver-alice", "refused").size() >= 2;
+        return Matching(audit_log, "message", "driver-alice", "refused").size() >= 4;
       },
       absl::Seconds(15)));
   const std::vector<v1::AuditRecord> refused =
       Matching(audit_log, "message", "driver-alice", "refused");
-  ASSERT_EQ(refused.size(), 2u);
+  ASSERT_EQ(refused.size(), 4u);
   EXPECT_THAT(refused[0].reason(), HasSubstr("forged: a request as driver-alice"));
   EXPECT_THAT(refused[1].reason(), HasSubstr("driver-mallory"));
+  EXPECT_THAT(refused[2].reason(), HasSubstr("must carry its request_id and requested_at"));
+  EXPECT_THAT(refused[3].reason(), HasSubstr("must carry its request_id and requested_at"));
   EXPECT_TRUE(n.updates().For("driver-alice").empty());
   KcatRun audit = Kcat(n, "operator", "auditor",
                        absl::StrCat("-C -t ", kAuditTopic, " -o beginning -e -q"));
