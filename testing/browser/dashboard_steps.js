@@ -46,7 +46,9 @@ async function kwh(page, cp) {
 
 async function logIn(page) {
   const form = page.locator("#login");
-  await form.waitFor({ state: "visible", timeout: 15000 });
+  // The first Chromium of a fresh machine builds its font and profile caches
+  // before it draws anything: the first page may take much longer than 15 s.
+  await form.waitFor({ state: "visible", timeout: 60000 });
   await form.locator('input[name="name"]').fill(process.env.EVNET_OPERATOR || "");
   await form.locator('input[name="password"]').fill(process.env.EVNET_OPERATOR_PASSWORD || "");
   await form.locator("button[type=submit]").click();
@@ -128,7 +130,9 @@ async function run(page) {
     if (request.url().includes("/api/stream")) streamed = true;
   });
   try {
-    await page.goto(step === "snapshot" ? `${url}?snapshot` : url);
+    const started = Date.now();
+    await page.goto(step === "snapshot" ? `${url}?snapshot` : url, { timeout: 60000 });
+    console.log(`step ${step}: page loaded in ${Date.now() - started} ms`);
     await run(page);
   } catch (e) {
     failed = e;
