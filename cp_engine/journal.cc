@@ -39,7 +39,7 @@ absl::Status ValidateJournal(const v1::EngineJournal& journal) {
 
 }  // namespace
 
-absl::Status Journal::Open() { return MakeDirs(dir_); }
+absl::Status Journal::Open() { return MakePrivateDir(dir_); }
 
 absl::StatusOr<v1::EngineJournal> Journal::Load() const {
   std::ifstream in(path());

@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/clock.h"
 #include "common/flags.h"
 #include "common/grpc_server.h"
@@ -33,7 +34,8 @@ ABSL_FLAG(std::string, health_listen, "",
           "(env HEALTH_LISTEN)");
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
 ABSL_FLAG(std::string, state_dir, "",
-          "folder for the session journal (env STATE_DIR); default /tmp/evnet/<cp_id>");
+          "folder for the session journal, this user's alone (env STATE_DIR); default "
+          "~/.local/state/evnet/<cp_id>");
 ABSL_FLAG(bool, simulation, false,
           "accept Simulate (fault, unplug) over gRPC and from the keyboard; for tests and "
           "demonstrations, never in production (env ENGINE_SIMULATION)");
@@ -79,7 +81,7 @@ int Main() {
   options.info.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
   options.session_duration = absl::GetFlag(FLAGS_session_duration);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
-  if (options.state_dir.empty()) options.state_dir = absl::StrCat("/tmp/evnet/", cp_id);
+  if (options.state_dir.empty()) options.state_dir = DefaultStateDir(cp_id);
 
   absl::StatusOr<TransportSecurity> security =
       TransportSecurityFromFlags(absl::StrCat("CP_E:", cp_id));

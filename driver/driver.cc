@@ -51,10 +51,7 @@ Progress LoadProgress(const DriverOptions& options) {
 
 absl::StatusOr<std::unique_ptr<Driver>> Driver::Start(DriverOptions options, std::ostream& out) {
   if (options.driver_id.empty()) return absl::InvalidArgumentError("the driver id is empty");
-  if (mkdir(options.state_dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot create the state dir ", options.state_dir, ": ", strerror(errno)));
-  }
+  if (absl::Status made = MakePrivateDir(options.state_dir); !made.ok()) return made;
   absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options.kafka_bootstrap);
   if (!admin.ok()) return admin.status();
   absl::Status topics = (*admin)->EnsureTopics(
@@ -212,16 +209,7 @@ absl::Status Driver::Charge(const std::string& cp_id) {
 }
 
 absl::Status Driver::SaveProgress(size_t next, const std::string& pending_request_id) {
-  const std::string path = ProgressPath(options_);
-  {
-    std::ofstream out(path + ".tmp", std::ios::trunc);
-    out << next << "\n" << pending_request_id << "\n";
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", path));
-  }
-  if (rename((path + ".tmp").c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
-  }
-  return absl::OkStatus();
+  return WriteFileDurably(ProgressPath(options_), absl::StrCat(next, "\n", pending_request_id, "\n"));
 }
 
 absl::Status Driver::RunFile(const std::vector<std::string>& cp_ids) {

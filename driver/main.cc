@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/kafka_conf.h"
 #include "common/peer_identity.h"
@@ -25,8 +26,9 @@ ABSL_FLAG(std::string, requests, "",
           "file with one CP id per line; without it, CP ids are read at the prompt "
           "(env DRIVER_REQUESTS)");
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
-ABSL_FLAG(std::string, state_dir, "/tmp/evnet/drivers",
-          "where the driver keeps its progress through the request file (env STATE_DIR)");
+ABSL_FLAG(std::string, state_dir, "",
+          "where the driver keeps its progress through the request file, a folder of this "
+          "user's alone (env STATE_DIR); default ~/.local/state/evnet/drivers");
 ABSL_FLAG(absl::Duration, pause, absl::Seconds(4),
           "pause after each outcome before the next request (env DRIVER_PAUSE)");
 
@@ -50,6 +52,7 @@ int Main() {
   options.driver_id = absl::GetFlag(FLAGS_driver_id);
   options.kafka_bootstrap = absl::GetFlag(FLAGS_kafka_bootstrap);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  if (options.state_dir.empty()) options.state_dir = DefaultStateDir("drivers");
   options.pause_between_requests = absl::GetFlag(FLAGS_pause);
   if (options.driver_id.empty()) {
     LOG(ERROR) << "who is driving? set --driver_id or DRIVER_ID (e.g. driver-alice)";

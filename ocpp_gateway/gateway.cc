@@ -380,7 +380,7 @@ void Slot::ShareJournal(const v1::OcppChargerJournal& journal,
 }
 
 absl::Status Gateway::Impl::Start() {
-  if (absl::Status made = MakeDirs(options_.state_dir); !made.ok()) return made;
+  if (absl::Status made = MakePrivateDir(options_.state_dir); !made.ok()) return made;
   if (!options_.tls_cert_file.empty()) {
     tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     boost::system::error_code error;

@@ -27,7 +27,7 @@ struct GatewayOptions {
   // which the gateway speaks for it to central and signs its results.
   // Empty: plaintext gRPC and unsigned results (--insecure).
   std::string pki_dir;
-  std::string state_dir = "/tmp/evnet/ocpp_gateway";
+  std::string state_dir;  // created 0700 (MakePrivateDir)
   // wss:// with this certificate (OCPP security profiles 2 and 3: a client
   // certificate of the CA in `tls_ca_file`, or a password from
   // `credentials_file`); empty: plain ws://, nobody's identity checked.

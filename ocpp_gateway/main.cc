@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/flags.h"
 #include "common/kafka_conf.h"
 #include "common/grpc_server.h"
@@ -19,8 +20,9 @@ ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KA
 ABSL_FLAG(std::string, pki_dir, "",
           "the network's PKI folder: ca.crt and cp/<chargeBoxId>.crt/.key of every charger "
           "this gateway may let in (env PKI_DIR); required unless --insecure");
-ABSL_FLAG(std::string, state_dir, "/tmp/evnet/ocpp_gateway",
-          "folder for each charger's transaction journal (env STATE_DIR)");
+ABSL_FLAG(std::string, state_dir, "",
+          "folder for each charger's transaction journal, this user's alone (env STATE_DIR); "
+          "default ~/.local/state/evnet/ocpp_gateway");
 ABSL_FLAG(std::string, charger_credentials, "",
           "chargers' passwords for OCPP security profile 2, lines <chargeBoxId>:sha256:<hex> "
           "(tools/ev add-ocpp writes them; env CHARGER_CREDENTIALS); chargers with a "
@@ -40,6 +42,7 @@ int Main() {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.central_address = absl::GetFlag(FLAGS_central_address);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
+  if (options.state_dir.empty()) options.state_dir = DefaultStateDir("ocpp_gateway");
   options.defaults.set_location(absl::GetFlag(FLAGS_location));
   options.defaults.set_power_kw(absl::GetFlag(FLAGS_power_kw));
   options.defaults.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
