@@ -81,13 +81,23 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   if (options.http_port >= 0) {
     HttpServerOptions http;
     if (!options.operator_credentials.empty()) {
+      absl::StatusOr<std::string> key =
+          options.session_key_file.empty()
+              ? absl::StatusOr<std::string>(OperatorAuth::RandomSessionKey())
+              : OperatorAuth::LoadSessionKey(options.session_key_file);
+      if (!key.ok()) return key.status();
+      if (options.session_key_file.empty()) {
+        LOG(WARNING) << "Central | No --session_key_file: operators' dashboard sessions end "
+                        "when central restarts";
+      }
       absl::StatusOr<std::unique_ptr<OperatorAuth>> operators =
-          OperatorAuth::FromFile(options.operator_credentials);
+          OperatorAuth::FromFile(options.operator_credentials, *key);
       if (!operators.ok()) return operators.status();
       central->operators_ = *std::move(operators);
       http.auth = central->operators_.get();
     } else {
-      LOG(WARNING) << "Central | No --operator_credentials: the dashboard is read-only";
+      LOG(WARNING) << "Central | No --operator_credentials: nobody can log in, so the dashboard "
+                      "shows nothing (the probes and /metrics are served)";
     }
     http.port = options.http_port;
     if (options.dashboard_tls) {

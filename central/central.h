@@ -45,6 +45,9 @@ struct CentralOptions {
   // Who may log in to the dashboard (OperatorAuth's file); empty: nobody,
   // and the dashboard is read-only.
   std::string operator_credentials;
+  // The dashboard's session key (OperatorAuth::LoadSessionKey; made when
+  // missing); empty: a key for this run only.
+  std::string session_key_file;
   // The dashboard over HTTPS with central's certificate (security's).
   bool dashboard_tls = false;
 };

@@ -150,7 +150,7 @@ class Central {
     options.metrics = [] { return std::string("evnet_up 1\n"); };
     options.stream_min_interval = absl::ZeroDuration();
     options.stream_heartbeat = absl::ZeroDuration();
-    auth_ = *OperatorAuth::FromText(kOperators);
+    auth_ = *OperatorAuth::FromText(kOperators, std::string(32, 'k'));
     options.auth = auth_.get();
     auto server = std::make_unique<FuzzServer>();
     server_ = server.get();

@@ -102,12 +102,11 @@ std::string HttpServer::StateJson(const std::string& csrf) const {
                       ",\"events\":", events_->Json(), ",\"csrf\":", JsonString(csrf), "}");
 }
 
-absl::StatusOr<std::string> HttpServer::Session(const httplib::Request& req, bool changes) const {
+absl::StatusOr<std::string> HttpServer::Session(const httplib::Request& req) const {
   if (options_.auth == nullptr) {
-    if (!changes) return std::string();
     return absl::UnauthenticatedError(
         "no operator can log in: central runs without --operator_credentials, so its dashboard "
-        "is read-only");
+        "shows nothing");
   }
   const std::string session = CookieValue(req.get_header_value("Cookie"), kSessionCookie);
   absl::StatusOr<std::string> who = options_.auth->Check(session, absl::Now());
@@ -116,9 +115,9 @@ absl::StatusOr<std::string> HttpServer::Session(const httplib::Request& req, boo
 }
 
 absl::StatusOr<std::string> HttpServer::ReaderCsrf(const httplib::Request& req) const {
-  absl::StatusOr<std::string> session = Session(req, false);
+  absl::StatusOr<std::string> session = Session(req);
   if (!session.ok()) return session.status();
-  return options_.auth == nullptr ? "" : options_.auth->CsrfToken(*session);
+  return options_.auth->CsrfToken(*session);
 }
 
 absl::Status HttpServer::CheckOrigin(const httplib::Request& req) const {
@@ -137,8 +136,7 @@ absl::Status HttpServer::CheckOrigin(const httplib::Request& req) const {
 absl::Status HttpServer::CheckSameSite(const httplib::Request& req,
                                        const std::string& session) const {
   if (absl::Status origin = CheckOrigin(req); !origin.ok()) return origin;
-  if (options_.auth != nullptr &&
-      !SameSecret(req.get_header_value("X-CSRF-Token"), options_.auth->CsrfToken(session))) {
+  if (!SameSecret(req.get_header_value("X-CSRF-Token"), options_.auth->CsrfToken(session))) {
     return absl::PermissionDeniedError(
         "missing or wrong CSRF token (X-CSRF-Token): reload the dashboard");
   }
@@ -176,8 +174,7 @@ void HttpServer::AddRoutes() {
     res.set_content(self->options_.metrics ? self->options_.metrics() : "",
                     "text/plain; version=0.0.4");
   });
-  // The network's state, for a logged-in operator (or anyone, read-only,
-  // when no operators are configured).
+  // The network's state, for a logged-in operator only.
   s.Get("/api/state", [self](const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<std::string> csrf = self->ReaderCsrf(req);
     if (!csrf.ok()) return Refuse(res, csrf.status());
@@ -239,7 +236,7 @@ void HttpServer::AddRoutes() {
     return [self, stop](const httplib::Request& req, httplib::Response& res) {
       const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
       v1::StopChargingPointResponse cps;
-      absl::StatusOr<std::string> session = self->Session(req, true);
+      absl::StatusOr<std::string> session = self->Session(req);
       absl::Status status =
           session.ok() ? self->CheckSameSite(req, *session) : session.status();
       if (!status.ok()) {

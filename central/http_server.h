@@ -80,10 +80,9 @@ class HttpServer {
   void AddRoutes();
   // The network's state; `csrf` is the token of the session that reads it.
   std::string StateJson(const std::string& csrf) const;
-  // The operator's session of a request (its cookie), or UNAUTHENTICATED.
-  // Without operators configured, "" for reading and UNAUTHENTICATED for
-  // changing anything.
-  absl::StatusOr<std::string> Session(const httplib::Request& req, bool changes) const;
+  // The operator's session of a request (its cookie), or UNAUTHENTICATED
+  // (always, without operators configured).
+  absl::StatusOr<std::string> Session(const httplib::Request& req) const;
   // For a request that reads the state: the CSRF token its page will send
   // back ("" without operators), or UNAUTHENTICATED.
   absl::StatusOr<std::string> ReaderCsrf(const httplib::Request& req) const;

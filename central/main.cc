@@ -41,8 +41,12 @@ ABSL_FLAG(int, http_port, 8080,
           "(env CENTRAL_HTTP_PORT)");
 ABSL_FLAG(std::string, operator_credentials, "",
           "file of the operators who may log in to the dashboard, one line each from "
-          "`evctl operator NAME`; without it the dashboard is read-only (env "
-          "OPERATOR_CREDENTIALS)");
+          "`evctl operator NAME`; without it nobody can log in and the dashboard shows "
+          "nothing (env OPERATOR_CREDENTIALS)");
+ABSL_FLAG(std::string, session_key_file, "",
+          "the dashboard's session key, this user's alone (0600), made when missing; replace it "
+          "to end every session; empty: sessions end when central restarts (env "
+          "SESSION_KEY_FILE)");
 ABSL_FLAG(bool, dashboard_tls, false,
           "serve the dashboard, /healthz, /readyz and /metrics over HTTPS with central's "
           "certificate (--tls_cert); its session cookie is then Secure (env DASHBOARD_TLS)");
@@ -65,7 +69,8 @@ int main(int argc, char** argv) {
                       {"http_port", "CENTRAL_HTTP_PORT"},
                       {"dashboard_dir", "DASHBOARD_DIR"},
                       {"dashboard_tls", "DASHBOARD_TLS"},
-                      {"operator_credentials", "OPERATOR_CREDENTIALS"}}));
+                      {"operator_credentials", "OPERATOR_CREDENTIALS"},
+                      {"session_key_file", "SESSION_KEY_FILE"}}));
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration() ||
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
   options.http_port = absl::GetFlag(FLAGS_http_port);
   options.dashboard_dir = absl::GetFlag(FLAGS_dashboard_dir);
   options.operator_credentials = absl::GetFlag(FLAGS_operator_credentials);
+  options.session_key_file = absl::GetFlag(FLAGS_session_key_file);
   if (options.dashboard_dir.empty()) options.dashboard_dir = evnet::DefaultDashboardDir(argv[0]);
 
   absl::StatusOr<std::unique_ptr<evnet::Central>> central = evnet::Central::Start(options);

@@ -4,11 +4,19 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/validation.h"
@@ -26,6 +34,14 @@ std::string Pbkdf2(absl::string_view password, absl::string_view salt, int itera
                     static_cast<int>(salt.size()), iterations, EVP_sha256(),
                     static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data()));
   return out;
+}
+
+std::string Hmac(absl::string_view key, absl::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &size);
+  return std::string(reinterpret_cast<char*>(mac), size);
 }
 
 std::string Sha256(absl::string_view data) {
@@ -54,21 +70,26 @@ bool SameSecret(absl::string_view a, absl::string_view b) {
   return differ == 0;
 }
 
-absl::StatusOr<std::unique_ptr<OperatorAuth>> OperatorAuth::FromFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<OperatorAuth>> OperatorAuth::FromFile(
+    const std::string& path, absl::string_view session_key) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) {
     return absl::NotFoundError(absl::StrCat("cannot read the operators' credentials ", path));
   }
-  absl::StatusOr<std::unique_ptr<OperatorAuth>> auth = FromText(*text);
+  absl::StatusOr<std::unique_ptr<OperatorAuth>> auth = FromText(*text, session_key);
   if (!auth.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", auth.status().message()));
   }
   return auth;
 }
 
-absl::StatusOr<std::unique_ptr<OperatorAuth>> OperatorAuth::FromText(absl::string_view text) {
+absl::StatusOr<std::unique_ptr<OperatorAuth>> OperatorAuth::FromText(
+    absl::string_view text, absl::string_view session_key) {
+  if (session_key.size() < 32) {
+    return absl::InvalidArgumentError("the dashboard's session key is shorter than 32 bytes");
+  }
   std::unique_ptr<OperatorAuth> auth(new OperatorAuth());
-  auth->key_ = Sha256(text);
+  auth->key_ = Hmac(session_key, Sha256(text));
   int number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++number;
@@ -99,11 +120,52 @@ std::string OperatorAuth::CredentialLine(absl::string_view name, absl::string_vi
 }
 
 std::string OperatorAuth::Mac(absl::string_view data) const {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &size);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(mac), size));
+  return absl::BytesToHexString(Hmac(key_, data));
+}
+
+std::string OperatorAuth::RandomSessionKey() {
+  unsigned char key[32];
+  RAND_bytes(key, sizeof(key));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(key), sizeof(key)));
+}
+
+absl::StatusOr<std::string> OperatorAuth::LoadSessionKey(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    const std::string key = RandomSessionKey() + "\n";
+    const bool written = write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
+                         fsync(fd) == 0;
+    if (close(fd) != 0 || !written) {
+      unlink(path.c_str());
+      return absl::InternalError(absl::StrCat("cannot write the session key ", path));
+    }
+    return std::string(absl::StripAsciiWhitespace(key));
+  }
+  if (errno != EEXIST) {
+    return absl::InternalError(
+        absl::StrCat("cannot make the session key ", path, ": ", strerror(errno)));
+  }
+  struct stat st;  // through links: a mounted secret is a link to its file
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("the session key ", path, " is not a file"));
+  }
+  if ((st.st_mode & (S_IRWXO | S_IWGRP)) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "the session key %s may be read or changed by others (mode %04o): chmod 600 it", path,
+        st.st_mode & 07777));
+  }
+  if (st.st_uid != geteuid() && st.st_uid != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the session key ", path, " belongs to user ", st.st_uid, ", not to this one"));
+  }
+  absl::StatusOr<std::string> key = ReadFile(path);
+  if (!key.ok()) return key.status();
+  const std::string trimmed(absl::StripAsciiWhitespace(*key));
+  if (trimmed.size() < 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the session key ", path, " is shorter than 32 characters"));
+  }
+  return trimmed;
 }
 
 absl::StatusOr<std::string> OperatorAuth::Login(absl::string_view name, absl::string_view password,
@@ -119,7 +181,8 @@ absl::StatusOr<std::string> OperatorAuth::Login(absl::string_view name, absl::st
   if (it == operators_.end() || !right) {
     return absl::UnauthenticatedError("wrong operator name or password");
   }
-  const std::string signed_part = absl::StrCat(name, ".", absl::ToUnixSeconds(now + ttl));
+  const std::string signed_part =
+      absl::StrCat(name, ".", absl::ToUnixSeconds(now + std::min(ttl, kMaxSessionTtl)));
   return absl::StrCat(signed_part, ".", Mac(signed_part));
 }
 
@@ -134,6 +197,10 @@ absl::StatusOr<std::string> OperatorAuth::Check(absl::string_view session, absl:
   }
   if (absl::FromUnixSeconds(expiry) <= now) {
     return absl::UnauthenticatedError("the session expired: log in again");
+  }
+  // No login gives more (a clock that ran ahead when it was made, at most).
+  if (absl::FromUnixSeconds(expiry) > now + kMaxSessionTtl + absl::Minutes(5)) {
+    return absl::UnauthenticatedError("log in first");
   }
   const std::string name(session.substr(0, expiry_at));
   if (operators_.count(name) == 0) return absl::UnauthenticatedError("log in first");

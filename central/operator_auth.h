@@ -1,9 +1,12 @@
 // Who may use the dashboard. Operators are listed in a credentials file, one
 // "name:pbkdf2-sha256:ITERATIONS:SALT:HASH" line each (hex; never the
 // password itself). A login gives a session that is signed, not stored: the
-// cookie "name.expiry.mac" carries an HMAC keyed by the credentials file, so
-// a session outlives a restart of central (an open dashboard reconnects
-// still logged in), and any change to the file ends every session.
+// cookie "name.expiry.mac" carries an HMAC keyed by a random session key
+// (its own file, this user's alone: LoadSessionKey) and the credentials
+// file, so a session outlives a restart of central (an open dashboard
+// reconnects still logged in), replacing the key ends every session, and so
+// does any change to the credentials. Nobody who can read the credentials
+// but not the key can make a session.
 #ifndef EVNET_CENTRAL_OPERATOR_AUTH_H_
 #define EVNET_CENTRAL_OPERATOR_AUTH_H_
 
@@ -21,21 +24,32 @@ namespace evnet {
 
 class OperatorAuth {
  public:
+  // No session lasts longer than this.
+  static constexpr absl::Duration kMaxSessionTtl = absl::Hours(12);
+
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<OperatorAuth>> FromFile(
-      const std::string& path);
+      const std::string& path, absl::string_view session_key);
   // The file's text; errors name the line.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<OperatorAuth>> FromText(
-      absl::string_view text);
+      absl::string_view text, absl::string_view session_key);
+  // The session key kept in `path`, made (32 random bytes, 0600) when there
+  // is none. FAILED_PRECONDITION when others may read or change it, or it
+  // belongs to another user (root excepted: mounted secrets are root's).
+  [[nodiscard]] static absl::StatusOr<std::string> LoadSessionKey(const std::string& path);
+  // A key for this run only: sessions end when central does.
+  static std::string RandomSessionKey();
   // A line of the credentials file for `name`, with a fresh random salt.
   static std::string CredentialLine(absl::string_view name, absl::string_view password);
 
-  // A session for the operator, valid for `ttl` from `now`; UNAUTHENTICATED
-  // for an unknown name or a wrong password (which of them is not said).
+  // A session for the operator, valid for `ttl` (at most kMaxSessionTtl)
+  // from `now`; UNAUTHENTICATED for an unknown name or a wrong password
+  // (which of them is not said).
   [[nodiscard]] absl::StatusOr<std::string> Login(absl::string_view name,
                                                   absl::string_view password, absl::Time now,
-                                                  absl::Duration ttl = absl::Hours(12)) const;
+                                                  absl::Duration ttl = kMaxSessionTtl) const;
   // The operator who holds `session`; UNAUTHENTICATED when it is forged,
-  // expired, or of an operator no longer in the file.
+  // expired, ends further ahead than kMaxSessionTtl, or is of an operator no
+  // longer in the file.
   [[nodiscard]] absl::StatusOr<std::string> Check(absl::string_view session, absl::Time now) const;
   // What the dashboard of that session sends with every state change.
   std::string CsrfToken(absl::string_view session) const;
@@ -50,7 +64,7 @@ class OperatorAuth {
   std::string Mac(absl::string_view data) const;
 
   std::map<std::string, Credential> operators_;
-  std::string key_;  // SHA-256 of the file: the sessions' MAC key
+  std::string key_;  // HMAC(session key, the file): the sessions' MAC key
 };
 
 // Failed logins per source address: after kMaxFailures in kWindow, that

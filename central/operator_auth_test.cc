@@ -1,5 +1,9 @@
 #include "central/operator_auth.h"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -7,17 +11,18 @@ namespace evnet {
 namespace {
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+const std::string kKey(32, 'k');
 
 TEST(OperatorAuthTest, TheRightPasswordGivesASessionThatOutlivesARestart) {
   const std::string file = OperatorAuth::CredentialLine("ana", "correct horse") + "\n";
   EXPECT_EQ(file.find("correct horse"), std::string::npos);  // never the password
-  auto auth = OperatorAuth::FromText(file);
+  auto auth = OperatorAuth::FromText(file, kKey);
   ASSERT_TRUE(auth.ok()) << auth.status();
   absl::StatusOr<std::string> session = (*auth)->Login("ana", "correct horse", kNow);
   ASSERT_TRUE(session.ok()) << session.status();
   EXPECT_EQ(*(*auth)->Check(*session, kNow + absl::Hours(1)), "ana");
   // A central started again with the same file honours it.
-  auto restarted = OperatorAuth::FromText(file);
+  auto restarted = OperatorAuth::FromText(file, kKey);
   ASSERT_TRUE(restarted.ok());
   EXPECT_EQ(*(*restarted)->Check(*session, kNow), "ana");
   EXPECT_EQ((*restarted)->CsrfToken(*session), (*auth)->CsrfToken(*session));
@@ -26,7 +31,7 @@ TEST(OperatorAuthTest, TheRightPasswordGivesASessionThatOutlivesARestart) {
 TEST(OperatorAuthTest, WrongPasswordsForgedExpiredAndRevokedSessionsAreRefused) {
   const std::string file = absl::StrCat(OperatorAuth::CredentialLine("ana", "pw-ana"), "\n",
                                         OperatorAuth::CredentialLine("bo", "pw-bo"), "\n");
-  auto auth = OperatorAuth::FromText(file);
+  auto auth = OperatorAuth::FromText(file, kKey);
   ASSERT_TRUE(auth.ok()) << auth.status();
   EXPECT_EQ((*auth)->Login("ana", "pw-bo", kNow).status().code(),
             absl::StatusCode::kUnauthenticated);
@@ -41,16 +46,46 @@ TEST(OperatorAuthTest, WrongPasswordsForgedExpiredAndRevokedSessionsAreRefused) 
   EXPECT_FALSE((*auth)->Check("bo.99999999999.00", kNow).ok());
   EXPECT_NE((*auth)->CsrfToken(session), (*auth)->CsrfToken(forged));
   // A changed file (bo removed, or any password changed) ends every session.
-  auto changed = OperatorAuth::FromText(OperatorAuth::CredentialLine("ana", "pw-ana"));
+  auto changed = OperatorAuth::FromText(OperatorAuth::CredentialLine("ana", "pw-ana"), kKey);
   ASSERT_TRUE(changed.ok());
   EXPECT_FALSE((*changed)->Check(session, kNow).ok());
 }
 
+TEST(OperatorAuthTest, SessionsNeedTheKeyAndLastNoLongerThanTheLongestLogin) {
+  const std::string file = OperatorAuth::CredentialLine("ana", "pw-ana") + "\n";
+  auto auth = OperatorAuth::FromText(file, kKey);
+  ASSERT_TRUE(auth.ok());
+  const std::string session = *(*auth)->Login("ana", "pw-ana", kNow);
+  // Whoever reads the credentials file but not the key cannot check (or make) one.
+  auto other_key = OperatorAuth::FromText(file, std::string(32, 'x'));
+  ASSERT_TRUE(other_key.ok());
+  EXPECT_FALSE((*other_key)->Check(session, kNow).ok());
+  EXPECT_FALSE(OperatorAuth::FromText(file, "short").ok());
+  // A login asking for a year gets the longest session there is.
+  const std::string long_one = *(*auth)->Login("ana", "pw-ana", kNow, absl::Hours(24 * 365));
+  EXPECT_FALSE((*auth)->Check(long_one, kNow + OperatorAuth::kMaxSessionTtl).ok());
+}
+
+TEST(OperatorAuthTest, TheSessionKeyIsMadeOnceAndRefusedWhenOthersCanReadIt) {
+  const std::string path = std::string(getenv("TEST_TMPDIR")) + "/session-key";
+  absl::StatusOr<std::string> made = OperatorAuth::LoadSessionKey(path);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->size(), 64u);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(*OperatorAuth::LoadSessionKey(path), *made);  // kept across restarts
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  absl::Status open_to_all = OperatorAuth::LoadSessionKey(path).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(open_to_all)) << open_to_all;
+  EXPECT_NE(std::string(open_to_all.message()).find("chmod 600"), std::string::npos);
+}
+
 TEST(OperatorAuthTest, AMalformedFileIsRefusedNamingTheLine) {
-  auto bad = OperatorAuth::FromText("# operators\nana:plain:secret\n");
+  auto bad = OperatorAuth::FromText("# operators\nana:plain:secret\n", kKey);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(std::string(bad.status().message()).find("line 2"), std::string::npos);
-  EXPECT_FALSE(OperatorAuth::FromText("# nobody\n").ok());
+  EXPECT_FALSE(OperatorAuth::FromText("# nobody\n", kKey).ok());
 }
 
 TEST(LoginThrottleTest, AnAddressThatKeepsGuessingWaitsTheOthersDoNot) {

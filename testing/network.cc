@@ -241,7 +241,8 @@ absl::Status Network::StartCentral() {
       absl::StrCat("--http_port=", http_port_),
       absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()), "--print_table=false",
       "--startup_grace=2s", "--progress_interval=1s",
-      absl::StrCat("--operator_credentials=", dir_, "/operators")};
+      absl::StrCat("--operator_credentials=", dir_, "/operators"),
+      absl::StrCat("--session_key_file=", dir_, "/session-key")};
   argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());
   if (!pki_dir_.empty()) {
     for (std::string& flag : SecurityFlags(kRoleCentral, kCentralName)) argv.push_back(flag);

@@ -199,6 +199,22 @@ class Manifests(unittest.TestCase):
         ports = {p["port"] for r in cp[0]["spec"]["ingress"] for p in r.get("ports", [])}
         self.assertNotIn(50061, ports)
 
+    def test_centrals_dashboard_needs_a_login(self):
+        central = next(d for _, d in documents()
+                       if d["kind"] == "Deployment" and d["metadata"]["name"] == "central")
+        spec = central["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        for name in ("OPERATOR_CREDENTIALS", "SESSION_KEY_FILE"):
+            self.assertIn(name, env, f"central has no {name}: its dashboard would show nothing")
+            mount = next((m for m in container["volumeMounts"]
+                          if env[name].startswith(m["mountPath"] + "/")), None)
+            self.assertIsNotNone(mount, f"{env[name]} is on no volume")
+            volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+            self.assertIn("secret", volume, f"{env[name]} is not from a Secret")
+            # Readable by central's group only: the key is refused otherwise.
+            self.assertEqual(volume["secret"]["defaultMode"] & 0o027, 0, name)
+
     def test_kafka_is_strimzi_with_every_topic(self):
         docs = [d for _, d in documents() if d["apiVersion"].startswith("kafka.strimzi.io/")]
         kinds = [d["kind"] for d in docs]
