@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/json_codec.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 #include "httplib.h"
 
@@ -182,23 +183,39 @@ void HttpServer::AddRoutes() {
   });
   s.Post("/api/login", [self](const httplib::Request& req, httplib::Response& res) {
     const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
-    const std::string name = req.get_param_value("name");
+    std::string name = req.get_param_value("name");
     absl::Status status = self->CheckOrigin(req);
-    if (status.ok()) status = self->login_throttle_.Allow(req.remote_addr, absl::Now());
+    if (status.ok() && !ValidateId("operator name", name).ok()) {
+      // Never hashed, never written as it came (a newline would forge a
+      // line of the audit log where it is printed).
+      name = "(not an operator name)";
+      status = absl::InvalidArgumentError("not an operator name");
+    }
+    if (status.ok() && self->options_.auth == nullptr) {
+      status = absl::UnauthenticatedError(
+          "no operator can log in: central runs without --operator_credentials");
+    }
+    if (status.ok()) status = self->login_throttle_.Attempt(req.remote_addr, name, absl::Now());
+    // At most kMaxHashing PBKDF2 computations at once: each is half a
+    // second of a core, and the server's threads are few.
+    const bool counted = status.ok();
+    if (counted && self->hashing_.fetch_add(1) >= kMaxHashing) {
+      status = absl::ResourceExhaustedError("too many logins at once; try again");
+    }
     absl::StatusOr<std::string> session =
         !status.ok() ? absl::StatusOr<std::string>(status)
-        : self->options_.auth == nullptr
-            ? absl::StatusOr<std::string>(absl::UnauthenticatedError(
-                  "no operator can log in: central runs without --operator_credentials"))
-            : self->options_.auth->Login(name, req.get_param_value("password"), absl::Now());
-    self->service_->audit().Record(by, "operator.login", name.substr(0, 64),
-                                   session.ok() ? "done" : "refused",
-                                   session.ok() ? "" : std::string(session.status().message()));
-    if (absl::IsUnauthenticated(session.status())) {
-      self->login_throttle_.Failed(req.remote_addr, absl::Now());
+                     : self->options_.auth->Login(name, req.get_param_value("password"), absl::Now());
+    if (counted) self->hashing_.fetch_sub(1);
+    if (session.ok()) {
+      self->login_throttle_.Succeeded(req.remote_addr, name);
+      self->service_->audit().Record(by, "operator.login", name, "done");
+    } else {
+      // Refusals repeated within a minute fold into one record.
+      self->service_->audit().RecordRetriedRefusal({by.name, req.remote_addr}, "operator.login",
+                                                   name, std::string(session.status().message()));
     }
+    if (absl::IsResourceExhausted(session.status())) res.set_header("Retry-After", "60");
     if (!session.ok()) return Refuse(res, session.status());
-    self->login_throttle_.Succeeded(req.remote_addr);
     // HttpOnly: no script reads it; SameSite=Strict: no other site's page
     // sends it; Secure: never sent in the clear (on HTTPS).
     res.set_header("Set-Cookie",
@@ -241,9 +258,10 @@ void HttpServer::AddRoutes() {
           session.ok() ? self->CheckSameSite(req, *session) : session.status();
       if (!status.ok()) {
         const std::string all = req.get_param_value("all") == "1" ? "all CPs" : "";
-        self->service_->audit().Record(by, stop ? "cp.stop" : "cp.resume",
-                                       all.empty() ? req.get_param_value("cp").substr(0, 64) : all,
-                                       "refused", std::string(status.message()));
+        self->service_->audit().RecordRetriedRefusal(
+            {by.name, req.remote_addr}, stop ? "cp.stop" : "cp.resume",
+            all.empty() ? req.get_param_value("cp").substr(0, 64) : all,
+            std::string(status.message()));
       } else {
         status = self->service_->SetStopped(req.get_param_value("cp"),
                                             req.get_param_value("all") == "1", stop,

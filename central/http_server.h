@@ -5,6 +5,7 @@
 #ifndef EVNET_CENTRAL_HTTP_SERVER_H_
 #define EVNET_CENTRAL_HTTP_SERVER_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -95,7 +96,9 @@ class HttpServer {
   HttpServerOptions options_;
   Registry* registry_ = nullptr;
   CentralServiceImpl* service_ = nullptr;
-  LoginThrottle login_throttle_;  // failed logins per address
+  LoginThrottle login_throttle_;  // logins that did not succeed
+  static constexpr int kMaxHashing = 2;
+  std::atomic<int> hashing_{0};  // logins hashing a password now
   const EventFeed* events_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   int port_ = 0;

@@ -211,34 +211,47 @@ std::string OperatorAuth::CsrfToken(absl::string_view session) const {
   return Mac(absl::StrCat("csrf:", session));
 }
 
-absl::Status LoginThrottle::Allow(const std::string& source, absl::Time now) const {
+absl::Status LoginThrottle::Attempt(const std::string& source, const std::string& name,
+                                   absl::Time now) {
+  struct Bucket {
+    std::string key;
+    int max;
+    std::string says;
+  };
+  const Bucket buckets[] = {
+      {absl::StrCat("a\n", source, "\n", name), kMaxFailures,
+       absl::StrCat(kMaxFailures, " failed logins from ", source, " as this operator")},
+      {absl::StrCat("n\n", name), kMaxPerName, absl::StrCat(kMaxPerName, " failed logins as this operator")},
+      {absl::StrCat("s\n", source), kMaxPerSource,
+       absl::StrCat(kMaxPerSource, " failed logins from ", source)},
+  };
   absl::MutexLock lock(&mu_);
-  auto it = failures_.find(source);
-  if (it == failures_.end() || static_cast<int>(it->second.size()) < kMaxFailures) {
-    return absl::OkStatus();
-  }
-  const absl::Time free_at = it->second.front() + kWindow;
-  if (now >= free_at) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      kMaxFailures, " failed logins from ", source, "; try again in ",
-      absl::ToInt64Seconds(absl::Ceil(free_at - now, absl::Seconds(1))), " s"));
-}
-
-void LoginThrottle::Failed(const std::string& source, absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  if (failures_.size() > 10000) {  // forget addresses that stopped trying
-    for (auto it = failures_.begin(); it != failures_.end();) {
-      it = now - it->second.back() >= kWindow ? failures_.erase(it) : std::next(it);
+  if (attempts_.size() > 30000) {  // forget who stopped trying
+    for (auto it = attempts_.begin(); it != attempts_.end();) {
+      it = now - it->second.back() >= kWindow ? attempts_.erase(it) : std::next(it);
     }
   }
-  std::deque<absl::Time>& times = failures_[source];
-  times.push_back(now);
-  while (static_cast<int>(times.size()) > kMaxFailures) times.pop_front();
+  for (const Bucket& bucket : buckets) {
+    auto it = attempts_.find(bucket.key);
+    if (it == attempts_.end()) continue;
+    std::deque<absl::Time>& times = it->second;
+    while (!times.empty() && now - times.front() >= kWindow) times.pop_front();
+    if (static_cast<int>(times.size()) >= bucket.max) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          bucket.says, " within ", absl::FormatDuration(kWindow), "; try again later"));
+    }
+  }
+  for (const Bucket& bucket : buckets) attempts_[bucket.key].push_back(now);
+  return absl::OkStatus();
 }
 
-void LoginThrottle::Succeeded(const std::string& source) {
+void LoginThrottle::Succeeded(const std::string& source, const std::string& name) {
   absl::MutexLock lock(&mu_);
-  failures_.erase(source);
+  attempts_.erase(absl::StrCat("a\n", source, "\n", name));
+  for (const std::string& key : {absl::StrCat("n\n", name), absl::StrCat("s\n", source)}) {
+    auto it = attempts_.find(key);
+    if (it != attempts_.end() && !it->second.empty()) it->second.pop_back();
+  }
 }
 
 }  // namespace evnet

@@ -67,23 +67,32 @@ class OperatorAuth {
   std::string key_;  // HMAC(session key, the file): the sessions' MAC key
 };
 
-// Failed logins per source address: after kMaxFailures in kWindow, that
-// address may not try again until the oldest of them is kWindow old. Asked
+// Login attempts that did not succeed, counted three ways within kWindow:
+// per operator name from one address (kMaxFailures), per operator name from
+// anywhere (kMaxPerName: behind an ingress every operator shares one
+// address, and a guesser may have many), and per address whatever the name
+// (kMaxPerSource: a guesser cycling through names). An attempt is counted
+// when it is allowed, in the same step, so that concurrent guesses cannot
+// all pass the check; a login that succeeds takes its count back. Asked
 // before the password is hashed, so a guesser gets neither answers nor a
 // PBKDF2 computation (half a second of a core) per request. Thread-safe.
 class LoginThrottle {
  public:
   static constexpr int kMaxFailures = 5;
+  static constexpr int kMaxPerName = 20;
+  static constexpr int kMaxPerSource = 20;
   static constexpr absl::Duration kWindow = absl::Minutes(5);
 
-  // OK, or RESOURCE_EXHAUSTED saying when to try again.
-  absl::Status Allow(const std::string& source, absl::Time now) const;
-  void Failed(const std::string& source, absl::Time now);
-  void Succeeded(const std::string& source);
+  // OK (and counted), or RESOURCE_EXHAUSTED saying what was exceeded; its
+  // message is the same for every refusal of one kind, so that refusals
+  // repeated fold into one audit record.
+  absl::Status Attempt(const std::string& source, const std::string& name, absl::Time now);
+  // The attempt succeeded: its name from that address starts afresh.
+  void Succeeded(const std::string& source, const std::string& name);
 
  private:
   mutable absl::Mutex mu_;
-  std::map<std::string, std::deque<absl::Time>> failures_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::deque<absl::Time>> attempts_ ABSL_GUARDED_BY(mu_);
 };
 
 // Compares in a time that does not depend on where they differ.

@@ -88,25 +88,41 @@ TEST(OperatorAuthTest, AMalformedFileIsRefusedNamingTheLine) {
   EXPECT_FALSE(OperatorAuth::FromText("# nobody\n", kKey).ok());
 }
 
-TEST(LoginThrottleTest, AnAddressThatKeepsGuessingWaitsTheOthersDoNot) {
+TEST(LoginThrottleTest, GuessesAreCountedAsTheyAreAllowedPerNamePerAddressAndPerBoth) {
   LoginThrottle throttle;
   const absl::Time t0 = absl::FromUnixSeconds(1800000000);
   for (int i = 0; i < LoginThrottle::kMaxFailures; ++i) {
-    ASSERT_TRUE(throttle.Allow("10.0.0.9", t0 + absl::Seconds(i)).ok()) << i;
-    throttle.Failed("10.0.0.9", t0 + absl::Seconds(i));
+    ASSERT_TRUE(throttle.Attempt("10.0.0.9", "ana", t0 + absl::Seconds(i)).ok()) << i;
   }
-  absl::Status refused = throttle.Allow("10.0.0.9", t0 + absl::Seconds(10));
+  // Counted when allowed: a sixth concurrent guess does not pass.
+  absl::Status refused = throttle.Attempt("10.0.0.9", "ana", t0 + absl::Seconds(10));
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(std::string(refused.message()).find("try again in 290 s"), std::string::npos)
+  EXPECT_NE(std::string(refused.message()).find("failed logins from 10.0.0.9"), std::string::npos)
       << refused;
-  EXPECT_TRUE(throttle.Allow("10.0.0.7", t0 + absl::Seconds(10)).ok());
-  // Once the first failure is kWindow old, one more try.
-  EXPECT_TRUE(throttle.Allow("10.0.0.9", t0 + LoginThrottle::kWindow).ok());
-  throttle.Failed("10.0.0.9", t0 + LoginThrottle::kWindow);
-  EXPECT_FALSE(throttle.Allow("10.0.0.9", t0 + LoginThrottle::kWindow).ok());
-  // A login that succeeds forgets the failures.
-  throttle.Succeeded("10.0.0.9");
-  EXPECT_TRUE(throttle.Allow("10.0.0.9", t0 + LoginThrottle::kWindow).ok());
+  // Another operator behind the same address, or ana from elsewhere, may.
+  EXPECT_TRUE(throttle.Attempt("10.0.0.9", "bo", t0 + absl::Seconds(10)).ok());
+  EXPECT_TRUE(throttle.Attempt("10.0.0.7", "ana", t0 + absl::Seconds(10)).ok());
+  // Once the first is kWindow old, one more try.
+  EXPECT_TRUE(throttle.Attempt("10.0.0.9", "ana", t0 + LoginThrottle::kWindow).ok());
+  EXPECT_FALSE(throttle.Attempt("10.0.0.9", "ana", t0 + LoginThrottle::kWindow).ok());
+  // A login that succeeds starts that name afresh from that address.
+  throttle.Succeeded("10.0.0.9", "ana");
+  EXPECT_TRUE(throttle.Attempt("10.0.0.9", "ana", t0 + LoginThrottle::kWindow).ok());
+}
+
+TEST(LoginThrottleTest, OneAddressCyclingNamesAndManyAddressesOnOneNameAreBounded) {
+  LoginThrottle throttle;
+  const absl::Time t0 = absl::FromUnixSeconds(1800000000);
+  for (int i = 0; i < LoginThrottle::kMaxPerSource; ++i) {
+    ASSERT_TRUE(throttle.Attempt("10.0.0.9", absl::StrCat("name-", i), t0).ok()) << i;
+  }
+  EXPECT_FALSE(throttle.Attempt("10.0.0.9", "someone-else", t0).ok());
+  for (int i = 0; i < LoginThrottle::kMaxPerName; ++i) {
+    ASSERT_TRUE(throttle.Attempt(absl::StrCat("10.1.0.", i), "ana", t0).ok()) << i;
+  }
+  absl::Status refused = throttle.Attempt("10.2.0.1", "ana", t0);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(std::string(refused.message()).find("as this operator"), std::string::npos);
 }
 
 }  // namespace

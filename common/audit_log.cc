@@ -15,14 +15,27 @@ namespace evnet {
 v1::AuditRecord AuditLog::Make(const Actor& actor, const std::string& action,
                                const std::string& target, const std::string& result,
                                const std::string& reason, absl::Time at) {
+  // What outsiders wrote (a login name, a CP id) is kept, but never a
+  // control character: a newline would forge a line where records are printed.
+  auto clean = [](const std::string& text) {
+    std::string out;
+    for (char c : text.substr(0, 512)) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        absl::StrAppend(&out, "\\x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  };
   v1::AuditRecord record;
   *record.mutable_at() = ToProto(at);
-  record.set_actor(actor.name);
-  record.set_source(actor.source);
+  record.set_actor(clean(actor.name));
+  record.set_source(clean(actor.source));
   record.set_action(action);
-  record.set_target(target);
+  record.set_target(clean(target));
   record.set_result(result);
-  record.set_reason(reason);
+  record.set_reason(clean(reason));
   return record;
 }
 

@@ -41,5 +41,15 @@ TEST(AuditLogTest, ARetriedRefusalIsWrittenOnceAWindowEverythingElseEachTime) {
   EXPECT_EQ(records[7].action(), "cp.stop");
 }
 
+TEST(AuditLogTest, WhatOutsidersWroteNeverBreaksARecordsLine) {
+  MemoryAuditLog audit;
+  audit.Record({"operator (dashboard)", "10.0.0.9"}, "operator.login",
+               "eve\n2026-12-05 AUDIT operator.login admin done", "refused", "wrong\r\tpassword");
+  std::vector<v1::AuditRecord> records = audit.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].target(), "eve\\x0a2026-12-05 AUDIT operator.login admin done");
+  EXPECT_EQ(records[0].reason(), "wrong\\x0d\\x09password");
+}
+
 }  // namespace
 }  // namespace evnet

@@ -192,6 +192,24 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   ASSERT_TRUE(throttled);
   EXPECT_EQ(throttled->status, 429);
   EXPECT_THAT(throttled->body, HasSubstr("failed logins from 127.0.0.1"));
+  EXPECT_EQ(throttled->get_header_value("Retry-After"), "60");
+  // A name no operator can have is refused before any hashing, and the
+  // audit log never carries it as it came.
+  auto forged_line = http.Post("/api/login", httplib::Params{{"name", "eve\nAUDIT admin done"},
+                                                             {"password", "x"}});
+  ASSERT_TRUE(forged_line);
+  EXPECT_EQ(forged_line->status, 400);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const v1::AuditRecord& r : n.Audit()) {
+          if (r.target() == "(not an operator name)") return true;
+        }
+        return false;
+      },
+      absl::Seconds(10)));
+  for (const v1::AuditRecord& r : n.Audit()) {
+    EXPECT_EQ(r.target().find('\n'), std::string::npos) << r.ShortDebugString();
+  }
 }
 
 }  // namespace
