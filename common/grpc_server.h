@@ -22,6 +22,16 @@ struct GrpcServerOptions {
   std::vector<grpc::Service*> services;  // not owned; must outlive the server
   // Programs pass what their flags say; unit tests on loopback may stay plaintext.
   TransportSecurity security = TransportSecurity::Insecure();
+  // Limits that keep one client (any holder of a certificate of the CA, or
+  // anyone who reaches the port) from holding the server's resources: a
+  // connection that has not finished its TLS handshake within this long is
+  // closed; at most this many calls at once on one connection (a monitor
+  // needs two); no message larger than this; a connection with no call for
+  // max_idle is closed.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  int max_streams_per_connection = 16;
+  int max_message_bytes = 1 << 20;
+  absl::Duration max_idle = absl::Minutes(5);
 };
 
 class GrpcServer {

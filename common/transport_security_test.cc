@@ -4,6 +4,12 @@
 // without a restart.
 #include "common/transport_security.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -188,6 +194,33 @@ TEST_F(TransportSecurityTest, AChannelMadeBeforeItsServerListensConnectsOnceItDo
     status = Call(channel);
   } while (!status.ok() && absl::Now() < deadline);
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// Anyone who reaches the port may open a connection and say nothing: the
+// server closes it once the handshake takes longer than its limit, instead
+// of holding it (gRPC's default is two minutes).
+TEST_F(TransportSecurityTest, AConnectionThatNeverShakesHandsIsClosed) {
+  GrpcServerOptions options{"127.0.0.1:0", {&service_},
+                            TransportSecurity::FromDir(Dir(), "cp", "CP-001")};
+  options.handshake_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons((*server)->port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  timeval wait{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  const absl::Time opened = absl::Now();
+  char byte;
+  const ssize_t got = recv(fd, &byte, 1, 0);
+  const absl::Duration held = absl::Now() - opened;
+  close(fd);
+  EXPECT_EQ(got, 0) << "the silent connection was not closed";
+  EXPECT_LT(held, absl::Seconds(8));
 }
 
 }  // namespace
