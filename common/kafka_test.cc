@@ -19,6 +19,7 @@
 #include "common/kafka_transactions.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/kafka_transactions_util.h"
 #include "testing/mock_kafka.h"
 #include "testing/process.h"
 
@@ -420,45 +421,11 @@ TEST_F(KafkaTest, AHandlerThatFinishesAfterItsDispatcherIsGoneChangesNothing) {
   EXPECT_THAT(ConsumeToEnd(*again), ElementsAre("slow"));
 }
 
-// What a read_committed reader (librdkafka's default, and every evnet
-// reader's) finds on `topic`/0: each message's key and value ("" for a
-// tombstone).
-std::vector<std::string> ReadCommitted(const std::string& bootstrap, const std::string& topic) {
-  KafkaReaderOptions options;
-  options.bootstrap_servers = bootstrap;
-  options.partitions = {{topic, 0}};
-  auto reader = KafkaReader::Create(options);
-  EXPECT_TRUE(reader.ok()) << reader.status();
-  std::vector<std::string> seen;
-  if (!reader.ok()) return seen;
-  absl::Status read = (*reader)->ReadToEnd(absl::Seconds(20), [&](const KafkaMessage& m) {
-    seen.push_back(m.key + "=" + m.value);
-    return absl::OkStatus();
-  });
-  EXPECT_TRUE(read.ok()) << read;
-  return seen;
-}
+using test::CommitAndWait;
+using test::ReadCommitted;
 
 std::unique_ptr<KafkaTransactions> NewTransactions(const std::string& bootstrap) {
-  KafkaTransactionsOptions options;
-  options.bootstrap_servers = bootstrap;
-  options.transactional_id = "evnet-test";
-  auto transactions = KafkaTransactions::Create(options);
-  EXPECT_TRUE(transactions.ok()) << transactions.status();
-  return transactions.ok() ? *std::move(transactions) : nullptr;
-}
-
-absl::Status CommitAndWait(KafkaTransactions& transactions, std::vector<KafkaRecord> records) {
-  absl::Notification done;
-  absl::Status status;
-  transactions.Commit(std::move(records), [&](absl::Status committed) {
-    status = committed;
-    done.Notify();
-  });
-  if (!done.WaitForNotificationWithTimeout(absl::Seconds(30))) {
-    return absl::DeadlineExceededError("no answer from the transaction");
-  }
-  return status;
+  return test::NewTransactions(bootstrap, "evnet-test");
 }
 
 TEST_F(KafkaTest, ATransactionsRecordsAndTombstonesAreReadTogether) {

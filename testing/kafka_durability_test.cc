@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/kafka_broker.h"
+#include "testing/kafka_transactions_util.h"
 #include "testing/process.h"
 
 namespace evnet::test {
@@ -72,45 +73,10 @@ class KafkaDurabilityTest : public ::testing::Test {
   }
 
   std::unique_ptr<KafkaTransactions> NewTransactions() {
-    KafkaTransactionsOptions options;
-    options.bootstrap_servers = broker_->bootstrap_servers();
-    options.transactional_id = "evnet-durability";
-    auto transactions = KafkaTransactions::Create(options);
-    EXPECT_TRUE(transactions.ok()) << transactions.status();
-    return transactions.ok() ? *std::move(transactions) : nullptr;
+    return test::NewTransactions(broker_->bootstrap_servers(), "evnet-durability");
   }
-
-  // Commits `records` and waits (within `timeout`) for the answer.
-  static absl::Status CommitAndWait(KafkaTransactions& transactions,
-                                    std::vector<KafkaRecord> records,
-                                    absl::Duration timeout = absl::Seconds(30)) {
-    auto done = std::make_shared<absl::Notification>();
-    auto status = std::make_shared<absl::Status>();
-    transactions.Commit(std::move(records), [done, status](absl::Status committed) {
-      *status = committed;
-      done->Notify();
-    });
-    if (!done->WaitForNotificationWithTimeout(timeout)) {
-      return absl::DeadlineExceededError("no answer from the transaction");
-    }
-    return *status;
-  }
-
-  // What a read_committed reader finds on kTopic: "key=value" each.
   std::vector<std::string> ReadCommitted() {
-    KafkaReaderOptions options;
-    options.bootstrap_servers = broker_->bootstrap_servers();
-    options.partitions = {{kTopic, 0}};
-    auto reader = KafkaReader::Create(options);
-    EXPECT_TRUE(reader.ok()) << reader.status();
-    std::vector<std::string> seen;
-    if (!reader.ok()) return seen;
-    absl::Status read = (*reader)->ReadToEnd(absl::Seconds(30), [&](const KafkaMessage& m) {
-      seen.push_back(m.key + "=" + m.value);
-      return absl::OkStatus();
-    });
-    EXPECT_TRUE(read.ok()) << read;
-    return seen;
+    return test::ReadCommitted(broker_->bootstrap_servers(), kTopic);
   }
 
   std::unique_ptr<KafkaBroker> broker_;
