@@ -173,6 +173,14 @@ class ChaosTest : public ::testing::Test {
   static std::string Now() {
     return absl::FormatTime("%H:%M:%S", absl::Now(), absl::LocalTimeZone());
   }
+  // Lets a fault last `how_long` (a program down or frozen, Kafka away, the
+  // network running between two faults). Not a wait for a condition: the
+  // fault's length is the test's input, drawn from the seed. Every wait for
+  // the network to be whole again is a WaitFor with a deadline.
+  static void LetFaultLast(absl::Duration how_long) { absl::SleepFor(how_long); }
+  absl::Duration RandomMillis(int from, int spread) {
+    return absl::Milliseconds(from + random_() % spread);
+  }
   std::string CentralAbout(const std::string& id) {
     return absl::StrCat("\ncentral:\n", LinesAbout(net_->FullLogOf("central"), id));
   }
@@ -254,7 +262,7 @@ void ChaosTest::RunChaos() {
       outage_done = true;
       std::cout << Now() << " kafka outage of " << absl::FormatDuration(outage_) << std::endl;
       ASSERT_TRUE(n.Kill("kafka").ok());
-      absl::SleepFor(outage_);  // how long the outage lasts
+      LetFaultLast(outage_);
       ASSERT_TRUE(n.Restart("kafka").ok());
       victim = "kafka";
     } else if (kind < 3) {
@@ -265,16 +273,14 @@ void ChaosTest::RunChaos() {
       std::cout << Now() << " freeze " << victim << std::endl;
       ASSERT_TRUE(n.process(victim)->Signal(SIGSTOP).ok()) << victim;
       ++freezes_;
-      absl::SleepFor(absl::Milliseconds(500 + random_() % 3000));  // how long it stays frozen
+      LetFaultLast(RandomMillis(500, 3000));
       ASSERT_TRUE(n.process(victim)->Signal(SIGCONT).ok()) << victim;
     } else {
       std::cout << Now() << " kill " << victim << std::endl;
       ASSERT_TRUE(n.Kill(victim).ok()) << victim;
       ++kills_[victim];
       ++total_kills_;
-      // Deliberate pauses, not synchronization: how long the victim stays
-      // down, and how long the network runs before the next kill.
-      absl::SleepFor(absl::Milliseconds(500 + random_() % 3000));
+      LetFaultLast(RandomMillis(500, 3000));
       ASSERT_TRUE(n.Restart(victim).ok()) << victim;
     }
     // Whole again before the next kill: every CP reported by central.
@@ -291,7 +297,7 @@ void ChaosTest::RunChaos() {
                 << driver->LogTail(1000) << std::endl;
       ASSERT_TRUE(n.Restart(d).ok()) << d;
     }
-    absl::SleepFor(absl::Milliseconds(1000 + random_() % 3000));
+    LetFaultLast(RandomMillis(1000, 3000));  // the network runs until the next fault
   }
 }
 
@@ -329,9 +335,9 @@ void ChaosTest::CrashAtPoint() {
   // billed for.
   const bool past_ttl = !at.engine && random_() % 2 == 0;
   const absl::Duration down =
-      past_ttl ? kRequestExpiry + absl::Seconds(1) : absl::Milliseconds(random_() % 2000);
+      past_ttl ? kRequestExpiry + absl::Seconds(1) : RandomMillis(0, 2000);
   if (past_ttl) std::cout << Now() << " central stays down " << down << std::endl;
-  absl::SleepFor(down);
+  LetFaultLast(down);
   ASSERT_TRUE(n.Restart(victim).ok()) << victim;
 }
 
