@@ -69,6 +69,16 @@ absl::Status MakePrivateDir(const std::string& dir) {
     return absl::FailedPreconditionError(absl::StrCat(
         dir, " is not a folder (a symbolic link or a file): refusing to keep state there"));
   }
+  // A folder root made for this program (a Kubernetes volume: root's, group
+  // fsGroup) is trusted as long as others cannot write to it (not /tmp).
+  if (st.st_uid == 0 && st.st_uid != geteuid()) {
+    if ((st.st_mode & S_IWOTH) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir, " may be written to by every user: refusing to keep state there; give a "
+               "folder of this user's (--state_dir)"));
+    }
+    return absl::OkStatus();
+  }
   if (st.st_uid != geteuid()) {
     return absl::FailedPreconditionError(absl::StrCat(
         dir, " belongs to user ", st.st_uid, ", not to this one (", geteuid(),

@@ -26,7 +26,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // A folder for a program's state (journals, progress): created 0700 with
 // its parents. An existing one must be a real folder (not a symbolic link)
 // owned by this user, or FAILED_PRECONDITION says whose it is; one that
-// others may read or write is made this user's alone again.
+// others may read or write is made this user's alone again. One of root's
+// that others cannot write to (a mounted volume) is taken as it is.
 [[nodiscard]] absl::Status MakePrivateDir(const std::string& dir);
 
 // Where a program keeps its state by default: $XDG_STATE_HOME/evnet/`name`,
