@@ -100,6 +100,8 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
                       "shows nothing (the probes and /metrics are served)";
     }
     http.port = options.http_port;
+    http.probe_port = options.probe_port;
+    http.max_streams = options.dashboard_streams;
     if (options.dashboard_tls) {
       http.tls_cert_file = options.security.cert_file;
       http.tls_key_file = options.security.key_file;
@@ -116,7 +118,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       std::make_unique<Ticker>(absl::Milliseconds(200), [c = central.get()] { c->Sweep(); });
   LOG(INFO) << "Central | Serving CentralService on " << WithPort(options.listen, central->port())
             << "; Kafka at " << options.kafka_bootstrap << "; dashboard on http port "
-            << central->http_port();
+            << central->http_port() << ", probes also on port " << central->probe_port();
   return central;
 }
 

@@ -41,6 +41,11 @@ struct CentralOptions {
   bool color = false;
   // The dashboard and /healthz, /readyz, /metrics; http_port -1 turns it off.
   int http_port = 8080;
+  // /healthz, /readyz, /metrics on a port of their own that no dashboard can
+  // starve (HttpServerOptions::probe_port); -1: not.
+  int probe_port = -1;
+  // Dashboards streaming the state at once (HttpServerOptions::max_streams).
+  int dashboard_streams = 8;
   std::string dashboard_dir;
   // Who may log in to the dashboard (OperatorAuth's file); empty: nobody,
   // and the dashboard is read-only.
@@ -59,6 +64,7 @@ class Central {
 
   int port() const { return server_->port(); }
   int http_port() const { return http_ == nullptr ? -1 : http_->port(); }
+  int probe_port() const { return http_ == nullptr ? -1 : http_->probe_port(); }
   // Rebuilt, and able to write to Kafka.
   bool ready() const {
     return bridge_->ready() && producer_->Fatal().ok() && transactions_->Fatal().ok();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "absl/strings/str_cat.h"
@@ -158,10 +159,8 @@ std::unique_ptr<HttpServer> HttpServer::Unbound(HttpServerOptions options, Regis
   return http;
 }
 
-void HttpServer::AddRoutes() {
-  httplib::Server& s = *server_;
+void HttpServer::AddProbeRoutes(httplib::Server& s) {
   HttpServer* self = this;
-
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
@@ -175,6 +174,12 @@ void HttpServer::AddRoutes() {
     res.set_content(self->options_.metrics ? self->options_.metrics() : "",
                     "text/plain; version=0.0.4");
   });
+}
+
+void HttpServer::AddRoutes() {
+  httplib::Server& s = *server_;
+  HttpServer* self = this;
+  AddProbeRoutes(s);
   // The network's state, for a logged-in operator only.
   s.Get("/api/state", [self](const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<std::string> csrf = self->ReaderCsrf(req);
@@ -234,6 +239,14 @@ void HttpServer::AddRoutes() {
   s.Get("/api/stream", [self](const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<std::string> csrf = self->ReaderCsrf(req);
     if (!csrf.ok()) return Refuse(res, csrf.status());
+    // Each stream holds one of the server's threads while it is open.
+    if (self->streams_.fetch_add(1) >= self->options_.max_streams) {
+      self->streams_.fetch_sub(1);
+      res.set_header("Retry-After", "10");
+      return Refuse(res, absl::UnavailableError(absl::StrCat(
+                             "too many dashboards are open (", self->options_.max_streams,
+                             "); close one, or try again")));
+    }
     res.set_header("Cache-Control", "no-cache");
     auto seen = std::make_shared<uint64_t>(0);
     auto last = std::make_shared<absl::Time>(absl::InfinitePast());
@@ -247,7 +260,8 @@ void HttpServer::AddRoutes() {
           *last = absl::Now();
           const std::string event = absl::StrCat("data: ", self->StateJson(csrf), "\n\n");
           return sink.write(event.data(), event.size());
-        });
+        },
+        [self](bool) { self->streams_.fetch_sub(1); });
   });
   auto operator_action = [self](bool stop) {
     return [self, stop](const httplib::Request& req, httplib::Response& res) {
@@ -296,27 +310,54 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
     }
     server = std::move(https);
   }
+  const int threads = std::max(1, options.max_streams) + std::max(1, options.spare_threads);
+  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   std::unique_ptr<HttpServer> http =
       Unbound(std::move(options), registry, service, events, std::move(server));
-  httplib::Server& s = *http->server_;
-  HttpServer* self = http.get();
-  http->port_ = http->options_.port == 0
-                    ? s.bind_to_any_port(http->options_.host)
-                    : (s.bind_to_port(http->options_.host, http->options_.port)
-                           ? http->options_.port
-                           : -1);
-  if (http->port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", http->options_.host,
-                                               ":", http->options_.port,
-                                               ": is another program using the port?"));
+  absl::StatusOr<int> port = http->Bind(*http->server_, http->options_.port);
+  if (!port.ok()) return port.status();
+  http->port_ = *port;
+  if (http->options_.probe_port >= 0) {
+    http->probe_server_ = std::make_unique<httplib::Server>();
+    http->probe_server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
+    http->AddProbeRoutes(*http->probe_server_);
+    port = http->Bind(*http->probe_server_, http->options_.probe_port);
+    if (!port.ok()) return port.status();
+    http->probe_port_ = *port;
+    http->probe_thread_ = Listen(*http->probe_server_);
   }
-  http->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  http->thread_ = Listen(*http->server_);
   return http;
 }
 
+absl::StatusOr<int> HttpServer::Bind(httplib::Server& server, int port) {
+  const int bound = port == 0 ? server.bind_to_any_port(options_.host)
+                              : (server.bind_to_port(options_.host, port) ? port : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for HTTP on ", options_.host, ":",
+                                               port, ": is another program using the port?"));
+  }
+  return bound;
+}
+
+std::thread HttpServer::Listen(httplib::Server& server) {
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread([&server, ended] {
+    if (!server.listen_after_bind()) LOG(ERROR) << "Central | an HTTP server stopped serving";
+    ended->store(true);
+  });
+  // stop() does nothing to a server not yet listening: wait until it is, so
+  // that the destructor always ends it (a few microseconds).
+  while (!server.is_running() && !ended->load()) absl::SleepFor(absl::Microseconds(50));
+  return thread;
+}
+
 HttpServer::~HttpServer() {
-  if (server_ != nullptr) server_->stop();
+  for (httplib::Server* server : {server_.get(), probe_server_.get()}) {
+    if (server != nullptr) server->stop();
+  }
   if (thread_.joinable()) thread_.join();
+  if (probe_thread_.joinable()) probe_thread_.join();
 }
 
 std::string DefaultDashboardDir(const char* argv0) {

@@ -2,6 +2,12 @@
 // server-sent event stream of the network's state), stop / resume through
 // the same operator API as gRPC, and the endpoints Kubernetes and Prometheus
 // scrape: /healthz, /readyz, /metrics.
+//
+// Threads: each server has a fixed pool; an open /api/stream holds one of
+// the dashboard's for as long as it is open, so streams are capped below the
+// pool's size, and the probes can have a port and a pool of their own
+// (`probe_port`) that no dashboard, and no slow client of the dashboard's
+// port, can take.
 #ifndef EVNET_CENTRAL_HTTP_SERVER_H_
 #define EVNET_CENTRAL_HTTP_SERVER_H_
 
@@ -56,6 +62,13 @@ struct HttpServerOptions {
   const OperatorAuth* auth = nullptr;
   // Larger request bodies are refused (413).
   size_t max_body_bytes = 64 * 1024;
+  // Dashboards streaming at once; more are refused (503, Retry-After).
+  int max_streams = 8;
+  // The dashboard's threads besides the streams': API calls, files, probes.
+  int spare_threads = 8;
+  // /healthz, /readyz and /metrics also on this port, in plain HTTP on
+  // `host`, with two threads of their own; 0 picks a free one, -1: not.
+  int probe_port = -1;
   // HTTPS with this certificate and key (read once, at start), and the
   // session cookie marked Secure; empty: plain HTTP.
   std::string tls_cert_file;
@@ -75,10 +88,18 @@ class HttpServer {
   ~HttpServer();
 
   int port() const { return port_; }
+  int probe_port() const { return probe_port_; }
 
  private:
   HttpServer() = default;
   void AddRoutes();
+  // /healthz, /readyz and /metrics on `server`.
+  void AddProbeRoutes(httplib::Server& server);
+  // Binds `server` to `port` on options_.host (0: any free one): the port,
+  // or UNAVAILABLE.
+  absl::StatusOr<int> Bind(httplib::Server& server, int port);
+  // Serves the bound `server` on the thread returned, once it listens.
+  static std::thread Listen(httplib::Server& server);
   // The network's state; `csrf` is the token of the session that reads it.
   std::string StateJson(const std::string& csrf) const;
   // The operator's session of a request (its cookie), or UNAUTHENTICATED
@@ -99,10 +120,14 @@ class HttpServer {
   LoginThrottle login_throttle_;  // logins that did not succeed
   static constexpr int kMaxHashing = 2;
   std::atomic<int> hashing_{0};  // logins hashing a password now
+  std::atomic<int> streams_{0};   // open /api/stream answers
   const EventFeed* events_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   int port_ = 0;
   std::thread thread_;
+  std::unique_ptr<httplib::Server> probe_server_;
+  int probe_port_ = -1;
+  std::thread probe_thread_;
 };
 
 // Where the dashboard's files are: next to the binary in its runfiles.

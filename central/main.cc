@@ -39,6 +39,13 @@ ABSL_FLAG(bool, print_table, true, "print the CP table when it changes (env PRIN
 ABSL_FLAG(int, http_port, 8080,
           "port of the dashboard and /healthz, /readyz, /metrics; -1 turns them off "
           "(env CENTRAL_HTTP_PORT)");
+ABSL_FLAG(int, probe_port, -1,
+          "/healthz, /readyz and /metrics also on this port, in plain HTTP with threads of "
+          "their own that no dashboard can take: for Kubernetes' probes and Prometheus; -1: "
+          "not (env CENTRAL_PROBE_PORT)");
+ABSL_FLAG(int, dashboard_streams, 8,
+          "dashboards that may be open at once, each holding one of central's HTTP threads; "
+          "more are told to try again (env DASHBOARD_STREAMS)");
 ABSL_FLAG(std::string, operator_credentials, "",
           "file of the operators who may log in to the dashboard, one line each from "
           "`evctl operator NAME`; without it nobody can log in and the dashboard shows "
@@ -67,6 +74,8 @@ int main(int argc, char** argv) {
                       {"startup_grace", "STARTUP_GRACE"},
                       {"print_table", "PRINT_TABLE"},
                       {"http_port", "CENTRAL_HTTP_PORT"},
+                      {"probe_port", "CENTRAL_PROBE_PORT"},
+                      {"dashboard_streams", "DASHBOARD_STREAMS"},
                       {"dashboard_dir", "DASHBOARD_DIR"},
                       {"dashboard_tls", "DASHBOARD_TLS"},
                       {"operator_credentials", "OPERATOR_CREDENTIALS"},
@@ -116,6 +125,18 @@ int main(int argc, char** argv) {
   options.print_table = absl::GetFlag(FLAGS_print_table);
   options.color = isatty(STDOUT_FILENO);
   options.http_port = absl::GetFlag(FLAGS_http_port);
+  options.probe_port = absl::GetFlag(FLAGS_probe_port);
+  options.dashboard_streams = absl::GetFlag(FLAGS_dashboard_streams);
+  if (options.dashboard_streams < 1 || options.dashboard_streams > 1000) {
+    LOG(ERROR) << "Central | --dashboard_streams " << options.dashboard_streams
+               << " is not between 1 and 1000";
+    return 2;
+  }
+  if (options.probe_port >= 0 && options.http_port < 0) {
+    LOG(ERROR) << "Central | --probe_port " << options.probe_port
+               << " serves central's HTTP side, which --http_port=-1 turns off";
+    return 2;
+  }
   options.dashboard_dir = absl::GetFlag(FLAGS_dashboard_dir);
   options.operator_credentials = absl::GetFlag(FLAGS_operator_credentials);
   options.session_key_file = absl::GetFlag(FLAGS_session_key_file);

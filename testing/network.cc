@@ -172,6 +172,7 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Start(const std::vector<CpSpec
 
   net->central_port_ = PickFreePort();
   net->http_port_ = PickFreePort();
+  net->probe_port_ = PickFreePort();
   net->central_ = v1::CentralService::NewStub(
       MakeCentralChannel(absl::StrCat("127.0.0.1:", net->central_port_), security));
   const bool engines_first = order == Order::kEnginesRefusedBeforeCentral;
@@ -238,7 +239,7 @@ absl::Status Network::Launch(const std::string& name, std::vector<std::string> a
 absl::Status Network::StartCentral() {
   std::vector<std::string> argv = {
       kCentral, absl::StrCat("--grpc_port=", central_port_),
-      absl::StrCat("--http_port=", http_port_),
+      absl::StrCat("--http_port=", http_port_), absl::StrCat("--probe_port=", probe_port_),
       absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()), "--print_table=false",
       "--startup_grace=2s", "--progress_interval=1s",
       absl::StrCat("--operator_credentials=", dir_, "/operators"),
@@ -252,7 +253,7 @@ absl::Status Network::StartCentral() {
   if (!launched.ok()) return launched;
   // Ready as a probe sees it: topics made, the network's ACLs granted (a
   // client started before may be refused by the broker), state rebuilt.
-  std::unique_ptr<httplib::Client> http = Dashboard();
+  std::unique_ptr<httplib::Client> http = Probes();
   http->set_connection_timeout(0, 500'000);
   http->set_read_timeout(1, 0);
   bool up = WaitFor(
@@ -613,6 +614,10 @@ std::unique_ptr<httplib::Client> Network::Dashboard() const {
   auto client = std::make_unique<httplib::Client>(DashboardUrl());
   if (!pki_dir_.empty()) client->set_ca_cert_path(absl::StrCat(pki_dir_, "/ca.crt").c_str());
   return client;
+}
+
+std::unique_ptr<httplib::Client> Network::Probes() const {
+  return std::make_unique<httplib::Client>(absl::StrCat("http://127.0.0.1:", probe_port_));
 }
 
 absl::Status Network::Pki(const std::string& command, const std::string& args) {

@@ -94,6 +94,10 @@ class Network {
   // that trusts the network's CA.
   std::string DashboardUrl() const;
   std::unique_ptr<httplib::Client> Dashboard() const;
+  // Central's probe port: /healthz, /readyz, /metrics in plain HTTP, on
+  // threads no dashboard takes.
+  int probe_port() const { return probe_port_; }
+  std::unique_ptr<httplib::Client> Probes() const;
 
   static std::string CpId(int n);  // 1 -> "CP-001"
   // The network's CA folder (tools/pki/evpki); empty under --insecure.
@@ -213,6 +217,7 @@ class Network {
   std::map<std::string, int> ocpp_ports_;  // by gateway name
   int central_port_ = 0;
   int http_port_ = 0;
+  int probe_port_ = 0;
   std::map<int, int> engine_ports_;
   std::vector<CpSpec> cps_;
   std::vector<std::string> central_flags_;

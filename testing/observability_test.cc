@@ -1,11 +1,16 @@
 // Central's HTTP side on a running network: /healthz and /readyz for probes,
 // /metrics in valid Prometheus text whose numbers agree with the operator
 // API, and the dashboard's state, stream and stop / resume endpoints.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "gmock/gmock.h"
@@ -210,6 +215,111 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   for (const v1::AuditRecord& r : n.Audit()) {
     EXPECT_EQ(r.target().find('\n'), std::string::npos) << r.ShortDebugString();
   }
+}
+
+// Open dashboards, and clients that connect and say nothing, hold the
+// dashboard's threads; the probes, on a port and threads of their own, still
+// answer at once, and a dashboard past --dashboard_streams is told to come
+// back later.
+TEST(ObservabilityTest, NoDashboardStarvesTheProbes) {
+  constexpr int kStreams = 3;
+  auto net = Network::Start({CpSpec{}}, {absl::StrCat("--dashboard_streams=", kStreams)});
+  ASSERT_TRUE(net.ok()) << net.status();
+  Network& n = **net;
+  signal(SIGPIPE, SIG_IGN);
+  std::unique_ptr<httplib::Client> http = n.Dashboard();
+  auto login = http->Post("/api/login", httplib::Params{{"name", Network::kOperator},
+                                                        {"password", Network::kOperatorPassword}});
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  const std::string cookie = login->get_header_value("Set-Cookie");
+  const httplib::Headers session = {{"Cookie", cookie.substr(0, cookie.find(';'))}};
+
+  // Opens a stream and reads it until `done`; true once it sent a state.
+  std::atomic<bool> done{false};
+  auto stream = [&](std::atomic<int>& streaming) {
+    std::unique_ptr<httplib::Client> dashboard = n.Dashboard();
+    bool counted = false;
+    dashboard->Get("/api/stream", session, [&](const char* data, size_t length) {
+      if (!counted && absl::string_view(data, length).find("data: {") != absl::string_view::npos) {
+        counted = true;
+        ++streaming;
+      }
+      return !done.load();
+    });
+  };
+  std::atomic<int> streaming{0};
+  std::vector<std::thread> dashboards;
+  for (int i = 0; i < kStreams; ++i) dashboards.emplace_back([&] { stream(streaming); });
+  ASSERT_TRUE(WaitFor([&] { return streaming.load() == kStreams; }, absl::Seconds(10)));
+
+  // The status of one more stream, closed as soon as it answers, with its
+  // Retry-After and body when refused.
+  struct Answer {
+    int status = 0;
+    std::string retry_after;
+    std::string body;
+  };
+  auto one_more = [&] {
+    Answer answer;
+    std::unique_ptr<httplib::Client> dashboard = n.Dashboard();
+    dashboard->set_read_timeout(5, 0);
+    dashboard->Get(
+        "/api/stream", session,
+        [&](const httplib::Response& response) {
+          answer.status = response.status;
+          answer.retry_after = response.get_header_value("Retry-After");
+          return response.status != 200;
+        },
+        [&](const char* data, size_t length) {
+          answer.body.append(data, length);
+          return true;
+        });
+    return answer;
+  };
+  // One more is refused, not queued behind the others.
+  Answer refused = one_more();
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.retry_after, "10");
+  EXPECT_THAT(refused.body,
+              HasSubstr(absl::StrCat("too many dashboards are open (", kStreams, ")")));
+
+  // Forty clients connect to the dashboard's port and say nothing, holding
+  // every thread it has left until they time out.
+  std::vector<int> silent;
+  for (int i = 0; i < 40; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(n.http_port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    silent.push_back(fd);
+  }
+  std::unique_ptr<httplib::Client> probes = n.Probes();
+  probes->set_connection_timeout(1, 0);
+  probes->set_read_timeout(1, 0);
+  for (const char* path : {"/healthz", "/readyz", "/metrics"}) {
+    const absl::Time asked = absl::Now();
+    auto answer = probes->Get(path);
+    ASSERT_TRUE(answer) << path << " did not answer within a second";
+    EXPECT_EQ(answer->status, 200) << path;
+    EXPECT_LT(absl::Now() - asked, absl::Seconds(1)) << path;
+    if (std::string(path) == "/metrics") {
+      EXPECT_THAT(answer->body, HasSubstr("evnet_charging_points{status=\"active\"} 1"));
+    }
+  }
+  // The probe port serves nothing but the probes.
+  auto state = probes->Get("/api/state", session);
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->status, 404);
+
+  for (int fd : silent) close(fd);
+  done = true;
+  for (std::thread& dashboard : dashboards) dashboard.join();
+  // Closed dashboards give their places back (central sees each one gone
+  // at its next write, within a heartbeat).
+  EXPECT_TRUE(WaitFor([&] { return one_more().status == 200; }, absl::Seconds(15)));
 }
 
 }  // namespace

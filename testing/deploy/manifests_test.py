@@ -35,7 +35,8 @@ KAFKA_BRIDGE = os.path.join(HERE, "central", "kafka_bridge.cc")
 # Where each program listens, by the env var of its flag: a port alone
 # listens on every address.
 LISTEN_ENV = {
-    "central": {"CENTRAL_GRPC_PORT": "port", "CENTRAL_HTTP_PORT": "port"},
+    "central": {"CENTRAL_GRPC_PORT": "port", "CENTRAL_HTTP_PORT": "port",
+                "CENTRAL_PROBE_PORT": "port"},
     "cp_engine": {"ENGINE_LISTEN": "address", "HEALTH_LISTEN": "address"},
     "cp_monitor": {"HEALTH_LISTEN": "address"},
     "ocpp_gateway": {"OCPP_LISTEN": "address"},
