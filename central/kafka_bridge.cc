@@ -194,10 +194,17 @@ std::vector<KafkaAcl> NetworkPermissions() {
       {A::kTopic, kOcppChargersTopic, false, kRoleGateway, A::kRead},
       {A::kTopic, kDriverRequestsTopic, false, kRoleDriver, A::kWrite},
       {A::kTopic, kDriverUpdatesTopic, false, kRoleDriver, A::kRead},
-      {A::kGroup, kDriverGroupPrefix, true, kRoleDriver, A::kRead},
       {A::kTopic, kAuditTopic, false, kRoleOperator, A::kRead},
       {A::kTopic, kDeadLetterTopic, false, kRoleOperator, A::kRead},
   };
+}
+
+// What earlier versions granted and this one takes back: every driver's
+// certificate could read and commit in every driver's consumer group (and
+// so move another driver's offsets past its tickets); drivers now keep
+// their place themselves, without a group.
+std::vector<KafkaAcl> RevokedPermissions() {
+  return {{KafkaAcl::kGroup, "evnet-driver-", true, kRoleDriver, KafkaAcl::kRead}};
 }
 
 }  // namespace
@@ -223,6 +230,7 @@ void KafkaBridge::Run() {
     if (absl::Status made = (*admin)->EnsureTopics(topics, kKafkaTimeout); !made.ok()) return made;
     if (options_.kafka_ca_pem.empty()) return absl::OkStatus();
     absl::Status granted = (*admin)->EnsureAcls(NetworkPermissions(), kKafkaTimeout);
+    if (granted.ok()) granted = (*admin)->RevokeAcls(RevokedPermissions(), kKafkaTimeout);
     if (absl::IsFailedPrecondition(granted)) {
       LOG(WARNING) << "Central | " << granted.message()
                    << "; every client with a certificate of the network may do anything";

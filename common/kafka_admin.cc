@@ -156,9 +156,11 @@ absl::Status KafkaAdmin::EnsureTopics(const std::vector<KafkaTopicSpec>& topics,
   return absl::OkStatus();
 }
 
-absl::Status KafkaAdmin::EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout) {
+namespace {
+
+// librdkafka's binding (or, the same type, filter matching exactly) of each.
+absl::Status ToBindings(const std::vector<KafkaAcl>& acls, AclBindings& bindings) {
   char error[512];
-  AclBindings bindings;
   for (const KafkaAcl& acl : acls) {
     rd_kafka_AclBinding_t* binding = rd_kafka_AclBinding_new(
         acl.resource == KafkaAcl::kTopic ? RD_KAFKA_RESOURCE_TOPIC : RD_KAFKA_RESOURCE_GROUP,
@@ -173,6 +175,48 @@ absl::Status KafkaAdmin::EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Dur
     }
     bindings.list.push_back(binding);
   }
+  return absl::OkStatus();
+}
+
+// An ACL call's error, FAILED_PRECONDITION when the broker authorizes nothing.
+absl::Status AclError(const rd_kafka_error_t* err, absl::string_view doing,
+                      const std::string& bootstrap_servers) {
+  if (err == nullptr) return absl::OkStatus();
+  const std::string why = rd_kafka_error_string(err);
+  if (rd_kafka_error_code(err) == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the broker at ", bootstrap_servers, " has no authorizer: ", why));
+  }
+  return absl::PermissionDeniedError(absl::StrCat(doing, ": ", why));
+}
+
+}  // namespace
+
+absl::Status KafkaAdmin::RevokeAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout) {
+  AclBindings filters;
+  if (absl::Status made = ToBindings(acls, filters); !made.ok()) return made;
+  if (filters.list.empty()) return absl::OkStatus();
+  absl::StatusOr<Event> event =
+      Ask(rk_.get(), RD_KAFKA_ADMIN_OP_DELETEACLS, bootstrap_servers_, "deleting ACLs", timeout,
+          [&](rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
+            rd_kafka_DeleteAcls(rk_.get(), filters.list.data(), filters.list.size(), options,
+                                queue);
+          });
+  if (!event.ok()) return event.status();
+  size_t count = 0;
+  const rd_kafka_DeleteAcls_result_response_t** responses =
+      rd_kafka_DeleteAcls_result_responses(rd_kafka_event_DeleteAcls_result(event->get()), &count);
+  for (size_t i = 0; i < count; ++i) {
+    absl::Status revoked = AclError(rd_kafka_DeleteAcls_result_response_error(responses[i]),
+                                    "deleting a Kafka ACL", bootstrap_servers_);
+    if (!revoked.ok()) return revoked;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaAdmin::EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout) {
+  AclBindings bindings;
+  if (absl::Status made = ToBindings(acls, bindings); !made.ok()) return made;
   if (bindings.list.empty()) return absl::OkStatus();
   absl::StatusOr<Event> event =
       Ask(rk_.get(), RD_KAFKA_ADMIN_OP_CREATEACLS, bootstrap_servers_, "creating ACLs", timeout,
@@ -185,14 +229,9 @@ absl::Status KafkaAdmin::EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Dur
   const rd_kafka_acl_result_t** results =
       rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(event->get()), &count);
   for (size_t i = 0; i < count; ++i) {
-    if (const rd_kafka_error_t* err = rd_kafka_acl_result_error(results[i]); err != nullptr) {
-      const std::string why = rd_kafka_error_string(err);
-      if (rd_kafka_error_code(err) == RD_KAFKA_RESP_ERR_SECURITY_DISABLED) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("the broker at ", bootstrap_servers_, " has no authorizer: ", why));
-      }
-      return absl::PermissionDeniedError(absl::StrCat("creating a Kafka ACL: ", why));
-    }
+    absl::Status created =
+        AclError(rd_kafka_acl_result_error(results[i]), "creating a Kafka ACL", bootstrap_servers_);
+    if (!created.ok()) return created;
   }
   return absl::OkStatus();
 }

@@ -61,6 +61,8 @@ class KafkaAdmin {
   // Grants each permission (granting one twice is harmless). A broker without
   // an authorizer answers FAILED_PRECONDITION.
   [[nodiscard]] absl::Status EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout);
+  // Takes back each permission that was granted (none is harmless).
+  [[nodiscard]] absl::Status RevokeAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout);
 
   // Every partition of each topic.
   [[nodiscard]] absl::StatusOr<std::vector<KafkaTopicPartition>> Partitions(

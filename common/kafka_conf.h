@@ -36,8 +36,11 @@ struct KafkaTopicPartition {
   std::string topic;
   int32_t partition = 0;
   // For KafkaReader: start at the first message produced at or after this
-  // time (InfinitePast: the partition's start).
+  // time (InfinitePast: the partition's start; InfiniteFuture: its end)...
   absl::Time since = absl::InfinitePast();
+  // ...or at this offset when it is not negative (one the reader's Position
+  // gave before; the partition's first kept one if it has been deleted since).
+  int64_t offset = -1;
 };
 
 // The message librdkafka handed over, copied out of its buffers.

@@ -17,6 +17,9 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
           // The end of a partition is known only from an empty fetch, which the
           // broker holds for fetch.wait.max.ms (500 ms by default).
           {"fetch.wait.max.ms", "10"},
+          // An offset no longer kept (deleted by retention) starts at the
+          // first that is, never past what was not read.
+          {"auto.offset.reset", "earliest"},
       },
       options.properties);
   if (!client.ok()) return client.status();
@@ -32,7 +35,7 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
 
   TopicPartitions by_time;
   for (const KafkaTopicPartition& tp : options.partitions) {
-    if (tp.since != absl::InfinitePast()) {
+    if (tp.offset < 0 && tp.since != absl::InfinitePast() && tp.since != absl::InfiniteFuture()) {
       by_time.Add(tp.topic, tp.partition, absl::ToUnixMillis(tp.since));
     }
   }
@@ -60,7 +63,9 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
     if (!known.ok()) return known;
   }
   for (const KafkaTopicPartition& tp : options.partitions) {
-    int64_t offset = RdKafka::Topic::OFFSET_BEGINNING;
+    int64_t offset = tp.offset >= 0                         ? tp.offset
+                     : tp.since == absl::InfiniteFuture() ? RdKafka::Topic::OFFSET_END
+                                                          : RdKafka::Topic::OFFSET_BEGINNING;
     for (RdKafka::TopicPartition* found : by_time.list()) {
       if (found->topic() != tp.topic || found->partition() != tp.partition) continue;
       // No message since then: start at the end.
@@ -107,11 +112,13 @@ absl::StatusOr<PollResult> KafkaReader::Next(absl::Duration timeout,
     case RdKafka::ERR_NO_ERROR: {
       absl::Status handled = handler(ToKafkaMessage(*message));
       if (!handled.ok()) return handled;
+      positions_[from] = message->offset() + 1;
       return PollResult::kHandled;
     }
     case RdKafka::ERR__TIMED_OUT:
       return PollResult::kIdle;
     case RdKafka::ERR__PARTITION_EOF:
+      positions_[from] = message->offset();
       return PollResult::kEndOfPartition;
     case RdKafka::ERR__FATAL:
     case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
@@ -122,6 +129,11 @@ absl::StatusOr<PollResult> KafkaReader::Next(absl::Duration timeout,
       VLOG(1) << "Kafka reader: " << message->errstr();  // librdkafka retries by itself
       return PollResult::kIdle;
   }
+}
+
+int64_t KafkaReader::Position(const std::string& topic, int32_t partition) const {
+  auto at = positions_.find({topic, partition});
+  return at == positions_.end() ? -1 : at->second;
 }
 
 absl::Status KafkaReader::ReadToEnd(absl::Duration timeout, const KafkaMessageHandler& handler) {

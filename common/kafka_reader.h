@@ -6,6 +6,7 @@
 #ifndef EVNET_COMMON_KAFKA_READER_H_
 #define EVNET_COMMON_KAFKA_READER_H_
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -30,6 +31,7 @@ struct KafkaReaderOptions {
   KafkaProperties properties;  // override the defaults
 };
 
+// Used by one thread at a time.
 class KafkaReader {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaReader>> Create(
@@ -49,6 +51,11 @@ class KafkaReader {
   [[nodiscard]] absl::StatusOr<PollResult> Poll(absl::Duration timeout,
                                                 const KafkaMessageHandler& handler);
 
+  // Where reading `topic`/`partition` goes on from: the offset after the
+  // last message handled, or the end's once reached; -1 before either. A
+  // reader started there (KafkaTopicPartition::offset) misses nothing.
+  int64_t Position(const std::string& topic, int32_t partition) const;
+
  private:
   using Partition = std::pair<std::string, int32_t>;
 
@@ -64,6 +71,7 @@ class KafkaReader {
   std::unique_ptr<RdKafka::Queue> queue_;
   std::vector<std::unique_ptr<RdKafka::Topic>> topics_;
   std::vector<std::pair<RdKafka::Topic*, int32_t>> started_;
+  std::map<Partition, int64_t> positions_;
 };
 
 }  // namespace evnet

@@ -202,6 +202,46 @@ TEST_F(KafkaTest, AReaderReadsTheWholeHistoryEveryTime) {
   }
 }
 
+// A reader without a group keeps its place itself: started at the position
+// an earlier one reached, it reads only what came after; started at the
+// end, only what is produced from then on.
+TEST_F(KafkaTest, AReaderStartedAtItsPositionOrAtTheEndReadsOnlyWhatCameAfter) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"p1", "p2"});
+  auto read_from = [&](KafkaTopicPartition where, const std::vector<std::string>& then_produce,
+                       int64_t* position) {
+    KafkaReaderOptions options;
+    options.bootstrap_servers = cluster_.bootstrap();
+    options.partitions = {where};
+    auto reader = KafkaReader::Create(options);
+    EXPECT_TRUE(reader.ok()) << reader.status();
+    std::vector<std::string> values;
+    if (!reader.ok()) return values;
+    auto collect = [&](const KafkaMessage& m) {
+      values.push_back(m.value);
+      return absl::OkStatus();
+    };
+    EXPECT_EQ((*reader)->Position(kTopic, 0), -1);
+    EXPECT_TRUE((*reader)->ReadToEnd(absl::Seconds(20), collect).ok());
+    const size_t wanted = values.size() + then_produce.size();
+    ProduceValues(*producer, then_produce);
+    for (size_t polls = 0; values.size() < wanted && polls < 100; ++polls) {
+      EXPECT_TRUE((*reader)->Poll(absl::Milliseconds(200), collect).ok());
+    }
+    *position = (*reader)->Position(kTopic, 0);
+    return values;
+  };
+  int64_t position = -1;
+  KafkaTopicPartition at_end{kTopic, 0};
+  at_end.since = absl::InfiniteFuture();
+  EXPECT_THAT(read_from(at_end, {"p3"}, &position), ElementsAre("p3"));
+  EXPECT_EQ(position, 3);
+  KafkaTopicPartition resumed{kTopic, 0};
+  resumed.offset = 1;  // p2 on
+  EXPECT_THAT(read_from(resumed, {"p4"}, &position), ElementsAre("p2", "p3", "p4"));
+  EXPECT_EQ(position, 4);
+}
+
 TEST_F(KafkaTest, FailedDeliveryIsReportedAsAnError) {
   auto producer = NewProducer(/*delivery_timeout=*/absl::Milliseconds(1500));
   cluster_.SetBrokerDown();

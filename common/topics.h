@@ -50,10 +50,6 @@ inline constexpr char kDeadLetterTopic[] = "evnet.deadletter";
 // and forged messages). Append-only. Payload: evnet.v1.AuditRecord.
 inline constexpr char kAuditTopic[] = "evnet.audit";
 
-// The consumer groups of drivers: this prefix and the driver's id. A driver
-// commits there how far it has read its updates.
-inline constexpr char kDriverGroupPrefix[] = "evnet-driver-";
-
 // How many partitions each topic gets when a program creates it: work for
 // several consumers, and a driver reads only the sixth that holds its own
 // updates. Keys keep each driver's and each CP's messages in order.

@@ -1,6 +1,7 @@
 #include "driver/driver.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -32,6 +33,31 @@ struct Progress {
 
 std::string ProgressPath(const DriverOptions& options) {
   return absl::StrCat(options.state_dir, "/", options.driver_id, ".progress");
+}
+
+// Where the driver's updates are read from, kept by the driver itself: no
+// consumer group, so no other driver's certificate can move it.
+std::string UpdatesPath(const DriverOptions& options) {
+  return absl::StrCat(options.state_dir, "/", options.driver_id, ".updates");
+}
+
+// Where to start reading `partition` of the updates: where the last run
+// stopped; a new driver at the end (it has no history worth showing); one
+// that ran before it kept its own place (an older version, whose place was
+// its consumer group's) from an hour back, so that no ticket is missed.
+KafkaTopicPartition WhereToRead(const DriverOptions& options, int32_t partition) {
+  KafkaTopicPartition where{kDriverUpdatesTopic, partition};
+  std::ifstream in(UpdatesPath(options));
+  int32_t saved_partition = -1;
+  int64_t offset = -1;
+  if (in >> saved_partition >> offset && saved_partition == partition && offset >= 0) {
+    where.offset = offset;
+  } else if (access(ProgressPath(options).c_str(), F_OK) == 0) {
+    where.since = absl::Now() - absl::Hours(1);
+  } else {
+    where.since = absl::InfiniteFuture();
+  }
+  return where;
 }
 
 Progress LoadProgress(const DriverOptions& options) {
@@ -68,20 +94,17 @@ absl::StatusOr<std::unique_ptr<Driver>> Driver::Start(DriverOptions options, std
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
   if (!producer.ok()) return producer.status();
 
-  KafkaConsumerOptions consumer_options;
-  consumer_options.bootstrap_servers = options.kafka_bootstrap;
-  consumer_options.group_id = absl::StrCat(kDriverGroupPrefix, options.driver_id);
-  consumer_options.client_id = options.driver_id;
+  KafkaReaderOptions reader_options;
+  reader_options.bootstrap_servers = options.kafka_bootstrap;
+  reader_options.client_id = options.driver_id;
   // Only the partition its own updates go to (they are keyed by driver id).
-  const int32_t count = static_cast<int32_t>(partitions->size());
-  consumer_options.partitions = {
-      {kDriverUpdatesTopic, PartitionForKey(options.driver_id, count)}};
-  // A new driver has no history worth showing: it starts at the end.
-  consumer_options.start_from_beginning = false;
-  absl::StatusOr<std::unique_ptr<KafkaConsumer>> consumer = KafkaConsumer::Create(consumer_options);
+  const int32_t partition =
+      PartitionForKey(options.driver_id, static_cast<int32_t>(partitions->size()));
+  reader_options.partitions = {WhereToRead(options, partition)};
+  absl::StatusOr<std::unique_ptr<KafkaReader>> consumer = KafkaReader::Create(reader_options);
   if (!consumer.ok()) return consumer.status();
-  std::unique_ptr<Driver> driver(
-      new Driver(std::move(options), out, *std::move(producer), *std::move(consumer)));
+  std::unique_ptr<Driver> driver(new Driver(std::move(options), out, *std::move(producer),
+                                            *std::move(consumer), partition));
   // Requests go out only once the driver reads its updates from the right
   // place: after what it missed, or at the end for a new driver.
   driver->caught_up_.WaitForNotificationWithTimeout(absl::Seconds(30));
@@ -89,18 +112,23 @@ absl::StatusOr<std::unique_ptr<Driver>> Driver::Start(DriverOptions options, std
 }
 
 Driver::Driver(DriverOptions options, std::ostream& out, std::unique_ptr<KafkaProducer> producer,
-               std::unique_ptr<KafkaConsumer> consumer)
+               std::unique_ptr<KafkaReader> consumer, int32_t partition)
     : options_(std::move(options)),
       out_(out),
       producer_(std::move(producer)),
       consumer_(std::move(consumer)),
+      partition_(partition),
       consumer_thread_([this] { ConsumeUpdates(); }) {}
 
 Driver::~Driver() {
   stop_.Notify();
   consumer_thread_.join();
-  absl::Status closed = consumer_->Close();
-  if (!closed.ok()) LOG(WARNING) << closed;
+}
+
+void Driver::SavePosition(int64_t offset) {
+  if (offset < 0) return;
+  absl::Status saved = WriteFileDurably(UpdatesPath(options_), absl::StrCat(partition_, " ", offset, "\n"));
+  if (!saved.ok()) LOG(WARNING) << options_.driver_id << " | " << saved;
 }
 
 void Driver::Print(const std::string& line) {
@@ -112,14 +140,12 @@ void Driver::ConsumeUpdates() {
   absl::Status caught_up = consumer_->ReadToEnd(
       absl::Seconds(20), [this](const KafkaMessage& m) { return Show(m); });
   if (!caught_up.ok()) LOG(WARNING) << options_.driver_id << " | " << caught_up;
-  // Shown: remember that now (the offsets are stored once Show returned), so
-  // a restart does not show it again.
-  (void)consumer_->Commit();
+  // Shown: remember that now, so a restart does not show it again.
+  SavePosition(consumer_->Position(kDriverUpdatesTopic, partition_));
   caught_up_.Notify();
   while (!stop_.HasBeenNotified()) {
     absl::StatusOr<PollResult> polled = consumer_->Poll(
         absl::Milliseconds(200), [this](const KafkaMessage& m) { return Show(m); });
-    if (polled.ok() && *polled == PollResult::kHandled) (void)consumer_->Commit();
     if (!polled.ok()) {
       LOG(WARNING) << options_.driver_id << " | " << polled.status();
       stop_.WaitForNotificationWithTimeout(absl::Seconds(1));
@@ -144,14 +170,13 @@ absl::Status Driver::Show(const KafkaMessage& message) {
     absl::MutexLock lock(&mu_);
     if (!shown_.insert(update->update_id()).second) return absl::OkStatus();
   }
-  if (update->kind() == v1::UPDATE_KIND_PROGRESS) {
-    // Progress is committed before it is shown: a crash in between skips
-    // one line of progress, never shows it twice. Outcomes and tickets are
-    // shown first and committed after (by the caller): never skipped.
-    (void)consumer_->StoreOffset(message.topic, message.partition, message.offset + 1);
-    (void)consumer_->Commit();
-  }
+  // Progress is remembered before it is shown: a crash in between skips one
+  // line of progress, never shows it twice. Outcomes and tickets are shown
+  // first and remembered after: never skipped.
+  const bool progress = update->kind() == v1::UPDATE_KIND_PROGRESS;
+  if (progress) SavePosition(message.offset + 1);
   Print(DescribeUpdate(*update));
+  if (!progress) SavePosition(message.offset + 1);
   if (IsOutcome(*update)) {
     absl::MutexLock lock(&mu_);
     outcomes_.insert(update->request_id());

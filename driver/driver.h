@@ -20,7 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "common/kafka_consumer.h"
+#include "common/kafka_reader.h"
 #include "common/kafka_producer.h"
 #include "common/sealing.h"
 #include "evnet/v1/events.pb.h"
@@ -60,7 +60,10 @@ class Driver {
 
  private:
   Driver(DriverOptions options, std::ostream& out, std::unique_ptr<KafkaProducer> producer,
-         std::unique_ptr<KafkaConsumer> consumer);
+         std::unique_ptr<KafkaReader> consumer, int32_t partition);
+  // Remembers (durably, in --state_dir) that the updates before `offset`
+  // were shown. On the consumer thread only.
+  void SavePosition(int64_t offset);
   void ConsumeUpdates();
   absl::Status Show(const KafkaMessage& message);
   absl::Status Send(const std::string& request_id, const std::string& cp_id);
@@ -72,7 +75,8 @@ class Driver {
   const DriverOptions options_;
   std::ostream& out_;
   std::unique_ptr<KafkaProducer> producer_;
-  std::unique_ptr<KafkaConsumer> consumer_;
+  std::unique_ptr<KafkaReader> consumer_;  // its own updates' partition, no group
+  const int32_t partition_;
   absl::Notification cancelled_;
   absl::Notification stop_;
   absl::Notification caught_up_;  // updates missed while down were shown

@@ -10,11 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/json_codec.h"
+#include "common/kafka_admin.h"
+#include "common/transport_security.h"
 #include "common/proto_time.h"
 #include "common/signing.h"
 #include "common/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "testing/network.h"
 #include "testing/test_pki.h"
 
@@ -41,9 +44,9 @@ struct KcatRun {
   std::string output;
 };
 KcatRun Kcat(Network& n, const std::string& role, const std::string& name,
-             const std::string& args, const std::string& input = "") {
-  std::string command =
-      absl::StrCat("timeout 30 kcat -b ", n.broker().bootstrap_servers(), " -X log_level=3");
+             const std::string& args, const std::string& input = "", int timeout_seconds = 30) {
+  std::string command = absl::StrCat("timeout ", timeout_seconds, " kcat -b ",
+                                     n.broker().bootstrap_servers(), " -X log_level=3");
   if (!role.empty()) {
     const std::string files = absl::StrCat(n.pki_dir(), "/", role, "/", name);
     absl::StrAppend(&command, " -X security.protocol=ssl -X ssl.ca.location=", n.pki_dir(),
@@ -79,6 +82,36 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
   KcatRun anonymous = Kcat(n, "", "", "-L -m 5");
   EXPECT_NE(anonymous.exit_code, 0) << anonymous.output;
   EXPECT_THAT(anonymous.output, ::testing::Not(HasSubstr(kSessionResultsTopic)));
+
+  // A driver cannot join another driver's consumer group (nor any group):
+  // none can move another's place past its tickets. What earlier versions
+  // granted (every driver in every driver's group) central takes back when
+  // it starts.
+  {
+    absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin =
+        KafkaAdmin::Create(n.broker().bootstrap_servers());
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    ASSERT_TRUE((*admin)
+                    ->EnsureAcls({{KafkaAcl::kGroup, "evnet-driver-", true, kRoleDriver,
+                                   KafkaAcl::kRead}},
+                                 absl::Seconds(10))
+                    .ok());
+  }
+  ASSERT_TRUE(n.Kill("central").ok());
+  ASSERT_TRUE(n.Restart("central").ok());
+  std::unique_ptr<httplib::Client> probes = n.Probes();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        httplib::Result ready = probes->Get("/readyz");
+        return ready && ready->status == 200;
+      },
+      absl::Seconds(30)))
+      << n.LogOf("central");
+  KcatRun hijack = Kcat(n, "driver", "driver-mallory",
+                        absl::StrCat("-G evnet-driver-driver-alice -e -o beginning ",
+                                     kDriverUpdatesTopic),
+                        "", /*timeout_seconds=*/10);
+  EXPECT_THAT(hijack.output, HasSubstr("Group authorization failed")) << hijack.output;
 
   // A driver writes requests and reads updates, nothing else.
   for (const char* topic : {kSessionResultsTopic, kSupplyTelemetryTopic, kDriverUpdatesTopic,
@@ -359,7 +392,9 @@ TEST(SecurityTest, AForgedResultIsNotBilledAndAReplayedOneNotTwice) {
   const std::vector<v1::AuditRecord> refused = Matching(audit, "message", "CP-001", "refused");
   ASSERT_EQ(refused.size(), 2u);
   for (const v1::AuditRecord& r : refused) EXPECT_THAT(r.reason(), HasSubstr("forged"));
-  EXPECT_TRUE(n.updates().For("driver-alice").size() > 0);
+  // The driver's updates so far reached this test (opened with its key of
+  // now: the key renewed below opens only what comes after).
+  EXPECT_TRUE(WaitFor([&] { return !n.updates().For("driver-alice").empty(); }, absl::Seconds(10)));
   for (const v1::DriverUpdate& u : n.updates().For("driver-alice")) {
     EXPECT_NE(u.kind(), v1::UPDATE_KIND_ENDED) << "a forged result was billed";
   }
