@@ -192,12 +192,20 @@ void CentralServiceImpl::ListSessionsPage(const v1::ListSessionsRequest& request
 grpc::Status CentralServiceImpl::EnrollChargingPoint(
     grpc::ServerContext* context, const v1::EnrollChargingPointRequest* request,
     v1::Enrolment* response) {
+  const absl::StatusOr<std::string> before = enrolment_.enrolments.Certificate(request->cp_id());
   absl::StatusOr<v1::Enrolment> enrolment =
       ChangeEnrolment(*context, request->cp_id(), "cp.enrol", [&](const std::string& by) {
         return Enrolments::Enrolling(request->cp_id(), request->certificate_pem(), by,
                                      absl::Now());
       });
   if (!enrolment.ok()) return ToGrpcStatus(enrolment.status());
+  // A link held with the certificate this one replaces ends now; the CP's
+  // programs come back with the new one (they read it within seconds).
+  if (!before.ok() || *before != request->certificate_pem()) {
+    hub_.Close(enrolment->cp_id(),
+               absl::PermissionDeniedError(absl::StrCat(
+                   enrolment->cp_id(), " was enrolled with another certificate; connect with it")));
+  }
   LOG(INFO) << "Central | CP " << enrolment->cp_id() << " enrolled by " << enrolment->changed_by()
             << " (certificate sha256 " << enrolment->certificate_sha256() << ")";
   *response = *std::move(enrolment);

@@ -15,11 +15,14 @@
 #include "common/files.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
+
+using ::testing::HasSubstr;
 
 class FakeSender : public CommandSender {
  public:
@@ -53,9 +56,10 @@ class FakeEnrolmentStore : public EnrolmentStore {
 
 class CentralServiceTest : public ::testing::Test {
  protected:
+  static constexpr absl::Duration kRegisterTimeout = absl::Seconds(2);
   explicit CentralServiceTest(const TransportSecurity& security = TransportSecurity::Insecure())
       : registry_(clock_, absl::Seconds(3)),
-        hub_(clock_, absl::Seconds(3)),
+        hub_(clock_, absl::Seconds(3), nullptr, kRegisterTimeout),
         coordinator_({}, clock_, registry_, sender_, publisher_, metrics_),
         access_(security.insecure, enrolments_, audit_, &enrolment_store_),
         service_(registry_, hub_, coordinator_, store_, audit_, access_,
@@ -245,6 +249,32 @@ TEST_F(CentralServiceTest, AStopKafkaRefusesLeavesTheCpAsItWas) {
   EXPECT_NE(audit[1].reason().find("Kafka is away"), std::string::npos);
 }
 
+// Any certificate of the network's CA may open MonitorLink; one that never
+// says which CP it is does not keep the stream.
+TEST_F(CentralServiceTest, AStreamThatNeverRegistersIsClosedAndAudited) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  const absl::Time opened = absl::Now();
+  auto stream = stub_->MonitorLink(&context);
+  v1::CentralCommand command;
+  EXPECT_FALSE(stream->Read(&command));
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(status.error_message(), HasSubstr("no registration within 2s"));
+  EXPECT_GE(absl::Now() - opened, kRegisterTimeout - absl::Milliseconds(100));
+  const std::vector<v1::AuditRecord> refused = audit_.WaitFor(
+      [](const v1::AuditRecord& r) {
+        return r.action() == "monitor.register" && r.result() == "refused";
+      },
+      1, absl::Seconds(5));
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(refused[0].reason(), HasSubstr("no registration within 2s"));
+  // One that registers in time keeps its link past that.
+  std::unique_ptr<Monitor> a = Connect("CP-001");
+  Report(*a, true);
+  EXPECT_FALSE(Eventually([&] { return hub_.Connected() == 0; }, kRegisterTimeout + absl::Seconds(1)));
+}
+
 TEST_F(CentralServiceTest, OperatorCallsAndRefusedMonitorsAreAudited) {
   std::unique_ptr<Monitor> a = Connect("CP-001");
   Report(*a, true);
@@ -413,6 +443,43 @@ TEST_F(SecureCentralServiceTest, ARevokedCpIsCutOffAtOnceAndComesBackOnlyWithANe
   ASSERT_EQ(Audited("cp.revoke", "done").size(), 1u);
   EXPECT_EQ(Audited("cp.revoke", "done")[0].actor(), "operator alice");
   EXPECT_EQ(Audited("cp.enrol", "done").size(), 2u);
+}
+
+TEST_F(SecureCentralServiceTest, EnrollingANewCertificateEndsTheLinkHeldWithTheOldOne) {
+  ASSERT_TRUE(test::Evpki("issue", Dir(), "cp CP-010").ok());
+  TransportSecurity old_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-010");
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  for (const char* ext : {".crt", ".key"}) {
+    std::ofstream(tmp + "/old-010" + ext) << Read(Dir() + "/cp/CP-010" + ext);
+  }
+  old_files.cert_file = tmp + "/old-010.crt";
+  old_files.key_file = tmp + "/old-010.key";
+  ASSERT_TRUE(Enrol("CP-010", old_files.cert_file).ok());
+  std::unique_ptr<Monitor> old_link;
+  ASSERT_TRUE(Register(old_files, "CP-010", &old_link).ok());
+
+  ASSERT_TRUE(test::Evpki("issue", Dir(), "cp CP-010").ok());
+  const TransportSecurity new_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-010");
+  const absl::Time enrolled_at = absl::Now();
+  ASSERT_TRUE(Enrol("CP-010", new_files.cert_file).ok());
+  v1::CentralCommand command;
+  EXPECT_FALSE(old_link->stream->Read(&command));
+  EXPECT_LT(absl::Now() - enrolled_at, absl::Seconds(1)) << "the old link is closed at once";
+  grpc::Status closed = old_link->stream->Finish();
+  EXPECT_EQ(closed.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(closed.error_message(),
+            "CP-010 was enrolled with another certificate; connect with it");
+
+  // The new certificate's link stays when the same certificate is enrolled again.
+  std::unique_ptr<Monitor> new_link;
+  ASSERT_TRUE(Register(new_files, "CP-010", &new_link).ok());
+  ASSERT_TRUE(Enrol("CP-010", new_files.cert_file).ok());
+  Report(*new_link, true);
+  EXPECT_EQ(hub_.Connected(), 1);
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<v1::ChargingPoint> cp = registry_.Get("CP-010");
+    return cp.ok() && cp->status() == v1::CP_STATUS_ACTIVE;
+  }));
 }
 
 TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheNetworkStopACpOrEnrolOne) {

@@ -41,8 +41,16 @@ class LinkHub final : public CommandSender {
   // outside the hub's lock; must not block.
   using AnswerObserver = std::function<void(absl::string_view kind, absl::Duration)>;
 
-  LinkHub(Clock& clock, absl::Duration monitor_timeout, AnswerObserver on_answer = nullptr)
-      : clock_(clock), monitor_timeout_(monitor_timeout), on_answer_(std::move(on_answer)) {}
+  // A stream whose monitor has not said which CP it is within
+  // `register_timeout` is closed (MonitorLinkReactor).
+  LinkHub(Clock& clock, absl::Duration monitor_timeout, AnswerObserver on_answer = nullptr,
+          absl::Duration register_timeout = absl::Seconds(10))
+      : clock_(clock),
+        monitor_timeout_(monitor_timeout),
+        register_timeout_(register_timeout),
+        on_answer_(std::move(on_answer)) {}
+
+  absl::Duration register_timeout() const { return register_timeout_; }
 
   // Takes `stream` as the link of `cp_id`; returns its link id, or
   // ALREADY_EXISTS while another monitor's link is open and reporting.
@@ -100,6 +108,7 @@ class LinkHub final : public CommandSender {
 
   Clock& clock_;
   const absl::Duration monitor_timeout_;
+  const absl::Duration register_timeout_;
   const AnswerObserver on_answer_;
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -18,6 +18,13 @@ grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReac
   reactor->self_ = reactor;
   hub.StreamStarted();
   reactor->StartRead(&reactor->in_);
+  std::weak_ptr<MonitorLinkReactor> weak = reactor;
+  const absl::Duration timeout = hub.register_timeout();
+  reactor->register_deadline_.Set(
+      absl::ToChronoTime(absl::Now() + timeout), [weak, timeout](bool fired) {
+        std::shared_ptr<MonitorLinkReactor> self = weak.lock();
+        if (fired && self != nullptr) self->OnRegisterDeadline(timeout);
+      });
   return reactor.get();
 }
 
@@ -36,6 +43,22 @@ void MonitorLinkReactor::Refuse(const std::string& action, const std::string& ta
   audit_.RecordRetriedRefusal(access_.ActorOf(*context_), action, target, status.error_message());
   absl::MutexLock lock(&mu_);
   FinishLocked(status);
+}
+
+void MonitorLinkReactor::OnRegisterDeadline(absl::Duration timeout) {
+  if (first_read_.load()) return;
+  const grpc::Status late(
+      grpc::StatusCode::DEADLINE_EXCEEDED,
+      absl::StrCat("no registration within ", absl::FormatDuration(timeout),
+                   " of opening MonitorLink"));
+  Actor by;
+  {
+    absl::MutexLock lock(&mu_);
+    if (done_ || finishing_) return;
+    by = access_.ActorOf(*context_);  // the context lives until OnDone
+    FinishLocked(late);
+  }
+  audit_.RecordRetriedRefusal(by, "monitor.register", "", late.error_message());
 }
 
 bool MonitorLinkReactor::Write(const v1::CentralCommand& command) {
@@ -83,6 +106,7 @@ void MonitorLinkReactor::OnReadDone(bool ok) {
     return;
   }
   if (cp_id_.empty()) {
+    first_read_.store(true);
     OnRegister();
   } else {
     Handle();
@@ -194,6 +218,7 @@ void MonitorLinkReactor::OnDone() {
     absl::MutexLock lock(&mu_);
     done_ = true;
   }
+  register_deadline_.Cancel();
   // Only the CP's current link speaks for it: a replaced link ending does
   // not make a live CP look disconnected, even when a new one registers
   // between the two calls below.

@@ -2,9 +2,12 @@
 // thread per CP. Reads the registration, then health reports and command
 // results; commands go down through a write queue with one write in flight.
 // Nothing in a reaction blocks: registry records go to Kafka asynchronously.
+// A stream that has not registered within the hub's register_timeout is
+// closed (DEADLINE_EXCEEDED) and audited: an idle stream holds nothing.
 #ifndef EVNET_CENTRAL_MONITOR_LINK_H_
 #define EVNET_CENTRAL_MONITOR_LINK_H_
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -18,6 +21,7 @@
 #include "central/registry.h"
 #include "common/audit_log.h"
 #include "evnet/v1/central.grpc.pb.h"
+#include "grpcpp/alarm.h"
 
 namespace evnet {
 
@@ -45,6 +49,8 @@ class MonitorLinkReactor final
   // Audits a refusal of this monitor and ends its stream with it.
   void Refuse(const std::string& action, const std::string& target, const grpc::Status& status);
   void OnRegister();
+  // The alarm of register_deadline_: ends a stream that has not registered.
+  void OnRegisterDeadline(absl::Duration timeout);
   void Handle();
   void ReadNext();
   void Persist(const v1::CpRegistryRecord& record);
@@ -57,6 +63,8 @@ class MonitorLinkReactor final
   AuditLog& audit_;
   const Access& access_;
   std::shared_ptr<MonitorLinkReactor> self_;  // released in OnDone
+  grpc::Alarm register_deadline_;
+  std::atomic<bool> first_read_{false};  // the registration (or what came instead)
 
   // Touched only by reactions, which gRPC runs one read at a time.
   v1::MonitorMessage in_;

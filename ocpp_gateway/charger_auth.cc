@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -23,6 +24,16 @@ std::string Sha256Hex(absl::string_view data) {
 }
 
 }  // namespace
+
+absl::Status CheckGatewayPkiDir(const std::string& pki_dir) {
+  const std::string ca_key = absl::StrCat(pki_dir, "/ca.key");
+  if (access(ca_key.c_str(), F_OK) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing --pki_dir ", pki_dir, ": it holds the network CA's private key (ca.key); give "
+        "the gateway a folder with ca.crt and its chargers' cp/<id>.crt and .key only"));
+  }
+  return absl::OkStatus();
+}
 
 std::string ChargerCredentialLine(absl::string_view charge_box_id, absl::string_view password) {
   return absl::StrCat(charge_box_id, ":sha256:", Sha256Hex(password));

@@ -27,6 +27,12 @@ absl::Status AuthorizeCharger(const std::string& charge_box_id,
                               absl::string_view authorization,
                               const std::string& credentials_file);
 
+// OK if `pki_dir` is what a gateway should hold: ca.crt and its chargers'
+// cp/<id>.crt and .key. FAILED_PRECONDITION if it holds the network CA's
+// private key (ca.key): whoever took the gateway could then issue any
+// certificate of the network.
+absl::Status CheckGatewayPkiDir(const std::string& pki_dir);
+
 // The credentials file's line for a charger's password.
 std::string ChargerCredentialLine(absl::string_view charge_box_id, absl::string_view password);
 

@@ -58,5 +58,18 @@ TEST_F(ChargerAuthTest, Profile3TakesACertificateNamingTheCharger) {
       "OCPP-1", pem("cp/OCPP-2.crt"), Basic("OCPP-1", "s3cret-of-one"), credentials_)));
 }
 
+TEST(GatewayPkiTest, AFolderWithTheCasKeyIsRefused) {
+  const std::string pki = std::string(getenv("TEST_TMPDIR")) + "/gateway-pki";
+  ASSERT_TRUE(MakePrivateDir(pki + "/cp").ok());
+  ASSERT_TRUE(WriteFileDurably(pki + "/ca.crt", "certificate").ok());
+  EXPECT_TRUE(CheckGatewayPkiDir(pki).ok());
+  ASSERT_TRUE(WriteFileDurably(pki + "/ca.key", "the CA's key").ok());
+  absl::Status refused = CheckGatewayPkiDir(pki);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_NE(refused.message().find("holds the network CA's private key (ca.key)"),
+            std::string::npos)
+      << refused;
+}
+
 }  // namespace
 }  // namespace evnet::ocpp

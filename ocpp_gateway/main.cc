@@ -11,6 +11,7 @@
 #include "common/grpc_server.h"
 #include "common/transport_security.h"
 #include "glog/logging.h"
+#include "ocpp_gateway/charger_auth.h"
 #include "ocpp_gateway/gateway.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:9000",
@@ -18,8 +19,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:9000",
 ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka brokers (env KAFKA_BOOTSTRAP)");
 ABSL_FLAG(std::string, pki_dir, "",
-          "the network's PKI folder: ca.crt and cp/<chargeBoxId>.crt/.key of every charger "
-          "this gateway may let in (env PKI_DIR); required unless --insecure");
+          "a PKI folder of the gateway's: the network's ca.crt and cp/<chargeBoxId>.crt/.key "
+          "of every charger this gateway may let in, never the CA's key (env PKI_DIR); "
+          "required unless --insecure");
 ABSL_FLAG(std::string, state_dir, "",
           "folder for each charger's transaction journal, this user's alone (env STATE_DIR); "
           "default ~/.local/state/evnet/ocpp_gateway");
@@ -65,6 +67,10 @@ int Main() {
     options.pki_dir = absl::GetFlag(FLAGS_pki_dir);
     if (options.pki_dir.empty()) {
       LOG(ERROR) << "OCPP | --pki_dir is required (or --insecure)";
+      return 2;
+    }
+    if (absl::Status pki = evnet::ocpp::CheckGatewayPkiDir(options.pki_dir); !pki.ok()) {
+      LOG(ERROR) << "OCPP | " << pki.message();
       return 2;
     }
     ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file}, "OCPP");

@@ -1,7 +1,10 @@
 #include "testing/network.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 
@@ -486,7 +489,13 @@ absl::Status Network::StartOcppGateway(const std::string& name) {
       "--price_eur_per_kwh=0.40", "--power_kw=11"};
   if (!pki_dir_.empty()) {
     if (absl::Status issued = Pki("issue", "gateway ocpp-gateway"); !issued.ok()) return issued;
-    argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
+    if (absl::Status made = MakePrivateDir(GatewayPkiDir() + "/cp"); !made.ok()) return made;
+    absl::StatusOr<std::string> ca = ReadFile(pki_dir_ + "/ca.crt");
+    if (!ca.ok()) return ca.status();
+    if (absl::Status copied = WriteFileDurably(GatewayPkiDir() + "/ca.crt", *ca); !copied.ok()) {
+      return copied;
+    }
+    argv.push_back(absl::StrCat("--pki_dir=", GatewayPkiDir()));
     argv.push_back(absl::StrCat("--charger_credentials=", dir_, "/ocpp-credentials"));
   }
   for (std::string& flag : SecurityFlags(kRoleGateway, "ocpp-gateway")) argv.push_back(flag);
@@ -499,8 +508,21 @@ absl::Status Network::StartOcppGateway(const std::string& name) {
   return absl::OkStatus();
 }
 
+std::string Network::GatewayPkiDir() const { return dir_ + "/ocpp-gateway-pki"; }
+
 absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::string> flags) {
   if (absl::Status enrolled = EnrolCp(id); !enrolled.ok()) return enrolled;
+  if (!pki_dir_.empty()) {
+    // The gateway holds the keys of its own chargers, nothing more.
+    if (absl::Status made = MakePrivateDir(GatewayPkiDir() + "/cp"); !made.ok()) return made;
+    for (const char* ext : {".crt", ".key"}) {
+      const std::string name = absl::StrCat("/cp/", id, ext);
+      if (symlink((pki_dir_ + name).c_str(), (GatewayPkiDir() + name).c_str()) != 0 &&
+          errno != EEXIST) {
+        return absl::InternalError(absl::StrCat("cannot give the gateway ", id, ext));
+      }
+    }
+  }
   const char* python = std::getenv("EVNET_PYTHON");
   std::vector<std::string> argv = {python != nullptr && *python != '\0' ? python : "python3",
                                    kOcppCharger, absl::StrCat("--id=", id),

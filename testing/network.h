@@ -98,6 +98,9 @@ class Network {
   // threads no dashboard takes.
   int probe_port() const { return probe_port_; }
   std::unique_ptr<httplib::Client> Probes() const;
+  // The OCPP gateways' PKI folder: the CA's certificate and the certificates
+  // and keys of the chargers started so far, never the CA's key.
+  std::string GatewayPkiDir() const;
 
   static std::string CpId(int n);  // 1 -> "CP-001"
   // The network's CA folder (tools/pki/evpki); empty under --insecure.

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/json_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -257,9 +258,13 @@ TEST(Ocpp, OnlyTheChargerItselfGetsIn) {
                                                  absl::StrCat("--keyfile=", pki, "/cp/OCPP-006.key")})
                   .ok());
   // Profile 2: its own password gets in; another's, or none, does not.
-  const std::string password = net->IssueOcppPassword("OCPP-007");
-  ASSERT_TRUE(net->StartOcppCharger("OCPP-007", {"--certfile=", "--password=" + password}).ok());
-  ASSERT_TRUE(net->StartOcppCharger("OCPP-008", {"--certfile=", "--password=" + password}).ok());
+  // (The password is in a file of this user's: never on a command line.)
+  const std::string password_file = net->dir() + "/OCPP-007.password";
+  ASSERT_TRUE(WriteFileDurably(password_file, net->IssueOcppPassword("OCPP-007")).ok());
+  ASSERT_TRUE(
+      net->StartOcppCharger("OCPP-007", {"--certfile=", "--password_file=" + password_file}).ok());
+  ASSERT_TRUE(
+      net->StartOcppCharger("OCPP-008", {"--certfile=", "--password_file=" + password_file}).ok());
   ASSERT_TRUE(net->StartOcppCharger("OCPP-009", {"--certfile="}).ok());
 
   EXPECT_TRUE(net->WaitForStatus("OCPP-007", v1::CP_STATUS_ACTIVE, kWait)) << net->LogOf("OCPP-007");

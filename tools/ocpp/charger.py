@@ -391,10 +391,12 @@ async def main():
     parser.add_argument("--cafile", default=None)
     parser.add_argument("--certfile", default=None)
     parser.add_argument("--keyfile", default=None)
-    parser.add_argument("--password", default=os.environ.get("OCPP_PASSWORD", ""),
-                        help="HTTP Basic password (OCPP security profile 2)")
-    parser.add_argument("--password_file", default="", help="the same, read from a file")
+    # Never on the command line, which every local user can read (ps).
+    parser.add_argument("--password_file", default="",
+                        help="file of the HTTP Basic password (OCPP security profile 2); "
+                             "or env OCPP_PASSWORD")
     args = parser.parse_args()
+    args.password = os.environ.get("OCPP_PASSWORD", "")
     if args.password_file:
         with open(args.password_file) as f:
             args.password = f.read().strip()
