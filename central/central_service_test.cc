@@ -331,6 +331,18 @@ class SecureCentralServiceTest : public CentralServiceTest {
     v1::Enrolment enrolment;
     return operator_->EnrollChargingPoint(&context, request, &enrolment);
   }
+  // A new certificate for `cp_id`, copied aside (old-<cp_id>.crt/.key) so
+  // that it outlives the next one issued.
+  static TransportSecurity IssueKeptAside(const std::string& cp_id) {
+    EXPECT_TRUE(test::Evpki("issue", Dir(), "cp " + cp_id).ok());
+    TransportSecurity files = TransportSecurity::FromDir(Dir(), kRoleCp, cp_id);
+    const std::string aside = std::string(std::getenv("TEST_TMPDIR")) + "/old-" + cp_id;
+    std::ofstream(aside + ".crt") << Read(files.cert_file);
+    std::ofstream(aside + ".key") << Read(files.key_file);
+    files.cert_file = aside + ".crt";
+    files.key_file = aside + ".key";
+    return files;
+  }
   grpc::Status Revoke(const std::string& cp_id) {
     grpc::ClientContext context;
     v1::RevokeChargingPointRequest request;
@@ -411,14 +423,7 @@ TEST_F(SecureCentralServiceTest, AMonitorSpeaksOnlyForTheEnrolledCpItsCertificat
 }
 
 TEST_F(SecureCentralServiceTest, ARevokedCpIsCutOffAtOnceAndComesBackOnlyWithANewCertificate) {
-  ASSERT_TRUE(test::Evpki("issue", Dir(), "cp CP-009").ok());
-  TransportSecurity old_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-009");
-  const std::string tmp = std::getenv("TEST_TMPDIR");
-  for (const char* ext : {".crt", ".key"}) {
-    std::ofstream(tmp + "/old" + ext) << Read(Dir() + "/cp/CP-009" + ext);
-  }
-  old_files.cert_file = tmp + "/old.crt";
-  old_files.key_file = tmp + "/old.key";
+  const TransportSecurity old_files = IssueKeptAside("CP-009");
   ASSERT_TRUE(Enrol("CP-009", old_files.cert_file).ok());
   std::unique_ptr<Monitor> link;
   ASSERT_TRUE(Register(old_files, "CP-009", &link).ok());
@@ -446,14 +451,7 @@ TEST_F(SecureCentralServiceTest, ARevokedCpIsCutOffAtOnceAndComesBackOnlyWithANe
 }
 
 TEST_F(SecureCentralServiceTest, EnrollingANewCertificateEndsTheLinkHeldWithTheOldOne) {
-  ASSERT_TRUE(test::Evpki("issue", Dir(), "cp CP-010").ok());
-  TransportSecurity old_files = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-010");
-  const std::string tmp = std::getenv("TEST_TMPDIR");
-  for (const char* ext : {".crt", ".key"}) {
-    std::ofstream(tmp + "/old-010" + ext) << Read(Dir() + "/cp/CP-010" + ext);
-  }
-  old_files.cert_file = tmp + "/old-010.crt";
-  old_files.key_file = tmp + "/old-010.key";
+  const TransportSecurity old_files = IssueKeptAside("CP-010");
   ASSERT_TRUE(Enrol("CP-010", old_files.cert_file).ok());
   std::unique_ptr<Monitor> old_link;
   ASSERT_TRUE(Register(old_files, "CP-010", &old_link).ok());
