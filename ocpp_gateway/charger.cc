@@ -1,5 +1,6 @@
 #include "ocpp_gateway/charger.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -71,6 +72,7 @@ absl::Status Charger::Recover(const std::optional<v1::OcppChargerJournal>& share
                        : journal.status().ToString()));
     }
     journal_ = *std::move(journal);
+    SetPendingDeadline();
   }
   Adopt(shared);
   if (v1::OcppTransaction* running = Running()) {
@@ -89,6 +91,7 @@ void Charger::Adopt(const std::optional<v1::OcppChargerJournal>& shared) {
             << shared->revision() << ")";
   journal_ = *shared;
   stop_reasons_.clear();
+  SetPendingDeadline();
   WriteJournalFile();
 }
 
@@ -128,6 +131,20 @@ void Charger::WriteJournalFile() {
 void Charger::ForgetPendingStart() {
   journal_.clear_pending_start();
   journal_.clear_pending_since();
+  pending_deadline_ = absl::InfiniteFuture();
+}
+
+void Charger::SetPendingDeadline() {
+  if (!journal_.has_pending_start()) {
+    pending_deadline_ = absl::InfiniteFuture();
+    return;
+  }
+  // Wall time is all a journal can carry across processes; a clock stepped
+  // meanwhile moves this one deadline, never past a whole timeout from now.
+  const absl::Duration waited = options_.clock->Now() - FromProto(journal_.pending_since());
+  const absl::Duration left =
+      std::clamp(kPendingStartTimeout - waited, absl::ZeroDuration(), kPendingStartTimeout);
+  pending_deadline_ = options_.clock->Steady() + left;
 }
 
 void Charger::Save(std::function<void(absl::Status)> then) {
@@ -158,7 +175,8 @@ void Charger::Save(std::function<void(absl::Status)> then) {
 
 // --- from the charger --------------------------------------------------------
 
-void Charger::OnFrame(absl::string_view text, absl::Time now) {
+void Charger::OnFrame(absl::string_view text) {
+  const absl::Time now = options_.clock->Now();
   std::variant<Frame, BadFrame> parsed = ParseFrame(text);
   if (auto* bad = std::get_if<BadFrame>(&parsed)) {
     LOG(WARNING) << "OCPP:" << id() << " | Bad frame answered with "
@@ -395,13 +413,14 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
                   << " for " << result.driver_id() << " (session " << result.session_id()
                   << ")";
         respond("Accepted");
-        SendHealth(absl::Now());
+        SendHealth(options_.clock->Now());
       });
 }
 
 // --- from central ------------------------------------------------------------
 
-void Charger::OnCommand(const v1::CentralCommand& command, absl::Time now) {
+void Charger::OnCommand(const v1::CentralCommand& command) {
+  const absl::Time now = options_.clock->Now();
   switch (command.kind_case()) {
     case v1::CentralCommand::kRegistered:
       operator_stopped_ = command.registered().stopped_by_operator();
@@ -452,6 +471,7 @@ void Charger::StartSupply(const v1::CentralCommand& command, absl::Time now) {
   }
   *journal_.mutable_pending_start() = start;
   *journal_.mutable_pending_since() = ToProto(now);
+  pending_deadline_ = options_.clock->Steady() + kPendingStartTimeout;
   // Asked of the charger once every gateway knows the session is coming:
   // its StartTransaction may reach another.
   Save([this, command, start](absl::Status shared) {
@@ -463,7 +483,7 @@ void Charger::StartSupply(const v1::CentralCommand& command, absl::Time now) {
                     absl::UnavailableError(absl::StrCat("cannot record the start: ",
                                                         shared.message())));
     }
-    RemoteStart(command, absl::Now());
+    RemoteStart(command, options_.clock->Now());
   });
 }
 
@@ -518,7 +538,7 @@ void Charger::StopSupply(const v1::CentralCommand& command, absl::Time now) {
 
 void Charger::SetAvailability(bool operative, const std::string& command_id, absl::Time now) {
   operator_stopped_ = !operative;
-  if (operative) operative_asked_ = now;
+  if (operative) operative_asked_ = options_.clock->Steady();
   LOG(INFO) << "OCPP:" << id() << " | ChangeAvailability " << (operative ? "Operative" : "Inoperative");
   o::ChangeAvailabilityRequest change;
   change.set_connector_id(0);  // the whole charger
@@ -536,7 +556,8 @@ void Charger::SetAvailability(bool operative, const std::string& command_id, abs
 
 void Charger::Call(const Message& request, absl::Time now, Reply reply) {
   const std::string call_id = absl::StrCat("evnet-", next_call_++);
-  PendingCall pending{NewResponse(ActionOf(request)), now + options_.call_timeout,
+  PendingCall pending{NewResponse(ActionOf(request)),
+                      options_.clock->Steady() + options_.call_timeout,
                       std::move(reply)};
   calls_.emplace(call_id, std::move(pending));
   links_.SendToCharger(EncodeCall(call_id, request));
@@ -573,10 +594,12 @@ void Charger::Disconnected() {
   }
 }
 
-void Charger::Tick(absl::Time now) {
+void Charger::Tick() {
+  const absl::Time now = options_.clock->Now();
+  const absl::Time steady = options_.clock->Steady();
   std::vector<std::string> expired;
   for (const auto& [call_id, call] : calls_) {
-    if (call.deadline <= now) expired.push_back(call_id);
+    if (call.deadline <= steady) expired.push_back(call_id);
   }
   for (const std::string& call_id : expired) {
     PendingCall call = std::move(calls_.at(call_id));
@@ -586,8 +609,7 @@ void Charger::Tick(absl::Time now) {
                                 absl::FormatDuration(options_.call_timeout))),
                nullptr);
   }
-  if (journal_.has_pending_start() &&
-      now - FromProto(journal_.pending_since()) > kPendingStartTimeout) {
+  if (journal_.has_pending_start() && steady > pending_deadline_) {
     // Nobody plugged in: the session ends with nothing supplied, billed at 0.
     const v1::StartSupplyRequest start = journal_.pending_start();
     LOG(WARNING) << "OCPP:" << id() << " | Session " << start.session_id()
@@ -616,7 +638,7 @@ void Charger::SendHealth(absl::Time now) {
   // Unavailable at the operator's wish (or on its way back) is no fault:
   // central shows the CP as the operator left it.
   const bool unavailable = status_ == "Unavailable" && !operator_stopped_ &&
-                           now - operative_asked_ > kAvailabilityGrace;
+                           options_.clock->Steady() - operative_asked_ > kAvailabilityGrace;
   const bool ok = !faulted && !unavailable;
   v1::OcppTransaction* running = Running();
   v1::MonitorMessage message;

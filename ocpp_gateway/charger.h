@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "evnet/v1/central.pb.h"
+#include "common/clock.h"
 #include "evnet/v1/gateway.pb.h"
 #include "google/protobuf/message.h"
 #include "ocpp_gateway/ocpp_messages.h"
@@ -58,6 +59,9 @@ struct ChargerOptions {
   absl::Duration call_timeout = absl::Seconds(4);
   std::string journal_path;  // empty: nothing survives the gateway
   std::string key_pem;       // signs results; empty: unsigned
+  // Wall time for what the charger and central are told; steady time for
+  // every timeout, so that a stepped clock neither fires nor holds one.
+  const Clock* clock = &SystemClock::Get();
 };
 
 class Charger {
@@ -81,11 +85,11 @@ class Charger {
   // The charger's WebSocket closed: its calls are answered as failed.
   void Disconnected();
   // One text frame from the charger.
-  void OnFrame(absl::string_view text, absl::Time now);
+  void OnFrame(absl::string_view text);
   // One command from central.
-  void OnCommand(const v1::CentralCommand& command, absl::Time now);
+  void OnCommand(const v1::CentralCommand& command);
   // Every second while connected: health to central, calls that timed out.
-  void Tick(absl::Time now);
+  void Tick();
 
   // For tests and the gateway's metrics.
   int running_transactions() const;
@@ -95,7 +99,7 @@ class Charger {
   using Reply = std::function<void(absl::Status, const google::protobuf::Message*)>;
   struct PendingCall {
     std::unique_ptr<google::protobuf::Message> response;
-    absl::Time deadline;
+    absl::Time deadline;  // steady
     Reply reply;
   };
 
@@ -125,6 +129,10 @@ class Charger {
   void Save(std::function<void(absl::Status)> then = nullptr);
   void WriteJournalFile();
   void ForgetPendingStart();
+  // When the pending start (if any) gives up, on the steady clock: from
+  // when it was asked, or, for one read from a journal, from its wall time
+  // then (at most kPendingStartTimeout from now).
+  void SetPendingDeadline();
 
   v1::OcppTransaction* Transaction(int32_t id);
   v1::OcppTransaction* Running();
@@ -140,7 +148,8 @@ class Charger {
   std::string status_ = "Available";  // the charger's last StatusNotification
   std::string error_code_ = "NoError";
   bool operator_stopped_ = false;
-  absl::Time operative_asked_ = absl::InfinitePast();
+  absl::Time operative_asked_ = absl::InfinitePast();  // steady
+  absl::Time pending_deadline_ = absl::InfiniteFuture();  // steady
   // Transactions the operator or central asked to stop: their end reason.
   std::map<int32_t, v1::SessionEndReason> stop_reasons_;
 };

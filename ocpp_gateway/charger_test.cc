@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <deque>
 
+#include "common/clock.h"
 #include "common/json_codec.h"
 #include "common/topics.h"
 #include "gmock/gmock.h"
@@ -85,6 +86,7 @@ class ChargerTest : public ::testing::Test {
     options.info.set_cp_id("OCPP-1");
     options.info.set_price_eur_per_kwh(price_eur_per_kwh);
     options.info.set_power_kw(11);
+    options.clock = &clock_;
     options.journal_path = std::string(getenv("TEST_TMPDIR")) + "/" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
                            ".json";
@@ -95,7 +97,7 @@ class ChargerTest : public ::testing::Test {
 
   // The frame answering `call` from the charger.
   std::string Say(const std::string& call) {
-    charger_->OnFrame(call, kNow);
+    charger_->OnFrame(call);
     return links_.TakeFrame();
   }
 
@@ -106,10 +108,11 @@ class ChargerTest : public ::testing::Test {
     command.mutable_start_supply()->set_session_id(session);
     command.mutable_start_supply()->set_request_id(session.substr(2));
     command.mutable_start_supply()->set_driver_id("driver-alice");
-    charger_->OnCommand(command, kNow);
+    charger_->OnCommand(command);
     return links_.TakeFrame();
   }
 
+  FakeClock clock_{kNow};
   FakeLinks links_;
   std::unique_ptr<Charger> charger_;
 };
@@ -215,7 +218,7 @@ TEST_F(ChargerTest, ATransactionSurvivesTheGatewaysRestart) {
   Say(R"([3,"evnet-1",{"status":"Accepted"}])");
   Say(kStart);
   charger_ = Make();  // a new gateway process, the same state dir
-  charger_->Tick(kNow);
+  charger_->Tick();
   EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_SUPPLYING);
   Say(kStop);
   auto results = links_.Published(kSessionResultsTopic);
@@ -239,11 +242,49 @@ TEST_F(ChargerTest, ATransactionCentralDidNotAskForIsInvalidAndNotBilled) {
 
 TEST_F(ChargerTest, ARemoteStartUnansweredFailsTheCommand) {
   StartSession();
-  charger_->Tick(kNow + absl::Seconds(5));
+  clock_.Advance(absl::Seconds(5));
+  charger_->Tick();
   ASSERT_EQ(links_.Results().size(), 1u);
   EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
   // The charger did not start it: a late StartTransaction is not billed.
   EXPECT_THAT(Say(kStart), HasSubstr(R"("status":"Invalid")"));
+}
+
+TEST_F(ChargerTest, AStepOfTheWallClockNeitherFiresNorHoldsACallsTimeout) {
+  StartSession();
+  clock_.StepWall(absl::Hours(1));
+  charger_->Tick();
+  EXPECT_TRUE(links_.Results().empty()) << "an hour on the wall clock is no time on the steady one";
+  clock_.Advance(absl::Seconds(5));
+  charger_->Tick();
+  ASSERT_EQ(links_.Results().size(), 1u);
+  EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+}
+
+TEST_F(ChargerTest, AStartNobodyBeginsEndsAfterItsTimeoutWhicheverWayTheWallClockSteps) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  clock_.StepWall(absl::Hours(1));
+  charger_->Tick();
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty());
+  // Set back by two hours, then the whole timeout passes: it ends all the same.
+  clock_.StepWall(-absl::Hours(2));
+  clock_.Advance(absl::Minutes(3) + absl::Seconds(1));
+  charger_->Tick();
+  ASSERT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+  EXPECT_EQ(FromJson<v1::SessionResult>(links_.Published(kSessionResultsTopic)[0].value)->energy_kwh(), 0);
+}
+
+TEST_F(ChargerTest, AStartPendingInTheJournalKeepsWhatIsLeftOfItsTimeoutAcrossARestart) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  clock_.Advance(absl::Minutes(2));
+  charger_ = Make();  // a new gateway process, the same state dir
+  charger_->Tick();
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty());
+  clock_.Advance(absl::Minutes(1) + absl::Seconds(1));
+  charger_->Tick();
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
 }
 
 TEST_F(ChargerTest, ARejectedOrBusyStartFailsWithAReason) {
@@ -261,7 +302,7 @@ TEST_F(ChargerTest, TheOperatorsStopAndResumeAreChangeAvailability) {
   v1::CentralCommand stop;
   stop.set_command_id("inoperative-1");
   stop.mutable_availability()->set_operative(false);
-  charger_->OnCommand(stop, kNow);
+  charger_->OnCommand(stop);
   EXPECT_THAT(links_.TakeFrame(),
               HasSubstr(R"("ChangeAvailability",{"connectorId":0,"type":"Inoperative"})"));
   Say(R"([3,"evnet-1",{"status":"Accepted"}])");
@@ -272,7 +313,7 @@ TEST_F(ChargerTest, TheOperatorsStopAndResumeAreChangeAvailability) {
   v1::CentralCommand resume;
   resume.set_command_id("operative-1");
   resume.mutable_availability()->set_operative(true);
-  charger_->OnCommand(resume, kNow);
+  charger_->OnCommand(resume);
   EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"({"connectorId":0,"type":"Operative"})"));
 }
 
@@ -283,7 +324,7 @@ TEST_F(ChargerTest, CentralsStopOfARunningSessionIsRemoteStop) {
   v1::CentralCommand stop;
   stop.set_command_id("stop-1");
   stop.mutable_stop_supply()->set_reason(v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
-  charger_->OnCommand(stop, kNow);
+  charger_->OnCommand(stop);
   EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("RemoteStopTransaction",{"transactionId":1})"));
   Say(R"([3,"evnet-2",{"status":"Accepted"}])");
   Say(R"([2,"c9","StopTransaction",{"transactionId":1,"meterStop":6000,"timestamp":"2027-01-15T08:30:00Z","reason":"Remote"}])");
@@ -324,10 +365,11 @@ TEST_F(ChargerTest, AChargerThatMovedGatewaysIsBilledWhereItStops) {
   ChargerOptions options;
   options.info.set_cp_id("OCPP-1");
   options.info.set_price_eur_per_kwh(0.40);
+  options.clock = &clock_;
   FakeLinks b_links;
   Charger b(options, b_links);
   ASSERT_TRUE(b.Recover(from_a).ok());
-  b.OnFrame(kStop, kNow);
+  b.OnFrame(kStop);
   ASSERT_EQ(b_links.Published(kSessionResultsTopic).size(), 1u);
   EXPECT_DOUBLE_EQ(
       FromJson<v1::SessionResult>(b_links.Published(kSessionResultsTopic)[0].value)->energy_kwh(),
@@ -335,11 +377,11 @@ TEST_F(ChargerTest, AChargerThatMovedGatewaysIsBilledWhereItStops) {
   b_links.Published(kSessionResultsTopic)[0].done(absl::OkStatus());
   // Back at A, which still thinks it supplies: B's newer journal wins.
   charger_->Adopt(b_links.shared.back());
-  charger_->Tick(kNow);
+  charger_->Tick();
   EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
   // And an older journal never replaces a newer one.
   charger_->Adopt(from_a);
-  charger_->Tick(kNow);
+  charger_->Tick();
   EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
 }
 

@@ -69,7 +69,7 @@ class Slot final : public ChargerLinks {
   uint64_t generation = 0;                 // network thread: one per connection
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::CentralService::Stub> stub;
-  absl::Time link_at = absl::InfinitePast();  // network thread: when to (re)link
+  absl::Time link_at = absl::InfinitePast();  // network thread: when to (re)link (steady)
   int link_failures = 0;                      // network thread
 
   absl::Mutex mu;
@@ -322,7 +322,7 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
     if (!ws_.got_text()) {
       Send(EncodeCallError("-1", {ErrorCode::kFormationViolation, "OCPP-J frames are text"}));
     } else if (slot_->connection.get() == this) {
-      slot_->charger->OnFrame(text, absl::Now());
+      slot_->charger->OnFrame(text);
     }
     Read();
   }
@@ -498,6 +498,7 @@ absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
     charger.info.set_cp_id(id);
     charger.heartbeat_interval_s = options_.heartbeat_interval_s;
     charger.call_timeout = options_.call_timeout;
+    charger.clock = options_.clock;
     charger.journal_path = absl::StrCat(options_.state_dir, "/", id, ".json");
     if (options_.pki_dir.empty()) {
       slot->channel = shared_channel_;
@@ -562,7 +563,7 @@ void Gateway::Impl::Link(Slot& slot) {
          asio::post(io_, [s, generation, command] {
            if (s->generation != generation) return;
            if (command.has_registered()) s->link_failures = 0;
-           s->charger->OnCommand(command, absl::Now());
+           s->charger->OnCommand(command);
          });
        },
        [this, s](MonitorUplink* uplink, const grpc::Status& status) {
@@ -580,7 +581,7 @@ void Gateway::Impl::Link(Slot& slot) {
            }
            s->link_failures = std::min(s->link_failures + 1, 3);
            const absl::Duration cap = absl::Milliseconds(250) * (1 << (s->link_failures - 1));
-           s->link_at = absl::Now() + absl::Milliseconds(20) +
+           s->link_at = options_.clock->Steady() + absl::Milliseconds(20) +
                         cap * absl::Uniform(jitter_, 0.0, 1.0);
          });
        }});
@@ -601,7 +602,7 @@ void Gateway::Impl::Unlink(Slot& slot) {
 }
 
 void Gateway::Impl::Tick() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = options_.clock->Steady();
   for (auto& [id, slot] : slots_) {
     if (slot->connection == nullptr) continue;
     if (now >= slot->link_at) Link(*slot);
@@ -609,7 +610,7 @@ void Gateway::Impl::Tick() {
     if (journals_->LatestRevision(id) > slot->charger->revision()) {
       slot->charger->Adopt(journals_->Latest(id));
     }
-    slot->charger->Tick(now);
+    slot->charger->Tick();
   }
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this](beast::error_code error) {

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/kafka_producer.h"
 #include "evnet/v1/types.pb.h"
 
@@ -39,6 +40,8 @@ struct GatewayOptions {
   int heartbeat_interval_s = 60;
   absl::Duration call_timeout = absl::Seconds(4);
   KafkaProducerOptions kafka;
+  // Timeouts and relinking on its steady reading; timestamps on its wall.
+  const Clock* clock = &SystemClock::Get();
 };
 
 class Gateway {
