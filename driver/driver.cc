@@ -25,6 +25,8 @@ namespace evnet {
 namespace {
 
 constexpr absl::Duration kKafkaTimeout = absl::Seconds(10);
+// Between two tries of a request Kafka did not take.
+constexpr absl::Duration kSendRetryPause = absl::Seconds(2);
 
 struct Progress {
   size_t next = 0;                 // index of the next request to send
@@ -91,6 +93,10 @@ absl::StatusOr<std::unique_ptr<Driver>> Driver::Start(DriverOptions options, std
   KafkaProducerOptions producer_options;
   producer_options.bootstrap_servers = options.kafka_bootstrap;
   producer_options.client_id = options.driver_id;
+  // A request Kafka has not taken within a try is given up and sent anew,
+  // stamped again: no stale copy lingers in the queue to arrive expired
+  // after an outage, ahead of the fresh one.
+  producer_options.delivery_timeout = kKafkaTimeout;
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(producer_options);
   if (!producer.ok()) return producer.status();
 
@@ -204,6 +210,28 @@ absl::Status Driver::Send(const std::string& request_id, const std::string& cp_i
                                    kKafkaTimeout);
 }
 
+absl::Status Driver::SendUntilTaken(const std::string& request_id, const std::string& cp_id) {
+  for (int attempt = 1;; ++attempt) {
+    absl::Status sent = Send(request_id, cp_id);
+    // Kafka's refusals of the message itself, and the driver's own files,
+    // do not mend by waiting.
+    if (sent.ok() || absl::IsInvalidArgument(sent) || absl::IsNotFound(sent) ||
+        absl::IsFailedPrecondition(sent)) {
+      if (attempt > 1 && sent.ok()) Print(absl::StrCat("Kafka took the request for ", cp_id));
+      return sent;
+    }
+    if (attempt == 1) {
+      Print(absl::StrCat("Kafka has not taken the request for ", cp_id, " (", sent.message(),
+                         "); sending it again until it does"));
+    }
+    LOG(WARNING) << options_.driver_id << " | request " << request_id << " not taken by Kafka (try "
+                 << attempt << "): " << sent;
+    if (cancelled_.WaitForNotificationWithTimeout(kSendRetryPause)) {
+      return absl::CancelledError("stopped");
+    }
+  }
+}
+
 bool Driver::WaitForOutcome(const std::string& request_id) {
   const absl::Time deadline = absl::Now() + options_.outcome_timeout;
   absl::Time next_note = absl::Now() + absl::Seconds(30);
@@ -254,7 +282,7 @@ absl::Status Driver::RunFile(const std::vector<std::string>& cp_ids) {
     // Saved before sending: after a crash the same id is sent again, in case
     // the first copy never left; central serves an id once.
     CrashPoint("driver.sending");
-    absl::Status sent = Send(request_id, cp_ids[i]);
+    absl::Status sent = SendUntilTaken(request_id, cp_ids[i]);
     if (!sent.ok()) return sent;
     Print(resumed ? absl::StrCat("Asked again for a charge at ", cp_ids[i],
                                  " (the request of before a restart, same id)")

@@ -66,7 +66,14 @@ class Driver {
   void SavePosition(int64_t offset);
   void ConsumeUpdates();
   absl::Status Show(const KafkaMessage& message);
+  // Signs the request and hands it to Kafka, waiting for Kafka to take it.
   absl::Status Send(const std::string& request_id, const std::string& cp_id);
+  // Send, again with the same id while Kafka cannot take it (down, full,
+  // not yet granting the driver's ACLs), saying so once; central serves an
+  // id once, so a copy that did get through is harmless. Ends on cancel or
+  // on an error no retry mends (a request Kafka refuses as invalid, a key
+  // that cannot be read).
+  absl::Status SendUntilTaken(const std::string& request_id, const std::string& cp_id);
   // Waits until the request's outcome has been shown; false on timeout or cancel.
   bool WaitForOutcome(const std::string& request_id);
   void Print(const std::string& line);
