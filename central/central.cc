@@ -67,6 +67,9 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       std::max(c.request_ttl + 2 * c.clock_skew, c.result_dedupe_window) + absl::Seconds(10);
   bridge.verify_results = !options.security.insecure;
   bridge.decisions_ready = [c = central.get()] { return c->transactions_->Started(); };
+  bridge.commit = [c = central.get()](std::vector<KafkaRecord> records, Done done) {
+    c->transactions_->Commit(std::move(records), std::move(done));
+  };
   if (central->kafka_authenticates_) {
     absl::StatusOr<std::string> ca = ReadFile(options.security.ca_file);
     if (!ca.ok()) return ca.status();

@@ -321,11 +321,80 @@ absl::Status KafkaBridge::Rebuild() {
     return absl::OkStatus();
   });
   if (!read.ok()) return read;
+  // A sessions topic that never held a record (its every partition ends at
+  // offset 0; compaction never moves an end back) next to a ledger that
+  // did: central was upgraded from a version without it.
+  bool sessions_new = true, ledger_used = false;
+  std::vector<KafkaTopicPartition> ledger;
+  for (const KafkaTopicPartition& tp : options.partitions) {
+    const int64_t end = (*reader)->Position(tp.topic, tp.partition);
+    if (tp.topic == kCentralSessionsTopic && end != 0) sessions_new = false;
+    if (tp.topic == kCentralLedgerTopic) {
+      ledger.push_back({tp.topic, tp.partition});
+      ledger_used |= end > 0;
+    }
+  }
+  if (sessions_new && ledger_used) {
+    if (absl::Status imported = ImportOpenSessionsFromLedger(std::move(ledger)); !imported.ok()) {
+      return imported;
+    }
+  }
   LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
             << ": " << registry_.size() << " CPs (" << cps << " records), " << enrolments
             << " enrolment records, " << session_records << " open-session records, "
             << coordinator_.RunningSessions() << " sessions open, " << decisions
             << " decisions of the last " << absl::FormatDuration(options_.ledger_window);
+  return absl::OkStatus();
+}
+
+absl::Status KafkaBridge::ImportOpenSessionsFromLedger(std::vector<KafkaTopicPartition> ledger) {
+  if (!options_.commit) return absl::OkStatus();
+  KafkaReaderOptions options;
+  options.bootstrap_servers = options_.bootstrap_servers;
+  options.client_id = "central-import";
+  options.partitions = std::move(ledger);  // whole, whatever its retention kept
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  if (!reader.ok()) return reader.status();
+  std::map<std::string, v1::DriverUpdate> accepted;  // by session id, not ended
+  absl::Status read = (*reader)->ReadToEnd(absl::Seconds(60), [&](const KafkaMessage& m) {
+    absl::StatusOr<v1::DriverUpdate> update = Parse<v1::DriverUpdate>(m);
+    if (!update.ok() || update->session_id().empty()) return absl::OkStatus();
+    if (update->kind() == v1::UPDATE_KIND_ACCEPTED) {
+      accepted[update->session_id()] = *update;
+    } else if (update->kind() == v1::UPDATE_KIND_ENDED ||
+               update->kind() == v1::UPDATE_KIND_REJECTED) {
+      // Ticketed, or a start that failed (never billed: should its CP still
+      // run it, reconciliation stops it as unasked).
+      accepted.erase(update->session_id());
+    }
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return read;
+  if (accepted.empty()) return absl::OkStatus();
+  std::vector<v1::OpenSession> opened;
+  std::vector<KafkaRecord> records;
+  for (const auto& [id, update] : accepted) {
+    v1::OpenSession record;
+    record.set_session_id(id);
+    record.set_request_id(update.request_id());
+    record.set_driver_id(update.driver_id());
+    record.set_cp_id(update.cp_id());
+    record.set_state(v1::OPEN_SESSION_STATE_ACCEPTED);
+    *record.mutable_requested_at() = update.sent_at();
+    *record.mutable_opened_at() = update.sent_at();
+    if (absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(update.cp_id()); cp.ok()) {
+      record.set_price_eur_per_kwh(cp->info().price_eur_per_kwh());
+    }
+    records.push_back({kCentralSessionsTopic, id, ToJson(record)});
+    opened.push_back(std::move(record));
+  }
+  // All or none: a crash before the commit finds the topic new again.
+  absl::Status committed = Await(
+      [&](Done done) { options_.commit(std::move(records), std::move(done)); }, kKafkaTimeout);
+  if (!committed.ok()) return committed;
+  for (const v1::OpenSession& record : opened) coordinator_.RestoreOpenSession(record);
+  LOG(WARNING) << "Central | " << kCentralSessionsTopic << " was new: imported " << opened.size()
+               << " open session(s) from the ledger of an earlier version";
   return absl::OkStatus();
 }
 

@@ -92,6 +92,10 @@ struct KafkaBridgeOptions {
   // dead central's unfinished transaction may hide its open sessions from
   // the rebuild (read_committed readers wait for it to end).
   std::function<absl::Status()> decisions_ready = [] { return absl::OkStatus(); };
+  // Writes records in one Kafka transaction (central's decisions producer):
+  // used once, to import an earlier version's open sessions. Unset: no
+  // import.
+  std::function<void(std::vector<KafkaRecord>, Done)> commit;
   // Bill only results signed by their CP's enrolled key (identities on).
   bool verify_results = false;
   // Where Kafka authenticates its clients: the network's CA (PEM). Then
@@ -121,6 +125,11 @@ class KafkaBridge {
   // Retries `step` until it succeeds or the bridge stops; false if stopped.
   bool Retry(const char* what, const std::function<absl::Status()>& step);
   absl::Status Rebuild();
+  // An earlier version kept its open sessions on its ledger only: records
+  // every session accepted there and not ended in evnet.central.sessions
+  // (one transaction) and in the coordinator. Run while that topic has
+  // never held a record.
+  absl::Status ImportOpenSessionsFromLedger(std::vector<KafkaTopicPartition> ledger);
   void WaitForMonitors();
   // Reads `topics` with their own consumer until the bridge stops; its lag
   // goes to `lag_out`.

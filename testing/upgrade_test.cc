@@ -6,9 +6,12 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/files.h"
+#include "common/json_codec.h"
+#include "common/money.h"
 #include "common/proto_time.h"
 #include "common/signing.h"
 #include "common/topics.h"
@@ -51,13 +54,25 @@ TEST(UpgradeTest, MessagesOfANewerVersionAreReadAndNothingIsLost) {
   ASSERT_EQ(accepted.size(), 1u) << n.LogOf("central");
   const std::string session = accepted[0].session_id();
   // CP-002's own engine reports progress too, and central forwards at most
-  // one sample a second: send the newer one until a driver sees it.
-  const std::string newer_telemetry =
-      absl::StrFormat(R"({"cpId":"CP-002","measuredAt":"2030-01-01T00:00:00Z",)"
+  // one sample a second: send the newer one until a driver sees it. MACed
+  // with the session's key (from central's record of it), over the fields
+  // this version knows.
+  std::string telemetry_key;
+  for (const auto& held : n.ReadAll<v1::OpenSession>(kCentralSessionsTopic, kTopicPartitions)) {
+    if (held.session_id() == session) telemetry_key = held.telemetry_key();
+  }
+  ASSERT_FALSE(telemetry_key.empty());
+  const std::string newer_fields =
+      absl::StrFormat(R"("cpId":"CP-002","measuredAt":"2030-01-01T00:00:00Z",)"
                       R"("supply":{"sessionId":"%s","driverId":"driver-newer2",)"
                       R"("powerKw":22,"energyKwh":4.25,"amountEur":1.28,)"
-                      R"("phases":3},"temperatureC":41.5})",
+                      R"("phases":3},"temperatureC":41.5)",
                       session);
+  absl::StatusOr<v1::SupplyTelemetry> known = FromJson<v1::SupplyTelemetry>("{" + newer_fields + "}");
+  ASSERT_TRUE(known.ok()) << known.status();
+  MacTelemetry(telemetry_key, *known);
+  const std::string newer_telemetry =
+      absl::StrCat("{", newer_fields, R"(,"mac":")", absl::Base64Escape(known->mac()), "\"}");
   auto newer_progress_seen = [&] {
     for (const v1::DriverUpdate& u : n.updates().For("driver-newer2")) {
       if (u.kind() == v1::UPDATE_KIND_PROGRESS && u.progress().energy_kwh() == 4.25) return true;
@@ -136,6 +151,82 @@ TEST(UpgradeTest, MessagesOfANewerVersionAreReadAndNothingIsLost) {
   EXPECT_THAT(n.LogOf("central"), ::testing::Not(HasSubstr("Set aside")));
   EXPECT_EQ(n.updates().WaitFor("driver-newer", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(1)).size(),
             1u);
+}
+
+// An earlier central kept its open sessions on its ledger only. Upgraded,
+// central finds evnet.central.sessions new, imports the sessions its ledger
+// accepted and never ended (once), and bills their results when they come.
+TEST(UpgradeTest, AnEarlierVersionsOpenSessionsAreImportedFromItsLedgerAndBilled) {
+  auto net = Network::Start({CpSpec{}, CpSpec{}});
+  ASSERT_TRUE(net.ok()) << net.status();
+  Network& n = **net;
+  ASSERT_TRUE(n.Kill("central").ok());
+
+  // What the earlier central left: one session accepted and running at
+  // CP-002, one accepted and ticketed, one whose start failed.
+  auto booked = [&](const std::string& session, const std::string& request, v1::UpdateKind kind) {
+    v1::DriverUpdate update;
+    update.set_update_id("u-" + request + "-" + v1::UpdateKind_Name(kind));
+    update.set_request_id(request);
+    update.set_driver_id("driver-earlier");
+    update.set_cp_id("CP-002");
+    update.set_session_id(session);
+    update.set_kind(kind);
+    *update.mutable_sent_at() = ToProto(absl::Now() - absl::Hours(2));
+    return n.Produce(kCentralLedgerTopic, request, ToJson(update));
+  };
+  ASSERT_TRUE(booked("s-earlier-open", "earlier-1", v1::UPDATE_KIND_ACCEPTED).ok());
+  ASSERT_TRUE(booked("s-earlier-ended", "earlier-2", v1::UPDATE_KIND_ACCEPTED).ok());
+  ASSERT_TRUE(booked("s-earlier-ended", "earlier-2", v1::UPDATE_KIND_ENDED).ok());
+  ASSERT_TRUE(booked("s-earlier-failed", "earlier-3", v1::UPDATE_KIND_REJECTED).ok());
+
+  ASSERT_TRUE(n.Restart("central").ok());
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(n.LogOf("central"), "imported 1 open session"); },
+                      absl::Seconds(30)))
+      << n.LogOf("central");
+
+  // Its CP's result comes (the car left while central was being upgraded):
+  // billed once, at the CP's registered price.
+  v1::SessionResult result;
+  result.set_session_id("s-earlier-open");
+  result.set_request_id("earlier-1");
+  result.set_cp_id("CP-002");
+  result.set_driver_id("driver-earlier");
+  *result.mutable_started_at() = ToProto(absl::Now() - absl::Hours(2));
+  *result.mutable_ended_at() = ToProto(absl::Now() - absl::Minutes(1));
+  result.set_energy_kwh(30.5);
+  result.set_price_eur_per_kwh(0.30);
+  result.set_amount_cents(AmountCents(30.5, 0.30));
+  result.set_amount_eur(EurOfCents(result.amount_cents()));
+  result.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
+  ASSERT_TRUE(SignResult(*ReadFile(n.pki_dir() + "/cp/CP-002.key"), result).ok());
+  ASSERT_TRUE(n.Produce(kSessionResultsTopic, "CP-002", ToJson(result)).ok());
+  auto tickets = [&] {
+    std::vector<v1::SessionResult> out;
+    for (const auto& u : n.ReadAll<v1::DriverUpdate>(kCentralLedgerTopic, kTopicPartitions)) {
+      if (u.kind() == v1::UPDATE_KIND_ENDED && u.session_id() == "s-earlier-open") {
+        out.push_back(u.ticket());
+      }
+    }
+    return out;
+  };
+  ASSERT_TRUE(WaitFor([&] { return !tickets().empty(); }, absl::Seconds(30))) << n.LogOf("central");
+  EXPECT_EQ(tickets()[0].amount_cents(), 915);
+
+  // Restarted again, central imports nothing more: the topic is no longer new.
+  auto count = [&](const std::string& needle) {
+    const std::string log = n.FullLogOf("central");
+    size_t times = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++times;
+    return times;
+  };
+  ASSERT_EQ(count("Rebuilt from Kafka"), 2u);
+  ASSERT_TRUE(n.Kill("central").ok());
+  ASSERT_TRUE(n.Restart("central").ok());
+  ASSERT_TRUE(WaitFor([&] { return count("Rebuilt from Kafka") == 3; }, absl::Seconds(30)))
+      << n.LogOf("central");
+  EXPECT_EQ(count("open session(s) from the ledger"), 1u) << n.FullLogOf("central");
+  EXPECT_EQ(tickets().size(), 1u);
 }
 
 }  // namespace
