@@ -11,6 +11,7 @@
 #include "common/ids.h"
 #include "common/money.h"
 #include "common/proto_time.h"
+#include "common/signing.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 
@@ -64,9 +65,11 @@ SessionCoordinator::SessionCoordinator(CoordinatorOptions options, Clock& clock,
       ticketed_(options.result_dedupe_window),
       refused_(options.result_dedupe_window) {}
 
-void SessionCoordinator::AddOpenLocked(const v1::Session& session) {
+void SessionCoordinator::AddOpenLocked(const v1::Session& session,
+                                       const std::string& telemetry_key) {
   Open& open = open_[session.session_id()];
   open.session = session;
+  open.telemetry_key = telemetry_key;
   open_by_cp_[session.cp_id()] = session.session_id();
   open_by_driver_[session.driver_id()] = session.session_id();
 }
@@ -130,6 +133,7 @@ void SessionCoordinator::RestoreOpenSession(const v1::OpenSession& record) {
   Open& open = open_[id];
   open.session = session;
   open.record = record;
+  open.telemetry_key = record.telemetry_key();
 }
 
 void SessionCoordinator::RestoreClosedSession(const std::string& session_id) {
@@ -170,7 +174,8 @@ void SessionCoordinator::RestoreUpdate(const v1::DriverUpdate& update) {
 }
 
 v1::OpenSession SessionCoordinator::RecordOf(const v1::Session& session,
-                                             v1::OpenSessionState state) const {
+                                             v1::OpenSessionState state,
+                                             const std::string& telemetry_key) const {
   v1::OpenSession record;
   record.set_session_id(session.session_id());
   record.set_request_id(session.request_id());
@@ -179,6 +184,7 @@ v1::OpenSession SessionCoordinator::RecordOf(const v1::Session& session,
   record.set_state(state);
   *record.mutable_requested_at() = session.requested_at();
   *record.mutable_opened_at() = ToProto(clock_.Now());
+  record.set_telemetry_key(telemetry_key);
   if (absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(session.cp_id()); cp.ok()) {
     record.set_price_eur_per_kwh(cp->info().price_eur_per_kwh());
   }
@@ -265,7 +271,8 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
         (it->second.session.state() == v1::SESSION_STATE_SUPPLYING || it->second.started)) {
       created = it->second;
       if (created->record.session_id().empty()) {
-        created->record = RecordOf(created->session, v1::OPEN_SESSION_STATE_ACCEPTED);
+        created->record = RecordOf(created->session, v1::OPEN_SESSION_STATE_ACCEPTED,
+                                   created->telemetry_key);
       }
     }
   }
@@ -286,11 +293,14 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
     // Central died after starting this very session and before saying so:
     // the CP is supplying it, so it is accepted, not refused as busy.
     // Billable once its acceptance is in Kafka (PublishAccepted).
+    // The key its CP was sent died with that central: a new one, which no
+    // telemetry carries, so that none is believed (its ticket still comes).
+    const std::string key = NewTelemetryKey();
     const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_STARTING);
-    const v1::OpenSession record = RecordOf(running, v1::OPEN_SESSION_STATE_ACCEPTED);
+    const v1::OpenSession record = RecordOf(running, v1::OPEN_SESSION_STATE_ACCEPTED, key);
     {
       absl::MutexLock lock(&mu_);
-      AddOpenLocked(running);
+      AddOpenLocked(running, key);
       open_[session_id].started = true;
       unasked_.erase(session_id);
     }
@@ -302,6 +312,7 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
   }
 
   std::string busy;
+  const std::string telemetry_key = NewTelemetryKey();
   {
     absl::MutexLock lock(&mu_);
     if (auto d = open_by_driver_.find(request.driver_id()); d != open_by_driver_.end()) {
@@ -310,7 +321,7 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
     } else if (open_by_cp_.contains(cp)) {
       busy = absl::StrCat(cp, " is busy (SUPPLYING)");
     } else {
-      AddOpenLocked(SessionFor(request, session_id, v1::SESSION_STATE_STARTING));
+      AddOpenLocked(SessionFor(request, session_id, v1::SESSION_STATE_STARTING), telemetry_key);
     }
   }
   if (!busy.empty()) return Reject(request, "busy", busy, std::nullopt, std::move(done));
@@ -323,6 +334,7 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
   start->set_session_id(session_id);
   start->set_request_id(request.request_id());
   start->set_driver_id(request.driver_id());
+  start->set_telemetry_key(telemetry_key);
   // Checked in the CP's command order: an operator's stop that got there
   // first wins, and the start is never sent to a stopped CP.
   auto still_active = [this, cp]() -> absl::Status {
@@ -363,6 +375,7 @@ void SessionCoordinator::Started(const v1::DriverRequest& request, const std::st
     return Reject(request, "start_failed", reason, std::move(refused), std::move(done));
   }
   v1::Session session;
+  std::string telemetry_key;
   {
     absl::MutexLock lock(&mu_);
     auto it = open_.find(session_id);
@@ -372,11 +385,13 @@ void SessionCoordinator::Started(const v1::DriverRequest& request, const std::st
     }
     it->second.started = true;
     session = it->second.session;
+    telemetry_key = it->second.telemetry_key;
   }
   session.set_state(v1::SESSION_STATE_SUPPLYING);
   CrashPoint("central.accepting");  // the CP supplies it; nothing says so yet
   metrics_.RequestAccepted(clock_.Now() - FromProto(request.requested_at()));
-  PublishAccepted(session, RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED), std::move(done));
+  PublishAccepted(session, RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED, telemetry_key),
+                  std::move(done));
 }
 
 void SessionCoordinator::PublishAccepted(const v1::Session& session,
@@ -541,7 +556,8 @@ absl::Status SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& tele
   if (absl::Status valid = ValidateTelemetry(telemetry); !valid.ok()) return valid;
   const std::string& id = telemetry.supply().session_id();
   const absl::Time now = clock_.Now();
-  v1::DriverUpdate progress;
+  std::optional<v1::DriverUpdate> progress;
+  absl::Status forged;  // the first sample of the session that was not its CP's
   {
     absl::MutexLock lock(&mu_);
     auto it = open_.find(id);
@@ -552,19 +568,31 @@ absl::Status SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& tele
                                                      open.session.cp_id(), ", not at ",
                                                      telemetry.cp_id()));
     }
-    *open.session.mutable_supply() = telemetry.supply();
-    // Old samples (read again after a restart) update the record, not drivers.
-    if (now - FromProto(telemetry.measured_at()) > options_.progress_interval * 3) {
-      return absl::OkStatus();
+    if (absl::Status mac = CheckTelemetryMac(open.telemetry_key, telemetry); !mac.ok()) {
+      // Whoever else can write telemetry (another CP, a gateway, a revoked
+      // certificate Kafka still admits) cannot speak for the session.
+      if (!std::exchange(open.forged_telemetry_seen, true)) forged = mac;
+    } else {
+      *open.session.mutable_supply() = telemetry.supply();
+      // Old samples (read again after a restart) update the record, not drivers.
+      const bool fresh = now - FromProto(telemetry.measured_at()) <= options_.progress_interval * 3;
+      if (fresh && now - open.last_progress >= options_.progress_interval) {
+        open.last_progress = now;
+        const int n = ++open.progress_count;
+        progress = NewUpdate(open.session, v1::UPDATE_KIND_PROGRESS, absl::StrCat("progress-", n));
+        *progress->mutable_progress() = telemetry.supply();
+      }
     }
-    if (now - open.last_progress < options_.progress_interval) return absl::OkStatus();
-    open.last_progress = now;
-    const int n = ++open.progress_count;
-    progress = NewUpdate(open.session, v1::UPDATE_KIND_PROGRESS, absl::StrCat("progress-", n));
-    *progress.mutable_progress() = telemetry.supply();
   }
+  if (!forged.ok()) {
+    LOG(WARNING) << "Central | Telemetry for session " << id << " at " << telemetry.cp_id()
+                 << " set aside: " << forged.message() << " (said once per session)";
+    Audit("telemetry", telemetry.cp_id(), "refused",
+          absl::StrCat("session ", id, ": ", forged.message()));
+  }
+  if (!progress.has_value()) return absl::OkStatus();
   // Progress is best effort: the next sample brings a newer one.
-  publisher_.Publish(progress, [](absl::Status published) {
+  publisher_.Publish(*progress, [](absl::Status published) {
     if (!published.ok()) VLOG(1) << "progress update not sent: " << published;
   });
   return absl::OkStatus();

@@ -129,6 +129,9 @@ class SessionCoordinator {
     int progress_count = 0;
     // Since when its CP, reporting and healthy, no longer runs it.
     absl::Time missing_since = absl::InfiniteFuture();
+    // Sent to its CP with the start: its telemetry must carry its MAC.
+    std::string telemetry_key;
+    bool forged_telemetry_seen = false;  // said (log, audit) once per session
   };
   // A session refused to its driver that its CP may still run.
   struct Refused {
@@ -155,14 +158,16 @@ class SessionCoordinator {
   void PublishAccepted(const v1::Session& session, const v1::OpenSession& record, Done done);
   void Started(const v1::DriverRequest& request, const std::string& session_id,
                absl::Status started, Done done);
-  void AddOpenLocked(const v1::Session& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddOpenLocked(const v1::Session& session, const std::string& telemetry_key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Closes `session` if open; with a ticket, keeps it among the ended ones.
   void EndLocked(const v1::Session& session, const v1::SessionResult* ticket)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Open* OpenAtLocked(const std::string& cp_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::DriverUpdate NewUpdate(const v1::Session& session, v1::UpdateKind kind,
                              const std::string& suffix) const;
-  v1::OpenSession RecordOf(const v1::Session& session, v1::OpenSessionState state) const;
+  v1::OpenSession RecordOf(const v1::Session& session, v1::OpenSessionState state,
+                           const std::string& telemetry_key = "") const;
   // Sends a stop for `session_id` to `cp_id`, for a session not billed.
   void SendStop(const std::string& cp_id, const std::string& session_id);
   // Closes an accepted session whose result never came: a zero ticket.

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
+#include "common/signing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -734,6 +735,7 @@ TEST_F(CoordinatorTest, TheDriverIsToldOnceWhenItsCpBreaks) {
 
 TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
   ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  const std::string key = sender_.sent[0].second.start_supply().telemetry_key();
   publisher_.updates.clear();
   for (int i = 0; i < 6; ++i) {
     v1::SupplyTelemetry telemetry;
@@ -741,12 +743,83 @@ TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
     telemetry.mutable_supply()->set_session_id("s-r-1");
     telemetry.mutable_supply()->set_energy_kwh(0.01 * i);
     *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+    MacTelemetry(key, telemetry);
     coordinator_.HandleTelemetry(telemetry);
     clock_.Advance(absl::Seconds(1));
   }
   ASSERT_EQ(publisher_.updates.size(), 3u);
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_PROGRESS);
   EXPECT_NE(publisher_.updates[0].update_id(), publisher_.updates[1].update_id());
+}
+
+TEST_F(CoordinatorTest, OnlyTelemetryMacedWithTheSessionsKeyReachesItsDriver) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  // A key of its own, sent to the CP with the start and held with the session.
+  const std::string key = sender_.sent[0].second.start_supply().telemetry_key();
+  ASSERT_EQ(key.size(), 32u);
+  EXPECT_EQ(publisher_.held.at("s-r-1").telemetry_key(), key);
+  ASSERT_TRUE(Handle(Request("r-2", "CP-002", "driver-bob"), Message(8, "driver-bob")).ok());
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  EXPECT_NE(sender_.sent[1].second.start_supply().telemetry_key(), key);
+  publisher_.updates.clear();
+
+  auto sample = [&](double kwh) {
+    v1::SupplyTelemetry telemetry;
+    telemetry.set_cp_id("CP-001");
+    telemetry.mutable_supply()->set_session_id("s-r-1");
+    telemetry.mutable_supply()->set_driver_id("driver-alice");
+    telemetry.mutable_supply()->set_energy_kwh(kwh);
+    *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+    return telemetry;
+  };
+  // Unsigned, or MACed with another key (another CP's session's): dropped,
+  // audited once for the session.
+  EXPECT_TRUE(coordinator_.HandleTelemetry(sample(9)).ok());
+  v1::SupplyTelemetry other = sample(9);
+  MacTelemetry(sender_.sent[1].second.start_supply().telemetry_key(), other);
+  EXPECT_TRUE(coordinator_.HandleTelemetry(other).ok());
+  // MACed right, then changed on the way.
+  v1::SupplyTelemetry changed = sample(1);
+  MacTelemetry(key, changed);
+  changed.mutable_supply()->set_energy_kwh(9);
+  EXPECT_TRUE(coordinator_.HandleTelemetry(changed).ok());
+  EXPECT_TRUE(publisher_.updates.empty());
+  std::vector<v1::AuditRecord> audit = audit_.records();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].action(), "telemetry");
+  EXPECT_EQ(audit[0].result(), "refused");
+  EXPECT_THAT(audit[0].reason(), HasSubstr("s-r-1"));
+
+  // Its CP's own sample goes to the driver.
+  v1::SupplyTelemetry own = sample(1.5);
+  MacTelemetry(key, own);
+  EXPECT_TRUE(coordinator_.HandleTelemetry(own).ok());
+  ASSERT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_PROGRESS);
+  EXPECT_EQ(publisher_.updates[0].progress().energy_kwh(), 1.5);
+}
+
+TEST_F(CoordinatorTest, ARestartedCentralChecksTelemetryWithTheKeyItsSessionRecordHolds) {
+  v1::OpenSession record;
+  record.set_session_id("s-r-9");
+  record.set_request_id("r-9");
+  record.set_driver_id("driver-alice");
+  record.set_cp_id("CP-001");
+  record.set_state(v1::OPEN_SESSION_STATE_ACCEPTED);
+  record.set_telemetry_key(std::string(32, 'k'));
+  SessionCoordinator restarted(Options(), clock_, registry_, sender_, publisher_, metrics_);
+  restarted.RestoreOpenSession(record);
+  restarted.FinishRestore();
+  v1::SupplyTelemetry telemetry;
+  telemetry.set_cp_id("CP-001");
+  telemetry.mutable_supply()->set_session_id("s-r-9");
+  telemetry.mutable_supply()->set_energy_kwh(2);
+  *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+  EXPECT_TRUE(restarted.HandleTelemetry(telemetry).ok());
+  EXPECT_TRUE(publisher_.updates.empty());
+  MacTelemetry(record.telemetry_key(), telemetry);
+  EXPECT_TRUE(restarted.HandleTelemetry(telemetry).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
 }
 
 TEST_F(CoordinatorTest, OperatorStopEndsTheRunningSession) {

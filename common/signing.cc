@@ -1,12 +1,16 @@
 #include "common/signing.h"
 
+#include <cstdlib>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "openssl/crypto.h"
 #include "openssl/evp.h"
+#include "openssl/hmac.h"
 #include "openssl/pem.h"
+#include "openssl/rand.h"
 #include "openssl/x509.h"
 #include "openssl/x509_vfy.h"
 
@@ -135,6 +139,56 @@ std::string SignedBytes(const v1::DriverRequest& request) {
   asked.set_cp_id(request.cp_id());
   *asked.mutable_requested_at() = request.requested_at();
   return Deterministic(asked);
+}
+
+std::string NewTelemetryKey() {
+  std::string key(32, '\0');
+  // Fails only when the system has no entropy at all: then nothing here is safe.
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), key.size()) != 1) abort();
+  return key;
+}
+
+std::string TelemetryMacBytes(const v1::SupplyTelemetry& telemetry) {
+  v1::SupplyTelemetry covered;
+  covered.set_cp_id(telemetry.cp_id());
+  v1::SupplySnapshot& supply = *covered.mutable_supply();
+  supply.set_session_id(telemetry.supply().session_id());
+  supply.set_driver_id(telemetry.supply().driver_id());
+  supply.set_power_kw(telemetry.supply().power_kw());
+  supply.set_energy_kwh(telemetry.supply().energy_kwh());
+  supply.set_amount_eur(telemetry.supply().amount_eur());
+  *supply.mutable_started_at() = telemetry.supply().started_at();
+  *covered.mutable_measured_at() = telemetry.measured_at();
+  return Deterministic(covered);
+}
+
+namespace {
+
+std::string Hmac(const std::string& key, const std::string& data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &length);
+  return std::string(reinterpret_cast<const char*>(mac), length);
+}
+
+}  // namespace
+
+void MacTelemetry(const std::string& key, v1::SupplyTelemetry& telemetry) {
+  if (key.empty()) return;
+  telemetry.set_mac(Hmac(key, TelemetryMacBytes(telemetry)));
+}
+
+absl::Status CheckTelemetryMac(const std::string& key, const v1::SupplyTelemetry& telemetry) {
+  if (key.empty()) return absl::OkStatus();
+  const std::string expected = Hmac(key, TelemetryMacBytes(telemetry));
+  if (telemetry.mac().size() != expected.size() ||
+      CRYPTO_memcmp(telemetry.mac().data(), expected.data(), expected.size()) != 0) {
+    return absl::PermissionDeniedError(
+        telemetry.mac().empty() ? "telemetry without the session's MAC"
+                                : "telemetry whose MAC is not the session's key's");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace evnet

@@ -40,6 +40,23 @@ absl::Status SignResult(const std::string& key_pem, v1::SessionResult& result);
 // signature, the certificate, nor fields a newer driver adds.
 std::string SignedBytes(const v1::DriverRequest& request);
 
+// A session's telemetry is vouched for with a secret central shares with
+// its CP alone (one HMAC per sample, where an ECDSA verify per sample would
+// cost central a core at 10,000 supplying CPs).
+//
+// 32 random bytes: a new session's telemetry key.
+std::string NewTelemetryKey();
+// What a sample's MAC covers: its CP, its session's snapshot and when it was
+// measured, serialized deterministically; not the MAC, nor fields a newer
+// CP adds.
+std::string TelemetryMacBytes(const v1::SupplyTelemetry& telemetry);
+// Sets `telemetry`'s MAC with `key`; an empty key (a session of a central
+// that predates keys) leaves it unset.
+void MacTelemetry(const std::string& key, v1::SupplyTelemetry& telemetry);
+// OK when `telemetry` carries the MAC of `key` (or `key` is empty);
+// PERMISSION_DENIED otherwise. Compared in constant time.
+absl::Status CheckTelemetryMac(const std::string& key, const v1::SupplyTelemetry& telemetry);
+
 }  // namespace evnet
 
 #endif  // EVNET_COMMON_SIGNING_H_

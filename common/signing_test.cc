@@ -1,6 +1,8 @@
 #include "common/signing.h"
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "common/files.h"
 #include "gtest/gtest.h"
@@ -123,6 +125,42 @@ TEST(SigningTest, ADriversRequestIsItsOwnAndItsCertificateMustBeOfTheNetworksCa)
   EXPECT_EQ(expired.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(expired.message().find("expired"), std::string::npos) << expired;
   EXPECT_EQ(CheckIssuedBy(ca, "").code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(SigningTest, TelemetryIsMacedWithItsSessionsKeyAndAnyChangeOrOtherKeyFails) {
+  const std::string key = NewTelemetryKey();
+  ASSERT_EQ(key.size(), 32u);
+  EXPECT_NE(NewTelemetryKey(), key);
+  v1::SupplyTelemetry telemetry;
+  telemetry.set_cp_id("CP-001");
+  telemetry.mutable_supply()->set_session_id("s-1");
+  telemetry.mutable_supply()->set_driver_id("driver-alice");
+  telemetry.mutable_supply()->set_energy_kwh(1.25);
+  telemetry.mutable_measured_at()->set_seconds(1800000000);
+  EXPECT_EQ(CheckTelemetryMac(key, telemetry).code(), absl::StatusCode::kPermissionDenied);
+  MacTelemetry(key, telemetry);
+  EXPECT_EQ(telemetry.mac().size(), 32u);
+  EXPECT_TRUE(CheckTelemetryMac(key, telemetry).ok());
+  EXPECT_EQ(CheckTelemetryMac(NewTelemetryKey(), telemetry).code(),
+            absl::StatusCode::kPermissionDenied);
+  for (auto change : std::vector<std::function<void(v1::SupplyTelemetry&)>>{
+           [](v1::SupplyTelemetry& t) { t.set_cp_id("CP-002"); },
+           [](v1::SupplyTelemetry& t) { t.mutable_supply()->set_session_id("s-2"); },
+           [](v1::SupplyTelemetry& t) { t.mutable_supply()->set_energy_kwh(12.5); },
+           [](v1::SupplyTelemetry& t) { t.mutable_supply()->set_power_kw(50); },
+           [](v1::SupplyTelemetry& t) { t.mutable_measured_at()->set_seconds(1800000001); },
+           [](v1::SupplyTelemetry& t) { t.mutable_mac()->back() ^= 1; },
+           [](v1::SupplyTelemetry& t) { t.mutable_mac()->pop_back(); }}) {
+    v1::SupplyTelemetry changed = telemetry;
+    change(changed);
+    EXPECT_EQ(CheckTelemetryMac(key, changed).code(), absl::StatusCode::kPermissionDenied);
+  }
+  // A session of a central that made no key: nothing to check, nothing set.
+  v1::SupplyTelemetry unkeyed = telemetry;
+  unkeyed.clear_mac();
+  MacTelemetry("", unkeyed);
+  EXPECT_TRUE(unkeyed.mac().empty());
+  EXPECT_TRUE(CheckTelemetryMac("", unkeyed).ok());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "common/crash_point.h"
 #include "common/money.h"
 #include "common/proto_time.h"
+#include "common/signing.h"
 #include "common/validation.h"
 #include "cp_engine/meter.h"
 #include "glog/logging.h"
@@ -221,6 +222,7 @@ void ChargingEngine::Tick() {
       telemetry.set_cp_id(options_.info.cp_id());
       *telemetry.mutable_supply() = SnapshotLocked(steady);
       *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+      MacTelemetry(supply_->request.telemetry_key(), telemetry);
       SaveJournalLocked();
       publisher_.PublishTelemetry(telemetry);
     }

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/money.h"
 #include "common/proto_time.h"
+#include "common/signing.h"
 #include "cp_engine/meter.h"
 #include "gtest/gtest.h"
 
@@ -72,6 +73,20 @@ class ChargingEngineTest : public ::testing::Test {
   FakeClock clock_;
   FakePublisher publisher_;
 };
+
+TEST_F(ChargingEngineTest, TelemetryCarriesTheMacOfTheSessionsKey) {
+  v1::StartSupplyRequest start = Start("s-1");
+  start.set_telemetry_key(std::string(32, 'k'));
+  ChargingEngine engine(Options("mac"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(start).ok());
+  TickFor(engine, 3);
+  ASSERT_EQ(publisher_.telemetry_.size(), 3u);
+  for (const v1::SupplyTelemetry& t : publisher_.telemetry_) {
+    EXPECT_TRUE(CheckTelemetryMac(start.telemetry_key(), t).ok());
+    EXPECT_FALSE(CheckTelemetryMac(std::string(32, 'x'), t).ok());
+  }
+}
 
 TEST_F(ChargingEngineTest, SuppliesAndBillsWhatPowerDurationAndPriceSay) {
   ChargingEngine engine(Options("bill"), clock_, publisher_);

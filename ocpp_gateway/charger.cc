@@ -336,6 +336,7 @@ void Charger::OnMeterValues(const Message& request, absl::Time now) {
   telemetry.set_cp_id(id());
   *telemetry.mutable_supply() = supply;
   *telemetry.mutable_measured_at() = ToProto(measured);
+  MacTelemetry(t->session().telemetry_key(), telemetry);
   if (absl::Status valid = ValidateTelemetry(telemetry); !valid.ok()) {
     LOG(WARNING) << "OCPP:" << id() << " | Meter values not sent on: " << valid.message();
     return;

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/json_codec.h"
+#include "common/signing.h"
 #include "common/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -76,6 +77,7 @@ class FakeLinks : public ChargerLinks {
 };
 
 const absl::Time kNow = absl::FromUnixSeconds(1800000000);
+const std::string kTelemetryKey(32, 'k');
 
 class ChargerTest : public ::testing::Test {
  protected:
@@ -108,6 +110,7 @@ class ChargerTest : public ::testing::Test {
     command.mutable_start_supply()->set_session_id(session);
     command.mutable_start_supply()->set_request_id(session.substr(2));
     command.mutable_start_supply()->set_driver_id("driver-alice");
+    command.mutable_start_supply()->set_telemetry_key(kTelemetryKey);
     charger_->OnCommand(command);
     return links_.TakeFrame();
   }
@@ -161,6 +164,7 @@ TEST_F(ChargerTest, ASessionIsBilledFromTheChargersMeterOnce) {
   EXPECT_DOUBLE_EQ(telemetry->supply().energy_kwh(), 2.5);  // 7500 - 5000 Wh
   EXPECT_DOUBLE_EQ(telemetry->supply().power_kw(), 11);
   EXPECT_DOUBLE_EQ(telemetry->supply().amount_eur(), 1.0);
+  EXPECT_TRUE(CheckTelemetryMac(kTelemetryKey, *telemetry).ok());  // central's key for the session
 
   // Answered only once Kafka has the result.
   EXPECT_EQ(Say(kStop), "");

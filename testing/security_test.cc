@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "common/files.h"
 #include "common/json_codec.h"
 #include "common/kafka_admin.h"
@@ -399,6 +401,34 @@ TEST(SecurityTest, AForgedResultIsNotBilledAndAReplayedOneNotTwice) {
     EXPECT_NE(u.kind(), v1::UPDATE_KIND_ENDED) << "a forged result was billed";
   }
   EXPECT_EQ(n.Status("CP-001"), v1::CP_STATUS_SUPPLYING);
+
+  // Telemetry for the session, written with CP-002's certificate as kcat
+  // writes it (Kafka lets every CP write the topic): not its CP's key's
+  // MAC, so its driver never sees it; audited once.
+  const std::string fake_progress = absl::StrFormat(
+      R"({"cpId":"CP-001","measuredAt":"%s","supply":{"sessionId":"%s",)"
+      R"("driverId":"driver-alice","powerKw":22,"energyKwh":77,"amountEur":23.1}})",
+      absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone()),
+      sessions[0].session_id());
+  for (int i = 0; i < 3; ++i) {
+    KcatRun sent = Kcat(n, "cp", "CP-002", absl::StrCat("-P -t ", kSupplyTelemetryTopic, " -k CP-001"),
+                        fake_progress);
+    ASSERT_EQ(sent.exit_code, 0) << sent.output;
+  }
+  ASSERT_TRUE(WaitFor([&] { return !Matching(n.Audit(), "telemetry", "CP-001", "refused").empty(); },
+                      absl::Seconds(15)))
+      << n.LogOf("central");
+  // The engine's own samples still reach the driver after the forged ones.
+  const size_t progress_before =
+      n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_PROGRESS, 1, absl::Seconds(1)).size();
+  EXPECT_GT(n.updates()
+                .WaitFor("driver-alice", v1::UPDATE_KIND_PROGRESS, progress_before + 1, absl::Seconds(10))
+                .size(),
+            progress_before);
+  for (const v1::DriverUpdate& u : n.updates().For("driver-alice")) {
+    EXPECT_NE(u.progress().energy_kwh(), 77) << "forged telemetry reached the driver";
+  }
+  EXPECT_EQ(Matching(n.Audit(), "telemetry", "CP-001", "refused").size(), 1u);
 
   // Meanwhile the driver's certificate is renewed: central still seals to
   // the key the driver asked with, and the driver still opens its ticket.

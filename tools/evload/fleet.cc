@@ -68,6 +68,7 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   bool broken ABSL_GUARDED_BY(mu) = false;
   absl::Time broken_since ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   v1::SupplySnapshot session ABSL_GUARDED_BY(mu);  // session_id set while supplying
+  std::string telemetry_key ABSL_GUARDED_BY(mu);   // the session's, from its start
   absl::Time started ABSL_GUARDED_BY(mu);
   int64_t reports ABSL_GUARDED_BY(mu) = 0;
   int64_t sessions ABSL_GUARDED_BY(mu) = 0;
@@ -178,6 +179,7 @@ void SimulatedCp::Second(absl::Duration session_length) {
       telemetry.set_cp_id(id_);
       *telemetry.mutable_supply() = session;
       *telemetry.mutable_measured_at() = ToProto(now);
+      MacTelemetry(telemetry_key, telemetry);
       (void)producer_.Produce(kSupplyTelemetryTopic, id_, ToJson(telemetry), [](absl::Status) {});
     }
   }
@@ -228,6 +230,7 @@ void SimulatedCp::OnCommand(const v1::CentralCommand& command, MonitorUplink& li
     } else {
       session.set_session_id(start.session_id());
       session.set_driver_id(start.driver_id());
+      telemetry_key = start.telemetry_key();
       session.set_power_kw(kPowerKw);
       *session.mutable_started_at() = ToProto(now);
       started = now;
