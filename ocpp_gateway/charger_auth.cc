@@ -41,7 +41,8 @@ std::string ChargerCredentialLine(absl::string_view charge_box_id, absl::string_
 
 absl::Status AuthorizeCharger(const std::string& charge_box_id, const std::string& certificate_pem,
                               absl::string_view authorization,
-                              const std::string& credentials_file) {
+                              const std::string& credentials_file,
+                              const std::string& enrolled_certificate_pem) {
   if (!certificate_pem.empty()) {  // profile 3
     absl::StatusOr<PeerIdentity> identity = IdentityOfCertificate(certificate_pem);
     if (!identity.ok()) {
@@ -51,6 +52,14 @@ absl::Status AuthorizeCharger(const std::string& charge_box_id, const std::strin
     if (!identity->Is(kRoleCp, charge_box_id)) {
       return absl::PermissionDeniedError(absl::StrCat(
           "the client certificate is ", identity->ToString(), "'s, not cp ", charge_box_id, "'s"));
+    }
+    if (!enrolled_certificate_pem.empty()) {
+      absl::StatusOr<PeerIdentity> enrolled = IdentityOfCertificate(enrolled_certificate_pem);
+      if (!enrolled.ok() || enrolled->certificate_sha256 != identity->certificate_sha256) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "the client certificate names ", charge_box_id,
+            " but is not the one it is enrolled with (renewed since?)"));
+      }
     }
     return absl::OkStatus();
   }

@@ -21,11 +21,15 @@ namespace evnet::ocpp {
 // file has lines "<chargeBoxId>:sha256:<hex>" (read at each call, so that
 // an enrolment takes effect at once; empty path: no passwords).
 // UNAUTHENTICATED: no identity or a wrong password; PERMISSION_DENIED: the
-// identity of another charger.
+// identity of another charger. `enrolled_certificate_pem`, when given, is
+// the certificate the charger is enrolled with (the one the gateway speaks
+// for it with): a client certificate must then be that very one, not any
+// other of the CA naming the charger (an older one, since renewed).
 absl::Status AuthorizeCharger(const std::string& charge_box_id,
                               const std::string& certificate_pem,
                               absl::string_view authorization,
-                              const std::string& credentials_file);
+                              const std::string& credentials_file,
+                              const std::string& enrolled_certificate_pem = "");
 
 // OK if `pki_dir` is what a gateway should hold: ca.crt and its chargers'
 // cp/<id>.crt and .key. FAILED_PRECONDITION if it holds the network CA's

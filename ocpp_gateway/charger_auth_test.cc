@@ -58,6 +58,22 @@ TEST_F(ChargerAuthTest, Profile3TakesACertificateNamingTheCharger) {
       "OCPP-1", pem("cp/OCPP-2.crt"), Basic("OCPP-1", "s3cret-of-one"), credentials_)));
 }
 
+TEST_F(ChargerAuthTest, Profile3TakesOnlyTheCertificateTheChargerIsEnrolledWith) {
+  absl::StatusOr<std::string> pki = test::MakeTestPki("pinned", {"cp OCPP-1"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string first = ReadFile(*pki + "/cp/OCPP-1.crt").value_or("");
+  // Renewed: the charger's old certificate still names it and is of the CA.
+  ASSERT_TRUE(test::Evpki("issue", *pki, "cp OCPP-1").ok());
+  const std::string renewed = ReadFile(*pki + "/cp/OCPP-1.crt").value_or("");
+  ASSERT_NE(first, renewed);
+  EXPECT_TRUE(AuthorizeCharger("OCPP-1", renewed, "", credentials_, renewed).ok());
+  const absl::Status old = AuthorizeCharger("OCPP-1", first, "", credentials_, renewed);
+  EXPECT_TRUE(absl::IsPermissionDenied(old)) << old;
+  EXPECT_NE(std::string(old.message()).find("not the one it is enrolled with"), std::string::npos);
+  // Without a pin (no PKI folder), the name is all that is checked.
+  EXPECT_TRUE(AuthorizeCharger("OCPP-1", first, "", credentials_).ok());
+}
+
 TEST(GatewayPkiTest, AFolderWithTheCasKeyIsRefused) {
   const std::string pki = std::string(getenv("TEST_TMPDIR")) + "/gateway-pki";
   ASSERT_TRUE(MakePrivateDir(pki + "/cp").ok());

@@ -254,11 +254,19 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
       return Refuse(http::status::bad_request, "the subprotocol ocpp1.6 is required");
     }
     if constexpr (kTls) {
+      // Pinned to the certificate the gateway speaks for the charger with,
+      // which central checks is the enrolled one (read at each connection,
+      // so a renewal takes at once).
+      std::string enrolled;
+      if (!gateway_.options().pki_dir.empty()) {
+        enrolled = ReadFile(absl::StrCat(gateway_.options().pki_dir, "/cp/", id, ".crt"))
+                       .value_or("");
+      }
       absl::Status allowed = AuthorizeCharger(
           id, PeerCertificate(),
           absl::string_view(request_[http::field::authorization].data(),
                             request_[http::field::authorization].size()),
-          gateway_.options().credentials_file);
+          gateway_.options().credentials_file, enrolled);
       if (!allowed.ok()) {
         return Refuse(absl::IsPermissionDenied(allowed) ? http::status::forbidden
                                                         : http::status::unauthorized,
