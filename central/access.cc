@@ -23,11 +23,15 @@ absl::StatusOr<Actor> Access::RequireOperator(const grpc::ServerContextBase& con
   if (insecure_) return ActorOf(context);
   absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
   const Actor actor = ActorOf(peer, context);
-  if (peer.ok() && peer->role == kRoleOperator) return actor;
-  const absl::Status refused =
+  absl::Status refused =
       !peer.ok() ? peer.status()
-                 : absl::PermissionDeniedError(absl::StrCat(
-                       peer->ToString(), " is not an operator; only operators may ", action));
+      : peer->role != kRoleOperator
+          ? absl::PermissionDeniedError(absl::StrCat(peer->ToString(),
+                                                     " is not an operator; only operators may ",
+                                                     action))
+          : absl::OkStatus();
+  if (refused.ok() && revocations_ != nullptr) refused = revocations_->Check(*peer);
+  if (refused.ok()) return actor;
   LOG(WARNING) << "Central | Refused " << action << " to " << actor.name << " at "
                << actor.source << ": " << refused.message();
   audit_.Record(actor, action, target, "refused", std::string(refused.message()));

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "central/enrolments.h"
 #include "central/outbound.h"
+#include "central/revocations.h"
 #include "common/audit_log.h"
 #include "common/peer_identity.h"
 #include "grpcpp/server_context.h"
@@ -22,17 +23,22 @@ namespace evnet {
 class Access {
  public:
   // `store` keeps what the enrolments learn (LearnCertificate); may be null.
+  // `revocations`: the operators' certificates no longer accepted; may be null.
   Access(bool insecure, Enrolments& enrolments, AuditLog& audit,
-         EnrolmentStore* store = nullptr)
-      : insecure_(insecure), enrolments_(enrolments), audit_(audit), store_(store) {}
+         EnrolmentStore* store = nullptr, const Revocations* revocations = nullptr)
+      : insecure_(insecure),
+        enrolments_(enrolments),
+        audit_(audit),
+        store_(store),
+        revocations_(revocations) {}
 
   bool insecure() const { return insecure_; }
   // The caller as the audit log names it ("operator alice", "cp CP-001"),
   // from where.
   Actor ActorOf(const grpc::ServerContextBase& context) const;
-  // The operator who calls (as ActorOf names them); otherwise
-  // PERMISSION_DENIED (or UNAUTHENTICATED), audited as a refused `action` on
-  // `target`.
+  // The operator who calls (as ActorOf names them), with a certificate not
+  // revoked; otherwise PERMISSION_DENIED (or UNAUTHENTICATED), audited as a
+  // refused `action` on `target`.
   absl::StatusOr<Actor> RequireOperator(const grpc::ServerContextBase& context,
                                         const std::string& action,
                                         const std::string& target) const;
@@ -50,6 +56,7 @@ class Access {
   Enrolments& enrolments_;
   AuditLog& audit_;
   EnrolmentStore* const store_;
+  const Revocations* const revocations_;
 };
 
 }  // namespace evnet

@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       std::max(c.request_ttl + 2 * c.clock_skew, c.result_dedupe_window) + absl::Seconds(10);
   bridge.verify_results = !options.security.insecure;
   bridge.decisions_ready = [c = central.get()] { return c->transactions_->Started(); };
+  bridge.revocations = &central->revocations_;
   bridge.commit = [c = central.get()](std::vector<KafkaRecord> records, Done done) {
     c->transactions_->Commit(std::move(records), std::move(done));
   };
@@ -140,7 +141,10 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       publisher_(*producer_, *transactions_, kafka_authenticates_ ? &driver_keys_ : nullptr),
       store_(*producer_),
       enrolment_store_(*producer_),
-      access_(options.security.insecure, enrolments_, audit_, &enrolment_store_),
+      revocations_([producer = producer_.get()](const v1::RevokedCertificate& record, Done done) {
+        SaveRevocation(*producer, record, std::move(done));
+      }),
+      access_(options.security.insecure, enrolments_, audit_, &enrolment_store_, &revocations_),
       registry_(SystemClock::Get(), options.monitor_timeout),
       hub_(SystemClock::Get(), options.monitor_timeout,
            [this](absl::string_view kind, absl::Duration took) {
@@ -149,7 +153,7 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       coordinator_(Audited(options.coordinator, audit_), SystemClock::Get(), registry_, hub_,
                    publisher_, metrics_),
       service_(registry_, hub_, coordinator_, store_, audit_, access_,
-               {enrolments_, enrolment_store_}) {}
+               {enrolments_, enrolment_store_, &revocations_}) {}
 
 Central::~Central() {
   AuditRefusedHandshakes(nullptr, "central");

@@ -19,6 +19,7 @@
 #include "central/metrics.h"
 #include "central/operator_auth.h"
 #include "central/registry.h"
+#include "central/revocations.h"
 #include "common/audit_log.h"
 #include "common/dead_letters.h"
 #include "common/grpc_server.h"
@@ -96,6 +97,7 @@ class Central {
   KafkaRegistryStore store_;
   KafkaEnrolmentStore enrolment_store_;
   Enrolments enrolments_;
+  Revocations revocations_;
   Access access_;
   Metrics metrics_;
   Registry registry_;

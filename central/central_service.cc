@@ -228,6 +228,28 @@ grpc::Status CentralServiceImpl::RevokeChargingPoint(
   return grpc::Status::OK;
 }
 
+grpc::Status CentralServiceImpl::RevokeCertificate(grpc::ServerContext* context,
+                                                   const v1::RevokeCertificateRequest* request,
+                                                   v1::RevokedCertificate* response) {
+  absl::StatusOr<PeerIdentity> holder = IdentityOfCertificate(request->certificate_pem());
+  const std::string target = holder.ok() ? holder->ToString() : "(no certificate)";
+  absl::StatusOr<Actor> by = access_.RequireOperator(*context, "certificate.revoke", target);
+  if (!by.ok()) return ToGrpcStatus(by.status());
+  if (enrolment_.revocations == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this central keeps no revocations");
+  }
+  absl::StatusOr<v1::RevokedCertificate> revoked = enrolment_.revocations->Revoke(
+      request->certificate_pem(), request->reason(), by->name, absl::Now(), kKafkaTimeout);
+  audit_.Record(*by, "certificate.revoke", target, revoked.ok() ? "done" : "refused",
+                revoked.ok() ? request->reason().substr(0, 200)
+                             : std::string(revoked.status().message()));
+  if (!revoked.ok()) return ToGrpcStatus(revoked.status());
+  LOG(WARNING) << "Central | Certificate of " << revoked->holder() << " (sha256 "
+               << revoked->certificate_sha256() << ") revoked by " << by->name;
+  *response = *std::move(revoked);
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<v1::Enrolment> CentralServiceImpl::ChangeEnrolment(
     const grpc::ServerContext& context, const std::string& cp_id, const std::string& action,
     const std::function<absl::StatusOr<v1::Enrolment>(const std::string& by)>& change) {

@@ -15,6 +15,7 @@
 #include "central/link_hub.h"
 #include "central/outbound.h"
 #include "central/registry.h"
+#include "central/revocations.h"
 #include "central/watch.h"
 #include "common/audit_log.h"
 #include "evnet/v1/central.grpc.pb.h"
@@ -26,10 +27,12 @@ using CentralServiceBase = v1::CentralService::WithCallbackMethod_MonitorLink<
 
 class CentralServiceImpl final : public CentralServiceBase {
  public:
-  // Enrolment, for EnrollChargingPoint / RevokeChargingPoint.
+  // Enrolment, for EnrollChargingPoint / RevokeChargingPoint, and revoked
+  // certificates, for RevokeCertificate (none: refused as unimplemented).
   struct Enrolment {
     Enrolments& enrolments;
     EnrolmentStore& store;
+    Revocations* revocations = nullptr;
   };
   CentralServiceImpl(Registry& registry, LinkHub& hub, SessionCoordinator& coordinator,
                      RegistryStore& store, AuditLog& audit, const Access& access,
@@ -58,6 +61,9 @@ class CentralServiceImpl final : public CentralServiceBase {
   grpc::Status RevokeChargingPoint(grpc::ServerContext* context,
                                    const v1::RevokeChargingPointRequest* request,
                                    v1::Enrolment* response) override;
+  grpc::Status RevokeCertificate(grpc::ServerContext* context,
+                                 const v1::RevokeCertificateRequest* request,
+                                 v1::RevokedCertificate* response) override;
 
   // Stop / Resume, for the gRPC API and the dashboard alike: one CP by id,
   // or all; recorded in Kafka first (the caller waits for that, never a

@@ -61,9 +61,9 @@ class CentralServiceTest : public ::testing::Test {
       : registry_(clock_, absl::Seconds(3)),
         hub_(clock_, absl::Seconds(3), nullptr, kRegisterTimeout),
         coordinator_({}, clock_, registry_, sender_, publisher_, metrics_),
-        access_(security.insecure, enrolments_, audit_, &enrolment_store_),
+        access_(security.insecure, enrolments_, audit_, &enrolment_store_, &revocations_),
         service_(registry_, hub_, coordinator_, store_, audit_, access_,
-                 {enrolments_, enrolment_store_}) {
+                 {enrolments_, enrolment_store_, &revocations_}) {
     registry_.FinishRestore();
     enrolments_.FinishRestore();
     server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}, security});
@@ -130,6 +130,11 @@ class CentralServiceTest : public ::testing::Test {
   SessionCoordinator coordinator_;
   Enrolments enrolments_;
   FakeEnrolmentStore enrolment_store_;
+  std::vector<v1::RevokedCertificate> revoked_;  // as Kafka would keep them
+  Revocations revocations_{[this](const v1::RevokedCertificate& record, Done done) {
+    revoked_.push_back(record);
+    done(absl::OkStatus());
+  }};
   Access access_;
   CentralServiceImpl service_;
   std::unique_ptr<GrpcServer> server_;
@@ -524,6 +529,51 @@ TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheNetworkStopACpOrEnrolOne) {
   grpc::ClientContext context;
   v1::ListChargingPointsResponse response;
   EXPECT_TRUE(operator_->ListChargingPoints(&context, {}, &response).ok());
+}
+
+TEST_F(SecureCentralServiceTest, ARevokedOperatorIsRefusedFromThenOnAndOnlyOperatorsRevoke) {
+  ASSERT_TRUE(test::MakeTestPki("pki", {"operator mallory", "driver driver-eve"}).ok());
+  auto revoke = [&](v1::CentralService::Stub& as, const std::string& cert_file) {
+    grpc::ClientContext context;
+    v1::RevokeCertificateRequest request;
+    request.set_certificate_pem(Read(cert_file));
+    request.set_reason("left the company");
+    v1::RevokedCertificate revoked;
+    return as.RevokeCertificate(&context, request, &revoked);
+  };
+  auto list = [](v1::CentralService::Stub& as) {
+    grpc::ClientContext context;
+    v1::ListChargingPointsResponse response;
+    return as.ListChargingPoints(&context, {}, &response);
+  };
+  auto mallory = StubAs(TransportSecurity::FromDir(Dir(), kRoleOperator, "mallory"));
+  ASSERT_TRUE(list(*mallory).ok());
+  // A CP may not revoke anyone; a CP's certificate is revoked by its enrolment.
+  auto cp = StubAs(TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001"));
+  EXPECT_EQ(revoke(*cp, Dir() + "/driver/driver-eve.crt").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(revoke(*operator_, Dir() + "/cp/CP-001.crt").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(revoked_.empty());
+
+  ASSERT_TRUE(revoke(*operator_, Dir() + "/operator/mallory.crt").ok());
+  ASSERT_EQ(revoked_.size(), 1u);
+  EXPECT_EQ(revoked_[0].holder(), "operator mallory");
+  EXPECT_EQ(revoked_[0].revoked_by(), "operator alice");
+  const grpc::Status refused = list(*mallory);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("was revoked by operator alice"), std::string::npos)
+      << refused.error_message();
+  EXPECT_EQ(revoke(*mallory, Dir() + "/operator/alice.crt").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_EQ(Audited("certificate.revoke", "done").size(), 1u);
+  EXPECT_EQ(Audited("certificate.revoke", "done")[0].target(), "operator mallory");
+  bool mallory_refused = false;
+  for (const v1::AuditRecord& r : Audited("cp.list", "refused")) {
+    mallory_refused |= r.actor() == "operator mallory";
+  }
+  EXPECT_TRUE(mallory_refused);
+  EXPECT_TRUE(list(*operator_).ok());  // alice's own certificate still serves
 }
 
 TEST_F(SecureCentralServiceTest, AnEnrolmentThatPinnedOnlyTheHashLearnsTheCertificateFromTheCp) {

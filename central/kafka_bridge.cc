@@ -134,6 +134,11 @@ void SaveDriverKey(KafkaProducer& producer, const v1::DriverKey& key) {
                 });
 }
 
+void SaveRevocation(KafkaProducer& producer, const v1::RevokedCertificate& record, Done done) {
+  ProduceOrFail(producer, kRevokedCertificatesTopic, record.certificate_sha256(), ToJson(record),
+                std::move(done));
+}
+
 KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, RegistryStore& store,
                          Enrolments& enrolments, DriverKeys& driver_keys,
                          SessionCoordinator& coordinator, DeadLetters& dead_letters,
@@ -218,6 +223,7 @@ void KafkaBridge::Run() {
       {kCpRegistryTopic, 1, true},
       {kCpEnrolmentsTopic, 1, true},
       {kDriverKeysTopic, 1, true},
+      {kRevokedCertificatesTopic, 1, true},
       {kOcppChargersTopic, 1, true},
       {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
       {kCentralSessionsTopic, kTopicPartitions, true},
@@ -269,8 +275,8 @@ absl::Status KafkaBridge::Rebuild() {
   if (!admin.ok()) return admin.status();
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
       (*admin)->Partitions(
-          {kCpRegistryTopic, kCpEnrolmentsTopic, kDriverKeysTopic, kCentralSessionsTopic,
-           kCentralLedgerTopic},
+          {kCpRegistryTopic, kCpEnrolmentsTopic, kDriverKeysTopic, kRevokedCertificatesTopic,
+           kCentralSessionsTopic, kCentralLedgerTopic},
           kKafkaTimeout);
   if (!partitions.ok()) return partitions.status();
   // What central must remember about CPs and its open sessions: compacted
@@ -301,6 +307,11 @@ absl::Status KafkaBridge::Rebuild() {
     } else if (m.topic == kDriverKeysTopic) {
       if (auto key = Parse<v1::DriverKey>(m); key.ok() && !key->driver_id().empty()) {
         driver_keys_.Restore(*key);
+      }
+    } else if (m.topic == kRevokedCertificatesTopic) {
+      if (auto revoked = Parse<v1::RevokedCertificate>(m);
+          revoked.ok() && !revoked->certificate_sha256().empty() && options_.revocations != nullptr) {
+        options_.revocations->Restore(*revoked);
       }
     } else if (m.topic == kCentralSessionsTopic) {
       ++session_records;
@@ -497,10 +508,11 @@ absl::Status KafkaBridge::CheckSignature(const v1::SessionResult& result) const 
 
 namespace {
 
-// OK when `certificate_pem` is of the CA `ca_pem`, valid now, and names
-// driver `driver_id`.
-absl::Status CheckDriverCertificate(const std::string& ca_pem, const std::string& certificate_pem,
-                                    const std::string& driver_id) {
+// The certificate's SHA-256 when `certificate_pem` is of the CA `ca_pem`,
+// valid now, and names driver `driver_id`.
+absl::StatusOr<std::string> CheckDriverCertificate(const std::string& ca_pem,
+                                                   const std::string& certificate_pem,
+                                                   const std::string& driver_id) {
   if (absl::Status issued = CheckIssuedBy(ca_pem, certificate_pem); !issued.ok()) return issued;
   absl::StatusOr<PeerIdentity> holder = IdentityOfCertificate(certificate_pem);
   if (!holder.ok()) return holder.status();
@@ -508,7 +520,7 @@ absl::Status CheckDriverCertificate(const std::string& ca_pem, const std::string
     return absl::PermissionDeniedError(
         absl::StrCat("the certificate is ", holder->role, " ", holder->name, "'s"));
   }
-  return absl::OkStatus();
+  return holder->certificate_sha256;
 }
 
 }  // namespace
@@ -519,16 +531,25 @@ absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
   // it is trusted for ten minutes (the CA's check is most of the cost).
   const absl::Time now = absl::Now();
   bool known = false;
+  std::string sha256;
   {
     absl::MutexLock lock(&checked_mu_);
     auto it = checked_certificates_.find(request.driver_id());
-    known = it != checked_certificates_.end() && it->second.first == request.certificate_pem() &&
-            now - it->second.second < absl::Minutes(10);
+    known = it != checked_certificates_.end() && it->second.pem == request.certificate_pem() &&
+            now - it->second.at < absl::Minutes(10);
+    if (known) sha256 = it->second.sha256;
   }
-  absl::Status verified =
-      known ? absl::OkStatus()
-            : CheckDriverCertificate(options_.kafka_ca_pem, request.certificate_pem(),
-                                     request.driver_id());
+  absl::Status verified;
+  if (!known) {
+    absl::StatusOr<std::string> checked = CheckDriverCertificate(
+        options_.kafka_ca_pem, request.certificate_pem(), request.driver_id());
+    verified = checked.status();
+    if (checked.ok()) sha256 = *std::move(checked);
+  }
+  // Revoked at any moment: checked on every request, cached or not.
+  if (verified.ok() && options_.revocations != nullptr) {
+    verified = options_.revocations->Check(sha256);
+  }
   if (verified.ok()) {
     verified = Verify(request.certificate_pem(), SignedBytes(request), request.signature());
   }
@@ -548,7 +569,7 @@ absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
     {
       absl::MutexLock lock(&checked_mu_);
       if (checked_certificates_.size() > 100000) checked_certificates_.clear();
-      checked_certificates_[request.driver_id()] = {request.certificate_pem(), now};
+      checked_certificates_[request.driver_id()] = {request.certificate_pem(), sha256, now};
     }
     // Its updates are sealed to the key it signs with.
     if (absl::StatusOr<std::string> key = PublicKeyOf(request.certificate_pem()); key.ok()) {

@@ -25,6 +25,7 @@
 #include "central/enrolments.h"
 #include "central/outbound.h"
 #include "central/registry.h"
+#include "central/revocations.h"
 #include "common/audit_log.h"
 #include "common/dead_letters.h"
 #include "common/kafka_dispatcher.h"
@@ -58,6 +59,8 @@ class KafkaUpdatePublisher final : public UpdatePublisher {
 
 // Saves a driver's key to evnet.driver.keys (DriverKeys::Save).
 void SaveDriverKey(KafkaProducer& producer, const v1::DriverKey& key);
+// Writes a revoked certificate to evnet.certificates.revoked; `done` once stored.
+void SaveRevocation(KafkaProducer& producer, const v1::RevokedCertificate& record, Done done);
 
 class KafkaRegistryStore final : public RegistryStore {
  public:
@@ -96,6 +99,9 @@ struct KafkaBridgeOptions {
   // used once, to import an earlier version's open sessions. Unset: no
   // import.
   std::function<void(std::vector<KafkaRecord>, Done)> commit;
+  // The revoked driver and operator certificates: filled from Kafka at
+  // start; a request signed with a revoked certificate is refused. May be null.
+  Revocations* revocations = nullptr;
   // Bill only results signed by their CP's enrolled key (identities on).
   bool verify_results = false;
   // Where Kafka authenticates its clients: the network's CA (PEM). Then
@@ -158,7 +164,12 @@ class KafkaBridge {
   std::atomic<int64_t> event_lag_{-1};
   absl::Mutex checked_mu_;
   // By driver: the certificate that last checked against the CA, and when.
-  absl::flat_hash_map<std::string, std::pair<std::string, absl::Time>> checked_certificates_
+  struct CheckedCertificate {
+    std::string pem;
+    std::string sha256;  // checked against the revocations on every request
+    absl::Time at;
+  };
+  absl::flat_hash_map<std::string, CheckedCertificate> checked_certificates_
       ABSL_GUARDED_BY(checked_mu_);
   std::thread thread_;           // rebuilds, then reads results and telemetry
   std::thread requests_thread_;  // started by thread_: reads driver requests

@@ -22,6 +22,10 @@ inline constexpr char kCpEnrolmentsTopic[] = "evnet.cp.enrolments";
 // driver last signed a request with, which its updates are sealed to.
 // Payload: evnet.v1.DriverKey.
 inline constexpr char kDriverKeysTopic[] = "evnet.driver.keys";
+// central -> central, keyed by certificate SHA-256, compacted: the driver
+// and operator certificates central no longer accepts (RevokeCertificate).
+// Payload: evnet.v1.RevokedCertificate.
+inline constexpr char kRevokedCertificatesTopic[] = "evnet.certificates.revoked";
 
 // OCPP gateways -> OCPP gateways, keyed by chargeBoxId, compacted: each OCPP
 // charger's open transactions, so that a charger that reconnects to another

@@ -213,6 +213,48 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
   EXPECT_EQ(audit.exit_code, 0) << audit.output;
   EXPECT_THAT(audit.output, HasSubstr("cp.enrol"));
 
+  // driver-mallory's certificate is revoked (its phone was stolen): central
+  // refuses its requests from then on, and after a restart too.
+  {
+    grpc::ClientContext context;
+    v1::RevokeCertificateRequest revoke;
+    revoke.set_certificate_pem(*ReadFile(n.pki_dir() + "/driver/driver-mallory.crt"));
+    revoke.set_reason("phone stolen");
+    v1::RevokedCertificate revoked;
+    const grpc::Status status = n.central().RevokeCertificate(&context, revoke, &revoked);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(revoked.holder(), "driver driver-mallory");
+  }
+  ASSERT_TRUE(n.Kill("central").ok());
+  ASSERT_TRUE(n.Restart("central").ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        httplib::Result ready = n.Probes()->Get("/readyz");
+        return ready && ready->status == 200;
+      },
+      absl::Seconds(30)))
+      << n.LogOf("central");
+  KcatRun after_revocation = Kcat(
+      n, "driver", "driver-mallory",
+      absl::StrCat("-P -t ", kDriverRequestsTopic, " -k driver-mallory"),
+      *n.SignRequest(R"({"requestId":"r-mallory-revoked","driverId":"driver-mallory","cpId":"CP-002"})",
+                     "driver-mallory"));
+  ASSERT_EQ(after_revocation.exit_code, 0) << after_revocation.output;
+  std::vector<v1::AuditRecord> revoked_refused;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        revoked_refused = Matching(n.Audit(), "message", "driver-mallory", "refused");
+        return !revoked_refused.empty();
+      },
+      absl::Seconds(20)))
+      << n.LogOf("central");
+  EXPECT_THAT(revoked_refused.back().reason(), HasSubstr("was revoked by operator test-operator"));
+  EXPECT_THAT(revoked_refused.back().reason(), HasSubstr("phone stolen"));
+  for (const v1::DriverUpdate& u : n.updates().For("driver-mallory")) {
+    EXPECT_NE(u.request_id(), "r-mallory-revoked") << "a revoked driver's request was answered";
+  }
+  EXPECT_FALSE(Matching(n.Audit(), "certificate.revoke", "driver driver-mallory", "done").empty());
+
   // Nothing refused reached a topic, and central was not disturbed.
   for (const v1::SessionResult& r :
        n.ReadAll<v1::SessionResult>(kSessionResultsTopic, kTopicPartitions)) {

@@ -6,6 +6,8 @@
 //   evctl sessions [CP-001]           sessions and their tickets
 //   evctl enrol CP-001 CERT_FILE      let a CP join with its certificate (tools/pki/evpki)
 //   evctl revoke CP-001               close its link now and keep it out
+//   evctl revoke-certificate CERT_FILE [REASON...]
+//                                     refuse a driver's or an operator's certificate
 //   evctl engine CP-001 ADDRESS unplug|fault|recover
 //                                     what a person at the charger does
 //   evctl operator NAME < password    a line of central's --operator_credentials
@@ -21,6 +23,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "central/cp_table.h"
 #include "central/operator_auth.h"
 #include "common/files.h"
@@ -168,11 +171,31 @@ int Revoke(v1::CentralService::Stub& central, const std::string& cp_id) {
   return 0;
 }
 
+int RevokeCertificate(v1::CentralService::Stub& central, const std::string& cert_file,
+                      const std::string& reason) {
+  absl::StatusOr<std::string> pem = ReadFile(cert_file);
+  if (!pem.ok()) {
+    std::cerr << "evctl: " << pem.status().message() << "\n";
+    return 2;
+  }
+  v1::RevokeCertificateRequest request;
+  request.set_certificate_pem(*pem);
+  request.set_reason(reason);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  v1::RevokedCertificate revoked;
+  grpc::Status status = central.RevokeCertificate(&context, request, &revoked);
+  if (!status.ok()) return Fail(status);
+  std::cout << "certificate of " << revoked.holder() << " revoked (sha256 "
+            << revoked.certificate_sha256() << ")\n";
+  return 0;
+}
+
 int Main(const std::vector<std::string>& args) {
   auto usage = [] {
     std::cerr << "usage: evctl [FLAGS] status | stop CP|--all | resume CP|--all | sessions [CP] | "
-                 "enrol CP CERT_FILE | revoke CP | engine CP ADDRESS unplug|fault|recover | "
-                 "operator NAME < password\n";
+                 "enrol CP CERT_FILE | revoke CP | revoke-certificate CERT_FILE [REASON...] | "
+                 "engine CP ADDRESS unplug|fault|recover | operator NAME < password\n";
     return 2;
   };
   if (args.empty()) return usage();
@@ -197,6 +220,10 @@ int Main(const std::vector<std::string>& args) {
   }
   if (command == "enrol" && args.size() == 3) return Enrol(*central, args[1], args[2]);
   if (command == "revoke" && args.size() == 2) return Revoke(*central, args[1]);
+  if (command == "revoke-certificate" && args.size() >= 2) {
+    return RevokeCertificate(*central, args[1],
+                             absl::StrJoin(args.begin() + 2, args.end(), " "));
+  }
   if (command == "engine" && args.size() == 4) return Engine(*security, args[1], args[2], args[3]);
   return usage();
 }

@@ -1,0 +1,63 @@
+#include "central/revocations.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "common/transport_security.h"
+
+namespace evnet {
+
+absl::StatusOr<v1::RevokedCertificate> Revocations::Revoke(const std::string& certificate_pem,
+                                                           const std::string& reason,
+                                                           const std::string& by, absl::Time now,
+                                                           absl::Duration timeout) {
+  absl::StatusOr<PeerIdentity> holder = IdentityOfCertificate(certificate_pem);
+  if (!holder.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a certificate of the network: ", holder.status().message()));
+  }
+  if (holder->role != kRoleDriver && holder->role != kRoleOperator) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        holder->ToString(), "'s certificate: only drivers' and operators' are revoked here",
+        holder->role == kRoleCp ? " (a CP is revoked with RevokeChargingPoint)" : ""));
+  }
+  v1::RevokedCertificate record;
+  record.set_certificate_sha256(holder->certificate_sha256);
+  record.set_holder(holder->ToString());
+  *record.mutable_revoked_at() = ToProto(now);
+  record.set_revoked_by(by);
+  record.set_reason(reason.substr(0, 200));
+  // Refused from now, even if the save fails and is retried by the operator.
+  Restore(record);
+  absl::Status saved = Await([&](Done done) { save_(record, std::move(done)); }, timeout);
+  if (!saved.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "refused from now, but not yet recorded in Kafka (ask again, or it is forgotten at "
+        "central's next start): ",
+        saved.message()));
+  }
+  return record;
+}
+
+void Revocations::Restore(const v1::RevokedCertificate& record) {
+  absl::MutexLock lock(&mu_);
+  revoked_[record.certificate_sha256()] = record;
+}
+
+absl::Status Revocations::Check(const PeerIdentity& holder) const {
+  return Check(holder.certificate_sha256);
+}
+
+absl::Status Revocations::Check(const std::string& certificate_sha256) const {
+  absl::MutexLock lock(&mu_);
+  auto it = revoked_.find(certificate_sha256);
+  if (it == revoked_.end()) return absl::OkStatus();
+  const v1::RevokedCertificate& r = it->second;
+  return absl::PermissionDeniedError(absl::StrCat(
+      "the certificate of ", r.holder(), " was revoked by ", r.revoked_by(), " at ",
+      absl::FormatTime(absl::RFC3339_sec, FromProto(r.revoked_at()), absl::UTCTimeZone()),
+      r.reason().empty() ? "" : absl::StrCat(": ", r.reason())));
+}
+
+}  // namespace evnet
