@@ -144,6 +144,19 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
                         absl::StrCat("-C -t ", kDriverUpdatesTopic, " -o beginning -e"));
   EXPECT_THAT(peeked.output, HasSubstr("authorization failed"));
 
+  // An OCPP gateway writes telemetry and results and keeps its chargers'
+  // journals; it cannot ask for a charge, read drivers' updates or the audit.
+  ASSERT_TRUE(n.Pki("issue", "gateway gw-test").ok());
+  KcatRun gateway_asks = Kcat(n, "gateway", "gw-test",
+                              absl::StrCat("-P -t ", kDriverRequestsTopic, " -k x"),
+                              R"({"requestId":"r-gw","driverId":"driver-mallory","cpId":"CP-001"})");
+  EXPECT_THAT(gateway_asks.output, HasSubstr("authorization failed"));
+  for (const char* topic : {kDriverUpdatesTopic, kAuditTopic}) {
+    KcatRun gateway_reads =
+        Kcat(n, "gateway", "gw-test", absl::StrCat("-C -t ", topic, " -o beginning -e"));
+    EXPECT_THAT(gateway_reads.output, HasSubstr("authorization failed")) << topic;
+  }
+
   // What each role may do, it can: a driver's signed request is served,
   // and an operator reads the audit log.
   const std::string own_request =
