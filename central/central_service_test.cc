@@ -66,6 +66,7 @@ class CentralServiceTest : public ::testing::Test {
                  {enrolments_, enrolment_store_, &revocations_}) {
     registry_.FinishRestore();
     enrolments_.FinishRestore();
+    revocations_.FinishRestore();
     server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}, security});
     if (security.insecure) stub_ = StubAs(security);
   }

@@ -295,12 +295,19 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
     // Billable once its acceptance is in Kafka (PublishAccepted).
     // The key its CP was sent died with that central: a new one, which no
     // telemetry carries, so that none is believed (its ticket still comes).
-    const std::string key = NewTelemetryKey();
+    const std::string key = now->info().telemetry_mac() ? NewTelemetryKey() : "";
+    if (!key.empty()) {
+      LOG(WARNING) << "Central | Session " << session_id << " at " << cp
+                   << " goes on without progress for its driver: its telemetry key was lost "
+                      "with the central that started it";
+    }
     const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_STARTING);
     const v1::OpenSession record = RecordOf(running, v1::OPEN_SESSION_STATE_ACCEPTED, key);
     {
       absl::MutexLock lock(&mu_);
       AddOpenLocked(running, key);
+      // Said above, once: its CP's own samples are not audited as forged.
+      open_[session_id].forged_telemetry_seen = !key.empty();
       open_[session_id].started = true;
       unasked_.erase(session_id);
     }
@@ -312,7 +319,7 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
   }
 
   std::string busy;
-  const std::string telemetry_key = NewTelemetryKey();
+  const std::string telemetry_key = now->info().telemetry_mac() ? NewTelemetryKey() : "";
   {
     absl::MutexLock lock(&mu_);
     if (auto d = open_by_driver_.find(request.driver_id()); d != open_by_driver_.end()) {

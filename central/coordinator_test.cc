@@ -105,9 +105,11 @@ class CoordinatorTest : public ::testing::Test {
     return options;
   }
 
-  void AddCp(const std::string& id, bool ok, v1::EngineState state) {
+  // A CP of this version MACs its telemetry; `mac` false: an earlier one.
+  void AddCp(const std::string& id, bool ok, v1::EngineState state, bool mac = true) {
     v1::ChargingPointInfo info;
     info.set_cp_id(id);
+    info.set_telemetry_mac(mac);
     (void)registry_.Register(info);
     v1::HealthReport report;
     report.set_engine_ok(ok);
@@ -257,6 +259,18 @@ TEST_F(CoordinatorTest, ARequestWhoseSessionTheCpAlreadyRunsIsAccepted) {
   ASSERT_FALSE(publisher_.updates.empty());
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ACCEPTED);
   EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
+  // Its key died with the central that sent it: the CP's samples (MACed with
+  // that key) reach no driver, and are not audited as forged.
+  publisher_.updates.clear();
+  v1::SupplyTelemetry telemetry;
+  telemetry.set_cp_id("CP-001");
+  telemetry.mutable_supply()->set_session_id("s-r-1");
+  telemetry.mutable_supply()->set_energy_kwh(1);
+  *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+  MacTelemetry(std::string(32, 'x'), telemetry);
+  EXPECT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
+  EXPECT_TRUE(publisher_.updates.empty());
+  EXPECT_TRUE(audit_.records().empty());
 }
 
 TEST_F(CoordinatorTest, AStartTheEngineRefusesBecomesARejection) {
@@ -797,6 +811,23 @@ TEST_F(CoordinatorTest, OnlyTelemetryMacedWithTheSessionsKeyReachesItsDriver) {
   ASSERT_EQ(publisher_.updates.size(), 1u);
   EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_PROGRESS);
   EXPECT_EQ(publisher_.updates[0].progress().energy_kwh(), 1.5);
+}
+
+TEST_F(CoordinatorTest, ACpOfAnEarlierVersionGetsNoKeyAndItsProgressStillReachesItsDriver) {
+  AddCp("CP-OLD", true, v1::ENGINE_STATE_IDLE, /*mac=*/false);
+  ASSERT_TRUE(Handle(Request("r-1", "CP-OLD"), Message()).ok());
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_TRUE(sender_.sent[0].second.start_supply().telemetry_key().empty());
+  EXPECT_TRUE(publisher_.held.at("s-r-1").telemetry_key().empty());
+  publisher_.updates.clear();
+  v1::SupplyTelemetry telemetry;
+  telemetry.set_cp_id("CP-OLD");
+  telemetry.mutable_supply()->set_session_id("s-r-1");
+  telemetry.mutable_supply()->set_energy_kwh(1);
+  *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+  EXPECT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
+  EXPECT_EQ(publisher_.updates.size(), 1u);
+  EXPECT_TRUE(audit_.records().empty());
 }
 
 TEST_F(CoordinatorTest, ARestartedCentralChecksTelemetryWithTheKeyItsSessionRecordHolds) {

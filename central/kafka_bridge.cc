@@ -250,6 +250,7 @@ void KafkaBridge::Run() {
   }
   coordinator_.FinishRestore();
   enrolments_.FinishRestore();
+  if (options_.revocations != nullptr) options_.revocations->FinishRestore();
   for (const v1::CpRegistryRecord& record : registry_.FinishRestore()) {
     if (!Retry("Recording a CP in Kafka",
                [&] {

@@ -55,6 +55,9 @@ std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPoint
   if (!info.location().empty()) merged.set_location(info.location());
   if (info.price_eur_per_kwh() > 0) merged.set_price_eur_per_kwh(info.price_eur_per_kwh());
   if (info.power_kw() > 0) merged.set_power_kw(info.power_kw());
+  // What its engine says (an info with its power is the engine's), so that
+  // an engine replaced by an earlier version stops being sent keys.
+  if (info.power_kw() > 0 || info.telemetry_mac()) merged.set_telemetry_mac(info.telemetry_mac());
   entry.info = merged;
   entry.seen.link_up = true;
   if (link_id != 0) entry.link_id = link_id;

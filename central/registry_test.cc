@@ -75,6 +75,27 @@ TEST(RegistryTest, AnOperatorStopReadFromKafkaAfterTheMonitorRegisteredStillHold
   EXPECT_EQ(registry.Status("CP-001"), v1::CP_STATUS_STOPPED);
 }
 
+TEST(RegistryTest, WhetherACpMacsItsTelemetryIsWhatItsEngineLastSaid) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  registry.FinishRestore();
+  v1::ChargingPointInfo engine;
+  engine.set_cp_id("CP-001");
+  engine.set_power_kw(22);
+  engine.set_telemetry_mac(true);
+  registry.Register(engine);
+  EXPECT_TRUE(registry.Get("CP-001")->info().telemetry_mac());
+  // Its monitor registering again before it has heard from the engine.
+  v1::ChargingPointInfo monitor_only;
+  monitor_only.set_cp_id("CP-001");
+  registry.Register(monitor_only);
+  EXPECT_TRUE(registry.Get("CP-001")->info().telemetry_mac());
+  // An engine of an earlier version took its place.
+  engine.set_telemetry_mac(false);
+  registry.Register(engine);
+  EXPECT_FALSE(registry.Get("CP-001")->info().telemetry_mac());
+}
+
 TEST(RegistryTest, NewCpsAndChangedInfoArePersistedOnceRestored) {
   FakeClock clock;
   Registry registry(clock, absl::Seconds(3));

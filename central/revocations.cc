@@ -45,12 +45,21 @@ void Revocations::Restore(const v1::RevokedCertificate& record) {
   revoked_[record.certificate_sha256()] = record;
 }
 
+void Revocations::FinishRestore() {
+  absl::MutexLock lock(&mu_);
+  restored_ = true;
+}
+
 absl::Status Revocations::Check(const PeerIdentity& holder) const {
   return Check(holder.certificate_sha256);
 }
 
 absl::Status Revocations::Check(const std::string& certificate_sha256) const {
   absl::MutexLock lock(&mu_);
+  if (!restored_) {
+    return absl::UnavailableError(
+        "central is still reading the revoked certificates from Kafka; try again in a moment");
+  }
   auto it = revoked_.find(certificate_sha256);
   if (it == revoked_.end()) return absl::OkStatus();
   const v1::RevokedCertificate& r = it->second;

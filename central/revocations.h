@@ -37,8 +37,11 @@ class Revocations {
                                                 absl::Duration timeout);
   // A record read back at start.
   void Restore(const v1::RevokedCertificate& record);
+  // Every record is read back: until then no certificate passes Check.
+  void FinishRestore();
   // OK unless `holder`'s certificate was revoked; then PERMISSION_DENIED
-  // saying when and why.
+  // saying when and why. UNAVAILABLE until FinishRestore: a certificate
+  // revoked before a restart is not let in while central reads its topic.
   absl::Status Check(const PeerIdentity& holder) const;
   absl::Status Check(const std::string& certificate_sha256) const;
 
@@ -46,6 +49,7 @@ class Revocations {
   const Save save_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, v1::RevokedCertificate> revoked_ ABSL_GUARDED_BY(mu_);
+  bool restored_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace evnet

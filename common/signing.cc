@@ -164,11 +164,16 @@ std::string TelemetryMacBytes(const v1::SupplyTelemetry& telemetry) {
 
 namespace {
 
+// Empty if OpenSSL fails (then nothing checks).
 std::string Hmac(const std::string& key, const std::string& data) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &length);
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
+           &length) == nullptr ||
+      length != 32) {
+    return "";
+  }
   return std::string(reinterpret_cast<const char*>(mac), length);
 }
 
@@ -182,6 +187,7 @@ void MacTelemetry(const std::string& key, v1::SupplyTelemetry& telemetry) {
 absl::Status CheckTelemetryMac(const std::string& key, const v1::SupplyTelemetry& telemetry) {
   if (key.empty()) return absl::OkStatus();
   const std::string expected = Hmac(key, TelemetryMacBytes(telemetry));
+  if (expected.empty()) return absl::InternalError("cannot compute HMAC-SHA256");
   if (telemetry.mac().size() != expected.size() ||
       CRYPTO_memcmp(telemetry.mac().data(), expected.data(), expected.size()) != 0) {
     return absl::PermissionDeniedError(

@@ -86,6 +86,7 @@ absl::StatusOr<v1::CheckResponse> ChargingEngine::Check() {
   if (fault_) return absl::UnavailableError(absl::StrCat(options_.info.cp_id(), " is in fault"));
   v1::CheckResponse response;
   *response.mutable_info() = options_.info;
+  response.mutable_info()->set_telemetry_mac(true);
   if (supply_.has_value()) {
     response.set_state(v1::ENGINE_STATE_SUPPLYING);
     *response.mutable_supply() = SnapshotLocked(clock_.Steady());

@@ -89,15 +89,22 @@ void Charger::Adopt(const std::optional<v1::OcppChargerJournal>& shared) {
   }
   LOG(INFO) << "OCPP:" << id() << " | Taking up its journal from another gateway (revision "
             << shared->revision() << ")";
+  const std::string pending_before = journal_.pending_start().session_id();
   journal_ = *shared;
   stop_reasons_.clear();
-  SetPendingDeadline();
+  // The same start still pending keeps its steady deadline; another one
+  // takes what its journal's wall time leaves.
+  if (journal_.pending_start().session_id() != pending_before ||
+      pending_deadline_ == absl::InfiniteFuture()) {
+    SetPendingDeadline();
+  }
   WriteJournalFile();
 }
 
 v1::MonitorMessage Charger::Hello() const {
   v1::MonitorMessage hello;
   *hello.mutable_register_() = options_.info;
+  hello.mutable_register_()->set_telemetry_mac(true);
   return hello;
 }
 

@@ -259,8 +259,14 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
       // so a renewal takes at once).
       std::string enrolled;
       if (!gateway_.options().pki_dir.empty()) {
-        enrolled = ReadFile(absl::StrCat(gateway_.options().pki_dir, "/cp/", id, ".crt"))
-                       .value_or("");
+        absl::StatusOr<std::string> held =
+            ReadFile(absl::StrCat(gateway_.options().pki_dir, "/cp/", id, ".crt"));
+        if (!held.ok()) {
+          return Refuse(http::status::forbidden,
+                        absl::StrCat("this gateway holds no certificate for ", id,
+                                     ": it cannot speak for it"));
+        }
+        enrolled = *std::move(held);
       }
       absl::Status allowed = AuthorizeCharger(
           id, PeerCertificate(),

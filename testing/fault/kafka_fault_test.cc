@@ -39,7 +39,10 @@ TEST_F(FaultTest, KafkaKilledMidSession) {
 // answers it once.
 TEST_F(FaultTest, ADriverWhoseRequestMeetsKafkaDownSendsItOnceKafkaIsBack) {
   StartNetwork(absl::Seconds(3));
-  ASSERT_TRUE(net_->StartDriver("driver-carol", {"CP-002", "CP-002"}, absl::Seconds(6)).ok());
+  // Two CPs, so that the second request never meets the first session's
+  // result (held by its engine through the outage) still open; a pause
+  // long enough that Kafka is down before the second is sent.
+  ASSERT_TRUE(net_->StartDriver("driver-carol", {"CP-001", "CP-002"}, absl::Seconds(12)).ok());
   ASSERT_EQ(net_->updates().WaitFor("driver-carol", v1::UPDATE_KIND_ACCEPTED, 1, absl::Seconds(30)).size(), 1u)
       << net_->LogOf("central");
   ASSERT_TRUE(net_->Kill("kafka").ok());

@@ -98,6 +98,7 @@ void SimulatedCp::Connect() {
   info->set_location("evload");
   info->set_price_eur_per_kwh(kPrice);
   info->set_power_kw(kPowerKw);
+  info->set_telemetry_mac(true);
   reconnect_at_ = absl::InfiniteFuture();
   std::shared_ptr<SimulatedCp> self = shared_from_this();
   link_ = MonitorUplink::Start(
