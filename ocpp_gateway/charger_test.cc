@@ -291,6 +291,22 @@ TEST_F(ChargerTest, AStartPendingInTheJournalKeepsWhatIsLeftOfItsTimeoutAcrossAR
   EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
 }
 
+TEST_F(ChargerTest, AJournalAdoptedWithTheSamePendingStartKeepsItsSteadyDeadline) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  ASSERT_FALSE(links_.shared.empty());
+  v1::OcppChargerJournal same = links_.shared.back();
+  same.set_revision(same.revision() + 1);  // another gateway's later copy
+  clock_.StepWall(absl::Minutes(2));        // the wall clock jumps; no time passes
+  charger_->Adopt(same);
+  clock_.Advance(absl::Minutes(2));
+  charger_->Tick();
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty()) << "2 of its 3 minutes passed";
+  clock_.Advance(absl::Minutes(1) + absl::Seconds(1));
+  charger_->Tick();
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+}
+
 TEST_F(ChargerTest, ARejectedOrBusyStartFailsWithAReason) {
   StartSession();
   Say(R"([3,"evnet-1",{"status":"Rejected"}])");
