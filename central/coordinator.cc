@@ -473,6 +473,10 @@ void SessionCoordinator::HandleResult(const v1::SessionResult& original, Done do
     if (ticketed_.Contains(id) || tickets_in_flight_.count(id) > 0) {
       return done(absl::OkStatus());
     }
+    if (closing_.count(id) > 0) {  // its zero ticket is being written
+      return done(absl::UnavailableError(
+          absl::StrCat("session ", id, " is being closed; its result comes again")));
+    }
     if (refused_open_.count(id) > 0 || refused_.Contains(id)) {
       LOG(WARNING) << "Central | Session " << id << " at " << result.cp_id()
                    << " was refused to " << result.driver_id()
@@ -611,28 +615,34 @@ void SessionCoordinator::OnStatusChange(const StatusChange& change) {
     LOG(WARNING) << "Central | CP " << cp << " marked as FAULTY";
     metrics_.FaultDetected();
     std::optional<v1::Session> session;
-    Decision decision;
     {
       absl::MutexLock lock(&mu_);
       auto it = open_.find(open_by_cp_.contains(cp) ? open_by_cp_.at(cp) : "");
-      // Once per session: the driver was told already otherwise.
-      if (it != open_.end() && !it->second.record.interrupted()) {
+      // Once per session: the driver was told already otherwise. Not for a
+      // session whose ticket (or zero ticket) is being written: its record
+      // written here would reopen it.
+      if (it != open_.end() && !it->second.record.interrupted() &&
+          tickets_in_flight_.count(it->first) == 0 && closing_.count(it->first) == 0) {
         session = it->second.session;
+        Decision decision;
         if (!it->second.record.session_id().empty()) {
           it->second.record.set_interrupted(true);
           decision.open = it->second.record;
         }
+        v1::DriverUpdate update = NewUpdate(*session, v1::UPDATE_KIND_INTERRUPTED, "interrupted");
+        update.set_rejection_reason(absl::StrCat(
+            cp, " failed during your session; your ticket follows when it is back"));
+        decision.updates.push_back(std::move(update));
+        // Queued under the lock (Commit only queues; this callback takes no
+        // lock): a ticket decided after this check is queued after it, so
+        // the record above can never follow the tombstone that closes it.
+        publisher_.Commit(decision, [driver = session->driver_id()](absl::Status published) {
+          if (!published.ok()) LOG(WARNING) << "Central | cannot tell " << driver << ": " << published;
+        });
       }
     }
     if (session.has_value()) {
       LOG(WARNING) << "Central | CP " << cp << " has active session with " << session->driver_id();
-      v1::DriverUpdate update = NewUpdate(*session, v1::UPDATE_KIND_INTERRUPTED, "interrupted");
-      update.set_rejection_reason(absl::StrCat(
-          cp, " failed during your session; your ticket follows when it is back"));
-      decision.updates.push_back(std::move(update));
-      publisher_.Commit(decision, [driver = session->driver_id()](absl::Status published) {
-        if (!published.ok()) LOG(WARNING) << "Central | cannot tell " << driver << ": " << published;
-      });
     }
     return;
   }

@@ -62,6 +62,10 @@ class FakePublisher : public UpdatePublisher {
     done(status);
   }
   void Commit(const Decision& decision, Done done) override {
+    if (hold) {
+      queued.push_back({decision, std::move(done)});
+      return;
+    }
     if (status.ok()) {
       decisions.push_back(decision);
       for (const v1::DriverUpdate& update : decision.updates) updates.push_back(update);
@@ -75,8 +79,17 @@ class FakePublisher : public UpdatePublisher {
     for (const auto& u : updates) out.push_back(u.kind());
     return out;
   }
+  // Writes the held decisions, in the order they were committed.
+  void Release() {
+    hold = false;
+    std::vector<std::pair<Decision, Done>> now = std::move(queued);
+    queued.clear();
+    for (auto& [decision, done] : now) Commit(decision, std::move(done));
+  }
   std::vector<v1::DriverUpdate> updates;
   std::vector<Decision> decisions;
+  bool hold = false;  // decisions wait in `queued`, as in a slow transaction
+  std::vector<std::pair<Decision, Done>> queued;
   // As evnet.central.sessions would hold it, by session id.
   std::map<std::string, v1::OpenSession> held;
   absl::Status status;
@@ -545,6 +558,77 @@ TEST_F(CoordinatorTest, ASessionNoDriverAskedForIsStoppedAuditedAndNeverBilled) 
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(refused.message()), HasSubstr("unasked"));
   EXPECT_TRUE(publisher_.updates.empty());
+}
+
+TEST_F(CoordinatorTest, ACpFailingWhileItsSessionsTicketIsWrittenDoesNotReopenTheSession) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(publisher_.held.count("s-r-1"), 1u);
+  publisher_.hold = true;
+  std::optional<absl::Status> billed;
+  coordinator_.HandleResult(Result("s-r-1", "r-1"), [&](absl::Status s) { billed = s; });
+  ASSERT_EQ(publisher_.queued.size(), 1u);
+  // The engine's failure is seen while the ticket's transaction is open.
+  coordinator_.OnStatusChange({"CP-001", v1::CP_STATUS_SUPPLYING, v1::CP_STATUS_BROKEN});
+  EXPECT_EQ(publisher_.queued.size(), 1u) << "a decision after the ticket's would reopen it";
+  publisher_.Release();
+  ASSERT_TRUE(billed.has_value() && billed->ok());
+  EXPECT_EQ(publisher_.held.count("s-r-1"), 0u);
+  EXPECT_TRUE(coordinator_.Sessions({}).empty() ||
+              coordinator_.Sessions({})[0].state() == v1::SESSION_STATE_ENDED);
+}
+
+TEST_F(CoordinatorTest, AResultForASessionBeingClosedAsLostComesAgainAndIsNotBilledTwice) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.updates.clear();
+  // Its CP reports idle for the whole orphan timeout: the zero ticket is
+  // being written when the engine's own result arrives.
+  publisher_.hold = true;
+  for (int i = 0; i < 122 && publisher_.queued.empty(); ++i) {
+    ReportRunning(registry_, "");
+    coordinator_.Reconcile(registry_.Reports(), true);
+    clock_.Advance(absl::Seconds(1));
+  }
+  ASSERT_EQ(publisher_.queued.size(), 1u);
+  const absl::Status again = Handle(Result("s-r-1", "r-1"));
+  EXPECT_EQ(again.code(), absl::StatusCode::kUnavailable);
+  publisher_.Release();
+  EXPECT_TRUE(Handle(Result("s-r-1", "r-1")).ok());  // redelivered: already ticketed
+  int tickets = 0;
+  for (const auto& u : publisher_.updates) tickets += u.kind() == v1::UPDATE_KIND_ENDED ? 1 : 0;
+  EXPECT_EQ(tickets, 1);
+}
+
+TEST_F(CoordinatorTest, ARestoredSessionItsCpNoLongerRunsIsClosedWithAZeroTicketAfterTheTimeout) {
+  v1::OpenSession record;
+  record.set_session_id("s-r-9");
+  record.set_request_id("r-9");
+  record.set_driver_id("driver-bob");
+  record.set_cp_id("CP-001");
+  record.set_state(v1::OPEN_SESSION_STATE_ACCEPTED);
+  record.set_interrupted(true);  // its driver was told its CP failed under it
+  SessionCoordinator restarted(Options(), clock_, registry_, sender_, publisher_, metrics_);
+  restarted.RestoreOpenSession(record);
+  restarted.FinishRestore();
+  auto tickets = [&] {
+    std::vector<v1::DriverUpdate> out;
+    for (const auto& u : publisher_.updates) {
+      if (u.kind() == v1::UPDATE_KIND_ENDED) out.push_back(u);
+    }
+    return out;
+  };
+  for (int i = 0; i < 119; ++i) {
+    ReportRunning(registry_, "");
+    restarted.Reconcile(registry_.Reports(), true);
+    clock_.Advance(absl::Seconds(1));
+  }
+  EXPECT_TRUE(tickets().empty()) << "closed before --orphan_timeout";
+  for (int i = 0; i < 3; ++i) {
+    ReportRunning(registry_, "");
+    restarted.Reconcile(registry_.Reports(), true);
+    clock_.Advance(absl::Seconds(1));
+  }
+  ASSERT_EQ(tickets().size(), 1u);
+  EXPECT_EQ(tickets()[0].ticket().end_reason(), v1::SESSION_END_REASON_CLOSED_UNCONFIRMED);
 }
 
 TEST_F(CoordinatorTest, AReportThatStillShowsASessionJustTicketedStopsAndAuditsNothing) {

@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
   std::unique_ptr<KafkaConsumer> created(new KafkaConsumer(
       std::move(client->event_logger), std::move(consumer), options.partitions.size()));
   created->partitions_ = options.partitions;
+  created->start_from_beginning_ = options.start_from_beginning;
   return created;
 }
 
@@ -167,6 +168,19 @@ absl::StatusOr<int64_t> KafkaConsumer::Lag() {
   }
   RdKafka::ErrorCode err = consumer_->position(positions.list());
   if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(err, "Kafka consumer position");
+  bool unread = false;
+  for (RdKafka::TopicPartition* tp : positions.list()) unread |= tp->offset() < 0;
+  if (unread && committed_.empty()) {
+    TopicPartitions committed;
+    for (const KafkaTopicPartition& tp : partitions_) {
+      committed.Add(tp.topic, tp.partition, RdKafka::Topic::OFFSET_INVALID);
+    }
+    err = consumer_->committed(committed.list(), /*timeout_ms=*/5000);
+    if (err != RdKafka::ERR_NO_ERROR) return KafkaStatus(err, "Kafka committed offsets");
+    for (RdKafka::TopicPartition* tp : committed.list()) {
+      committed_[{tp->topic(), tp->partition()}] = tp->offset();
+    }
+  }
   int64_t lag = 0;
   for (RdKafka::TopicPartition* tp : positions.list()) {
     int64_t low = 0, high = 0;
@@ -175,8 +189,13 @@ absl::StatusOr<int64_t> KafkaConsumer::Lag() {
         high < 0) {
       return absl::UnavailableError("watermarks not known yet");
     }
-    const int64_t at = tp->offset() >= 0 ? tp->offset() : low;
-    lag += std::max<int64_t>(0, high - at);
+    int64_t at = tp->offset();
+    if (at < 0) {  // nothing read from it yet: it resumes where the group left it
+      auto committed = committed_.find({tp->topic(), tp->partition()});
+      const int64_t resume = committed == committed_.end() ? -1 : committed->second;
+      at = resume >= 0 ? resume : start_from_beginning_ ? low : high;
+    }
+    lag += std::max<int64_t>(0, high - std::max(at, low));
   }
   return lag;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,7 +81,10 @@ class KafkaConsumer {
                                        const KafkaMessageHandler& handler);
 
   // Messages between the consumer's position and the end of its assigned
-  // partitions, from what the last fetches said (no broker round trip).
+  // partitions, from what the last fetches said. A partition nothing was
+  // read from since the start counts from where the consumer resumes (the
+  // group's committed offset, asked of the broker once), not from its first
+  // message: a quiet partition with a long history is not a backlog.
   [[nodiscard]] absl::StatusOr<int64_t> Lag();
 
   // Commits the stored offsets now and waits for the broker to confirm.
@@ -100,6 +104,10 @@ class KafkaConsumer {
   std::unique_ptr<KafkaEventLogger> event_logger_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<KafkaTopicPartition> partitions_;  // when assigned by hand
+  bool start_from_beginning_ = true;
+  // The group's committed offsets of `partitions_` (or -1001: none), asked
+  // of the broker once, for Lag() on partitions nothing was read from yet.
+  std::map<std::pair<std::string, int32_t>, int64_t> committed_;
   const size_t assigned_;  // partitions assigned by hand; 0 when subscribed
   bool closed_ = false;
 };

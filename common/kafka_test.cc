@@ -131,6 +131,34 @@ TEST_F(KafkaTest, RestartedConsumerResumesFromCommittedOffset) {
   EXPECT_THAT(ConsumeToEnd(*other), ElementsAre("a", "b", "c"));
 }
 
+TEST_F(KafkaTest, AConsumerThatResumesFromItsCommittedOffsetHasNoLagForWhatItReadBefore) {
+  auto producer = NewProducer();
+  std::vector<std::string> history;
+  for (int i = 0; i < 40; ++i) history.push_back(absl::StrCat("old-", i));
+  ProduceValues(*producer, history);
+  {
+    auto consumer = NewConsumer("g-lag");
+    EXPECT_EQ(ConsumeToEnd(*consumer).size(), 40u);
+    ASSERT_TRUE(consumer->Close().ok());
+  }
+  // Restarted, with nothing new: nothing read from the partition yet, and
+  // no backlog either (the history before its committed offset is not one).
+  auto restarted = NewConsumer("g-lag");
+  absl::StatusOr<int64_t> lag;
+  ASSERT_TRUE(test::WaitFor([&] {
+    lag = restarted->Lag();  // known once the first fetch brought the watermarks
+    return lag.ok();
+  }, absl::Seconds(10))) << lag.status();
+  EXPECT_EQ(*lag, 0);
+  // A group that never committed, starting from the beginning: all of it.
+  auto fresh = NewConsumer("g-lag-fresh");
+  ASSERT_TRUE(test::WaitFor([&] {
+    lag = fresh->Lag();  // known once the first fetch brought the watermarks
+    return lag.ok();
+  }, absl::Seconds(10))) << lag.status();
+  EXPECT_EQ(*lag, 40);
+}
+
 TEST_F(KafkaTest, FailedHandlerGetsTheMessageAgainAndItIsNotCommitted) {
   auto producer = NewProducer();
   ProduceValues(*producer, {"x", "y"});
