@@ -39,11 +39,12 @@ TEST_F(FaultTest, KafkaKilledMidSession) {
 // answers it once.
 TEST_F(FaultTest, ADriverWhoseRequestMeetsKafkaDownSendsItOnceKafkaIsBack) {
   StartNetwork(absl::Seconds(3));
-  // Two CPs, so that the second request never meets the first session's
-  // result (held by its engine through the outage) still open; a pause
-  // long enough that Kafka is down before the second is sent.
+  // Two CPs, so that the second request never meets the first session
+  // still open; a pause long enough that Kafka is down before the second is
+  // sent.
   ASSERT_TRUE(net_->StartDriver("driver-carol", {"CP-001", "CP-002"}, absl::Seconds(12)).ok());
-  ASSERT_EQ(net_->updates().WaitFor("driver-carol", v1::UPDATE_KIND_ACCEPTED, 1, absl::Seconds(30)).size(), 1u)
+  // The first session's ticket: the driver now pauses, then sends the second.
+  ASSERT_EQ(net_->updates().WaitFor("driver-carol", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30)).size(), 1u)
       << net_->LogOf("central");
   ASSERT_TRUE(net_->Kill("kafka").ok());
   // The second request finds no broker: more than one try of 10 s each.
