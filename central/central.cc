@@ -18,6 +18,11 @@
 namespace evnet {
 namespace {
 
+// Calls at once on one connection to central: an OCPP gateway without
+// certificates links all its chargers over one connection (a MonitorLink
+// each), as `evload --channels` does; each monitor of its own needs two.
+constexpr int kMonitorLinksPerConnection = 1024;
+
 // Central's consumers are caught up when fewer messages than this wait: a
 // second of a busy network's telemetry, behind which no result waits long.
 constexpr int64_t kCaughtUpLag = 1000;
@@ -54,8 +59,12 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   // Handshakes gRPC refuses (no certificate of the CA, an expired one,
   // plaintext) are on the audit log too.
   if (!options.security.insecure) AuditRefusedHandshakes(&central->audit_, "central");
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-      GrpcServer::Start({options.listen, {&central->service_}, options.security});
+  GrpcServerOptions grpc;
+  grpc.address = options.listen;
+  grpc.services = {&central->service_};
+  grpc.security = options.security;
+  grpc.max_streams_per_connection = kMonitorLinksPerConnection;
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(grpc);
   if (!server.ok()) return server.status();
   central->server_ = *std::move(server);
   KafkaBridgeOptions bridge;
