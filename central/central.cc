@@ -18,11 +18,6 @@
 namespace evnet {
 namespace {
 
-// Calls at once on one connection to central: an OCPP gateway without
-// certificates links all its chargers over one connection (a MonitorLink
-// each), as `evload --channels` does; each monitor of its own needs two.
-constexpr int kMonitorLinksPerConnection = 1024;
-
 // Central's consumers are caught up when fewer messages than this wait: a
 // second of a busy network's telemetry, behind which no result waits long.
 constexpr int64_t kCaughtUpLag = 1000;

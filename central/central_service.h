@@ -25,6 +25,11 @@ namespace evnet {
 using CentralServiceBase = v1::CentralService::WithCallbackMethod_MonitorLink<
     v1::CentralService::WithCallbackMethod_WatchChargingPoints<v1::CentralService::Service>>;
 
+// Calls at once on one connection to central: an OCPP gateway without
+// certificates links all its chargers over one connection (a MonitorLink
+// each), as `evload --channels` does; a monitor of its own needs two.
+inline constexpr int kMonitorLinksPerConnection = 1024;
+
 class CentralServiceImpl final : public CentralServiceBase {
  public:
   // Enrolment, for EnrollChargingPoint / RevokeChargingPoint, and revoked
