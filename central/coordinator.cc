@@ -191,6 +191,18 @@ v1::OpenSession SessionCoordinator::RecordOf(const v1::Session& session,
   return record;
 }
 
+v1::OpenSession SessionCoordinator::RecordOfAccepted(const v1::DriverUpdate& accepted) const {
+  v1::Session session;
+  session.set_session_id(accepted.session_id());
+  session.set_request_id(accepted.request_id());
+  session.set_driver_id(accepted.driver_id());
+  session.set_cp_id(accepted.cp_id());
+  *session.mutable_requested_at() = accepted.sent_at();
+  v1::OpenSession record = RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED);
+  *record.mutable_opened_at() = accepted.sent_at();
+  return record;
+}
+
 std::optional<std::pair<std::string, std::string>> SessionCoordinator::Refusal(
     const v1::DriverRequest& request, const KafkaMessage& message) const {
   if (absl::Status valid = ValidateDriverRequest(request); !valid.ok()) {

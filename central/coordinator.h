@@ -81,6 +81,10 @@ class SessionCoordinator {
   void RestoreUpdate(const v1::DriverUpdate& update);
   // The rebuild read everything.
   void FinishRestore();
+  // The record of a session an earlier version's ledger says it accepted
+  // (`accepted`, UPDATE_KIND_ACCEPTED), as this version would have held it:
+  // opened when it was accepted, at its CP's registered price.
+  v1::OpenSession RecordOfAccepted(const v1::DriverUpdate& accepted) const;
 
   // Reconciles what central holds open with what the CPs report (called
   // every few seconds with Registry::Reports): a session a CP runs that

@@ -598,6 +598,30 @@ TEST_F(CoordinatorTest, AResultForASessionBeingClosedAsLostComesAgainAndIsNotBil
   EXPECT_EQ(tickets, 1);
 }
 
+TEST_F(CoordinatorTest, ASessionAcceptedOnAnEarlierVersionsLedgerIsHeldAtItsCpsRegisteredPrice) {
+  v1::ChargingPointInfo info;
+  info.set_cp_id("CP-001");
+  info.set_price_eur_per_kwh(0.42);
+  (void)registry_.Register(info);
+  v1::DriverUpdate accepted;
+  accepted.set_kind(v1::UPDATE_KIND_ACCEPTED);
+  accepted.set_session_id("s-r-7");
+  accepted.set_request_id("r-7");
+  accepted.set_driver_id("driver-alice");
+  accepted.set_cp_id("CP-001");
+  *accepted.mutable_sent_at() = ToProto(clock_.Now() - absl::Hours(2));
+  const v1::OpenSession record = coordinator_.RecordOfAccepted(accepted);
+  EXPECT_EQ(record.session_id(), "s-r-7");
+  EXPECT_EQ(record.request_id(), "r-7");
+  EXPECT_EQ(record.driver_id(), "driver-alice");
+  EXPECT_EQ(record.cp_id(), "CP-001");
+  EXPECT_EQ(record.state(), v1::OPEN_SESSION_STATE_ACCEPTED);
+  EXPECT_EQ(record.price_eur_per_kwh(), 0.42);
+  EXPECT_EQ(FromProto(record.opened_at()), clock_.Now() - absl::Hours(2));
+  EXPECT_EQ(FromProto(record.requested_at()), clock_.Now() - absl::Hours(2));
+  EXPECT_TRUE(record.telemetry_key().empty());  // its CP was never sent one
+}
+
 TEST_F(CoordinatorTest, ARestoredSessionItsCpNoLongerRunsIsClosedWithAZeroTicketAfterTheTimeout) {
   v1::OpenSession record;
   record.set_session_id("s-r-9");

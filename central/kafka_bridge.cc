@@ -386,19 +386,8 @@ absl::Status KafkaBridge::ImportOpenSessionsFromLedger(std::vector<KafkaTopicPar
   std::vector<v1::OpenSession> opened;
   std::vector<KafkaRecord> records;
   for (const auto& [id, update] : accepted) {
-    v1::OpenSession record;
-    record.set_session_id(id);
-    record.set_request_id(update.request_id());
-    record.set_driver_id(update.driver_id());
-    record.set_cp_id(update.cp_id());
-    record.set_state(v1::OPEN_SESSION_STATE_ACCEPTED);
-    *record.mutable_requested_at() = update.sent_at();
-    *record.mutable_opened_at() = update.sent_at();
-    if (absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(update.cp_id()); cp.ok()) {
-      record.set_price_eur_per_kwh(cp->info().price_eur_per_kwh());
-    }
-    records.push_back({kCentralSessionsTopic, id, ToJson(record)});
-    opened.push_back(std::move(record));
+    opened.push_back(coordinator_.RecordOfAccepted(update));
+    records.push_back({kCentralSessionsTopic, id, ToJson(opened.back())});
   }
   // All or none: a crash before the commit finds the topic new again.
   absl::Status committed = Await(
