@@ -46,6 +46,11 @@ TEST_F(FaultTest, ADriverWhoseRequestMeetsKafkaDownSendsItOnceKafkaIsBack) {
   // The first session's ticket: the driver now pauses, then sends the second.
   ASSERT_EQ(net_->updates().WaitFor("driver-carol", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(30)).size(), 1u)
       << net_->LogOf("central");
+  // The driver itself must have read it too, or it is still waiting for that
+  // ticket (not sending the second request) while Kafka is down.
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(net_->LogOf("driver-carol"), "Ticket: CP-001"); },
+                      absl::Seconds(20)))
+      << net_->LogOf("driver-carol");
   ASSERT_TRUE(net_->Kill("kafka").ok());
   // The second request finds no broker: more than one try of 10 s each.
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(net_->LogOf("driver-carol"),
