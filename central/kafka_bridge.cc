@@ -151,6 +151,7 @@ KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, Registr
       coordinator_(coordinator),
       dead_letters_(dead_letters),
       audit_(audit),
+      request_signatures_(options_.kafka_ca_pem, options_.revocations, driver_keys),
       thread_([this] { Run(); }) {}
 
 KafkaBridge::~KafkaBridge() {
@@ -450,12 +451,15 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
                                 KafkaDone done) {
       // Refused for good: malformed, invalid, or forged (a result for a
       // session central did not start, or from another CP). Audited once,
-      // when it is on the dead-letter topic (setting aside may be retried).
+      // when it is on the dead-letter topic (setting aside may be retried);
+      // a flood is audited up to a budget per topic, and counted beyond it.
       dead_letters_.SetAside(m, reason, [this, m, reason, done](absl::Status kept) {
         if (kept.ok()) {
-          audit_.Record({absl::StrCat("producer of ", m.topic),
-                         absl::StrCat(m.topic, "/", m.partition, "@", m.offset)},
-                        "message", m.key, "refused", std::string(reason.message()));
+          audit_.RecordBoundedRefusal(
+              m.topic,
+              {absl::StrCat("producer of ", m.topic),
+               absl::StrCat(m.topic, "/", m.partition, "@", m.offset)},
+              "message", m.key, std::string(reason.message()));
         }
         done(kept);
       });
@@ -496,84 +500,12 @@ absl::Status KafkaBridge::CheckSignature(const v1::SessionResult& result) const 
                                                  " not signed by it (", verified.message(), ")"));
 }
 
-namespace {
-
-// The certificate's SHA-256 when `certificate_pem` is of the CA `ca_pem`,
-// valid now, and names driver `driver_id`.
-absl::StatusOr<std::string> CheckDriverCertificate(const std::string& ca_pem,
-                                                   const std::string& certificate_pem,
-                                                   const std::string& driver_id) {
-  if (absl::Status issued = CheckIssuedBy(ca_pem, certificate_pem); !issued.ok()) return issued;
-  absl::StatusOr<PeerIdentity> holder = IdentityOfCertificate(certificate_pem);
-  if (!holder.ok()) return holder.status();
-  if (holder->role != kRoleDriver || holder->name != driver_id) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the certificate is ", holder->role, " ", holder->name, "'s"));
-  }
-  return holder->certificate_sha256;
-}
-
-}  // namespace
-
-absl::Status KafkaBridge::CheckSignature(const v1::DriverRequest& request) {
-  if (options_.kafka_ca_pem.empty()) return absl::OkStatus();
-  // A driver sends the same certificate with each request: once it checked,
-  // it is trusted for ten minutes (the CA's check is most of the cost).
-  const absl::Time now = absl::Now();
-  bool known = false;
-  std::string sha256;
-  {
-    absl::MutexLock lock(&checked_mu_);
-    auto it = checked_certificates_.find(request.driver_id());
-    known = it != checked_certificates_.end() && it->second.pem == request.certificate_pem() &&
-            now - it->second.at < absl::Minutes(10);
-    if (known) sha256 = it->second.sha256;
-  }
-  absl::Status verified;
-  if (!known) {
-    absl::StatusOr<std::string> checked = CheckDriverCertificate(
-        options_.kafka_ca_pem, request.certificate_pem(), request.driver_id());
-    verified = checked.status();
-    if (checked.ok()) sha256 = *std::move(checked);
-  }
-  // Revoked at any moment: checked on every request, cached or not.
-  if (verified.ok() && options_.revocations != nullptr) {
-    verified = options_.revocations->Check(sha256);
-  }
-  if (verified.ok()) {
-    verified = Verify(request.certificate_pem(), SignedBytes(request), request.signature());
-  }
-  if (!verified.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("forged: a request as ", request.driver_id(),
-                                                   " not signed by it (", verified.message(),
-                                                   ")"));
-  }
-  // Its id makes it answered once and its time makes it expire: a signed
-  // request without them could be replayed for ever.
-  if (request.request_id().empty() || !request.has_requested_at()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a signed request of ", request.driver_id(),
-        " must carry its request_id and requested_at (without them it could be replayed)"));
-  }
-  if (!known) {
-    {
-      absl::MutexLock lock(&checked_mu_);
-      if (checked_certificates_.size() > 100000) checked_certificates_.clear();
-      checked_certificates_[request.driver_id()] = {request.certificate_pem(), sha256, now};
-    }
-    // Its updates are sealed to the key it signs with.
-    if (absl::StatusOr<std::string> key = PublicKeyOf(request.certificate_pem()); key.ok()) {
-      driver_keys_.Learn(request.driver_id(), *key);
-    }
-  }
-  return absl::OkStatus();
-}
-
 void KafkaBridge::Dispatch(const KafkaMessage& m, KafkaDone done) {
   if (m.topic == kDriverRequestsTopic) {
     absl::StatusOr<v1::DriverRequest> request = Parse<v1::DriverRequest>(m);
     if (!request.ok()) return done(request.status());
-    if (absl::Status signed_by_driver = CheckSignature(*request); !signed_by_driver.ok()) {
+    if (absl::Status signed_by_driver = request_signatures_.Check(*request);
+        !signed_by_driver.ok()) {
       return done(signed_by_driver);
     }
     return coordinator_.HandleRequest(*request, m, std::move(done));

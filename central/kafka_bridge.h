@@ -25,6 +25,7 @@
 #include "central/enrolments.h"
 #include "central/outbound.h"
 #include "central/registry.h"
+#include "central/request_signatures.h"
 #include "central/revocations.h"
 #include "common/audit_log.h"
 #include "common/dead_letters.h"
@@ -145,10 +146,6 @@ class KafkaBridge {
   // OK when `result` is signed by the key of its CP's enrolled certificate;
   // INVALID_ARGUMENT (set aside, audited) otherwise.
   absl::Status CheckSignature(const v1::SessionResult& result) const;
-  // OK when `request` is signed by its driver, with a certificate of the
-  // network's CA naming it; that key is then the one its updates are
-  // sealed to. INVALID_ARGUMENT (set aside, audited) otherwise.
-  absl::Status CheckSignature(const v1::DriverRequest& request);
 
   const KafkaBridgeOptions options_;
   Registry& registry_;
@@ -162,15 +159,8 @@ class KafkaBridge {
   absl::Notification ready_;
   std::atomic<int64_t> request_lag_{-1};
   std::atomic<int64_t> event_lag_{-1};
-  absl::Mutex checked_mu_;
-  // By driver: the certificate that last checked against the CA, and when.
-  struct CheckedCertificate {
-    std::string pem;
-    std::string sha256;  // checked against the revocations on every request
-    absl::Time at;
-  };
-  absl::flat_hash_map<std::string, CheckedCertificate> checked_certificates_
-      ABSL_GUARDED_BY(checked_mu_);
+  // Requests that are not their driver's are set aside (and audited).
+  RequestSignatures request_signatures_;
   std::thread thread_;           // rebuilds, then reads results and telemetry
   std::thread requests_thread_;  // started by thread_: reads driver requests
 };

@@ -41,13 +41,40 @@ v1::AuditRecord AuditLog::Make(const Actor& actor, const std::string& action,
 
 void AuditLog::Record(const Actor& actor, const std::string& action, const std::string& target,
                       const std::string& result, const std::string& reason) {
-  Write(Make(actor, action, target, result, reason, absl::Now()));
+  Write(Make(actor, action, target, result, reason, clock_.Now()));
+}
+
+void AuditLog::RecordBoundedRefusal(const std::string& budget, const Actor& actor,
+                                    const std::string& action, const std::string& target,
+                                    const std::string& reason) {
+  const absl::Time now = clock_.Steady();
+  uint64_t left_out = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    Budget& b = budgets_.try_emplace(budget, Budget{now}).first->second;
+    if (now - b.window_start >= kRepeatWindow) {
+      b.window_start = now;
+      b.written = 0;
+    }
+    if (b.written >= kBudgetPerWindow) {
+      ++b.left_out;
+      return;
+    }
+    ++b.written;
+    left_out = std::exchange(b.left_out, 0);
+  }
+  v1::AuditRecord record = Make(actor, action, target, "refused", reason, clock_.Now());
+  if (left_out > 0) {  // after Make's cut at 512 characters, so that it is never cut off
+    record.set_reason(absl::StrCat(record.reason(), " [and ", left_out, " more refusals of ",
+                                   budget, " before this one, not recorded one by one]"));
+  }
+  Write(std::move(record));
 }
 
 void AuditLog::RecordRetriedRefusal(const Actor& actor, const std::string& action,
                                     const std::string& target, const std::string& reason) {
-  const absl::Time now = absl::Now();
-  v1::AuditRecord record = Make(actor, action, target, "refused", reason, now);
+  const absl::Time now = clock_.Steady();
+  v1::AuditRecord record = Make(actor, action, target, "refused", reason, clock_.Now());
   {
     const std::string key = absl::StrCat(actor.name, "\n", action, "\n", target, "\n", reason);
     absl::MutexLock lock(&mu_);

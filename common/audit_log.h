@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/kafka_producer.h"
 #include "evnet/v1/events.pb.h"
 
@@ -24,6 +25,7 @@ struct Actor {
 
 class AuditLog {
  public:
+  explicit AuditLog(const Clock& clock = SystemClock::Get()) : clock_(clock) {}
   virtual ~AuditLog() = default;
   // Records `action` on `target` by `actor`; `result` is "done", "refused"
   // or "failed", `reason` says why for a person. Never blocks.
@@ -35,7 +37,18 @@ class AuditLog {
   void RecordRetriedRefusal(const Actor& actor, const std::string& action,
                             const std::string& target, const std::string& reason);
 
+  // A refusal of what anyone may send as often as they like (a message set
+  // aside on a topic): at most kBudgetPerWindow records under `budget` are
+  // written in each kRepeatWindow, so that a flood cannot fill the log kept a
+  // year. The rest are counted, and the first record written after them says
+  // how many were left out (what was refused is kept elsewhere, on the
+  // dead-letter topic).
+  void RecordBoundedRefusal(const std::string& budget, const Actor& actor,
+                            const std::string& action, const std::string& target,
+                            const std::string& reason);
+
   static constexpr absl::Duration kRepeatWindow = absl::Minutes(1);
+  static constexpr int kBudgetPerWindow = 60;
 
  protected:
   virtual void Write(v1::AuditRecord record) = 0;
@@ -49,16 +62,24 @@ class AuditLog {
     absl::Time written;
     uint32_t since = 0;
   };
+  struct Budget {
+    absl::Time window_start;
+    int written = 0;
+    uint64_t left_out = 0;
+  };
+  const Clock& clock_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Repeats> repeats_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Budget> budgets_ ABSL_GUARDED_BY(mu_);
 };
 
 // On evnet.audit, keyed by target, and in the log. A record Kafka does not
 // take is logged as an error with the whole record, so the log keeps it.
 class KafkaAuditLog final : public AuditLog {
  public:
-  KafkaAuditLog(KafkaProducer& producer, std::string program)
-      : producer_(producer), program_(std::move(program)) {}
+  KafkaAuditLog(KafkaProducer& producer, std::string program,
+                const Clock& clock = SystemClock::Get())
+      : AuditLog(clock), producer_(producer), program_(std::move(program)) {}
 
  protected:
   void Write(v1::AuditRecord record) override;
@@ -71,6 +92,7 @@ class KafkaAuditLog final : public AuditLog {
 // Keeps the records in memory: for tests.
 class MemoryAuditLog final : public AuditLog {
  public:
+  explicit MemoryAuditLog(const Clock& clock = SystemClock::Get()) : AuditLog(clock) {}
   std::vector<v1::AuditRecord> records() const;
   // Waits until at least `count` records satisfy `match`, at most `timeout`;
   // returns those that do.

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace evnet {
@@ -39,6 +40,45 @@ TEST(AuditLogTest, ARetriedRefusalIsWrittenOnceAWindowEverythingElseEachTime) {
   EXPECT_EQ(records[5].source(), "p@1");
   EXPECT_EQ(records[6].action(), "cp.stop");
   EXPECT_EQ(records[7].action(), "cp.stop");
+}
+
+TEST(AuditLogTest, AFloodOfRefusedMessagesWritesABoundedNumberOfRecordsAndCountsTheRest) {
+  FakeClock clock;
+  MemoryAuditLog audit(clock);
+  auto refuse = [&](const std::string& topic, int i) {
+    audit.RecordBoundedRefusal(topic, {"producer of " + topic, absl::StrCat(topic, "@", i)},
+                               "message", absl::StrCat("driver-", i), "forged");
+  };
+  // 1,000 forged requests, each under its own key, in one window.
+  for (int i = 0; i < 1000; ++i) refuse("evnet.driver.requests", i);
+  // Another topic has its own budget.
+  refuse("evnet.session.results", 0);
+  std::vector<v1::AuditRecord> records = audit.records();
+  ASSERT_EQ(records.size(), static_cast<size_t>(AuditLog::kBudgetPerWindow) + 1);
+  EXPECT_EQ(records[0].target(), "driver-0");
+  EXPECT_EQ(records[AuditLog::kBudgetPerWindow - 1].target(),
+            absl::StrCat("driver-", AuditLog::kBudgetPerWindow - 1));
+  EXPECT_EQ(records.back().source(), "evnet.session.results@0");
+  EXPECT_EQ(records.back().reason(), "forged");
+  for (const v1::AuditRecord& r : records) EXPECT_EQ(r.result(), "refused");
+
+  // Within the window nothing more is written; the next window's first record
+  // says how many were left out.
+  clock.Advance(AuditLog::kRepeatWindow - absl::Seconds(1));
+  refuse("evnet.driver.requests", 1000);
+  EXPECT_EQ(audit.records().size(), records.size());
+  clock.Advance(absl::Seconds(1));
+  refuse("evnet.driver.requests", 1001);
+  records = audit.records();
+  ASSERT_EQ(records.size(), static_cast<size_t>(AuditLog::kBudgetPerWindow) + 2);
+  EXPECT_EQ(records.back().target(), "driver-1001");
+  EXPECT_EQ(records.back().reason(),
+            absl::StrCat("forged [and ", 1000 - AuditLog::kBudgetPerWindow + 1,
+                         " more refusals of evnet.driver.requests before this one, not recorded "
+                         "one by one]"));
+  // Counted once: the record after it is plain again.
+  refuse("evnet.driver.requests", 1002);
+  EXPECT_EQ(audit.records().back().reason(), "forged");
 }
 
 TEST(AuditLogTest, WhatOutsidersWroteNeverBreaksARecordsLine) {
