@@ -215,8 +215,8 @@ std::vector<KafkaAcl> RevokedPermissions() {
 
 }  // namespace
 
-void KafkaBridge::Run() {
-  const std::vector<KafkaTopicSpec> topics = {
+std::vector<KafkaTopicSpec> NetworkTopics() {
+  return {
       {kDriverRequestsTopic, kTopicPartitions, false},
       {kDriverUpdatesTopic, kTopicPartitions, false},
       {kSupplyTelemetryTopic, kTopicPartitions, false},
@@ -231,6 +231,10 @@ void KafkaBridge::Run() {
       {kDeadLetterTopic, kTopicPartitions, false},
       {kAuditTopic, 1, false, absl::Hours(24 * 365)},
   };
+}
+
+void KafkaBridge::Run() {
+  const std::vector<KafkaTopicSpec> topics = NetworkTopics();
   bool ok = Retry("Kafka topics", [&] {
     absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
     if (!admin.ok()) return admin.status();

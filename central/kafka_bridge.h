@@ -29,6 +29,7 @@
 #include "central/revocations.h"
 #include "common/audit_log.h"
 #include "common/dead_letters.h"
+#include "common/kafka_admin.h"
 #include "common/kafka_dispatcher.h"
 #include "common/kafka_producer.h"
 #include "common/kafka_transactions.h"
@@ -80,6 +81,9 @@ class KafkaEnrolmentStore final : public EnrolmentStore {
  private:
   KafkaProducer& producer_;
 };
+
+// Every topic of the network, as central makes it when it is missing.
+std::vector<KafkaTopicSpec> NetworkTopics();
 
 struct KafkaBridgeOptions {
   std::string bootstrap_servers;

@@ -9,17 +9,10 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
-#include "common/clock.h"
 #include "common/flags.h"
-#include "common/grpc_server.h"
 #include "common/kafka_conf.h"
-#include "common/kafka_producer.h"
 #include "common/transport_security.h"
-#include "common/peer_identity.h"
-#include "common/ticker.h"
-#include "cp_engine/charging_engine.h"
-#include "cp_engine/engine_service.h"
-#include "cp_engine/kafka_publisher.h"
+#include "cp_engine/cp_engine.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(std::string, cp_id, "CP-001", "id of this charging point (env CP_ID)");
@@ -66,99 +59,43 @@ void ReadKeys(ChargingEngine& engine) {
 
 int Main() {
   const std::string cp_id = absl::GetFlag(FLAGS_cp_id);
-  if (cp_id.empty()) {
-    LOG(ERROR) << "--cp_id is empty";
-    return 2;
+  CpEngineOptions options;
+  options.engine.info.set_cp_id(cp_id);
+  options.engine.info.set_location(absl::GetFlag(FLAGS_location));
+  options.engine.info.set_power_kw(absl::GetFlag(FLAGS_power_kw));
+  options.engine.info.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
+  options.engine.session_duration = absl::GetFlag(FLAGS_session_duration);
+  options.engine.state_dir = absl::GetFlag(FLAGS_state_dir);
+  if (options.engine.state_dir.empty() && !cp_id.empty()) {
+    options.engine.state_dir = DefaultStateDir(cp_id);
   }
-  if (absl::GetFlag(FLAGS_power_kw) <= 0 || absl::GetFlag(FLAGS_price_eur_per_kwh) < 0) {
-    LOG(ERROR) << "--power_kw must be positive and --price_eur_per_kwh not negative";
-    return 2;
-  }
-  EngineOptions options;
-  options.info.set_cp_id(cp_id);
-  options.info.set_location(absl::GetFlag(FLAGS_location));
-  options.info.set_power_kw(absl::GetFlag(FLAGS_power_kw));
-  options.info.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
-  options.session_duration = absl::GetFlag(FLAGS_session_duration);
-  options.state_dir = absl::GetFlag(FLAGS_state_dir);
-  if (options.state_dir.empty()) options.state_dir = DefaultStateDir(cp_id);
-
-  absl::StatusOr<TransportSecurity> security =
-      TransportSecurityFromFlags(absl::StrCat("CP_E:", cp_id));
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  options.kafka_bootstrap = absl::GetFlag(FLAGS_kafka_bootstrap);
+  options.simulation = absl::GetFlag(FLAGS_simulation);
+  const std::string tag = absl::StrCat("CP_E:", cp_id);
+  absl::StatusOr<TransportSecurity> security = TransportSecurityFromFlags(tag);
   if (!security.ok()) {
-    LOG(ERROR) << "CP_E:" << cp_id << " | " << security.status().message();
+    LOG(ERROR) << tag << " | " << security.status().message();
     return 2;
   }
+  options.security = *security;
   if (!security->insecure) {
-    if (absl::Status own = CheckOwnCertificate(security->cert_file, kRoleCp, cp_id); !own.ok()) {
-      LOG(ERROR) << "CP_E:" << cp_id << " | " << own.message();
-      return 2;
-    }
     // The same certificate proves to Kafka that an engine writes.
-    ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file},
-                      absl::StrCat("CP_E:", cp_id));
+    ConfigureKafkaTls({security->ca_file, security->cert_file, security->key_file}, tag);
   }
-  KafkaProducerOptions kafka;
-  kafka.bootstrap_servers = absl::GetFlag(FLAGS_kafka_bootstrap);
-  kafka.client_id = absl::StrCat("cp-engine-", cp_id);
-  // Past the producer's own retries: a result still silent then lost its report.
-  options.result_delivery_timeout = kafka.delivery_timeout + absl::Minutes(1);
-  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
-  if (!producer.ok()) {
-    LOG(ERROR) << producer.status();
+  absl::StatusOr<std::unique_ptr<CpEngine>> engine = CpEngine::Start(std::move(options));
+  if (!engine.ok()) {
+    LOG(ERROR) << tag << " | " << engine.status().message();
     return 2;
   }
-  KafkaEventPublisher publisher(**producer, security->insecure ? "" : security->key_file);
-  ChargingEngine engine(options, SystemClock::Get(), publisher);
-  if (absl::Status recovered = engine.Recover(); !recovered.ok()) {
-    LOG(ERROR) << "CP_E:" << cp_id << " | cannot use the state dir: " << recovered;
-    return 2;
-  }
-
-  const bool simulation = absl::GetFlag(FLAGS_simulation);
-  EngineServiceImpl service(engine, {simulation, security->insecure, cp_id});
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-      GrpcServer::Start({absl::GetFlag(FLAGS_listen), {&service}, *security});
-  if (!server.ok()) {
-    LOG(ERROR) << "CP_E:" << cp_id << " | " << server.status();
-    return 2;
-  }
-  // A probe can neither present a client certificate nor reach a loopback
-  // address: it gets the standard health service alone, in plaintext.
-  std::unique_ptr<GrpcServer> health;
-  if (!absl::GetFlag(FLAGS_health_listen).empty()) {
-    absl::StatusOr<std::unique_ptr<GrpcServer>> started =
-        GrpcServer::Start({absl::GetFlag(FLAGS_health_listen), {}, TransportSecurity::Insecure()});
-    if (!started.ok()) {
-      LOG(ERROR) << "CP_E:" << cp_id << " | " << started.status();
-      return 2;
-    }
-    health = *std::move(started);
-  }
-  LOG(INFO) << "CP_E:" << cp_id << " | Engine ready on "
-            << WithPort(absl::GetFlag(FLAGS_listen), (*server)->port()) << ": "
-            << options.info.power_kw() << " kW, " << options.info.price_eur_per_kwh()
-            << " EUR/kWh, journal in " << options.state_dir
-            << (simulation ? "; fault simulation ON (--simulation)" : "");
-
-  Ticker ticker(absl::Seconds(1), [&engine, &publisher] {
-    publisher.ReloadKey();
-    engine.Tick();
-  });
-  if (simulation && isatty(STDIN_FILENO)) {
+  if (absl::GetFlag(FLAGS_simulation) && isatty(STDIN_FILENO)) {
     // Reads until EOF; left running at exit, as nothing waits on stdin.
-    std::thread(ReadKeys, std::ref(engine)).detach();
+    std::thread(ReadKeys, std::ref((*engine)->engine())).detach();
   }
   const int signal = WaitForShutdownSignal();
-  LOG(INFO) << "CP_E:" << cp_id << " | Shutting down (signal " << signal << ")";
-  ticker.Stop();
-  (*server)->Shutdown();
-  if (health != nullptr) health->Shutdown();
-  if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
-    LOG(WARNING) << "CP_E:" << cp_id << " | " << flushed << "; the journal keeps them";
-  }
-  // Closed while the engine lives: its delivery callbacks report to it.
-  producer->reset();
+  LOG(INFO) << tag << " | Shutting down (signal " << signal << ")";
+  engine->reset();
   return 0;
 }
 

@@ -1,22 +1,13 @@
 // cp_monitor: sits beside its CP's engine, checks it every second, and is the
 // only reporter of that CP's health to central.
-#include <algorithm>
 #include <memory>
 #include <string>
-#include <thread>
-
-#include "absl/synchronization/notification.h"
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
-#include "common/clock.h"
 #include "common/flags.h"
-#include "common/grpc_server.h"
-#include "common/peer_identity.h"
 #include "common/transport_security.h"
-#include "cp_monitor/central_link.h"
-#include "cp_monitor/engine_client.h"
-#include "cp_monitor/health_monitor.h"
+#include "cp_monitor/cp_monitor.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(std::string, cp_id, "CP-001", "id of the CP this monitor watches (env CP_ID)");
@@ -43,78 +34,30 @@ namespace evnet {
 namespace {
 
 int Main() {
-  MonitorOptions options;
-  options.cp_id = absl::GetFlag(FLAGS_cp_id);
-  options.check_timeout = absl::GetFlag(FLAGS_check_timeout);
-  options.failure_threshold = absl::GetFlag(FLAGS_failure_threshold);
-  options.startup_grace = absl::GetFlag(FLAGS_startup_grace);
-  const absl::Duration interval = absl::GetFlag(FLAGS_check_interval);
-  if (options.cp_id.empty() || options.failure_threshold < 1 ||
-      options.startup_grace < absl::ZeroDuration() ||
-      interval <= absl::ZeroDuration() || options.check_timeout <= absl::ZeroDuration()) {
-    LOG(ERROR) << "--cp_id must be set, --failure_threshold at least 1, --startup_grace not "
-                  "negative, and --check_interval and --check_timeout positive";
-    return 2;
-  }
-  if (options.check_timeout >= interval) {
-    LOG(WARNING) << "CP_M:" << options.cp_id << " | --check_timeout "
-                 << options.check_timeout << " is not shorter than --check_interval "
-                 << interval << "; checks may run late";
-  }
-
-  absl::StatusOr<TransportSecurity> security =
-      TransportSecurityFromFlags(absl::StrCat("CP_M:", options.cp_id));
+  CpMonitorOptions options;
+  options.monitor.cp_id = absl::GetFlag(FLAGS_cp_id);
+  options.monitor.check_timeout = absl::GetFlag(FLAGS_check_timeout);
+  options.monitor.failure_threshold = absl::GetFlag(FLAGS_failure_threshold);
+  options.monitor.startup_grace = absl::GetFlag(FLAGS_startup_grace);
+  options.engine_address = absl::GetFlag(FLAGS_engine_address);
+  options.central_address = absl::GetFlag(FLAGS_central_address);
+  options.check_interval = absl::GetFlag(FLAGS_check_interval);
+  options.recheck_interval = absl::GetFlag(FLAGS_recheck_interval);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
+  const std::string tag = absl::StrCat("CP_M:", options.monitor.cp_id);
+  absl::StatusOr<TransportSecurity> security = TransportSecurityFromFlags(tag);
   if (!security.ok()) {
-    LOG(ERROR) << "CP_M:" << options.cp_id << " | " << security.status().message();
+    LOG(ERROR) << tag << " | " << security.status().message();
     return 2;
   }
-  if (!security->insecure) {
-    absl::Status own = CheckOwnCertificate(security->cert_file, kRoleCp, options.cp_id);
-    if (!own.ok()) {
-      LOG(ERROR) << "CP_M:" << options.cp_id << " | " << own.message();
-      return 2;
-    }
+  options.security = *security;
+  absl::StatusOr<std::unique_ptr<CpMonitor>> monitor = CpMonitor::Start(std::move(options));
+  if (!monitor.ok()) {
+    LOG(ERROR) << tag << " | " << monitor.status().message();
+    return 2;
   }
-
-  // The monitor serves nothing but, when asked, the standard health service.
-  std::unique_ptr<GrpcServer> health;
-  if (!absl::GetFlag(FLAGS_health_listen).empty()) {
-    absl::StatusOr<std::unique_ptr<GrpcServer>> started =
-        GrpcServer::Start({absl::GetFlag(FLAGS_health_listen), {}, TransportSecurity::Insecure()});
-    if (!started.ok()) {
-      LOG(ERROR) << "CP_M:" << options.cp_id << " | " << started.status();
-      return 2;
-    }
-    health = *std::move(started);
-  }
-
-  GrpcEngineClient engine(absl::GetFlag(FLAGS_engine_address), *security, options.cp_id);
-  Monitor monitor(options, SystemClock::Get(), engine);
-  // Check before registering, so central learns the CP's location, price
-  // and power with its registration: until the engine answers, or until it
-  // is declared faulty (then central shows the CP BROKEN).
-  const absl::Duration recheck = std::min(interval, absl::GetFlag(FLAGS_recheck_interval));
-  absl::Notification stop;
-  monitor.CheckOnce();
-  while (!monitor.engine_known() && !monitor.engine_faulty() &&
-         !stop.WaitForNotificationWithTimeout(recheck)) {
-    monitor.CheckOnce();
-  }
-  CentralLink link(absl::GetFlag(FLAGS_central_address), *security, monitor, SystemClock::Get());
-  monitor.set_uplink(&link);
-  LOG(INFO) << "CP_M:" << options.cp_id << " | Monitoring engine at "
-            << absl::GetFlag(FLAGS_engine_address) << " every " << interval
-            << ", reporting to Central at " << absl::GetFlag(FLAGS_central_address);
-  // Checks every --check_interval, or every --recheck_interval while the
-  // engine is failing, until a shutdown signal.
-  std::thread checker([&] {
-    while (!stop.WaitForNotificationWithTimeout(monitor.checks_failing() ? recheck : interval)) {
-      monitor.CheckOnce();
-    }
-  });
   WaitForShutdownSignal();
-  stop.Notify();
-  checker.join();
+  monitor->reset();
   return 0;
 }
 

@@ -32,6 +32,7 @@
 #include "common/sealing.h"
 #include "testing/kafka_broker.h"
 #include "testing/process.h"
+#include "testing/update_log.h"
 
 namespace evnet::test {
 
@@ -39,33 +40,6 @@ struct CpSpec {
   double power_kw = 22;
   double price_eur_per_kwh = 0.30;
   absl::Duration session_duration = absl::Seconds(4);
-};
-
-// Every update central sent to drivers, read from Kafka as the test runs;
-// sealed ones opened with each driver's key from `pki_dir`.
-class UpdateLog {
- public:
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<UpdateLog>> Start(
-      const std::string& bootstrap_servers, const std::string& pki_dir = "");
-  ~UpdateLog();
-
-  std::vector<v1::DriverUpdate> All() const;
-  std::vector<v1::DriverUpdate> For(const std::string& driver_id) const;
-  // Waits until `count` updates of `driver_id` match `kind`; returns them.
-  std::vector<v1::DriverUpdate> WaitFor(const std::string& driver_id, v1::UpdateKind kind,
-                                        size_t count, absl::Duration timeout) const;
-
- private:
-  UpdateLog() = default;
-  void Run(std::unique_ptr<KafkaReader> consumer);
-
-  std::string pki_dir_;
-  // By driver; used by the reading thread only.
-  std::map<std::string, std::unique_ptr<Opener>> openers_;
-  mutable absl::Mutex mu_;
-  std::vector<v1::DriverUpdate> updates_ ABSL_GUARDED_BY(mu_);
-  absl::Notification stop_;
-  std::thread thread_;
 };
 
 class Network {
