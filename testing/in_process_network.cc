@@ -132,9 +132,11 @@ absl::Status InProcessNetwork::StopMonitor(const std::string& cp_id) {
 }
 
 absl::StatusOr<std::string> InProcessNetwork::RequestCharge(const std::string& driver_id,
-                                                            const std::string& cp_id) {
+                                                            const std::string& cp_id,
+                                                            const std::string& request_id) {
   v1::DriverRequest request;
-  request.set_request_id(absl::StrCat(driver_id, "-", ++requests_));
+  request.set_request_id(request_id.empty() ? absl::StrCat(driver_id, "-", ++requests_)
+                                            : request_id);
   request.set_driver_id(driver_id);
   request.set_cp_id(cp_id);
   *request.mutable_requested_at() = ToProto(absl::Now());

@@ -58,9 +58,10 @@ class InProcessNetwork {
   absl::Status StartMonitor(const std::string& cp_id);
 
   // A driver's request, as the driver program writes it (unsigned: the
-  // network is plaintext). Returns its id.
+  // network is plaintext), with `request_id` or a new id. Returns its id.
   absl::StatusOr<std::string> RequestCharge(const std::string& driver_id,
-                                            const std::string& cp_id);
+                                            const std::string& cp_id,
+                                            const std::string& request_id = "");
 
   // Central's view, through its gRPC API as an operator sees it.
   v1::CpStatus Status(const std::string& cp_id);

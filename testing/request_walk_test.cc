@@ -2,10 +2,13 @@
 // a driver's request, central's answer and command, the engine's supply, the
 // monitor's reports, the ticket. Over the mock cluster: what needs a real
 // broker or real processes stays in the system and fault tests.
+#include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "driver/driver.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/in_process_network.h"
@@ -38,11 +41,11 @@ class RequestWalkTest : public ::testing::Test {
 TEST_F(RequestWalkTest, AnAcceptedRequestIsSuppliedAndTicketedOnceAtItsCpsPrice) {
   absl::StatusOr<std::string> id = net_->RequestCharge("driver-alice", "CP-001");
   ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, kWait));
   std::vector<v1::DriverUpdate> accepted = Updates("driver-alice", v1::UPDATE_KIND_ACCEPTED);
   ASSERT_EQ(accepted.size(), 1u);
   EXPECT_EQ(accepted[0].request_id(), *id);
   EXPECT_EQ(accepted[0].cp_id(), "CP-001");
-  EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, kWait));
   std::vector<v1::DriverUpdate> ended = Updates("driver-alice", v1::UPDATE_KIND_ENDED);
   ASSERT_EQ(ended.size(), 1u);
   const v1::SessionResult& ticket = ended[0].ticket();
@@ -56,6 +59,129 @@ TEST_F(RequestWalkTest, AnAcceptedRequestIsSuppliedAndTicketedOnceAtItsCpsPrice)
   // Once: no second ticket comes.
   EXPECT_EQ(net_->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 2,
                                     absl::Milliseconds(300)).size(), 1u);
+}
+
+// The driver program itself, through a file of requests: good, unknown and
+// stopped CPs each get the right outcome, and the file runs to its end.
+TEST_F(RequestWalkTest, EveryRequestOfADriversFileGetsTheRightOutcome) {
+  ASSERT_TRUE(net_->StopCp("CP-002").ok());
+  ASSERT_EQ(net_->Status("CP-002"), v1::CP_STATUS_STOPPED);
+  DriverOptions options;
+  options.driver_id = "driver-alice";
+  options.kafka_bootstrap = net_->bootstrap();
+  options.state_dir = MakeTempDir("driver-alice");
+  options.pause_between_requests = absl::Milliseconds(50);
+  options.outcome_timeout = kWait;
+  std::ostringstream shown;
+  absl::StatusOr<std::unique_ptr<Driver>> driver = Driver::Start(options, shown);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+  ASSERT_TRUE((*driver)->RunFile({"CP-001", "CP-404", "CP-002", "CP-001"}).ok());
+  driver->reset();
+
+  std::vector<v1::DriverUpdate> outcomes;
+  for (const v1::DriverUpdate& u : net_->updates().For("driver-alice")) {
+    if (u.kind() == v1::UPDATE_KIND_ENDED || u.kind() == v1::UPDATE_KIND_REJECTED) {
+      outcomes.push_back(u);
+    }
+  }
+  ASSERT_EQ(outcomes.size(), 4u) << shown.str();
+  EXPECT_EQ(outcomes[0].kind(), v1::UPDATE_KIND_ENDED);
+  EXPECT_EQ(outcomes[0].cp_id(), "CP-001");
+  EXPECT_EQ(outcomes[1].kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_EQ(outcomes[1].rejection_reason(), "CP-404 is not a known charging point");
+  EXPECT_EQ(outcomes[2].kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_THAT(outcomes[2].rejection_reason(), HasSubstr("CP-002 is out of order (STOPPED)"));
+  EXPECT_EQ(outcomes[3].kind(), v1::UPDATE_KIND_ENDED);
+  EXPECT_NE(outcomes[3].session_id(), outcomes[0].session_id());
+  // What the person saw.
+  EXPECT_THAT(shown.str(), HasSubstr("Ticket: CP-001"));
+  EXPECT_THAT(shown.str(), HasSubstr("Done: 4 requests"));
+  // Central's ledger has both sessions, ended, with the same tickets.
+  std::vector<v1::Session> sessions = net_->Sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  for (const v1::Session& session : sessions) {
+    EXPECT_EQ(session.state(), v1::SESSION_STATE_ENDED);
+    EXPECT_EQ(session.driver_id(), "driver-alice");
+    EXPECT_GT(session.ticket().energy_kwh(), 0);
+  }
+}
+
+TEST_F(RequestWalkTest, AnOperatorStopEndsTheRunningSessionWithATicketAndResumeReactivates) {
+  ASSERT_TRUE(net_->RequestCharge("driver-bob", "CP-002").ok());
+  ASSERT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_SUPPLYING, kWait));
+  ASSERT_TRUE(net_->StopCp("CP-002").ok());
+  std::vector<v1::DriverUpdate> ended = Updates("driver-bob", v1::UPDATE_KIND_ENDED);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+  EXPECT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_STOPPED, kWait));
+  EXPECT_EQ(net_->Status("CP-001"), v1::CP_STATUS_ACTIVE);  // the other never noticed
+  // Stopped, it refuses; resumed, it serves again.
+  ASSERT_TRUE(net_->RequestCharge("driver-bob", "CP-002").ok());
+  std::vector<v1::DriverUpdate> refused = Updates("driver-bob", v1::UPDATE_KIND_REJECTED);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(refused[0].rejection_reason(), HasSubstr("STOPPED"));
+  ASSERT_TRUE(net_->ResumeCp("CP-002").ok());
+  EXPECT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, kWait));
+  ASSERT_TRUE(net_->RequestCharge("driver-bob", "CP-002").ok());
+  EXPECT_EQ(Updates("driver-bob", v1::UPDATE_KIND_ENDED, 2).size(), 2u);
+}
+
+TEST_F(RequestWalkTest, AnEngineFaultMidSessionBillsWhatWasSuppliedAndBreaksTheCp) {
+  ASSERT_TRUE(net_->RequestCharge("driver-carol", "CP-001").ok());
+  ASSERT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, kWait));
+  ASSERT_TRUE(net_->Simulate("CP-001", v1::SIMULATE_ACTION_FAULT).ok());
+  EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_BROKEN, kWait));
+  std::vector<v1::DriverUpdate> ended = Updates("driver-carol", v1::UPDATE_KIND_ENDED);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
+  // Broken, it refuses; repaired, it is ACTIVE again.
+  ASSERT_TRUE(net_->RequestCharge("driver-carol", "CP-001").ok());
+  std::vector<v1::DriverUpdate> refused = Updates("driver-carol", v1::UPDATE_KIND_REJECTED);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(refused[0].rejection_reason(), HasSubstr("BROKEN"));
+  ASSERT_TRUE(net_->Simulate("CP-001", v1::SIMULATE_ACTION_RECOVER).ok());
+  EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, kWait));
+}
+
+TEST_F(RequestWalkTest, AnEngineStoppedMidSessionBillsItsJournalWhenItIsBack) {
+  ASSERT_TRUE(net_->RequestCharge("driver-dan", "CP-001").ok());
+  ASSERT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, kWait));
+  ASSERT_TRUE(net_->StopEngine("CP-001").ok());
+  EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_BROKEN, kWait));
+  ASSERT_TRUE(net_->StartEngine("CP-001").ok());
+  std::vector<v1::DriverUpdate> ended = Updates("driver-dan", v1::UPDATE_KIND_ENDED);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
+  EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, kWait));
+}
+
+TEST_F(RequestWalkTest, AMonitorGoneDisconnectsItsCpAndBackReconnectsIt) {
+  ASSERT_TRUE(net_->StopMonitor("CP-002").ok());
+  EXPECT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_DISCONNECTED, kWait));
+  ASSERT_TRUE(net_->RequestCharge("driver-erin", "CP-002").ok());
+  std::vector<v1::DriverUpdate> refused = Updates("driver-erin", v1::UPDATE_KIND_REJECTED);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_THAT(refused[0].rejection_reason(), HasSubstr("CP-002 is DISCONNECTED"));
+  ASSERT_TRUE(net_->StartMonitor("CP-002").ok());
+  EXPECT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, kWait));
+  ASSERT_TRUE(net_->RequestCharge("driver-erin", "CP-002").ok());
+  EXPECT_EQ(Updates("driver-erin", v1::UPDATE_KIND_ENDED).size(), 1u);
+}
+
+TEST_F(RequestWalkTest, ARequestSentTwiceIsServedOnce) {
+  absl::StatusOr<std::string> id = net_->RequestCharge("driver-fay", "CP-001");
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(net_->RequestCharge("driver-fay", "CP-001", *id).ok());
+  ASSERT_EQ(Updates("driver-fay", v1::UPDATE_KIND_ENDED).size(), 1u);
+  // A third copy after the ticket: still the one outcome.
+  ASSERT_TRUE(net_->RequestCharge("driver-fay", "CP-001", *id).ok());
+  ASSERT_TRUE(net_->RequestCharge("driver-fay", "CP-002").ok());
+  ASSERT_EQ(Updates("driver-fay", v1::UPDATE_KIND_ENDED, 2).size(), 2u);
+  size_t accepted = 0;
+  for (const v1::DriverUpdate& u : net_->updates().For("driver-fay")) {
+    if (u.request_id() == *id && u.kind() == v1::UPDATE_KIND_ACCEPTED) ++accepted;
+  }
+  EXPECT_EQ(accepted, 1u);
 }
 
 }  // namespace
