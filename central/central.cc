@@ -64,6 +64,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   central->server_ = *std::move(server);
   KafkaBridgeOptions bridge;
   bridge.bootstrap_servers = options.kafka_bootstrap;
+  bridge.consumer_properties = options.consumer_properties;
   bridge.startup_grace = options.startup_grace;
   // The longest dedupe window, and a little more for what was in flight.
   const CoordinatorOptions& c = options.coordinator;

@@ -34,6 +34,10 @@ struct CentralOptions {
   // Mutual TLS and who may do what (Access), or --insecure.
   TransportSecurity security;
   std::string kafka_bootstrap;
+  // Further librdkafka properties of central's consumers of requests,
+  // results and telemetry (tests on librdkafka's mock cluster, which holds
+  // an empty fetch for all of fetch.wait.max.ms, shorten that wait).
+  KafkaProperties consumer_properties;
   absl::Duration monitor_timeout = absl::Seconds(3);
   CoordinatorOptions coordinator;
   absl::Duration startup_grace = absl::Seconds(3);

@@ -441,6 +441,7 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
         options.group_id = options_.group_id;
         options.client_id = client_id;
         options.partitions = *partitions;
+        options.properties = options_.consumer_properties;
         absl::StatusOr<std::unique_ptr<KafkaConsumer>> created = KafkaConsumer::Create(options);
         if (!created.ok()) return created.status();
         consumer = *std::move(created);

@@ -88,6 +88,8 @@ std::vector<KafkaTopicSpec> NetworkTopics();
 struct KafkaBridgeOptions {
   std::string bootstrap_servers;
   std::string group_id = "evnet-central";
+  // Further librdkafka properties of the consumers of the input topics.
+  KafkaProperties consumer_properties;
   // After rebuilding, how long to give monitors to report before serving
   // the requests that waited; cut short once every known CP has reported,
   // or when no more came back for `startup_quiet` (CPs retired for good

@@ -35,6 +35,8 @@ absl::StatusOr<std::unique_ptr<InProcessNetwork>> InProcessNetwork::Start(
   central.listen = "127.0.0.1:0";
   central.security = TransportSecurity::Insecure();
   central.kafka_bootstrap = net->bootstrap_;
+  // The mock cluster answers an empty fetch only after all of the wait.
+  central.consumer_properties = {{"fetch.wait.max.ms", "20"}};
   central.monitor_timeout = absl::Milliseconds(600);
   central.startup_grace = absl::Milliseconds(300);
   central.print_table = false;

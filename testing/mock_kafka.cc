@@ -1,6 +1,7 @@
 #include "testing/mock_kafka.h"
 
 #include <cstdint>
+#include <thread>
 
 #include "librdkafka/rdkafka.h"
 #include "librdkafka/rdkafka_mock.h"
@@ -11,9 +12,16 @@ MockKafkaCluster::MockKafkaCluster(const std::vector<std::pair<std::string, int>
   char error[256];
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
   cluster_ = rd_kafka_mock_cluster_new(rk_, 1);
+  // Each creation waits for the cluster's thread to take it, which it does
+  // on its next wake-up (a quarter of a second apart): asked all at once,
+  // they are taken together.
+  std::vector<std::thread> creating;
   for (const auto& [topic, partitions] : topics) {
-    rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1);
+    creating.emplace_back([this, topic = topic, partitions = partitions] {
+      rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1);
+    });
   }
+  for (std::thread& t : creating) t.join();
 }
 
 MockKafkaCluster::~MockKafkaCluster() {

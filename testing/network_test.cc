@@ -1,8 +1,8 @@
 // The charging network end to end, on real processes and the real broker:
-// a driver's request file with good, unknown and stopped CPs gets the right
-// outcome for every line; tickets agree with power, duration and price; an
-// operator stop ends a running session with a ticket; resume brings the CP
-// back to ACTIVE.
+// an operator's stop kept across central's restart, bad input set aside on
+// the dead-letter topic, random wrong messages. The request walk itself
+// (a driver's file, operator stop and resume, faults, tickets) is tested in
+// one process, in request_walk_test.
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -17,105 +17,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/network.h"
-#include "testing/ticket_checks.h"
 
 namespace evnet::test {
 namespace {
 
 using ::testing::HasSubstr;
-
-// What one request file line ended with.
-struct Outcome {
-  std::string cp_id;
-  v1::UpdateKind kind;
-  std::string detail;
-};
-
-std::vector<Outcome> Outcomes(const std::vector<v1::DriverUpdate>& updates) {
-  std::vector<Outcome> out;
-  for (const auto& u : updates) {
-    if (u.kind() == v1::UPDATE_KIND_ENDED || u.kind() == v1::UPDATE_KIND_REJECTED) {
-      out.push_back({u.cp_id(), u.kind(), u.rejection_reason()});
-    }
-  }
-  return out;
-}
-
-TEST(NetworkTest, EveryRequestOfADriverFileGetsTheRightOutcome) {
-  CpSpec fast{/*power_kw=*/36, /*price=*/0.30, /*session_duration=*/absl::Seconds(3)};
-  CpSpec slow{/*power_kw=*/11, /*price=*/0.45, /*session_duration=*/absl::Seconds(3)};
-  auto net = Network::Start({fast, slow});
-  ASSERT_TRUE(net.ok()) << net.status();
-  Network& n = **net;
-
-  ASSERT_TRUE(n.StopCp("CP-002").ok());
-  ASSERT_EQ(n.Status("CP-002"), v1::CP_STATUS_STOPPED);
-  ASSERT_TRUE(n.StartDriver("driver-alice", {"CP-001", "CP-404", "CP-002", "CP-001"}).ok());
-
-  auto tickets = n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(60));
-  ASSERT_EQ(tickets.size(), 2u) << n.LogOf("driver-alice") << n.LogOf("central");
-  std::vector<Outcome> outcomes = Outcomes(n.updates().For("driver-alice"));
-  ASSERT_EQ(outcomes.size(), 4u);
-  EXPECT_EQ(outcomes[0].cp_id, "CP-001");
-  EXPECT_EQ(outcomes[0].kind, v1::UPDATE_KIND_ENDED);
-  EXPECT_EQ(outcomes[1].kind, v1::UPDATE_KIND_REJECTED);
-  EXPECT_EQ(outcomes[1].detail, "CP-404 is not a known charging point");
-  EXPECT_EQ(outcomes[2].kind, v1::UPDATE_KIND_REJECTED);
-  EXPECT_THAT(outcomes[2].detail, HasSubstr("CP-002 is out of order (STOPPED)"));
-  EXPECT_EQ(outcomes[3].cp_id, "CP-001");
-  EXPECT_EQ(outcomes[3].kind, v1::UPDATE_KIND_ENDED);
-
-  for (const auto& update : tickets) {
-    const v1::SessionResult& ticket = update.ticket();
-    EXPECT_EQ(ticket.end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
-    EXPECT_EQ(FromProto(ticket.ended_at()) - FromProto(ticket.started_at()), absl::Seconds(3));
-    ExpectTicketAgreesWithMeter(ticket, 36, 0.30);
-  }
-  // Each accepted request was announced, started and showed progress.
-  EXPECT_EQ(n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_ACCEPTED, 2, absl::Seconds(1)).size(), 2u);
-  EXPECT_GE(n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_PROGRESS, 2, absl::Seconds(1)).size(), 2u);
-
-  // Central's ledger has both sessions, ended, with the same tickets.
-  std::vector<v1::Session> sessions = n.Sessions();
-  ASSERT_EQ(sessions.size(), 2u);
-  for (const v1::Session& s : sessions) {
-    EXPECT_EQ(s.state(), v1::SESSION_STATE_ENDED);
-    EXPECT_EQ(s.driver_id(), "driver-alice");
-    EXPECT_GT(s.ticket().energy_kwh(), 0);
-  }
-  // The driver showed each of them to the person: the file ran to its end.
-  EXPECT_TRUE(WaitFor([&] { return n.LogOf("driver-alice").find("Done: 4 requests") != std::string::npos; },
-                      absl::Seconds(10)));
-  EXPECT_THAT(n.LogOf("driver-alice"), HasSubstr("Ticket: CP-001"));
-}
-
-TEST(NetworkTest, OperatorStopEndsTheRunningSessionWithATicketAndResumeReactivates) {
-  CpSpec long_session{/*power_kw=*/22, /*price=*/0.40, /*session_duration=*/absl::Minutes(5)};
-  auto net = Network::Start({long_session, long_session});
-  ASSERT_TRUE(net.ok()) << net.status();
-  Network& n = **net;
-
-  ASSERT_TRUE(n.StartDriver("driver-bob", {"CP-002"}).ok());
-  ASSERT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_SUPPLYING, absl::Seconds(30)))
-      << n.LogOf("central");
-  ASSERT_FALSE(n.updates().WaitFor("driver-bob", v1::UPDATE_KIND_PROGRESS, 2, absl::Seconds(15)).empty());
-
-  ASSERT_TRUE(n.StopCp("CP-002").ok());
-  auto tickets = n.updates().WaitFor("driver-bob", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(20));
-  ASSERT_EQ(tickets.size(), 1u) << n.LogOf("central");
-  const v1::SessionResult& ticket = tickets[0].ticket();
-  EXPECT_EQ(ticket.cp_id(), "CP-002");
-  EXPECT_EQ(ticket.end_reason(), v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
-  EXPECT_GT(ticket.energy_kwh(), 0);
-  ExpectTicketAgreesWithMeter(ticket, 22, 0.40);
-  EXPECT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_STOPPED, absl::Seconds(5)));
-  // The other CP never noticed.
-  EXPECT_EQ(n.Status("CP-001"), v1::CP_STATUS_ACTIVE);
-
-  ASSERT_TRUE(n.ResumeCp("CP-002").ok());
-  EXPECT_TRUE(n.WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, absl::Seconds(5)));
-  EXPECT_EQ(n.updates().For("driver-bob").back().kind(), v1::UPDATE_KIND_ENDED);
-}
 
 TEST(NetworkTest, OperatorStopSurvivesACentralRestart) {
   auto net = Network::Start({CpSpec{}, CpSpec{}});

@@ -2,7 +2,6 @@
 // a driver's request, central's answer and command, the engine's supply, the
 // monitor's reports, the ticket. Over the mock cluster: what needs a real
 // broker or real processes stays in the system and fault tests.
-#include <cmath>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "testing/in_process_network.h"
 #include "testing/process.h"
+#include "testing/ticket_checks.h"
 
 namespace evnet::test {
 namespace {
@@ -53,8 +53,7 @@ TEST_F(RequestWalkTest, AnAcceptedRequestIsSuppliedAndTicketedOnceAtItsCpsPrice)
   EXPECT_EQ(ticket.cp_id(), "CP-001");
   EXPECT_EQ(ticket.end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
   EXPECT_GT(ticket.energy_kwh(), 0);
-  EXPECT_DOUBLE_EQ(ticket.price_eur_per_kwh(), 0.30);
-  EXPECT_EQ(ticket.amount_cents(), std::llround(ticket.energy_kwh() * 30));
+  ExpectTicketAgreesWithMeter(ticket, 1000, 0.30);
   EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, kWait));
   // Once: no second ticket comes.
   EXPECT_EQ(net_->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 2,
@@ -93,6 +92,12 @@ TEST_F(RequestWalkTest, EveryRequestOfADriversFileGetsTheRightOutcome) {
   EXPECT_THAT(outcomes[2].rejection_reason(), HasSubstr("CP-002 is out of order (STOPPED)"));
   EXPECT_EQ(outcomes[3].kind(), v1::UPDATE_KIND_ENDED);
   EXPECT_NE(outcomes[3].session_id(), outcomes[0].session_id());
+  for (const v1::DriverUpdate& ended : {outcomes[0], outcomes[3]}) {
+    EXPECT_EQ(ended.ticket().end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
+    EXPECT_EQ(FromProto(ended.ticket().ended_at()) - FromProto(ended.ticket().started_at()),
+              absl::Milliseconds(800));
+    ExpectTicketAgreesWithMeter(ended.ticket(), 1000, 0.30);
+  }
   // What the person saw.
   EXPECT_THAT(shown.str(), HasSubstr("Ticket: CP-001"));
   EXPECT_THAT(shown.str(), HasSubstr("Done: 4 requests"));
@@ -113,6 +118,8 @@ TEST_F(RequestWalkTest, AnOperatorStopEndsTheRunningSessionWithATicketAndResumeR
   std::vector<v1::DriverUpdate> ended = Updates("driver-bob", v1::UPDATE_KIND_ENDED);
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+  EXPECT_GT(ended[0].ticket().energy_kwh(), 0);
+  ExpectTicketAgreesWithMeter(ended[0].ticket(), 1000, 0.30);
   EXPECT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_STOPPED, kWait));
   EXPECT_EQ(net_->Status("CP-001"), v1::CP_STATUS_ACTIVE);  // the other never noticed
   // Stopped, it refuses; resumed, it serves again.
