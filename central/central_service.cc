@@ -96,70 +96,145 @@ grpc::Status CentralServiceImpl::GetChargingPoint(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-absl::Status CentralServiceImpl::SetStopped(
-    const std::string& cp_id, bool all, bool stopped,
-    google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out, const Actor& by) {
+void CentralServiceImpl::SetStopped(const std::string& cp_id, bool all, bool stopped,
+                                    const Actor& by, StoppedDone done) {
   const std::string action = stopped ? "cp.stop" : "cp.resume";
   if (cp_id.empty() == !all) {
     absl::Status refused =
         absl::InvalidArgumentError("name one CP with cp_id, or set all (not both)");
     audit_.Record(by, action, all ? "all CPs" : cp_id, "refused", std::string(refused.message()));
-    return refused;
+    return done(refused, {});
   }
-  std::vector<std::string> ids = all ? registry_.Ids() : std::vector<std::string>{cp_id};
-  for (const std::string& id : ids) {
+  // Each CP's change is made at once and kept once Kafka has it (undone if
+  // Kafka refuses it); `done` runs when the last of them is settled, with
+  // the first error, if any, and the CPs as they are then.
+  struct Pending {
+    std::vector<std::string> ids;
+    StoppedDone done;
+    absl::Mutex mu;
+    size_t left ABSL_GUARDED_BY(mu) = 0;
+    absl::Status status ABSL_GUARDED_BY(mu);
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->ids = all ? registry_.Ids() : std::vector<std::string>{cp_id};
+  pending->done = std::move(done);
+  pending->left = pending->ids.size();
+  if (pending->ids.empty()) return pending->done(absl::OkStatus(), {});
+  auto settled = [this, pending](absl::Status status) {
+    {
+      absl::MutexLock lock(&pending->mu);
+      if (!status.ok() && pending->status.ok()) pending->status = status;
+      if (--pending->left > 0) return;
+    }
+    std::vector<v1::ChargingPoint> now;
+    for (const std::string& id : pending->ids) {
+      if (absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(id); cp.ok()) {
+        now.push_back(*std::move(cp));
+      }
+    }
+    absl::Status first;
+    {
+      absl::MutexLock lock(&pending->mu);
+      first = pending->status;
+    }
+    pending->done(first, std::move(now));
+  };
+  for (const std::string& id : pending->ids) {
     absl::StatusOr<v1::ChargingPoint> before = registry_.Get(id);
     if (!before.ok()) {
       audit_.Record(by, action, id, "refused", std::string(before.status().message()));
-      return before.status();
+      settled(before.status());
+      continue;
     }
     absl::StatusOr<v1::CpRegistryRecord> record = registry_.SetStopped(id, stopped);
-    if (!record.ok()) return record.status();
-    absl::Status saved =
-        Await([&](Done done) { store_.Save(*record, std::move(done)); }, kKafkaTimeout);
-    if (!saved.ok()) {
-      // Back to what it was, not to the opposite of what was asked.
-      (void)registry_.SetStopped(id, before->stopped_by_operator());
-      audit_.Record(by, action, id, "failed", std::string(saved.message()));
-      return absl::UnavailableError(absl::StrCat("cannot record the change of ", id,
-                                                 " in Kafka, so it was not made: ",
-                                                 saved.message()));
+    if (!record.ok()) {
+      settled(record.status());
+      continue;
     }
-    LOG(INFO) << "Central | CP " << id << (stopped ? " stopped" : " resumed") << " by the operator";
-    audit_.Record(by, action, id, "done");
-    coordinator_.TellAvailability(id, !stopped);
-    if (stopped) {
-      coordinator_.StopSessionAt(id, [id](absl::Status ended) {
-        if (!ended.ok()) {
-          LOG(WARNING) << "Central | CP " << id << ": its engine was not told to stop: "
-                       << ended.message();
-        }
-      });
-    }
-    absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(id);
-    if (cp.ok()) *out->Add() = *std::move(cp);
+    const bool was_stopped = before->stopped_by_operator();
+    // Finished from the delivery report: no thread waits for Kafka.
+    store_.Save(*record, [this, id, stopped, was_stopped, by, action, settled](absl::Status saved) {
+      if (!saved.ok()) {
+        // Back to what it was, not to the opposite of what was asked.
+        (void)registry_.SetStopped(id, was_stopped);
+        audit_.Record(by, action, id, "failed", std::string(saved.message()));
+        return settled(absl::UnavailableError(absl::StrCat(
+            "cannot record the change of ", id, " in Kafka, so it was not made: ",
+            saved.message())));
+      }
+      LOG(INFO) << "Central | CP " << id << (stopped ? " stopped" : " resumed")
+                << " by the operator";
+      audit_.Record(by, action, id, "done");
+      coordinator_.TellAvailability(id, !stopped);
+      if (stopped) {
+        coordinator_.StopSessionAt(id, [id](absl::Status ended) {
+          if (!ended.ok()) {
+            LOG(WARNING) << "Central | CP " << id << ": its engine was not told to stop: "
+                         << ended.message();
+          }
+        });
+      }
+      settled(absl::OkStatus());
+    });
   }
-  return absl::OkStatus();
 }
 
-grpc::Status CentralServiceImpl::StopChargingPoint(grpc::ServerContext* context,
-                                                   const v1::StopChargingPointRequest* request,
-                                                   v1::StopChargingPointResponse* response) {
-  absl::StatusOr<Actor> by = access_.RequireOperator(
-      *context, "cp.stop", request->all() ? "all CPs" : request->cp_id());
-  if (!by.ok()) return ToGrpcStatus(by.status());
-  return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), true,
-                                 response->mutable_charging_points(), *by));
+absl::Status CentralServiceImpl::SetStoppedAndWait(
+    const std::string& cp_id, bool all, bool stopped,
+    google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out, const Actor& by,
+    absl::Duration timeout) {
+  struct Outcome {
+    absl::Notification done;
+    absl::Status status;
+    std::vector<v1::ChargingPoint> cps;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  SetStopped(cp_id, all, stopped, by,
+             [outcome](absl::Status status, std::vector<v1::ChargingPoint> cps) {
+               outcome->status = std::move(status);
+               outcome->cps = std::move(cps);
+               outcome->done.Notify();
+             });
+  if (!outcome->done.WaitForNotificationWithTimeout(timeout)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "Kafka has not confirmed the change within ", absl::FormatDuration(timeout),
+        "; it is made once Kafka has it, and undone if Kafka refuses it"));
+  }
+  for (v1::ChargingPoint& cp : outcome->cps) *out->Add() = std::move(cp);
+  return outcome->status;
 }
 
-grpc::Status CentralServiceImpl::ResumeChargingPoint(grpc::ServerContext* context,
-                                                     const v1::ResumeChargingPointRequest* request,
-                                                     v1::ResumeChargingPointResponse* response) {
+grpc::ServerUnaryReactor* CentralServiceImpl::StopChargingPoint(
+    grpc::CallbackServerContext* context, const v1::StopChargingPointRequest* request,
+    v1::StopChargingPointResponse* response) {
+  return SetStoppedReactor(context, request->cp_id(), request->all(), true,
+                           response->mutable_charging_points());
+}
+
+grpc::ServerUnaryReactor* CentralServiceImpl::ResumeChargingPoint(
+    grpc::CallbackServerContext* context, const v1::ResumeChargingPointRequest* request,
+    v1::ResumeChargingPointResponse* response) {
+  return SetStoppedReactor(context, request->cp_id(), request->all(), false,
+                           response->mutable_charging_points());
+}
+
+grpc::ServerUnaryReactor* CentralServiceImpl::SetStoppedReactor(
+    grpc::CallbackServerContext* context, const std::string& cp_id, bool all, bool stopped,
+    google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<Actor> by = access_.RequireOperator(
-      *context, "cp.resume", request->all() ? "all CPs" : request->cp_id());
-  if (!by.ok()) return ToGrpcStatus(by.status());
-  return ToGrpcStatus(SetStopped(request->cp_id(), request->all(), false,
-                                 response->mutable_charging_points(), *by));
+      *context, stopped ? "cp.stop" : "cp.resume", all ? "all CPs" : cp_id);
+  if (!by.ok()) {
+    reactor->Finish(ToGrpcStatus(by.status()));
+    return reactor;
+  }
+  // `out` lives until Finish.
+  SetStopped(cp_id, all, stopped, *by,
+             [reactor, out](absl::Status status, std::vector<v1::ChargingPoint> cps) {
+               for (v1::ChargingPoint& cp : cps) *out->Add() = std::move(cp);
+               reactor->Finish(ToGrpcStatus(status));
+             });
+  return reactor;
 }
 
 grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext* context,

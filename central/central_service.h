@@ -22,8 +22,13 @@
 
 namespace evnet {
 
+// Callbacks where a call waits on others: the streams, and stop / resume
+// (finished from Kafka's delivery report).
 using CentralServiceBase = v1::CentralService::WithCallbackMethod_MonitorLink<
-    v1::CentralService::WithCallbackMethod_WatchChargingPoints<v1::CentralService::Service>>;
+    v1::CentralService::WithCallbackMethod_WatchChargingPoints<
+        v1::CentralService::WithCallbackMethod_StopChargingPoint<
+            v1::CentralService::WithCallbackMethod_ResumeChargingPoint<
+                v1::CentralService::Service>>>>;
 
 // Calls at once on one connection to central: an OCPP gateway without
 // certificates links all its chargers over one connection (a MonitorLink
@@ -53,11 +58,12 @@ class CentralServiceImpl final : public CentralServiceBase {
                                   v1::ListChargingPointsResponse* response) override;
   grpc::Status GetChargingPoint(grpc::ServerContext*, const v1::GetChargingPointRequest* request,
                                 v1::ChargingPoint* response) override;
-  grpc::Status StopChargingPoint(grpc::ServerContext*, const v1::StopChargingPointRequest* request,
-                                 v1::StopChargingPointResponse* response) override;
-  grpc::Status ResumeChargingPoint(grpc::ServerContext*,
-                                   const v1::ResumeChargingPointRequest* request,
-                                   v1::ResumeChargingPointResponse* response) override;
+  grpc::ServerUnaryReactor* StopChargingPoint(grpc::CallbackServerContext* context,
+                                              const v1::StopChargingPointRequest* request,
+                                              v1::StopChargingPointResponse* response) override;
+  grpc::ServerUnaryReactor* ResumeChargingPoint(grpc::CallbackServerContext* context,
+                                                const v1::ResumeChargingPointRequest* request,
+                                                v1::ResumeChargingPointResponse* response) override;
   grpc::Status ListSessions(grpc::ServerContext*, const v1::ListSessionsRequest* request,
                             v1::ListSessionsResponse* response) override;
   grpc::Status EnrollChargingPoint(grpc::ServerContext* context,
@@ -71,12 +77,19 @@ class CentralServiceImpl final : public CentralServiceBase {
                                  v1::RevokedCertificate* response) override;
 
   // Stop / Resume, for the gRPC API and the dashboard alike: one CP by id,
-  // or all; recorded in Kafka first (the caller waits for that, never a
-  // stream's thread), and audited as done by `by`. Returns the CPs as they
-  // are now.
-  [[nodiscard]] absl::Status SetStopped(const std::string& cp_id, bool all, bool stopped,
-                                        google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out,
-                                        const Actor& by);
+  // or all; each CP's change is kept once Kafka has it (undone if Kafka
+  // refuses it) and audited as done by `by`. `done` runs once, from Kafka's
+  // delivery report (or at once for a refusal), with the first error and the
+  // CPs as they are then. No thread waits.
+  using StoppedDone = std::function<void(absl::Status, std::vector<v1::ChargingPoint>)>;
+  void SetStopped(const std::string& cp_id, bool all, bool stopped, const Actor& by,
+                  StoppedDone done);
+  // The same, waiting for `done` at most `timeout` (the dashboard's HTTP
+  // threads, which are its own); the CPs go to `out`.
+  [[nodiscard]] absl::Status SetStoppedAndWait(
+      const std::string& cp_id, bool all, bool stopped,
+      google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out, const Actor& by,
+      absl::Duration timeout);
 
   // A page of sessions, for callers that checked who asks (the dashboard).
   void ListSessionsPage(const v1::ListSessionsRequest& request,
@@ -89,6 +102,9 @@ class CentralServiceImpl final : public CentralServiceBase {
   void CloseWatches() { watchers_.CloseAll(); }
 
  private:
+  grpc::ServerUnaryReactor* SetStoppedReactor(
+      grpc::CallbackServerContext* context, const std::string& cp_id, bool all, bool stopped,
+      google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out);
   Registry& registry_;
   LinkHub& hub_;
   SessionCoordinator& coordinator_;

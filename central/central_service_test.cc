@@ -39,8 +39,27 @@ class FakePublisher : public UpdatePublisher {
 
 class FakeStore : public RegistryStore {
  public:
-  void Save(const v1::CpRegistryRecord&, Done done) override { done(status); }
+  void Save(const v1::CpRegistryRecord&, Done done) override {
+    {
+      absl::MutexLock lock(&mu);
+      if (hold) return held.push_back(std::move(done));
+    }
+    done(status);
+  }
+  // Kafka's delivery reports of what was held, now.
+  void Release() {
+    std::vector<Done> now;
+    {
+      absl::MutexLock lock(&mu);
+      now.swap(held);
+      hold = false;
+    }
+    for (Done& done : now) done(status);
+  }
   absl::Status status;
+  absl::Mutex mu;
+  bool hold ABSL_GUARDED_BY(mu) = false;
+  std::vector<Done> held ABSL_GUARDED_BY(mu);
 };
 
 class FakeEnrolmentStore : public EnrolmentStore {
@@ -235,10 +254,12 @@ TEST_F(CentralServiceTest, AStopKafkaRefusesLeavesTheCpAsItWas) {
   Report(*a, true);
   google::protobuf::RepeatedPtrField<v1::ChargingPoint> out;
   const Actor operator_at_desk{"operator (test)", "ipv4:192.0.2.7:4711"};
-  ASSERT_TRUE(service_.SetStopped("CP-001", false, true, &out, operator_at_desk).ok());
+  ASSERT_TRUE(service_.SetStoppedAndWait("CP-001", false, true, &out, operator_at_desk,
+                                         absl::Seconds(5)).ok());
   store_.status = absl::UnavailableError("Kafka is away");
   // Stopping it again fails; it must stay stopped, not flip to resumed.
-  EXPECT_EQ(service_.SetStopped("CP-001", false, true, &out, operator_at_desk).code(),
+  EXPECT_EQ(service_.SetStoppedAndWait("CP-001", false, true, &out, operator_at_desk,
+                                       absl::Seconds(5)).code(),
             absl::StatusCode::kUnavailable);
   absl::StatusOr<v1::ChargingPoint> cp = registry_.Get("CP-001");
   ASSERT_TRUE(cp.ok());
@@ -253,6 +274,39 @@ TEST_F(CentralServiceTest, AStopKafkaRefusesLeavesTheCpAsItWas) {
   EXPECT_EQ(audit[0].result(), "done");
   EXPECT_EQ(audit[1].result(), "failed");
   EXPECT_NE(audit[1].reason().find("Kafka is away"), std::string::npos);
+}
+
+// A stop is answered when Kafka has it, and no thread waits meanwhile: the
+// call is finished from the delivery report.
+TEST_F(CentralServiceTest, AStopIsAnsweredOnceKafkaHasItFromTheDeliveryReport) {
+  std::unique_ptr<Monitor> a = Connect("CP-001");
+  Report(*a, true);
+  {
+    absl::MutexLock lock(&store_.mu);
+    store_.hold = true;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(absl::Seconds(10)));
+  v1::StopChargingPointRequest request;
+  request.set_cp_id("CP-001");
+  v1::StopChargingPointResponse response;
+  grpc::Status answered;
+  absl::Notification finished;
+  stub_->async()->StopChargingPoint(&context, &request, &response, [&](grpc::Status status) {
+    answered = std::move(status);
+    finished.Notify();
+  });
+  // Not answered while Kafka has not confirmed it, however long that takes.
+  EXPECT_FALSE(finished.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+  {
+    absl::MutexLock lock(&store_.mu);
+    EXPECT_EQ(store_.held.size(), 1u);
+  }
+  store_.Release();
+  ASSERT_TRUE(finished.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_TRUE(answered.ok()) << answered.error_message();
+  ASSERT_EQ(response.charging_points_size(), 1);
+  EXPECT_EQ(response.charging_points(0).status(), v1::CP_STATUS_STOPPED);
 }
 
 // Any certificate of the network's CA may open MonitorLink; one that never

@@ -238,21 +238,21 @@ std::optional<std::pair<std::string, std::string>> SessionCoordinator::Refusal(
   return std::nullopt;
 }
 
-void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
-                                       const KafkaMessage& message, Done done) {
+absl::StatusOr<v1::DriverRequest> SessionCoordinator::CheckRequest(
+    const v1::DriverRequest& original, const KafkaMessage& message) const {
   v1::DriverRequest request = original;
   if (request.driver_id().empty()) request.set_driver_id(message.key);
   // Without a driver that can be told, a request is set aside, not answered.
   if (absl::Status driver = ValidateId("driver_id (or the message key)", request.driver_id());
       !driver.ok()) {
-    return done(driver);
+    return driver;
   }
   // Updates go to the driver the key names; a request in another driver's
   // name is not answered to either of them, but set aside (and audited).
   if (!message.key.empty() && message.key != request.driver_id()) {
-    return done(absl::InvalidArgumentError(
+    return absl::InvalidArgumentError(
         absl::StrCat("the request names driver ", request.driver_id().substr(0, 64),
-                     " but was sent under the key of another driver")));
+                     " but was sent under the key of another driver"));
   }
   if (request.request_id().empty()) {
     // Stable across redeliveries of the same message.
@@ -261,40 +261,55 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
   if (!request.has_requested_at() && message.timestamp != absl::InfinitePast()) {
     *request.mutable_requested_at() = ToProto(message.timestamp);
   }
+  return request;
+}
 
+SessionCoordinator::Claim SessionCoordinator::ClaimRequest(const v1::DriverRequest& request,
+                                                           const std::string& session_id) {
+  absl::MutexLock lock(&mu_);
+  if (answered_requests_.Contains(request.request_id()) ||
+      requests_in_flight_.count(request.request_id()) > 0 ||
+      refused_open_.count(session_id) > 0 || refused_.Contains(session_id) ||
+      ticketed_.Contains(session_id)) {
+    return {Claim::kDuplicate, std::nullopt};
+  }
+  requests_in_flight_.insert(request.request_id());
+  auto it = open_.find(session_id);
+  // Accepted before, but the copy that said so was not the last: say it again.
+  if (it != open_.end() &&
+      (it->second.session.state() == v1::SESSION_STATE_SUPPLYING || it->second.started)) {
+    Open accepted = it->second;
+    if (accepted.record.session_id().empty()) {
+      accepted.record =
+          RecordOf(accepted.session, v1::OPEN_SESSION_STATE_ACCEPTED, accepted.telemetry_key);
+    }
+    return {Claim::kAcceptedBefore, std::move(accepted)};
+  }
+  return {Claim::kNew, std::nullopt};
+}
+
+void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
+                                       const KafkaMessage& message, Done done) {
+  absl::StatusOr<v1::DriverRequest> checked = CheckRequest(original, message);
+  if (!checked.ok()) return done(checked.status());
+  const v1::DriverRequest& request = *checked;
   // One outcome per request id, however often and however concurrently it
-  // comes: the first copy claims it here, the others are ignored.
+  // comes: the first copy claims it, the others are ignored.
   const std::string session_id = absl::StrCat("s-", request.request_id());
-  std::optional<Open> created;
-  {
-    absl::MutexLock lock(&mu_);
-    if (answered_requests_.Contains(request.request_id()) ||
-        requests_in_flight_.count(request.request_id()) > 0 ||
-        refused_open_.count(session_id) > 0 || refused_.Contains(session_id) ||
-        ticketed_.Contains(session_id)) {
+  Claim claim = ClaimRequest(request, session_id);
+  switch (claim.kind) {
+    case Claim::kDuplicate:
       LOG(INFO) << "Central | Duplicate request " << request.request_id() << " from "
                 << request.driver_id() << " ignored";
       return done(absl::OkStatus());
-    }
-    requests_in_flight_.insert(request.request_id());
-    auto it = open_.find(session_id);
-    // Accepted before, but the copy that said so was not the last: say it again.
-    if (it != open_.end() &&
-        (it->second.session.state() == v1::SESSION_STATE_SUPPLYING || it->second.started)) {
-      created = it->second;
-      if (created->record.session_id().empty()) {
-        created->record = RecordOf(created->session, v1::OPEN_SESSION_STATE_ACCEPTED,
-                                   created->telemetry_key);
-      }
-    }
-  }
-  if (created.has_value()) {
-    return PublishAccepted(created->session, created->record, std::move(done));
+    case Claim::kAcceptedBefore:
+      return PublishAccepted(claim.accepted->session, claim.accepted->record, std::move(done));
+    case Claim::kNew:
+      break;
   }
   if (auto refusal = Refusal(request, message); refusal.has_value()) {
     return Reject(request, refusal->first, refusal->second, std::nullopt, std::move(done));
   }
-
   const std::string& cp = request.cp_id();
   absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
   if (!now.ok()) {
@@ -302,49 +317,80 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
                   std::nullopt, std::move(done));
   }
   if (now->supply().session_id() == session_id) {
-    // Central died after starting this very session and before saying so:
-    // the CP is supplying it, so it is accepted, not refused as busy.
-    // Billable once its acceptance is in Kafka (PublishAccepted).
-    // The key its CP was sent died with that central: a new one, which no
-    // telemetry carries, so that none is believed (its ticket still comes).
-    const std::string key = now->info().telemetry_mac() ? NewTelemetryKey() : "";
-    if (!key.empty()) {
-      LOG(WARNING) << "Central | Session " << session_id << " at " << cp
-                   << " goes on without progress for its driver: its telemetry key was lost "
-                      "with the central that started it";
-    }
-    const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_STARTING);
-    const v1::OpenSession record = RecordOf(running, v1::OPEN_SESSION_STATE_ACCEPTED, key);
-    {
-      absl::MutexLock lock(&mu_);
-      AddOpenLocked(running, key);
-      // Said above, once: its CP's own samples are not audited as forged.
-      open_[session_id].forged_telemetry_seen = !key.empty();
-      open_[session_id].started = true;
-      unasked_.erase(session_id);
-    }
-    return PublishAccepted(running, record, std::move(done));
+    return AcceptRunning(request, session_id, *now, std::move(done));
   }
   if (now->status() != v1::CP_STATUS_ACTIVE) {
     return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(now->status())),
                   std::nullopt, std::move(done));
   }
-
-  std::string busy;
   const std::string telemetry_key = now->info().telemetry_mac() ? NewTelemetryKey() : "";
+  if (absl::Status reserved = Reserve(request, session_id, telemetry_key); !reserved.ok()) {
+    if (absl::IsUnavailable(reserved)) return done(reserved);  // comes again
+    return Reject(request, "busy", std::string(reserved.message()), std::nullopt,
+                  std::move(done));
+  }
+  SendStart(request, session_id, telemetry_key, std::move(done));
+}
+
+void SessionCoordinator::AcceptRunning(const v1::DriverRequest& request,
+                                       const std::string& session_id,
+                                       const v1::ChargingPoint& cp, Done done) {
+  // Central died after starting this very session and before saying so:
+  // the CP is supplying it, so it is accepted, not refused as busy.
+  // Billable once its acceptance is in Kafka (PublishAccepted).
+  // The key its CP was sent died with that central: a new one, which no
+  // telemetry carries, so that none is believed (its ticket still comes).
+  const std::string key = cp.info().telemetry_mac() ? NewTelemetryKey() : "";
+  if (!key.empty()) {
+    LOG(WARNING) << "Central | Session " << session_id << " at " << cp.info().cp_id()
+                 << " goes on without progress for its driver: its telemetry key was lost "
+                    "with the central that started it";
+  }
+  const v1::Session running = SessionFor(request, session_id, v1::SESSION_STATE_STARTING);
+  const v1::OpenSession record = RecordOf(running, v1::OPEN_SESSION_STATE_ACCEPTED, key);
   {
     absl::MutexLock lock(&mu_);
-    if (auto d = open_by_driver_.find(request.driver_id()); d != open_by_driver_.end()) {
-      busy = absl::StrCat(request.driver_id(), " already has a session at ",
-                          open_.at(d->second).session.cp_id());
-    } else if (open_by_cp_.contains(cp)) {
-      busy = absl::StrCat(cp, " is busy (SUPPLYING)");
-    } else {
-      AddOpenLocked(SessionFor(request, session_id, v1::SESSION_STATE_STARTING), telemetry_key);
+    AddOpenLocked(running, key);
+    // Said above, once: its CP's own samples are not audited as forged.
+    open_[session_id].forged_telemetry_seen = !key.empty();
+    open_[session_id].started = true;
+    unasked_.erase(session_id);
+  }
+  PublishAccepted(running, record, std::move(done));
+}
+
+absl::Status SessionCoordinator::Reserve(const v1::DriverRequest& request,
+                                         const std::string& session_id,
+                                         const std::string& telemetry_key) {
+  absl::MutexLock lock(&mu_);
+  const auto by_driver = open_by_driver_.find(request.driver_id());
+  const auto by_cp = open_by_cp_.find(request.cp_id());
+  // A session whose ticket is being written has ended: its driver may
+  // already hold the ticket and ask again. The request waits the moment the
+  // ticket takes, rather than being refused as busy.
+  for (const auto* holder : {by_driver == open_by_driver_.end() ? nullptr : &by_driver->second,
+                             by_cp == open_by_cp_.end() ? nullptr : &by_cp->second}) {
+    if (holder != nullptr && tickets_in_flight_.count(*holder) > 0) {
+      requests_in_flight_.erase(request.request_id());
+      return absl::UnavailableError(
+          absl::StrCat("the ticket of session ", *holder, " is being written; asked again"));
     }
   }
-  if (!busy.empty()) return Reject(request, "busy", busy, std::nullopt, std::move(done));
+  if (by_driver != open_by_driver_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        request.driver_id(), " already has a session at ", open_.at(by_driver->second).session.cp_id()));
+  }
+  if (by_cp != open_by_cp_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(request.cp_id(), " is busy (SUPPLYING)"));
+  }
+  AddOpenLocked(SessionFor(request, session_id, v1::SESSION_STATE_STARTING), telemetry_key);
+  return absl::OkStatus();
+}
 
+void SessionCoordinator::SendStart(const v1::DriverRequest& request,
+                                   const std::string& session_id,
+                                   const std::string& telemetry_key, Done done) {
+  const std::string& cp = request.cp_id();
   LOG(INFO) << "Central | START_SUPPLY " << cp << " " << request.driver_id() << " session "
             << session_id;
   v1::CentralCommand command;

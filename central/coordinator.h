@@ -150,6 +150,29 @@ class SessionCoordinator {
     absl::Time last_stop = absl::InfinitePast();
   };
 
+  // What a request's first copy finds when it claims its id.
+  struct Claim {
+    enum Kind { kNew, kDuplicate, kAcceptedBefore } kind;
+    std::optional<Open> accepted;  // kAcceptedBefore: the session, to announce again
+  };
+
+  // HandleRequest's steps, in order. Check: the request as central serves
+  // it (driver, id and time filled from the message), or why it is set
+  // aside. Claim: its id, once. AcceptRunning: a session its CP already
+  // runs (central died between starting it and saying so). Reserve: its CP
+  // and driver, unless busy. SendStart: the command, answered
+  // in Started.
+  absl::StatusOr<v1::DriverRequest> CheckRequest(const v1::DriverRequest& original,
+                                                 const KafkaMessage& message) const;
+  Claim ClaimRequest(const v1::DriverRequest& request, const std::string& session_id);
+  void AcceptRunning(const v1::DriverRequest& request, const std::string& session_id,
+                     const v1::ChargingPoint& cp, Done done);
+  // OK: reserved; FAILED_PRECONDITION: busy, saying why; UNAVAILABLE: the
+  // session in the way is being ticketed, and the request is to come again.
+  absl::Status Reserve(const v1::DriverRequest& request, const std::string& session_id,
+                       const std::string& telemetry_key);
+  void SendStart(const v1::DriverRequest& request, const std::string& session_id,
+                 const std::string& telemetry_key, Done done);
   // `label` names the kind of refusal in metrics; `reason` is for the driver.
   // `refused`: a start that may have reached the CP, held open as refused
   // (stopped there, never billed) in the same transaction as the answer.

@@ -249,6 +249,31 @@ TEST_F(CoordinatorTest, AHandWrittenRequestGetsAnIdStableAcrossRedelivery) {
   EXPECT_EQ(publisher_.updates[0].request_id(), "req-0-42");
 }
 
+// A driver holding its ticket may ask again before central has closed the
+// session the ticket ends: the request comes again once the ticket is
+// written, and is then served, not refused as busy.
+TEST_F(CoordinatorTest, ARequestMeetingItsDriversTicketBeingWrittenComesAgainAndIsServed) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  publisher_.hold = true;
+  std::optional<absl::Status> ticketed;
+  coordinator_.HandleResult(Result("s-r-1", "r-1"), [&](absl::Status s) { ticketed = s; });
+  ASSERT_FALSE(ticketed.has_value());
+  // The same driver at another CP, and another driver at the same CP.
+  absl::Status again = Handle(Request("r-2", "CP-002"), Message(8));
+  EXPECT_EQ(again.code(), absl::StatusCode::kUnavailable) << again;
+  absl::Status other = Handle(Request("r-3", "CP-001", "driver-bob"), Message(9, "driver-bob"));
+  EXPECT_EQ(other.code(), absl::StatusCode::kUnavailable) << other;
+  publisher_.Release();
+  ASSERT_TRUE(ticketed.has_value() && ticketed->ok());
+  // Come again, both are served.
+  ASSERT_TRUE(Handle(Request("r-2", "CP-002"), Message(8)).ok());
+  ASSERT_TRUE(Handle(Request("r-3", "CP-001", "driver-bob"), Message(9, "driver-bob")).ok());
+  for (const v1::DriverUpdate& u : publisher_.updates) {
+    EXPECT_NE(u.kind(), v1::UPDATE_KIND_REJECTED) << u.rejection_reason();
+  }
+  EXPECT_EQ(sender_.sent.size(), 3u);
+}
+
 TEST_F(CoordinatorTest, AFailedPublishIsRetriedWithoutStartingTwice) {
   publisher_.status = absl::UnavailableError("Kafka is away");
   EXPECT_FALSE(Handle(Request("r-1", "CP-001"), Message()).ok());

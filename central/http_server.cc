@@ -277,9 +277,10 @@ void HttpServer::AddRoutes() {
             all.empty() ? req.get_param_value("cp").substr(0, 64) : all,
             std::string(status.message()));
       } else {
-        status = self->service_->SetStopped(req.get_param_value("cp"),
-                                            req.get_param_value("all") == "1", stop,
-                                            cps.mutable_charging_points(), by);
+        status = self->service_->SetStoppedAndWait(req.get_param_value("cp"),
+                                                   req.get_param_value("all") == "1", stop,
+                                                   cps.mutable_charging_points(), by,
+                                                   absl::Seconds(10));
       }
       if (!status.ok()) return Refuse(res, status);
       res.set_content(ToJson(cps), "application/json");
