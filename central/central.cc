@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   KafkaBridgeOptions bridge;
   bridge.bootstrap_servers = options.kafka_bootstrap;
   bridge.consumer_properties = options.consumer_properties;
+  bridge.clock = options.clock;
   bridge.startup_grace = options.startup_grace;
   // The longest dedupe window, and a little more for what was in flight.
   const CoordinatorOptions& c = options.coordinator;
@@ -138,7 +139,7 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       producer_(std::move(producer)),
       transactions_(std::move(transactions)),
       dead_letters_(*producer_, "Central"),
-      audit_(*producer_, "Central"),
+      audit_(*producer_, "Central", *options.clock),
       driver_keys_([producer = producer_.get()](const v1::DriverKey& key) {
         SaveDriverKey(*producer, key);
       }),
@@ -150,15 +151,15 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
         SaveRevocation(*producer, record, std::move(done));
       }),
       access_(options.security.insecure, enrolments_, audit_, &enrolment_store_, &revocations_),
-      registry_(SystemClock::Get(), options.monitor_timeout),
-      hub_(SystemClock::Get(), options.monitor_timeout,
+      registry_(*options.clock, options.monitor_timeout),
+      hub_(*options.clock, options.monitor_timeout,
            [this](absl::string_view kind, absl::Duration took) {
              metrics_.CommandAnswered(kind, took);
            }),
-      coordinator_(Audited(options.coordinator, audit_), SystemClock::Get(), registry_, hub_,
+      coordinator_(Audited(options.coordinator, audit_), *options.clock, registry_, hub_,
                    publisher_, metrics_),
       service_(registry_, hub_, coordinator_, store_, audit_, access_,
-               {enrolments_, enrolment_store_, &revocations_}) {}
+               {enrolments_, enrolment_store_, &revocations_}, *options.clock) {}
 
 Central::~Central() {
   AuditRefusedHandshakes(nullptr, "central");
@@ -196,7 +197,7 @@ void Central::Sweep() {
   }
   for (const StatusChange& change : registry_.Sweep()) {
     coordinator_.OnStatusChange(change);
-    events_.Add(absl::Now(), absl::StrCat(change.cp_id, " is ", StatusName(change.to)));
+    events_.Add(options_.clock->Now(), absl::StrCat(change.cp_id, " is ", StatusName(change.to)));
   }
   hub_.ExpireCommands();
   ++sweeps_;

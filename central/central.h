@@ -21,6 +21,7 @@
 #include "central/registry.h"
 #include "central/revocations.h"
 #include "common/audit_log.h"
+#include "common/clock.h"
 #include "common/dead_letters.h"
 #include "common/grpc_server.h"
 #include "common/kafka_producer.h"
@@ -60,6 +61,8 @@ struct CentralOptions {
   std::string session_key_file;
   // The dashboard over HTTPS with central's certificate (security's).
   bool dashboard_tls = false;
+  // What every part of central reads the time from; never null.
+  Clock* clock = &SystemClock::Get();
 };
 
 class Central {

@@ -30,8 +30,9 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::ChargingPoint> {
 CentralServiceImpl::CentralServiceImpl(Registry& registry, LinkHub& hub,
                                        SessionCoordinator& coordinator, RegistryStore& store,
                                        AuditLog& audit, const Access& access,
-                                       Enrolment enrolment)
-    : registry_(registry),
+                                       Enrolment enrolment, const Clock& clock)
+    : clock_(clock),
+      registry_(registry),
       hub_(hub),
       coordinator_(coordinator),
       store_(store),
@@ -271,7 +272,7 @@ grpc::Status CentralServiceImpl::EnrollChargingPoint(
   absl::StatusOr<v1::Enrolment> enrolment =
       ChangeEnrolment(*context, request->cp_id(), "cp.enrol", [&](const std::string& by) {
         return Enrolments::Enrolling(request->cp_id(), request->certificate_pem(), by,
-                                     absl::Now());
+                                     clock_.Now());
       });
   if (!enrolment.ok()) return ToGrpcStatus(enrolment.status());
   // A link held with the certificate this one replaces ends now; the CP's
@@ -292,7 +293,7 @@ grpc::Status CentralServiceImpl::RevokeChargingPoint(
     v1::Enrolment* response) {
   absl::StatusOr<v1::Enrolment> enrolment =
       ChangeEnrolment(*context, request->cp_id(), "cp.revoke", [&](const std::string& by) {
-        return enrolment_.enrolments.Revoking(request->cp_id(), by, absl::Now());
+        return enrolment_.enrolments.Revoking(request->cp_id(), by, clock_.Now());
       });
   if (!enrolment.ok()) return ToGrpcStatus(enrolment.status());
   // Its link, if it has one, ends now; it cannot register again.
@@ -314,7 +315,7 @@ grpc::Status CentralServiceImpl::RevokeCertificate(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this central keeps no revocations");
   }
   absl::StatusOr<v1::RevokedCertificate> revoked = enrolment_.revocations->Revoke(
-      request->certificate_pem(), request->reason(), by->name, absl::Now(), kKafkaTimeout);
+      request->certificate_pem(), request->reason(), by->name, clock_.Now(), kKafkaTimeout);
   audit_.Record(*by, "certificate.revoke", target, revoked.ok() ? "done" : "refused",
                 revoked.ok() ? request->reason().substr(0, 200)
                              : std::string(revoked.status().message()));

@@ -18,6 +18,7 @@
 #include "central/revocations.h"
 #include "central/watch.h"
 #include "common/audit_log.h"
+#include "common/clock.h"
 #include "evnet/v1/central.grpc.pb.h"
 
 namespace evnet {
@@ -46,7 +47,7 @@ class CentralServiceImpl final : public CentralServiceBase {
   };
   CentralServiceImpl(Registry& registry, LinkHub& hub, SessionCoordinator& coordinator,
                      RegistryStore& store, AuditLog& audit, const Access& access,
-                     Enrolment enrolment);
+                     Enrolment enrolment, const Clock& clock = SystemClock::Get());
   ~CentralServiceImpl() override;
 
   grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLink(
@@ -105,6 +106,7 @@ class CentralServiceImpl final : public CentralServiceBase {
   grpc::ServerUnaryReactor* SetStoppedReactor(
       grpc::CallbackServerContext* context, const std::string& cp_id, bool all, bool stopped,
       google::protobuf::RepeatedPtrField<v1::ChargingPoint>* out);
+  const Clock& clock_;  // Now(): when enrolments and revocations are made
   Registry& registry_;
   LinkHub& hub_;
   SessionCoordinator& coordinator_;

@@ -151,7 +151,7 @@ KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, Registr
       coordinator_(coordinator),
       dead_letters_(dead_letters),
       audit_(audit),
-      request_signatures_(options_.kafka_ca_pem, options_.revocations, driver_keys),
+      request_signatures_(options_.kafka_ca_pem, options_.revocations, driver_keys, *options_.clock),
       thread_([this] { Run(); }) {}
 
 KafkaBridge::~KafkaBridge() {
@@ -276,7 +276,7 @@ void KafkaBridge::Run() {
 }
 
 absl::Status KafkaBridge::Rebuild() {
-  const absl::Time started = absl::Now();
+  const absl::Time started = options_.clock->Steady();
   absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(options_.bootstrap_servers);
   if (!admin.ok()) return admin.status();
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
@@ -288,7 +288,7 @@ absl::Status KafkaBridge::Rebuild() {
   // What central must remember about CPs and its open sessions: compacted
   // topics, one record each, read whole. Its decisions within the dedupe
   // windows: however long the history, this is what the last minutes held.
-  const absl::Time since = absl::Now() - options_.ledger_window;
+  const absl::Time since = options_.clock->Now() - options_.ledger_window;
   for (KafkaTopicPartition& tp : *partitions) {
     if (tp.topic == kCentralLedgerTopic) tp.since = since;
   }
@@ -356,7 +356,7 @@ absl::Status KafkaBridge::Rebuild() {
       return imported;
     }
   }
-  LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(absl::Now() - started)
+  LOG(INFO) << "Central | Rebuilt from Kafka in " << absl::FormatDuration(options_.clock->Steady() - started)
             << ": " << registry_.size() << " CPs (" << cps << " records), " << enrolments
             << " enrolment records, " << session_records << " open-session records, "
             << coordinator_.RunningSessions() << " sessions open, " << decisions
@@ -405,10 +405,11 @@ absl::Status KafkaBridge::ImportOpenSessionsFromLedger(std::vector<KafkaTopicPar
 }
 
 void KafkaBridge::WaitForMonitors() {
-  const absl::Time deadline = absl::Now() + options_.startup_grace;
+  const Clock& clock = *options_.clock;
+  const absl::Time deadline = clock.Steady() + options_.startup_grace;
   int reported = 0;
-  absl::Time grew = absl::Now();
-  while (absl::Now() < deadline && !stop_.HasBeenNotified()) {
+  absl::Time grew = clock.Steady();
+  while (clock.Steady() < deadline && !stop_.HasBeenNotified()) {
     std::map<v1::CpStatus, int> counts = registry_.CountByStatus();
     if (counts[v1::CP_STATUS_DISCONNECTED] == 0) return;
     int now_reported = 0;
@@ -417,8 +418,8 @@ void KafkaBridge::WaitForMonitors() {
     }
     if (now_reported > reported) {
       reported = now_reported;
-      grew = absl::Now();
-    } else if (reported > 0 && absl::Now() - grew >= options_.startup_quiet) {
+      grew = clock.Steady();
+    } else if (reported > 0 && clock.Steady() - grew >= options_.startup_quiet) {
       return;  // every monitor that is alive has had time to come back
     }
     stop_.WaitForNotificationWithTimeout(absl::Milliseconds(100));
@@ -452,6 +453,7 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
   if (topics.front() == kDriverRequestsTopic) LOG(INFO) << "Central | Serving driver requests";
   {
     KafkaDispatcherOptions dispatch;
+    dispatch.clock = options_.clock;
     dispatch.set_aside = [this](const KafkaMessage& m, const absl::Status& reason,
                                 KafkaDone done) {
       // Refused for good: malformed, invalid, or forged (a result for a

@@ -28,6 +28,7 @@
 #include "central/request_signatures.h"
 #include "central/revocations.h"
 #include "common/audit_log.h"
+#include "common/clock.h"
 #include "common/dead_letters.h"
 #include "common/kafka_admin.h"
 #include "common/kafka_dispatcher.h"
@@ -90,6 +91,9 @@ struct KafkaBridgeOptions {
   std::string group_id = "evnet-central";
   // Further librdkafka properties of the consumers of the input topics.
   KafkaProperties consumer_properties;
+  // Now() for the ledger's window (Kafka's timestamps are wall time),
+  // Steady() for waits and durations; never null.
+  const Clock* clock = &SystemClock::Get();
   // After rebuilding, how long to give monitors to report before serving
   // the requests that waited; cut short once every known CP has reported,
   // or when no more came back for `startup_quiet` (CPs retired for good

@@ -127,7 +127,7 @@ void KafkaDispatcher::Done(const KafkaMessage& message, int attempt, absl::Statu
                  << "@" << message.offset << ": " << status;
     last_error_ = std::string(status.message());
   }
-  retries_.push_back({absl::Now() + options_.retry_backoff, message, attempt, absl::OkStatus()});
+  retries_.push_back({options_.clock->Steady() + options_.retry_backoff, message, attempt, absl::OkStatus()});
 }
 
 void KafkaDispatcher::PutAside(const KafkaMessage& message, int attempt,
@@ -147,16 +147,16 @@ void KafkaDispatcher::PutAside(const KafkaMessage& message, int attempt,
         LOG(WARNING) << "Cannot set aside the message at " << message.topic << "/"
                      << message.partition << "@" << message.offset << " yet: " << kept;
         self.retries_.push_back(
-            {absl::Now() + self.options_.retry_backoff, message, attempt, reason});
+            {self.options_.clock->Steady() + self.options_.retry_backoff, message, attempt, reason});
       }));
 }
 
 absl::Status KafkaDispatcher::Poll(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = options_.clock->Steady() + timeout;
   std::vector<Retry> due;
   {
     absl::MutexLock lock(&mu_);
-    const absl::Time now = absl::Now();
+    const absl::Time now = options_.clock->Steady();
     while (!retries_.empty() && retries_.front().due <= now) {
       due.push_back(std::move(retries_.front()));
       retries_.pop_front();
@@ -183,7 +183,7 @@ absl::Status KafkaDispatcher::Poll(absl::Duration timeout) {
         if (!below()) break;
       }
     }
-    const absl::Duration left = std::max(absl::ZeroDuration(), deadline - absl::Now());
+    const absl::Duration left = std::max(absl::ZeroDuration(), deadline - options_.clock->Steady());
     absl::StatusOr<std::optional<KafkaMessage>> next = consumer_.Next(left);
     if (!next.ok()) {
       status = next.status();
@@ -196,7 +196,7 @@ absl::Status KafkaDispatcher::Poll(absl::Duration timeout) {
     }
     Dispatch(**next, 1);
     // Drain what is already fetched without waiting again.
-    if (absl::Now() >= deadline) break;
+    if (options_.clock->Steady() >= deadline) break;
   }
 
   std::map<OffsetTracker::Partition, int64_t> storable;

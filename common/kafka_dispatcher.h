@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/kafka_consumer.h"
 
 namespace evnet {
@@ -68,6 +69,8 @@ struct KafkaDispatcherOptions {
   int max_attempts = 5;
   // Without one, a message to set aside is logged and skipped.
   SetAside set_aside;
+  // Backoffs and Poll's timeout are measured on its Steady(); never null.
+  const Clock* clock = &SystemClock::Get();
 };
 
 class KafkaDispatcher {
