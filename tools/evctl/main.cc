@@ -1,6 +1,7 @@
 // evctl: the operator's command line for a running evnet network.
 //
-//   evctl status                      the CP table, from central's API
+//   evctl status [--json]             the CP table, from central's API (--json:
+//                                     every CP as ListChargingPointsResponse's JSON)
 //   evctl stop CP-001 | --all         stop one CP or all (ends running sessions)
 //   evctl resume CP-001 | --all
 //   evctl sessions [CP-001]           sessions and their tickets
@@ -29,6 +30,7 @@
 #include "common/files.h"
 #include "common/flags.h"
 #include "common/grpc_channel.h"
+#include "common/json_codec.h"
 #include "common/transport_security.h"
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
@@ -49,7 +51,7 @@ int Fail(const grpc::Status& status) {
   return 1;
 }
 
-int Status(v1::CentralService::Stub& central) {
+int Status(v1::CentralService::Stub& central, bool json) {
   std::vector<v1::ChargingPoint> cps;
   v1::ListChargingPointsRequest request;
   do {  // every page
@@ -61,6 +63,12 @@ int Status(v1::CentralService::Stub& central) {
     cps.insert(cps.end(), response.charging_points().begin(), response.charging_points().end());
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty());
+  if (json) {  // for scripts: one line, every page in one response
+    v1::ListChargingPointsResponse all;
+    for (v1::ChargingPoint& cp : cps) *all.add_charging_points() = std::move(cp);
+    std::cout << ToJson(all) << "\n";
+    return 0;
+  }
   std::cout << RenderCpTable(cps, isatty(STDOUT_FILENO));
   return 0;
 }
@@ -208,7 +216,8 @@ int Main(const std::vector<std::string>& args) {
   auto central = v1::CentralService::NewStub(
       MakeCentralChannel(absl::GetFlag(FLAGS_central_address), *security));
   const std::string& command = args[0];
-  if (command == "status" && args.size() == 1) return Status(*central);
+  if (command == "status" && args.size() == 1) return Status(*central, false);
+  if (command == "status" && args.size() == 2 && args[1] == "--json") return Status(*central, true);
   if (command == "sessions" && args.size() <= 2) return Sessions(*central, args.size() == 2 ? args[1] : "");
   if (command == "stop" && args.size() == 2) {
     return StopOrResume<v1::StopChargingPointRequest, v1::StopChargingPointResponse>(
