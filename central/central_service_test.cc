@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "central/fakes.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/grpc_channel.h"
@@ -23,55 +24,6 @@ namespace evnet {
 namespace {
 
 using ::testing::HasSubstr;
-
-class FakeSender : public CommandSender {
- public:
-  void SendCommand(const std::string&, v1::CentralCommand, absl::Duration,
-                   std::function<absl::Status()>, Done done) override {
-    done(absl::OkStatus());
-  }
-};
-
-class FakePublisher : public UpdatePublisher {
- public:
-  void Publish(const v1::DriverUpdate&, Done done) override { done(absl::OkStatus()); }
-};
-
-class FakeStore : public RegistryStore {
- public:
-  void Save(const v1::CpRegistryRecord&, Done done) override {
-    {
-      absl::MutexLock lock(&mu);
-      if (hold) return held.push_back(std::move(done));
-    }
-    done(status);
-  }
-  // Kafka's delivery reports of what was held, now.
-  void Release() {
-    std::vector<Done> now;
-    {
-      absl::MutexLock lock(&mu);
-      now.swap(held);
-      hold = false;
-    }
-    for (Done& done : now) done(status);
-  }
-  absl::Status status;
-  absl::Mutex mu;
-  bool hold ABSL_GUARDED_BY(mu) = false;
-  std::vector<Done> held ABSL_GUARDED_BY(mu);
-};
-
-class FakeEnrolmentStore : public EnrolmentStore {
- public:
-  void Save(const v1::Enrolment& enrolment, Done done) override {
-    absl::MutexLock lock(&mu);
-    saved.push_back(enrolment);
-    done(absl::OkStatus());
-  }
-  absl::Mutex mu;
-  std::vector<v1::Enrolment> saved ABSL_GUARDED_BY(mu);
-};
 
 class CentralServiceTest : public ::testing::Test {
  protected:
@@ -143,13 +95,13 @@ class CentralServiceTest : public ::testing::Test {
   Metrics metrics_;
   Registry registry_;
   LinkHub hub_;
-  FakeSender sender_;
-  FakePublisher publisher_;
+  FakeCommandSender sender_;
+  FakeUpdatePublisher publisher_;
   FakeStore store_;
   MemoryAuditLog audit_;
   SessionCoordinator coordinator_;
   Enrolments enrolments_;
-  FakeEnrolmentStore enrolment_store_;
+  FakeStore enrolment_store_;
   std::vector<v1::RevokedCertificate> revoked_;  // as Kafka would keep them
   Revocations revocations_{[this](const v1::RevokedCertificate& record, Done done) {
     revoked_.push_back(record);
@@ -256,7 +208,10 @@ TEST_F(CentralServiceTest, AStopKafkaRefusesLeavesTheCpAsItWas) {
   const Actor operator_at_desk{"operator (test)", "ipv4:192.0.2.7:4711"};
   ASSERT_TRUE(service_.SetStoppedAndWait("CP-001", false, true, &out, operator_at_desk,
                                          absl::Seconds(5)).ok());
-  store_.status = absl::UnavailableError("Kafka is away");
+  {
+    absl::MutexLock lock(&store_.mu);
+    store_.status = absl::UnavailableError("Kafka is away");
+  }
   // Stopping it again fails; it must stay stopped, not flip to resumed.
   EXPECT_EQ(service_.SetStoppedAndWait("CP-001", false, true, &out, operator_at_desk,
                                        absl::Seconds(5)).code(),
@@ -647,8 +602,8 @@ TEST_F(SecureCentralServiceTest, AnEnrolmentThatPinnedOnlyTheHashLearnsTheCertif
   ASSERT_TRUE(learnt.ok()) << learnt.status();
   EXPECT_EQ(*learnt, Read(cp1.cert_file));
   absl::MutexLock lock(&enrolment_store_.mu);
-  ASSERT_EQ(enrolment_store_.saved.size(), 1u);
-  EXPECT_EQ(enrolment_store_.saved[0].certificate_pem(), *learnt);
+  ASSERT_EQ(enrolment_store_.enrolments.size(), 1u);
+  EXPECT_EQ(enrolment_store_.enrolments[0].certificate_pem(), *learnt);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "central/coordinator.h"
+#include "central/fakes.h"
 #include "central/metrics.h"
 #include "central/registry.h"
 #include "common/clock.h"
@@ -44,25 +45,6 @@ void Require(bool holds, const std::string& what) {
   std::fprintf(stderr, "property broken: %s\n", what.c_str());
   std::abort();
 }
-
-class Sender : public CommandSender {
- public:
-  void SendCommand(const std::string&, v1::CentralCommand, absl::Duration,
-                   std::function<absl::Status()> precondition, Done done) override {
-    if (absl::Status ok = precondition(); !ok.ok()) return done(ok);
-    done(refuse ? absl::FailedPreconditionError("the engine refused") : absl::OkStatus());
-  }
-  bool refuse = false;
-};
-
-class Publisher : public UpdatePublisher {
- public:
-  void Publish(const v1::DriverUpdate& update, Done done) override {
-    updates.push_back(update);
-    done(absl::OkStatus());
-  }
-  std::vector<v1::DriverUpdate> updates;
-};
 
 class Network {
  public:
@@ -115,8 +97,8 @@ class Network {
           Report(cp);
         }
         return;
-      case 'f': sender_.refuse = true; return;
-      case 'o': sender_.refuse = false; return;
+      case 'f': sender_.status = absl::FailedPreconditionError("the engine refused"); return;
+      case 'o': sender_.status = absl::OkStatus(); return;
       case 'a': {
         int seconds = 0;
         if (absl::SimpleAtoi(rest, &seconds) && seconds > 0 && seconds <= 3600) {
@@ -174,8 +156,8 @@ class Network {
 
   FakeClock clock_;
   Registry registry_;
-  Sender sender_;
-  Publisher publisher_;
+  FakeCommandSender sender_;
+  FakeUpdatePublisher publisher_;
   Metrics metrics_;
   SessionCoordinator coordinator_;
   std::set<std::string> broken_;

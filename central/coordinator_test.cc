@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "central/fakes.h"
 #include "common/proto_time.h"
 #include "common/signing.h"
 #include "gmock/gmock.h"
@@ -18,82 +19,6 @@ namespace evnet {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Answers every command at once with `status`, or, with `hold`, keeps the
-// command's precondition and completion for the test to run later (a CP
-// that has not answered yet).
-class FakeSender : public CommandSender {
- public:
-  void SendCommand(const std::string& cp_id, v1::CentralCommand command, absl::Duration,
-                   std::function<absl::Status()> precondition, Done done) override {
-    if (hold) {
-      held.push_back({cp_id, command, std::move(precondition), std::move(done)});
-      return;
-    }
-    if (absl::Status ok = precondition(); !ok.ok()) return done(ok);
-    sent.push_back({cp_id, command});
-    done(status);
-  }
-  // Queues the held command (if its precondition holds) and answers it.
-  void Answer(size_t i, absl::Status answer) {
-    Held& h = held[i];
-    if (absl::Status ok = h.precondition(); !ok.ok()) return h.done(ok);
-    sent.push_back({h.cp_id, h.command});
-    h.done(answer);
-  }
-  struct Held {
-    std::string cp_id;
-    v1::CentralCommand command;
-    std::function<absl::Status()> precondition;
-    Done done;
-  };
-  std::vector<std::pair<std::string, v1::CentralCommand>> sent;
-  std::vector<Held> held;
-  absl::Status status;
-  bool hold = false;
-};
-
-// Keeps every update and decision it was given, all or nothing as Kafka's
-// transactions do: while `status` is an error, nothing.
-class FakePublisher : public UpdatePublisher {
- public:
-  void Publish(const v1::DriverUpdate& update, Done done) override {
-    if (status.ok()) updates.push_back(update);
-    done(status);
-  }
-  void Commit(const Decision& decision, Done done) override {
-    if (hold) {
-      queued.push_back({decision, std::move(done)});
-      return;
-    }
-    if (status.ok()) {
-      decisions.push_back(decision);
-      for (const v1::DriverUpdate& update : decision.updates) updates.push_back(update);
-      if (decision.open.has_value()) held[decision.open->session_id()] = *decision.open;
-      if (!decision.closed_session_id.empty()) held.erase(decision.closed_session_id);
-    }
-    done(status);
-  }
-  std::vector<v1::UpdateKind> kinds() const {
-    std::vector<v1::UpdateKind> out;
-    for (const auto& u : updates) out.push_back(u.kind());
-    return out;
-  }
-  // Writes the held decisions, in the order they were committed.
-  void Release() {
-    hold = false;
-    std::vector<std::pair<Decision, Done>> now = std::move(queued);
-    queued.clear();
-    for (auto& [decision, done] : now) Commit(decision, std::move(done));
-  }
-  std::vector<v1::DriverUpdate> updates;
-  std::vector<Decision> decisions;
-  bool hold = false;  // decisions wait in `queued`, as in a slow transaction
-  std::vector<std::pair<Decision, Done>> queued;
-  // As evnet.central.sessions would hold it, by session id.
-  std::map<std::string, v1::OpenSession> held;
-  absl::Status status;
-};
 
 class CoordinatorTest : public ::testing::Test {
  protected:
@@ -181,8 +106,8 @@ class CoordinatorTest : public ::testing::Test {
   FakeClock clock_;
   Metrics metrics_;
   Registry registry_;
-  FakeSender sender_;
-  FakePublisher publisher_;
+  FakeCommandSender sender_;
+  FakeUpdatePublisher publisher_;
   MemoryAuditLog audit_;
   SessionCoordinator coordinator_;
 };

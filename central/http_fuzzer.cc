@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "central/fakes.h"
 #include "central/central_service.h"
 #include "central/coordinator.h"
 #include "central/http_server.h"
@@ -95,24 +96,12 @@ class FuzzServer : public httplib::Server {
   using httplib::Server::process_request;
 };
 
-class NoCommands : public CommandSender {
- public:
-  void SendCommand(const std::string&, v1::CentralCommand, absl::Duration,
-                   std::function<absl::Status()>, Done done) override {
-    done(absl::UnavailableError("no CP is connected"));
-  }
-};
-
-class Updates : public UpdatePublisher {
- public:
-  void Publish(const v1::DriverUpdate&, Done done) override { done(absl::OkStatus()); }
-};
-
-class Store : public RegistryStore, public EnrolmentStore {
- public:
-  void Save(const v1::CpRegistryRecord&, Done done) override { done(absl::OkStatus()); }
-  void Save(const v1::Enrolment&, Done done) override { done(absl::OkStatus()); }
-};
+// No CP is connected to this central: every command fails as a lost link would.
+FakeCommandSender Unconnected() {
+  FakeCommandSender sender;
+  sender.status = absl::UnavailableError("no CP is connected");
+  return sender;
+}
 
 std::string WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::trunc) << text;
@@ -171,11 +160,11 @@ class Central {
   FakeClock clock_;
   Registry registry_;
   LinkHub hub_;
-  NoCommands sender_;
-  Updates updates_;
+  FakeCommandSender sender_ = Unconnected();
+  FakeUpdatePublisher updates_;
   Metrics metrics_;
   SessionCoordinator coordinator_;
-  Store store_;
+  FakeStore store_;
   MemoryAuditLog audit_;
   Enrolments enrolments_;
   Access access_;
