@@ -1,8 +1,8 @@
 #include "central/access.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/peer_identity.h"
-#include "common/transport_security.h"
+#include "common/trust/peer_identity.h"
+#include "common/trust/transport_security.h"
 #include "glog/logging.h"
 
 namespace evnet {

@@ -14,8 +14,8 @@
 #include "central/enrolments.h"
 #include "central/outbound.h"
 #include "central/revocations.h"
-#include "common/audit_log.h"
-#include "common/peer_identity.h"
+#include "common/trust/audit_log.h"
+#include "common/trust/peer_identity.h"
 #include "grpcpp/server_context.h"
 
 namespace evnet {

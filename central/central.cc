@@ -11,8 +11,8 @@
 #include "central/cp_table.h"
 #include "common/clock.h"
 #include "common/files.h"
-#include "common/handshake_audit.h"
-#include "common/kafka_conf.h"
+#include "common/trust/handshake_audit.h"
+#include "common/kafka/kafka_conf.h"
 #include "glog/logging.h"
 
 namespace evnet {

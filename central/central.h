@@ -20,13 +20,13 @@
 #include "central/operator_auth.h"
 #include "central/registry.h"
 #include "central/revocations.h"
-#include "common/audit_log.h"
+#include "common/trust/audit_log.h"
 #include "common/clock.h"
-#include "common/dead_letters.h"
-#include "common/grpc_server.h"
-#include "common/kafka_producer.h"
+#include "common/kafka/dead_letters.h"
+#include "common/grpc/grpc_server.h"
+#include "common/kafka/kafka_producer.h"
 #include "common/ticker.h"
-#include "common/transport_security.h"
+#include "common/trust/transport_security.h"
 
 namespace evnet {
 

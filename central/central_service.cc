@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "central/monitor_link.h"
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_status.h"
 #include "glog/logging.h"
 
 namespace evnet {

@@ -17,7 +17,7 @@
 #include "central/registry.h"
 #include "central/revocations.h"
 #include "central/watch.h"
-#include "common/audit_log.h"
+#include "common/trust/audit_log.h"
 #include "common/clock.h"
 #include "evnet/v1/central.grpc.pb.h"
 

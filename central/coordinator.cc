@@ -11,7 +11,7 @@
 #include "common/ids.h"
 #include "common/money.h"
 #include "common/proto_time.h"
-#include "common/signing.h"
+#include "common/trust/signing.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 

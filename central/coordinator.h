@@ -26,9 +26,9 @@
 #include "central/metrics.h"
 #include "central/outbound.h"
 #include "central/registry.h"
-#include "common/audit_log.h"
+#include "common/trust/audit_log.h"
 #include "common/clock.h"
-#include "common/kafka_consumer.h"
+#include "common/kafka/kafka_consumer.h"
 #include "evnet/v1/central.pb.h"
 #include "evnet/v1/events.pb.h"
 

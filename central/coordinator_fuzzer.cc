@@ -33,7 +33,7 @@
 #include "central/registry.h"
 #include "common/clock.h"
 #include "common/json_codec.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 

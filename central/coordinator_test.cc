@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "central/fakes.h"
 #include "common/proto_time.h"
-#include "common/signing.h"
+#include "common/trust/signing.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

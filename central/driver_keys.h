@@ -1,5 +1,5 @@
 // The public key each driver last signed a request with, which central seals
-// that driver's updates to (common/sealing.h): learnt from requests whose
+// that driver's updates to (common/trust/sealing.h): learnt from requests whose
 // signature checked, saved to the compacted topic evnet.driver.keys, and
 // read back at start, so that the updates of a session that outlives a
 // restart of central are sealed too. Thread-safe.

@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/peer_identity.h"
+#include "common/trust/peer_identity.h"
 #include "evnet/v1/central.pb.h"
 
 namespace evnet {

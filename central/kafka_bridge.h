@@ -27,14 +27,14 @@
 #include "central/registry.h"
 #include "central/request_signatures.h"
 #include "central/revocations.h"
-#include "common/audit_log.h"
+#include "common/trust/audit_log.h"
 #include "common/clock.h"
-#include "common/dead_letters.h"
-#include "common/kafka_admin.h"
-#include "common/kafka_dispatcher.h"
-#include "common/kafka_producer.h"
-#include "common/kafka_transactions.h"
-#include "common/sealing.h"
+#include "common/kafka/dead_letters.h"
+#include "common/kafka/kafka_admin.h"
+#include "common/kafka/kafka_dispatcher.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/kafka_transactions.h"
+#include "common/trust/sealing.h"
 
 namespace evnet {
 

@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "central/central.h"
 #include "common/flags.h"
-#include "common/kafka_conf.h"
-#include "common/transport_security.h"
+#include "common/kafka/kafka_conf.h"
+#include "common/trust/transport_security.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(int, grpc_port, 50051, "port of CentralService (env CENTRAL_GRPC_PORT)");

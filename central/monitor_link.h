@@ -19,7 +19,7 @@
 #include "central/link_hub.h"
 #include "central/outbound.h"
 #include "central/registry.h"
-#include "common/audit_log.h"
+#include "common/trust/audit_log.h"
 #include "evnet/v1/central.grpc.pb.h"
 #include "grpcpp/alarm.h"
 

@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/sealing.h"
-#include "common/signing.h"
-#include "common/transport_security.h"
+#include "common/trust/sealing.h"
+#include "common/trust/signing.h"
+#include "common/trust/transport_security.h"
 
 namespace evnet {
 

@@ -24,7 +24,7 @@
 #include "central/driver_keys.h"
 #include "central/revocations.h"
 #include "common/clock.h"
-#include "common/peer_identity.h"
+#include "common/trust/peer_identity.h"
 #include "evnet/v1/events.pb.h"
 
 namespace evnet {

@@ -16,8 +16,8 @@
 #include "absl/time/clock.h"
 #include "central/request_signatures.h"
 #include "common/files.h"
-#include "common/peer_identity.h"
-#include "common/signing.h"
+#include "common/trust/peer_identity.h"
+#include "common/trust/signing.h"
 
 ABSL_FLAG(std::string, pki_dir, "", "a CA of tools/pki/evpki with driver/driver-bench.{crt,key}");
 ABSL_FLAG(int, iterations, 5000, "requests checked of each kind");

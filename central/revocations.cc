@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
-#include "common/transport_security.h"
+#include "common/trust/transport_security.h"
 
 namespace evnet {
 

@@ -16,7 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "central/outbound.h"
-#include "common/peer_identity.h"
+#include "common/trust/peer_identity.h"
 #include "evnet/v1/central.pb.h"
 
 namespace evnet {

@@ -9,7 +9,7 @@
 #include "common/crash_point.h"
 #include "common/money.h"
 #include "common/proto_time.h"
-#include "common/signing.h"
+#include "common/trust/signing.h"
 #include "common/validation.h"
 #include "cp_engine/meter.h"
 #include "glog/logging.h"

@@ -10,7 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/money.h"
 #include "common/proto_time.h"
-#include "common/signing.h"
+#include "common/trust/signing.h"
 #include "cp_engine/meter.h"
 #include "gtest/gtest.h"
 

@@ -1,9 +1,9 @@
 #include "cp_engine/engine_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_status.h"
-#include "common/peer_identity.h"
-#include "common/transport_security.h"
+#include "common/grpc/grpc_status.h"
+#include "common/trust/peer_identity.h"
+#include "common/trust/transport_security.h"
 #include "glog/logging.h"
 
 namespace evnet {

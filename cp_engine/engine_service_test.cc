@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
-#include "common/grpc_channel.h"
-#include "common/grpc_server.h"
+#include "common/grpc/grpc_channel.h"
+#include "common/grpc/grpc_server.h"
 #include "gtest/gtest.h"
 #include "testing/test_pki.h"
 

@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/json_codec.h"
-#include "common/signing.h"
-#include "common/topics.h"
+#include "common/trust/signing.h"
+#include "common/kafka/topics.h"
 #include "glog/logging.h"
 
 namespace evnet {

@@ -1,6 +1,6 @@
 // The engine's events to Kafka: telemetry to evnet.supply.telemetry and
 // results to evnet.session.results, keyed by CP id; each result signed with
-// the CP's key (common/signing.h) when it has one.
+// the CP's key (common/trust/signing.h) when it has one.
 #ifndef EVNET_CP_ENGINE_KAFKA_PUBLISHER_H_
 #define EVNET_CP_ENGINE_KAFKA_PUBLISHER_H_
 
@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
-#include "common/kafka_producer.h"
+#include "common/kafka/kafka_producer.h"
 #include "cp_engine/charging_engine.h"
 
 namespace evnet {

@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/flags.h"
-#include "common/kafka_conf.h"
-#include "common/transport_security.h"
+#include "common/kafka/kafka_conf.h"
+#include "common/trust/transport_security.h"
 #include "cp_engine/cp_engine.h"
 #include "glog/logging.h"
 

@@ -4,7 +4,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "common/grpc_channel.h"
+#include "common/grpc/grpc_channel.h"
 #include "glog/logging.h"
 
 namespace evnet {

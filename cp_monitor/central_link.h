@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
-#include "common/transport_security.h"
+#include "common/trust/transport_security.h"
 #include "cp_monitor/health_monitor.h"
 #include "evnet/v1/central.grpc.pb.h"
 

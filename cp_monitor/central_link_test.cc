@@ -8,7 +8,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/clock.h"
-#include "common/grpc_server.h"
+#include "common/grpc/grpc_server.h"
 #include "gtest/gtest.h"
 #include "proto/evnet/v1/central.grpc.pb.h"
 

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/peer_identity.h"
+#include "common/trust/peer_identity.h"
 #include "glog/logging.h"
 
 namespace evnet {

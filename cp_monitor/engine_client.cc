@@ -1,7 +1,7 @@
 #include "cp_monitor/engine_client.h"
 
-#include "common/grpc_channel.h"
-#include "common/grpc_status.h"
+#include "common/grpc/grpc_channel.h"
+#include "common/grpc/grpc_status.h"
 
 namespace evnet {
 

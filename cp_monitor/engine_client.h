@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "common/transport_security.h"
+#include "common/trust/transport_security.h"
 #include "cp_monitor/health_monitor.h"
 #include "evnet/v1/engine.grpc.pb.h"
 

@@ -6,7 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
-#include "common/transport_security.h"
+#include "common/trust/transport_security.h"
 #include "cp_monitor/cp_monitor.h"
 #include "glog/logging.h"
 

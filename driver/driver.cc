@@ -14,10 +14,10 @@
 #include "common/crash_point.h"
 #include "common/ids.h"
 #include "common/json_codec.h"
-#include "common/kafka_admin.h"
+#include "common/kafka/kafka_admin.h"
 #include "common/proto_time.h"
-#include "common/signing.h"
-#include "common/topics.h"
+#include "common/trust/signing.h"
+#include "common/kafka/topics.h"
 #include "driver/update_view.h"
 #include "glog/logging.h"
 

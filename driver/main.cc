@@ -15,9 +15,9 @@
 #include "absl/time/clock.h"
 #include "common/files.h"
 #include "common/flags.h"
-#include "common/kafka_conf.h"
-#include "common/peer_identity.h"
-#include "common/transport_security.h"
+#include "common/kafka/kafka_conf.h"
+#include "common/trust/peer_identity.h"
+#include "common/trust/transport_security.h"
 #include "driver/driver.h"
 #include "glog/logging.h"
 

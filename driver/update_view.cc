@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "common/json_codec.h"
 #include "common/proto_time.h"
-#include "common/sealing.h"
+#include "common/trust/sealing.h"
 
 namespace evnet {
 namespace {

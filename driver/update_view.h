@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/sealing.h"
+#include "common/trust/sealing.h"
 #include "evnet/v1/events.pb.h"
 
 namespace evnet {

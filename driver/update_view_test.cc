@@ -5,7 +5,7 @@
 #include "gmock/gmock.h"
 #include "common/files.h"
 #include "common/json_codec.h"
-#include "common/sealing.h"
+#include "common/trust/sealing.h"
 #include "gtest/gtest.h"
 #include "testing/test_pki.h"
 

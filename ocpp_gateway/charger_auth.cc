@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/files.h"
-#include "common/peer_identity.h"
-#include "common/transport_security.h"
+#include "common/trust/peer_identity.h"
+#include "common/trust/transport_security.h"
 
 namespace evnet::ocpp {
 namespace {

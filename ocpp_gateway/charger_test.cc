@@ -5,8 +5,8 @@
 
 #include "common/clock.h"
 #include "common/json_codec.h"
-#include "common/signing.h"
-#include "common/topics.h"
+#include "common/trust/signing.h"
+#include "common/kafka/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

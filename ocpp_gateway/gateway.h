@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "common/kafka_producer.h"
+#include "common/kafka/kafka_producer.h"
 #include "evnet/v1/types.pb.h"
 
 namespace evnet::ocpp {

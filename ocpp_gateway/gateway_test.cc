@@ -9,7 +9,7 @@
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "gtest/gtest.h"
 #include "testing/mock_kafka.h"
 #include "testing/process.h"

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "glog/logging.h"
 
 namespace evnet::ocpp {

@@ -19,8 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "common/kafka_producer.h"
-#include "common/kafka_reader.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/kafka_reader.h"
 #include "evnet/v1/gateway.pb.h"
 
 namespace evnet::ocpp {

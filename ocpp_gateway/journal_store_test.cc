@@ -2,7 +2,7 @@
 #include "ocpp_gateway/journal_store.h"
 
 #include "absl/synchronization/notification.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "gtest/gtest.h"
 #include "testing/mock_kafka.h"
 #include "testing/process.h"

@@ -4,10 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "central/kafka_bridge.h"
-#include "common/grpc_channel.h"
+#include "common/grpc/grpc_channel.h"
 #include "common/json_codec.h"
 #include "common/proto_time.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "testing/process.h"
 
 namespace evnet::test {

@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "central/central.h"
-#include "common/kafka_producer.h"
+#include "common/kafka/kafka_producer.h"
 #include "cp_engine/cp_engine.h"
 #include "cp_monitor/cp_monitor.h"
 #include "evnet/v1/central.grpc.pb.h"

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
-#include "common/kafka_conf.h"
+#include "common/kafka/kafka_conf.h"
 #include "glog/logging.h"
 #include "librdkafka/rdkafkacpp.h"
 

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/synchronization/notification.h"
-#include "common/kafka_reader.h"
+#include "common/kafka/kafka_reader.h"
 #include "gtest/gtest.h"
 
 namespace evnet::test {

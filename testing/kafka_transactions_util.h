@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/kafka_transactions.h"
+#include "common/kafka/kafka_transactions.h"
 
 namespace evnet::test {
 

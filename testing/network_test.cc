@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
-#include "common/kafka_producer.h"
-#include "common/kafka_reader.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/kafka_reader.h"
 #include "common/proto_time.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/network.h"

@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/json_codec.h"
-#include "common/kafka_admin.h"
-#include "common/topics.h"
+#include "common/kafka/kafka_admin.h"
+#include "common/kafka/topics.h"
 #include "driver/update_view.h"
 #include "glog/logging.h"
 

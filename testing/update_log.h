@@ -14,8 +14,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "common/kafka_reader.h"
-#include "common/sealing.h"
+#include "common/kafka/kafka_reader.h"
+#include "common/trust/sealing.h"
 #include "evnet/v1/events.pb.h"
 
 namespace evnet::test {

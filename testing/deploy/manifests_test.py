@@ -12,7 +12,7 @@
 - replicated workloads have a PodDisruptionBudget;
 - only monitors (CP pods, OCPP gateways) may reach central's gRPC port;
 - Kafka is Strimzi's (KRaft, a KafkaNodePool) with a KafkaTopic for every
-  topic of common/topics.h, compacted where evnet keeps state per key.
+  topic of common/kafka/topics.h, compacted where evnet keeps state per key.
 """
 
 import glob
@@ -29,7 +29,7 @@ KUBERNETES_VERSION = "1.37.0"
 ROOT = os.environ.get("TEST_SRCDIR", "")
 HERE = os.path.join(ROOT, os.environ.get("TEST_WORKSPACE", "evnet")) if ROOT else os.getcwd()
 K8S = os.path.join(HERE, "deploy", "k8s")
-TOPICS_H = os.path.join(HERE, "common", "topics.h")
+TOPICS_H = os.path.join(HERE, "common", "kafka", "topics.h")
 KAFKA_BRIDGE = os.path.join(HERE, "central", "kafka_bridge.cc")
 
 # Where each program listens, by the env var of its flag: a port alone

@@ -2,8 +2,8 @@
 // wait in Kafka; requests sent while it is down are served on its return, or
 // rejected as expired when they waited too long; tickets reach drivers.
 #include "common/json_codec.h"
-#include "common/kafka_producer.h"
-#include "common/topics.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/topics.h"
 #include "testing/fault/fault_test_base.h"
 
 namespace evnet::test {

@@ -28,7 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/json_codec.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "testing/fault/fault_test_base.h"
 
 namespace evnet::test {

@@ -29,9 +29,9 @@
 #include "central/operator_auth.h"
 #include "common/files.h"
 #include "common/flags.h"
-#include "common/grpc_channel.h"
+#include "common/grpc/grpc_channel.h"
 #include "common/json_codec.h"
-#include "common/transport_security.h"
+#include "common/trust/transport_security.h"
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
 

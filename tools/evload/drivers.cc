@@ -9,13 +9,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/grpc_channel.h"
+#include "common/grpc/grpc_channel.h"
 #include "common/ids.h"
 #include "common/json_codec.h"
-#include "common/kafka_admin.h"
-#include "common/kafka_consumer.h"
+#include "common/kafka/kafka_admin.h"
+#include "common/kafka/kafka_consumer.h"
 #include "common/proto_time.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "evnet/v1/events.pb.h"
 
 namespace evnet::evload {

@@ -13,7 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/transport_security.h"
+#include "common/trust/transport_security.h"
 #include "tools/evload/fleet.h"
 #include "tools/evload/samples.h"
 

@@ -7,12 +7,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "common/files.h"
-#include "common/grpc_channel.h"
-#include "common/monitor_uplink.h"
-#include "common/signing.h"
+#include "common/grpc/grpc_channel.h"
+#include "common/grpc/monitor_uplink.h"
+#include "common/trust/signing.h"
 #include "common/json_codec.h"
 #include "common/proto_time.h"
-#include "common/topics.h"
+#include "common/kafka/topics.h"
 #include "glog/logging.h"
 
 namespace evnet::evload {

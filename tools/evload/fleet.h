@@ -17,7 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "common/kafka_producer.h"
+#include "common/kafka/kafka_producer.h"
 #include "evnet/v1/central.grpc.pb.h"
 
 namespace evnet::evload {

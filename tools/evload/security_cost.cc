@@ -18,8 +18,8 @@
 #include "absl/time/clock.h"
 #include "common/files.h"
 #include "common/json_codec.h"
-#include "common/sealing.h"
-#include "common/signing.h"
+#include "common/trust/sealing.h"
+#include "common/trust/signing.h"
 #include "evnet/v1/events.pb.h"
 
 ABSL_FLAG(std::string, pki_dir, "", "a CA of tools/pki/evpki with driver/driver-bench.{crt,key}");

@@ -1,0 +1,156 @@
+#include "common/kafka/kafka_reader.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+
+namespace evnet {
+
+absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
+    const KafkaReaderOptions& options) {
+  if (options.partitions.empty()) return absl::InvalidArgumentError("nothing to read");
+  absl::StatusOr<KafkaClientConf> client = MakeKafkaClientConf(
+      options.bootstrap_servers, options.client_id,
+      {
+          {"enable.partition.eof", "true"},
+          // The end of a partition is known only from an empty fetch, which the
+          // broker holds for fetch.wait.max.ms (500 ms by default).
+          {"fetch.wait.max.ms", "10"},
+          // An offset no longer kept (deleted by retention) starts at the
+          // first that is, never past what was not read.
+          {"auto.offset.reset", "earliest"},
+      },
+      options.properties);
+  if (!client.ok()) return client.status();
+  std::string error;
+  std::unique_ptr<RdKafka::Consumer> consumer(
+      RdKafka::Consumer::create(client->conf.get(), error));
+  if (consumer == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka reader: ", error));
+  }
+  std::unique_ptr<RdKafka::Queue> queue(RdKafka::Queue::create(consumer.get()));
+  std::unique_ptr<KafkaReader> reader(
+      new KafkaReader(std::move(client->event_logger), std::move(consumer), std::move(queue)));
+
+  TopicPartitions by_time;
+  for (const KafkaTopicPartition& tp : options.partitions) {
+    if (tp.offset < 0 && tp.since != absl::InfinitePast() && tp.since != absl::InfiniteFuture()) {
+      by_time.Add(tp.topic, tp.partition, absl::ToUnixMillis(tp.since));
+    }
+  }
+  if (!by_time.list().empty()) {
+    absl::Status found = KafkaStatus(reader->consumer_->offsetsForTimes(by_time.list(), 10000),
+                                     "finding where to start reading Kafka");
+    if (!found.ok()) return found;
+  }
+  std::map<std::string, RdKafka::Topic*> topics;
+  for (const KafkaTopicPartition& tp : options.partitions) {
+    RdKafka::Topic*& topic = topics[tp.topic];
+    if (topic != nullptr) continue;
+    topic = RdKafka::Topic::create(reader->consumer_.get(), tp.topic, nullptr, error);
+    if (topic == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("Kafka topic ", tp.topic, ": ", error));
+    }
+    reader->topics_.emplace_back(topic);
+    // Know each partition's leader before starting: a partition started
+    // without one waits for librdkafka's offset query retry (500 ms).
+    RdKafka::Metadata* metadata = nullptr;
+    absl::Status known = KafkaStatus(
+        reader->consumer_->metadata(/*all_topics=*/false, topic, &metadata, 10000),
+        absl::StrCat("Kafka metadata of ", tp.topic));
+    delete metadata;
+    if (!known.ok()) return known;
+  }
+  for (const KafkaTopicPartition& tp : options.partitions) {
+    int64_t offset = tp.offset >= 0                         ? tp.offset
+                     : tp.since == absl::InfiniteFuture() ? RdKafka::Topic::OFFSET_END
+                                                          : RdKafka::Topic::OFFSET_BEGINNING;
+    for (RdKafka::TopicPartition* found : by_time.list()) {
+      if (found->topic() != tp.topic || found->partition() != tp.partition) continue;
+      // No message since then: start at the end.
+      offset = found->offset() >= 0 ? found->offset() : RdKafka::Topic::OFFSET_END;
+    }
+    RdKafka::Topic* topic = topics.at(tp.topic);
+    absl::Status started =
+        KafkaStatus(reader->consumer_->start(topic, tp.partition, offset, reader->queue_.get()),
+                    absl::StrCat("reading ", tp.topic, "/", tp.partition));
+    if (!started.ok()) return started;
+    reader->started_.emplace_back(topic, tp.partition);
+  }
+  return reader;
+}
+
+KafkaReader::KafkaReader(std::unique_ptr<KafkaEventLogger> event_logger,
+                         std::unique_ptr<RdKafka::Consumer> consumer,
+                         std::unique_ptr<RdKafka::Queue> queue)
+    : event_logger_(std::move(event_logger)),
+      consumer_(std::move(consumer)),
+      queue_(std::move(queue)) {}
+
+KafkaReader::~KafkaReader() {
+  for (const auto& [topic, partition] : started_) consumer_->stop(topic, partition);
+  // Topics and the queue go before the handle that made them.
+  queue_.reset();
+  topics_.clear();
+  consumer_.reset();
+}
+
+absl::StatusOr<PollResult> KafkaReader::Poll(absl::Duration timeout,
+                                             const KafkaMessageHandler& handler) {
+  Partition ignored;
+  return Next(timeout, handler, ignored);
+}
+
+absl::StatusOr<PollResult> KafkaReader::Next(absl::Duration timeout,
+                                             const KafkaMessageHandler& handler, Partition& from) {
+  consumer_->poll(0);  // the event logger's callbacks
+  std::unique_ptr<RdKafka::Message> message(
+      consumer_->consume(queue_.get(), static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  from = {message->topic_name(), message->partition()};
+  switch (message->err()) {
+    case RdKafka::ERR_NO_ERROR: {
+      absl::Status handled = handler(ToKafkaMessage(*message));
+      if (!handled.ok()) return handled;
+      positions_[from] = message->offset() + 1;
+      return PollResult::kHandled;
+    }
+    case RdKafka::ERR__TIMED_OUT:
+      return PollResult::kIdle;
+    case RdKafka::ERR__PARTITION_EOF:
+      positions_[from] = message->offset();
+      return PollResult::kEndOfPartition;
+    case RdKafka::ERR__FATAL:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+      return KafkaStatus(message->err(), absl::StrCat("reading ", message->topic_name()));
+    default:
+      VLOG(1) << "Kafka reader: " << message->errstr();  // librdkafka retries by itself
+      return PollResult::kIdle;
+  }
+}
+
+int64_t KafkaReader::Position(const std::string& topic, int32_t partition) const {
+  auto at = positions_.find({topic, partition});
+  return at == positions_.end() ? -1 : at->second;
+}
+
+absl::Status KafkaReader::ReadToEnd(absl::Duration timeout, const KafkaMessageHandler& handler) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::set<Partition> at_end;
+  while (at_end.size() < started_.size()) {
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("reached the end of ", at_end.size(), " of ",
+                                                      started_.size(), " partitions within ",
+                                                      absl::FormatDuration(timeout)));
+    }
+    Partition from;
+    absl::StatusOr<PollResult> next = Next(absl::Milliseconds(200), handler, from);
+    if (!next.ok()) return next.status();
+    if (*next == PollResult::kEndOfPartition) at_end.insert(from);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace evnet

@@ -1,0 +1,227 @@
+// Mutual TLS between a real gRPC server and real channels on loopback, with
+// certificates made by tools/pki/evpki (openssl): who gets in, who is
+// refused, what identity the server sees, and a renewed certificate used
+// without a restart.
+#include "common/trust/transport_security.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/files.h"
+#include "common/grpc/grpc_channel.h"
+#include "common/grpc/grpc_server.h"
+#include "common/trust/peer_identity.h"
+#include "evnet/v1/engine.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "testing/test_pki.h"
+
+namespace evnet {
+namespace {
+
+std::string TmpDir() { return std::getenv("TEST_TMPDIR"); }
+
+// Runs tools/pki/evpki COMMAND DIR ARGS; its output.
+std::string Pki(const std::string& command, const std::string& dir,
+                const std::string& args = "") {
+  absl::StatusOr<std::string> out = test::Evpki(command, dir, args);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.value_or("");
+}
+
+std::string Read(const std::string& file) { return ReadFile(file).value_or(""); }
+
+// Remembers who called.
+class WhoCalled final : public v1::EngineService::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext* context, const v1::CheckRequest*,
+                     v1::CheckResponse*) override {
+    absl::MutexLock lock(&mu_);
+    caller_ = IdentityOfPeer(*context);
+    return grpc::Status::OK;
+  }
+  absl::StatusOr<PeerIdentity> caller() {
+    absl::MutexLock lock(&mu_);
+    return caller_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::StatusOr<PeerIdentity> caller_ = absl::NotFoundError("nobody called");
+};
+
+class TransportSecurityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_TRUE(test::MakeTestPki("pki", {"cp CP-001", "cp CP-002", "operator bob",
+                                          "operator alice 0"})  // alice's: already expired
+                    .ok());
+    ASSERT_TRUE(test::MakeTestPki("other-pki", {"cp CP-001"}).ok());
+  }
+  static std::string Dir() { return TmpDir() + "/pki"; }
+  static std::string OtherDir() { return TmpDir() + "/other-pki"; }
+
+  void Serve(const TransportSecurity& security) {
+    absl::StatusOr<std::unique_ptr<GrpcServer>> server =
+        GrpcServer::Start({"127.0.0.1:0", {&service_}, security});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+  std::string Address() const { return absl::StrCat("127.0.0.1:", server_->port()); }
+
+  grpc::Status Call(std::shared_ptr<grpc::Channel> channel) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Seconds(5)));
+    v1::CheckResponse response;
+    return v1::EngineService::NewStub(channel)->Check(&context, {}, &response);
+  }
+  grpc::Status CallAs(const TransportSecurity& security, const std::string& server_name) {
+    return Call(MakeChannel(Address(), security, server_name));
+  }
+
+  WhoCalled service_;
+  std::unique_ptr<GrpcServer> server_;
+};
+
+TEST_F(TransportSecurityTest, TheServerSeesWhoTheClientCertificateNames) {
+  Serve(TransportSecurity::FromDir(Dir(), "cp", "CP-001"));
+  const TransportSecurity client = TransportSecurity::FromDir(Dir(), "cp", "CP-002");
+  ASSERT_TRUE(CallAs(client, "CP-001.cp.evnet").ok());
+  absl::StatusOr<PeerIdentity> caller = service_.caller();
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_EQ(caller->role, "cp");
+  EXPECT_EQ(caller->name, "CP-002");
+  EXPECT_EQ(caller->certificate_sha256, Pki("fingerprint", client.cert_file));
+}
+
+TEST_F(TransportSecurityTest, ClientsWithoutAValidCertificateOfTheNetworkAreRefused) {
+  Serve(TransportSecurity::FromDir(Dir(), "cp", "CP-001"));
+  // TLS with the right CA but no certificate of its own.
+  grpc::SslCredentialsOptions no_certificate;
+  no_certificate.pem_root_certs = Read(Dir() + "/ca.crt");
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("CP-001.cp.evnet");
+  EXPECT_EQ(Call(grpc::CreateCustomChannel(Address(), grpc::SslCredentials(no_certificate), args))
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // A certificate of another CA (which also trusts another CA).
+  TransportSecurity other = TransportSecurity::FromDir(OtherDir(), "cp", "CP-001");
+  other.ca_file = Dir() + "/ca.crt";
+  EXPECT_EQ(CallAs(other, "CP-001.cp.evnet").error_code(), grpc::StatusCode::UNAVAILABLE);
+  // An expired certificate.
+  EXPECT_EQ(CallAs(TransportSecurity::FromDir(Dir(), "operator", "alice"), "CP-001.cp.evnet")
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // Plaintext.
+  EXPECT_EQ(CallAs(TransportSecurity::Insecure(), "").error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE(service_.caller().ok()) << "no refused client reached the service";
+}
+
+TEST_F(TransportSecurityTest, AClientRefusesAServerThatIsNotThePeerItMeant) {
+  Serve(TransportSecurity::FromDir(Dir(), "cp", "CP-002"));
+  const TransportSecurity client = TransportSecurity::FromDir(Dir(), "cp", "CP-001");
+  EXPECT_EQ(CallAs(client, "CP-001.cp.evnet").error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(CallAs(client, "CP-002.cp.evnet").ok());
+}
+
+TEST_F(TransportSecurityTest, ARenewedCertificateIsPresentedWithoutARestart) {
+  TransportSecurity server = TransportSecurity::FromDir(Dir(), "central", "central");
+  server.reload = absl::Seconds(1);
+  Serve(server);
+  Pki("issue", Dir(), "cp CP-003");
+  TransportSecurity client = TransportSecurity::FromDir(Dir(), "cp", "CP-003");
+  client.reload = absl::Seconds(1);
+  ASSERT_TRUE(CallAs(client, "central.central.evnet").ok());
+  const std::string before = service_.caller()->certificate_sha256;
+
+  Pki("issue", Dir(), "cp CP-003");
+  const std::string renewed = Pki("fingerprint", client.cert_file);
+  ASSERT_NE(renewed, before);
+  // A new connection (a new channel of its own) presents the renewed one
+  // once the files were read again (within `reload`): each attempt is a
+  // handshake, and nothing tells the test when the files were read.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int attempt = 0;
+  while (service_.caller()->certificate_sha256 != renewed && absl::Now() < deadline) {
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("central.central.evnet");
+    args.SetInt("test.connection", ++attempt);
+    ASSERT_TRUE(Call(grpc::CreateCustomChannel(Address(), ChannelCredentialsFor(client), args))
+                    .ok());
+  }
+  EXPECT_EQ(service_.caller()->certificate_sha256, renewed);
+}
+
+TEST(PeerIdentityTest, ACertificateWithoutAnEvnetIdentityIsNotOne) {
+  EXPECT_FALSE(IdentityOfCertificate("not a certificate").ok());
+}
+
+}  // namespace
+}  // namespace evnet
+
+namespace evnet {
+namespace {
+
+TEST_F(TransportSecurityTest, AChannelMadeBeforeItsServerListensConnectsOnceItDoes) {
+  // Reserve a port by starting and stopping a plaintext server on it.
+  int port;
+  {
+    WhoCalled unused;
+    auto probe = *GrpcServer::Start({"127.0.0.1:0", {&unused}});
+    port = probe->port();
+    probe->Shutdown();
+  }
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  auto channel = MakeChannel(address, TransportSecurity::FromDir(Dir(), "operator", "bob"),
+                             "central.central.evnet", absl::Seconds(5));
+  EXPECT_EQ(Call(channel).error_code(), grpc::StatusCode::UNAVAILABLE);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
+      {address, {&service_}, TransportSecurity::FromDir(Dir(), "central", "central")});
+  ASSERT_TRUE(server.ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  grpc::Status status;
+  do {
+    status = Call(channel);
+  } while (!status.ok() && absl::Now() < deadline);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// Anyone who reaches the port may open a connection and say nothing: the
+// server closes it once the handshake takes longer than its limit, instead
+// of holding it (gRPC's default is two minutes).
+TEST_F(TransportSecurityTest, AConnectionThatNeverShakesHandsIsClosed) {
+  GrpcServerOptions options{"127.0.0.1:0", {&service_},
+                            TransportSecurity::FromDir(Dir(), "cp", "CP-001")};
+  options.handshake_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons((*server)->port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  timeval wait{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  const absl::Time opened = absl::Now();
+  char byte;
+  const ssize_t got = recv(fd, &byte, 1, 0);
+  const absl::Duration held = absl::Now() - opened;
+  close(fd);
+  EXPECT_EQ(got, 0) << "the silent connection was not closed";
+  EXPECT_LT(held, absl::Seconds(8));
+}
+
+}  // namespace
+}  // namespace evnet
