@@ -90,6 +90,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       central->audit_);
   if (options.http_port >= 0) {
     HttpServerOptions http;
+    http.clock = options.clock;
     if (!options.operator_credentials.empty()) {
       absl::StatusOr<std::string> key =
           options.session_key_file.empty()
@@ -138,11 +139,11 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       kafka_authenticates_(!CurrentKafkaTls().cert_file.empty()),
       producer_(std::move(producer)),
       transactions_(std::move(transactions)),
-      dead_letters_(*producer_, "Central"),
+      dead_letters_(*producer_, "Central", *options.clock),
       audit_(*producer_, "Central", *options.clock),
       driver_keys_([producer = producer_.get()](const v1::DriverKey& key) {
         SaveDriverKey(*producer, key);
-      }),
+      }, *options.clock),
       // Where Kafka authenticates, drivers' updates are sealed to their keys.
       publisher_(*producer_, *transactions_, kafka_authenticates_ ? &driver_keys_ : nullptr),
       store_(*producer_),

@@ -816,7 +816,7 @@ TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
     telemetry.mutable_supply()->set_energy_kwh(0.01 * i);
     *telemetry.mutable_measured_at() = ToProto(clock_.Now());
     MacTelemetry(key, telemetry);
-    coordinator_.HandleTelemetry(telemetry);
+    EXPECT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
     clock_.Advance(absl::Seconds(1));
   }
   ASSERT_EQ(publisher_.updates.size(), 3u);

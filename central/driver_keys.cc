@@ -16,7 +16,7 @@ void DriverKeys::Learn(const std::string& driver_id, const std::string& public_k
   v1::DriverKey record;
   record.set_driver_id(driver_id);
   record.set_public_key(public_key);
-  *record.mutable_learned_at() = ToProto(absl::Now());
+  *record.mutable_learned_at() = ToProto(clock_.Now());
   save_(record);  // outside the lock: it may produce to Kafka
 }
 

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "evnet/v1/central.pb.h"
 
 namespace evnet {
@@ -21,7 +22,9 @@ class DriverKeys {
  public:
   // Writes a record where it will be read back (asynchronously).
   using Save = std::function<void(const v1::DriverKey&)>;
-  explicit DriverKeys(Save save) : save_(std::move(save)) {}
+  // `clock` stamps when a key was learned.
+  explicit DriverKeys(Save save, const Clock& clock = SystemClock::Get())
+      : save_(std::move(save)), clock_(clock) {}
 
   // `public_key` (DER) is `driver_id`'s now; saved when it is new or changed.
   void Learn(const std::string& driver_id, const std::string& public_key);
@@ -32,6 +35,7 @@ class DriverKeys {
 
  private:
   const Save save_;
+  const Clock& clock_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);
 };

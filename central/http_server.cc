@@ -111,7 +111,7 @@ absl::StatusOr<std::string> HttpServer::Session(const httplib::Request& req) con
         "shows nothing");
   }
   const std::string session = CookieValue(req.get_header_value("Cookie"), kSessionCookie);
-  absl::StatusOr<std::string> who = options_.auth->Check(session, absl::Now());
+  absl::StatusOr<std::string> who = options_.auth->Check(session, options_.clock->Now());
   if (!who.ok()) return who.status();
   return session;
 }
@@ -200,7 +200,7 @@ void HttpServer::AddRoutes() {
       status = absl::UnauthenticatedError(
           "no operator can log in: central runs without --operator_credentials");
     }
-    if (status.ok()) status = self->login_throttle_.Attempt(req.remote_addr, name, absl::Now());
+    if (status.ok()) status = self->login_throttle_.Attempt(req.remote_addr, name, self->options_.clock->Now());
     // At most kMaxHashing PBKDF2 computations at once: each is half a
     // second of a core, and the server's threads are few.
     const bool counted = status.ok();
@@ -209,7 +209,8 @@ void HttpServer::AddRoutes() {
     }
     absl::StatusOr<std::string> session =
         !status.ok() ? absl::StatusOr<std::string>(status)
-                     : self->options_.auth->Login(name, req.get_param_value("password"), absl::Now());
+                     : self->options_.auth->Login(name, req.get_param_value("password"),
+                                                 self->options_.clock->Now());
     if (counted) self->hashing_.fetch_sub(1);
     if (session.ok()) {
       self->login_throttle_.Succeeded(req.remote_addr, name);
@@ -253,11 +254,11 @@ void HttpServer::AddRoutes() {
     res.set_chunked_content_provider(
         "text/event-stream",
         [self, seen, last, csrf = *csrf](size_t, httplib::DataSink& sink) {
-          const absl::Duration since = absl::Now() - *last;
+          const absl::Duration since = self->options_.clock->Steady() - *last;
           const absl::Duration min_interval = self->options_.stream_min_interval;
           if (since < min_interval) absl::SleepFor(min_interval - since);
           *seen = self->registry_->WaitForChange(*seen, self->options_.stream_heartbeat);
-          *last = absl::Now();
+          *last = self->options_.clock->Steady();
           const std::string event = absl::StrCat("data: ", self->StateJson(csrf), "\n\n");
           return sink.write(event.data(), event.size());
         },

@@ -25,6 +25,7 @@
 #include "central/central_service.h"
 #include "central/operator_auth.h"
 #include "central/registry.h"
+#include "common/clock.h"
 
 namespace httplib {
 class Server;
@@ -48,6 +49,8 @@ class EventFeed {
 };
 
 struct HttpServerOptions {
+  // Now() for sessions and logins, Steady() for a stream's pace; never null.
+  const Clock* clock = &SystemClock::Get();
   std::string host = "0.0.0.0";
   int port = 8080;            // 0 picks a free one
   std::string static_dir;     // index.html, app.js, style.css

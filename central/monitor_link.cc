@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/grpc/grpc_status.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -21,7 +22,7 @@ grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReac
   std::weak_ptr<MonitorLinkReactor> weak = reactor;
   const absl::Duration timeout = hub.register_timeout();
   reactor->register_deadline_.Set(
-      absl::ToChronoTime(absl::Now() + timeout), [weak, timeout](bool fired) {
+      absl::ToChronoTime(SystemClock::Get().Now() + timeout), [weak, timeout](bool fired) {
         std::shared_ptr<MonitorLinkReactor> self = weak.lock();
         if (fired && self != nullptr) self->OnRegisterDeadline(timeout);
       });

@@ -55,7 +55,7 @@ KafkaTopicPartition WhereToRead(const DriverOptions& options, int32_t partition)
   if (in >> saved_partition >> offset && saved_partition == partition && offset >= 0) {
     where.offset = offset;
   } else if (access(ProgressPath(options).c_str(), F_OK) == 0) {
-    where.since = absl::Now() - absl::Hours(1);
+    where.since = options.clock->Now() - absl::Hours(1);
   } else {
     where.since = absl::InfiniteFuture();
   }
@@ -195,7 +195,7 @@ absl::Status Driver::Send(const std::string& request_id, const std::string& cp_i
   request.set_request_id(request_id);
   request.set_driver_id(options_.driver_id);
   request.set_cp_id(cp_id);
-  *request.mutable_requested_at() = ToProto(absl::Now());
+  *request.mutable_requested_at() = ToProto(options_.clock->Now());
   if (!options_.key_file.empty()) {
     absl::StatusOr<std::string> certificate = ReadFile(options_.cert_file);
     absl::StatusOr<std::string> key = ReadFile(options_.key_file);
@@ -233,14 +233,15 @@ absl::Status Driver::SendUntilTaken(const std::string& request_id, const std::st
 }
 
 bool Driver::WaitForOutcome(const std::string& request_id) {
-  const absl::Time deadline = absl::Now() + options_.outcome_timeout;
-  absl::Time next_note = absl::Now() + absl::Seconds(30);
+  const Clock& clock = *options_.clock;
+  const absl::Time deadline = clock.Steady() + options_.outcome_timeout;
+  absl::Time next_note = clock.Steady() + absl::Seconds(30);
   absl::MutexLock lock(&mu_);
   while (outcomes_.count(request_id) == 0) {
-    if (cancelled_.HasBeenNotified() || absl::Now() >= deadline) return false;
-    if (absl::Now() >= next_note) {
+    if (cancelled_.HasBeenNotified() || clock.Steady() >= deadline) return false;
+    if (clock.Steady() >= next_note) {
       Print("Still waiting for central to answer (the request is kept in Kafka)");
-      next_note = absl::Now() + absl::Seconds(30);
+      next_note = clock.Steady() + absl::Seconds(30);
     }
     auto has_outcome = [this, &request_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return outcomes_.count(request_id) > 0;

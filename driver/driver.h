@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/kafka/kafka_reader.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/trust/sealing.h"
@@ -28,6 +29,9 @@
 namespace evnet {
 
 struct DriverOptions {
+  // Now() stamps requests and places the reader; Steady() times the waits.
+  // Never null.
+  const Clock* clock = &SystemClock::Get();
   std::string driver_id;
   std::string kafka_bootstrap;
   std::string state_dir;  // progress through the request file

@@ -22,7 +22,7 @@ void DeadLetters::SetAside(const KafkaMessage& message, const absl::Status& reas
   letter.set_value(message.value);
   letter.set_reason(std::string(reason.message()));
   letter.set_program(program_);
-  *letter.mutable_set_aside_at() = ToProto(absl::Now());
+  *letter.mutable_set_aside_at() = ToProto(clock_.Now());
   auto shared = std::make_shared<KafkaDone>(std::move(done));
   auto kept = [this, message, reason, shared](absl::Status delivered) {
     if (delivered.ok()) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/kafka/kafka_dispatcher.h"
 #include "common/kafka/kafka_producer.h"
 
@@ -18,8 +19,10 @@ namespace evnet {
 class DeadLetters {
  public:
   // `program` names the writer in each record and log line ("Central").
-  DeadLetters(KafkaProducer& producer, std::string program)
-      : producer_(producer), program_(std::move(program)) {}
+  // `clock` stamps each record (wall time).
+  DeadLetters(KafkaProducer& producer, std::string program,
+              const Clock& clock = SystemClock::Get())
+      : producer_(producer), program_(std::move(program)), clock_(clock) {}
 
   // Produces the record; `done` runs with the delivery's outcome.
   void SetAside(const KafkaMessage& message, const absl::Status& reason, KafkaDone done);
@@ -30,6 +33,7 @@ class DeadLetters {
  private:
   KafkaProducer& producer_;
   const std::string program_;
+  const Clock& clock_;
   mutable absl::Mutex mu_;
   std::map<std::string, int64_t> counts_ ABSL_GUARDED_BY(mu_);
 };

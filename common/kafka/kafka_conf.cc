@@ -2,6 +2,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "glog/logging.h"
 
 ABSL_FLAG(bool, kafka_plaintext, false,
@@ -59,7 +60,7 @@ void KafkaEventLogger::event_cb(RdKafka::Event& event) {
       if (err == RdKafka::ERR__ALL_BROKERS_DOWN || err == RdKafka::ERR__TRANSPORT ||
           err == RdKafka::ERR__RESOLVE) {
         absl::MutexLock lock(&mu_);
-        const absl::Time now = absl::Now();
+        const absl::Time now = SystemClock::Get().Steady();
         if (now - last_unreachable_log_ < quiet_period_) return;
         last_unreachable_log_ = now;
         LOG(WARNING) << "cannot reach Kafka at " << bootstrap_servers_

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -141,10 +142,10 @@ absl::Status KafkaConsumer::ReadToEnd(absl::Duration timeout,
   if (assigned_ == 0) {
     return absl::FailedPreconditionError("ReadToEnd needs partitions assigned by hand");
   }
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = SystemClock::Get().Steady() + timeout;
   std::set<std::pair<std::string, int32_t>> at_end;
   while (at_end.size() < assigned_) {
-    if (absl::Now() >= deadline) {
+    if (SystemClock::Get().Steady() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "reached the end of ", at_end.size(), " of ", assigned_, " partitions within ",
           absl::FormatDuration(timeout)));

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/clock.h"
 #include "glog/logging.h"
 #include "librdkafka/rdkafka.h"
 
@@ -78,9 +79,9 @@ namespace {
 // is silently dropped.
 void FailWhatIsLeft(RdKafka::Producer& producer) {
   producer.purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  const absl::Time give_up = SystemClock::Get().Steady() + absl::Seconds(5);
   producer.poll(0);
-  while (producer.outq_len() > 0 && absl::Now() < give_up) producer.poll(10);
+  while (producer.outq_len() > 0 && SystemClock::Get().Steady() < give_up) producer.poll(10);
 }
 
 }  // namespace
@@ -109,7 +110,7 @@ void KafkaProducer::PollLoop() {
 }
 
 void KafkaProducer::Replace(std::shared_ptr<RdKafka::Producer> failed) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = SystemClock::Get().Steady();
   if (next_replacement_ == absl::InfinitePast()) {  // it has just failed
     // A producer that lasted a while starts the waits over at a second.
     if (now - last_replacement_ > absl::Minutes(1)) replacement_backoff_ = absl::Seconds(1);
@@ -143,7 +144,7 @@ absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view k
                                     DeliveryCallback on_delivery, absl::Time created) {
   auto callback = std::make_unique<DeliveryCallback>(std::move(on_delivery));
   const std::string topic_name(topic);
-  const absl::Time give_up = absl::Now() + queue_full_wait_;
+  const absl::Time give_up = SystemClock::Get().Steady() + queue_full_wait_;
   std::shared_ptr<RdKafka::Producer> producer = Current();
   RdKafka::ErrorCode err;
   while (true) {
@@ -160,7 +161,7 @@ absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view k
       continue;
     }
     // A full queue empties as deliveries are reported (by the poll thread).
-    if (err != RdKafka::ERR__QUEUE_FULL || absl::Now() >= give_up) break;
+    if (err != RdKafka::ERR__QUEUE_FULL || SystemClock::Get().Steady() >= give_up) break;
     absl::SleepFor(absl::Milliseconds(5));
   }
   if (err == RdKafka::ERR__FATAL) {

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -137,10 +138,10 @@ int64_t KafkaReader::Position(const std::string& topic, int32_t partition) const
 }
 
 absl::Status KafkaReader::ReadToEnd(absl::Duration timeout, const KafkaMessageHandler& handler) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = SystemClock::Get().Steady() + timeout;
   std::set<Partition> at_end;
   while (at_end.size() < started_.size()) {
-    if (absl::Now() >= deadline) {
+    if (SystemClock::Get().Steady() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat("reached the end of ", at_end.size(), " of ",
                                                       started_.size(), " partitions within ",
                                                       absl::FormatDuration(timeout)));

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/crash_point.h"
 #include "glog/logging.h"
 
@@ -173,7 +174,7 @@ absl::Status KafkaTransactions::CommitBatch(const std::vector<Pending>& batch) {
   if (ErrorPtr error(producer_->begin_transaction()); error != nullptr) {
     return Failed(error.get(), "begin");
   }
-  const absl::Time give_up = absl::Now() + options_.commit_timeout;
+  const absl::Time give_up = SystemClock::Get().Steady() + options_.commit_timeout;
   auto abort = [&](absl::Status why) {
     ErrorPtr aborted(producer_->abort_transaction(Millis(options_.commit_timeout)));
     if (aborted != nullptr) {
@@ -191,7 +192,7 @@ absl::Status KafkaTransactions::CommitBatch(const std::vector<Pending>& batch) {
             record.value.has_value() ? const_cast<char*>(record.value->data()) : nullptr,
             record.value.has_value() ? record.value->size() : 0, record.key.data(),
             record.key.size(), 0, nullptr);
-        if (err != RdKafka::ERR__QUEUE_FULL || absl::Now() >= give_up) break;
+        if (err != RdKafka::ERR__QUEUE_FULL || SystemClock::Get().Steady() >= give_up) break;
         producer_->poll(10);
       }
       if (err != RdKafka::ERR_NO_ERROR) {
@@ -202,7 +203,7 @@ absl::Status KafkaTransactions::CommitBatch(const std::vector<Pending>& batch) {
   }
   CrashPoint("transaction.committing");  // every message produced, none visible
   while (true) {
-    const absl::Duration left = std::max(give_up - absl::Now(), absl::Milliseconds(100));
+    const absl::Duration left = std::max(give_up - SystemClock::Get().Steady(), absl::Milliseconds(100));
     ErrorPtr error(producer_->commit_transaction(Millis(left)));
     if (error == nullptr) return absl::OkStatus();
     if (error->txn_requires_abort()) return abort(Failed(error.get(), "commit"));

@@ -10,6 +10,7 @@
 #include "openssl/pem.h"
 #include "openssl/rand.h"
 #include "openssl/x509.h"
+#include "common/clock.h"
 
 namespace evnet {
 namespace {
@@ -203,7 +204,7 @@ absl::StatusOr<std::string> Open(const std::string& key_pem, const std::string& 
 
 absl::StatusOr<std::string> Sealer::Seal(const std::string& public_key_der,
                                          const std::string& plaintext) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = SystemClock::Get().Steady();
   std::string ephemeral_der, key;
   {
     absl::MutexLock lock(&mu_);
