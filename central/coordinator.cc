@@ -377,8 +377,9 @@ absl::Status SessionCoordinator::Reserve(const v1::DriverRequest& request,
     }
   }
   if (by_driver != open_by_driver_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        request.driver_id(), " already has a session at ", open_.at(by_driver->second).session.cp_id()));
+    return absl::FailedPreconditionError(
+        absl::StrCat(request.driver_id(), " already has a session at ",
+                     open_.at(by_driver->second).session.cp_id()));
   }
   if (by_cp != open_by_cp_.end()) {
     return absl::FailedPreconditionError(absl::StrCat(request.cp_id(), " is busy (SUPPLYING)"));

@@ -178,14 +178,19 @@ void HttpServer::AddProbeRoutes(httplib::Server& s) {
 
 void HttpServer::AddRoutes() {
   httplib::Server& s = *server_;
-  HttpServer* self = this;
+  s.set_payload_max_length(options_.max_body_bytes);
   AddProbeRoutes(s);
-  // The network's state, for a logged-in operator only.
-  s.Get("/api/state", [self](const httplib::Request& req, httplib::Response& res) {
-    absl::StatusOr<std::string> csrf = self->ReaderCsrf(req);
-    if (!csrf.ok()) return Refuse(res, csrf.status());
-    res.set_content(self->StateJson(*csrf), "application/json");
-  });
+  AddLoginRoutes(s);
+  AddStateRoutes(s);
+  AddOperatorRoutes(s);
+  if (!options_.static_dir.empty() && !s.set_mount_point("/", options_.static_dir)) {
+    LOG(WARNING) << "Central | no dashboard files in " << options_.static_dir;
+  }
+}
+
+// Log in (a session cookie for an operator of the credentials file) and out.
+void HttpServer::AddLoginRoutes(httplib::Server& s) {
+  HttpServer* self = this;
   s.Post("/api/login", [self](const httplib::Request& req, httplib::Response& res) {
     const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
     std::string name = req.get_param_value("name");
@@ -200,7 +205,9 @@ void HttpServer::AddRoutes() {
       status = absl::UnauthenticatedError(
           "no operator can log in: central runs without --operator_credentials");
     }
-    if (status.ok()) status = self->login_throttle_.Attempt(req.remote_addr, name, self->options_.clock->Now());
+    if (status.ok()) {
+      status = self->login_throttle_.Attempt(req.remote_addr, name, self->options_.clock->Now());
+    }
     // At most kMaxHashing PBKDF2 computations at once: each is half a
     // second of a core, and the server's threads are few.
     const bool counted = status.ok();
@@ -235,6 +242,16 @@ void HttpServer::AddRoutes() {
                                               "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
     res.set_content("{}", "application/json");
   });
+}
+
+// The network's state, once or as a stream, for a logged-in operator only.
+void HttpServer::AddStateRoutes(httplib::Server& s) {
+  HttpServer* self = this;
+  s.Get("/api/state", [self](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<std::string> csrf = self->ReaderCsrf(req);
+    if (!csrf.ok()) return Refuse(res, csrf.status());
+    res.set_content(self->StateJson(*csrf), "application/json");
+  });
   // Server-sent events: the whole state when it changed, at least each
   // heartbeat and at most once a min_interval (changes in between coalesce).
   s.Get("/api/stream", [self](const httplib::Request& req, httplib::Response& res) {
@@ -264,6 +281,11 @@ void HttpServer::AddRoutes() {
         },
         [self](bool) { self->streams_.fetch_sub(1); });
   });
+}
+
+// Stop and resume, for a logged-in operator from the dashboard's own page.
+void HttpServer::AddOperatorRoutes(httplib::Server& s) {
+  HttpServer* self = this;
   auto operator_action = [self](bool stop) {
     return [self, stop](const httplib::Request& req, httplib::Response& res) {
       const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
@@ -287,12 +309,8 @@ void HttpServer::AddRoutes() {
       res.set_content(ToJson(cps), "application/json");
     };
   };
-  s.set_payload_max_length(options_.max_body_bytes);
   s.Post("/api/stop", operator_action(true));
   s.Post("/api/resume", operator_action(false));
-  if (!options_.static_dir.empty() && !s.set_mount_point("/", options_.static_dir)) {
-    LOG(WARNING) << "Central | no dashboard files in " << options_.static_dir;
-  }
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,

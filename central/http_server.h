@@ -95,7 +95,12 @@ class HttpServer {
 
  private:
   HttpServer() = default;
+  // Every route, by group: probes, login, state, operator actions, and
+  // the dashboard's files.
   void AddRoutes();
+  void AddLoginRoutes(httplib::Server& server);
+  void AddStateRoutes(httplib::Server& server);
+  void AddOperatorRoutes(httplib::Server& server);
   // /healthz, /readyz and /metrics on `server`.
   void AddProbeRoutes(httplib::Server& server);
   // Binds `server` to `port` on options_.host (0: any free one): the port,
