@@ -127,7 +127,8 @@ void KafkaDispatcher::Done(const KafkaMessage& message, int attempt, absl::Statu
                  << "@" << message.offset << ": " << status;
     last_error_ = std::string(status.message());
   }
-  retries_.push_back({options_.clock->Steady() + options_.retry_backoff, message, attempt, absl::OkStatus()});
+  retries_.push_back(
+      {options_.clock->Steady() + options_.retry_backoff, message, attempt, absl::OkStatus()});
 }
 
 void KafkaDispatcher::PutAside(const KafkaMessage& message, int attempt,
@@ -147,7 +148,8 @@ void KafkaDispatcher::PutAside(const KafkaMessage& message, int attempt,
         LOG(WARNING) << "Cannot set aside the message at " << message.topic << "/"
                      << message.partition << "@" << message.offset << " yet: " << kept;
         self.retries_.push_back(
-            {self.options_.clock->Steady() + self.options_.retry_backoff, message, attempt, reason});
+            {self.options_.clock->Steady() + self.options_.retry_backoff, message, attempt,
+             reason});
       }));
 }
 

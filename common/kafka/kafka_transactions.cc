@@ -203,7 +203,8 @@ absl::Status KafkaTransactions::CommitBatch(const std::vector<Pending>& batch) {
   }
   CrashPoint("transaction.committing");  // every message produced, none visible
   while (true) {
-    const absl::Duration left = std::max(give_up - SystemClock::Get().Steady(), absl::Milliseconds(100));
+    const absl::Duration left =
+        std::max(give_up - SystemClock::Get().Steady(), absl::Milliseconds(100));
     ErrorPtr error(producer_->commit_transaction(Millis(left)));
     if (error == nullptr) return absl::OkStatus();
     if (error->txn_requires_abort()) return abort(Failed(error.get(), "commit"));
