@@ -6,7 +6,7 @@
 //   evload --cps=10000 --rate=500 --drivers=2000       ... and drive requests
 //   evload --echo_rate=500 --seconds=20                the bare Kafka echo
 //
-// Each figure is one line "evload: <name> <value>", for scripts.
+// Each figure is one line of JSON, {"figure": NAME, "value": NUMBER}, for scripts.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -47,8 +47,9 @@ ABSL_FLAG(bool, kafka_tls, false,
 
 namespace {
 
+// `value` is a number as text ("12.5", "300").
 void Figure(const std::string& name, const std::string& value) {
-  std::cout << "evload: " << name << " " << value << std::endl;
+  std::cout << "{\"figure\":\"" << name << "\",\"value\":" << value << "}" << std::endl;
 }
 
 std::string Ms(absl::Duration d) { return absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(d)); }
