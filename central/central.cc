@@ -22,11 +22,6 @@ namespace {
 // second of a busy network's telemetry, behind which no result waits long.
 constexpr int64_t kCaughtUpLag = 1000;
 
-CoordinatorOptions Audited(CoordinatorOptions options, AuditLog& audit) {
-  options.audit = &audit;
-  return options;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& options) {
@@ -148,19 +143,13 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       publisher_(*producer_, *transactions_, kafka_authenticates_ ? &driver_keys_ : nullptr),
       store_(*producer_),
       enrolment_store_(*producer_),
-      revocations_([producer = producer_.get()](const v1::RevokedCertificate& record, Done done) {
-        SaveRevocation(*producer, record, std::move(done));
-      }),
-      access_(options.security.insecure, enrolments_, audit_, &enrolment_store_, &revocations_),
-      registry_(*options.clock, options.monitor_timeout),
-      hub_(*options.clock, options.monitor_timeout,
-           [this](absl::string_view kind, absl::Duration took) {
-             metrics_.CommandAnswered(kind, took);
-           }),
-      coordinator_(Audited(options.coordinator, audit_), *options.clock, registry_, hub_,
-                   publisher_, metrics_),
-      service_(registry_, hub_, coordinator_, store_, audit_, access_,
-               {enrolments_, enrolment_store_, &revocations_}, *options.clock) {}
+      core_({options.monitor_timeout, absl::Seconds(10), options.coordinator,
+             options.security.insecure, options.clock},
+            {publisher_, store_, enrolment_store_,
+             [producer = producer_.get()](const v1::RevokedCertificate& record, Done done) {
+               SaveRevocation(*producer, record, std::move(done));
+             },
+             audit_}) {}
 
 Central::~Central() {
   AuditRefusedHandshakes(nullptr, "central");

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "central/access.h"
+#include "central/central_core.h"
 #include "central/central_service.h"
 #include "central/enrolments.h"
 #include "central/coordinator.h"
@@ -103,14 +104,16 @@ class Central {
   KafkaUpdatePublisher publisher_;
   KafkaRegistryStore store_;
   KafkaEnrolmentStore enrolment_store_;
-  Enrolments enrolments_;
-  Revocations revocations_;
-  Access access_;
-  Metrics metrics_;
-  Registry registry_;
-  LinkHub hub_;
-  SessionCoordinator coordinator_;
-  CentralServiceImpl service_;
+  CentralCore core_;
+  // Its parts, by the names the rest of central uses.
+  Enrolments& enrolments_ = core_.enrolments;
+  Revocations& revocations_ = core_.revocations;
+  Access& access_ = core_.access;
+  Metrics& metrics_ = core_.metrics;
+  Registry& registry_ = core_.registry;
+  LinkHub& hub_ = core_.hub;
+  SessionCoordinator& coordinator_ = core_.coordinator;
+  CentralServiceImpl& service_ = core_.service;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<KafkaBridge> bridge_;
   EventFeed events_;

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "central/central_core.h"
 #include "central/fakes.h"
 #include "common/clock.h"
 #include "common/files.h"
@@ -29,12 +30,13 @@ class CentralServiceTest : public ::testing::Test {
  protected:
   static constexpr absl::Duration kRegisterTimeout = absl::Seconds(2);
   explicit CentralServiceTest(const TransportSecurity& security = TransportSecurity::Insecure())
-      : registry_(clock_, absl::Seconds(3)),
-        hub_(clock_, absl::Seconds(3), nullptr, kRegisterTimeout),
-        coordinator_({}, clock_, registry_, sender_, publisher_, metrics_),
-        access_(security.insecure, enrolments_, audit_, &enrolment_store_, &revocations_),
-        service_(registry_, hub_, coordinator_, store_, audit_, access_,
-                 {enrolments_, enrolment_store_, &revocations_}) {
+      : core_({absl::Seconds(3), kRegisterTimeout, {}, security.insecure, &clock_},
+              {publisher_, store_, enrolment_store_,
+               [this](const v1::RevokedCertificate& record, Done done) {
+                 revoked_.push_back(record);
+                 done(absl::OkStatus());
+               },
+               audit_, &sender_}) {
     registry_.FinishRestore();
     enrolments_.FinishRestore();
     revocations_.FinishRestore();
@@ -92,23 +94,22 @@ class CentralServiceTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  Metrics metrics_;
-  Registry registry_;
-  LinkHub hub_;
   FakeCommandSender sender_;
   FakeUpdatePublisher publisher_;
   FakeStore store_;
-  MemoryAuditLog audit_;
-  SessionCoordinator coordinator_;
-  Enrolments enrolments_;
   FakeStore enrolment_store_;
+  MemoryAuditLog audit_;
   std::vector<v1::RevokedCertificate> revoked_;  // as Kafka would keep them
-  Revocations revocations_{[this](const v1::RevokedCertificate& record, Done done) {
-    revoked_.push_back(record);
-    done(absl::OkStatus());
-  }};
-  Access access_;
-  CentralServiceImpl service_;
+  // Central as the program wires it, commands to `sender_`.
+  CentralCore core_;
+  Metrics& metrics_ = core_.metrics;
+  Registry& registry_ = core_.registry;
+  LinkHub& hub_ = core_.hub;
+  SessionCoordinator& coordinator_ = core_.coordinator;
+  Enrolments& enrolments_ = core_.enrolments;
+  Revocations& revocations_ = core_.revocations;
+  Access& access_ = core_.access;
+  CentralServiceImpl& service_ = core_.service;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<v1::CentralService::Stub> stub_;
 };

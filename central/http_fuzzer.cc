@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "central/central_core.h"
 #include "central/fakes.h"
 #include "central/central_service.h"
 #include "central/coordinator.h"
@@ -112,11 +113,10 @@ std::string WriteFile(const std::string& path, const std::string& text) {
 class Central {
  public:
   Central()
-      : registry_(clock_, absl::Seconds(3)),
-        hub_(clock_, absl::Seconds(3)),
-        coordinator_({}, clock_, registry_, sender_, updates_, metrics_),
-        access_(/*insecure=*/true, enrolments_, audit_),
-        service_(registry_, hub_, coordinator_, store_, audit_, access_, {enrolments_, store_}) {
+      : core_({absl::Seconds(3), absl::Seconds(10), {}, /*insecure=*/true, &clock_},
+              {updates_, store_, store_,
+               [](const v1::RevokedCertificate&, Done done) { done(absl::OkStatus()); }, audit_,
+               &sender_}) {
     registry_.FinishRestore();
     coordinator_.FinishRestore();
     for (const char* id : {"CP-001", "CP-002", "CP-003"}) {
@@ -158,17 +158,14 @@ class Central {
 
  private:
   FakeClock clock_;
-  Registry registry_;
-  LinkHub hub_;
   FakeCommandSender sender_ = Unconnected();
   FakeUpdatePublisher updates_;
-  Metrics metrics_;
-  SessionCoordinator coordinator_;
   FakeStore store_;
   MemoryAuditLog audit_;
-  Enrolments enrolments_;
-  Access access_;
-  CentralServiceImpl service_;
+  CentralCore core_;
+  Registry& registry_ = core_.registry;
+  SessionCoordinator& coordinator_ = core_.coordinator;
+  CentralServiceImpl& service_ = core_.service;
   EventFeed events_;
   std::unique_ptr<OperatorAuth> auth_;
   FuzzServer* server_ = nullptr;
