@@ -158,9 +158,12 @@ Central::~Central() {
   bridge_.reset();
   service_.CloseWatches();
   if (server_ != nullptr) server_->Shutdown();
-  // Decisions still queued are committed (or failed) while the coordinator
-  // their callbacks run in is alive; members go in reverse order after this.
+  // Decisions still queued are committed (or failed), and records still on
+  // their way delivered (their reports finish stops and resumes), while the
+  // coordinator and service their callbacks run in are alive; members go in
+  // reverse order after this.
   transactions_.reset();
+  producer_.reset();
 }
 
 std::string Central::RenderMetrics() const {
