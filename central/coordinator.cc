@@ -273,13 +273,23 @@ SessionCoordinator::Claim SessionCoordinator::ClaimRequest(const v1::DriverReque
       ticketed_.Contains(session_id)) {
     return {Claim::kDuplicate, std::nullopt};
   }
-  requests_in_flight_.insert(request.request_id());
   auto it = open_.find(session_id);
+  // Its ticket (or zero ticket) is being written: once it is, this copy is
+  // a duplicate. Said again now, it could follow the ticket.
+  if (tickets_in_flight_.count(session_id) > 0 || closing_.count(session_id) > 0) {
+    return {Claim::kBeingClosed, std::nullopt};
+  }
+  requests_in_flight_.insert(request.request_id());
   // Accepted before, but the copy that said so was not the last: say it again.
   if (it != open_.end() &&
       (it->second.session.state() == v1::SESSION_STATE_SUPPLYING || it->second.started)) {
     Open accepted = it->second;
-    if (accepted.record.session_id().empty()) {
+    if (accepted.session.state() == v1::SESSION_STATE_SUPPLYING) {
+      // Its record is in Kafka since its acceptance was: the driver is told
+      // again, the record not written again, so that this decision, however
+      // late it lands, can never reopen a session its ticket closed.
+      accepted.record.Clear();
+    } else if (accepted.record.session_id().empty()) {
       accepted.record =
           RecordOf(accepted.session, v1::OPEN_SESSION_STATE_ACCEPTED, accepted.telemetry_key);
     }
@@ -302,6 +312,9 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
       LOG(INFO) << "Central | Duplicate request " << request.request_id() << " from "
                 << request.driver_id() << " ignored";
       return done(absl::OkStatus());
+    case Claim::kBeingClosed:
+      return done(absl::UnavailableError(absl::StrCat(
+          "session ", session_id, " is being closed; its request comes again")));
     case Claim::kAcceptedBefore:
       return PublishAccepted(claim.accepted->session, claim.accepted->record, std::move(done));
     case Claim::kNew:
@@ -468,7 +481,9 @@ void SessionCoordinator::PublishAccepted(const v1::Session& session,
   started.mutable_progress()->set_session_id(session.session_id());
   started.mutable_progress()->set_driver_id(session.driver_id());
   decision.updates.push_back(std::move(started));
-  decision.open = record;
+  // Without a record (announced again), what central holds open is not
+  // written again.
+  if (!record.session_id().empty()) decision.open = record;
   publisher_.Commit(decision, [this, session, record,
                                done = std::move(done)](absl::Status published) {
     {
@@ -481,7 +496,7 @@ void SessionCoordinator::PublishAccepted(const v1::Session& session,
         // Billable from now on (unless it ended meanwhile).
         if (it != open_.end()) {
           it->second.session.set_state(v1::SESSION_STATE_SUPPLYING);
-          it->second.record = record;
+          if (!record.session_id().empty()) it->second.record = record;
         }
       }
       // Otherwise nothing of it is in Kafka: the request comes again and

@@ -152,8 +152,11 @@ class SessionCoordinator {
 
   // What a request's first copy finds when it claims its id.
   struct Claim {
-    enum Kind { kNew, kDuplicate, kAcceptedBefore } kind;
-    std::optional<Open> accepted;  // kAcceptedBefore: the session, to announce again
+    // kBeingClosed: its session's ticket is being written; it comes again.
+    enum Kind { kNew, kDuplicate, kAcceptedBefore, kBeingClosed } kind;
+    // kAcceptedBefore: the session, to announce again; its record only if
+    // Kafka may not have it yet.
+    std::optional<Open> accepted;
   };
 
   // HandleRequest's steps, in order. Check: the request as central serves

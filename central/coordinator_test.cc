@@ -448,6 +448,49 @@ TEST_F(CoordinatorTest, ASessionAcceptedHoursAgoIsBilledWhenItEndsAfterARestart)
   EXPECT_EQ(coordinator_.RunningSessions(), 0);
 }
 
+// After central's restart, a driver restarted before its ticket sends its
+// pending request again (found by the chaos test: the session was reopened
+// after its ticket and closed again with a zero ticket). Announced again, it
+// never writes the session's record, so that whatever order that decision
+// and the ticket land in, the ticket's tombstone is the last word; while the
+// ticket is being written, the copy comes again later, as a duplicate.
+TEST_F(CoordinatorTest, ARequestSentAgainAroundItsTicketNeverReopensTheSession) {
+  const absl::Time opened = clock_.Now();
+  clock_.Advance(absl::Minutes(30));  // its answer is older than any window
+  coordinator_.RestoreOpenSession(Held("r-1", v1::OPEN_SESSION_STATE_ACCEPTED, opened));
+  coordinator_.FinishRestore();
+  publisher_.held["s-r-1"] = Held("r-1", v1::OPEN_SESSION_STATE_ACCEPTED, opened);
+  v1::DriverRequest again = Request("r-1", "CP-001");
+  *again.mutable_requested_at() = ToProto(clock_.Now());  // sent again just now
+  // Announced again: the driver is told, the record is not written.
+  publisher_.hold = true;
+  std::optional<absl::Status> announced;
+  coordinator_.HandleRequest(again, Message(), [&](absl::Status s) { announced = s; });
+  ASSERT_EQ(publisher_.queued.size(), 1u);
+  EXPECT_FALSE(publisher_.queued[0].first.open.has_value());
+  ASSERT_FALSE(publisher_.queued[0].first.updates.empty());
+  EXPECT_EQ(publisher_.queued[0].first.updates.front().kind(), v1::UPDATE_KIND_ACCEPTED);
+  // The ticket is decided while that announcement is still on its way, and
+  // lands first.
+  std::optional<absl::Status> ticketed;
+  coordinator_.HandleResult(Result("s-r-1", "r-1"), [&](absl::Status s) { ticketed = s; });
+  ASSERT_EQ(publisher_.queued.size(), 2u);
+  std::swap(publisher_.queued[0], publisher_.queued[1]);
+  publisher_.Release();
+  ASSERT_TRUE(ticketed.has_value() && ticketed->ok());
+  ASSERT_TRUE(announced.has_value() && announced->ok());
+  EXPECT_EQ(publisher_.held.count("s-r-1"), 0u) << "the session was reopened after its ticket";
+  // Another copy while a ticket is being written comes again later.
+  coordinator_.RestoreOpenSession(Held("r-2", v1::OPEN_SESSION_STATE_ACCEPTED, opened));
+  publisher_.hold = true;
+  coordinator_.HandleResult(Result("s-r-2", "r-2"), [](absl::Status) {});
+  const absl::Status during = Handle(Request("r-2", "CP-001"), Message());
+  EXPECT_EQ(during.code(), absl::StatusCode::kUnavailable) << during;
+  EXPECT_EQ(publisher_.queued.size(), 1u);  // the ticket alone
+  publisher_.Release();
+  EXPECT_EQ(publisher_.held.count("s-r-2"), 0u);
+}
+
 TEST_F(CoordinatorTest, EachDecisionCarriesItsOpenSessionChange) {
   ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   ASSERT_EQ(publisher_.decisions.size(), 1u);
