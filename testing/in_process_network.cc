@@ -171,24 +171,34 @@ std::vector<v1::Session> InProcessNetwork::Sessions() {
   return {response.sessions().begin(), response.sessions().end()};
 }
 
-absl::Status InProcessNetwork::StopCp(const std::string& cp_id) {
+namespace {
+
+// One of the operator's unary calls on one CP, through `call`.
+template <typename Request, typename Response, typename Call>
+absl::Status OperatorCall(const std::string& cp_id, Call call) {
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::StopChargingPointRequest request;
+  Request request;
   request.set_cp_id(cp_id);
-  v1::StopChargingPointResponse response;
-  grpc::Status status = api_->StopChargingPoint(&context, request, &response);
+  Response response;
+  grpc::Status status = call(&context, request, &response);
   return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
 }
 
+}  // namespace
+
+absl::Status InProcessNetwork::StopCp(const std::string& cp_id) {
+  return OperatorCall<v1::StopChargingPointRequest, v1::StopChargingPointResponse>(
+      cp_id, [this](auto* context, const auto& request, auto* response) {
+        return api_->StopChargingPoint(context, request, response);
+      });
+}
+
 absl::Status InProcessNetwork::ResumeCp(const std::string& cp_id) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::ResumeChargingPointRequest request;
-  request.set_cp_id(cp_id);
-  v1::ResumeChargingPointResponse response;
-  grpc::Status status = api_->ResumeChargingPoint(&context, request, &response);
-  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+  return OperatorCall<v1::ResumeChargingPointRequest, v1::ResumeChargingPointResponse>(
+      cp_id, [this](auto* context, const auto& request, auto* response) {
+        return api_->ResumeChargingPoint(context, request, response);
+      });
 }
 
 absl::Status InProcessNetwork::Simulate(const std::string& cp_id, v1::SimulateAction action) {
