@@ -8,12 +8,12 @@
 #include "common/json_codec.h"
 #include "common/proto_time.h"
 #include "common/kafka/topics.h"
+#include "testing/central_api.h"
 #include "testing/process.h"
 
 namespace evnet::test {
 namespace {
 
-constexpr absl::Duration kRpcTimeout = absl::Seconds(3);
 constexpr absl::Duration kCheckInterval = absl::Milliseconds(100);
 
 }  // namespace
@@ -149,13 +149,7 @@ absl::StatusOr<std::string> InProcessNetwork::RequestCharge(const std::string& d
 }
 
 v1::CpStatus InProcessNetwork::Status(const std::string& cp_id) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::GetChargingPointRequest request;
-  request.set_cp_id(cp_id);
-  v1::ChargingPoint cp;
-  if (!api_->GetChargingPoint(&context, request, &cp).ok()) return v1::CP_STATUS_UNSPECIFIED;
-  return cp.status();
+  return CpStatusOf(*api_, cp_id);
 }
 
 bool InProcessNetwork::WaitForStatus(const std::string& cp_id, v1::CpStatus status,
@@ -163,42 +157,12 @@ bool InProcessNetwork::WaitForStatus(const std::string& cp_id, v1::CpStatus stat
   return WaitFor([&] { return Status(cp_id) == status; }, timeout, absl::Milliseconds(20));
 }
 
-std::vector<v1::Session> InProcessNetwork::Sessions() {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::ListSessionsResponse response;
-  if (!api_->ListSessions(&context, {}, &response).ok()) return {};
-  return {response.sessions().begin(), response.sessions().end()};
-}
+std::vector<v1::Session> InProcessNetwork::Sessions() { return SessionsOf(*api_); }
 
-namespace {
-
-// One of the operator's unary calls on one CP, through `call`.
-template <typename Request, typename Response, typename Call>
-absl::Status OperatorCall(const std::string& cp_id, Call call) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
-  Request request;
-  request.set_cp_id(cp_id);
-  Response response;
-  grpc::Status status = call(&context, request, &response);
-  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
-}
-
-}  // namespace
-
-absl::Status InProcessNetwork::StopCp(const std::string& cp_id) {
-  return OperatorCall<v1::StopChargingPointRequest, v1::StopChargingPointResponse>(
-      cp_id, [this](auto* context, const auto& request, auto* response) {
-        return api_->StopChargingPoint(context, request, response);
-      });
-}
+absl::Status InProcessNetwork::StopCp(const std::string& cp_id) { return StopCpAt(*api_, cp_id); }
 
 absl::Status InProcessNetwork::ResumeCp(const std::string& cp_id) {
-  return OperatorCall<v1::ResumeChargingPointRequest, v1::ResumeChargingPointResponse>(
-      cp_id, [this](auto* context, const auto& request, auto* response) {
-        return api_->ResumeChargingPoint(context, request, response);
-      });
+  return ResumeCpAt(*api_, cp_id);
 }
 
 absl::Status InProcessNetwork::Simulate(const std::string& cp_id, v1::SimulateAction action) {

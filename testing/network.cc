@@ -27,6 +27,7 @@
 #include "driver/update_view.h"
 #include "glog/logging.h"
 #include "ocpp_gateway/charger_auth.h"
+#include "testing/central_api.h"
 #include "testing/test_pki.h"
 
 namespace evnet::test {
@@ -301,58 +302,18 @@ absl::StatusOr<std::vector<KafkaMessage>> Network::ReadRecords(const char* topic
   return records;
 }
 
-v1::CpStatus Network::Status(const std::string& cp_id) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::GetChargingPointRequest request;
-  request.set_cp_id(cp_id);
-  v1::ChargingPoint cp;
-  if (!central_->GetChargingPoint(&context, request, &cp).ok()) return v1::CP_STATUS_UNSPECIFIED;
-  return cp.status();
-}
+v1::CpStatus Network::Status(const std::string& cp_id) { return CpStatusOf(*central_, cp_id); }
 
 bool Network::WaitForStatus(const std::string& cp_id, v1::CpStatus status,
                             absl::Duration timeout) {
   return WaitFor([&] { return Status(cp_id) == status; }, timeout, absl::Milliseconds(100));
 }
 
-namespace {
+absl::Status Network::StopCp(const std::string& cp_id) { return StopCpAt(*central_, cp_id); }
 
-// One of the operator's unary calls on one CP.
-template <typename Request, typename Response, typename Call>
-absl::Status OperatorCall(const std::string& cp_id, Call call) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
-  Request request;
-  request.set_cp_id(cp_id);
-  Response response;
-  grpc::Status status = call(&context, request, &response);
-  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
-}
+absl::Status Network::ResumeCp(const std::string& cp_id) { return ResumeCpAt(*central_, cp_id); }
 
-}  // namespace
-
-absl::Status Network::StopCp(const std::string& cp_id) {
-  return OperatorCall<v1::StopChargingPointRequest, v1::StopChargingPointResponse>(
-      cp_id, [this](auto* context, const auto& request, auto* response) {
-        return central_->StopChargingPoint(context, request, response);
-      });
-}
-
-absl::Status Network::ResumeCp(const std::string& cp_id) {
-  return OperatorCall<v1::ResumeChargingPointRequest, v1::ResumeChargingPointResponse>(
-      cp_id, [this](auto* context, const auto& request, auto* response) {
-        return central_->ResumeChargingPoint(context, request, response);
-      });
-}
-
-std::vector<v1::Session> Network::Sessions() {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::ListSessionsResponse response;
-  if (!central_->ListSessions(&context, {}, &response).ok()) return {};
-  return {response.sessions().begin(), response.sessions().end()};
-}
+std::vector<v1::Session> Network::Sessions() { return SessionsOf(*central_); }
 
 absl::Status Network::Simulate(int cp, v1::SimulateAction action) {
   const TransportSecurity security =
