@@ -62,6 +62,11 @@ void Refuse(httplib::Response& res, const absl::Status& status) {
 
 constexpr char kSessionCookie[] = "evnet_session";
 
+// Whoever reaches the dashboard's port can be refused as often as they like
+// (a login under a new name each time, a stop of any CP): all such refusals
+// share one budget of the audit log, so that none of them can fill it.
+constexpr char kDashboardBudget[] = "the dashboard";
+
 // The value of cookie `name` in a Cookie header, or "".
 std::string CookieValue(const std::string& header, absl::string_view name) {
   for (absl::string_view part : absl::StrSplit(header, ';')) {
@@ -223,9 +228,10 @@ void HttpServer::AddLoginRoutes(httplib::Server& s) {
       self->login_throttle_.Succeeded(req.remote_addr, name);
       self->service_->audit().Record(by, "operator.login", name, "done");
     } else {
-      // Refusals repeated within a minute fold into one record.
-      self->service_->audit().RecordRetriedRefusal({by.name, req.remote_addr}, "operator.login",
-                                                   name, std::string(session.status().message()));
+      // Anyone who reaches the port may try: a bounded number of records.
+      self->service_->audit().RecordBoundedRefusal(kDashboardBudget, {by.name, req.remote_addr},
+                                                   "operator.login", name,
+                                                   std::string(session.status().message()));
     }
     if (absl::IsResourceExhausted(session.status())) res.set_header("Retry-After", "60");
     if (!session.ok()) return Refuse(res, session.status());
@@ -295,8 +301,8 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
           session.ok() ? self->CheckSameSite(req, *session) : session.status();
       if (!status.ok()) {
         const std::string all = req.get_param_value("all") == "1" ? "all CPs" : "";
-        self->service_->audit().RecordRetriedRefusal(
-            {by.name, req.remote_addr}, stop ? "cp.stop" : "cp.resume",
+        self->service_->audit().RecordBoundedRefusal(
+            kDashboardBudget, {by.name, req.remote_addr}, stop ? "cp.stop" : "cp.resume",
             all.empty() ? req.get_param_value("cp").substr(0, 64) : all,
             std::string(status.message()));
       } else {
