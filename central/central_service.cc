@@ -63,7 +63,9 @@ grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPo
       !allowed.ok()) {
     return new RefusedWatch(ToGrpcStatus(allowed.status()));
   }
-  return watchers_.Start(context);
+  // Kept with the watch, so that revoking the certificate ends it.
+  absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(*context);
+  return watchers_.Start(context, peer.ok() ? peer->certificate_sha256 : "");
 }
 
 grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext* context,
@@ -320,8 +322,13 @@ grpc::Status CentralServiceImpl::RevokeCertificate(grpc::ServerContext* context,
                 revoked.ok() ? request->reason().substr(0, 200)
                              : std::string(revoked.status().message()));
   if (!revoked.ok()) return ToGrpcStatus(revoked.status());
+  const int watches = watchers_.CloseHeldWith(
+      revoked->certificate_sha256(),
+      grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                   absl::StrCat("the certificate of ", revoked->holder(), " was revoked")));
   LOG(WARNING) << "Central | Certificate of " << revoked->holder() << " (sha256 "
-               << revoked->certificate_sha256() << ") revoked by " << by->name;
+               << revoked->certificate_sha256() << ") revoked by " << by->name
+               << (watches == 0 ? "" : absl::StrCat("; its ", watches, " open watch(es) ended"));
   *response = *std::move(revoked);
   return grpc::Status::OK;
 }

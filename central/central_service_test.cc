@@ -559,6 +559,22 @@ TEST_F(SecureCentralServiceTest, ARevokedOperatorIsRefusedFromThenOnAndOnlyOpera
   };
   auto mallory = StubAs(TransportSecurity::FromDir(Dir(), kRoleOperator, "mallory"));
   ASSERT_TRUE(list(*mallory).ok());
+  // A watch mallory opened before the revocation (its first CP read, so
+  // that central holds it) ends with it, as does alice's only if hers.
+  v1::ChargingPointInfo info;
+  info.set_cp_id("CP-001");
+  registry_.Register(info);
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<grpc::ClientReader<v1::ChargingPoint>> watch =
+      mallory->WatchChargingPoints(&watch_context, {});
+  v1::ChargingPoint seen;
+  ASSERT_TRUE(watch->Read(&seen));
+  grpc::ClientContext alice_watch_context;
+  alice_watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::unique_ptr<grpc::ClientReader<v1::ChargingPoint>> alice_watch =
+      operator_->WatchChargingPoints(&alice_watch_context, {});
+  ASSERT_TRUE(alice_watch->Read(&seen));
   // A CP may not revoke anyone; a CP's certificate is revoked by its enrolment.
   auto cp = StubAs(TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001"));
   EXPECT_EQ(revoke(*cp, Dir() + "/driver/driver-eve.crt").error_code(),
@@ -571,6 +587,20 @@ TEST_F(SecureCentralServiceTest, ARevokedOperatorIsRefusedFromThenOnAndOnlyOpera
   ASSERT_EQ(revoked_.size(), 1u);
   EXPECT_EQ(revoked_[0].holder(), "operator mallory");
   EXPECT_EQ(revoked_[0].revoked_by(), "operator alice");
+  while (watch->Read(&seen)) {
+  }
+  const grpc::Status watch_ended = watch->Finish();
+  EXPECT_EQ(watch_ended.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << watch_ended.error_message();
+  EXPECT_NE(watch_ended.error_message().find("operator mallory was revoked"), std::string::npos)
+      << watch_ended.error_message();
+  // alice's watch goes on: a change still reaches it.
+  v1::ChargingPointInfo other;
+  other.set_cp_id("CP-002");
+  registry_.Register(other);
+  ASSERT_TRUE(alice_watch->Read(&seen));
+  EXPECT_EQ(seen.info().cp_id(), "CP-002");
+  alice_watch_context.TryCancel();
   const grpc::Status refused = list(*mallory);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_NE(refused.error_message().find("was revoked by operator alice"), std::string::npos)

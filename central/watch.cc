@@ -4,8 +4,9 @@ namespace evnet {
 
 Watchers::~Watchers() { CloseAll(); }
 
-grpc::ServerWriteReactor<v1::ChargingPoint>* Watchers::Start(grpc::CallbackServerContext*) {
-  auto* reactor = new WatchReactor(registry_, *this);
+grpc::ServerWriteReactor<v1::ChargingPoint>* Watchers::Start(grpc::CallbackServerContext*,
+                                                             std::string certificate_sha256) {
+  auto* reactor = new WatchReactor(registry_, *this, std::move(certificate_sha256));
   {
     absl::MutexLock lock(&mu_);
     open_.insert(reactor);
@@ -24,6 +25,18 @@ void Watchers::CloseAll() {
   for (WatchReactor* reactor : open_) reactor->Close();
 }
 
+int Watchers::CloseHeldWith(const std::string& certificate_sha256, const grpc::Status& status) {
+  if (certificate_sha256.empty()) return 0;
+  int closed = 0;
+  absl::MutexLock lock(&mu_);
+  for (WatchReactor* reactor : open_) {
+    if (reactor->certificate_sha256() != certificate_sha256) continue;
+    reactor->Close(status);
+    ++closed;
+  }
+  return closed;
+}
+
 void Watchers::Remove(WatchReactor* reactor) {
   absl::MutexLock lock(&mu_);
   open_.erase(reactor);
@@ -34,10 +47,12 @@ void WatchReactor::Poke() {
   if (!writing_ && !closing_) NextLocked();
 }
 
-void WatchReactor::Close() {
+void WatchReactor::Close(const grpc::Status& status) {
   absl::MutexLock lock(&mu_);
+  if (closing_) return;
   closing_ = true;
-  if (!writing_) FinishLocked(grpc::Status::OK);
+  close_status_ = status;
+  if (!writing_) FinishLocked(status);
 }
 
 void WatchReactor::FinishLocked(const grpc::Status& status) {
@@ -60,8 +75,8 @@ void WatchReactor::NextLocked() {
 void WatchReactor::OnWriteDone(bool ok) {
   absl::MutexLock lock(&mu_);
   writing_ = false;
-  if (!ok || closing_) {  // the watcher went away, or central is closing
-    FinishLocked(ok ? grpc::Status::OK : grpc::Status::CANCELLED);
+  if (!ok || closing_) {  // the watcher went away, or the watch is being closed
+    FinishLocked(ok ? close_status_ : grpc::Status::CANCELLED);
     return;
   }
   NextLocked();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -25,11 +26,17 @@ class Watchers {
   explicit Watchers(Registry& registry) : registry_(registry) {}
   ~Watchers();
 
-  grpc::ServerWriteReactor<v1::ChargingPoint>* Start(grpc::CallbackServerContext* context);
+  // A watch by the holder of the certificate `certificate_sha256` (empty
+  // where peers have no certificates).
+  grpc::ServerWriteReactor<v1::ChargingPoint>* Start(grpc::CallbackServerContext* context,
+                                                     std::string certificate_sha256 = "");
   // Something changed: each watcher without a write in flight sends it.
   void Poke();
   // Ends every watch (at shutdown).
   void CloseAll();
+  // Ends, with `status`, every watch held with that certificate (revoked).
+  // How many there were.
+  int CloseHeldWith(const std::string& certificate_sha256, const grpc::Status& status);
 
  private:
   friend class WatchReactor;
@@ -42,11 +49,14 @@ class Watchers {
 
 class WatchReactor final : public grpc::ServerWriteReactor<v1::ChargingPoint> {
  public:
-  WatchReactor(Registry& registry, Watchers& watchers) : registry_(registry), watchers_(watchers) {}
+  WatchReactor(Registry& registry, Watchers& watchers, std::string certificate_sha256)
+      : registry_(registry), watchers_(watchers), certificate_sha256_(std::move(certificate_sha256)) {}
 
   // Sends the next change if no write is in flight.
   void Poke();
-  void Close();
+  // Ends the watch with `status` once no write is in flight.
+  void Close(const grpc::Status& status = grpc::Status::OK);
+  const std::string& certificate_sha256() const { return certificate_sha256_; }
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -58,7 +68,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::ChargingPoint> {
 
   Registry& registry_;
   Watchers& watchers_;
+  const std::string certificate_sha256_;
   absl::Mutex mu_;
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);  // how Close ends it
   uint64_t cursor_ ABSL_GUARDED_BY(mu_) = 0;  // changes up to here are sent
   v1::ChargingPoint out_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
