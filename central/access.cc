@@ -38,6 +38,15 @@ absl::StatusOr<Actor> Access::RequireOperator(const grpc::ServerContextBase& con
   return refused;
 }
 
+absl::Status Access::AdmitMonitorLink(const grpc::ServerContextBase& context) const {
+  if (insecure_) return absl::OkStatus();
+  absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
+  if (!peer.ok()) return peer.status();
+  if (peer->role == kRoleCp) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "only a CP's certificate may open MonitorLink, not the certificate of ", peer->ToString()));
+}
+
 absl::Status Access::AdmitMonitor(const grpc::ServerContextBase& context,
                                   const std::string& cp_id) const {
   if (insecure_) return absl::OkStatus();

@@ -42,6 +42,10 @@ class Access {
   absl::StatusOr<Actor> RequireOperator(const grpc::ServerContextBase& context,
                                         const std::string& action,
                                         const std::string& target) const;
+  // OK when the peer may open a monitor's link at all: its certificate is a
+  // CP's (a driver's or an operator's is refused at once, before it can
+  // hold the stream until the registration's deadline). Never blocks.
+  absl::Status AdmitMonitorLink(const grpc::ServerContextBase& context) const;
   // OK when the peer may be the monitor of `cp_id` (Enrolments::Admit).
   // Not audited here: the link records its own refusals. Never blocks.
   absl::Status AdmitMonitor(const grpc::ServerContextBase& context,

@@ -617,6 +617,33 @@ TEST_F(SecureCentralServiceTest, ARevokedOperatorIsRefusedFromThenOnAndOnlyOpera
   EXPECT_TRUE(list(*operator_).ok());  // alice's own certificate still serves
 }
 
+TEST_F(SecureCentralServiceTest, OnlyACpsCertificateMayOpenAMonitorLink) {
+  ASSERT_TRUE(test::MakeTestPki("pki", {"driver driver-eve"}).ok());
+  for (const auto& [role, name] : std::vector<std::pair<std::string, std::string>>{
+           {kRoleDriver, "driver-eve"}, {kRoleOperator, "alice"}}) {
+    auto as = StubAs(TransportSecurity::FromDir(Dir(), role, name));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    auto stream = as->MonitorLink(&context);
+    v1::CentralCommand command;
+    EXPECT_FALSE(stream->Read(&command));
+    // At once, not when the registration's deadline ends the stream.
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << name;
+    EXPECT_THAT(status.error_message(), HasSubstr("only a CP's certificate may open MonitorLink"));
+  }
+  const std::vector<v1::AuditRecord> refused = audit_.WaitFor(
+      [](const v1::AuditRecord& r) { return r.action() == "monitor.link" && r.result() == "refused"; },
+      2, absl::Seconds(5));
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].actor(), "driver driver-eve");
+  // A CP's own certificate still opens it and registers.
+  const TransportSecurity cp1 = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001");
+  ASSERT_TRUE(Enrol("CP-001", cp1.cert_file).ok());
+  std::unique_ptr<Monitor> link;
+  EXPECT_TRUE(Register(cp1, "CP-001", &link).ok());
+}
+
 TEST_F(SecureCentralServiceTest, AnEnrolmentThatPinnedOnlyTheHashLearnsTheCertificateFromTheCp) {
   // As a central before signed results recorded it: the hash, no certificate.
   const TransportSecurity cp1 = TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001");

@@ -18,6 +18,10 @@ grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReac
       new MonitorLinkReactor(context, registry, hub, store, audit, access));
   reactor->self_ = reactor;
   hub.StreamStarted();
+  if (absl::Status admitted = access.AdmitMonitorLink(*context); !admitted.ok()) {
+    reactor->Refuse("monitor.link", "", ToGrpcStatus(admitted));
+    return reactor.get();
+  }
   reactor->StartRead(&reactor->in_);
   std::weak_ptr<MonitorLinkReactor> weak = reactor;
   const absl::Duration timeout = hub.register_timeout();
