@@ -108,6 +108,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
     http.port = options.http_port;
     http.probe_port = options.probe_port;
     http.max_streams = options.dashboard_streams;
+    http.trusted_proxies = options.trusted_proxies;
     if (options.dashboard_tls) {
       http.tls_cert_file = options.security.cert_file;
       http.tls_key_file = options.security.key_file;

@@ -53,6 +53,8 @@ struct CentralOptions {
   int probe_port = -1;
   // Dashboards streaming the state at once (HttpServerOptions::max_streams).
   int dashboard_streams = 8;
+  // Proxies whose X-Forwarded-For names the dashboard's client.
+  TrustedProxies trusted_proxies;
   std::string dashboard_dir;
   // Who may log in to the dashboard (OperatorAuth's file); empty: nobody,
   // and the dashboard is read-only.

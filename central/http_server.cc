@@ -193,11 +193,23 @@ void HttpServer::AddRoutes() {
   }
 }
 
+std::string HttpServer::Client(const httplib::Request& req) const {
+  return options_.trusted_proxies.ClientOf(req.remote_addr,
+                                           req.get_header_value("X-Forwarded-For"));
+}
+
+std::string HttpServer::Source(const httplib::Request& req) const {
+  const std::string peer = absl::StrCat(req.remote_addr, ":", req.remote_port);
+  const std::string client = Client(req);
+  return client == req.remote_addr ? peer : absl::StrCat(client, " via ", peer);
+}
+
 // Log in (a session cookie for an operator of the credentials file) and out.
 void HttpServer::AddLoginRoutes(httplib::Server& s) {
   HttpServer* self = this;
   s.Post("/api/login", [self](const httplib::Request& req, httplib::Response& res) {
-    const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
+    const Actor by{"operator (dashboard)", self->Source(req)};
+    const std::string client = self->Client(req);
     std::string name = req.get_param_value("name");
     absl::Status status = self->CheckOrigin(req);
     if (status.ok() && !ValidateId("operator name", name).ok()) {
@@ -211,7 +223,7 @@ void HttpServer::AddLoginRoutes(httplib::Server& s) {
           "no operator can log in: central runs without --operator_credentials");
     }
     if (status.ok()) {
-      status = self->login_throttle_.Attempt(req.remote_addr, name, self->options_.clock->Now());
+      status = self->login_throttle_.Attempt(client, name, self->options_.clock->Now());
     }
     // At most kMaxHashing PBKDF2 computations at once: each is half a
     // second of a core, and the server's threads are few.
@@ -225,11 +237,11 @@ void HttpServer::AddLoginRoutes(httplib::Server& s) {
                                                  self->options_.clock->Now());
     if (counted) self->hashing_.fetch_sub(1);
     if (session.ok()) {
-      self->login_throttle_.Succeeded(req.remote_addr, name);
+      self->login_throttle_.Succeeded(client, name);
       self->service_->audit().Record(by, "operator.login", name, "done");
     } else {
       // Anyone who reaches the port may try: a bounded number of records.
-      self->service_->audit().RecordBoundedRefusal(kDashboardBudget, {by.name, req.remote_addr},
+      self->service_->audit().RecordBoundedRefusal(kDashboardBudget, by,
                                                    "operator.login", name,
                                                    std::string(session.status().message()));
     }
@@ -294,7 +306,7 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
   HttpServer* self = this;
   auto operator_action = [self](bool stop) {
     return [self, stop](const httplib::Request& req, httplib::Response& res) {
-      const Actor by{"operator (dashboard)", absl::StrCat(req.remote_addr, ":", req.remote_port)};
+      const Actor by{"operator (dashboard)", self->Source(req)};
       v1::StopChargingPointResponse cps;
       absl::StatusOr<std::string> session = self->Session(req);
       absl::Status status =
@@ -302,7 +314,7 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
       if (!status.ok()) {
         const std::string all = req.get_param_value("all") == "1" ? "all CPs" : "";
         self->service_->audit().RecordBoundedRefusal(
-            kDashboardBudget, {by.name, req.remote_addr}, stop ? "cp.stop" : "cp.resume",
+            kDashboardBudget, by, stop ? "cp.stop" : "cp.resume",
             all.empty() ? req.get_param_value("cp").substr(0, 64) : all,
             std::string(status.message()));
       } else {

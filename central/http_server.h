@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "central/central_service.h"
+#include "central/client_address.h"
 #include "central/operator_auth.h"
 #include "central/registry.h"
 #include "common/clock.h"
@@ -76,6 +77,9 @@ struct HttpServerOptions {
   // session cookie marked Secure; empty: plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Reverse proxies whose X-Forwarded-For names the client (for the login
+  // throttle and the audit log); none by default.
+  TrustedProxies trusted_proxies;
 };
 
 class HttpServer {
@@ -118,6 +122,10 @@ class HttpServer {
   absl::StatusOr<std::string> ReaderCsrf(const httplib::Request& req) const;
   // OK unless the request carries another site's Origin.
   absl::Status CheckOrigin(const httplib::Request& req) const;
+  // The request's client (its peer, or whom a trusted proxy names), and
+  // where it came from as the audit log says it ("client via proxy:port").
+  std::string Client(const httplib::Request& req) const;
+  std::string Source(const httplib::Request& req) const;
   // OK when a state-changing request comes from the dashboard itself: no
   // foreign Origin, and the CSRF token of `session`.
   absl::Status CheckSameSite(const httplib::Request& req, const std::string& session) const;

@@ -43,6 +43,8 @@ class HttpServerTest : public ::testing::Test {
     options.ready = [] { return true; };
     options.metrics = [] { return std::string(); };
     options.auth = auth_.get();
+    // As behind an ingress on this host.
+    options.trusted_proxies = *TrustedProxies::Parse("127.0.0.1");
     http_ = *HttpServer::Start(options, core_.registry, core_.service, events_);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", http_->port());
     client_->set_read_timeout(5, 0);
@@ -110,6 +112,27 @@ TEST_F(HttpServerTest, RefusalsFromOutsideCannotFillTheAuditLog) {
                                 absl::StrCat("and ", 300 - AuditLog::kBudgetPerWindow,
                                              " more refusals of the dashboard")))
       << refused.back().reason();
+}
+
+TEST_F(HttpServerTest, BehindATrustedProxyEachClientIsThrottledOnItsOwn) {
+  auto login_from = [&](const std::string& client, const std::string& name) {
+    httplib::Result got = client_->Post("/api/login", {{"X-Forwarded-For", client}},
+                                        absl::StrCat("name=", name, "&password=x"),
+                                        "application/x-www-form-urlencoded");
+    return got ? got->status : -1;
+  };
+  // One client guessing under many names is throttled...
+  for (int i = 0; i < LoginThrottle::kMaxPerSource; ++i) {
+    ASSERT_EQ(login_from("198.51.100.1", absl::StrCat("guess-", i)), 401) << i;
+  }
+  EXPECT_EQ(login_from("198.51.100.1", "fuzzop"), 429);
+  // ...and another behind the same proxy is not.
+  EXPECT_EQ(login_from("198.51.100.2", "fuzzop"), 401);
+  // The audit log names the client and the proxy it came through.
+  const std::vector<v1::AuditRecord> refused = Refused();
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(refused.back().source().rfind("198.51.100.2 via 127.0.0.1:", 0), 0u)
+      << refused.back().source();
 }
 
 }  // namespace

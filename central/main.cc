@@ -46,6 +46,11 @@ ABSL_FLAG(int, probe_port, -1,
 ABSL_FLAG(int, dashboard_streams, 8,
           "dashboards that may be open at once, each holding one of central's HTTP threads; "
           "more are told to try again (env DASHBOARD_STREAMS)");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "reverse proxies in front of the dashboard (an ingress), as addresses and networks "
+          "separated by commas (10.42.0.0/16); the client their X-Forwarded-For names is the one "
+          "the login throttle counts and the audit log records; from any other peer the header "
+          "is ignored (env TRUSTED_PROXIES)");
 ABSL_FLAG(std::string, operator_credentials, "",
           "file of the operators who may log in to the dashboard, one line each from "
           "`evctl operator NAME`; without it nobody can log in and the dashboard shows "
@@ -76,6 +81,7 @@ int main(int argc, char** argv) {
                       {"http_port", "CENTRAL_HTTP_PORT"},
                       {"probe_port", "CENTRAL_PROBE_PORT"},
                       {"dashboard_streams", "DASHBOARD_STREAMS"},
+                      {"trusted_proxies", "TRUSTED_PROXIES"},
                       {"dashboard_dir", "DASHBOARD_DIR"},
                       {"dashboard_tls", "DASHBOARD_TLS"},
                       {"operator_credentials", "OPERATOR_CREDENTIALS"},
@@ -132,6 +138,13 @@ int main(int argc, char** argv) {
                << " is not between 1 and 1000";
     return 2;
   }
+  absl::StatusOr<evnet::TrustedProxies> proxies =
+      evnet::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));
+  if (!proxies.ok()) {
+    LOG(ERROR) << "Central | --trusted_proxies: " << proxies.status().message();
+    return 2;
+  }
+  options.trusted_proxies = *std::move(proxies);
   if (options.probe_port >= 0 && options.http_port < 0) {
     LOG(ERROR) << "Central | --probe_port " << options.probe_port
                << " serves central's HTTP side, which --http_port=-1 turns off";
