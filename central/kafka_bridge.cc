@@ -188,9 +188,14 @@ namespace {
 // and read updates, operators read the audit log and the set-aside
 // messages, and only central writes updates, the registry, the ledger,
 // enrolments and the audit log.
+//
+// Each driver is a principal of its own (User:driver.<id>), so that Kafka's
+// quota per user is a quota per driver; Kafka's ACLs name no pattern of
+// principals, so a driver's two permissions go to everyone ("*") and are
+// denied to each other role, which no allow overrides.
 std::vector<KafkaAcl> NetworkPermissions() {
   using A = KafkaAcl;
-  return {
+  std::vector<KafkaAcl> acls = {
       {A::kTopic, kSupplyTelemetryTopic, false, kRoleCp, A::kWrite},
       {A::kTopic, kSessionResultsTopic, false, kRoleCp, A::kWrite},
       // An OCPP gateway writes for its chargers, signing with their keys.
@@ -198,11 +203,17 @@ std::vector<KafkaAcl> NetworkPermissions() {
       {A::kTopic, kSessionResultsTopic, false, kRoleGateway, A::kWrite},
       {A::kTopic, kOcppChargersTopic, false, kRoleGateway, A::kWrite},
       {A::kTopic, kOcppChargersTopic, false, kRoleGateway, A::kRead},
-      {A::kTopic, kDriverRequestsTopic, false, kRoleDriver, A::kWrite},
-      {A::kTopic, kDriverUpdatesTopic, false, kRoleDriver, A::kRead},
       {A::kTopic, kAuditTopic, false, kRoleOperator, A::kRead},
       {A::kTopic, kDeadLetterTopic, false, kRoleOperator, A::kRead},
+      // Every driver.
+      {A::kTopic, kDriverRequestsTopic, false, "*", A::kWrite},
+      {A::kTopic, kDriverUpdatesTopic, false, "*", A::kRead},
   };
+  for (const char* role : {kRoleCp, kRoleGateway, kRoleOperator}) {
+    acls.push_back({A::kTopic, kDriverRequestsTopic, false, role, A::kWrite, A::kDeny});
+    acls.push_back({A::kTopic, kDriverUpdatesTopic, false, role, A::kRead, A::kDeny});
+  }
+  return acls;
 }
 
 // What earlier versions granted and this one takes back: every driver's
@@ -210,7 +221,10 @@ std::vector<KafkaAcl> NetworkPermissions() {
 // so move another driver's offsets past its tickets); drivers now keep
 // their place themselves, without a group.
 std::vector<KafkaAcl> RevokedPermissions() {
-  return {{KafkaAcl::kGroup, "evnet-driver-", true, kRoleDriver, KafkaAcl::kRead}};
+  return {{KafkaAcl::kGroup, "evnet-driver-", true, kRoleDriver, KafkaAcl::kRead},
+          // Drivers were one principal, User:driver, before each had its own.
+          {KafkaAcl::kTopic, kDriverRequestsTopic, false, kRoleDriver, KafkaAcl::kWrite},
+          {KafkaAcl::kTopic, kDriverUpdatesTopic, false, kRoleDriver, KafkaAcl::kRead}};
 }
 
 }  // namespace

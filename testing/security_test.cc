@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 
@@ -20,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "librdkafka/rdkafka.h"
 #include "testing/network.h"
 #include "testing/test_pki.h"
 
@@ -123,10 +125,12 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
     EXPECT_NE(written.exit_code, 0) << topic;
     EXPECT_THAT(written.output, HasSubstr("authorization failed")) << topic;
   }
-  // The broker logs each denial: who (by role), what, on which topic, from where.
+  // The broker logs each denial: who (by role, or a driver by its id),
+  // what, on which topic, from where.
   EXPECT_TRUE(WaitFor(
       [&] {
-        return n.broker().Log().find("Principal = User:driver is Denied operation = DESCRIBE "
+        return n.broker().Log().find("Principal = User:driver.driver-mallory is Denied "
+                                     "operation = DESCRIBE "
                                      "from host = 127.0.0.1 on resource = "
                                      "Topic:LITERAL:evnet.session.results") != std::string::npos;
       },
@@ -284,6 +288,79 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
 // central has granted the network's ACLs is refused by the broker (its
 // producer fails for good). Once central has, a new producer gets in, and
 // the CP's sessions are ticketed.
+// How long, at most, the broker held back a client of `role`/`name` of
+// network `n` that wrote `bytes` to `topic` as fast as it could (Kafka's
+// quota throttle, as the broker reports it in its answers); -1 when not
+// all of it was written within a minute.
+int LongestThrottleMs(Network& n, const std::string& role, const std::string& name,
+                      const std::string& topic, size_t bytes) {
+  const std::string files = absl::StrCat(n.pki_dir(), "/", role, "/", name);
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char error[512];
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"bootstrap.servers", n.broker().bootstrap_servers()},
+           {"security.protocol", "ssl"},
+           {"ssl.ca.location", n.pki_dir() + "/ca.crt"},
+           {"ssl.certificate.location", files + ".crt"},
+           {"ssl.key.location", files + ".key"},
+           {"linger.ms", "0"}}) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof(error)) !=
+        RD_KAFKA_CONF_OK) {
+      ADD_FAILURE() << key << ": " << error;
+      rd_kafka_conf_destroy(conf);
+      return -1;
+    }
+  }
+  static std::atomic<int> longest{0};
+  longest = 0;
+  rd_kafka_conf_set_throttle_cb(conf, [](rd_kafka_t*, const char*, int32_t, int ms, void*) {
+    if (ms > longest.load()) longest = ms;
+  });
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (producer == nullptr) {
+    ADD_FAILURE() << error;
+    return -1;
+  }
+  const std::string chunk(4096, 'x');
+  for (size_t sent = 0; sent < bytes; sent += chunk.size()) {
+    rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+                      RD_KAFKA_V_VALUE(const_cast<char*>(chunk.data()), chunk.size()),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_poll(producer, 0);
+  }
+  const rd_kafka_resp_err_t flushed = rd_kafka_flush(producer, 60'000);
+  rd_kafka_poll(producer, 0);  // the last answers' throttle callbacks
+  rd_kafka_destroy(producer);
+  return flushed == RD_KAFKA_RESP_ERR_NO_ERROR ? longest.load() : -1;
+}
+
+// Each driver is its own principal on Kafka, and Kafka's default user
+// quota limits each one on its own: one driver writing as fast as it can is
+// held back, another driver is not, and neither are central and the CPs.
+TEST(SecurityTest, EachDriverWritesWithinAKafkaQuotaOfItsOwn) {
+  constexpr int kQuota = 16 * 1024;  // bytes a second
+  setenv("EVNET_KAFKA_DRIVER_QUOTA", absl::StrCat(kQuota).c_str(), 1);
+  auto started = Network::Start({CpSpec{}});
+  unsetenv("EVNET_KAFKA_DRIVER_QUOTA");
+  ASSERT_TRUE(started.ok()) << started.status();
+  Network& n = **started;
+  ASSERT_TRUE(WaitFor([&] { return n.broker().Log().find("QUOTAS SET") != std::string::npos; },
+                      absl::Seconds(90)))
+      << n.broker().Log();
+  ASSERT_TRUE(n.Pki("issue", "driver driver-mallory").ok());
+  ASSERT_TRUE(n.Pki("issue", "driver driver-alice").ok());
+  // Forty seconds' worth of mallory's quota at once (the broker measures a
+  // rate over about ten seconds, so a burst of less may pass).
+  const int mallory = LongestThrottleMs(n, "driver", "driver-mallory", kDriverRequestsTopic,
+                                        40 * kQuota);
+  EXPECT_GT(mallory, 0) << "a driver over its quota was not held back";
+  // Right after, alice's own request goes through at once: mallory's quota
+  // is not hers.
+  EXPECT_EQ(LongestThrottleMs(n, "driver", "driver-alice", kDriverRequestsTopic, 1024), 0);
+  // A CP writes as much as mallory did, unthrottled.
+  EXPECT_EQ(LongestThrottleMs(n, "cp", "CP-001", kSupplyTelemetryTopic, 40 * kQuota), 0);
+}
+
 TEST(SecurityTest, AnEngineRefusedBeforeCentralGrantedTheAclsGetsInOnceItHas) {
   auto started = Network::Start({CpSpec{}}, {}, Network::Order::kEnginesRefusedBeforeCentral);
   ASSERT_TRUE(started.ok()) << started.status();

@@ -169,7 +169,9 @@ absl::Status ToBindings(const std::vector<KafkaAcl>& acls, AclBindings& bindings
         absl::StrCat("User:", acl.principal).c_str(), "*",
         acl.operation == KafkaAcl::kRead ? RD_KAFKA_ACL_OPERATION_READ
                                          : RD_KAFKA_ACL_OPERATION_WRITE,
-        RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, error, sizeof(error));
+        acl.permission == KafkaAcl::kAllow ? RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW
+                                           : RD_KAFKA_ACL_PERMISSION_TYPE_DENY,
+        error, sizeof(error));
     if (binding == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("Kafka ACL on ", acl.name, ": ", error));
     }

@@ -35,16 +35,19 @@ struct KafkaTopicSpec {
 };
 
 // One permission a broker with an authorizer grants: `principal` (a
-// certificate's role, as tools/kafka/broker maps it) may read or write the
-// topic or consumer group `name` (or every one starting with it).
+// certificate's role or a driver's name, as tools/kafka/broker maps it; "*"
+// for everyone) may read or write the topic or consumer group `name` (or
+// every one starting with it); or, kDeny, may not, whatever else allows it.
 struct KafkaAcl {
   enum Resource { kTopic, kGroup };
   enum Operation { kRead, kWrite };
+  enum Permission { kAllow, kDeny };
   Resource resource = kTopic;
   std::string name;
   bool prefixed = false;
   std::string principal;
   Operation operation = kRead;
+  Permission permission = kAllow;
 };
 
 class KafkaAdmin {
