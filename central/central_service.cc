@@ -63,9 +63,17 @@ grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPo
       !allowed.ok()) {
     return new RefusedWatch(ToGrpcStatus(allowed.status()));
   }
-  // Kept with the watch, so that revoking the certificate ends it.
+  // Kept with the watch, so that revoking the certificate ends it; one
+  // revoked between the check above and now is ended here.
   absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(*context);
-  return watchers_.Start(context, peer.ok() ? peer->certificate_sha256 : "");
+  const std::string certificate = peer.ok() ? peer->certificate_sha256 : "";
+  grpc::ServerWriteReactor<v1::ChargingPoint>* watch = watchers_.Start(context, certificate);
+  if (enrolment_.revocations != nullptr && !certificate.empty()) {
+    if (absl::Status revoked = enrolment_.revocations->Check(certificate); !revoked.ok()) {
+      watchers_.CloseHeldWith(certificate, ToGrpcStatus(revoked));
+    }
+  }
+  return watch;
 }
 
 grpc::Status CentralServiceImpl::ListChargingPoints(grpc::ServerContext* context,
@@ -321,11 +329,16 @@ grpc::Status CentralServiceImpl::RevokeCertificate(grpc::ServerContext* context,
   audit_.Record(*by, "certificate.revoke", target, revoked.ok() ? "done" : "refused",
                 revoked.ok() ? request->reason().substr(0, 200)
                              : std::string(revoked.status().message()));
+  // In force once Revoke made it so, even when Kafka did not take it yet:
+  // the watches held with it end either way.
+  int watches = 0;
+  if (holder.ok() && !enrolment_.revocations->Check(holder->certificate_sha256).ok()) {
+    watches = watchers_.CloseHeldWith(
+        holder->certificate_sha256,
+        grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                     absl::StrCat("the certificate of ", target, " was revoked")));
+  }
   if (!revoked.ok()) return ToGrpcStatus(revoked.status());
-  const int watches = watchers_.CloseHeldWith(
-      revoked->certificate_sha256(),
-      grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                   absl::StrCat("the certificate of ", revoked->holder(), " was revoked")));
   LOG(WARNING) << "Central | Certificate of " << revoked->holder() << " (sha256 "
                << revoked->certificate_sha256() << ") revoked by " << by->name
                << (watches == 0 ? "" : absl::StrCat("; its ", watches, " open watch(es) ended"));
