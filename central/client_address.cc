@@ -62,12 +62,30 @@ bool TrustedProxies::Trusts(absl::string_view address) const {
   return false;
 }
 
+namespace {
+
+// An address as proxies write it: "198.51.100.1", "198.51.100.1:4711",
+// "2001:db8::1" or "[2001:db8::1]:4711"; the address alone.
+absl::string_view WithoutPort(absl::string_view hop) {
+  if (absl::ConsumePrefix(&hop, "[")) {
+    const size_t end = hop.find(']');
+    return end == absl::string_view::npos ? absl::string_view() : hop.substr(0, end);
+  }
+  const size_t colon = hop.find(':');
+  if (colon != absl::string_view::npos && hop.find(':', colon + 1) == absl::string_view::npos) {
+    return hop.substr(0, colon);  // one colon: IPv4 with a port
+  }
+  return hop;
+}
+
+}  // namespace
+
 std::string TrustedProxies::ClientOf(const std::string& peer,
                                      absl::string_view forwarded_for) const {
   if (!Trusts(peer)) return peer;
   std::vector<absl::string_view> hops = absl::StrSplit(forwarded_for, ',');
   for (auto hop = hops.rbegin(); hop != hops.rend(); ++hop) {
-    const absl::string_view address = absl::StripAsciiWhitespace(*hop);
+    const absl::string_view address = WithoutPort(absl::StripAsciiWhitespace(*hop));
     Network parsed;
     if (!ParseAddress(address, parsed)) return peer;  // not what a proxy writes
     if (!Trusts(address)) return std::string(address);

@@ -40,6 +40,11 @@ TEST(TrustedProxiesTest, OnlyATrustedPeerSaysWhoItsClientWas) {
   EXPECT_EQ(proxies.ClientOf("10.0.0.7", "1.2.3.4, 198.51.100.1"), "198.51.100.1");
   // Through two trusted proxies.
   EXPECT_EQ(proxies.ClientOf("10.0.0.7", "198.51.100.1, 10.0.0.8"), "198.51.100.1");
+  // As some proxies write them: with a port, IPv6 in brackets.
+  EXPECT_EQ(proxies.ClientOf("10.0.0.7", "198.51.100.1:4711"), "198.51.100.1");
+  EXPECT_EQ(proxies.ClientOf("10.0.0.7", "[2001:db8::1]:4711"), "2001:db8::1");
+  EXPECT_EQ(proxies.ClientOf("10.0.0.7", "2001:db8::1"), "2001:db8::1");
+  EXPECT_EQ(proxies.ClientOf("10.0.0.7", "198.51.100.1, [10.0.0.8]:80"), "198.51.100.1");
   // Nothing usable: the peer itself.
   EXPECT_EQ(proxies.ClientOf("10.0.0.7", ""), "10.0.0.7");
   EXPECT_EQ(proxies.ClientOf("10.0.0.7", "unknown"), "10.0.0.7");

@@ -66,6 +66,7 @@ constexpr char kSessionCookie[] = "evnet_session";
 // (a login under a new name each time, a stop of any CP): all such refusals
 // share one budget of the audit log, so that none of them can fill it.
 constexpr char kDashboardBudget[] = "the dashboard";
+constexpr char kOperatorsBudget[] = "the dashboard's logged-in operators";
 
 // The value of cookie `name` in a Cookie header, or "".
 std::string CookieValue(const std::string& header, absl::string_view name) {
@@ -194,8 +195,14 @@ void HttpServer::AddRoutes() {
 }
 
 std::string HttpServer::Client(const httplib::Request& req) const {
-  return options_.trusted_proxies.ClientOf(req.remote_addr,
-                                           req.get_header_value("X-Forwarded-For"));
+  // Every X-Forwarded-For line, in order: a proxy may add a line of its
+  // own rather than append to the client's.
+  std::string forwarded;
+  for (size_t i = 0; i < req.get_header_value_count("X-Forwarded-For"); ++i) {
+    absl::StrAppend(&forwarded, forwarded.empty() ? "" : ",",
+                    req.get_header_value("X-Forwarded-For", i));
+  }
+  return options_.trusted_proxies.ClientOf(req.remote_addr, forwarded);
 }
 
 std::string HttpServer::Source(const httplib::Request& req) const {
@@ -313,8 +320,11 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
           session.ok() ? self->CheckSameSite(req, *session) : session.status();
       if (!status.ok()) {
         const std::string all = req.get_param_value("all") == "1" ? "all CPs" : "";
+        // A logged-in operator's refusals (a foreign page, a missing CSRF
+        // token) have a budget of their own: no outsider's flood hides them.
         self->service_->audit().RecordBoundedRefusal(
-            kDashboardBudget, by, stop ? "cp.stop" : "cp.resume",
+            session.ok() ? kOperatorsBudget : kDashboardBudget, by,
+            stop ? "cp.stop" : "cp.resume",
             all.empty() ? req.get_param_value("cp").substr(0, 64) : all,
             std::string(status.message()));
       } else {

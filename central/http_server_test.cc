@@ -133,6 +133,13 @@ TEST_F(HttpServerTest, BehindATrustedProxyEachClientIsThrottledOnItsOwn) {
   ASSERT_FALSE(refused.empty());
   EXPECT_EQ(refused.back().source().rfind("198.51.100.2 via 127.0.0.1:", 0), 0u)
       << refused.back().source();
+  // A client's own line, sent before the line its proxy added, is not
+  // believed: mallory is still 198.51.100.1 however it names itself.
+  httplib::Result spoofed = client_->Post(
+      "/api/login", {{"X-Forwarded-For", "203.0.113.77"}, {"X-Forwarded-For", "198.51.100.1"}},
+      "name=fuzzop&password=x", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(spoofed);
+  EXPECT_EQ(spoofed->status, 429);
 }
 
 }  // namespace
