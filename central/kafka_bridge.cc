@@ -192,7 +192,9 @@ namespace {
 // Each driver is a principal of its own (User:driver.<id>), so that Kafka's
 // quota per user is a quota per driver; Kafka's ACLs name no pattern of
 // principals, so a driver's two permissions go to everyone ("*") and are
-// denied to each other role, which no allow overrides.
+// denied, with the DESCRIBE they imply, to each other role and to a
+// certificate the broker maps to no role ("unmapped"), which no allow
+// overrides.
 std::vector<KafkaAcl> NetworkPermissions() {
   using A = KafkaAcl;
   std::vector<KafkaAcl> acls = {
@@ -209,9 +211,12 @@ std::vector<KafkaAcl> NetworkPermissions() {
       {A::kTopic, kDriverRequestsTopic, false, "*", A::kWrite},
       {A::kTopic, kDriverUpdatesTopic, false, "*", A::kRead},
   };
-  for (const char* role : {kRoleCp, kRoleGateway, kRoleOperator}) {
-    acls.push_back({A::kTopic, kDriverRequestsTopic, false, role, A::kWrite, A::kDeny});
-    acls.push_back({A::kTopic, kDriverUpdatesTopic, false, role, A::kRead, A::kDeny});
+  for (const char* role : {kRoleCp, kRoleGateway, kRoleOperator, "unmapped"}) {
+    for (const char* topic : {kDriverRequestsTopic, kDriverUpdatesTopic}) {
+      for (A::Operation operation : {A::kRead, A::kWrite, A::kDescribe}) {
+        acls.push_back({A::kTopic, topic, false, role, operation, A::kDeny});
+      }
+    }
   }
   return acls;
 }

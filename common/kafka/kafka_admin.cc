@@ -167,8 +167,9 @@ absl::Status ToBindings(const std::vector<KafkaAcl>& acls, AclBindings& bindings
         acl.name.c_str(),
         acl.prefixed ? RD_KAFKA_RESOURCE_PATTERN_PREFIXED : RD_KAFKA_RESOURCE_PATTERN_LITERAL,
         absl::StrCat("User:", acl.principal).c_str(), "*",
-        acl.operation == KafkaAcl::kRead ? RD_KAFKA_ACL_OPERATION_READ
-                                         : RD_KAFKA_ACL_OPERATION_WRITE,
+        acl.operation == KafkaAcl::kRead    ? RD_KAFKA_ACL_OPERATION_READ
+        : acl.operation == KafkaAcl::kWrite ? RD_KAFKA_ACL_OPERATION_WRITE
+                                            : RD_KAFKA_ACL_OPERATION_DESCRIBE,
         acl.permission == KafkaAcl::kAllow ? RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW
                                            : RD_KAFKA_ACL_PERMISSION_TYPE_DENY,
         error, sizeof(error));

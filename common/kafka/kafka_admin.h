@@ -36,11 +36,11 @@ struct KafkaTopicSpec {
 
 // One permission a broker with an authorizer grants: `principal` (a
 // certificate's role or a driver's name, as tools/kafka/broker maps it; "*"
-// for everyone) may read or write the topic or consumer group `name` (or
+// for everyone) may read, write or describe the topic or consumer group `name` (or
 // every one starting with it); or, kDeny, may not, whatever else allows it.
 struct KafkaAcl {
   enum Resource { kTopic, kGroup };
-  enum Operation { kRead, kWrite };
+  enum Operation { kRead, kWrite, kDescribe };
   enum Permission { kAllow, kDeny };
   Resource resource = kTopic;
   std::string name;
