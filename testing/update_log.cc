@@ -6,6 +6,7 @@
 #include "common/kafka/kafka_admin.h"
 #include "common/kafka/topics.h"
 #include "driver/update_view.h"
+#include "testing/process.h"
 #include "glog/logging.h"
 
 namespace evnet::test {
@@ -17,8 +18,15 @@ absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& b
   absl::Status topics =
       (*admin)->EnsureTopics({{kDriverUpdatesTopic, kTopicPartitions, false}}, absl::Seconds(20));
   if (!topics.ok()) return topics;
-  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
-      (*admin)->Partitions({kDriverUpdatesTopic}, absl::Seconds(20));
+  // A topic just made may not be in the broker's metadata yet: asked again
+  // until it is (or something else is wrong), for at most 20 s.
+  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions;
+  WaitFor(
+      [&] {
+        partitions = (*admin)->Partitions({kDriverUpdatesTopic}, absl::Seconds(5));
+        return !absl::IsNotFound(partitions.status());
+      },
+      absl::Seconds(20));
   if (!partitions.ok()) return partitions.status();
   KafkaReaderOptions options;
   options.bootstrap_servers = bootstrap;
