@@ -21,7 +21,7 @@ absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& b
   // A topic just made may not be in the broker's metadata yet: asked again
   // until it is (or something else is wrong), for at most 20 s.
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions;
-  WaitFor(
+  ::evnet::test::WaitFor(
       [&] {
         partitions = (*admin)->Partitions({kDriverUpdatesTopic}, absl::Seconds(5));
         return !absl::IsNotFound(partitions.status());
