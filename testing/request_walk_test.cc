@@ -101,8 +101,18 @@ TEST_F(RequestWalkTest, EveryRequestOfADriversFileGetsTheRightOutcome) {
   // What the person saw.
   EXPECT_THAT(shown.str(), HasSubstr("Ticket: CP-001"));
   EXPECT_THAT(shown.str(), HasSubstr("Done: 4 requests"));
-  // Central's ledger has both sessions, ended, with the same tickets.
-  std::vector<v1::Session> sessions = net_->Sessions();
+  // Central's ledger has both sessions, ended, with the same tickets. Central
+  // marks a session ended when its ticket's transaction commits, which the
+  // driver may read a moment before central hears the commit back.
+  std::vector<v1::Session> sessions;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        sessions = net_->Sessions();
+        return sessions.size() == 2u &&
+               sessions[0].state() == v1::SESSION_STATE_ENDED &&
+               sessions[1].state() == v1::SESSION_STATE_ENDED;
+      },
+      kWait, absl::Milliseconds(20)));
   ASSERT_EQ(sessions.size(), 2u);
   for (const v1::Session& session : sessions) {
     EXPECT_EQ(session.state(), v1::SESSION_STATE_ENDED);
