@@ -54,6 +54,10 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   grpc.services = {&central->service_};
   grpc.security = options.security;
   grpc.max_streams_per_connection = kMonitorLinksPerConnection;
+  // Monitors (and OCPP gateways, with their chargers' certificates) and
+  // operators call central; drivers and gateways speak to it over Kafka.
+  grpc.admitted_roles = {kRoleCp, kRoleOperator};
+  grpc.name = "Central";
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(grpc);
   if (!server.ok()) return server.status();
   central->server_ = *std::move(server);

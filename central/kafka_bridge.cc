@@ -184,10 +184,10 @@ namespace {
 
 // What each role may do where the broker authorizes (tools/kafka/broker
 // --tls); central is a super user there, and nobody else may do anything:
-// only engines write telemetry and results, only drivers write requests
-// and read updates, operators read the audit log and the set-aside
-// messages, and only central writes updates, the registry, the ledger,
-// enrolments and the audit log.
+// only engines write telemetry and results (and read the revoked
+// certificates), only drivers write requests and read updates, operators
+// read the audit log and the set-aside messages, and only central writes
+// updates, the registry, the ledger, enrolments and the audit log.
 //
 // Each driver is a principal of its own (User:driver.<id>), so that Kafka's
 // quota per user is a quota per driver; Kafka's ACLs name no pattern of
@@ -200,6 +200,8 @@ std::vector<KafkaAcl> NetworkPermissions() {
   std::vector<KafkaAcl> acls = {
       {A::kTopic, kSupplyTelemetryTopic, false, kRoleCp, A::kWrite},
       {A::kTopic, kSessionResultsTopic, false, kRoleCp, A::kWrite},
+      // An engine that lets operators simulate refuses revoked ones.
+      {A::kTopic, kRevokedCertificatesTopic, false, kRoleCp, A::kRead},
       // An OCPP gateway writes for its chargers, signing with their keys.
       {A::kTopic, kSupplyTelemetryTopic, false, kRoleGateway, A::kWrite},
       {A::kTopic, kSessionResultsTopic, false, kRoleGateway, A::kWrite},

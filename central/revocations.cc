@@ -40,33 +40,8 @@ absl::StatusOr<v1::RevokedCertificate> Revocations::Revoke(const std::string& ce
   return record;
 }
 
-void Revocations::Restore(const v1::RevokedCertificate& record) {
-  absl::MutexLock lock(&mu_);
-  revoked_[record.certificate_sha256()] = record;
-}
+void Revocations::Restore(const v1::RevokedCertificate& record) { list_.Add(record); }
 
-void Revocations::FinishRestore() {
-  absl::MutexLock lock(&mu_);
-  restored_ = true;
-}
-
-absl::Status Revocations::Check(const PeerIdentity& holder) const {
-  return Check(holder.certificate_sha256);
-}
-
-absl::Status Revocations::Check(const std::string& certificate_sha256) const {
-  absl::MutexLock lock(&mu_);
-  if (!restored_) {
-    return absl::UnavailableError(
-        "central is still reading the revoked certificates from Kafka; try again in a moment");
-  }
-  auto it = revoked_.find(certificate_sha256);
-  if (it == revoked_.end()) return absl::OkStatus();
-  const v1::RevokedCertificate& r = it->second;
-  return absl::PermissionDeniedError(absl::StrCat(
-      "the certificate of ", r.holder(), " was revoked by ", r.revoked_by(), " at ",
-      absl::FormatTime(absl::RFC3339_sec, FromProto(r.revoked_at()), absl::UTCTimeZone()),
-      r.reason().empty() ? "" : absl::StrCat(": ", r.reason())));
-}
+void Revocations::FinishRestore() { list_.FinishRestore(); }
 
 }  // namespace evnet

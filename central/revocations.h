@@ -1,6 +1,7 @@
 // The driver and operator certificates revoked (RevokeCertificate): kept in
 // the compacted topic evnet.certificates.revoked, read back at start, and
-// checked on every operator call and every driver request. A CP's
+// checked on every operator call and every driver request. Engines that
+// admit operators follow the same topic (common/trust/revocation_list.h). A CP's
 // certificate is revoked through its enrolment instead (enrolments.h).
 // Thread-safe; checks never block.
 #ifndef EVNET_CENTRAL_REVOCATIONS_H_
@@ -9,14 +10,12 @@
 #include <functional>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "central/outbound.h"
 #include "common/trust/peer_identity.h"
+#include "common/trust/revocation_list.h"
 #include "evnet/v1/central.pb.h"
 
 namespace evnet {
@@ -42,14 +41,14 @@ class Revocations {
   // OK unless `holder`'s certificate was revoked; then PERMISSION_DENIED
   // saying when and why. UNAVAILABLE until FinishRestore: a certificate
   // revoked before a restart is not let in while central reads its topic.
-  absl::Status Check(const PeerIdentity& holder) const;
-  absl::Status Check(const std::string& certificate_sha256) const;
+  absl::Status Check(const PeerIdentity& holder) const { return list_.Check(holder); }
+  absl::Status Check(const std::string& certificate_sha256) const {
+    return list_.Check(certificate_sha256);
+  }
 
  private:
   const Save save_;
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, v1::RevokedCertificate> revoked_ ABSL_GUARDED_BY(mu_);
-  bool restored_ ABSL_GUARDED_BY(mu_) = false;
+  RevocationList list_{"central"};
 };
 
 }  // namespace evnet

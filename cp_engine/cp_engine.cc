@@ -39,11 +39,28 @@ absl::StatusOr<std::unique_ptr<CpEngine>> CpEngine::Start(CpEngineOptions option
     return absl::FailedPreconditionError(
         absl::StrCat("cannot use the state dir: ", recovered.message()));
   }
+  if (!o.security.insecure) {
+    cp->own_certificate_ = std::make_unique<OwnCertificate>(o.security.cert_file, *o.clock);
+  }
+  // Operators may simulate: the ones whose certificates were revoked may not.
+  if (!o.security.insecure && o.simulation) {
+    cp->revocations_ = std::make_unique<RevocationList>(tag);
+    cp->revocation_follower_ = RevocationFollower::Start(
+        o.kafka_bootstrap, absl::StrCat("evnet-engine-", cp->cp_id()), *cp->revocations_);
+  }
   cp->service_ = std::make_unique<EngineServiceImpl>(
       *cp->engine_,
-      EngineServiceImpl::Options{o.simulation, o.security.insecure, o.engine.info.cp_id()});
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server =
-      GrpcServer::Start({o.listen, {cp->service_.get()}, o.security});
+      EngineServiceImpl::Options{o.simulation, o.security.insecure, o.engine.info.cp_id(),
+                                 cp->own_certificate_.get(), cp->revocations_.get()});
+  GrpcServerOptions grpc;
+  grpc.address = o.listen;
+  grpc.services = {cp->service_.get()};
+  grpc.security = o.security;
+  // Its monitor, and operators simulating a fault (EngineServiceImpl says
+  // which CP and which operators).
+  grpc.admitted_roles = {kRoleCp, kRoleOperator};
+  grpc.name = tag;
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(grpc);
   if (!server.ok()) return server.status();
   cp->server_ = *std::move(server);
   // A probe can neither present a client certificate nor reach a loopback

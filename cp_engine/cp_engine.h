@@ -5,7 +5,8 @@
 // start as many as they like in one process, on port 0.
 //
 // Threads: the ticker's (Tick, key reload), gRPC's (the service), the
-// producer's (delivery reports into the engine). All are stopped and joined
+// producer's (delivery reports into the engine), and with --simulation under
+// mutual TLS the follower of the revoked certificates. All are stopped and joined
 // by the destructor, in that order, before the engine goes.
 #ifndef EVNET_CP_ENGINE_CP_ENGINE_H_
 #define EVNET_CP_ENGINE_CP_ENGINE_H_
@@ -19,6 +20,8 @@
 #include "common/grpc/grpc_server.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/ticker.h"
+#include "common/trust/own_certificate.h"
+#include "common/trust/revocation_list.h"
 #include "common/trust/transport_security.h"
 #include "cp_engine/charging_engine.h"
 #include "cp_engine/engine_service.h"
@@ -67,6 +70,9 @@ class CpEngine {
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<KafkaEventPublisher> publisher_;
   std::unique_ptr<ChargingEngine> engine_;
+  std::unique_ptr<OwnCertificate> own_certificate_;
+  std::unique_ptr<RevocationList> revocations_;
+  std::unique_ptr<RevocationFollower> revocation_follower_;
   std::unique_ptr<EngineServiceImpl> service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<GrpcServer> health_;

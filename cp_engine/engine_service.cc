@@ -23,14 +23,20 @@ grpc::Status EngineServiceImpl::Allow(const grpc::ServerContext& context,
   if (options_.insecure) return grpc::Status::OK;
   absl::StatusOr<PeerIdentity> peer = IdentityOfPeer(context);
   if (!peer.ok()) return ToGrpcStatus(peer.status());
-  if (peer->Is(kRoleCp, options_.cp_id) || (operators_too && peer->role == kRoleOperator)) {
-    return grpc::Status::OK;
+  absl::Status admitted = absl::PermissionDeniedError(
+      absl::StrCat("this is the engine of ", options_.cp_id, "; ", peer->ToString(),
+                   " is not its monitor"));
+  if (peer->Is(kRoleCp, options_.cp_id)) {
+    admitted = options_.own_certificate == nullptr ? absl::OkStatus()
+                                                   : options_.own_certificate->Admit(*peer);
+  } else if (operators_too && peer->role == kRoleOperator) {
+    admitted = options_.revocations == nullptr ? absl::OkStatus()
+                                               : options_.revocations->Check(*peer);
   }
+  if (admitted.ok()) return grpc::Status::OK;
   LOG(WARNING) << "CP_E:" << options_.cp_id << " | Refused a call from " << peer->ToString()
-               << " at " << context.peer();
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      absl::StrCat("this is the engine of ", options_.cp_id, "; ",
-                                   peer->ToString(), " is not its monitor"));
+               << " at " << context.peer() << ": " << admitted.message();
+  return ToGrpcStatus(admitted);
 }
 
 grpc::Status EngineServiceImpl::Check(grpc::ServerContext* context, const v1::CheckRequest*,

@@ -2,13 +2,17 @@
 // engine and maps its status to gRPC. Simulate (fault injection, an unplug
 // by remote control) answers only when the engine runs with --simulation;
 // otherwise anyone who reaches the port could fail a charger. With mutual TLS
-// only the CP's own monitor (a certificate naming this CP) is answered, and
-// for Simulate operators too; under --insecure anyone is.
+// only the CP's own monitor is answered (a peer holding the certificate this
+// engine holds itself, or the one it replaced a moment ago: OwnCertificate),
+// and for Simulate operators too, unless their certificate was revoked;
+// under --insecure anyone is.
 #ifndef EVNET_CP_ENGINE_ENGINE_SERVICE_H_
 #define EVNET_CP_ENGINE_ENGINE_SERVICE_H_
 
 #include <string>
 
+#include "common/trust/own_certificate.h"
+#include "common/trust/revocation_list.h"
 #include "cp_engine/charging_engine.h"
 #include "evnet/v1/engine.grpc.pb.h"
 
@@ -20,6 +24,11 @@ class EngineServiceImpl final : public v1::EngineService::Service {
     bool simulation = false;
     bool insecure = false;
     std::string cp_id;  // whose monitor may call, when not insecure
+    // The certificate the monitor must hold, when not insecure; not owned.
+    OwnCertificate* own_certificate = nullptr;
+    // The operators' certificates revoked, when operators may simulate
+    // under mutual TLS; not owned.
+    const RevocationList* revocations = nullptr;
   };
   EngineServiceImpl(ChargingEngine& engine, Options options)
       : engine_(engine), options_(std::move(options)) {}

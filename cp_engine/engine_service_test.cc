@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/grpc/grpc_channel.h"
 #include "common/grpc/grpc_server.h"
 #include "gtest/gtest.h"
@@ -126,6 +127,57 @@ TEST(SecureEngineServiceTest, AnEngineAnswersOnlyItsOwnMonitorAndOperatorsOnlySi
   EXPECT_EQ(simulate(*other), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(check(*alice), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(simulate(*alice), grpc::StatusCode::OK);
+}
+
+// A CP's certificate replaced (renewed, or enrolled anew after its key was
+// lost): the engine answers the holder of the one before only while its own
+// monitor may not have read the new files yet, then refuses it.
+TEST(SecureEngineServiceTest, AnEngineRefusesTheCertificateItsCpHeldBefore) {
+  absl::StatusOr<std::string> pki = test::MakeTestPki("replaced-pki", {"cp CP-001"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string dir = *pki;
+  const TransportSecurity now = TransportSecurity::FromDir(dir, kRoleCp, "CP-001");
+  TransportSecurity before = now;
+  before.cert_file = dir + "/before.crt";
+  before.key_file = dir + "/before.key";
+  ASSERT_TRUE(WriteFileDurably(before.cert_file, *ReadFile(now.cert_file)).ok());
+  ASSERT_TRUE(WriteFileDurably(before.key_file, *ReadFile(now.key_file)).ok());
+
+  FakeClock clock;
+  NoEvents events;
+  EngineOptions options;
+  options.info.set_cp_id("CP-001");
+  options.info.set_power_kw(22);
+  options.state_dir = std::string(getenv("TEST_TMPDIR")) + "/replaced-engine";
+  ChargingEngine engine(options, clock, events);
+  ASSERT_TRUE(engine.Recover().ok());
+  OwnCertificate own(now.cert_file, clock, absl::Minutes(1));
+  EngineServiceImpl service(engine, {false, /*insecure=*/false, "CP-001", &own});
+  std::unique_ptr<GrpcServer> server =
+      *GrpcServer::Start({"127.0.0.1:0", {&service}, now});
+  int connection = 0;
+  auto check = [&](const TransportSecurity& as) {
+    // A connection of its own each time: a connection keeps its certificate.
+    auto stub = v1::EngineService::NewStub(
+        MakeDedicatedChannel(absl::StrCat("127.0.0.1:", server->port()), as, ++connection,
+                             ServerNameOf(kRoleCp, "CP-001")));
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(absl::Seconds(5)));
+    v1::CheckResponse response;
+    return stub->Check(&context, v1::CheckRequest(), &response);
+  };
+  ASSERT_TRUE(check(before).ok());
+
+  ASSERT_TRUE(test::Evpki("issue", dir, "cp CP-001").ok());  // CP-001 gets a new certificate
+  clock.Advance(absl::Seconds(2));
+  EXPECT_TRUE(check(now).ok()) << "its monitor, with the new files";
+  EXPECT_TRUE(check(before).ok()) << "a monitor that has not read them yet";
+  clock.Advance(absl::Seconds(61));
+  const grpc::Status refused = check(before);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("not the one this CP holds now"), std::string::npos)
+      << refused.error_message();
+  EXPECT_TRUE(check(now).ok());
 }
 
 }  // namespace

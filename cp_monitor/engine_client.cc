@@ -2,19 +2,47 @@
 
 #include "common/grpc/grpc_channel.h"
 #include "common/grpc/grpc_status.h"
+#include "glog/logging.h"
 
 namespace evnet {
 
 GrpcEngineClient::GrpcEngineClient(const std::string& address,
                                    const TransportSecurity& security, const std::string& cp_id)
-    : stub_(v1::EngineService::NewStub(
-          MakeChannel(address, security, ServerNameOf(kRoleCp, cp_id)))) {}
+    : address_(address),
+      security_(security),
+      server_name_(ServerNameOf(kRoleCp, cp_id)),
+      stub_(v1::EngineService::NewStub(MakeChannel(address, security, server_name_))) {}
+
+std::shared_ptr<v1::EngineService::Stub> GrpcEngineClient::Stub() {
+  absl::MutexLock lock(&mu_);
+  return stub_;
+}
+
+grpc::Status GrpcEngineClient::Seen(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::PERMISSION_DENIED &&
+      status.error_code() != grpc::StatusCode::UNAUTHENTICATED) {
+    return status;
+  }
+  // The channel is made outside the lock; the newest one made wins.
+  int id;
+  {
+    absl::MutexLock lock(&mu_);
+    id = ++connection_;
+  }
+  std::shared_ptr<v1::EngineService::Stub> fresh = v1::EngineService::NewStub(
+      MakeDedicatedChannel(address_, security_, id, server_name_, absl::Milliseconds(200)));
+  LOG(WARNING) << "The engine refused this monitor (" << status.error_message()
+               << "); connecting again with the certificate in its files now";
+  absl::MutexLock lock(&mu_);
+  if (id == connection_) stub_ = std::move(fresh);
+  return status;
+}
 
 absl::StatusOr<v1::CheckResponse> GrpcEngineClient::Check(absl::Duration timeout) {
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(timeout));
   v1::CheckResponse response;
-  grpc::Status status = stub_->Check(&context, v1::CheckRequest(), &response);
+  grpc::Status status = Seen(Stub()->Check(&context, v1::CheckRequest(), &response));
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
 }
@@ -24,7 +52,7 @@ absl::Status GrpcEngineClient::StartSupply(const v1::StartSupplyRequest& request
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(timeout));
   v1::StartSupplyResponse response;
-  return FromGrpcStatus(stub_->StartSupply(&context, request, &response));
+  return FromGrpcStatus(Seen(Stub()->StartSupply(&context, request, &response)));
 }
 
 absl::Status GrpcEngineClient::StopSupply(const v1::StopSupplyRequest& request,
@@ -32,7 +60,7 @@ absl::Status GrpcEngineClient::StopSupply(const v1::StopSupplyRequest& request,
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(timeout));
   v1::StopSupplyResponse response;
-  return FromGrpcStatus(stub_->StopSupply(&context, request, &response));
+  return FromGrpcStatus(Seen(Stub()->StopSupply(&context, request, &response)));
 }
 
 }  // namespace evnet

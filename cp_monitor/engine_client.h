@@ -6,12 +6,15 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/trust/transport_security.h"
 #include "cp_monitor/health_monitor.h"
 #include "evnet/v1/engine.grpc.pb.h"
 
 namespace evnet {
 
+// Thread-safe: the monitor's check thread and central's commands call it.
 class GrpcEngineClient final : public EngineClient {
  public:
   // The engine at `address` must hold the certificate of CP `cp_id`.
@@ -24,7 +27,18 @@ class GrpcEngineClient final : public EngineClient {
   absl::Status StopSupply(const v1::StopSupplyRequest& request, absl::Duration timeout) override;
 
  private:
-  std::unique_ptr<v1::EngineService::Stub> stub_;
+  std::shared_ptr<v1::EngineService::Stub> Stub();
+  // A connection keeps the certificate it was opened with: refused by an
+  // engine that now holds a renewed one, the next call opens a new
+  // connection, with the certificate the files hold now.
+  grpc::Status Seen(const grpc::Status& status);
+
+  const std::string address_;
+  const TransportSecurity security_;
+  const std::string server_name_;
+  absl::Mutex mu_;
+  std::shared_ptr<v1::EngineService::Stub> stub_ ABSL_GUARDED_BY(mu_);
+  int connection_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace evnet

@@ -16,6 +16,7 @@
 #include "central/operator_auth.h"
 #include "common/files.h"
 #include "common/grpc/grpc_channel.h"
+#include "common/grpc/grpc_status.h"
 #include "common/trust/transport_security.h"
 #include "common/json_codec.h"
 #include "common/kafka/kafka_admin.h"
@@ -315,19 +316,30 @@ absl::Status Network::ResumeCp(const std::string& cp_id) { return ResumeCpAt(*ce
 
 std::vector<v1::Session> Network::Sessions() { return SessionsOf(*central_); }
 
-absl::Status Network::Simulate(int cp, v1::SimulateAction action) {
+absl::Status Network::Simulate(int cp, v1::SimulateAction action, const std::string& as) {
+  if (engine_ports_.count(cp) == 0) return absl::NotFoundError(absl::StrCat("no CP ", cp));
   const TransportSecurity security =
       pki_dir_.empty() ? TransportSecurity::Insecure()
-                       : TransportSecurity::FromDir(pki_dir_, kRoleOperator, kTestOperator);
+                       : TransportSecurity::FromDir(pki_dir_, kRoleOperator,
+                                                    as.empty() ? kTestOperator : as);
   auto engine = v1::EngineService::NewStub(MakeChannel(
       absl::StrCat("127.0.0.1:", engine_ports_[cp]), security, ServerNameOf(kRoleCp, CpId(cp))));
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(kRpcTimeout));
   v1::SimulateRequest request;
   request.set_action(action);
-  v1::SimulateResponse response;
-  grpc::Status status = engine->Simulate(&context, request, &response);
-  return status.ok() ? absl::OkStatus() : absl::UnavailableError(status.error_message());
+  // An engine just started is still reading the revoked certificates (and
+  // answers UNAVAILABLE) for a second or so after central made the topic.
+  absl::Status simulated;
+  WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(DeadlineIn(kRpcTimeout));
+        v1::SimulateResponse response;
+        simulated = FromGrpcStatus(engine->Simulate(&context, request, &response));
+        return !absl::IsUnavailable(simulated) ||
+               !absl::StrContains(simulated.message(), "revoked certificates");
+      },
+      absl::Seconds(10), absl::Milliseconds(100));
+  return simulated;
 }
 
 }  // namespace evnet::test

@@ -153,7 +153,10 @@ class Network {
                         absl::Duration timeout, int count = 1);
   // Starts tools/evload against this network, named "evload".
   [[nodiscard]] absl::Status StartLoad(std::vector<std::string> flags);
-  [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action);
+  // Asks CP `cp`'s engine to simulate `action`, as the test's operator or as
+  // operator `as` (whose certificate the test issued).
+  [[nodiscard]] absl::Status Simulate(int cp, v1::SimulateAction action,
+                                      const std::string& as = "");
   // Every record of `topic` so far (all its `partitions`), decoded as T.
   template <typename T>
   std::vector<T> ReadAll(const char* topic, int partitions);

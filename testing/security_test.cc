@@ -277,6 +277,32 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
     EXPECT_NE(u.request_id(), "r-mallory-revoked") << "a revoked driver's request was answered";
   }
 
+  // An operator's certificate revoked is refused by the engines too (which
+  // let operators simulate here, --simulation): they follow the revocations
+  // central records, from the moment it does.
+  const absl::Status before_revocation = n.Simulate(1, v1::SIMULATE_ACTION_RECOVER, "auditor");
+  ASSERT_TRUE(before_revocation.ok()) << before_revocation << "\n" << n.LogOf("cp-e-1");
+  {
+    grpc::ClientContext context;
+    v1::RevokeCertificateRequest revoke;
+    revoke.set_certificate_pem(*ReadFile(n.pki_dir() + "/operator/auditor.crt"));
+    revoke.set_reason("left the company");
+    v1::RevokedCertificate revoked;
+    const grpc::Status status = n.central().RevokeCertificate(&context, revoke, &revoked);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  absl::Status simulated;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        simulated = n.Simulate(1, v1::SIMULATE_ACTION_FAULT, "auditor");
+        return absl::IsPermissionDenied(simulated);
+      },
+      absl::Seconds(10)))
+      << simulated << "\n" << n.LogOf("cp-e-1");
+  EXPECT_THAT(simulated.message(), HasSubstr("revoked by operator test-operator"));
+  EXPECT_THAT(simulated.message(), HasSubstr("left the company"));
+  EXPECT_TRUE(n.Simulate(1, v1::SIMULATE_ACTION_RECOVER).ok()) << "another operator still may";
+
   // Nothing refused reached a topic, and central was not disturbed.
   for (const v1::SessionResult& r :
        n.ReadAll<v1::SessionResult>(kSessionResultsTopic, kTopicPartitions)) {

@@ -53,9 +53,10 @@ std::shared_ptr<grpc::Channel> MakeCentralChannel(const std::string& address,
 }
 
 std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address,
-                                                    const TransportSecurity& security, int id) {
-  grpc::ChannelArguments args =
-      Arguments(security, ServerNameOf(kRoleCentral, kCentralName), kCentralConnectTimeout);
+                                                    const TransportSecurity& security, int id,
+                                                    const std::string& server_name,
+                                                    absl::Duration min_connect_timeout) {
+  grpc::ChannelArguments args = Arguments(security, server_name, min_connect_timeout);
   args.SetInt("evnet.dedicated_channel", id);
   return grpc::CreateCustomChannel(address, ChannelCredentialsFor(security), args);
 }

@@ -38,10 +38,14 @@ std::shared_ptr<grpc::Channel> MakeChannel(
 std::shared_ptr<grpc::Channel> MakeCentralChannel(const std::string& address,
                                                   const TransportSecurity& security);
 inline constexpr absl::Duration kCentralConnectTimeout = absl::Seconds(5);
-// A channel to central on a connection of its own: channels with different
-// `id`s are never shared by gRPC (as separate chargers' would not be).
-std::shared_ptr<grpc::Channel> MakeDedicatedChannel(const std::string& address,
-                                                    const TransportSecurity& security, int id);
+// A channel on a connection of its own, to central or to the server named
+// `server_name`: channels with different `id`s are never shared by gRPC (as
+// separate chargers' would not be), so a new one shakes hands anew, with
+// the certificate its files hold now.
+std::shared_ptr<grpc::Channel> MakeDedicatedChannel(
+    const std::string& address, const TransportSecurity& security, int id,
+    const std::string& server_name = ServerNameOf(kRoleCentral, kCentralName),
+    absl::Duration min_connect_timeout = kCentralConnectTimeout);
 
 // A deadline `timeout` from now, for a grpc::ClientContext.
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout);

@@ -22,6 +22,11 @@ struct GrpcServerOptions {
   std::vector<grpc::Service*> services;  // not owned; must outlive the server
   // Programs pass what their flags say; unit tests on loopback may stay plaintext.
   TransportSecurity security = TransportSecurity::Insecure();
+  // Under mutual TLS, the roles whose certificates may connect at all (the
+  // handshake of any other is refused); empty: any certificate of the CA.
+  // `name` is who serves, for the log line of a refusal ("Central").
+  std::vector<std::string> admitted_roles;
+  std::string name;
   // Limits that keep one client (any holder of a certificate of the CA, or
   // anyone who reaches the port) from holding the server's resources: a
   // connection that has not finished its TLS handshake within this long is

@@ -1,5 +1,7 @@
 #include "common/trust/transport_security.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <tuple>
 
@@ -7,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/files.h"
+#include "common/trust/peer_identity.h"
 #include "glog/logging.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_certificate_verifier.h"
@@ -90,14 +93,52 @@ std::shared_ptr<gx::CertificateProviderInterface> Provider(const TransportSecuri
       static_cast<unsigned>(std::max<int64_t>(1, absl::ToInt64Seconds(security.reload))));
 }
 
+// Run by gRPC during a server's handshake, after the client's certificate
+// was verified against the CA: refuses the certificates of the roles that
+// have no business with this server. Synchronous and never blocks.
+class RoleVerifier final : public gx::ExternalCertificateVerifier {
+ public:
+  RoleVerifier(std::vector<std::string> roles, std::string server)
+      : roles_(std::move(roles)), server_(std::move(server)) {}
+
+  bool Verify(gx::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)> /*callback*/, grpc::Status* sync_status) override {
+    const grpc::string_ref pem = request->peer_cert();
+    absl::StatusOr<PeerIdentity> peer = IdentityOfCertificate(std::string(pem.data(), pem.size()));
+    if (peer.ok() && std::find(roles_.begin(), roles_.end(), peer->role) != roles_.end()) {
+      *sync_status = grpc::Status::OK;
+      return true;
+    }
+    const std::string why =
+        peer.ok() ? absl::StrCat(peer->ToString(), ": a ", peer->role,
+                                 "'s certificate does not connect to ", server_)
+                  : absl::StrCat("a certificate without an identity of the network (",
+                                 peer.status().message(), ")");
+    LOG(WARNING) << server_ << " | Refused a TLS handshake: " << why;
+    *sync_status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
+    return true;
+  }
+  void Cancel(gx::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  const std::vector<std::string> roles_;
+  const std::string server_;
+};
+
 }  // namespace
 
-std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(const TransportSecurity& security) {
+std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
+    const TransportSecurity& security, const std::vector<std::string>& admitted_roles,
+    const std::string& server) {
   if (security.insecure) return grpc::InsecureServerCredentials();
   gx::TlsServerCredentialsOptions options(Provider(security));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  if (!admitted_roles.empty()) {
+    options.set_certificate_verifier(
+        gx::ExternalCertificateVerifier::Create<RoleVerifier>(admitted_roles, server));
+  }
   return grpc::experimental::TlsServerCredentials(options);
 }
 

@@ -63,8 +63,14 @@ extern const std::vector<EnvFallback> kTransportSecurityEnv;
 std::vector<EnvFallback> WithTransportSecurityEnv(std::vector<EnvFallback> fallbacks);
 
 // Servers ask every client for a certificate of the network's CA and refuse
-// the handshake without one.
-std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(const TransportSecurity& security);
+// the handshake without one; given `admitted_roles`, also with one of any
+// other role (PERMISSION_DENIED, logged naming the holder and `server`), so
+// that a certificate with no business there (a driver's, at central or an
+// engine: drivers use Kafka alone) holds no connection and no stream of any
+// service, the standard health and reflection services included.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
+    const TransportSecurity& security, const std::vector<std::string>& admitted_roles = {},
+    const std::string& server = "");
 // Shared by every channel of the process with the same files (one file
 // watcher each, however many channels).
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(

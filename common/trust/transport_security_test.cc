@@ -12,6 +12,8 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -63,6 +65,7 @@ class TransportSecurityTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ASSERT_TRUE(test::MakeTestPki("pki", {"cp CP-001", "cp CP-002", "operator bob",
+                                          "driver driver-eve", "gateway gw-1",
                                           "operator alice 0"})  // alice's: already expired
                     .ok());
     ASSERT_TRUE(test::MakeTestPki("other-pki", {"cp CP-001"}).ok());
@@ -160,6 +163,39 @@ TEST_F(TransportSecurityTest, ARenewedCertificateIsPresentedWithoutARestart) {
                     .ok());
   }
   EXPECT_EQ(service_.caller()->certificate_sha256, renewed);
+}
+
+// A server that admits CPs and operators (central, an engine) refuses a
+// driver's or a gateway's certificate of the same CA at the handshake: no
+// call of any service, the standard health service's Watch included, is
+// held with it.
+TEST_F(TransportSecurityTest, AServerAdmitsOnlyTheRolesItNamesAtTheHandshake) {
+  GrpcServerOptions options{"127.0.0.1:0", {&service_},
+                            TransportSecurity::FromDir(Dir(), "central", "central")};
+  options.admitted_roles = {"cp", "operator"};
+  options.name = "Central";
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  for (const auto& [role, name] : std::vector<std::pair<std::string, std::string>>{
+           {"driver", "driver-eve"}, {"gateway", "gw-1"}}) {
+    const TransportSecurity as = TransportSecurity::FromDir(Dir(), role, name);
+    EXPECT_EQ(CallAs(as, "central.central.evnet").error_code(), grpc::StatusCode::UNAVAILABLE)
+        << role;
+    // Not a refused call but no connection at all: nothing else on the port
+    // (the health and reflection services) can be asked either.
+    EXPECT_FALSE(MakeChannel(Address(), as, "central.central.evnet")
+                     ->WaitForConnected(DeadlineIn(absl::Seconds(1))))
+        << role;
+  }
+  EXPECT_FALSE(service_.caller().ok()) << "a refused role reached the service";
+  // The roles it names get in, as before.
+  EXPECT_TRUE(CallAs(TransportSecurity::FromDir(Dir(), "operator", "bob"), "central.central.evnet")
+                  .ok());
+  EXPECT_EQ(service_.caller()->name, "bob");
+  EXPECT_TRUE(CallAs(TransportSecurity::FromDir(Dir(), "cp", "CP-002"), "central.central.evnet")
+                  .ok());
+  EXPECT_EQ(service_.caller()->name, "CP-002");
 }
 
 TEST(PeerIdentityTest, ACertificateWithoutAnEvnetIdentityIsNotOne) {
