@@ -58,6 +58,10 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   // operators call central; drivers and gateways speak to it over Kafka.
   grpc.admitted_roles = {kRoleCp, kRoleOperator};
   grpc.name = "Central";
+  grpc.on_refused_handshake = [audit = &central->audit_](const std::string& holder,
+                                                         const std::string& why) {
+    audit->RecordRetriedRefusal({holder, "unknown"}, "tls.handshake", "central", why);
+  };
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(grpc);
   if (!server.ok()) return server.status();
   central->server_ = *std::move(server);

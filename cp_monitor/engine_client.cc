@@ -18,10 +18,10 @@ std::shared_ptr<v1::EngineService::Stub> GrpcEngineClient::Stub() {
   return stub_;
 }
 
-grpc::Status GrpcEngineClient::Seen(const grpc::Status& status) {
+bool GrpcEngineClient::Reconnected(const grpc::Status& status) {
   if (status.error_code() != grpc::StatusCode::PERMISSION_DENIED &&
       status.error_code() != grpc::StatusCode::UNAUTHENTICATED) {
-    return status;
+    return false;
   }
   // The channel is made outside the lock; the newest one made wins.
   int id;
@@ -35,32 +35,47 @@ grpc::Status GrpcEngineClient::Seen(const grpc::Status& status) {
                << "); connecting again with the certificate in its files now";
   absl::MutexLock lock(&mu_);
   if (id == connection_) stub_ = std::move(fresh);
-  return status;
+  return true;
+}
+
+template <typename Call>
+grpc::Status GrpcEngineClient::Ask(absl::Duration timeout, const Call& call) {
+  // The engine refused the call (it did nothing): asked once more, on the
+  // new connection.
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(timeout));
+    grpc::Status status = call(*Stub(), context);
+    if (attempt > 0 || !Reconnected(status)) return status;
+  }
 }
 
 absl::StatusOr<v1::CheckResponse> GrpcEngineClient::Check(absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(timeout));
   v1::CheckResponse response;
-  grpc::Status status = Seen(Stub()->Check(&context, v1::CheckRequest(), &response));
+  grpc::Status status =
+      Ask(timeout, [&](v1::EngineService::Stub& stub, grpc::ClientContext& context) {
+        return stub.Check(&context, v1::CheckRequest(), &response);
+      });
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
 }
 
 absl::Status GrpcEngineClient::StartSupply(const v1::StartSupplyRequest& request,
                                            absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(timeout));
-  v1::StartSupplyResponse response;
-  return FromGrpcStatus(Seen(Stub()->StartSupply(&context, request, &response)));
+  return FromGrpcStatus(
+      Ask(timeout, [&](v1::EngineService::Stub& stub, grpc::ClientContext& context) {
+        v1::StartSupplyResponse response;
+        return stub.StartSupply(&context, request, &response);
+      }));
 }
 
 absl::Status GrpcEngineClient::StopSupply(const v1::StopSupplyRequest& request,
                                           absl::Duration timeout) {
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(timeout));
-  v1::StopSupplyResponse response;
-  return FromGrpcStatus(Seen(Stub()->StopSupply(&context, request, &response)));
+  return FromGrpcStatus(
+      Ask(timeout, [&](v1::EngineService::Stub& stub, grpc::ClientContext& context) {
+        v1::StopSupplyResponse response;
+        return stub.StopSupply(&context, request, &response);
+      }));
 }
 
 }  // namespace evnet

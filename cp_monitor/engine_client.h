@@ -29,9 +29,13 @@ class GrpcEngineClient final : public EngineClient {
  private:
   std::shared_ptr<v1::EngineService::Stub> Stub();
   // A connection keeps the certificate it was opened with: refused by an
-  // engine that now holds a renewed one, the next call opens a new
-  // connection, with the certificate the files hold now.
-  grpc::Status Seen(const grpc::Status& status);
+  // engine that now holds a renewed one, the client opens a new
+  // connection, with the certificate its files hold now. True when it did.
+  bool Reconnected(const grpc::Status& status);
+  // `call` with a deadline `timeout` away, asked again once on a new
+  // connection when the engine refused it.
+  template <typename Call>
+  grpc::Status Ask(absl::Duration timeout, const Call& call);
 
   const std::string address_;
   const TransportSecurity security_;

@@ -294,7 +294,7 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
   absl::Status simulated;
   EXPECT_TRUE(WaitFor(
       [&] {
-        simulated = n.Simulate(1, v1::SIMULATE_ACTION_FAULT, "auditor");
+        simulated = n.Simulate(1, v1::SIMULATE_ACTION_RECOVER, "auditor");
         return absl::IsPermissionDenied(simulated);
       },
       absl::Seconds(10)))

@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
                              static_cast<int>(absl::ToInt64Milliseconds(options.max_idle)));
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   int port = 0;
-  builder.AddListeningPort(options.address, ServerCredentialsFor(options.security, options.admitted_roles, options.name), &port);
+  builder.AddListeningPort(options.address, ServerCredentialsFor(options.security, options.admitted_roles, options.name,
+                                                options.on_refused_handshake), &port);
   for (grpc::Service* service : options.services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -27,6 +27,8 @@ struct GrpcServerOptions {
   // `name` is who serves, for the log line of a refusal ("Central").
   std::vector<std::string> admitted_roles;
   std::string name;
+  // Hears of each handshake refused for its role (ServerCredentialsFor).
+  RefusedHandshake on_refused_handshake;
   // Limits that keep one client (any holder of a certificate of the CA, or
   // anyone who reaches the port) from holding the server's resources: a
   // connection that has not finished its TLS handshake within this long is

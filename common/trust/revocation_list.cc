@@ -61,7 +61,7 @@ RevocationFollower::~RevocationFollower() {
   if (thread_.joinable()) thread_.join();
 }
 
-absl::Status RevocationFollower::Follow(KafkaReader& reader) {
+absl::Status RevocationFollower::Follow(KafkaReader& reader, bool& failing) {
   while (!stop_.HasBeenNotified()) {
     absl::StatusOr<PollResult> polled =
         reader.Poll(absl::Milliseconds(200), [this](const KafkaMessage& m) {
@@ -77,6 +77,10 @@ absl::Status RevocationFollower::Follow(KafkaReader& reader) {
           return absl::OkStatus();
         });
     if (!polled.ok()) return polled.status();
+    if (failing && *polled != PollResult::kIdle) {
+      LOG(INFO) << "Reading " << kRevokedCertificatesTopic << " again";
+      failing = false;
+    }
     if (*polled == PollResult::kEndOfPartition && !list_.restored()) {
       list_.FinishRestore();
       LOG(INFO) << "Read the revoked certificates of " << kRevokedCertificatesTopic;
@@ -92,7 +96,7 @@ void RevocationFollower::Run() {
     // made yet or not yet readable by this certificate are each retried with
     // a new one, from the topic's start (adding a revocation twice is no harm).
     absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options_);
-    absl::Status ended = reader.ok() ? Follow(**reader) : reader.status();
+    absl::Status ended = reader.ok() ? Follow(**reader, failing) : reader.status();
     if (ended.ok()) break;  // stopped
     if (!failing) {
       LOG(WARNING) << "Cannot read " << kRevokedCertificatesTopic << " (" << ended

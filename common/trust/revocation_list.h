@@ -62,8 +62,8 @@ class RevocationFollower {
   RevocationFollower(RevocationList& list, KafkaReaderOptions options)
       : list_(list), options_(std::move(options)) {}
   void Run();
-  // Until stopped (OK) or the reader fails.
-  absl::Status Follow(KafkaReader& reader);
+  // Until stopped (OK) or the reader fails; clears `failing` once it reads.
+  absl::Status Follow(KafkaReader& reader, bool& failing);
 
   RevocationList& list_;
   const KafkaReaderOptions options_;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <tuple>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -95,11 +96,13 @@ std::shared_ptr<gx::CertificateProviderInterface> Provider(const TransportSecuri
 
 // Run by gRPC during a server's handshake, after the client's certificate
 // was verified against the CA: refuses the certificates of the roles that
-// have no business with this server. Synchronous and never blocks.
+// have no business with this server. Synchronous, and never blocks: the
+// log line is written at most every 10 s (a refused client retries every
+// second), and `on_refused` only queues.
 class RoleVerifier final : public gx::ExternalCertificateVerifier {
  public:
-  RoleVerifier(std::vector<std::string> roles, std::string server)
-      : roles_(std::move(roles)), server_(std::move(server)) {}
+  RoleVerifier(std::vector<std::string> roles, std::string server, RefusedHandshake on_refused)
+      : roles_(std::move(roles)), server_(std::move(server)), on_refused_(std::move(on_refused)) {}
 
   bool Verify(gx::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> /*callback*/, grpc::Status* sync_status) override {
@@ -109,27 +112,49 @@ class RoleVerifier final : public gx::ExternalCertificateVerifier {
       *sync_status = grpc::Status::OK;
       return true;
     }
+    const std::string holder = peer.ok() ? peer->ToString() : "a certificate without an identity";
     const std::string why =
-        peer.ok() ? absl::StrCat(peer->ToString(), ": a ", peer->role,
-                                 "'s certificate does not connect to ", server_)
-                  : absl::StrCat("a certificate without an identity of the network (",
-                                 peer.status().message(), ")");
-    LOG(WARNING) << server_ << " | Refused a TLS handshake: " << why;
-    *sync_status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
+        peer.ok() ? absl::StrCat("a ", peer->role, "'s certificate does not connect to ", server_)
+                  : absl::StrCat("it names no role (", peer.status().message(), ")");
+    if (on_refused_) on_refused_(holder, why);
+    Log(holder, why);
+    *sync_status = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, absl::StrCat(holder, ": ", why));
     return true;
   }
   void Cancel(gx::TlsCustomVerificationCheckRequest*) override {}
 
  private:
+  void Log(const std::string& holder, const std::string& why) {
+    int left_out;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
+      if (now - logged_at_ < absl::Seconds(10)) {
+        ++left_out_;
+        return;
+      }
+      logged_at_ = now;
+      left_out = std::exchange(left_out_, 0);
+    }
+    LOG(WARNING) << server_ << " | Refused a TLS handshake of " << holder << ": " << why
+                 << (left_out > 0 ? absl::StrCat(" (and ", left_out, " more refused since the "
+                                                 "last such line)")
+                                  : "");
+  }
+
   const std::vector<std::string> roles_;
   const std::string server_;
+  const RefusedHandshake on_refused_;
+  absl::Mutex mu_;
+  absl::Time logged_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int left_out_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
     const TransportSecurity& security, const std::vector<std::string>& admitted_roles,
-    const std::string& server) {
+    const std::string& server, RefusedHandshake on_refused) {
   if (security.insecure) return grpc::InsecureServerCredentials();
   gx::TlsServerCredentialsOptions options(Provider(security));
   options.watch_root_certs();
@@ -137,7 +162,8 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
   options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   if (!admitted_roles.empty()) {
     options.set_certificate_verifier(
-        gx::ExternalCertificateVerifier::Create<RoleVerifier>(admitted_roles, server));
+        gx::ExternalCertificateVerifier::Create<RoleVerifier>(admitted_roles, server,
+                                                              std::move(on_refused)));
   }
   return grpc::experimental::TlsServerCredentials(options);
 }

@@ -10,6 +10,7 @@
 #ifndef EVNET_COMMON_TRANSPORT_SECURITY_H_
 #define EVNET_COMMON_TRANSPORT_SECURITY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,13 +65,17 @@ std::vector<EnvFallback> WithTransportSecurityEnv(std::vector<EnvFallback> fallb
 
 // Servers ask every client for a certificate of the network's CA and refuse
 // the handshake without one; given `admitted_roles`, also with one of any
-// other role (PERMISSION_DENIED, logged naming the holder and `server`), so
+// other role (PERMISSION_DENIED, logged naming the holder and `server` at
+// most every 10 s), so
 // that a certificate with no business there (a driver's, at central or an
 // engine: drivers use Kafka alone) holds no connection and no stream of any
 // service, the standard health and reflection services included.
+// `on_refused` (on a gRPC thread; must not block) hears of each refusal:
+// who (as the certificate names it) and why, for the audit log.
+using RefusedHandshake = std::function<void(const std::string& holder, const std::string& why)>;
 std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
     const TransportSecurity& security, const std::vector<std::string>& admitted_roles = {},
-    const std::string& server = "");
+    const std::string& server = "", RefusedHandshake on_refused = nullptr);
 // Shared by every channel of the process with the same files (one file
 // watcher each, however many channels).
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentialsFor(

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -174,6 +175,12 @@ TEST_F(TransportSecurityTest, AServerAdmitsOnlyTheRolesItNamesAtTheHandshake) {
                             TransportSecurity::FromDir(Dir(), "central", "central")};
   options.admitted_roles = {"cp", "operator"};
   options.name = "Central";
+  absl::Mutex mu;
+  std::set<std::string> refused;  // as heard for the audit log
+  options.on_refused_handshake = [&](const std::string& holder, const std::string& why) {
+    absl::MutexLock lock(&mu);
+    refused.insert(holder + ": " + why);
+  };
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
@@ -189,6 +196,12 @@ TEST_F(TransportSecurityTest, AServerAdmitsOnlyTheRolesItNamesAtTheHandshake) {
         << role;
   }
   EXPECT_FALSE(service_.caller().ok()) << "a refused role reached the service";
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(refused, (std::set<std::string>{
+                           "driver driver-eve: a driver's certificate does not connect to Central",
+                           "gateway gw-1: a gateway's certificate does not connect to Central"}));
+  }
   // The roles it names get in, as before.
   EXPECT_TRUE(CallAs(TransportSecurity::FromDir(Dir(), "operator", "bob"), "central.central.evnet")
                   .ok());
