@@ -4,8 +4,9 @@
 # with debootstrap); then central, two CPs (engine and monitor each) and a
 # driver run as containers of that image (podman with runc, on the host's
 # network), against a real broker on loopback, until the driver has its
-# ticket. Also: the containers run as the image's non-root user, and the
-# image holds no compiler. Runs where podman is (tools/ev setup installs it;
+# ticket. Also: the containers run as the image's non-root user, on the
+# gRPC built for release that the image carries, and the image holds no
+# compiler. Runs where podman is (tools/ev setup installs it;
 # tools/ev test leaves it out otherwise: tag "podman").
 #
 # Containers run on these machines with runc rather than crun (which refuses
@@ -51,7 +52,12 @@ cp "$runfiles/tools/evctl/evctl" "$programs/evctl"
 cp "$runfiles/ocpp_gateway/ocpp_gateway" "$programs/ocpp_gateway"
 cp -rL "$runfiles/central/dashboard" "$programs/share/dashboard"
 mkdir -p "$programs/share/driver-examples"
-"$runfiles/tools/image/build" --programs "$programs" --tag "$tag" || fail "the image did not build"
+# gRPC built for release (tools/ev test builds it once, and names it here).
+grpc_libs="${EVNET_GRPC_RELEASE_LIBS:-}"
+[[ -n "$grpc_libs" && -d "$grpc_libs" ]] ||
+  fail "EVNET_GRPC_RELEASE_LIBS names no folder ('$grpc_libs'): run tools/ev test, which builds gRPC for release once"
+"$runfiles/tools/image/build" --programs "$programs" --grpc_libs "$grpc_libs" --tag "$tag" ||
+  fail "the image did not build"
 
 user=$(podman image inspect --format '{{.Config.User}}' "$tag")
 echo "image user: $user"
@@ -107,10 +113,14 @@ within 120 driver_has_ticket || {
   fail "driver-alice got no ticket from CP-001"
 }
 logs driver | grep "Ticket:"
-# Every program ran as the image's user, not root.
+# Every program ran as the image's user, not root, on the gRPC built for
+# release (the libraries it mapped), not on Debian's.
 for c in "${started[@]}"; do
   pid=$(podman "${run_flags[@]}" inspect --format '{{.State.Pid}}' "$c")
   uid=$(awk '/^Uid:/{print $2}' "/proc/$pid/status")
   [[ "$uid" == 65532 ]] || fail "$c runs as uid $uid"
+  grep -q '/usr/local/lib/evnet-grpc/libgrpc++\.so' "/proc/$pid/maps" ||
+    fail "$c does not run on the gRPC built for release: $(grep -o '/[^ ]*libgrpc++[^ ]*' "/proc/$pid/maps" | sort -u)"
 done
+echo "every container runs on /usr/local/lib/evnet-grpc"
 echo "PASS: central, two CPs and a driver ran as containers of the image; a ticket came"
