@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -562,42 +564,50 @@ void Charger::SetAvailability(bool operative, const std::string& command_id, abs
 
 // --- calls to the charger ----------------------------------------------------
 
-void Charger::Call(const Message& request, absl::Time now, Reply reply) {
+void Charger::Call(const Message& request, absl::Time /*now*/, Reply reply) {
   const std::string call_id = absl::StrCat("evnet-", next_call_++);
-  PendingCall pending{NewResponse(ActionOf(request)),
-                      options_.clock->Steady() + options_.call_timeout,
-                      std::move(reply)};
-  calls_.emplace(call_id, std::move(pending));
-  links_.SendToCharger(EncodeCall(call_id, request));
+  waiting_.push_back({call_id, EncodeCall(call_id, request), NewResponse(ActionOf(request)),
+                      options_.clock->Steady() + options_.call_timeout, std::move(reply)});
+  SendNextCall();
+}
+
+void Charger::SendNextCall() {
+  if (outstanding_.has_value() || waiting_.empty()) return;
+  outstanding_ = std::move(waiting_.front());
+  waiting_.pop_front();
+  links_.SendToCharger(outstanding_->frame);
 }
 
 void Charger::OnCallResult(const Frame& frame) {
-  auto it = calls_.find(frame.id);
-  if (it == calls_.end()) {
-    LOG(WARNING) << "OCPP:" << id() << " | An answer to no call of ours (" << frame.id.substr(0, 36)
-                 << "); ignored";
+  if (!outstanding_.has_value() || outstanding_->call_id != frame.id) {
+    LOG(WARNING) << "OCPP:" << id() << " | An answer to no call of ours outstanding ("
+                 << frame.id.substr(0, 36) << "); ignored";
     return;
   }
-  PendingCall call = std::move(it->second);
-  calls_.erase(it);
+  PendingCall call = std::move(*outstanding_);
+  outstanding_.reset();
   if (frame.type == MessageType::kCallError) {
-    return call.reply(absl::FailedPreconditionError(absl::StrCat(
-                          "the charger answered ", frame.error_code.substr(0, 50), ": ",
-                          frame.error_description.substr(0, 200))),
-                      nullptr);
+    call.reply(absl::FailedPreconditionError(absl::StrCat(
+                   "the charger answered ", frame.error_code.substr(0, 50), ": ",
+                   frame.error_description.substr(0, 200))),
+               nullptr);
+  } else if (std::optional<CallError> error =
+                 DecodePayload(frame.payload_json, call.response.get())) {
+    call.reply(absl::InvalidArgumentError(absl::StrCat("the charger's answer is not valid: ",
+                                                       error->description)),
+               nullptr);
+  } else {
+    call.reply(absl::OkStatus(), call.response.get());
   }
-  if (std::optional<CallError> error = DecodePayload(frame.payload_json, call.response.get())) {
-    return call.reply(absl::InvalidArgumentError(absl::StrCat(
-                          "the charger's answer is not valid: ", error->description)),
-                      nullptr);
-  }
-  call.reply(absl::OkStatus(), call.response.get());
+  SendNextCall();
 }
 
 void Charger::Disconnected() {
-  std::map<std::string, PendingCall> calls = std::move(calls_);
-  calls_.clear();
-  for (auto& [call_id, call] : calls) {
+  std::deque<PendingCall> calls = std::move(waiting_);
+  waiting_.clear();
+  if (outstanding_.has_value()) calls.push_front(std::move(*outstanding_));
+  outstanding_.reset();
+  for (PendingCall& call : calls) {
     call.reply(absl::UnavailableError("the charger disconnected"), nullptr);
   }
 }
@@ -605,18 +615,23 @@ void Charger::Disconnected() {
 void Charger::Tick() {
   const absl::Time now = options_.clock->Now();
   const absl::Time steady = options_.clock->Steady();
-  std::vector<std::string> expired;
-  for (const auto& [call_id, call] : calls_) {
-    if (call.deadline <= steady) expired.push_back(call_id);
+  // Calls asked longer than call_timeout ago, sent or still waiting.
+  std::vector<PendingCall> expired;
+  if (outstanding_.has_value() && outstanding_->deadline <= steady) {
+    expired.push_back(std::move(*outstanding_));
+    outstanding_.reset();
   }
-  for (const std::string& call_id : expired) {
-    PendingCall call = std::move(calls_.at(call_id));
-    calls_.erase(call_id);
+  while (!waiting_.empty() && waiting_.front().deadline <= steady) {
+    expired.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+  for (PendingCall& call : expired) {
     call.reply(absl::DeadlineExceededError(
                    absl::StrCat("the charger did not answer within ",
                                 absl::FormatDuration(options_.call_timeout))),
                nullptr);
   }
+  SendNextCall();
   if (journal_.has_pending_start() && steady > pending_deadline_) {
     // Nobody plugged in: the session ends with nothing supplied, billed at 0.
     const v1::StartSupplyRequest start = journal_.pending_start();

@@ -17,6 +17,7 @@
 #ifndef EVNET_OCPP_GATEWAY_CHARGER_H_
 #define EVNET_OCPP_GATEWAY_CHARGER_H_
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -98,8 +99,10 @@ class Charger {
  private:
   using Reply = std::function<void(absl::Status, const google::protobuf::Message*)>;
   struct PendingCall {
+    std::string call_id;
+    std::string frame;  // the CALL as sent
     std::unique_ptr<google::protobuf::Message> response;
-    absl::Time deadline;  // steady
+    absl::Time deadline;  // steady: call_timeout from when it was asked
     Reply reply;
   };
 
@@ -121,7 +124,12 @@ class Charger {
   void Answer(const std::string& command_id, absl::Status status);
 
   // A CALL to the charger; `reply` gets its response or why there is none.
+  // One CALL is outstanding at a time, as OCPP-J asks of a central system:
+  // the others wait, in order, and each is answered as timed out once
+  // call_timeout has passed since it was asked, sent or not.
   void Call(const google::protobuf::Message& request, absl::Time now, Reply reply);
+  // Sends the next call waiting, when none is outstanding.
+  void SendNextCall();
   void OnCallResult(const Frame& frame);
   void SendHealth(absl::Time now);
   // Writes the journal to the file and shares it; `then` runs once every
@@ -143,7 +151,8 @@ class Charger {
   const std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   v1::OcppChargerJournal journal_;
-  std::map<std::string, PendingCall> calls_;  // by message id
+  std::optional<PendingCall> outstanding_;  // sent, not answered yet
+  std::deque<PendingCall> waiting_;         // not sent yet, in order
   int64_t next_call_ = 1;
   std::string status_ = "Available";  // the charger's last StatusNotification
   std::string error_code_ = "NoError";

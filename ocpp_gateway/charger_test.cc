@@ -337,6 +337,61 @@ TEST_F(ChargerTest, TheOperatorsStopAndResumeAreChangeAvailability) {
   EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"({"connectorId":0,"type":"Operative"})"));
 }
 
+// OCPP-J: a central system has one CALL outstanding at a time. The
+// operator's stop of a CP that is charging is ChangeAvailability and then
+// RemoteStopTransaction: the second goes once the first is answered.
+TEST_F(ChargerTest, OneCallIsOutstandingAtATimeTheOthersWaitInOrder) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);
+  v1::CentralCommand inoperative;
+  inoperative.set_command_id("inoperative-1");
+  inoperative.mutable_availability()->set_operative(false);
+  charger_->OnCommand(inoperative);
+  v1::CentralCommand stop;
+  stop.set_command_id("stop-1");
+  stop.mutable_stop_supply()->set_reason(v1::SESSION_END_REASON_STOPPED_BY_OPERATOR);
+  charger_->OnCommand(stop);
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"([2,"evnet-2","ChangeAvailability")"));
+  EXPECT_EQ(links_.TakeFrame(), "") << "a second CALL went out before the first was answered";
+  // An answer to the one still waiting is no answer: it was never sent.
+  charger_->OnFrame(R"([3,"evnet-3",{"status":"Accepted"}])");
+  EXPECT_EQ(links_.TakeFrame(), "");
+  charger_->OnFrame(R"([3,"evnet-2",{"status":"Accepted"}])");
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"([2,"evnet-3","RemoteStopTransaction")"));
+  charger_->OnFrame(R"([3,"evnet-3",{"status":"Accepted"}])");
+  const std::vector<v1::CommandResult> results = links_.Results();
+  ASSERT_GE(results.size(), 2u);
+  EXPECT_EQ(results[results.size() - 2].command_id(), "inoperative-1");
+  EXPECT_EQ(results.back().command_id(), "stop-1");
+  EXPECT_EQ(results.back().code(), 0);
+}
+
+// A call waiting behind one the charger never answers times out from when
+// it was asked, like the one outstanding: central hears of both in time.
+TEST_F(ChargerTest, ACallWaitingBehindAnUnansweredOneTimesOutFromWhenItWasAsked) {
+  v1::CentralCommand inoperative;
+  inoperative.set_command_id("inoperative-1");
+  inoperative.mutable_availability()->set_operative(false);
+  charger_->OnCommand(inoperative);
+  clock_.Advance(absl::Seconds(2));
+  v1::CentralCommand operative;
+  operative.set_command_id("operative-1");
+  operative.mutable_availability()->set_operative(true);
+  charger_->OnCommand(operative);
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr("Inoperative"));
+  clock_.Advance(absl::Seconds(2));
+  charger_->Tick();  // the first timed out; the second goes, with 2 s left
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("type":"Operative")"));
+  ASSERT_EQ(links_.Results().size(), 1u);
+  EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  clock_.Advance(absl::Seconds(2));
+  charger_->Tick();
+  ASSERT_EQ(links_.Results().size(), 2u);
+  EXPECT_EQ(links_.Results()[1].command_id(), "operative-1");
+  EXPECT_EQ(links_.Results()[1].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+}
+
 TEST_F(ChargerTest, CentralsStopOfARunningSessionIsRemoteStop) {
   StartSession();
   Say(R"([3,"evnet-1",{"status":"Accepted"}])");
