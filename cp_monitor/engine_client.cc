@@ -10,6 +10,7 @@ GrpcEngineClient::GrpcEngineClient(const std::string& address,
                                    const TransportSecurity& security, const std::string& cp_id)
     : address_(address),
       security_(security),
+      cp_id_(cp_id),
       server_name_(ServerNameOf(kRoleCp, cp_id)),
       stub_(v1::EngineService::NewStub(MakeChannel(address, security, server_name_))) {}
 
@@ -31,7 +32,7 @@ bool GrpcEngineClient::Reconnected(const grpc::Status& status) {
   }
   std::shared_ptr<v1::EngineService::Stub> fresh = v1::EngineService::NewStub(
       MakeDedicatedChannel(address_, security_, id, server_name_, absl::Milliseconds(200)));
-  LOG(WARNING) << "The engine refused this monitor (" << status.error_message()
+  LOG(WARNING) << "CP_M:" << cp_id_ << " | The engine refused this monitor (" << status.error_message()
                << "); connecting again with the certificate in its files now";
   absl::MutexLock lock(&mu_);
   if (id == connection_) stub_ = std::move(fresh);

@@ -39,6 +39,7 @@ class GrpcEngineClient final : public EngineClient {
 
   const std::string address_;
   const TransportSecurity security_;
+  const std::string cp_id_;
   const std::string server_name_;
   absl::Mutex mu_;
   std::shared_ptr<v1::EngineService::Stub> stub_ ABSL_GUARDED_BY(mu_);
