@@ -83,6 +83,15 @@ TEST_P(EngineServiceTest, SimulateAnswersOnlyWithSimulationOn) {
 
 INSTANTIATE_TEST_SUITE_P(SimulationOffAndOn, EngineServiceTest, ::testing::Bool());
 
+// CP-001's engine, 22 kW, its journal in `folder` under TEST_TMPDIR.
+EngineOptions SecureEngineOptions(const std::string& folder) {
+  EngineOptions options;
+  options.info.set_cp_id("CP-001");
+  options.info.set_power_kw(22);
+  options.state_dir = std::string(getenv("TEST_TMPDIR")) + "/" + folder;
+  return options;
+}
+
 // With mutual TLS (certificates from tools/pki/evpki): the engine of CP-001
 // answers CP-001's monitor; another CP's is refused, and an operator may only
 // simulate.
@@ -93,11 +102,7 @@ TEST(SecureEngineServiceTest, AnEngineAnswersOnlyItsOwnMonitorAndOperatorsOnlySi
   const std::string dir = *pki;
   FakeClock clock;
   NoEvents events;
-  EngineOptions options;
-  options.info.set_cp_id("CP-001");
-  options.info.set_power_kw(22);
-  options.state_dir = std::string(getenv("TEST_TMPDIR")) + "/secure-engine";
-  ChargingEngine engine(options, clock, events);
+  ChargingEngine engine(SecureEngineOptions("secure-engine"), clock, events);
   ASSERT_TRUE(engine.Recover().ok());
   EngineServiceImpl service(engine, {/*simulation=*/true, /*insecure=*/false, "CP-001"});
   std::unique_ptr<GrpcServer> server = *GrpcServer::Start(
@@ -145,11 +150,7 @@ TEST(SecureEngineServiceTest, AnEngineRefusesTheCertificateItsCpHeldBefore) {
 
   FakeClock clock;
   NoEvents events;
-  EngineOptions options;
-  options.info.set_cp_id("CP-001");
-  options.info.set_power_kw(22);
-  options.state_dir = std::string(getenv("TEST_TMPDIR")) + "/replaced-engine";
-  ChargingEngine engine(options, clock, events);
+  ChargingEngine engine(SecureEngineOptions("replaced-engine"), clock, events);
   ASSERT_TRUE(engine.Recover().ok());
   OwnCertificate own(now.cert_file, clock, absl::Minutes(1));
   EngineServiceImpl service(engine, {false, /*insecure=*/false, "CP-001", &own});

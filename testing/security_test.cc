@@ -72,6 +72,22 @@ KcatRun Kcat(Network& n, const std::string& role, const std::string& name,
   return run;
 }
 
+// Revokes the certificate at `file` (under the network's PKI folder) as the
+// test's operator, through central's API.
+absl::StatusOr<v1::RevokedCertificate> RevokeCertificate(Network& n, const std::string& file,
+                                                         const std::string& reason) {
+  absl::StatusOr<std::string> pem = ReadFile(n.pki_dir() + file);
+  if (!pem.ok()) return pem.status();
+  grpc::ClientContext context;
+  v1::RevokeCertificateRequest revoke;
+  revoke.set_certificate_pem(*pem);
+  revoke.set_reason(reason);
+  v1::RevokedCertificate revoked;
+  const grpc::Status status = n.central().RevokeCertificate(&context, revoke, &revoked);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  return revoked;
+}
+
 TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
   auto started = Network::Start({CpSpec{}});
   ASSERT_TRUE(started.ok()) << started.status();
@@ -236,14 +252,10 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
   // driver-mallory's certificate is revoked (its phone was stolen): central
   // refuses its requests from then on, and after a restart too.
   {
-    grpc::ClientContext context;
-    v1::RevokeCertificateRequest revoke;
-    revoke.set_certificate_pem(*ReadFile(n.pki_dir() + "/driver/driver-mallory.crt"));
-    revoke.set_reason("phone stolen");
-    v1::RevokedCertificate revoked;
-    const grpc::Status status = n.central().RevokeCertificate(&context, revoke, &revoked);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    EXPECT_EQ(revoked.holder(), "driver driver-mallory");
+    absl::StatusOr<v1::RevokedCertificate> revoked =
+        RevokeCertificate(n, "/driver/driver-mallory.crt", "phone stolen");
+    ASSERT_TRUE(revoked.ok()) << revoked.status();
+    EXPECT_EQ(revoked->holder(), "driver driver-mallory");
   }
   EXPECT_TRUE(WaitFor(
       [&] { return !Matching(n.Audit(), "certificate.revoke", "driver driver-mallory", "done").empty(); },
@@ -283,13 +295,9 @@ TEST(SecurityTest, OnKafkaEachRoleDoesOnlyItsPart) {
   const absl::Status before_revocation = n.Simulate(1, v1::SIMULATE_ACTION_RECOVER, "auditor");
   ASSERT_TRUE(before_revocation.ok()) << before_revocation << "\n" << n.LogOf("cp-e-1");
   {
-    grpc::ClientContext context;
-    v1::RevokeCertificateRequest revoke;
-    revoke.set_certificate_pem(*ReadFile(n.pki_dir() + "/operator/auditor.crt"));
-    revoke.set_reason("left the company");
-    v1::RevokedCertificate revoked;
-    const grpc::Status status = n.central().RevokeCertificate(&context, revoke, &revoked);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    absl::StatusOr<v1::RevokedCertificate> revoked =
+        RevokeCertificate(n, "/operator/auditor.crt", "left the company");
+    ASSERT_TRUE(revoked.ok()) << revoked.status();
   }
   absl::Status simulated;
   EXPECT_TRUE(WaitFor(
