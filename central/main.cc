@@ -62,6 +62,15 @@ ABSL_FLAG(std::string, session_key_file, "",
 ABSL_FLAG(bool, dashboard_tls, false,
           "serve the dashboard, /healthz, /readyz and /metrics over HTTPS with central's "
           "certificate (--tls_cert); its session cookie is then Secure (env DASHBOARD_TLS)");
+ABSL_FLAG(std::string, state_dir, "",
+          "central's own folder: the dashboard's operators (`operators`, one line each from "
+          "`evctl operator NAME`) and its session key (`session-key`, made when missing); "
+          "--operator_credentials and --session_key_file name other files (env "
+          "CENTRAL_STATE_DIR)");
+ABSL_FLAG(std::string, pki_dir, "",
+          "the network's certificates as tools/pki/evpki lays them out: the same as --tls_ca="
+          "DIR/ca.crt --tls_cert=DIR/central/central.crt --tls_key=DIR/central/central.key "
+          "(env PKI_DIR)");
 ABSL_FLAG(std::string, dashboard_dir, "",
           "the dashboard's files; default: beside the binary (env DASHBOARD_DIR)");
 
@@ -85,7 +94,9 @@ int main(int argc, char** argv) {
                       {"dashboard_dir", "DASHBOARD_DIR"},
                       {"dashboard_tls", "DASHBOARD_TLS"},
                       {"operator_credentials", "OPERATOR_CREDENTIALS"},
-                      {"session_key_file", "SESSION_KEY_FILE"}}));
+                      {"session_key_file", "SESSION_KEY_FILE"},
+                      {"state_dir", "CENTRAL_STATE_DIR"},
+                      {"pki_dir", "PKI_DIR"}}));
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_request_ttl) <= absl::ZeroDuration() ||
@@ -98,8 +109,8 @@ int main(int argc, char** argv) {
                   "--unasked_grace not negative";
     return 2;
   }
-  absl::StatusOr<evnet::TransportSecurity> security =
-      evnet::TransportSecurityFromFlags("Central");
+  absl::StatusOr<evnet::TransportSecurity> security = evnet::TransportSecurityFromFlags(
+      "Central", absl::GetFlag(FLAGS_pki_dir), evnet::kRoleCentral, evnet::kCentralName);
   if (!security.ok()) {
     LOG(ERROR) << "Central | " << security.status().message();
     return 2;
@@ -153,6 +164,10 @@ int main(int argc, char** argv) {
   options.dashboard_dir = absl::GetFlag(FLAGS_dashboard_dir);
   options.operator_credentials = absl::GetFlag(FLAGS_operator_credentials);
   options.session_key_file = absl::GetFlag(FLAGS_session_key_file);
+  if (const std::string dir = absl::GetFlag(FLAGS_state_dir); !dir.empty()) {
+    if (options.operator_credentials.empty()) options.operator_credentials = dir + "/operators";
+    if (options.session_key_file.empty()) options.session_key_file = dir + "/session-key";
+  }
   if (options.dashboard_dir.empty()) options.dashboard_dir = evnet::DefaultDashboardDir(argv[0]);
 
   absl::StatusOr<std::unique_ptr<evnet::Central>> central = evnet::Central::Start(options);

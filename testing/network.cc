@@ -165,12 +165,10 @@ absl::Status Network::StartCentral() {
       kCentral, absl::StrCat("--grpc_port=", central_port_),
       absl::StrCat("--http_port=", http_port_), absl::StrCat("--probe_port=", probe_port_),
       absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()), "--print_table=false",
-      "--startup_grace=2s", "--progress_interval=1s",
-      absl::StrCat("--operator_credentials=", dir_, "/operators"),
-      absl::StrCat("--session_key_file=", dir_, "/session-key")};
+      "--startup_grace=2s", "--progress_interval=1s", absl::StrCat("--state_dir=", dir_)};
   argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());
-  if (!pki_dir_.empty()) {
-    for (std::string& flag : SecurityFlags(kRoleCentral, kCentralName)) argv.push_back(flag);
+  if (!pki_dir_.empty()) {  // else --insecure is among central_flags_
+    argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
     argv.push_back("--dashboard_tls");
   }
   absl::Status launched = Launch("central", argv);

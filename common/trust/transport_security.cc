@@ -78,6 +78,26 @@ absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(const std::string& 
   return security;
 }
 
+absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(const std::string& who,
+                                                             const std::string& pki_dir,
+                                                             const std::string& role,
+                                                             const std::string& name) {
+  if (pki_dir.empty()) return TransportSecurityFromFlags(who);
+  if (absl::GetFlag(FLAGS_insecure) || !absl::GetFlag(FLAGS_tls_ca).empty() ||
+      !absl::GetFlag(FLAGS_tls_cert).empty() || !absl::GetFlag(FLAGS_tls_key).empty()) {
+    return absl::InvalidArgumentError("--pki_dir excludes --tls_* and --insecure");
+  }
+  TransportSecurity security = TransportSecurity::FromDir(pki_dir, role, name);
+  for (const std::string* file : {&security.ca_file, &security.cert_file, &security.key_file}) {
+    if (absl::StatusOr<std::string> read = ReadFile(*file); !read.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--pki_dir ", pki_dir, ": ",
+                                                     read.status().message(),
+                                                     " (tools/pki/evpki makes it)"));
+    }
+  }
+  return security;
+}
+
 namespace {
 
 // Checked readable at start (TransportSecurityFromFlags).

@@ -58,6 +58,12 @@ std::string ServerNameOf(const std::string& role, const std::string& name);
 // plaintext when --insecure is given (logged as a warning naming `who`).
 // Neither, or files that cannot be read, is an error that says what to pass.
 absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(const std::string& who);
+// The same, or with `pki_dir` (a program's --pki_dir) given, role/name's
+// files in it as tools/pki/evpki lays them out, which excludes the flags.
+absl::StatusOr<TransportSecurity> TransportSecurityFromFlags(const std::string& who,
+                                                             const std::string& pki_dir,
+                                                             const std::string& role,
+                                                             const std::string& name);
 // The environment variables of those flags, for InitProgram.
 extern const std::vector<EnvFallback> kTransportSecurityEnv;
 // `fallbacks` and kTransportSecurityEnv.

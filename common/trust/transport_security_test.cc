@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
@@ -27,6 +29,8 @@
 #include "evnet/v1/engine.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "testing/test_pki.h"
+
+ABSL_DECLARE_FLAG(bool, insecure);
 
 namespace evnet {
 namespace {
@@ -209,6 +213,31 @@ TEST_F(TransportSecurityTest, AServerAdmitsOnlyTheRolesItNamesAtTheHandshake) {
   EXPECT_TRUE(CallAs(TransportSecurity::FromDir(Dir(), "cp", "CP-002"), "central.central.evnet")
                   .ok());
   EXPECT_EQ(service_.caller()->name, "CP-002");
+}
+
+// --pki_dir names role/name's files of an evpki folder; a folder without
+// them, or given with --tls_* or --insecure, is refused with what is wrong.
+TEST_F(TransportSecurityTest, APkiDirNamesTheFilesOfTheProgramsOwnRoleAndName) {
+  absl::StatusOr<TransportSecurity> security =
+      TransportSecurityFromFlags("test", Dir(), kRoleCp, "CP-001");
+  ASSERT_TRUE(security.ok()) << security.status();
+  EXPECT_FALSE(security->insecure);
+  EXPECT_EQ(security->ca_file, Dir() + "/ca.crt");
+  EXPECT_EQ(security->cert_file, Dir() + "/cp/CP-001.crt");
+  EXPECT_EQ(security->key_file, Dir() + "/cp/CP-001.key");
+
+  absl::StatusOr<TransportSecurity> missing =
+      TransportSecurityFromFlags("test", Dir(), kRoleCp, "CP-404");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("CP-404.crt"), std::string::npos)
+      << missing.status();
+
+  absl::SetFlag(&FLAGS_insecure, true);
+  absl::StatusOr<TransportSecurity> both =
+      TransportSecurityFromFlags("test", Dir(), kRoleCp, "CP-001");
+  absl::SetFlag(&FLAGS_insecure, false);
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.status().message(), "--pki_dir excludes --tls_* and --insecure");
 }
 
 TEST(PeerIdentityTest, ACertificateWithoutAnEvnetIdentityIsNotOne) {
