@@ -1,10 +1,13 @@
 #include "tools/evload/fleet.h"
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 #include <utility>
 
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/files.h"
 #include "common/grpc/grpc_channel.h"
@@ -31,6 +34,10 @@ constexpr int kBuckets = 100;  // each CP reports once per kBuckets ticks: 1 s
 // Each CP is checked for a due reconnection once per kReconnectBuckets ticks.
 constexpr int kReconnectBuckets = 10;
 constexpr int kShards = 4;
+
+std::string CpId(const FleetOptions& options, int i) {
+  return absl::StrFormat("LOAD-%05d", options.first_cp + i);
+}
 
 }  // namespace
 
@@ -247,8 +254,40 @@ void SimulatedCp::OnCommand(const v1::CentralCommand& command, MonitorUplink& li
   link.Write(reply);
 }
 
-std::string Fleet::CpId(int i) const {
-  return absl::StrFormat("LOAD-%05d", options_.first_cp + i);
+absl::Status EnrolFleet(const FleetOptions& options, const TransportSecurity& operator_security) {
+  auto stub = v1::CentralService::NewStub(
+      MakeCentralChannel(options.central_address, operator_security));
+  std::atomic<int> next{0};
+  absl::Mutex mu;
+  absl::Status failed;
+  auto enrol = [&] {
+    for (int i = next++; i < options.cps; i = next++) {
+      const std::string id = CpId(options, i);
+      absl::StatusOr<std::string> pem =
+          ReadFile(TransportSecurity::FromDir(options.pki_dir, kRoleCp, id).cert_file);
+      grpc::Status status;
+      if (pem.ok()) {
+        v1::EnrollChargingPointRequest request;
+        request.set_cp_id(id);
+        request.set_certificate_pem(*pem);
+        grpc::ClientContext context;
+        context.set_deadline(DeadlineIn(absl::Seconds(10)));
+        v1::Enrolment enrolment;
+        status = stub->EnrollChargingPoint(&context, request, &enrolment);
+      }
+      if (!pem.ok() || !status.ok()) {
+        absl::MutexLock lock(&mu);
+        failed = pem.ok() ? absl::UnavailableError(absl::StrCat("enrolling ", id, ": ",
+                                                                status.error_message()))
+                          : pem.status();
+        next = options.cps;  // the others stop too
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) threads.emplace_back(enrol);
+  for (std::thread& thread : threads) thread.join();
+  return failed;
 }
 
 Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
@@ -258,7 +297,7 @@ Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
   for (int i = 0; i < channels; ++i) {
     TransportSecurity security = TransportSecurity::Insecure();
     if (!options_.pki_dir.empty()) {
-      security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(i));
+      security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(options_, i));
       security.reload = absl::ZeroDuration();
     }
     channels_.push_back(MakeDedicatedChannel(options_.central_address, security, i));
@@ -267,10 +306,10 @@ Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
   for (int i = 0; i < options_.cps; ++i) {
     std::string key;
     if (!options_.pki_dir.empty()) {
-      key = ReadFile(TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(i)).key_file)
+      key = ReadFile(TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(options_, i)).key_file)
                 .value_or("");
     }
-    cps_.push_back(std::make_shared<SimulatedCp>(CpId(i), stubs_[i % channels].get(), producer_,
+    cps_.push_back(std::make_shared<SimulatedCp>(CpId(options_, i), stubs_[i % channels].get(), producer_,
                                                  std::move(key)));
   }
   // The tickers connect every CP on their first tick, spread over threads.

@@ -14,10 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/kafka/kafka_producer.h"
+#include "common/trust/transport_security.h"
 #include "evnet/v1/central.grpc.pb.h"
 
 namespace evnet::evload {
@@ -42,6 +44,11 @@ struct FleetOptions {
 
 class SimulatedCp;
 
+// Enrols the CPs of `options` (its pki_dir holds their certificates) with
+// central, as an operator holding `operator_security` would one by one
+// with `evctl enrol`: 8 calls at a time over one connection.
+absl::Status EnrolFleet(const FleetOptions& options, const TransportSecurity& operator_security);
+
 class Fleet {
  public:
   Fleet(FleetOptions options, KafkaProducer& producer);
@@ -62,7 +69,6 @@ class Fleet {
   absl::Time BrokenSince(const std::string& cp_id) const;
 
  private:
-  std::string CpId(int i) const;
   // One shard of the CPs (index % kShards == shard); shard 0 also plays faults.
   void Tick(int shard);
 

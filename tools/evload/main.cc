@@ -5,6 +5,7 @@
 //   evload --cps=10000 --seconds=60                    hold 10,000 CPs
 //   evload --cps=10000 --rate=500 --drivers=2000       ... and drive requests
 //   evload --echo_rate=500 --seconds=20                the bare Kafka echo
+//   evload --cps=10000 --pki_dir=DIR --enrol           enrol 10,000 CPs' certificates
 //
 // Each figure is one line of JSON, {"figure": NAME, "value": NUMBER}, for scripts.
 #include <sys/resource.h>
@@ -27,6 +28,9 @@ ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central's gRPC addre
 ABSL_FLAG(std::string, pki_dir, "",
           "mutual TLS: the CA folder of tools/pki/evpki, where CP LOAD-00001 has "
           "cp/LOAD-00001.crt and the watch uses operator/evload.crt; empty: plaintext");
+ABSL_FLAG(bool, enrol, false,
+          "only enrol the certificates of --cps CPs from --first_cp in --pki_dir with central, "
+          "as the operator of operator/evload.crt, then exit");
 ABSL_FLAG(std::string, kafka_bootstrap, "127.0.0.1:9092", "Kafka bootstrap servers");
 ABSL_FLAG(int, cps, 0, "simulated CPs (each a monitor link and an engine)");
 ABSL_FLAG(int, first_cp, 1, "the first CP's number: LOAD-00001, ...");
@@ -124,6 +128,20 @@ int main(int argc, char** argv) {
   fleet_options.fault_share = absl::GetFlag(FLAGS_fault_share);
   fleet_options.reconnect_share = absl::GetFlag(FLAGS_reconnect_share);
 
+  if (absl::GetFlag(FLAGS_enrol)) {
+    if (fleet_options.pki_dir.empty()) {
+      std::cerr << "evload: --enrol needs --pki_dir" << std::endl;
+      return 2;
+    }
+    const absl::Time enrolling = absl::Now();
+    if (absl::Status enrolled = evload::EnrolFleet(fleet_options, operator_security);
+        !enrolled.ok()) {
+      std::cerr << "evload: " << enrolled << std::endl;
+      return 1;
+    }
+    Figure("enrol_all_ms", Ms(absl::Now() - enrolling));
+    return 0;
+  }
   const absl::Time started = absl::Now();
   evload::Fleet fleet(fleet_options, **producer);
   while (fleet.counts().connected < fleet_options.cps) {
