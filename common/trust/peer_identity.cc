@@ -1,9 +1,13 @@
 #include "common/trust/peer_identity.h"
 
 #include <memory>
+#include <optional>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/files.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
@@ -27,9 +31,51 @@ std::string OnlyEntry(X509_NAME* name, int nid) {
   return value;
 }
 
-}  // namespace
+// Identities already read, by the SHA-256 of their PEM text. OpenSSL 3.0
+// takes about a millisecond to parse a certificate (its decoders, for the
+// public key), and the same few certificates come again and again: every
+// handshake, every call and every registration of a CP presents its own.
+// Bounded: emptied when full.
+class KnownIdentities {
+ public:
+  static KnownIdentities& Get() {
+    static KnownIdentities* const known = new KnownIdentities();
+    return *known;
+  }
 
-absl::StatusOr<PeerIdentity> IdentityOfCertificate(const std::string& pem) {
+  // The SHA-256 of `pem`, which is the key; empty if it cannot be made.
+  std::string KeyOf(const std::string& pem) const {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (sha256_ == nullptr ||
+        EVP_Digest(pem.data(), pem.size(), digest, &length, sha256_, nullptr) != 1) {
+      return "";
+    }
+    return std::string(reinterpret_cast<char*>(digest), length);
+  }
+  std::optional<PeerIdentity> Find(const std::string& key) {
+    absl::MutexLock lock(&mu_);
+    auto it = known_.find(key);
+    if (it == known_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Add(const std::string& key, PeerIdentity identity) {
+    identity.certificate_pem.clear();  // the caller has it
+    absl::MutexLock lock(&mu_);
+    if (known_.size() >= kMaxKnown) known_.clear();
+    known_.emplace(key, std::move(identity));
+  }
+
+ private:
+  static constexpr size_t kMaxKnown = 100'000;
+
+  // Fetched once: a fetch per digest costs as much as the digest.
+  EVP_MD* const sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, PeerIdentity> known_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::StatusOr<PeerIdentity> ParseIdentity(const std::string& pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
   std::unique_ptr<X509, decltype(&X509_free)> cert(
@@ -52,6 +98,22 @@ absl::StatusOr<PeerIdentity> IdentityOfCertificate(const std::string& pem) {
   identity.certificate_sha256 =
       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), length));
   identity.certificate_pem = pem;
+  return identity;
+}
+
+}  // namespace
+
+absl::StatusOr<PeerIdentity> IdentityOfCertificate(const std::string& pem) {
+  KnownIdentities& known = KnownIdentities::Get();
+  const std::string key = known.KeyOf(pem);
+  if (!key.empty()) {
+    if (std::optional<PeerIdentity> identity = known.Find(key)) {
+      identity->certificate_pem = pem;
+      return *std::move(identity);
+    }
+  }
+  absl::StatusOr<PeerIdentity> identity = ParseIdentity(pem);
+  if (identity.ok() && !key.empty()) known.Add(key, *identity);
   return identity;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <tuple>
 #include <string>
 #include <utility>
 #include <vector>
@@ -242,6 +243,28 @@ TEST_F(TransportSecurityTest, APkiDirNamesTheFilesOfTheProgramsOwnRoleAndName) {
 
 TEST(PeerIdentityTest, ACertificateWithoutAnEvnetIdentityIsNotOne) {
   EXPECT_FALSE(IdentityOfCertificate("not a certificate").ok());
+  EXPECT_FALSE(IdentityOfCertificate("not a certificate").ok());  // nor the second time
+}
+
+// Identities are kept once read (parsing costs about a millisecond): each
+// certificate, read again, is still its own holder's, with its own text.
+TEST_F(TransportSecurityTest, EachCertificateReadAgainStillNamesItsOwnHolder) {
+  const std::string cp = Read(Dir() + "/cp/CP-001.crt");
+  const std::string other = Read(Dir() + "/cp/CP-002.crt");
+  const std::string op = Read(Dir() + "/operator/bob.crt");
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& [pem, role, name] :
+         {std::tuple(cp, kRoleCp, "CP-001"), std::tuple(other, kRoleCp, "CP-002"),
+          std::tuple(op, kRoleOperator, "bob")}) {
+      absl::StatusOr<PeerIdentity> identity = IdentityOfCertificate(pem);
+      ASSERT_TRUE(identity.ok()) << identity.status();
+      EXPECT_TRUE(identity->Is(role, name)) << identity->ToString() << " in round " << round;
+      EXPECT_EQ(identity->certificate_pem, pem);
+      EXPECT_EQ(identity->certificate_sha256.size(), 64u);
+    }
+  }
+  EXPECT_NE(IdentityOfCertificate(cp)->certificate_sha256,
+            IdentityOfCertificate(other)->certificate_sha256);
 }
 
 }  // namespace

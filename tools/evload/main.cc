@@ -145,9 +145,9 @@ int main(int argc, char** argv) {
   const absl::Time started = absl::Now();
   evload::Fleet fleet(fleet_options, **producer);
   while (fleet.counts().connected < fleet_options.cps) {
-    if (absl::Now() - started > absl::Seconds(120)) {
+    if (absl::Now() - started > absl::Seconds(300)) {
       std::cerr << "evload: only " << fleet.counts().connected << " of " << fleet_options.cps
-                << " CPs registered within 120 s; is central at "
+                << " CPs registered within 300 s; is central at "
                 << fleet_options.central_address << "?" << std::endl;
       return 1;
     }
