@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "central/charger_operations.h"
 #include "central/monitor_link.h"
 #include "common/grpc/grpc_status.h"
 #include "glog/logging.h"
@@ -246,6 +247,59 @@ grpc::ServerUnaryReactor* CentralServiceImpl::SetStoppedReactor(
                reactor->Finish(ToGrpcStatus(status));
              });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* CentralServiceImpl::OperateCharger(
+    grpc::CallbackServerContext* context, const v1::OperateChargerRequest* request,
+    v1::OperateChargerResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Actor> by =
+      access_.RequireOperator(*context, OperationAuditAction(*request), request->cp_id());
+  if (!by.ok()) {
+    reactor->Finish(ToGrpcStatus(by.status()));
+    return reactor;
+  }
+  // `response` lives until Finish.
+  Operate(*request, *by, [reactor, response](absl::StatusOr<std::string> answer) {
+    if (!answer.ok()) return reactor->Finish(ToGrpcStatus(answer.status()));
+    response->set_answer_json(*std::move(answer));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+void CentralServiceImpl::Operate(const v1::OperateChargerRequest& request, const Actor& by,
+                                 std::function<void(absl::StatusOr<std::string>)> done) {
+  // The payload is not audited: a configuration value may be a secret.
+  const std::string action = OperationAuditAction(request);
+  const std::string& cp_id = request.cp_id();
+  absl::StatusOr<v1::CentralCommand> command = OperationCommand(request);
+  absl::Status refused = command.status();
+  if (refused.ok()) {
+    absl::StatusOr<v1::ChargingPoint> cp = registry_.Get(cp_id);
+    if (!cp.ok()) {
+      refused = cp.status();
+    } else if (!cp->info().charger_operations()) {
+      refused = absl::FailedPreconditionError(
+          absl::StrCat(cp_id, " is not an OCPP charger: it takes no charger operations"));
+    }
+  }
+  if (!refused.ok()) {
+    audit_.Record(by, action, cp_id.substr(0, 64), "refused", std::string(refused.message()));
+    return done(refused);
+  }
+  LOG(INFO) << "Central | " << by.name << ": " << request.action() << " at " << cp_id;
+  hub_.SendForAnswer(cp_id, *command, OperationDeadline(*command),
+                     [this, done = std::move(done), by, action, cp_id](
+                         absl::StatusOr<v1::CommandResult> answered) {
+                       if (!answered.ok()) {
+                         audit_.Record(by, action, cp_id, "failed",
+                                       std::string(answered.status().message()));
+                         return done(answered.status());
+                       }
+                       audit_.Record(by, action, cp_id, "done");
+                       done(answered->answer_json());
+                     });
 }
 
 grpc::Status CentralServiceImpl::ListSessions(grpc::ServerContext* context,

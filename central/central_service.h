@@ -23,13 +23,15 @@
 
 namespace evnet {
 
-// Callbacks where a call waits on others: the streams, and stop / resume
-// (finished from Kafka's delivery report).
+// Callbacks where a call waits on others: the streams, stop / resume
+// (finished from Kafka's delivery report) and a charger's operations
+// (finished from its answer).
 using CentralServiceBase = v1::CentralService::WithCallbackMethod_MonitorLink<
     v1::CentralService::WithCallbackMethod_WatchChargingPoints<
         v1::CentralService::WithCallbackMethod_StopChargingPoint<
             v1::CentralService::WithCallbackMethod_ResumeChargingPoint<
-                v1::CentralService::Service>>>>;
+                v1::CentralService::WithCallbackMethod_OperateCharger<
+                    v1::CentralService::Service>>>>>;
 
 // Calls at once on one connection to central: an OCPP gateway without
 // certificates links all its chargers over one connection (a MonitorLink
@@ -76,6 +78,15 @@ class CentralServiceImpl final : public CentralServiceBase {
   grpc::Status RevokeCertificate(grpc::ServerContext* context,
                                  const v1::RevokeCertificateRequest* request,
                                  v1::RevokedCertificate* response) override;
+  grpc::ServerUnaryReactor* OperateCharger(grpc::CallbackServerContext* context,
+                                           const v1::OperateChargerRequest* request,
+                                           v1::OperateChargerResponse* response) override;
+
+  // One of an OCPP charger's operations, by an operator already admitted:
+  // `done` gets the charger's answer (its JSON), or why there is none;
+  // each outcome audited.
+  void Operate(const v1::OperateChargerRequest& request, const Actor& by,
+               std::function<void(absl::StatusOr<std::string>)> done);
 
   // Stop / Resume, for the gRPC API and the dashboard alike: one CP by id,
   // or all; each CP's change is kept once Kafka has it (undone if Kafka

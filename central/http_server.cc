@@ -8,7 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
+#include "central/charger_operations.h"
 #include "common/json_codec.h"
+#include "common/proto_time.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 #include "httplib.h"
@@ -61,6 +64,8 @@ void Refuse(httplib::Response& res, const absl::Status& status) {
 }
 
 constexpr char kSessionCookie[] = "evnet_session";
+// How long a person at the dashboard waits for a charger's answer.
+constexpr absl::Duration kDashboardOperationTimeout = absl::Seconds(15);
 
 // Whoever reaches the dashboard's port can be refused as often as they like
 // (a login under a new name each time, a stop of any CP): all such refusals
@@ -339,6 +344,44 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
   };
   s.Post("/api/stop", operator_action(true));
   s.Post("/api/resume", operator_action(false));
+  // An OCPP charger's operation (cp, action, payload as OCPP's JSON): the
+  // charger's answer, as central's OperateCharger gives it.
+  s.Post("/api/operate", [self](const httplib::Request& req, httplib::Response& res) {
+    const Actor by{"operator (dashboard)", self->Source(req)};
+    v1::OperateChargerRequest request;
+    request.set_cp_id(req.get_param_value("cp").substr(0, 64));
+    request.set_action(req.get_param_value("action").substr(0, 40));
+    request.set_payload_json(req.get_param_value("payload"));
+    *request.mutable_timeout() = ToProto(kDashboardOperationTimeout);
+    absl::StatusOr<std::string> session = self->Session(req);
+    absl::Status status = session.ok() ? self->CheckSameSite(req, *session) : session.status();
+    if (!status.ok()) {
+      self->service_->audit().RecordBoundedRefusal(
+          session.ok() ? kOperatorsBudget : kDashboardBudget, by, OperationAuditAction(request),
+          request.cp_id(), std::string(status.message()));
+      return Refuse(res, status);
+    }
+    // This HTTP thread waits for the charger, as long as the operation may
+    // take and no longer; the answer may come later and find nobody.
+    struct Outcome {
+      absl::Notification done;
+      absl::StatusOr<std::string> answer;
+    };
+    auto outcome = std::make_shared<Outcome>();
+    self->service_->Operate(request, by, [outcome](absl::StatusOr<std::string> answer) {
+      outcome->answer = std::move(answer);
+      outcome->done.Notify();
+    });
+    if (!outcome->done.WaitForNotificationWithTimeout(kDashboardOperationTimeout +
+                                                      absl::Seconds(6))) {
+      return Refuse(res, absl::DeadlineExceededError("no answer from the charger's gateway"));
+    }
+    if (!outcome->answer.ok()) return Refuse(res, outcome->answer.status());
+    // As text: the page shows it as the charger gave it, and nothing in it
+    // can change this response's shape.
+    res.set_content(absl::StrCat(R"({"answer":)", JsonString(*outcome->answer), "}"),
+                    "application/json");
+  });
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options,

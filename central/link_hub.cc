@@ -52,7 +52,7 @@ void LinkHub::Close(const std::string& cp_id, const absl::Status& reason) {
 }
 
 bool LinkHub::Detach(const std::string& cp_id, uint64_t link_id) {
-  std::vector<Done> failed;
+  std::vector<Answered> failed;
   bool was_current = false;
   {
     absl::MutexLock lock(&mu_);
@@ -64,15 +64,15 @@ bool LinkHub::Detach(const std::string& cp_id, uint64_t link_id) {
     // Commands sent on this link will not hear back.
     for (auto p = pending_.begin(); p != pending_.end();) {
       if (p->second.cp_id == cp_id && p->second.link_id == link_id) {
-        failed.push_back(std::move(p->second.done));
+        failed.push_back(std::move(p->second.answered));
         p = pending_.erase(p);
       } else {
         ++p;
       }
     }
   }
-  for (Done& done : failed) {
-    done(absl::UnavailableError(absl::StrCat("the monitor of ", cp_id, " disconnected")));
+  for (Answered& answered : failed) {
+    answered(absl::UnavailableError(absl::StrCat("the monitor of ", cp_id, " disconnected")));
   }
   return was_current;
 }
@@ -84,7 +84,7 @@ void LinkHub::Touch(const std::string& cp_id, uint64_t link_id) {
 }
 
 void LinkHub::Complete(const std::string& cp_id, const v1::CommandResult& result) {
-  Done done;
+  Answered answered;
   absl::string_view kind;
   absl::Duration took;
   {
@@ -92,15 +92,14 @@ void LinkHub::Complete(const std::string& cp_id, const v1::CommandResult& result
     auto it = pending_.find(result.command_id());
     // Only the CP the command went to may answer it.
     if (it == pending_.end() || it->second.cp_id != cp_id) return;
-    done = std::move(it->second.done);
+    answered = std::move(it->second.answered);
     kind = it->second.kind;
     took = clock_.Now() - it->second.sent;
     pending_.erase(it);
   }
   if (on_answer_) on_answer_(kind, took);
-  done(result.code() == 0 ? absl::OkStatus()
-                          : absl::Status(static_cast<absl::StatusCode>(result.code()),
-                                         result.message()));
+  if (result.code() == 0) return answered(result);
+  answered(absl::Status(static_cast<absl::StatusCode>(result.code()), result.message()));
 }
 
 bool LinkHub::Write(const std::string& cp_id, uint64_t link_id,
@@ -135,6 +134,19 @@ std::shared_ptr<absl::Mutex> LinkHub::OrderOf(const std::string& cp_id) {
 void LinkHub::SendCommand(const std::string& cp_id, v1::CentralCommand command,
                           absl::Duration timeout, std::function<absl::Status()> precondition,
                           Done done) {
+  Send(cp_id, std::move(command), timeout, std::move(precondition),
+       [done = std::move(done)](absl::StatusOr<v1::CommandResult> result) {
+         done(result.status());
+       });
+}
+
+void LinkHub::SendForAnswer(const std::string& cp_id, v1::CentralCommand command,
+                            absl::Duration timeout, Answered answered) {
+  Send(cp_id, std::move(command), timeout, [] { return absl::OkStatus(); }, std::move(answered));
+}
+
+void LinkHub::Send(const std::string& cp_id, v1::CentralCommand command, absl::Duration timeout,
+                   std::function<absl::Status()> precondition, Answered done) {
   absl::Status status;
   {
     std::shared_ptr<absl::Mutex> order = OrderOf(cp_id);
@@ -158,7 +170,7 @@ void LinkHub::SendCommand(const std::string& cp_id, v1::CentralCommand command,
         absl::MutexLock lock(&mu_);
         auto it = pending_.find(command.command_id());
         if (it != pending_.end()) {
-          done = std::move(it->second.done);
+          done = std::move(it->second.answered);
           pending_.erase(it);
           status = absl::UnavailableError(absl::StrCat("the link to ", cp_id, " broke"));
         }
@@ -169,7 +181,7 @@ void LinkHub::SendCommand(const std::string& cp_id, v1::CentralCommand command,
 }
 
 void LinkHub::ExpireCommands() {
-  std::vector<std::pair<Done, absl::Status>> expired;
+  std::vector<std::pair<Answered, absl::Status>> expired;
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
@@ -178,7 +190,7 @@ void LinkHub::ExpireCommands() {
         ++p;
         continue;
       }
-      expired.emplace_back(std::move(p->second.done),
+      expired.emplace_back(std::move(p->second.answered),
                            absl::DeadlineExceededError(absl::StrCat(
                                p->second.cp_id, " did not answer within ",
                                absl::FormatDuration(p->second.timeout))));

@@ -70,6 +70,12 @@ class LinkHub final : public CommandSender {
 
   void SendCommand(const std::string& cp_id, v1::CentralCommand command, absl::Duration timeout,
                    std::function<absl::Status()> precondition, Done done) override;
+  // The same, for a command whose answer says more than OK (a charger
+  // operation's answer_json): `answered` gets the monitor's CommandResult
+  // when it answered OK, else why not.
+  using Answered = std::function<void(absl::StatusOr<v1::CommandResult>)>;
+  void SendForAnswer(const std::string& cp_id, v1::CentralCommand command, absl::Duration timeout,
+                     Answered answered);
   // Fails the commands whose timeout passed; call every few hundred ms.
   void ExpireCommands();
 
@@ -99,12 +105,14 @@ class LinkHub final : public CommandSender {
     uint64_t link_id = 0;
     absl::Time deadline;
     absl::Duration timeout;
-    Done done;
+    Answered answered;
     absl::Time sent;
     absl::string_view kind;  // the command's oneof field name (descriptor-owned)
   };
 
   std::shared_ptr<absl::Mutex> OrderOf(const std::string& cp_id);
+  void Send(const std::string& cp_id, v1::CentralCommand command, absl::Duration timeout,
+            std::function<absl::Status()> precondition, Answered done);
 
   Clock& clock_;
   const absl::Duration monitor_timeout_;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/grpc/grpc_status.h"
+#include "common/proto_time.h"
 #include "common/validation.h"
 #include "glog/logging.h"
 
@@ -188,6 +189,19 @@ void MonitorLinkReactor::Handle() {
     case v1::MonitorMessage::kCommandResult:
       hub_.Complete(cp_id_, in_.command_result());
       break;
+    case v1::MonitorMessage::kSecurityEvent: {
+      // The charger's word, audited as it said it; as often as it likes, so
+      // within a budget of its own.
+      const v1::SecurityEvent& event = in_.security_event();
+      audit_.RecordBounded(
+          absl::StrCat("security events of ", cp_id_), access_.ActorOf(*context_),
+          "charger.security_event", cp_id_, "done",
+          absl::StrCat(event.type().substr(0, 50), " at ",
+                       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(event.at()),
+                                        absl::UTCTimeZone()),
+                       event.tech_info().empty() ? "" : ": ", event.tech_info().substr(0, 255)));
+      break;
+    }
     case v1::MonitorMessage::kRegister:
       if (!ValidateCpInfo(in_.register_()).ok() || in_.register_().cp_id() != cp_id_) {
         LOG(WARNING) << "Central | The monitor of " << cp_id_ << " tried to register as "

@@ -58,6 +58,9 @@ std::optional<v1::CpRegistryRecord> Registry::DoRegister(const v1::ChargingPoint
   // What its engine says (an info with its power is the engine's), so that
   // an engine replaced by an earlier version stops being sent keys.
   if (info.power_kw() > 0 || info.telemetry_mac()) merged.set_telemetry_mac(info.telemetry_mac());
+  // What the CP is, as its latest link says: a charger behind an OCPP
+  // gateway takes the operator's operations; a monitor, none.
+  merged.set_charger_operations(info.charger_operations());
   entry.info = merged;
   entry.seen.link_up = true;
   if (link_id != 0) entry.link_id = link_id;

@@ -96,6 +96,23 @@ TEST(RegistryTest, WhetherACpMacsItsTelemetryIsWhatItsEngineLastSaid) {
   EXPECT_FALSE(registry.Get("CP-001")->info().telemetry_mac());
 }
 
+// Whether a CP takes charger operations is what its latest link said: an
+// OCPP charger's gateway says so; a monitor put in its place does not.
+TEST(RegistryTest, WhetherACpTakesChargerOperationsIsWhatItsLinkLastSaid) {
+  FakeClock clock;
+  Registry registry(clock, absl::Seconds(3));
+  registry.FinishRestore();
+  v1::ChargingPointInfo charger;
+  charger.set_cp_id("OCPP-1");
+  charger.set_charger_operations(true);
+  registry.Register(charger);
+  EXPECT_TRUE(registry.Get("OCPP-1")->info().charger_operations());
+  v1::ChargingPointInfo monitor;
+  monitor.set_cp_id("OCPP-1");
+  registry.Register(monitor);
+  EXPECT_FALSE(registry.Get("OCPP-1")->info().charger_operations());
+}
+
 TEST(RegistryTest, NewCpsAndChangedInfoArePersistedOnceRestored) {
   FakeClock clock;
   Registry registry(clock, absl::Seconds(3));

@@ -6,9 +6,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/files.h"
 #include "common/json_codec.h"
 #include "common/money.h"
@@ -50,6 +52,26 @@ v1::SessionEndReason EndReason(const o::StopTransactionRequest& stop,
   if (reason == "DeAuthorized") return v1::SESSION_END_REASON_STOPPED_BY_CENTRAL;
   return v1::SESSION_END_REASON_UNPLUGGED;  // Local, EVDisconnected, UnlockCommand, Other...
 }
+
+// One measurand of one MeterValue: for the whole charger (no phase), or
+// per line phase (L1, L2, L3, or L1-N, ...); a neutral's or a line-to-line
+// reading adds nothing to the whole.
+class PhasedReading {
+ public:
+  void Add(const o::SampledValue& sample, double value) {
+    if (!sample.has_phase()) {
+      whole_ = value;
+    } else if (absl::StartsWith(sample.phase(), "L") && sample.phase().size() <= 4 &&
+               (sample.phase().size() == 2 || absl::EndsWith(sample.phase(), "-N"))) {
+      phases_ = phases_.value_or(0) + value;
+    }
+  }
+  std::optional<double> Value() const { return whole_.has_value() ? whole_ : phases_; }
+
+ private:
+  std::optional<double> whole_;
+  std::optional<double> phases_;
+};
 
 absl::Time TimeOr(absl::string_view text, absl::Time fallback) {
   return ParseDateTime(text).value_or(fallback);
@@ -107,6 +129,7 @@ v1::MonitorMessage Charger::Hello() const {
   v1::MonitorMessage hello;
   *hello.mutable_register_() = options_.info;
   hello.mutable_register_()->set_telemetry_mac(true);
+  hello.mutable_register_()->set_charger_operations(true);
   return hello;
 }
 
@@ -241,6 +264,18 @@ void Charger::OnFrame(absl::string_view text) {
         expected ? "Accepted" : "Invalid");
   } else if (frame.action == "DataTransfer") {
     static_cast<o::DataTransferResponse&>(*response).set_status("UnknownVendorId");
+  } else if (frame.action == "SecurityEventNotification") {
+    // To central's audit log; answered at once, so that it never holds the
+    // charger's queue of transaction messages behind it.
+    const auto& notified = As<o::SecurityEventNotificationRequest>(*request);
+    LOG(WARNING) << "OCPP:" << id() << " | Security event " << notified.type() << ": "
+                 << notified.tech_info();
+    v1::MonitorMessage message;
+    v1::SecurityEvent* event = message.mutable_security_event();
+    event->set_type(notified.type());
+    *event->mutable_at() = ToProto(TimeOr(notified.timestamp(), now));
+    event->set_tech_info(notified.tech_info());
+    links_.SendToCentral(message);
   }
   // DiagnosticsStatusNotification, FirmwareStatusNotification: an empty answer.
   links_.SendToCharger(EncodeCallResult(frame.id, *response));
@@ -321,7 +356,14 @@ void Charger::OnMeterValues(const Message& request, absl::Time now) {
   absl::Time measured = now;
   for (const o::MeterValue& meter : values.meter_value()) {
     measured = TimeOr(meter.timestamp(), now);
+    // Whatever its context (Sample.Periodic, Transaction.Begin / End,
+    // Trigger, ...), a register is read as it is. A charger may give a
+    // measurand for the whole charger, per phase, or both: the whole is
+    // taken when given, else the sum of the phases.
+    PhasedReading energy_wh, power_w;
     for (const o::SampledValue& sample : meter.sampled_value()) {
+      if (sample.format() == "SignedData") continue;  // a signed meter's blob, not a number
+      if (sample.location() == "EV") continue;        // the car's own (its SoC, ...)
       double value = 0;
       if (!absl::SimpleAtod(sample.value(), &value) || !std::isfinite(value)) {
         LOG(WARNING) << "OCPP:" << id() << " | A meter value that is not a number: "
@@ -332,12 +374,15 @@ void Charger::OnMeterValues(const Message& request, absl::Time now) {
           sample.has_measurand() ? sample.measurand() : "Energy.Active.Import.Register";
       const std::string unit = sample.unit();
       if (measurand == "Energy.Active.Import.Register") {
-        const double wh = unit == "kWh" ? value * 1000 : value;
-        supply.set_energy_kwh(std::max(0.0, (wh - t->meter_start_wh()) / 1000));
+        energy_wh.Add(sample, unit == "kWh" ? value * 1000 : value);
       } else if (measurand == "Power.Active.Import") {
-        supply.set_power_kw(std::max(0.0, unit == "kW" ? value : value / 1000));
+        power_w.Add(sample, unit == "kW" ? value * 1000 : value);
       }
     }
+    if (std::optional<double> wh = energy_wh.Value()) {
+      supply.set_energy_kwh(std::max(0.0, (*wh - t->meter_start_wh()) / 1000));
+    }
+    if (std::optional<double> w = power_w.Value()) supply.set_power_kw(std::max(0.0, *w / 1000));
   }
   supply.set_amount_eur(
       EurOfCents(AmountCents(supply.energy_kwh(), options_.info.price_eur_per_kwh())));
@@ -365,9 +410,23 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
   };
   v1::OcppTransaction* t = Transaction(stop.transaction_id());
   if (t == nullptr) {
-    LOG(WARNING) << "OCPP:" << id() << " | StopTransaction of unknown transaction "
-                 << stop.transaction_id() << ": nothing billed";
-    return respond("");
+    // Some firmware stops a transaction it started offline with id -1, or
+    // with an id of its own: the running one of the same idTag is the one
+    // (the charger's one connector runs one at a time).
+    v1::OcppTransaction* running = Running();
+    if (running != nullptr && running->has_session() && stop.has_id_tag() &&
+        stop.id_tag() == running->session().driver_id()) {
+      LOG(WARNING) << "OCPP:" << id() << " | StopTransaction of unknown transaction "
+                   << stop.transaction_id() << " by " << stop.id_tag()
+                   << ": taken as the stop of its running transaction "
+                   << running->transaction_id();
+      t = running;
+    } else {
+      LOG(WARNING) << "OCPP:" << id() << " | StopTransaction of unknown transaction "
+                   << stop.transaction_id() << (stop.has_id_tag() ? "" : " without an idTag")
+                   << ": nothing running matches it; nothing billed";
+      return respond("");
+    }
   }
   if (t->ended() || !t->has_session()) return respond("Accepted");  // a repeat
 
@@ -443,6 +502,8 @@ void Charger::OnCommand(const v1::CentralCommand& command) {
       return StopSupply(command, now);
     case v1::CentralCommand::kAvailability:
       return SetAvailability(command.availability().operative(), command.command_id(), now);
+    case v1::CentralCommand::kChargerOperation:
+      return Operate(command, now);
     default:
       Answer(command.command_id(), absl::InvalidArgumentError("unknown command"));
   }
@@ -506,7 +567,7 @@ void Charger::RemoteStart(const v1::CentralCommand& command, absl::Time now) {
   remote.set_id_tag(start.driver_id());
   Call(remote, now,
        [this, command_id = command.command_id(), session = start.session_id()](
-           absl::Status status, const Message* response) {
+           absl::Status status, const Message* response, absl::string_view) {
          if (status.ok() && As<o::RemoteStartTransactionResponse>(*response).status() != "Accepted") {
            status = absl::FailedPreconditionError("the charger rejected RemoteStartTransaction");
          }
@@ -538,7 +599,8 @@ void Charger::StopSupply(const v1::CentralCommand& command, absl::Time now) {
   o::RemoteStopTransactionRequest remote;
   remote.set_transaction_id(running->transaction_id());
   Call(remote, now,
-       [this, command_id = command.command_id()](absl::Status status, const Message* response) {
+       [this, command_id = command.command_id()](absl::Status status, const Message* response,
+                                                 absl::string_view) {
          if (status.ok() && As<o::RemoteStopTransactionResponse>(*response).status() != "Accepted") {
            status = absl::FailedPreconditionError("the charger rejected RemoteStopTransaction");
          }
@@ -553,7 +615,8 @@ void Charger::SetAvailability(bool operative, const std::string& command_id, abs
   o::ChangeAvailabilityRequest change;
   change.set_connector_id(0);  // the whole charger
   change.set_type(operative ? "Operative" : "Inoperative");
-  Call(change, now, [this, command_id](absl::Status status, const Message* response) {
+  Call(change, now, [this, command_id](absl::Status status, const Message* response,
+                                       absl::string_view) {
     if (status.ok() && As<o::ChangeAvailabilityResponse>(*response).status() == "Rejected") {
       status = absl::FailedPreconditionError("the charger rejected ChangeAvailability");
     }
@@ -562,12 +625,55 @@ void Charger::SetAvailability(bool operative, const std::string& command_id, abs
   SendHealth(now);
 }
 
+void Charger::Operate(const v1::CentralCommand& command, absl::Time now) {
+  const v1::ChargerOperation& operation = command.charger_operation();
+  const std::string& action = operation.action();
+  std::unique_ptr<Message> request =
+      SentByCentralSystem(action) && std::find(std::begin(kOperations), std::end(kOperations),
+                                               action) != std::end(kOperations)
+          ? NewRequest(action)
+          : nullptr;
+  if (request == nullptr) {
+    return Answer(command.command_id(),
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "\"", action.substr(0, 40), "\" is not an operation the gateway relays (",
+                      absl::StrJoin(kOperations, ", "), ")")));
+  }
+  const std::string& payload = operation.payload_json();
+  if (std::optional<CallError> error = DecodePayload(payload.empty() ? "{}" : payload,
+                                                     request.get())) {
+    return Answer(command.command_id(),
+                  absl::InvalidArgumentError(absl::StrCat(action, " of OCPP 1.6 takes no such request: ",
+                                                          error->description)));
+  }
+  absl::Duration timeout = options_.call_timeout;
+  if (operation.has_timeout()) {
+    timeout = std::clamp(FromProto(operation.timeout()), absl::Seconds(1), kMaxOperationTimeout);
+  }
+  LOG(INFO) << "OCPP:" << id() << " | " << action << " for the operator";
+  Call(*request, now, timeout,
+       [this, command_id = command.command_id()](absl::Status status, const Message*,
+                                                 absl::string_view answer_json) {
+         if (!status.ok()) return Answer(command_id, status);
+         v1::MonitorMessage message;
+         v1::CommandResult* result = message.mutable_command_result();
+         result->set_command_id(command_id);
+         result->set_answer_json(std::string(answer_json));
+         links_.SendToCentral(message);
+       });
+}
+
 // --- calls to the charger ----------------------------------------------------
 
-void Charger::Call(const Message& request, absl::Time /*now*/, Reply reply) {
+void Charger::Call(const Message& request, absl::Time now, Reply reply) {
+  Call(request, now, options_.call_timeout, std::move(reply));
+}
+
+void Charger::Call(const Message& request, absl::Time /*now*/, absl::Duration timeout,
+                   Reply reply) {
   const std::string call_id = absl::StrCat("evnet-", next_call_++);
   waiting_.push_back({call_id, EncodeCall(call_id, request), NewResponse(ActionOf(request)),
-                      options_.clock->Steady() + options_.call_timeout, std::move(reply)});
+                      options_.clock->Steady() + timeout, timeout, std::move(reply)});
   SendNextCall();
 }
 
@@ -590,14 +696,14 @@ void Charger::OnCallResult(const Frame& frame) {
     call.reply(absl::FailedPreconditionError(absl::StrCat(
                    "the charger answered ", frame.error_code.substr(0, 50), ": ",
                    frame.error_description.substr(0, 200))),
-               nullptr);
+               nullptr, "");
   } else if (std::optional<CallError> error =
                  DecodePayload(frame.payload_json, call.response.get())) {
     call.reply(absl::InvalidArgumentError(absl::StrCat("the charger's answer is not valid: ",
                                                        error->description)),
-               nullptr);
+               nullptr, "");
   } else {
-    call.reply(absl::OkStatus(), call.response.get());
+    call.reply(absl::OkStatus(), call.response.get(), frame.payload_json);
   }
   SendNextCall();
 }
@@ -608,7 +714,7 @@ void Charger::Disconnected() {
   if (outstanding_.has_value()) calls.push_front(std::move(*outstanding_));
   outstanding_.reset();
   for (PendingCall& call : calls) {
-    call.reply(absl::UnavailableError("the charger disconnected"), nullptr);
+    call.reply(absl::UnavailableError("the charger disconnected"), nullptr, "");
   }
 }
 
@@ -616,20 +722,24 @@ void Charger::Tick() {
   const absl::Time now = options_.clock->Now();
   const absl::Time steady = options_.clock->Steady();
   // Calls asked longer than call_timeout ago, sent or still waiting.
+  // (Each call has its own timeout, so any of those waiting may be due.)
   std::vector<PendingCall> expired;
   if (outstanding_.has_value() && outstanding_->deadline <= steady) {
     expired.push_back(std::move(*outstanding_));
     outstanding_.reset();
   }
-  while (!waiting_.empty() && waiting_.front().deadline <= steady) {
-    expired.push_back(std::move(waiting_.front()));
-    waiting_.pop_front();
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->deadline > steady) {
+      ++it;
+      continue;
+    }
+    expired.push_back(std::move(*it));
+    it = waiting_.erase(it);
   }
   for (PendingCall& call : expired) {
-    call.reply(absl::DeadlineExceededError(
-                   absl::StrCat("the charger did not answer within ",
-                                absl::FormatDuration(options_.call_timeout))),
-               nullptr);
+    call.reply(absl::DeadlineExceededError(absl::StrCat("the charger did not answer within ",
+                                                        absl::FormatDuration(call.timeout))),
+               nullptr, "");
   }
   SendNextCall();
   if (journal_.has_pending_start() && steady > pending_deadline_) {

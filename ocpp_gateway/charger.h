@@ -55,8 +55,10 @@ class ChargerLinks {
 struct ChargerOptions {
   v1::ChargingPointInfo info;  // cp_id is the chargeBoxId
   int heartbeat_interval_s = 60;
-  // How long the charger has to answer a CALL: under central's command
-  // timeout, so that central hears the charger's answer or ours.
+  // How long the charger has to answer a CALL of central's supply commands
+  // and the operator's availability: under central's command timeout, so
+  // that central hears the charger's answer or ours. An operator's
+  // operation (Reset, ...) says its own, at most kMaxOperationTimeout.
   absl::Duration call_timeout = absl::Seconds(4);
   std::string journal_path;  // empty: nothing survives the gateway
   std::string key_pem;       // signs results; empty: unsigned
@@ -64,6 +66,13 @@ struct ChargerOptions {
   // every timeout, so that a stepped clock neither fires nor holds one.
   const Clock* clock = &SystemClock::Get();
 };
+
+// The operator's operations the gateway relays to a charger as they are
+// (central's OperateCharger), and the longest an operator may wait for one.
+inline constexpr absl::string_view kOperations[] = {
+    "Reset",          "UnlockConnector", "GetConfiguration", "ChangeConfiguration",
+    "TriggerMessage", "ClearCache",      "DataTransfer"};
+inline constexpr absl::Duration kMaxOperationTimeout = absl::Minutes(5);
 
 class Charger {
  public:
@@ -97,12 +106,16 @@ class Charger {
   int64_t revision() const { return journal_.revision(); }
 
  private:
-  using Reply = std::function<void(absl::Status, const google::protobuf::Message*)>;
+  // A CALL's outcome: its response, read and checked, and the payload as
+  // the charger sent it; or why there is none.
+  using Reply = std::function<void(absl::Status, const google::protobuf::Message*,
+                                   absl::string_view answer_json)>;
   struct PendingCall {
     std::string call_id;
     std::string frame;  // the CALL as sent
     std::unique_ptr<google::protobuf::Message> response;
-    absl::Time deadline;  // steady: call_timeout from when it was asked
+    absl::Time deadline;     // steady: `timeout` from when it was asked
+    absl::Duration timeout;  // call_timeout, or the operation's own
     Reply reply;
   };
 
@@ -121,6 +134,9 @@ class Charger {
   void RemoteStart(const v1::CentralCommand& command, absl::Time now);
   void StopSupply(const v1::CentralCommand& command, absl::Time now);
   void SetAvailability(bool operative, const std::string& command_id, absl::Time now);
+  // An operator's operation (Reset, ...): one CALL, answered to central
+  // with the charger's answer as it gave it.
+  void Operate(const v1::CentralCommand& command, absl::Time now);
   void Answer(const std::string& command_id, absl::Status status);
 
   // A CALL to the charger; `reply` gets its response or why there is none.
@@ -128,6 +144,8 @@ class Charger {
   // the others wait, in order, and each is answered as timed out once
   // call_timeout has passed since it was asked, sent or not.
   void Call(const google::protobuf::Message& request, absl::Time now, Reply reply);
+  void Call(const google::protobuf::Message& request, absl::Time now, absl::Duration timeout,
+            Reply reply);
   // Sends the next call waiting, when none is outstanding.
   void SendNextCall();
   void OnCallResult(const Frame& frame);

@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/json_codec.h"
+#include "common/proto_time.h"
 #include "common/trust/signing.h"
 #include "common/kafka/topics.h"
 #include "gmock/gmock.h"
@@ -188,6 +189,89 @@ TEST_F(ChargerTest, ASessionIsBilledFromTheChargersMeterOnce) {
   EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
 }
 
+// A three-phase charger's registers: the whole when given, else the sum of
+// the phases (neutral and line-to-line readings add nothing); the car's
+// own values and a signed meter's blob are no reading; every context is.
+TEST_F(ChargerTest, MeterValuesPerPhaseAreSummedUnlessTheWholeIsGiven) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);  // meterStart 5000 Wh
+  auto last = [&] {
+    auto telemetry = FromJson<v1::SupplyTelemetry>(links_.Published(kSupplyTelemetryTopic).back().value);
+    EXPECT_TRUE(telemetry.ok());
+    return telemetry->supply();
+  };
+  Say(R"([2,"m1","MeterValues",{"connectorId":1,"transactionId":1,"meterValue":[{"timestamp":"2027-01-15T08:10:00Z","sampledValue":[
+      {"value":"2.5","measurand":"Energy.Active.Import.Register","unit":"kWh","phase":"L1","context":"Sample.Periodic"},
+      {"value":"2.5","measurand":"Energy.Active.Import.Register","unit":"kWh","phase":"L2","context":"Sample.Periodic"},
+      {"value":"2.5","measurand":"Energy.Active.Import.Register","unit":"kWh","phase":"L3","context":"Sample.Periodic"},
+      {"value":"230","measurand":"Energy.Active.Import.Register","unit":"Wh","phase":"N"},
+      {"value":"3700","measurand":"Power.Active.Import","unit":"W","phase":"L1-N"},
+      {"value":"3700","measurand":"Power.Active.Import","unit":"W","phase":"L2-N"},
+      {"value":"3600","measurand":"Power.Active.Import","unit":"W","phase":"L3-N"},
+      {"value":"400","measurand":"Power.Active.Import","unit":"W","phase":"L1-L2"},
+      {"value":"80","measurand":"SoC","unit":"Percent","location":"EV"},
+      {"value":"9000","measurand":"Energy.Active.Import.Register","location":"EV"},
+      {"value":"AAECAw==","format":"SignedData","measurand":"Energy.Active.Import.Register"}]}]}])");
+  EXPECT_DOUBLE_EQ(last().energy_kwh(), 2.5);  // 7500 - 5000 Wh
+  EXPECT_DOUBLE_EQ(last().power_kw(), 11);
+  Say(R"([2,"m2","MeterValues",{"connectorId":1,"transactionId":1,"meterValue":[{"timestamp":"2027-01-15T08:20:00Z","sampledValue":[
+      {"value":"3000","measurand":"Energy.Active.Import.Register","unit":"Wh","phase":"L1","context":"Transaction.End"},
+      {"value":"9000","measurand":"Energy.Active.Import.Register","unit":"Wh","context":"Transaction.End"}]}]}])");
+  EXPECT_DOUBLE_EQ(last().energy_kwh(), 4.0) << "the whole, not the phase";
+}
+
+// A security event is answered at once (never holding the charger's queue)
+// and goes to central, for its audit log.
+TEST_F(ChargerTest, ASecurityEventIsAnsweredAtOnceAndToldToCentral) {
+  EXPECT_EQ(
+      Say(R"([2,"e1","SecurityEventNotification",{"type":"TamperDetectionActivated","timestamp":"2027-01-15T08:00:00Z","techInfo":"lid opened"}])"),
+      R"([3,"e1",{}])");
+  ASSERT_FALSE(links_.central.empty());
+  const v1::MonitorMessage& told = links_.central.back();
+  ASSERT_TRUE(told.has_security_event());
+  EXPECT_EQ(told.security_event().type(), "TamperDetectionActivated");
+  EXPECT_EQ(told.security_event().tech_info(), "lid opened");
+  EXPECT_EQ(FromProto(told.security_event().at()),
+            absl::FromCivil(absl::CivilSecond(2027, 1, 15, 8, 0, 0), absl::UTCTimeZone()));
+  // One OCPP does not allow is its CALLERROR, and nothing for central.
+  const size_t before = links_.central.size();
+  EXPECT_THAT(Say(R"([2,"e2","SecurityEventNotification",{"techInfo":"no type"}])"),
+              HasSubstr("OccurenceConstraintViolation"));
+  EXPECT_EQ(links_.central.size(), before);
+}
+
+// A StopTransaction with id -1 (or one the gateway never gave) is the stop
+// of the running transaction of the same idTag, billed once; without a
+// matching idTag it bills nothing.
+TEST_F(ChargerTest, AStopWithAnUnknownTransactionIdIsMatchedByItsIdTag) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);  // meterStart 5000 Wh, transaction 1
+  EXPECT_EQ(
+      Say(R"([2,"c8","StopTransaction",{"transactionId":-1,"idTag":"driver-bob","meterStop":6000,"timestamp":"2027-01-15T08:30:00Z"}])"),
+      R"([3,"c8",{}])");
+  EXPECT_EQ(
+      Say(R"([2,"c8","StopTransaction",{"transactionId":-1,"meterStop":6000,"timestamp":"2027-01-15T08:30:00Z"}])"),
+      R"([3,"c8",{}])");
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty()) << "billed without a match";
+  EXPECT_EQ(
+      Say(R"([2,"c9","StopTransaction",{"transactionId":-1,"idTag":"driver-alice","meterStop":6000,"timestamp":"2027-01-15T08:30:00Z"}])"),
+      "");
+  auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  auto result = FromJson<v1::SessionResult>(results[0].value);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->session_id(), "s-1");
+  EXPECT_DOUBLE_EQ(result->energy_kwh(), 1.0);
+  results[0].done(absl::OkStatus());
+  EXPECT_EQ(links_.TakeFrame(), R"([3,"c9",{"idTagInfo":{"status":"Accepted"}}])");
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+  // Its repeat finds nothing running: answered, not billed again.
+  Say(R"([2,"c9","StopTransaction",{"transactionId":-1,"idTag":"driver-alice","meterStop":6000,"timestamp":"2027-01-15T08:30:00Z"}])");
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+}
+
 TEST_F(ChargerTest, TheResultsAmountIsInCentsRoundedHalfUpOnTheTotal) {
   charger_ = Make(0.29);
   StartSession();
@@ -365,6 +449,92 @@ TEST_F(ChargerTest, OneCallIsOutstandingAtATimeTheOthersWaitInOrder) {
   EXPECT_EQ(results[results.size() - 2].command_id(), "inoperative-1");
   EXPECT_EQ(results.back().command_id(), "stop-1");
   EXPECT_EQ(results.back().code(), 0);
+}
+
+v1::CentralCommand Operation(const std::string& id, const std::string& action,
+                             const std::string& payload,
+                             absl::Duration timeout = absl::ZeroDuration()) {
+  v1::CentralCommand command;
+  command.set_command_id(id);
+  command.mutable_charger_operation()->set_action(action);
+  command.mutable_charger_operation()->set_payload_json(payload);
+  if (timeout > absl::ZeroDuration()) {
+    *command.mutable_charger_operation()->mutable_timeout() = ToProto(timeout);
+  }
+  return command;
+}
+
+// An operator's operation goes to the charger as its CALL, and the
+// charger's answer goes back to central as the charger gave it.
+TEST_F(ChargerTest, AnOperationIsOneCallAndItsAnswerGoesBackAsTheChargerGaveIt) {
+  EXPECT_TRUE(charger_->Hello().register_().charger_operations());
+  charger_->OnCommand(Operation("op-1", "GetConfiguration", R"({"key":["HeartbeatInterval"]})"));
+  EXPECT_EQ(links_.TakeFrame(), R"([2,"evnet-1","GetConfiguration",{"key":["HeartbeatInterval"]}])");
+  charger_->OnCommand(Operation("op-2", "Reset", R"({"type":"Soft"})"));
+  EXPECT_EQ(links_.TakeFrame(), "") << "one CALL at a time";
+  charger_->OnFrame(
+      R"([3,"evnet-1",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"60"}],"unknownKey":[]}])");
+  EXPECT_EQ(links_.TakeFrame(), R"([2,"evnet-2","Reset",{"type":"Soft"}])");
+  charger_->OnFrame(R"([3,"evnet-2",{"status":"Rejected"}])");
+  const std::vector<v1::CommandResult> results = links_.Results();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].command_id(), "op-1");
+  EXPECT_EQ(results[0].code(), 0);
+  EXPECT_THAT(results[0].answer_json(), HasSubstr(R"("value":"60")"));
+  EXPECT_EQ(results[1].command_id(), "op-2");
+  EXPECT_EQ(results[1].code(), 0) << "a Rejected is the charger's answer, shown as it is";
+  EXPECT_EQ(results[1].answer_json(), R"({"status":"Rejected"})");
+}
+
+// What the operator asks is checked against OCPP 1.6 before the charger
+// hears of it; what the charger answers is checked before the operator
+// does. Neither, when wrong, changes anything.
+TEST_F(ChargerTest, AnOperationOrAnAnswerOcppDoesNotAllowGetsAClearError) {
+  charger_->OnCommand(Operation("op-1", "Reset", R"({"type":"Sideways"})"));
+  charger_->OnCommand(Operation("op-2", "RemoteStartTransaction", R"({"idTag":"x"})"));
+  charger_->OnCommand(Operation("op-3", "Heartbeat", "{}"));
+  charger_->OnCommand(Operation("op-4", "UnlockConnector", "{}"));
+  EXPECT_EQ(links_.TakeFrame(), "") << "nothing reached the charger";
+  std::vector<v1::CommandResult> results = links_.Results();
+  ASSERT_EQ(results.size(), 4u);
+  for (const v1::CommandResult& result : results) {
+    EXPECT_EQ(result.code(), static_cast<int>(absl::StatusCode::kInvalidArgument))
+        << result.command_id();
+  }
+  EXPECT_THAT(results[0].message(), HasSubstr("is not one of Hard|Soft"));
+  EXPECT_THAT(results[1].message(), HasSubstr("not an operation the gateway relays"));
+  EXPECT_THAT(results[2].message(), HasSubstr("not an operation the gateway relays"));
+  EXPECT_THAT(results[3].message(), HasSubstr("connectorId: is required"));
+
+  charger_->OnCommand(Operation("op-5", "UnlockConnector", R"({"connectorId":1})"));
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr("UnlockConnector"));
+  charger_->OnFrame(R"([3,"evnet-1",{"status":"Opened"}])");
+  charger_->OnCommand(Operation("op-6", "ClearCache", ""));
+  EXPECT_EQ(links_.TakeFrame(), R"([2,"evnet-2","ClearCache",{}])");
+  charger_->OnFrame(R"([4,"evnet-2","NotSupported","no cache here",{}])");
+  results = links_.Results();
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(results[4].code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(results[4].message(), HasSubstr("the charger's answer is not valid"));
+  EXPECT_EQ(results[4].answer_json(), "");
+  EXPECT_EQ(results[5].code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(results[5].message(), HasSubstr("NotSupported: no cache here"));
+}
+
+// An operation waits as long as the operator said (a charger may take its
+// time over a configuration), not the supply commands' few seconds.
+TEST_F(ChargerTest, AnOperationWaitsForItsAnswerAsLongAsTheOperatorSaid) {
+  charger_->OnCommand(Operation("op-1", "TriggerMessage",
+                                R"({"requestedMessage":"StatusNotification"})", absl::Seconds(20)));
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr("TriggerMessage"));
+  clock_.Advance(absl::Seconds(19));
+  charger_->Tick();
+  EXPECT_TRUE(links_.Results().empty()) << "timed out before the operator's 20 s";
+  clock_.Advance(absl::Seconds(2));
+  charger_->Tick();
+  ASSERT_EQ(links_.Results().size(), 1u);
+  EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(links_.Results()[0].message(), HasSubstr("within 20s"));
 }
 
 // A call waiting behind one the charger never answers times out from when

@@ -205,10 +205,24 @@ std::unique_ptr<Message> NewResponse(absl::string_view action) {
   return NewMessage(action, "Response");
 }
 
-bool SentByChargePoint(absl::string_view action) {
+namespace {
+
+std::optional<::ocpp::v16::Sender> SenderOf(absl::string_view action) {
   std::unique_ptr<Message> request = NewRequest(action);
-  return request != nullptr && request->GetDescriptor()->options().GetExtension(
-                                   ::ocpp::v16::sent_by) == ::ocpp::v16::SENDER_CHARGE_POINT;
+  if (request == nullptr) return std::nullopt;
+  return request->GetDescriptor()->options().GetExtension(::ocpp::v16::sent_by);
+}
+
+}  // namespace
+
+bool SentByChargePoint(absl::string_view action) {
+  const std::optional<::ocpp::v16::Sender> sender = SenderOf(action);
+  return sender == ::ocpp::v16::SENDER_CHARGE_POINT || sender == ::ocpp::v16::SENDER_EITHER;
+}
+
+bool SentByCentralSystem(absl::string_view action) {
+  const std::optional<::ocpp::v16::Sender> sender = SenderOf(action);
+  return sender == ::ocpp::v16::SENDER_CENTRAL_SYSTEM || sender == ::ocpp::v16::SENDER_EITHER;
 }
 
 std::optional<CallError> DecodePayload(absl::string_view json, Message* payload) {

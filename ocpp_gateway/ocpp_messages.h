@@ -64,6 +64,8 @@ std::unique_ptr<google::protobuf::Message> NewRequest(absl::string_view action);
 std::unique_ptr<google::protobuf::Message> NewResponse(absl::string_view action);
 // Whether the charge point (rather than the central system) sends `action`.
 bool SentByChargePoint(absl::string_view action);
+// Whether the central system may send `action` (DataTransfer goes both ways).
+bool SentByCentralSystem(absl::string_view action);
 
 // Parses `json` into `payload` and checks it against its schema: nullopt if
 // it is a valid payload, else the error to answer with.

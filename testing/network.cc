@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "central/operator_auth.h"
@@ -44,6 +45,7 @@ constexpr char kDriver[] = "driver/driver";
 constexpr char kLoad[] = "tools/evload/evload";
 constexpr char kGateway[] = "ocpp_gateway/ocpp_gateway";
 constexpr char kOcppCharger[] = "tools/ocpp/charger.py";
+constexpr char kEvctl[] = "tools/evctl/evctl";
 // The test's own certificate, an operator's.
 constexpr char kTestOperator[] = "test-operator";
 
@@ -313,6 +315,23 @@ absl::Status Network::StopCp(const std::string& cp_id) { return StopCpAt(*centra
 absl::Status Network::ResumeCp(const std::string& cp_id) { return ResumeCpAt(*central_, cp_id); }
 
 std::vector<v1::Session> Network::Sessions() { return SessionsOf(*central_); }
+
+absl::StatusOr<std::string> Network::Evctl(const std::vector<std::string>& args) {
+  // Each word in single quotes, for the shell.
+  auto quoted = [](const std::string& word) {
+    return absl::StrCat("'", absl::StrReplaceAll(word, {{"'", "'\\''"}}), "'");
+  };
+  std::string line = absl::StrCat(kEvctl, " --central_address=127.0.0.1:", central_port_);
+  for (const std::string& flag : SecurityFlags(kRoleOperator, kTestOperator)) {
+    absl::StrAppend(&line, " ", quoted(flag));
+  }
+  for (const std::string& arg : args) absl::StrAppend(&line, " ", quoted(arg));
+  const std::string out = absl::StrCat(dir_, "/evctl.out");
+  const int rc = std::system(absl::StrCat(line, " >", out, " 2>&1").c_str());
+  std::string output = ReadFile(out).value_or("");
+  if (rc != 0) return absl::UnknownError(absl::StrCat("evctl failed: ", output));
+  return output;
+}
 
 absl::Status Network::Simulate(int cp, v1::SimulateAction action, const std::string& as) {
   if (engine_ports_.count(cp) == 0) return absl::NotFoundError(absl::StrCat("no CP ", cp));

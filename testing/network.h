@@ -125,6 +125,9 @@ class Network {
   v1::CpStatus Status(const std::string& cp_id);
   bool WaitForStatus(const std::string& cp_id, v1::CpStatus status, absl::Duration timeout);
   [[nodiscard]] absl::Status StopCp(const std::string& cp_id);
+  // Runs `evctl ARGS` as the test's operator: its output, or (when it
+  // fails) an error with its output.
+  absl::StatusOr<std::string> Evctl(const std::vector<std::string>& args);
   [[nodiscard]] absl::Status ResumeCp(const std::string& cp_id);
   std::vector<v1::Session> Sessions();
   // How many CPs central shows with `status` (every page); -1 if it does not answer.

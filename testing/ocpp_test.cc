@@ -3,8 +3,10 @@
 // charger.py), which checks every frame the gateway sends against the
 // official OCPP 1.6 JSON schemas.
 #include <cmath>
+#include <map>
 #include <regex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/json_codec.h"
@@ -15,6 +17,7 @@
 namespace evnet::test {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -246,6 +249,98 @@ TEST(Ocpp, AChargerThatMovesToAnotherGatewayMidSessionIsBilledOnce) {
   EXPECT_TRUE(net->WaitForStatus("OCPP-010", v1::CP_STATUS_ACTIVE, kWait))
       << v1::CpStatus_Name(net->Status("OCPP-010")) << "\n" << net->LogOf("ocpp-gateway");
   ExpectSchemaValid(*net, "OCPP-010");
+}
+
+// The operator's operations, from evctl as an operator types them, reach
+// the charger as OCPP CALLs and come back as the charger answered; each is
+// audited. A request OCPP does not allow, an answer that breaks OCPP's
+// schema and a CP that is no OCPP charger each get a clear error, and
+// change nothing.
+TEST(Ocpp, AnOperatorResetsUnlocksConfiguresAndTriggersAChargerFromEvctl) {
+  absl::StatusOr<std::unique_ptr<Network>> started = Network::Start({CpSpec{}});
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<Network> net = *std::move(started);
+  ASSERT_TRUE(net->StartOcppGateway().ok());
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=0"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait))
+      << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-001");
+  auto evctl = [&](const std::vector<std::string>& args) {
+    absl::StatusOr<std::string> out = net->Evctl(args);
+    return out.ok() ? *out : std::string(out.status().message());
+  };
+
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "get-configuration", "MeterValueSampleInterval", "Colour"}),
+              AllOf(HasSubstr("OCPP-001 answered GetConfiguration"),
+                    HasSubstr(R"("key":"MeterValueSampleInterval")"),
+                    HasSubstr(R"("unknownKey":["Colour"])")));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "set-configuration", "MeterValueSampleInterval", "30"}),
+              HasSubstr(R"(answered ChangeConfiguration: {"status":"Accepted"})"));
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("key": "MeterValueSampleInterval", "value": "30")", kWait));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "set-configuration", "NumberOfConnectors", "4"}),
+              HasSubstr(R"({"status":"Rejected"})"));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "get-configuration", "MeterValueSampleInterval"}),
+              HasSubstr(R"("value":"30")"));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "reset", "soft"}),
+              HasSubstr(R"(answered Reset: {"status":"Accepted"})"));
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("event": "reset", "type": "Soft")", kWait));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "unlock", "1"}), HasSubstr(R"({"status":"Unlocked"})"));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "trigger", "StatusNotification"}),
+              HasSubstr(R"({"status":"Accepted"})"));
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("requested_message": "StatusNotification")", kWait));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "clear-cache"}), HasSubstr(R"({"status":"Accepted"})"));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "data-transfer", "evnet-test", "ping", "hello"}),
+              HasSubstr(R"("data":"echo hello")"));
+
+  // Refused before the charger hears of it.
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "call", "Reset", R"({"type":"Sideways"})"}),
+              HasSubstr("is not one of Hard|Soft"));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "call", "RemoteStartTransaction", R"({"idTag":"x"})"}),
+              HasSubstr("is not an operation the gateway relays"));
+  EXPECT_THAT(evctl({"charger", "CP-001", "reset", "soft"}), HasSubstr("is not an OCPP charger"));
+  EXPECT_THAT(evctl({"charger", "OCPP-404", "reset", "soft"}), HasSubstr("OCPP-404"));
+  // An answer that breaks OCPP's schema is no answer.
+  net->OcppCommand("OCPP-001", "garble");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("line": "garble")", kWait));
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "reset", "hard"}),
+              HasSubstr("the charger's answer is not valid"));
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("event": "garbled")", kWait));
+  EXPECT_EQ(net->Status("OCPP-001"), v1::CP_STATUS_ACTIVE);
+  EXPECT_TRUE(net->process("ocpp-gateway")->Running());
+  EXPECT_THAT(evctl({"charger", "OCPP-001", "reset", "soft"}), HasSubstr(R"({"status":"Accepted"})"))
+      << "the charger still answers";
+  ExpectSchemaValid(*net, "OCPP-001");
+
+  // A security event the charger reports is answered at once and audited.
+  net->OcppCommand("OCPP-001",
+                   R"(raw [2,"s1","SecurityEventNotification",{"type":"TamperDetectionActivated","timestamp":"2027-01-15T08:00:00Z","techInfo":"lid opened"}])");
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("frame": [3, "s1", {}])", kWait));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const v1::AuditRecord& record : net->Audit()) {
+          if (record.action() == "charger.security_event" && record.target() == "OCPP-001" &&
+              record.actor() == "cp OCPP-001" &&
+              absl::StrContains(record.reason(),
+                                "TamperDetectionActivated at 2027-01-15T08:00:00Z: lid opened")) {
+            return true;
+          }
+        }
+        return false;
+      },
+      kWait))
+      << "no audit record of the security event";
+
+  // Each on the audit log, as done, refused or failed, by the operator.
+  std::map<std::string, std::string> audited;  // "action result" -> actor
+  for (const v1::AuditRecord& record : net->Audit()) {
+    if (absl::StartsWith(record.action(), "charger.")) {
+      audited[absl::StrCat(record.action(), " ", record.target(), " ", record.result())] =
+          record.actor();
+    }
+  }
+  EXPECT_EQ(audited["charger.Reset OCPP-001 done"], "operator test-operator");
+  EXPECT_EQ(audited["charger.ChangeConfiguration OCPP-001 done"], "operator test-operator");
+  EXPECT_EQ(audited["charger.Reset OCPP-001 failed"], "operator test-operator");
+  EXPECT_EQ(audited["charger.Reset CP-001 refused"], "operator test-operator");
 }
 
 TEST(Ocpp, OnlyTheChargerItselfGetsIn) {

@@ -1,5 +1,6 @@
 // The evnet dashboard: renders central's state as it streams in (server-sent
-// events from /api/stream) and sends the operator's stop / resume. Every
+// events from /api/stream) and sends the operator's stop / resume, and an
+// OCPP charger's Reset, Unlock and TriggerMessage. Every
 // value goes into the page as text, never as HTML.
 "use strict";
 
@@ -26,6 +27,8 @@ function fixed(value, digits) {
 // no other site's page can stop a charger through an operator's browser.
 let csrf = "";
 
+// Posts an operator's action; its JSON answer, or null when it failed (and
+// then says why on the page).
 async function act(action, query) {
   const error = document.getElementById("error");
   try {
@@ -33,15 +36,32 @@ async function act(action, query) {
       method: "POST",
       headers: { "X-CSRF-Token": csrf },
     });
-    if (!response.ok) {
-      const body = await response.json().catch(() => ({}));
-      throw new Error(body.error || response.statusText);
-    }
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error || response.statusText);
     error.hidden = true;
+    return body;
   } catch (e) {
     error.textContent = `${action} failed: ${e.message}`;
     error.hidden = false;
+    return null;
   }
+}
+
+// An OCPP charger's operation; the charger's answer shown as it gave it.
+const OPERATIONS = [
+  ["Reset", "Reset", { type: "Soft" }],
+  ["Unlock", "UnlockConnector", { connectorId: 1 }],
+  ["Status?", "TriggerMessage", { requestedMessage: "StatusNotification" }],
+];
+
+async function operate(cpId, action, payload) {
+  const query = `cp=${encodeURIComponent(cpId)}&action=${encodeURIComponent(action)}` +
+    `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const body = await act("operate", query);
+  if (body === null) return;
+  const notice = document.getElementById("notice");
+  notice.textContent = `${cpId} answered ${action}: ${body.answer}`;
+  notice.hidden = false;
 }
 
 function renderCps(cps) {
@@ -64,6 +84,13 @@ function renderCps(cps) {
     const button = el("button", { class: stopped ? "resume" : "stop" }, stopped ? "Resume" : "Stop");
     button.addEventListener("click", () => act(stopped ? "resume" : "stop", `cp=${encodeURIComponent(info.cpId)}`));
     tile.append(button);
+    if (info.chargerOperations === true) {
+      for (const [label, action, payload] of OPERATIONS) {
+        const operation = el("button", { class: "operation", "data-action": action }, label);
+        operation.addEventListener("click", () => operate(info.cpId, action, payload));
+        tile.append(operation);
+      }
+    }
     tiles.append(tile);
   }
 }

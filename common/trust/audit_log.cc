@@ -47,6 +47,12 @@ void AuditLog::Record(const Actor& actor, const std::string& action, const std::
 void AuditLog::RecordBoundedRefusal(const std::string& budget, const Actor& actor,
                                     const std::string& action, const std::string& target,
                                     const std::string& reason) {
+  RecordBounded(budget, actor, action, target, "refused", reason);
+}
+
+void AuditLog::RecordBounded(const std::string& budget, const Actor& actor,
+                             const std::string& action, const std::string& target,
+                             const std::string& result, const std::string& reason) {
   const absl::Time now = clock_.Steady();
   uint64_t left_out = 0;
   {
@@ -63,10 +69,11 @@ void AuditLog::RecordBoundedRefusal(const std::string& budget, const Actor& acto
     ++b.written;
     left_out = std::exchange(b.left_out, 0);
   }
-  v1::AuditRecord record = Make(actor, action, target, "refused", reason, clock_.Now());
+  v1::AuditRecord record = Make(actor, action, target, result, reason, clock_.Now());
   if (left_out > 0) {  // after Make's cut at 512 characters, so that it is never cut off
-    record.set_reason(absl::StrCat(record.reason(), " [and ", left_out, " more refusals of ",
-                                   budget, " before this one, not recorded one by one]"));
+    record.set_reason(absl::StrCat(record.reason(), " [and ", left_out, " more ",
+                                   result == "refused" ? "refusals" : "records", " of ", budget,
+                                   " before this one, not recorded one by one]"));
   }
   Write(std::move(record));
 }

@@ -46,6 +46,11 @@ class AuditLog {
   void RecordBoundedRefusal(const std::string& budget, const Actor& actor,
                             const std::string& action, const std::string& target,
                             const std::string& reason);
+  // The same for any record its actor may send as often as it likes (a
+  // charger's security events).
+  void RecordBounded(const std::string& budget, const Actor& actor, const std::string& action,
+                     const std::string& target, const std::string& result,
+                     const std::string& reason);
 
   static constexpr absl::Duration kRepeatWindow = absl::Minutes(1);
   static constexpr int kBudgetPerWindow = 60;

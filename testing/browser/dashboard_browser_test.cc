@@ -1,7 +1,8 @@
 // The dashboard in real headless Chromium (Debian's chromium, driven by
 // playwright-core): a running network's CPs in the right colours, a supply's
 // kWh growing live, Stop turning a CP orange and ending its session with a
-// ticket, a killed engine turning its CP red, and its restart green again.
+// ticket, a killed engine turning its CP red, and its restart green again;
+// an OCPP charger reset from its tile, the charger's answer on the page.
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +58,13 @@ TEST_F(DashboardBrowserTest, AnOperatorSeesAndStopsTheNetworkLive) {
   ASSERT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, absl::Seconds(30)));
 
   ASSERT_TRUE(Step("live"));
+  // An OCPP charger's Reset, clicked on its tile, reaches the charger.
+  ASSERT_TRUE(net_->StartOcppGateway().ok());
+  ASSERT_TRUE(net_->StartOcppCharger("OCPP-001", {}).ok());
+  ASSERT_TRUE(net_->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, absl::Seconds(30)));
+  ASSERT_TRUE(Step("operate"));
+  EXPECT_TRUE(net_->WaitForOcppEvent("OCPP-001", R"("event": "reset", "type": "Soft")",
+                                     absl::Seconds(10)));
   ASSERT_TRUE(Step("stop"));
   EXPECT_EQ(net_->Status("CP-001"), v1::CP_STATUS_STOPPED);  // the same operator API
 

@@ -6,7 +6,8 @@
 // CP-001: orange, and its session ends with a ticket), red (CP-002 broken),
 // green (CP-002 back on), reconnect (the open page follows a central
 // restart by itself), snapshot (?snapshot draws once, opens no stream, and
-// its network goes idle). Exits 0 when the step's expectations hold.
+// its network goes idle), operate (Reset on OCPP-001's tile, its answer on
+// the page). Exits 0 when the step's expectations hold.
 "use strict";
 
 const path = require("path");
@@ -101,6 +102,21 @@ async function run(page) {
       if (!label.startsWith("snapshot")) throw new Error(`the page says "${label}", not snapshot`);
       if (streamed) throw new Error("the snapshot opened the live stream");
       console.log("the snapshot drew the network once and settled");
+      break;
+    }
+    case "operate": {
+      // An OCPP charger's tile has its operations; a native CP's has none.
+      await expectTile(page, "OCPP-001", "active", GREEN);
+      const native = await tile(page, "CP-002").locator("button.operation").count();
+      if (native !== 0) throw new Error(`CP-002 shows ${native} charger operations`);
+      await tile(page, "OCPP-001").locator("button", { hasText: "Reset" }).click();
+      const notice = page.locator("#notice");
+      await notice.waitFor({ state: "visible", timeout: 20000 });
+      const text = await notice.textContent();
+      if (text !== 'OCPP-001 answered Reset: {"status":"Accepted"}') {
+        throw new Error(`the page says "${text}"`);
+      }
+      console.log(`the charger's answer is on the page: ${text}`);
       break;
     }
     case "red":

@@ -12,6 +12,11 @@
 //   evctl engine CP-001 ADDRESS unplug|fault|recover
 //                                     what a person at the charger does
 //   evctl operator NAME < password    a line of central's --operator_credentials
+//   evctl charger CP-001 reset soft|hard | unlock CONNECTOR | get-configuration [KEY...] |
+//         set-configuration KEY VALUE | trigger MESSAGE [CONNECTOR] | clear-cache |
+//         data-transfer VENDOR [MESSAGE [DATA]] | call ACTION [JSON]
+//                                     an OCPP charger's operation; prints its answer
+//                                     (--operation_timeout: how long it may take)
 //
 // Flags before the command: --central_address, and the operator's
 // certificate (--tls_ca, --tls_cert, --tls_key) or --insecure.
@@ -31,11 +36,15 @@
 #include "common/flags.h"
 #include "common/grpc/grpc_channel.h"
 #include "common/json_codec.h"
+#include "common/proto_time.h"
 #include "common/trust/transport_security.h"
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
+#include "tools/evctl/charger_command.h"
 
 ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
+ABSL_FLAG(absl::Duration, operation_timeout, absl::Seconds(30),
+          "evctl charger: how long the charger has to answer (at most 5m)");
 
 namespace evnet {
 namespace {
@@ -199,11 +208,39 @@ int RevokeCertificate(v1::CentralService::Stub& central, const std::string& cert
   return 0;
 }
 
+int Charger(v1::CentralService::Stub& central, const std::string& cp_id,
+            const std::vector<std::string>& words) {
+  absl::StatusOr<ChargerCommand> command = ParseChargerCommand(words);
+  if (!command.ok()) {
+    std::cerr << "evctl: usage: " << command.status().message() << "\n";
+    return 2;
+  }
+  v1::OperateChargerRequest request;
+  request.set_cp_id(cp_id);
+  request.set_action(command->action);
+  request.set_payload_json(command->payload_json);
+  const absl::Duration timeout = absl::GetFlag(FLAGS_operation_timeout);
+  *request.mutable_timeout() = ToProto(timeout);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(timeout + absl::Seconds(10)));
+  v1::OperateChargerResponse response;
+  grpc::Status status = central.OperateCharger(&context, request, &response);
+  if (!status.ok()) {
+    // From central, the gateway or the charger: the message says which.
+    std::cerr << "evctl: " << cp_id << " " << command->action << ": " << status.error_message()
+              << "\n";
+    return 1;
+  }
+  std::cout << cp_id << " answered " << command->action << ": " << response.answer_json() << "\n";
+  return 0;
+}
+
 int Main(const std::vector<std::string>& args) {
   auto usage = [] {
     std::cerr << "usage: evctl [FLAGS] status | stop CP|--all | resume CP|--all | sessions [CP] | "
                  "enrol CP CERT_FILE | revoke CP | revoke-certificate CERT_FILE [REASON...] | "
-                 "engine CP ADDRESS unplug|fault|recover | operator NAME < password\n";
+                 "engine CP ADDRESS unplug|fault|recover | operator NAME < password | "
+                 "charger CP OPERATION...\n";
     return 2;
   };
   if (args.empty()) return usage();
@@ -234,6 +271,9 @@ int Main(const std::vector<std::string>& args) {
                              absl::StrJoin(args.begin() + 2, args.end(), " "));
   }
   if (command == "engine" && args.size() == 4) return Engine(*security, args[1], args[2], args[3]);
+  if (command == "charger" && args.size() >= 3) {
+    return Charger(*central, args[1], std::vector<std::string>(args.begin() + 2, args.end()));
+  }
   return usage();
 }
 

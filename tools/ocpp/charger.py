@@ -20,6 +20,14 @@ Tests steer it through --control FILE, one command per line appended:
   repeat                    send the messages kept offline twice when back
   url URL                   connect to URL from now on (another gateway)
   raw TEXT                  send TEXT as a frame; the answer is a "raw_answer" event
+  garble                    answer the central system's next CALL with a payload its
+                            schema does not allow ({"status": 42})
+
+It answers the operator's operations too: Reset, UnlockConnector (connector
+1 unlocks), Get/ChangeConfiguration (HeartbeatInterval and
+MeterValueSampleInterval may change, NumberOfConnectors is read-only),
+TriggerMessage (StatusNotification, Heartbeat), ClearCache and DataTransfer
+(vendor "evnet-test" only).
 """
 
 import argparse
@@ -94,6 +102,11 @@ class Connection(ocpp.v16.ChargePoint):
         if frame[1] in self.raw_waiting:
             self.raw_waiting.pop(frame[1]).set_result(frame)
             return
+        if kind == 2 and self.sim.garble:
+            self.sim.garble = False
+            event("garbled", action=frame[2])
+            await self._connection.send(json.dumps([3, frame[1], {"status": 42}]))
+            return
         await super().route_message(raw)
 
     async def _send(self, message):
@@ -143,6 +156,59 @@ class Connection(ocpp.v16.ChargePoint):
         return call_result.ChangeAvailability(status="Accepted")
 
 
+    # --- the operator's operations ------------------------------------
+
+    @on(Action.reset)
+    def on_reset(self, type, **_):
+        event("reset", type=type)
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.unlock_connector)
+    def on_unlock(self, connector_id, **_):
+        event("unlock", connector_id=connector_id)
+        return call_result.UnlockConnector(status="Unlocked" if connector_id == 1 else "UnlockFailed")
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key=None, **_):
+        config = self.sim.configuration
+        asked = key if key else list(config)
+        known = [{"key": k, "readonly": config[k][1], "value": config[k][0]} for k in asked if k in config]
+        return call_result.GetConfiguration(configuration_key=known,
+                                            unknown_key=[k for k in asked if k not in config])
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key, value, **_):
+        config = self.sim.configuration
+        if key not in config:
+            return call_result.ChangeConfiguration(status="NotSupported")
+        if config[key][1]:
+            return call_result.ChangeConfiguration(status="Rejected")
+        config[key] = (value, False)
+        event("configuration", key=key, value=value)
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on(Action.trigger_message)
+    def on_trigger(self, requested_message, connector_id=None, **_):
+        event("trigger", requested_message=requested_message)
+        if requested_message == "StatusNotification":
+            asyncio.ensure_future(self.sim.set_status(self.sim.status, self.sim.error_code))
+        elif requested_message == "Heartbeat":
+            asyncio.ensure_future(self.sim.send(call.Heartbeat()))
+        else:
+            return call_result.TriggerMessage(status="NotImplemented")
+        return call_result.TriggerMessage(status="Accepted")
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_):
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id, message_id=None, data=None, **_):
+        if vendor_id != "evnet-test":
+            return call_result.DataTransfer(status="UnknownVendorId")
+        return call_result.DataTransfer(status="Accepted", data=f"echo {data}")
+
+
 class Charger:
     def __init__(self, args):
         self.args = args
@@ -159,6 +225,13 @@ class Charger:
         self.repeat = False
         self.wanted_availability = None
         self.changed = asyncio.Event()
+        # key -> (value, readonly), as GetConfiguration and ChangeConfiguration see it
+        self.configuration = {
+            "HeartbeatInterval": ("60", False),
+            "MeterValueSampleInterval": (str(args.meter_interval), False),
+            "NumberOfConnectors": ("1", True),
+        }
+        self.garble = False  # the next answer to the central system breaks its schema
 
     # --- sending ----------------------------------------------------------
 
@@ -374,6 +447,8 @@ class Charger:
             self.repeat = True
         elif verb == "url":
             self.args.url = rest
+        elif verb == "garble":
+            self.garble = True
         elif verb == "raw" and self.conn is not None:
             await self.conn.raw(rest)
 
