@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "central/cp_status.h"
 #include "central/cp_table.h"
+#include "common/grpc/grpc_channel.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/trust/handshake_audit.h"
@@ -57,6 +58,9 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   // Monitors (and OCPP gateways, with their chargers' certificates) and
   // operators call central; drivers and gateways speak to it over Kafka.
   grpc.admitted_roles = {kRoleCp, kRoleOperator};
+  // As long as a monitor waits for it (kCentralConnectTimeout): after a
+  // restart, a herd's handshakes queue behind each other.
+  grpc.handshake_timeout = kCentralConnectTimeout;
   grpc.name = "Central";
   grpc.on_refused_handshake = [audit = &central->audit_](const std::string& holder,
                                                          const std::string& why) {

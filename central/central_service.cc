@@ -290,14 +290,15 @@ void CentralServiceImpl::Operate(const v1::OperateChargerRequest& request, const
   }
   LOG(INFO) << "Central | " << by.name << ": " << request.action() << " at " << cp_id;
   hub_.SendForAnswer(cp_id, *command, OperationDeadline(*command),
-                     [this, done = std::move(done), by, action, cp_id](
+                     [this, done = std::move(done), by, action, cp_id, request](
                          absl::StatusOr<v1::CommandResult> answered) {
                        if (!answered.ok()) {
                          audit_.Record(by, action, cp_id, "failed",
                                        std::string(answered.status().message()));
                          return done(answered.status());
                        }
-                       audit_.Record(by, action, cp_id, "done");
+                       audit_.Record(by, action, cp_id, "done",
+                                     OperationOutcome(request, answered->answer_json()));
                        done(answered->answer_json());
                      });
 }

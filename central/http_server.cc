@@ -66,6 +66,7 @@ void Refuse(httplib::Response& res, const absl::Status& status) {
 constexpr char kSessionCookie[] = "evnet_session";
 // How long a person at the dashboard waits for a charger's answer.
 constexpr absl::Duration kDashboardOperationTimeout = absl::Seconds(15);
+constexpr int kDashboardOperations = 2;  // waiting for their chargers at once
 
 // Whoever reaches the dashboard's port can be refused as often as they like
 // (a login under a new name each time, a stop of any CP): all such refusals
@@ -362,7 +363,18 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
       return Refuse(res, status);
     }
     // This HTTP thread waits for the charger, as long as the operation may
-    // take and no longer; the answer may come later and find nobody.
+    // take and no longer; the answer may come later and find nobody. At
+    // most kDashboardOperations wait at once, so that slow chargers never
+    // take the threads the dashboard's stop needs.
+    if (self->operating_.fetch_add(1) >= kDashboardOperations) {
+      self->operating_.fetch_sub(1);
+      return Refuse(res, absl::UnavailableError(
+                             "other operations are still waiting for their chargers; try again"));
+    }
+    struct Done {
+      std::atomic<int>& count;
+      ~Done() { count.fetch_sub(1); }
+    } operating{self->operating_};
     struct Outcome {
       absl::Notification done;
       absl::StatusOr<std::string> answer;

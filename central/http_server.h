@@ -137,6 +137,7 @@ class HttpServer {
   static constexpr int kMaxHashing = 2;
   std::atomic<int> hashing_{0};  // logins hashing a password now
   std::atomic<int> streams_{0};   // open /api/stream answers
+  std::atomic<int> operating_{0};  // /api/operate answers waiting for a charger
   const EventFeed* events_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   int port_ = 0;

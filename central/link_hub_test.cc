@@ -89,6 +89,34 @@ TEST_F(LinkHubTest, CommandsAreAnsweredOnlyByTheirCp) {
   EXPECT_EQ((*outcome)->code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// A command sent for its answer gets the whole result (a charger's answer)
+// when it is OK, why not otherwise, and once.
+TEST_F(LinkHubTest, ACommandSentForItsAnswerGetsTheResultOnce) {
+  ASSERT_TRUE(hub_.Attach("OCPP-1", std::make_shared<FakeStream>()).ok());
+  std::vector<absl::StatusOr<v1::CommandResult>> answers;
+  auto keep = [&answers](absl::StatusOr<v1::CommandResult> answer) { answers.push_back(answer); };
+  hub_.SendForAnswer("OCPP-1", Command("op-1"), absl::Seconds(5), keep);
+  hub_.SendForAnswer("OCPP-1", Command("op-2"), absl::Seconds(5), keep);
+  hub_.SendForAnswer("OCPP-404", Command("op-3"), absl::Seconds(5), keep);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].status().code(), absl::StatusCode::kUnavailable);
+  v1::CommandResult result;
+  result.set_command_id("op-1");
+  result.set_answer_json(R"({"status":"Accepted"})");
+  hub_.Complete("OCPP-1", result);
+  hub_.Complete("OCPP-1", result);  // a repeat: answered already
+  ASSERT_EQ(answers.size(), 2u);
+  ASSERT_TRUE(answers[1].ok());
+  EXPECT_EQ(answers[1]->answer_json(), R"({"status":"Accepted"})");
+  result.set_command_id("op-2");
+  result.set_code(static_cast<int>(absl::StatusCode::kInvalidArgument));
+  result.set_message("the charger's answer is not valid");
+  hub_.Complete("OCPP-1", result);
+  ASSERT_EQ(answers.size(), 3u);
+  EXPECT_EQ(answers[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(answers[2].status().message(), "the charger's answer is not valid");
+}
+
 TEST(LinkHubAnswers, EachAnswerIsObservedWithItsKindAndItsRoundTrip) {
   FakeClock clock;
   std::vector<std::pair<std::string, absl::Duration>> seen;

@@ -165,7 +165,10 @@ int main(int argc, char** argv) {
   options.operator_credentials = absl::GetFlag(FLAGS_operator_credentials);
   options.session_key_file = absl::GetFlag(FLAGS_session_key_file);
   if (const std::string dir = absl::GetFlag(FLAGS_state_dir); !dir.empty()) {
-    if (options.operator_credentials.empty()) options.operator_credentials = dir + "/operators";
+    // Without an operators file there, nobody logs in (as without the flag).
+    if (options.operator_credentials.empty() && access((dir + "/operators").c_str(), F_OK) == 0) {
+      options.operator_credentials = dir + "/operators";
+    }
     if (options.session_key_file.empty()) options.session_key_file = dir + "/session-key";
   }
   if (options.dashboard_dir.empty()) options.dashboard_dir = evnet::DefaultDashboardDir(argv[0]);

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -268,14 +269,19 @@ void Charger::OnFrame(absl::string_view text) {
     // To central's audit log; answered at once, so that it never holds the
     // charger's queue of transaction messages behind it.
     const auto& notified = As<o::SecurityEventNotificationRequest>(*request);
-    LOG(WARNING) << "OCPP:" << id() << " | Security event " << notified.type() << ": "
-                 << notified.tech_info();
+    LOG(WARNING) << "OCPP:" << id() << " | Security event " << absl::CHexEscape(notified.type())
+                 << ": " << absl::CHexEscape(notified.tech_info());
     v1::MonitorMessage message;
     v1::SecurityEvent* event = message.mutable_security_event();
     event->set_type(notified.type());
     *event->mutable_at() = ToProto(TimeOr(notified.timestamp(), now));
     event->set_tech_info(notified.tech_info());
-    links_.SendToCentral(message);
+    if (!links_.SendToCentral(message)) {
+      // Not recorded anywhere: the charger keeps it and sends it again.
+      links_.SendToCharger(EncodeCallError(
+          frame.id, {ErrorCode::kInternalError, "central is not reachable; send it again"}));
+      return;
+    }
   }
   // DiagnosticsStatusNotification, FirmwareStatusNotification: an empty answer.
   links_.SendToCharger(EncodeCallResult(frame.id, *response));
@@ -411,11 +417,16 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
   v1::OcppTransaction* t = Transaction(stop.transaction_id());
   if (t == nullptr) {
     // Some firmware stops a transaction it started offline with id -1, or
-    // with an id of its own: the running one of the same idTag is the one
-    // (the charger's one connector runs one at a time).
+    // with an id the gateway never gave: the running one of the same idTag
+    // (case-insensitive, as OCPP's idTags are) is the one, the charger's
+    // one connector running one at a time; unless the stop is from before
+    // it began, or its meter below the start's (a stale stop of an earlier
+    // transaction, which must not end this one at nothing).
     v1::OcppTransaction* running = Running();
     if (running != nullptr && running->has_session() && stop.has_id_tag() &&
-        stop.id_tag() == running->session().driver_id()) {
+        absl::EqualsIgnoreCase(stop.id_tag(), running->session().driver_id()) &&
+        TimeOr(stop.timestamp(), now) >= FromProto(running->started_at()) &&
+        static_cast<int64_t>(stop.meter_stop()) >= running->meter_start_wh()) {
       LOG(WARNING) << "OCPP:" << id() << " | StopTransaction of unknown transaction "
                    << stop.transaction_id() << " by " << stop.id_tag()
                    << ": taken as the stop of its running transaction "
@@ -677,6 +688,12 @@ void Charger::Call(const Message& request, absl::Time /*now*/, absl::Duration ti
   SendNextCall();
 }
 
+std::string Charger::ActionOfCall(const std::string& frame) {
+  std::variant<Frame, BadFrame> parsed = ParseFrame(frame);
+  const Frame* call = std::get_if<Frame>(&parsed);
+  return call != nullptr ? call->action : "a call";
+}
+
 void Charger::SendNextCall() {
   if (outstanding_.has_value() || waiting_.empty()) return;
   outstanding_ = std::move(waiting_.front());
@@ -694,8 +711,8 @@ void Charger::OnCallResult(const Frame& frame) {
   outstanding_.reset();
   if (frame.type == MessageType::kCallError) {
     call.reply(absl::FailedPreconditionError(absl::StrCat(
-                   "the charger answered ", frame.error_code.substr(0, 50), ": ",
-                   frame.error_description.substr(0, 200))),
+                   "the charger answered ", absl::CHexEscape(frame.error_code.substr(0, 50)),
+                   ": ", absl::CHexEscape(frame.error_description.substr(0, 200)))),
                nullptr, "");
   } else if (std::optional<CallError> error =
                  DecodePayload(frame.payload_json, call.response.get())) {
@@ -723,24 +740,31 @@ void Charger::Tick() {
   const absl::Time steady = options_.clock->Steady();
   // Calls asked longer than call_timeout ago, sent or still waiting.
   // (Each call has its own timeout, so any of those waiting may be due.)
-  std::vector<PendingCall> expired;
-  if (outstanding_.has_value() && outstanding_->deadline <= steady) {
-    expired.push_back(std::move(*outstanding_));
-    outstanding_.reset();
+  std::vector<std::pair<PendingCall, absl::Status>> expired;
+  std::string holding;  // the action of the call the others wait behind
+  if (outstanding_.has_value()) {
+    holding = ActionOfCall(outstanding_->frame);
+    if (outstanding_->deadline <= steady) {
+      expired.emplace_back(std::move(*outstanding_),
+                           absl::DeadlineExceededError(
+                               absl::StrCat("the charger did not answer within ",
+                                            absl::FormatDuration(outstanding_->timeout))));
+      outstanding_.reset();
+    }
   }
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->deadline > steady) {
       ++it;
       continue;
     }
-    expired.push_back(std::move(*it));
+    const absl::Duration timeout = it->timeout;
+    expired.emplace_back(std::move(*it),
+                         absl::DeadlineExceededError(absl::StrCat(
+                             "not sent within ", absl::FormatDuration(timeout),
+                             ": the charger was still to answer ", holding, " (one call at a time)")));
     it = waiting_.erase(it);
   }
-  for (PendingCall& call : expired) {
-    call.reply(absl::DeadlineExceededError(absl::StrCat("the charger did not answer within ",
-                                                        absl::FormatDuration(call.timeout))),
-               nullptr, "");
-  }
+  for (auto& [call, why] : expired) call.reply(why, nullptr, "");
   SendNextCall();
   if (journal_.has_pending_start() && steady > pending_deadline_) {
     // Nobody plugged in: the session ends with nothing supplied, billed at 0.

@@ -41,8 +41,9 @@ class ChargerLinks {
   virtual ~ChargerLinks() = default;
   // A text frame to the charger's WebSocket (dropped if it is closed).
   virtual void SendToCharger(const std::string& frame) = 0;
-  // A message on the CP's MonitorLink (dropped while it is down).
-  virtual void SendToCentral(const v1::MonitorMessage& message) = 0;
+  // A message on the CP's MonitorLink; false when it was dropped, the link
+  // being down.
+  virtual bool SendToCentral(const v1::MonitorMessage& message) = 0;
   // Produces to Kafka; `done` runs later, on the charger's thread.
   virtual void Publish(absl::string_view topic, const std::string& key, const std::string& value,
                        std::function<void(absl::Status)> done) = 0;
@@ -72,7 +73,9 @@ struct ChargerOptions {
 inline constexpr absl::string_view kOperations[] = {
     "Reset",          "UnlockConnector", "GetConfiguration", "ChangeConfiguration",
     "TriggerMessage", "ClearCache",      "DataTransfer"};
-inline constexpr absl::Duration kMaxOperationTimeout = absl::Minutes(5);
+// (While one is outstanding, every other CALL waits: a driver's remote
+// start included.)
+inline constexpr absl::Duration kMaxOperationTimeout = absl::Minutes(1);
 
 class Charger {
  public:
@@ -148,6 +151,8 @@ class Charger {
             Reply reply);
   // Sends the next call waiting, when none is outstanding.
   void SendNextCall();
+  // The action of a CALL as sent ("Reset").
+  static std::string ActionOfCall(const std::string& frame);
   void OnCallResult(const Frame& frame);
   void SendHealth(absl::Time now);
   // Writes the journal to the file and shares it; `then` runs once every

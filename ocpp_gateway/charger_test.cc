@@ -26,7 +26,11 @@ class FakeLinks : public ChargerLinks {
     std::function<void(absl::Status)> done;
   };
   void SendToCharger(const std::string& frame) override { frames.push_back(frame); }
-  void SendToCentral(const v1::MonitorMessage& message) override { central.push_back(message); }
+  bool SendToCentral(const v1::MonitorMessage& message) override {
+    if (!linked) return false;
+    central.push_back(message);
+    return true;
+  }
   void Publish(absl::string_view topic, const std::string& key, const std::string& value,
                std::function<void(absl::Status)> done) override {
     records.push_back({std::string(topic), key, value, std::move(done)});
@@ -70,6 +74,7 @@ class FakeLinks : public ChargerLinks {
   }
 
   std::vector<v1::OcppChargerJournal> shared;
+  bool linked = true;  // to central
   bool hold_journals = false;
   std::vector<std::function<void(absl::Status)>> held;
   std::deque<std::string> frames;
@@ -239,6 +244,12 @@ TEST_F(ChargerTest, ASecurityEventIsAnsweredAtOnceAndToldToCentral) {
   EXPECT_THAT(Say(R"([2,"e2","SecurityEventNotification",{"techInfo":"no type"}])"),
               HasSubstr("OccurenceConstraintViolation"));
   EXPECT_EQ(links_.central.size(), before);
+  // While central is out of reach the charger is told to send it again:
+  // nothing would have recorded it.
+  links_.linked = false;
+  EXPECT_THAT(
+      Say(R"([2,"e3","SecurityEventNotification",{"type":"TamperDetectionActivated","timestamp":"2027-01-15T08:01:00Z"}])"),
+      StartsWith(R"([4,"e3","InternalError")"));
 }
 
 // A StopTransaction with id -1 (or one the gateway never gave) is the stop
@@ -254,9 +265,16 @@ TEST_F(ChargerTest, AStopWithAnUnknownTransactionIdIsMatchedByItsIdTag) {
   EXPECT_EQ(
       Say(R"([2,"c8","StopTransaction",{"transactionId":-1,"meterStop":6000,"timestamp":"2027-01-15T08:30:00Z"}])"),
       R"([3,"c8",{}])");
+  // A stale stop: from before the transaction began, or below its meterStart.
+  EXPECT_EQ(
+      Say(R"([2,"c8","StopTransaction",{"transactionId":-1,"idTag":"driver-alice","meterStop":6000,"timestamp":"2027-01-15T07:30:00Z"}])"),
+      R"([3,"c8",{}])");
+  EXPECT_EQ(
+      Say(R"([2,"c8","StopTransaction",{"transactionId":-1,"idTag":"driver-alice","meterStop":4000,"timestamp":"2027-01-15T08:30:00Z"}])"),
+      R"([3,"c8",{}])");
   EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty()) << "billed without a match";
   EXPECT_EQ(
-      Say(R"([2,"c9","StopTransaction",{"transactionId":-1,"idTag":"driver-alice","meterStop":6000,"timestamp":"2027-01-15T08:30:00Z"}])"),
+      Say(R"([2,"c9","StopTransaction",{"transactionId":-1,"idTag":"DRIVER-ALICE","meterStop":6000,"timestamp":"2027-01-15T08:30:00Z"}])"),
       "");
   auto results = links_.Published(kSessionResultsTopic);
   ASSERT_EQ(results.size(), 1u);
@@ -527,14 +545,26 @@ TEST_F(ChargerTest, AnOperationWaitsForItsAnswerAsLongAsTheOperatorSaid) {
   charger_->OnCommand(Operation("op-1", "TriggerMessage",
                                 R"({"requestedMessage":"StatusNotification"})", absl::Seconds(20)));
   EXPECT_THAT(links_.TakeFrame(), HasSubstr("TriggerMessage"));
-  clock_.Advance(absl::Seconds(19));
-  charger_->Tick();
-  EXPECT_TRUE(links_.Results().empty()) << "timed out before the operator's 20 s";
-  clock_.Advance(absl::Seconds(2));
+  // A command behind it waits, and says why it was never sent.
+  v1::CentralCommand inoperative;
+  inoperative.set_command_id("inoperative-1");
+  inoperative.mutable_availability()->set_operative(false);
+  charger_->OnCommand(inoperative);
+  clock_.Advance(absl::Seconds(4));
   charger_->Tick();
   ASSERT_EQ(links_.Results().size(), 1u);
-  EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_THAT(links_.Results()[0].message(), HasSubstr("within 20s"));
+  EXPECT_EQ(links_.Results()[0].command_id(), "inoperative-1");
+  EXPECT_THAT(links_.Results()[0].message(),
+              HasSubstr("not sent within 4s: the charger was still to answer TriggerMessage"));
+  clock_.Advance(absl::Seconds(15));
+  charger_->Tick();
+  EXPECT_EQ(links_.Results().size(), 1u) << "timed out before the operator's 20 s";
+  clock_.Advance(absl::Seconds(2));
+  charger_->Tick();
+  ASSERT_EQ(links_.Results().size(), 2u);
+  EXPECT_EQ(links_.Results()[1].command_id(), "op-1");
+  EXPECT_EQ(links_.Results()[1].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(links_.Results()[1].message(), HasSubstr("did not answer within 20s"));
 }
 
 // A call waiting behind one the charger never answers times out from when

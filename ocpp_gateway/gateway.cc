@@ -56,7 +56,7 @@ class Slot final : public ChargerLinks {
   Slot(Gateway::Impl& gateway, std::string id) : gateway(gateway), id(std::move(id)) {}
 
   void SendToCharger(const std::string& frame) override;
-  void SendToCentral(const v1::MonitorMessage& message) override;
+  bool SendToCentral(const v1::MonitorMessage& message) override;
   void Publish(absl::string_view topic, const std::string& key, const std::string& value,
                std::function<void(absl::Status)> done) override;
   void ShareJournal(const v1::OcppChargerJournal& journal,
@@ -368,9 +368,11 @@ void Slot::SendToCharger(const std::string& frame) {
   if (connection != nullptr) connection->Send(frame);
 }
 
-void Slot::SendToCentral(const v1::MonitorMessage& message) {
+bool Slot::SendToCentral(const v1::MonitorMessage& message) {
   absl::MutexLock lock(&mu);
-  if (uplink != nullptr) uplink->Write(message);
+  if (uplink == nullptr) return false;
+  uplink->Write(message);
+  return true;
 }
 
 // `done` posted to the network thread, from Kafka's.

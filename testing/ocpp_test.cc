@@ -297,7 +297,8 @@ TEST(Ocpp, AnOperatorResetsUnlocksConfiguresAndTriggersAChargerFromEvctl) {
   EXPECT_THAT(evctl({"charger", "OCPP-001", "call", "RemoteStartTransaction", R"({"idTag":"x"})"}),
               HasSubstr("is not an operation the gateway relays"));
   EXPECT_THAT(evctl({"charger", "CP-001", "reset", "soft"}), HasSubstr("is not an OCPP charger"));
-  EXPECT_THAT(evctl({"charger", "OCPP-404", "reset", "soft"}), HasSubstr("OCPP-404"));
+  EXPECT_THAT(evctl({"charger", "OCPP-404", "reset", "soft"}),
+              HasSubstr("OCPP-404 is not a known charging point"));
   // An answer that breaks OCPP's schema is no answer.
   net->OcppCommand("OCPP-001", "garble");
   ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("line": "garble")", kWait));

@@ -32,7 +32,7 @@ v1::AuditRecord AuditLog::Make(const Actor& actor, const std::string& action,
   *record.mutable_at() = ToProto(at);
   record.set_actor(clean(actor.name));
   record.set_source(clean(actor.source));
-  record.set_action(action);
+  record.set_action(clean(action));
   record.set_target(clean(target));
   record.set_result(result);
   record.set_reason(clean(reason));

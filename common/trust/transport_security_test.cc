@@ -32,6 +32,7 @@
 #include "testing/test_pki.h"
 
 ABSL_DECLARE_FLAG(bool, insecure);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
 
 namespace evnet {
 namespace {
@@ -239,6 +240,11 @@ TEST_F(TransportSecurityTest, APkiDirNamesTheFilesOfTheProgramsOwnRoleAndName) {
   absl::SetFlag(&FLAGS_insecure, false);
   ASSERT_FALSE(both.ok());
   EXPECT_EQ(both.status().message(), "--pki_dir excludes --tls_* and --insecure");
+  absl::SetFlag(&FLAGS_tls_cert, Dir() + "/cp/CP-002.crt");
+  absl::StatusOr<TransportSecurity> with_a_file =
+      TransportSecurityFromFlags("test", Dir(), kRoleCp, "CP-001");
+  absl::SetFlag(&FLAGS_tls_cert, "");
+  EXPECT_FALSE(with_a_file.ok());
 }
 
 TEST(PeerIdentityTest, ACertificateWithoutAnEvnetIdentityIsNotOne) {

@@ -44,7 +44,7 @@
 
 ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
 ABSL_FLAG(absl::Duration, operation_timeout, absl::Seconds(30),
-          "evctl charger: how long the charger has to answer (at most 5m)");
+          "evctl charger: how long the charger has to answer (at most 1m)");
 
 namespace evnet {
 namespace {
