@@ -92,6 +92,23 @@ TEST_F(HttpServerTest, EveryApiRouteAnswers401WithoutALogin) {
   EXPECT_EQ(with_forged->status, 401);
 }
 
+// A charger's operation from the dashboard needs a login like a stop; its
+// refusal is audited under the operation's name, or as invalid when no
+// operation could have that name (no line of the log forged through it).
+TEST_F(HttpServerTest, AnOperationWithoutALoginIsRefusedAndAuditedByItsName) {
+  httplib::Result got = client_->Post("/api/operate?cp=OCPP-1&action=Reset&payload=%7B%7D");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 401);
+  got = client_->Post("/api/operate?cp=OCPP-1&action=Reset%0AAUDIT%20fake&payload=%7B%7D");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 401);
+  std::vector<v1::AuditRecord> refused = Refused();
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[0].action(), "charger.Reset");
+  EXPECT_EQ(refused[0].target(), "OCPP-1");
+  EXPECT_EQ(refused[1].action(), "charger.invalid");
+}
+
 TEST_F(HttpServerTest, RefusalsFromOutsideCannotFillTheAuditLog) {
   // A login under a new name each time and a stop of a new CP each time:
   // no two refusals alike, so none folds into another.
