@@ -683,15 +683,10 @@ void Charger::Call(const Message& request, absl::Time now, Reply reply) {
 void Charger::Call(const Message& request, absl::Time /*now*/, absl::Duration timeout,
                    Reply reply) {
   const std::string call_id = absl::StrCat("evnet-", next_call_++);
-  waiting_.push_back({call_id, EncodeCall(call_id, request), NewResponse(ActionOf(request)),
+  const std::string action = ActionOf(request);
+  waiting_.push_back({call_id, action, EncodeCall(call_id, request), NewResponse(action),
                       options_.clock->Steady() + timeout, timeout, std::move(reply)});
   SendNextCall();
-}
-
-std::string Charger::ActionOfCall(const std::string& frame) {
-  std::variant<Frame, BadFrame> parsed = ParseFrame(frame);
-  const Frame* call = std::get_if<Frame>(&parsed);
-  return call != nullptr ? call->action : "a call";
 }
 
 void Charger::SendNextCall() {
@@ -743,7 +738,7 @@ void Charger::Tick() {
   std::vector<std::pair<PendingCall, absl::Status>> expired;
   std::string holding;  // the action of the call the others wait behind
   if (outstanding_.has_value()) {
-    holding = ActionOfCall(outstanding_->frame);
+    holding = outstanding_->action;
     if (outstanding_->deadline <= steady) {
       expired.emplace_back(std::move(*outstanding_),
                            absl::DeadlineExceededError(

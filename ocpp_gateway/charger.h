@@ -115,7 +115,8 @@ class Charger {
                                    absl::string_view answer_json)>;
   struct PendingCall {
     std::string call_id;
-    std::string frame;  // the CALL as sent
+    std::string action;  // "Reset"
+    std::string frame;   // the CALL as sent
     std::unique_ptr<google::protobuf::Message> response;
     absl::Time deadline;     // steady: `timeout` from when it was asked
     absl::Duration timeout;  // call_timeout, or the operation's own
@@ -151,8 +152,6 @@ class Charger {
             Reply reply);
   // Sends the next call waiting, when none is outstanding.
   void SendNextCall();
-  // The action of a CALL as sent ("Reset").
-  static std::string ActionOfCall(const std::string& frame);
   void OnCallResult(const Frame& frame);
   void SendHealth(absl::Time now);
   // Writes the journal to the file and shares it; `then` runs once every
