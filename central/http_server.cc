@@ -371,9 +371,9 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
       return Refuse(res, absl::UnavailableError(
                              "other operations are still waiting for their chargers; try again"));
     }
-    struct Done {
+    struct Counted {  // leaves the count on every way out
       std::atomic<int>& count;
-      ~Done() { count.fetch_sub(1); }
+      ~Counted() { count.fetch_sub(1); }
     } operating{self->operating_};
     struct Outcome {
       absl::Notification done;
