@@ -81,6 +81,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   bridge.verify_results = !options.security.insecure;
   bridge.decisions_ready = [c = central.get()] { return c->transactions_->Started(); };
   bridge.revocations = &central->revocations_;
+  bridge.id_tokens = &central->core_.id_tokens;
   bridge.commit = [c = central.get()](std::vector<KafkaRecord> records, Done done) {
     c->transactions_->Commit(std::move(records), std::move(done));
   };
@@ -156,9 +157,10 @@ Central::Central(const CentralOptions& options, std::unique_ptr<KafkaProducer> p
       publisher_(*producer_, *transactions_, kafka_authenticates_ ? &driver_keys_ : nullptr),
       store_(*producer_),
       enrolment_store_(*producer_),
+      id_token_store_(*producer_),
       core_({options.monitor_timeout, absl::Seconds(10), options.coordinator,
              options.security.insecure, options.clock},
-            {publisher_, store_, enrolment_store_,
+            {publisher_, store_, enrolment_store_, id_token_store_,
              [producer = producer_.get()](const v1::RevokedCertificate& record, Done done) {
                SaveRevocation(*producer, record, std::move(done));
              },

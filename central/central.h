@@ -106,6 +106,7 @@ class Central {
   KafkaUpdatePublisher publisher_;
   KafkaRegistryStore store_;
   KafkaEnrolmentStore enrolment_store_;
+  KafkaIdTokenStore id_token_store_;
   CentralCore core_;
   // Its parts, by the names the rest of central uses.
   Enrolments& enrolments_ = core_.enrolments;

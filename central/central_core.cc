@@ -24,7 +24,9 @@ CentralCore::CentralCore(const CentralCoreOptions& options, CentralOutbound out)
       coordinator(Audited(options.coordinator, out.audit), *options.clock, registry,
                   out.commands != nullptr ? *out.commands : static_cast<CommandSender&>(hub),
                   out.updates, metrics),
+      charger_tokens(id_tokens, coordinator, out.audit, *options.clock),
       service(registry, hub, coordinator, out.registry, out.audit, access,
-              {enrolments, out.enrolments, &revocations}, *options.clock) {}
+              {enrolments, out.enrolments, &revocations}, {id_tokens, out.id_tokens, charger_tokens},
+              *options.clock) {}
 
 }  // namespace evnet

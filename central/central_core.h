@@ -10,8 +10,10 @@
 #include "absl/time/time.h"
 #include "central/access.h"
 #include "central/central_service.h"
+#include "central/charger_tokens.h"
 #include "central/coordinator.h"
 #include "central/enrolments.h"
+#include "central/id_tokens.h"
 #include "central/link_hub.h"
 #include "central/metrics.h"
 #include "central/outbound.h"
@@ -39,6 +41,7 @@ struct CentralOutbound {
   UpdatePublisher& updates;
   RegistryStore& registry;
   EnrolmentStore& enrolments;
+  IdTokenStore& id_tokens;
   Revocations::Save revocations;
   AuditLog& audit;
   // Where the coordinator's commands go; null: down the monitors' links.
@@ -57,6 +60,8 @@ class CentralCore {
   Registry registry;
   LinkHub hub;
   SessionCoordinator coordinator;
+  IdTokens id_tokens;
+  ChargerTokens charger_tokens;
   CentralServiceImpl service;
 };
 

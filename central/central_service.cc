@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "central/charger_operations.h"
 #include "central/monitor_link.h"
@@ -31,7 +32,7 @@ class RefusedWatch final : public grpc::ServerWriteReactor<v1::ChargingPoint> {
 CentralServiceImpl::CentralServiceImpl(Registry& registry, LinkHub& hub,
                                        SessionCoordinator& coordinator, RegistryStore& store,
                                        AuditLog& audit, const Access& access,
-                                       Enrolment enrolment, const Clock& clock)
+                                       Enrolment enrolment, Tokens tokens, const Clock& clock)
     : clock_(clock),
       registry_(registry),
       hub_(hub),
@@ -40,6 +41,7 @@ CentralServiceImpl::CentralServiceImpl(Registry& registry, LinkHub& hub,
       audit_(audit),
       access_(access),
       enrolment_(enrolment),
+      tokens_(tokens),
       watchers_(registry) {
   registry_.SetChangeListener([this] { watchers_.Poke(); });
 }
@@ -55,7 +57,8 @@ CentralServiceImpl::~CentralServiceImpl() {
 
 grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* CentralServiceImpl::MonitorLink(
     grpc::CallbackServerContext* context) {
-  return MonitorLinkReactor::Start(context, registry_, hub_, store_, audit_, access_);
+  return MonitorLinkReactor::Start(context, registry_, hub_, store_, audit_, access_,
+                                   tokens_.chargers);
 }
 
 grpc::ServerWriteReactor<v1::ChargingPoint>* CentralServiceImpl::WatchChargingPoints(
@@ -398,6 +401,45 @@ grpc::Status CentralServiceImpl::RevokeCertificate(grpc::ServerContext* context,
                << revoked->certificate_sha256() << ") revoked by " << by->name
                << (watches == 0 ? "" : absl::StrCat("; its ", watches, " open watch(es) ended"));
   *response = *std::move(revoked);
+  return grpc::Status::OK;
+}
+
+grpc::Status CentralServiceImpl::PutIdToken(grpc::ServerContext* context,
+                                            const v1::PutIdTokenRequest* request,
+                                            v1::IdToken* response) {
+  const std::string target = absl::CHexEscape(request->id_tag().substr(0, kMaxIdTagLength));
+  absl::StatusOr<Actor> by = access_.RequireOperator(*context, "token.put", target);
+  if (!by.ok()) return ToGrpcStatus(by.status());
+  absl::StatusOr<v1::IdToken> token = tokens_.tokens.Putting(*request, by->name, clock_.Now());
+  if (!token.ok()) {
+    audit_.Record(*by, "token.put", target, "refused", std::string(token.status().message()));
+    return ToGrpcStatus(token.status());
+  }
+  const std::string what =
+      absl::StrCat(v1::IdTokenStatus_Name(token->status()).substr(sizeof("ID_TOKEN_STATUS_") - 1),
+                   " for ", token->driver_id());
+  absl::Status saved =
+      Await([&](Done done) { tokens_.store.Save(*token, std::move(done)); }, kKafkaTimeout);
+  if (!saved.ok()) {
+    audit_.Record(*by, "token.put", target, "failed", std::string(saved.message()));
+    return ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+        "cannot record id tag ", target, " in Kafka, so it was not changed: ", saved.message())));
+  }
+  tokens_.tokens.Apply(*token);
+  audit_.Record(*by, "token.put", target, "done", what);
+  LOG(INFO) << "Central | Id tag " << target << " " << what << " (by " << by->name << ")";
+  *response = *std::move(token);
+  return grpc::Status::OK;
+}
+
+grpc::Status CentralServiceImpl::ListIdTokens(grpc::ServerContext* context,
+                                              const v1::ListIdTokensRequest* request,
+                                              v1::ListIdTokensResponse* response) {
+  if (absl::StatusOr<Actor> allowed = access_.RequireOperator(*context, "token.list", "all tokens");
+      !allowed.ok()) {
+    return ToGrpcStatus(allowed.status());
+  }
+  *response = tokens_.tokens.List(*request, PageSize(request->page_size()));
   return grpc::Status::OK;
 }
 

@@ -1,7 +1,7 @@
 // evnet.v1.CentralService: the monitors' MonitorLink streams and
 // WatchChargingPoints on gRPC's callback API (no thread per stream), and the
 // operator's unary calls (list / get / stop / resume, list sessions, enrol /
-// revoke), each for operators only once identities are on (Access).
+// revoke, id tokens), each for operators only once identities are on (Access).
 #ifndef EVNET_CENTRAL_CENTRAL_SERVICE_H_
 #define EVNET_CENTRAL_CENTRAL_SERVICE_H_
 
@@ -10,8 +10,10 @@
 
 #include "absl/status/status.h"
 #include "central/access.h"
+#include "central/charger_tokens.h"
 #include "central/coordinator.h"
 #include "central/enrolments.h"
+#include "central/id_tokens.h"
 #include "central/link_hub.h"
 #include "central/outbound.h"
 #include "central/registry.h"
@@ -47,9 +49,16 @@ class CentralServiceImpl final : public CentralServiceBase {
     EnrolmentStore& store;
     Revocations* revocations = nullptr;
   };
+  // Drivers' id tokens, for PutIdToken / ListIdTokens and the chargers'
+  // Authorize.
+  struct Tokens {
+    IdTokens& tokens;
+    IdTokenStore& store;
+    ChargerTokens& chargers;
+  };
   CentralServiceImpl(Registry& registry, LinkHub& hub, SessionCoordinator& coordinator,
                      RegistryStore& store, AuditLog& audit, const Access& access,
-                     Enrolment enrolment, const Clock& clock = SystemClock::Get());
+                     Enrolment enrolment, Tokens tokens, const Clock& clock = SystemClock::Get());
   ~CentralServiceImpl() override;
 
   grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLink(
@@ -78,6 +87,10 @@ class CentralServiceImpl final : public CentralServiceBase {
   grpc::Status RevokeCertificate(grpc::ServerContext* context,
                                  const v1::RevokeCertificateRequest* request,
                                  v1::RevokedCertificate* response) override;
+  grpc::Status PutIdToken(grpc::ServerContext* context, const v1::PutIdTokenRequest* request,
+                          v1::IdToken* response) override;
+  grpc::Status ListIdTokens(grpc::ServerContext* context, const v1::ListIdTokensRequest* request,
+                            v1::ListIdTokensResponse* response) override;
   grpc::ServerUnaryReactor* OperateCharger(grpc::CallbackServerContext* context,
                                            const v1::OperateChargerRequest* request,
                                            v1::OperateChargerResponse* response) override;
@@ -131,6 +144,7 @@ class CentralServiceImpl final : public CentralServiceBase {
   AuditLog& audit_;
   const Access& access_;
   Enrolment enrolment_;
+  Tokens tokens_;
   Watchers watchers_;
 };
 

@@ -15,6 +15,7 @@
 #include "central/fakes.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/proto_time.h"
 #include "common/grpc/grpc_channel.h"
 #include "common/grpc/grpc_server.h"
 #include "gmock/gmock.h"
@@ -31,7 +32,7 @@ class CentralServiceTest : public ::testing::Test {
   static constexpr absl::Duration kRegisterTimeout = absl::Seconds(2);
   explicit CentralServiceTest(const TransportSecurity& security = TransportSecurity::Insecure())
       : core_({absl::Seconds(3), kRegisterTimeout, {}, security.insecure, &clock_},
-              {publisher_, store_, enrolment_store_,
+              {publisher_, store_, enrolment_store_, enrolment_store_,
                [this](const v1::RevokedCertificate& record, Done done) {
                  revoked_.push_back(record);
                  done(absl::OkStatus());
@@ -40,6 +41,7 @@ class CentralServiceTest : public ::testing::Test {
     registry_.FinishRestore();
     enrolments_.FinishRestore();
     revocations_.FinishRestore();
+    id_tokens_.FinishRestore();
     server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}, security});
     if (security.insecure) stub_ = StubAs(security);
   }
@@ -109,6 +111,7 @@ class CentralServiceTest : public ::testing::Test {
   Enrolments& enrolments_ = core_.enrolments;
   Revocations& revocations_ = core_.revocations;
   Access& access_ = core_.access;
+  IdTokens& id_tokens_ = core_.id_tokens;
   CentralServiceImpl& service_ = core_.service;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<v1::CentralService::Stub> stub_;
@@ -147,6 +150,92 @@ TEST_F(CentralServiceTest, AReplacedMonitorsEndLeavesTheCpOnItsNewLink) {
   new_monitor->stream->WritesDone();
   EXPECT_TRUE(new_monitor->stream->Finish().ok());
   EXPECT_TRUE(Eventually([&] { return registry_.Status("CP-001") == v1::CP_STATUS_DISCONNECTED; }));
+}
+
+// The charger's ask, and central's answer to it (other commands skipped).
+v1::Authorization Ask(grpc::ClientReaderWriter<v1::MonitorMessage, v1::CentralCommand>& link,
+                      const std::string& ask_id, const std::string& id_tag,
+                      std::optional<v1::ChargerStart> start = std::nullopt) {
+  v1::MonitorMessage ask;
+  ask.mutable_authorize()->set_ask_id(ask_id);
+  ask.mutable_authorize()->set_id_tag(id_tag);
+  if (start.has_value()) *ask.mutable_authorize()->mutable_start() = *start;
+  EXPECT_TRUE(link.Write(ask));
+  v1::CentralCommand command;
+  while (link.Read(&command)) {
+    if (command.command_id() == ask_id) return command.authorization();
+  }
+  ADD_FAILURE() << "no answer to " << ask_id;
+  return v1::Authorization();
+}
+
+TEST_F(CentralServiceTest, ACardSwipedAtAChargerOpensOneSessionOfItsDriver) {
+  auto put = [&](const std::string& tag, const std::string& driver, v1::IdTokenStatus status) {
+    grpc::ClientContext context;
+    v1::PutIdTokenRequest request;
+    request.set_id_tag(tag);
+    request.set_driver_id(driver);
+    request.set_status(status);
+    v1::IdToken token;
+    EXPECT_TRUE(stub_->PutIdToken(&context, request, &token).ok());
+    return token;
+  };
+  put("card-1", "driver-alice", v1::ID_TOKEN_STATUS_ACCEPTED);
+  put("CARD-2", "driver-bob", v1::ID_TOKEN_STATUS_BLOCKED);
+  {
+    absl::MutexLock lock(&enrolment_store_.mu);
+    ASSERT_EQ(enrolment_store_.id_tokens.size(), 2u) << "each change is in Kafka first";
+  }
+  std::unique_ptr<Monitor> first = Connect("OCPP-001");
+  std::unique_ptr<Monitor> second = Connect("OCPP-002");
+  Report(*first, true);
+  Report(*second, true);
+  ASSERT_TRUE(Eventually([&] {
+    return registry_.Status("OCPP-001") == v1::CP_STATUS_ACTIVE &&
+           registry_.Status("OCPP-002") == v1::CP_STATUS_ACTIVE;
+  }));
+
+  // Authorize alone opens nothing.
+  EXPECT_EQ(Ask(*first->stream, "a1", "CARD-1").status(), "Accepted");
+  EXPECT_EQ(Ask(*first->stream, "a2", "CARD-2").status(), "Blocked");
+  EXPECT_EQ(Ask(*first->stream, "a3", "CARD-404").status(), "Invalid");
+  EXPECT_TRUE(publisher_.updates.empty());
+
+  v1::ChargerStart start;
+  start.set_transaction_id(7);
+  *start.mutable_started_at() = ToProto(clock_.Now());
+  start.set_meter_start_wh(1000);
+  start.set_connector_id(1);
+  const v1::Authorization opened = Ask(*first->stream, "s1", "Card-1", start);
+  EXPECT_EQ(opened.status(), "Accepted");
+  EXPECT_EQ(opened.session().driver_id(), "driver-alice");
+  const std::string session_id = opened.session().session_id();
+  ASSERT_FALSE(session_id.empty());
+  EXPECT_EQ(publisher_.kinds(),
+            (std::vector<v1::UpdateKind>{v1::UPDATE_KIND_ACCEPTED, v1::UPDATE_KIND_SUPPLY_STARTED}));
+  EXPECT_EQ(publisher_.updates[0].driver_id(), "driver-alice");
+  ASSERT_EQ(publisher_.held.count(session_id), 1u) << "held open, so billed once it ends";
+  EXPECT_EQ(publisher_.held[session_id].cp_id(), "OCPP-001");
+
+  // The charger asks again (our answer was lost): the same session.
+  EXPECT_EQ(Ask(*first->stream, "s2", "CARD-1", start).session().session_id(), session_id);
+  EXPECT_EQ(publisher_.decisions.size(), 1u);
+  // The same card at another charger while its session runs; a blocked card.
+  v1::ChargerStart elsewhere = start;
+  elsewhere.set_transaction_id(1);
+  EXPECT_EQ(Ask(*second->stream, "s3", "CARD-1", elsewhere).status(), "ConcurrentTx");
+  const v1::Authorization blocked = Ask(*second->stream, "s4", "CARD-2", elsewhere);
+  EXPECT_EQ(blocked.status(), "Blocked");
+  EXPECT_TRUE(blocked.session().session_id().empty());
+  EXPECT_EQ(publisher_.decisions.size(), 1u) << "nothing opened for a refused card";
+
+  std::vector<std::string> audited;
+  for (const v1::AuditRecord& r : audit_.records()) {
+    audited.push_back(absl::StrCat(r.action(), " ", r.target(), " ", r.result()));
+  }
+  EXPECT_THAT(audited, ::testing::IsSupersetOf({"token.put card-1 done", "token.put CARD-2 done",
+                                               "session.card OCPP-001 done",
+                                               "session.card OCPP-002 refused"}));
 }
 
 TEST_F(CentralServiceTest, AWatcherGetsEveryCpOnceThenOnlyWhatChanged) {

@@ -372,6 +372,80 @@ void SessionCoordinator::AcceptRunning(const v1::DriverRequest& request,
   PublishAccepted(running, record, std::move(done));
 }
 
+void SessionCoordinator::OpenChargerSession(const v1::DriverRequest& request, OpenedDone done) {
+  const std::string session_id = absl::StrCat("s-", request.request_id());
+  auto start_of = [&request, &session_id](const std::string& telemetry_key) {
+    v1::StartSupplyRequest start;
+    start.set_session_id(session_id);
+    start.set_request_id(request.request_id());
+    start.set_driver_id(request.driver_id());
+    start.set_telemetry_key(telemetry_key);
+    return start;
+  };
+  // Once its acceptance is in Kafka, the session goes to whoever asked.
+  auto answer = [done, start_of](const std::string& telemetry_key) {
+    return [done, start = start_of(telemetry_key)](absl::Status published) {
+      if (!published.ok()) return done(published);
+      done(start);
+    };
+  };
+  std::optional<Open> again;  // opened before, its acceptance not yet in Kafka
+  {
+    absl::MutexLock lock(&mu_);
+    if (requests_in_flight_.count(request.request_id()) > 0 ||
+        tickets_in_flight_.count(session_id) > 0 || closing_.count(session_id) > 0) {
+      return done(absl::UnavailableError(
+          absl::StrCat("session ", session_id, " is being recorded; ask again")));
+    }
+    if (ticketed_.Contains(session_id) || refused_.Contains(session_id)) {
+      // Ended already: its result, sent again, is recognised as a copy.
+      return done(start_of(""));
+    }
+    auto it = open_.find(session_id);
+    if (it != open_.end() && it->second.session.state() == v1::SESSION_STATE_SUPPLYING) {
+      return done(start_of(it->second.telemetry_key));
+    }
+    // Until its acceptance is in Kafka (or refused), a copy is told to wait.
+    requests_in_flight_.insert(request.request_id());
+    if (it != open_.end()) again = it->second;
+  }
+  if (again.has_value()) {
+    const std::string key = again->telemetry_key;
+    return PublishAccepted(again->session,
+                           RecordOf(again->session, v1::OPEN_SESSION_STATE_ACCEPTED, key),
+                           answer(key));
+  }
+  auto refuse = [this, &request, &done](absl::Status why) {
+    {
+      absl::MutexLock lock(&mu_);
+      requests_in_flight_.erase(request.request_id());
+    }
+    done(std::move(why));
+  };
+  const std::string& cp = request.cp_id();
+  absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
+  if (!now.ok()) return refuse(now.status());
+  if (now->status() == v1::CP_STATUS_STOPPED || now->status() == v1::CP_STATUS_BROKEN) {
+    return refuse(absl::FailedPreconditionError(absl::StrCat(cp, " is ", Describe(now->status()))));
+  }
+  const std::string telemetry_key = now->info().telemetry_mac() ? NewTelemetryKey() : "";
+  if (absl::Status reserved = Reserve(request, session_id, telemetry_key); !reserved.ok()) {
+    return refuse(std::move(reserved));
+  }
+  v1::Session session;
+  {
+    absl::MutexLock lock(&mu_);
+    Open& open = open_[session_id];
+    open.started = true;
+    session = open.session;
+  }
+  LOG(INFO) << "Central | Session " << session_id << " of " << request.driver_id()
+            << " began at " << cp << " itself";
+  session.set_state(v1::SESSION_STATE_SUPPLYING);
+  PublishAccepted(session, RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED, telemetry_key),
+                  answer(telemetry_key));
+}
+
 absl::Status SessionCoordinator::Reserve(const v1::DriverRequest& request,
                                          const std::string& session_id,
                                          const std::string& telemetry_key) {
@@ -390,7 +464,7 @@ absl::Status SessionCoordinator::Reserve(const v1::DriverRequest& request,
     }
   }
   if (by_driver != open_by_driver_.end()) {
-    return absl::FailedPreconditionError(
+    return absl::AlreadyExistsError(
         absl::StrCat(request.driver_id(), " already has a session at ",
                      open_.at(by_driver->second).session.cp_id()));
   }

@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "central/id_window.h"
@@ -107,6 +108,17 @@ class SessionCoordinator {
   // DESIGN.md, and drivers told when their CP failed under them.
   void OnStatusChange(const StatusChange& change);
 
+  // A transaction a charger began by itself, with an id token of
+  // `request.driver_id()`'s (checked by the caller): opened as that
+  // driver's session and accepted at once, since the CP already supplies
+  // it; the driver is told as for any session. `request.request_id()` names
+  // the charger's transaction for good: asked again, the same session is
+  // answered. `done` gets the session as a StartSupply would have begun it;
+  // FAILED_PRECONDITION saying why it may not run (ALREADY_EXISTS: its
+  // driver charges elsewhere); UNAVAILABLE: not recorded, to be asked again.
+  using OpenedDone = std::function<void(absl::StatusOr<v1::StartSupplyRequest>)>;
+  void OpenChargerSession(const v1::DriverRequest& request, OpenedDone done);
+
   // Ends the session running at `cp_id`, if any, as stopped by the operator.
   void StopSessionAt(const std::string& cp_id, Done done);
   // Tells the CP's monitor that the operator stopped or resumed it, for a
@@ -170,7 +182,8 @@ class SessionCoordinator {
   Claim ClaimRequest(const v1::DriverRequest& request, const std::string& session_id);
   void AcceptRunning(const v1::DriverRequest& request, const std::string& session_id,
                      const v1::ChargingPoint& cp, Done done);
-  // OK: reserved; FAILED_PRECONDITION: busy, saying why; UNAVAILABLE: the
+  // OK: reserved; FAILED_PRECONDITION: its CP is busy, ALREADY_EXISTS: its
+  // driver is, saying why; UNAVAILABLE: the
   // session in the way is being ticketed, and the request is to come again.
   absl::Status Reserve(const v1::DriverRequest& request, const std::string& session_id,
                        const std::string& telemetry_key);

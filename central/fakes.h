@@ -95,16 +95,23 @@ class FakeUpdatePublisher : public UpdatePublisher {
   absl::Status status;
 };
 
-// Saves registry records and enrolments with `status`; with `hold`, keeps
+// Saves registry records, enrolments and id tokens with `status`; with `hold`, keeps
 // their `done` until Release (Kafka's delivery report, later).
 // Thread-safe: central's gRPC threads save through it.
-class FakeStore : public RegistryStore, public EnrolmentStore {
+class FakeStore : public RegistryStore, public EnrolmentStore, public IdTokenStore {
  public:
   void Save(const v1::CpRegistryRecord&, Done done) override { Saved(std::move(done)); }
   void Save(const v1::Enrolment& enrolment, Done done) override {
     {
       absl::MutexLock lock(&mu);
       enrolments.push_back(enrolment);
+    }
+    Saved(std::move(done));
+  }
+  void Save(const v1::IdToken& token, Done done) override {
+    {
+      absl::MutexLock lock(&mu);
+      id_tokens.push_back(token);
     }
     Saved(std::move(done));
   }
@@ -124,6 +131,7 @@ class FakeStore : public RegistryStore, public EnrolmentStore {
   bool hold ABSL_GUARDED_BY(mu) = false;
   std::vector<Done> held ABSL_GUARDED_BY(mu);
   std::vector<v1::Enrolment> enrolments ABSL_GUARDED_BY(mu);
+  std::vector<v1::IdToken> id_tokens ABSL_GUARDED_BY(mu);
 
  private:
   void Saved(Done done) {

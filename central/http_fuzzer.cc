@@ -114,7 +114,7 @@ class Central {
  public:
   Central()
       : core_({absl::Seconds(3), absl::Seconds(10), {}, /*insecure=*/true, &clock_},
-              {updates_, store_, store_,
+              {updates_, store_, store_, store_,
                [](const v1::RevokedCertificate&, Done done) { done(absl::OkStatus()); }, audit_,
                &sender_}) {
     registry_.FinishRestore();

@@ -30,7 +30,7 @@ class HttpServerTest : public ::testing::Test {
   HttpServerTest()
       : audit_(clock_),
         core_({absl::Seconds(3), absl::Seconds(10), {}, /*insecure=*/true, &clock_},
-              {updates_, store_, store_,
+              {updates_, store_, store_, store_,
                [](const v1::RevokedCertificate&, Done done) { done(absl::OkStatus()); }, audit_,
                &sender_}) {
     core_.registry.FinishRestore();

@@ -123,6 +123,11 @@ void KafkaEnrolmentStore::Save(const v1::Enrolment& enrolment, Done done) {
                 std::move(done));
 }
 
+void KafkaIdTokenStore::Save(const v1::IdToken& token, Done done) {
+  ProduceOrFail(producer_, kIdTokensTopic, IdTokens::KeyOf(token.id_tag()), ToJson(token),
+                std::move(done));
+}
+
 void SaveDriverKey(KafkaProducer& producer, const v1::DriverKey& key) {
   ProduceOrFail(producer, kDriverKeysTopic, key.driver_id(), ToJson(key),
                 [driver = key.driver_id()](absl::Status saved) {
@@ -244,6 +249,7 @@ std::vector<KafkaTopicSpec> NetworkTopics() {
       {kSessionResultsTopic, kTopicPartitions, false},
       {kCpRegistryTopic, 1, true},
       {kCpEnrolmentsTopic, 1, true},
+      {kIdTokensTopic, 1, true},
       {kDriverKeysTopic, 1, true},
       {kRevokedCertificatesTopic, 1, true},
       {kOcppChargersTopic, 1, true},
@@ -277,6 +283,7 @@ void KafkaBridge::Run() {
   coordinator_.FinishRestore();
   enrolments_.FinishRestore();
   if (options_.revocations != nullptr) options_.revocations->FinishRestore();
+  if (options_.id_tokens != nullptr) options_.id_tokens->FinishRestore();
   for (const v1::CpRegistryRecord& record : registry_.FinishRestore()) {
     if (!Retry("Recording a CP in Kafka",
                [&] {
@@ -302,7 +309,8 @@ absl::Status KafkaBridge::Rebuild() {
   if (!admin.ok()) return admin.status();
   absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
       (*admin)->Partitions(
-          {kCpRegistryTopic, kCpEnrolmentsTopic, kDriverKeysTopic, kRevokedCertificatesTopic,
+          {kCpRegistryTopic, kCpEnrolmentsTopic, kIdTokensTopic, kDriverKeysTopic,
+           kRevokedCertificatesTopic,
            kCentralSessionsTopic, kCentralLedgerTopic},
           kKafkaTimeout);
   if (!partitions.ok()) return partitions.status();
@@ -330,6 +338,11 @@ absl::Status KafkaBridge::Rebuild() {
       if (auto enrolment = Parse<v1::Enrolment>(m); enrolment.ok() && !enrolment->cp_id().empty()) {
         enrolments_.Restore(*enrolment);
         ++enrolments;
+      }
+    } else if (m.topic == kIdTokensTopic) {
+      if (auto token = Parse<v1::IdToken>(m);
+          token.ok() && !token->id_tag().empty() && options_.id_tokens != nullptr) {
+        options_.id_tokens->Restore(*token);
       }
     } else if (m.topic == kDriverKeysTopic) {
       if (auto key = Parse<v1::DriverKey>(m); key.ok() && !key->driver_id().empty()) {

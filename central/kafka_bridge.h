@@ -1,7 +1,7 @@
 // Central's side of Kafka: writes its decisions (the ledger record, the
 // driver's update and the change to its open sessions, in one Kafka
 // transaction) and registry records, rebuilds state at start from the
-// registry, the enrolments, the open sessions (whole, however old) and the
+// registry, the enrolments, the id tokens, the open sessions (whole, however old) and the
 // ledger's last minutes (for dedupe; never the whole history), then
 // consumes requests, results and telemetry and hands them to the
 // coordinator, on one thread it owns; a request waiting for its CP does not
@@ -23,6 +23,7 @@
 #include "central/coordinator.h"
 #include "central/driver_keys.h"
 #include "central/enrolments.h"
+#include "central/id_tokens.h"
 #include "central/outbound.h"
 #include "central/registry.h"
 #include "central/request_signatures.h"
@@ -74,6 +75,15 @@ class KafkaRegistryStore final : public RegistryStore {
   KafkaProducer& producer_;
 };
 
+class KafkaIdTokenStore final : public IdTokenStore {
+ public:
+  explicit KafkaIdTokenStore(KafkaProducer& producer) : producer_(producer) {}
+  void Save(const v1::IdToken& token, Done done) override;
+
+ private:
+  KafkaProducer& producer_;
+};
+
 class KafkaEnrolmentStore final : public EnrolmentStore {
  public:
   explicit KafkaEnrolmentStore(KafkaProducer& producer) : producer_(producer) {}
@@ -113,6 +123,8 @@ struct KafkaBridgeOptions {
   // The revoked driver and operator certificates: filled from Kafka at
   // start; a request signed with a revoked certificate is refused. May be null.
   Revocations* revocations = nullptr;
+  // Drivers' id tokens: filled from Kafka at start. May be null.
+  IdTokens* id_tokens = nullptr;
   // Bill only results signed by their CP's enrolled key (identities on).
   bool verify_results = false;
   // Where Kafka authenticates its clients: the network's CA (PEM). Then

@@ -14,9 +14,9 @@ namespace evnet {
 
 grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReactor::Start(
     grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-    RegistryStore& store, AuditLog& audit, const Access& access) {
+    RegistryStore& store, AuditLog& audit, const Access& access, ChargerTokens& tokens) {
   std::shared_ptr<MonitorLinkReactor> reactor(
-      new MonitorLinkReactor(context, registry, hub, store, audit, access));
+      new MonitorLinkReactor(context, registry, hub, store, audit, access, tokens));
   reactor->self_ = reactor;
   hub.StreamStarted();
   if (absl::Status admitted = access.AdmitMonitorLink(*context); !admitted.ok()) {
@@ -36,13 +36,14 @@ grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* MonitorLinkReac
 
 MonitorLinkReactor::MonitorLinkReactor(grpc::CallbackServerContext* context, Registry& registry,
                                        LinkHub& hub, RegistryStore& store, AuditLog& audit,
-                                       const Access& access)
+                                       const Access& access, ChargerTokens& tokens)
     : context_(context),
       registry_(registry),
       hub_(hub),
       store_(store),
       audit_(audit),
-      access_(access) {}
+      access_(access),
+      tokens_(tokens) {}
 
 void MonitorLinkReactor::Refuse(const std::string& action, const std::string& target,
                                 const grpc::Status& status) {
@@ -200,6 +201,16 @@ void MonitorLinkReactor::Handle() {
                        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(event.at()),
                                         absl::UTCTimeZone()),
                        event.tech_info().empty() ? "" : ": ", event.tech_info().substr(0, 255)));
+      break;
+    }
+    case v1::MonitorMessage::kAuthorize: {
+      // Answered down the link it came on, whenever the answer is ready;
+      // a link gone meanwhile drops it, and the charger asks again.
+      LinkHub* hub = &hub_;
+      tokens_.Answer(cp_id_, access_.ActorOf(*context_), in_.authorize(),
+                     [hub, cp_id = cp_id_, link_id = link_id_](v1::CentralCommand answer) {
+                       hub->Write(cp_id, link_id, answer);
+                     });
       break;
     }
     case v1::MonitorMessage::kRegister:

@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "central/access.h"
+#include "central/charger_tokens.h"
 #include "central/link_hub.h"
 #include "central/outbound.h"
 #include "central/registry.h"
@@ -32,7 +33,7 @@ class MonitorLinkReactor final
   // Starts serving one stream; the reactor owns itself until OnDone.
   static grpc::ServerBidiReactor<v1::MonitorMessage, v1::CentralCommand>* Start(
       grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-      RegistryStore& store, AuditLog& audit, const Access& access);
+      RegistryStore& store, AuditLog& audit, const Access& access, ChargerTokens& tokens);
 
   // LinkHub::Stream
   bool Write(const v1::CentralCommand& command) override;
@@ -45,7 +46,8 @@ class MonitorLinkReactor final
 
  private:
   MonitorLinkReactor(grpc::CallbackServerContext* context, Registry& registry, LinkHub& hub,
-                     RegistryStore& store, AuditLog& audit, const Access& access);
+                     RegistryStore& store, AuditLog& audit, const Access& access,
+                     ChargerTokens& tokens);
   // Audits a refusal of this monitor and ends its stream with it.
   void Refuse(const std::string& action, const std::string& target, const grpc::Status& status);
   void OnRegister();
@@ -62,6 +64,7 @@ class MonitorLinkReactor final
   RegistryStore& store_;
   AuditLog& audit_;
   const Access& access_;
+  ChargerTokens& tokens_;
   std::shared_ptr<MonitorLinkReactor> self_;  // released in OnDone
   grpc::Alarm register_deadline_;
   std::atomic<bool> first_read_{false};  // the registration (or what came instead)

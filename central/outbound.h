@@ -104,6 +104,13 @@ class EnrolmentStore {
   virtual void Save(const v1::Enrolment& enrolment, Done done) = 0;
 };
 
+// Where central keeps drivers' id tokens (evnet.id.tokens).
+class IdTokenStore {
+ public:
+  virtual ~IdTokenStore() = default;
+  virtual void Save(const v1::IdToken& token, Done done) = 0;
+};
+
 // Starts an asynchronous operation and waits for its `done`, at most
 // `timeout`: only for threads that may block (the operator's unary calls,
 // the Kafka bridge's own thread), never a gRPC callback.

@@ -17,6 +17,10 @@ inline constexpr char kCpRegistryTopic[] = "evnet.cp.registry";
 // central -> central, keyed by CP id, compacted: which CPs may join, with
 // which certificate, and which were revoked. Payload: evnet.v1.Enrolment.
 inline constexpr char kCpEnrolmentsTopic[] = "evnet.cp.enrolments";
+// central -> central, keyed by id tag in upper case, compacted: drivers' id
+// tokens (RFID cards, app tokens) and whether each may start a session.
+// Payload: evnet.v1.IdToken.
+inline constexpr char kIdTokensTopic[] = "evnet.id.tokens";
 
 // central -> central, keyed by driver id, compacted: the public key each
 // driver last signed a request with, which its updates are sealed to.
