@@ -78,6 +78,23 @@ absl::Time TimeOr(absl::string_view text, absl::Time fallback) {
   return ParseDateTime(text).value_or(fallback);
 }
 
+// Central's verdict on a transaction's idTag; empty while it is asked. (A
+// journal of an earlier gateway says it by the session alone.)
+std::string IdTagStatus(const v1::OcppTransaction& t) {
+  if (!t.id_tag_status().empty()) return t.id_tag_status();
+  if (t.has_session()) return "Accepted";
+  return t.ended() ? "Invalid" : "";
+}
+
+// Central's word on an idTag, as OCPP gives it to a charger.
+void FillIdTagInfo(const v1::Authorization& authorization, o::IdTagInfo* info) {
+  info->set_status(authorization.status());
+  if (authorization.has_expires_at()) {
+    info->set_expiry_date(FormatDateTime(FromProto(authorization.expires_at())));
+  }
+  if (!authorization.group().empty()) info->set_parent_id_tag(authorization.group());
+}
+
 }  // namespace
 
 Charger::Charger(ChargerOptions options, ChargerLinks& links)
@@ -239,6 +256,7 @@ void Charger::OnFrame(absl::string_view text) {
   }
   if (frame.action == "StartTransaction") return OnStartTransaction(frame.id, *request, now);
   if (frame.action == "StopTransaction") return OnStopTransaction(frame.id, *request, now);
+  if (frame.action == "Authorize") return OnAuthorize(frame.id, *request);
 
   std::unique_ptr<Message> response = NewResponse(frame.action);
   if (frame.action == "BootNotification") {
@@ -255,14 +273,6 @@ void Charger::OnFrame(absl::string_view text) {
     OnStatus(*request, now);
   } else if (frame.action == "MeterValues") {
     OnMeterValues(*request, now);
-  } else if (frame.action == "Authorize") {
-    // Drivers are authorized by central when they ask; here only the one a
-    // remote start is waiting for is.
-    const bool expected = journal_.has_pending_start() &&
-                          journal_.pending_start().driver_id() ==
-                              As<o::AuthorizeRequest>(*request).id_tag();
-    static_cast<o::AuthorizeResponse&>(*response).mutable_id_tag_info()->set_status(
-        expected ? "Accepted" : "Invalid");
   } else if (frame.action == "DataTransfer") {
     static_cast<o::DataTransferResponse&>(*response).set_status("UnknownVendorId");
   } else if (frame.action == "SecurityEventNotification") {
@@ -305,52 +315,144 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
                                  absl::Time now) {
   const auto& start = As<o::StartTransactionRequest>(request);
   const absl::Time started = TimeOr(start.timestamp(), now);
-  // Answered once every gateway can read the transaction: a charger that
-  // reconnects elsewhere is billed there.
-  auto save_and_respond = [this, call_id](const v1::OcppTransaction& t) {
-    o::StartTransactionResponse response;
-    response.mutable_id_tag_info()->set_status(t.has_session() ? "Accepted" : "Invalid");
-    response.set_transaction_id(t.transaction_id());
-    Save([this, call_id, frame = EncodeCallResult(call_id, response)](absl::Status shared) {
-      links_.SendToCharger(shared.ok() ? frame
-                                       : EncodeCallError(call_id, {ErrorCode::kInternalError,
-                                                                   "not recorded yet; send it again"}));
-    });
-  };
   // A repeat (our answer was lost): the same transaction again.
-  for (const v1::OcppTransaction& t : journal_.transactions()) {
-    if (t.connector_id() == start.connector_id() && t.id_tag() == start.id_tag() &&
-        t.meter_start_wh() == start.meter_start() && FromProto(t.started_at()) == started) {
-      return save_and_respond(t);
+  v1::OcppTransaction* t = nullptr;
+  for (v1::OcppTransaction& known : *journal_.mutable_transactions()) {
+    if (known.connector_id() == start.connector_id() && known.id_tag() == start.id_tag() &&
+        known.meter_start_wh() == start.meter_start() && FromProto(known.started_at()) == started) {
+      t = &known;
     }
   }
-  v1::OcppTransaction t;
-  t.set_transaction_id(journal_.last_transaction_id() + 1);
-  journal_.set_last_transaction_id(t.transaction_id());
-  t.set_connector_id(start.connector_id());
-  t.set_id_tag(start.id_tag());
-  t.set_meter_start_wh(start.meter_start());
-  *t.mutable_started_at() = ToProto(started);
-  if (journal_.has_pending_start() && journal_.pending_start().driver_id() == start.id_tag()) {
-    *t.mutable_session() = journal_.pending_start();
-    ForgetPendingStart();
-    v1::SupplySnapshot* supply = t.mutable_supply();
-    supply->set_session_id(t.session().session_id());
-    supply->set_driver_id(t.session().driver_id());
-    *supply->mutable_started_at() = t.started_at();
-    LOG(INFO) << "OCPP:" << id() << " | Transaction " << t.transaction_id() << " started for "
-              << t.session().driver_id() << " (session " << t.session().session_id()
-              << "), meter at " << start.meter_start() << " Wh";
-  } else {
-    // Only what central started is billed: a transaction begun at the
-    // charger alone (a local card) is answered Invalid, and the charger stops.
-    t.set_ended(true);
-    LOG(WARNING) << "OCPP:" << id() << " | Transaction " << t.transaction_id() << " for idTag "
-                 << start.id_tag() << " was not asked for by central: answered Invalid";
+  if (t == nullptr) {
+    t = journal_.add_transactions();
+    t->set_transaction_id(journal_.last_transaction_id() + 1);
+    journal_.set_last_transaction_id(t->transaction_id());
+    t->set_connector_id(start.connector_id());
+    t->set_id_tag(start.id_tag());
+    t->set_meter_start_wh(start.meter_start());
+    *t->mutable_started_at() = ToProto(started);
+    if (journal_.has_pending_start() && journal_.pending_start().driver_id() == start.id_tag()) {
+      *t->mutable_session() = journal_.pending_start();
+      t->set_id_tag_status("Accepted");
+      ForgetPendingStart();
+      v1::SupplySnapshot* supply = t->mutable_supply();
+      supply->set_session_id(t->session().session_id());
+      supply->set_driver_id(t->session().driver_id());
+      *supply->mutable_started_at() = t->started_at();
+      LOG(INFO) << "OCPP:" << id() << " | Transaction " << t->transaction_id() << " started for "
+                << t->session().driver_id() << " (session " << t->session().session_id()
+                << "), meter at " << start.meter_start() << " Wh";
+    }
   }
-  *journal_.add_transactions() = t;
-  save_and_respond(t);
+  if (IdTagStatus(*t).empty()) {
+    // Begun at the charger itself (a card): answered as central judges it.
+    const int32_t transaction_id = t->transaction_id();
+    return AskToOpen(transaction_id, [this, call_id, transaction_id](absl::Status asked) {
+      v1::OcppTransaction* t = Transaction(transaction_id);
+      if (!asked.ok() || t == nullptr) {
+        return links_.SendToCharger(EncodeCallError(
+            call_id, {ErrorCode::kInternalError, std::string(asked.message())}));
+      }
+      RespondToStart(call_id, *t);
+      SendHealth(options_.clock->Now());
+    });
+  }
+  RespondToStart(call_id, *t);
   SendHealth(now);
+}
+
+void Charger::RespondToStart(const std::string& call_id, const v1::OcppTransaction& t) {
+  // Answered once every gateway can read the transaction: a charger that
+  // reconnects elsewhere is billed there.
+  o::StartTransactionResponse response;
+  response.mutable_id_tag_info()->set_status(IdTagStatus(t));
+  response.set_transaction_id(t.transaction_id());
+  Save([this, call_id, frame = EncodeCallResult(call_id, response)](absl::Status shared) {
+    links_.SendToCharger(shared.ok() ? frame
+                                     : EncodeCallError(call_id, {ErrorCode::kInternalError,
+                                                                 "not recorded yet; send it again"}));
+  });
+}
+
+void Charger::AskToOpen(int32_t transaction_id, std::function<void(absl::Status)> then) {
+  const v1::OcppTransaction& t = *Transaction(transaction_id);
+  v1::ChargerStart start;
+  start.set_transaction_id(t.transaction_id());
+  *start.mutable_started_at() = t.started_at();
+  start.set_meter_start_wh(t.meter_start_wh());
+  start.set_connector_id(t.connector_id());
+  LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " began at the charger"
+            << " with idTag " << absl::CHexEscape(t.id_tag()) << "; asking central";
+  AskCentral(t.id_tag(), &start, [this, transaction_id, then = std::move(then)](
+                                     absl::StatusOr<v1::Authorization> answer) {
+    v1::OcppTransaction* t = Transaction(transaction_id);
+    if (t == nullptr) return then(absl::NotFoundError("no longer in the journal"));
+    if (!answer.ok() || answer->status().empty()) {
+      // Kept as asked: the charger sends it again, and central answers the
+      // same (its session, if it opened one).
+      const std::string why(answer.ok() ? answer->reason() : answer.status().message());
+      LOG(WARNING) << "OCPP:" << id() << " | Transaction " << transaction_id
+                   << ": central cannot say now (" << why << "); the charger is to send it again";
+      return then(absl::UnavailableError(absl::StrCat("central cannot say now: ", why)));
+    }
+    if (IdTagStatus(*t).empty()) {
+      t->set_id_tag_status(answer->status());
+      if (answer->status() == "Accepted" && !answer->session().session_id().empty()) {
+        *t->mutable_session() = answer->session();
+        v1::SupplySnapshot* supply = t->mutable_supply();
+        supply->set_session_id(t->session().session_id());
+        supply->set_driver_id(t->session().driver_id());
+        *supply->mutable_started_at() = t->started_at();
+        LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " is session "
+                  << t->session().session_id() << " of " << t->session().driver_id();
+      } else {
+        // Never billed: the charger stops (StopTransactionOnInvalidId).
+        t->set_ended(true);
+        LOG(WARNING) << "OCPP:" << id() << " | Transaction " << transaction_id << " for idTag "
+                     << absl::CHexEscape(t->id_tag()) << " refused by central: "
+                     << answer->status() << (answer->reason().empty() ? "" : ", ")
+                     << answer->reason();
+      }
+    }
+    then(absl::OkStatus());
+  });
+}
+
+void Charger::OnAuthorize(const std::string& call_id, const Message& request) {
+  const std::string& id_tag = As<o::AuthorizeRequest>(request).id_tag();
+  if (journal_.has_pending_start() && journal_.pending_start().driver_id() == id_tag) {
+    // The driver a remote start waits for.
+    o::AuthorizeResponse response;
+    response.mutable_id_tag_info()->set_status("Accepted");
+    return links_.SendToCharger(EncodeCallResult(call_id, response));
+  }
+  AskCentral(id_tag, nullptr, [this, call_id](absl::StatusOr<v1::Authorization> answer) {
+    if (!answer.ok() || answer->status().empty()) {
+      // Not "Invalid", which the charger would remember of the card: an
+      // error, after which it may admit the card from its own list.
+      links_.SendToCharger(EncodeCallError(
+          call_id, {ErrorCode::kInternalError,
+                    absl::StrCat("cannot authorize now: ",
+                                 answer.ok() ? answer->reason() : answer.status().message())}));
+      return;
+    }
+    o::AuthorizeResponse response;
+    FillIdTagInfo(*answer, response.mutable_id_tag_info());
+    links_.SendToCharger(EncodeCallResult(call_id, response));
+  });
+}
+
+void Charger::AskCentral(const std::string& id_tag, const v1::ChargerStart* start,
+                         Answered answered) {
+  const std::string ask_id = absl::StrCat("ask-", next_ask_++);
+  v1::MonitorMessage message;
+  message.mutable_authorize()->set_ask_id(ask_id);
+  message.mutable_authorize()->set_id_tag(id_tag);
+  if (start != nullptr) *message.mutable_authorize()->mutable_start() = *start;
+  if (!links_.SendToCentral(message)) {
+    return answered(absl::UnavailableError("central is not reachable"));
+  }
+  asks_[ask_id] = {options_.clock->Steady() + options_.call_timeout, std::move(answered)};
 }
 
 void Charger::OnMeterValues(const Message& request, absl::Time now) {
@@ -439,7 +541,20 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
       return respond("");
     }
   }
-  if (t->ended() || !t->has_session()) return respond("Accepted");  // a repeat
+  if (IdTagStatus(*t).empty()) {
+    // Its start never had central's answer (central was out of reach while
+    // the charger sent it, and the charger gave up on it): asked now, and
+    // billed as any once central opened its session.
+    const int32_t transaction_id = t->transaction_id();
+    return AskToOpen(transaction_id, [this, call_id, stop](absl::Status asked) {
+      if (!asked.ok()) {
+        return links_.SendToCharger(
+            EncodeCallError(call_id, {ErrorCode::kInternalError, std::string(asked.message())}));
+      }
+      OnStopTransaction(call_id, stop, options_.clock->Now());
+    });
+  }
+  if (t->ended() || !t->has_session()) return respond("Accepted");  // a repeat, or refused
 
   v1::SessionResult result;
   result.set_session_id(t->session().session_id());
@@ -515,6 +630,13 @@ void Charger::OnCommand(const v1::CentralCommand& command) {
       return SetAvailability(command.availability().operative(), command.command_id(), now);
     case v1::CentralCommand::kChargerOperation:
       return Operate(command, now);
+    case v1::CentralCommand::kAuthorization: {
+      auto ask = asks_.find(command.command_id());
+      if (ask == asks_.end()) return;  // answered late: asked again since
+      Answered answered = std::move(ask->second.answered);
+      asks_.erase(ask);
+      return answered(command.authorization());
+    }
     default:
       Answer(command.command_id(), absl::InvalidArgumentError("unknown command"));
   }
@@ -761,6 +883,19 @@ void Charger::Tick() {
   }
   for (auto& [call, why] : expired) call.reply(why, nullptr, "");
   SendNextCall();
+  std::vector<Answered> unanswered;
+  for (auto it = asks_.begin(); it != asks_.end();) {
+    if (it->second.deadline > steady) {
+      ++it;
+      continue;
+    }
+    unanswered.push_back(std::move(it->second.answered));
+    it = asks_.erase(it);
+  }
+  for (Answered& answered : unanswered) {
+    answered(absl::DeadlineExceededError(absl::StrCat(
+        "central did not answer within ", absl::FormatDuration(options_.call_timeout))));
+  }
   if (journal_.has_pending_start() && steady > pending_deadline_) {
     // Nobody plugged in: the session ends with nothing supplied, billed at 0.
     const v1::StartSupplyRequest start = journal_.pending_start();

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "evnet/v1/central.pb.h"
@@ -132,6 +133,19 @@ class Charger {
                          absl::Time now);
   void OnMeterValues(const google::protobuf::Message& request, absl::Time now);
   void OnStatus(const google::protobuf::Message& request, absl::Time now);
+  void OnAuthorize(const std::string& call_id, const google::protobuf::Message& request);
+  void RespondToStart(const std::string& call_id, const v1::OcppTransaction& t);
+  // A transaction the charger began by itself: central is asked to open a
+  // session of its idTag's driver; `then` runs once the transaction holds
+  // central's verdict (its session, or ended as refused), or with why
+  // central cannot say now (the charger is to send its message again).
+  void AskToOpen(int32_t transaction_id, std::function<void(absl::Status)> then);
+
+  // Asks central about `id_tag` (with `start`, to open a session of its
+  // driver); `answered` gets central's Authorization, on this thread, or
+  // why there is none (central unreachable, or silent for call_timeout).
+  using Answered = std::function<void(absl::StatusOr<v1::Authorization>)>;
+  void AskCentral(const std::string& id_tag, const v1::ChargerStart* start, Answered answered);
 
   // Central's commands.
   void StartSupply(const v1::CentralCommand& command, absl::Time now);
@@ -181,6 +195,13 @@ class Charger {
   bool operator_stopped_ = false;
   absl::Time operative_asked_ = absl::InfinitePast();  // steady
   absl::Time pending_deadline_ = absl::InfiniteFuture();  // steady
+  // Asks to central not answered yet, by ask id.
+  struct PendingAsk {
+    absl::Time deadline;  // steady
+    Answered answered;
+  };
+  std::map<std::string, PendingAsk> asks_;
+  int64_t next_ask_ = 1;
   // Transactions the operator or central asked to stop: their end reason.
   std::map<int32_t, v1::SessionEndReason> stop_reasons_;
 };

@@ -65,6 +65,13 @@ class FakeLinks : public ChargerLinks {
     }
     return out;
   }
+  // The last Authorize asked of central.
+  v1::Authorize LastAsk() const {
+    for (auto it = central.rbegin(); it != central.rend(); ++it) {
+      if (it->has_authorize()) return it->authorize();
+    }
+    return {};
+  }
   std::vector<Record> Published(const char* topic) const {
     std::vector<Record> out;
     for (const Record& r : records) {
@@ -119,6 +126,24 @@ class ChargerTest : public ::testing::Test {
     command.mutable_start_supply()->set_telemetry_key(kTelemetryKey);
     charger_->OnCommand(command);
     return links_.TakeFrame();
+  }
+
+  // Central answers the last ask: `status`, and for an accepted start, a
+  // session of `driver`.
+  void CentralSays(const std::string& status, const std::string& driver = "") {
+    const v1::Authorize ask = links_.LastAsk();
+    ASSERT_FALSE(ask.ask_id().empty()) << "central was not asked";
+    v1::CentralCommand answer;
+    answer.set_command_id(ask.ask_id());
+    answer.mutable_authorization()->set_status(status);
+    if (status == "Accepted" && ask.has_start()) {
+      v1::StartSupplyRequest* session = answer.mutable_authorization()->mutable_session();
+      session->set_session_id("s-card-1");
+      session->set_request_id("card-1");
+      session->set_driver_id(driver);
+      session->set_telemetry_key(kTelemetryKey);
+    }
+    charger_->OnCommand(answer);
   }
 
   FakeClock clock_{kNow};
@@ -339,11 +364,92 @@ TEST_F(ChargerTest, ARemoteStartThatSurvivesTheGatewayIsStillMatched) {
   EXPECT_THAT(Say(kStart), HasSubstr(R"("status":"Accepted")"));
 }
 
-TEST_F(ChargerTest, ATransactionCentralDidNotAskForIsInvalidAndNotBilled) {
-  EXPECT_EQ(Say(kStart), R"([3,"c1",{"idTagInfo":{"status":"Invalid"},"transactionId":1}])");
+constexpr char kCardStart[] =
+    R"([2,"c1","StartTransaction",{"connectorId":1,"idTag":"04A2B3C4","meterStart":5000,"timestamp":"2027-01-15T08:00:00Z"}])";
+
+TEST_F(ChargerTest, ACardCentralAcceptsIsASessionOfItsDriverBilledFromTheMeter) {
+  EXPECT_EQ(Say(kCardStart), "") << "answered once central has judged the card";
+  const v1::Authorize ask = links_.LastAsk();
+  EXPECT_EQ(ask.id_tag(), "04A2B3C4");
+  EXPECT_EQ(ask.start().transaction_id(), 1);
+  EXPECT_EQ(ask.start().meter_start_wh(), 5000);
+  EXPECT_EQ(FromProto(ask.start().started_at()), absl::FromUnixSeconds(1800000000));
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_UNSPECIFIED)
+      << "not supplying anything central knows of yet";
+  CentralSays("Accepted", "driver-bob");
+  EXPECT_EQ(links_.TakeFrame(), R"([3,"c1",{"idTagInfo":{"status":"Accepted"},"transactionId":1}])");
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_SUPPLYING);
+  EXPECT_EQ(links_.LastHealth().supply().session_id(), "s-card-1");
+  // The charger sends it again (our answer was lost): the same, unasked.
+  const size_t asked = links_.central.size();
+  EXPECT_EQ(Say(kCardStart), R"([3,"c1",{"idTagInfo":{"status":"Accepted"},"transactionId":1}])");
+  EXPECT_FALSE(links_.central[asked].has_authorize());
+
+  EXPECT_EQ(Say(kStop), "") << "answered once Kafka has the result";
+  const auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  results[0].done(absl::OkStatus());
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("status":"Accepted")"));
+  absl::StatusOr<v1::SessionResult> result = FromJson<v1::SessionResult>(results[0].value);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->session_id(), "s-card-1");
+  EXPECT_EQ(result->driver_id(), "driver-bob");
+  EXPECT_DOUBLE_EQ(result->energy_kwh(), 7.5);
+}
+
+TEST_F(ChargerTest, ACardCentralRefusesIsAnsweredAsCentralSaysAndNeverBilled) {
+  Say(kCardStart);
+  CentralSays("Blocked");
+  EXPECT_EQ(links_.TakeFrame(), R"([3,"c1",{"idTagInfo":{"status":"Blocked"},"transactionId":1}])");
   EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+  EXPECT_EQ(Say(kCardStart), R"([3,"c1",{"idTagInfo":{"status":"Blocked"},"transactionId":1}])");
   EXPECT_THAT(Say(kStop), HasSubstr(R"("status":"Accepted")"));
   EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty());
+}
+
+TEST_F(ChargerTest, ACardStartCentralCannotJudgeNowIsToBeSentAgain) {
+  links_.linked = false;
+  EXPECT_THAT(Say(kCardStart), HasSubstr(R"([4,"c1","InternalError","central cannot say now)"));
+  links_.linked = true;
+  EXPECT_EQ(Say(kCardStart), "");
+  clock_.Advance(absl::Seconds(5));  // central is silent
+  charger_->Tick();
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"([4,"c1","InternalError")"));
+  // Sent again, it is the same transaction, and central's answer counts.
+  EXPECT_EQ(Say(kCardStart), "");
+  EXPECT_EQ(links_.LastAsk().start().transaction_id(), 1);
+  CentralSays("Accepted", "driver-bob");
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("transactionId":1)"));
+}
+
+TEST_F(ChargerTest, AStopOfACardStartCentralNeverJudgedIsBilledOnceItDoes) {
+  links_.linked = false;  // the charger gave up on its StartTransaction
+  Say(kCardStart);
+  links_.linked = true;
+  EXPECT_EQ(Say(kStop), "") << "central is asked first";
+  EXPECT_EQ(links_.LastAsk().start().transaction_id(), 1);
+  CentralSays("Accepted", "driver-bob");
+  const auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(FromJson<v1::SessionResult>(results[0].value)->driver_id(), "driver-bob");
+  results[0].done(absl::OkStatus());
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("status":"Accepted")"));
+}
+
+TEST_F(ChargerTest, AuthorizeIsAnsweredAsCentralSaysOrWithAnErrorWhenItCannot) {
+  Say(R"([2,"a1","Authorize",{"idTag":"04A2B3C4"}])");
+  EXPECT_EQ(links_.LastAsk().id_tag(), "04A2B3C4");
+  EXPECT_FALSE(links_.LastAsk().has_start());
+  CentralSays("Expired");
+  EXPECT_EQ(links_.TakeFrame(), R"([3,"a1",{"idTagInfo":{"status":"Expired"}}])");
+  // Never "Invalid" for want of an answer: the charger would remember it.
+  links_.linked = false;
+  EXPECT_THAT(Say(R"([2,"a2","Authorize",{"idTag":"04A2B3C4"}])"),
+              HasSubstr(R"([4,"a2","InternalError","cannot authorize now: central is not reachable")"));
+  // The driver a remote start waits for is let in at once.
+  StartSession();
+  EXPECT_EQ(Say(R"([2,"a3","Authorize",{"idTag":"driver-alice"}])"),
+            R"([3,"a3",{"idTagInfo":{"status":"Accepted"}}])");
 }
 
 TEST_F(ChargerTest, ARemoteStartUnansweredFailsTheCommand) {
@@ -352,8 +458,11 @@ TEST_F(ChargerTest, ARemoteStartUnansweredFailsTheCommand) {
   charger_->Tick();
   ASSERT_EQ(links_.Results().size(), 1u);
   EXPECT_EQ(links_.Results()[0].code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
-  // The charger did not start it: a late StartTransaction is not billed.
-  EXPECT_THAT(Say(kStart), HasSubstr(R"("status":"Invalid")"));
+  // The charger did not start it: a late StartTransaction is no longer its
+  // session, but one central is asked about.
+  EXPECT_EQ(Say(kStart), "");
+  EXPECT_EQ(links_.LastAsk().id_tag(), "driver-alice");
+  EXPECT_TRUE(links_.LastAsk().has_start());
 }
 
 TEST_F(ChargerTest, AStepOfTheWallClockNeitherFiresNorHoldsACallsTimeout) {
