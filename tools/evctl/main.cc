@@ -17,6 +17,10 @@
 //         data-transfer VENDOR [MESSAGE [DATA]] | call ACTION [JSON]
 //                                     an OCPP charger's operation; prints its answer
 //                                     (--operation_timeout: how long it may take)
+//   evctl token add ID_TAG DRIVER [--expires RFC3339] [--group GROUP] |
+//         block ID_TAG | unblock ID_TAG | list [DRIVER]
+//                                     drivers' cards: a card swiped at an OCPP
+//                                     charger charges its driver
 //
 // Flags before the command: --central_address, and the operator's
 // certificate (--tls_ca, --tls_cert, --tls_key) or --insecure.
@@ -41,6 +45,7 @@
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
 #include "tools/evctl/charger_command.h"
+#include "tools/evctl/token_command.h"
 
 ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
 ABSL_FLAG(absl::Duration, operation_timeout, absl::Seconds(30),
@@ -235,12 +240,40 @@ int Charger(v1::CentralService::Stub& central, const std::string& cp_id,
   return 0;
 }
 
+int Token(v1::CentralService::Stub& central, const std::vector<std::string>& words) {
+  absl::StatusOr<TokenCommand> command = ParseTokenCommand(words);
+  if (!command.ok()) {
+    std::cerr << "evctl: usage: " << command.status().message() << "\n";
+    return 2;
+  }
+  if (const auto* put = std::get_if<v1::PutIdTokenRequest>(&*command)) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(kTimeout));
+    v1::IdToken token;
+    grpc::Status status = central.PutIdToken(&context, *put, &token);
+    if (!status.ok()) return Fail(status);
+    std::cout << FormatToken(token) << "\n";
+    return 0;
+  }
+  v1::ListIdTokensRequest request = std::get<v1::ListIdTokensRequest>(*command);
+  do {  // every page
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(kTimeout));
+    v1::ListIdTokensResponse response;
+    grpc::Status status = central.ListIdTokens(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    for (const v1::IdToken& token : response.id_tokens()) std::cout << FormatToken(token) << "\n";
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return 0;
+}
+
 int Main(const std::vector<std::string>& args) {
   auto usage = [] {
     std::cerr << "usage: evctl [FLAGS] status | stop CP|--all | resume CP|--all | sessions [CP] | "
                  "enrol CP CERT_FILE | revoke CP | revoke-certificate CERT_FILE [REASON...] | "
                  "engine CP ADDRESS unplug|fault|recover | operator NAME < password | "
-                 "charger CP OPERATION...\n";
+                 "charger CP OPERATION... | token add|block|unblock|list ...\n";
     return 2;
   };
   if (args.empty()) return usage();
@@ -271,6 +304,9 @@ int Main(const std::vector<std::string>& args) {
                              absl::StrJoin(args.begin() + 2, args.end(), " "));
   }
   if (command == "engine" && args.size() == 4) return Engine(*security, args[1], args[2], args[3]);
+  if (command == "token" && args.size() >= 2) {
+    return Token(*central, std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (command == "charger" && args.size() >= 3) {
     return Charger(*central, args[1], std::vector<std::string>(args.begin() + 2, args.end()));
   }
