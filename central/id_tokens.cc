@@ -105,16 +105,16 @@ absl::StatusOr<v1::IdToken> IdTokens::Putting(const v1::PutIdTokenRequest& reque
       return absl::NotFoundError(absl::StrCat("id tag ", request.id_tag(),
                                               " is not registered; add it with its driver"));
     }
-    token = it->second;  // its driver, expiry and group stay
+    token = it->second;  // its id tag as added, its driver, expiry and group stay
   } else {
     if (absl::Status driver = ValidateId("driver_id", request.driver_id()); !driver.ok()) {
       return driver;
     }
+    token.set_id_tag(request.id_tag());
     token.set_driver_id(request.driver_id());
     if (request.has_expires_at()) *token.mutable_expires_at() = request.expires_at();
     token.set_group(request.group());
   }
-  token.set_id_tag(request.id_tag());
   token.set_status(request.status() == v1::ID_TOKEN_STATUS_UNSPECIFIED
                        ? v1::ID_TOKEN_STATUS_ACCEPTED
                        : request.status());

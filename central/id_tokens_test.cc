@@ -56,6 +56,7 @@ TEST(IdTokens, ABlockKeepsTheDriverAndRefusesTheCard) {
   block.set_status(v1::ID_TOKEN_STATUS_BLOCKED);
   const v1::IdToken blocked = Put(tokens, block);
   EXPECT_EQ(blocked.driver_id(), "driver-bob");
+  EXPECT_EQ(blocked.id_tag(), "CARD-1") << "as it was added";
   const IdTokens::Verdict verdict = tokens.Check("CARD-1", kNow);
   EXPECT_EQ(verdict.authorization.status(), "Blocked");
   EXPECT_EQ(verdict.driver_id, "") << "a blocked card starts nobody's session";

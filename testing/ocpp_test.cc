@@ -344,6 +344,87 @@ TEST(Ocpp, AnOperatorResetsUnlocksConfiguresAndTriggersAChargerFromEvctl) {
   EXPECT_EQ(audited["charger.Reset CP-001 refused"], "operator test-operator");
 }
 
+// The statuses `id` heard for its Authorize and StartTransaction, in order.
+std::vector<std::string> Heard(Network& net, const std::string& id) {
+  static const std::regex kHeard(R"re("event": "(authorized|started)".*"status": "(\w+)")re");
+  const std::string log = net.LogOf(id);
+  std::vector<std::string> heard;
+  for (std::sregex_iterator it(log.begin(), log.end(), kHeard), end; it != end; ++it) {
+    heard.push_back(absl::StrCat((*it)[1].str(), " ", (*it)[2].str()));
+  }
+  return heard;
+}
+
+TEST(Ocpp, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  // Central learns driver-alice's key from her first request (here refused),
+  // and seals her updates to it from then on.
+  ASSERT_TRUE(net->StartDriver("driver-alice", {"CP-404"}).ok());
+  ASSERT_EQ(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_REJECTED, 1, kWait).size(), 1u);
+  auto evctl = [&](const std::vector<std::string>& args) {
+    absl::StatusOr<std::string> out = net->Evctl(args);
+    return out.ok() ? *out : std::string(out.status().message());
+  };
+  EXPECT_THAT(evctl({"token", "add", "04A2B3C4", "driver-alice"}),
+              AllOf(HasSubstr("04A2B3C4"), HasSubstr("driver-alice"), HasSubstr("accepted")));
+  evctl({"token", "add", "BADC0FFEE", "driver-alice"});
+  EXPECT_THAT(evctl({"token", "block", "badc0ffee"}), HasSubstr("blocked"));
+  EXPECT_THAT(evctl({"token", "list", "driver-alice"}),
+              AllOf(HasSubstr("04A2B3C4"), HasSubstr("BADC0FFEE")));
+  EXPECT_THAT(evctl({"token", "add", "A CARD", "driver-alice"}), HasSubstr("printable ASCII"));
+
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=4"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait))
+      << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-001");
+
+  // Refused at the reader: nothing starts.
+  net->OcppCommand("OCPP-001", "swipe BADC0FFEE");
+  net->OcppCommand("OCPP-001", "swipe NOBODYS");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("event": "authorized")", kWait, 2));
+  // A charger that starts with its own list: central refuses the
+  // transaction, and the charger stops it; nothing billed.
+  net->OcppCommand("OCPP-001", "begin BADC0FFEE");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("event": "stop_answered")", kWait));
+  // The card of hers: her session, her ticket, from the charger's meter.
+  net->OcppCommand("OCPP-001", "swipe 04a2b3c4");
+  std::vector<v1::DriverUpdate> ended =
+      net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 1, kWait);
+  ASSERT_EQ(ended.size(), 1u) << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-001");
+  EXPECT_EQ(ended[0].ticket().cp_id(), "OCPP-001");
+  ExpectBilledFromMeter(ended[0].ticket(), LastStop(net->LogOf("OCPP-001")));
+  EXPECT_EQ(net->updates().For("driver-alice").front().kind(), v1::UPDATE_KIND_REJECTED);
+  EXPECT_EQ(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ACCEPTED, 1, kWait).size(), 1u);
+  EXPECT_EQ(Heard(*net, "OCPP-001"),
+            (std::vector<std::string>{"authorized Blocked", "authorized Invalid", "started Blocked",
+                                      "authorized Accepted", "started Accepted"}));
+
+  // Offline, the charger admits her card by itself; back online, the
+  // transaction is hers, billed once.
+  ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait));
+  net->OcppCommand("OCPP-001", "offline");
+  ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_DISCONNECTED, kWait));
+  net->OcppCommand("OCPP-001", "begin 04A2B3C4");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("event": "stopped")", kWait, 3));
+  net->OcppCommand("OCPP-001", "online");
+  ended = net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 2, kWait);
+  ASSERT_EQ(ended.size(), 2u) << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-001");
+  ExpectBilledFromMeter(ended[1].ticket(), LastStop(net->LogOf("OCPP-001")));
+  EXPECT_EQ(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 3, absl::Seconds(3)).size(),
+            2u)
+      << "a second ticket";
+
+  std::map<std::string, std::string> audited;  // "action target result" -> actor
+  for (const v1::AuditRecord& record : net->Audit()) {
+    audited[absl::StrCat(record.action(), " ", record.target(), " ", record.result())] =
+        record.actor();
+  }
+  EXPECT_EQ(audited["token.put BADC0FFEE done"], "operator test-operator");
+  EXPECT_EQ(audited["session.card OCPP-001 done"], "cp OCPP-001");
+  EXPECT_EQ(audited["session.card OCPP-001 refused"], "cp OCPP-001");
+  ExpectSchemaValid(*net, "OCPP-001");
+}
+
 TEST(Ocpp, OnlyTheChargerItselfGetsIn) {
   std::unique_ptr<Network> net = StartNetwork();
   ASSERT_NE(net, nullptr);

@@ -1,5 +1,6 @@
 #include "tools/evctl/token_command.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -69,6 +70,7 @@ std::string FormatToken(const v1::IdToken& token) {
                                      absl::UTCTimeZone()));
   }
   if (!token.group().empty()) absl::StrAppend(&line, "  group ", token.group());
+  absl::StripTrailingAsciiWhitespace(&line);
   return line;
 }
 

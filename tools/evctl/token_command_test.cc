@@ -51,6 +51,9 @@ TEST(TokenCommand, ATokenIsOneLine) {
   EXPECT_EQ(FormatToken(token),
             "04A2B3C4              driver-alice              blocked   expires "
             "2027-01-31T23:59:59Z  group FLEET");
+  token.clear_group();
+  token.clear_expires_at();
+  EXPECT_EQ(FormatToken(token), "04A2B3C4              driver-alice              blocked");
 }
 
 }  // namespace

@@ -22,6 +22,9 @@ Tests steer it through --control FILE, one command per line appended:
   raw TEXT                  send TEXT as a frame; the answer is a "raw_answer" event
   garble                    answer the central system's next CALL with a payload its
                             schema does not allow ({"status": 42})
+  swipe TAG                 a card at the reader: Authorize, and if Accepted, a transaction
+  begin TAG                 a transaction begun with TAG without asking (a charger that
+                            admits cards from its own list, or while offline)
 
 It answers the operator's operations too: Reset, UnlockConnector (connector
 1 unlocks), Get/ChangeConfiguration (HeartbeatInterval and
@@ -449,6 +452,14 @@ class Charger:
             self.args.url = rest
         elif verb == "garble":
             self.garble = True
+        elif verb == "swipe":
+            response = await self.send(call.Authorize(id_tag=rest))
+            status = response.id_tag_info["status"] if response is not None else None
+            event("authorized", id_tag=rest, status=status)
+            if status == "Accepted" and self.tx is None:
+                await self.start_transaction(rest)
+        elif verb == "begin" and self.tx is None:
+            await self.start_transaction(rest)
         elif verb == "raw" and self.conn is not None:
             await self.conn.raw(rest)
 
