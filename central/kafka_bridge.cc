@@ -212,6 +212,8 @@ std::vector<KafkaAcl> NetworkPermissions() {
       {A::kTopic, kSessionResultsTopic, false, kRoleGateway, A::kWrite},
       {A::kTopic, kOcppChargersTopic, false, kRoleGateway, A::kWrite},
       {A::kTopic, kOcppChargersTopic, false, kRoleGateway, A::kRead},
+      // ... and pushes drivers' cards to their local lists.
+      {A::kTopic, kIdTokensTopic, false, kRoleGateway, A::kRead},
       {A::kTopic, kAuditTopic, false, kRoleOperator, A::kRead},
       {A::kTopic, kDeadLetterTopic, false, kRoleOperator, A::kRead},
       // Every driver.

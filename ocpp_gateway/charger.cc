@@ -850,6 +850,7 @@ void Charger::Disconnected() {
   for (PendingCall& call : calls) {
     call.reply(absl::UnavailableError("the charger disconnected"), nullptr, "");
   }
+  list_version_.reset();  // asked again on its next connection
 }
 
 void Charger::Tick() {
@@ -896,6 +897,7 @@ void Charger::Tick() {
     answered(absl::DeadlineExceededError(absl::StrCat(
         "central did not answer within ", absl::FormatDuration(options_.call_timeout))));
   }
+  SyncLocalList(now);
   if (journal_.has_pending_start() && steady > pending_deadline_) {
     // Nobody plugged in: the session ends with nothing supplied, billed at 0.
     const v1::StartSupplyRequest start = journal_.pending_start();
@@ -918,6 +920,59 @@ void Charger::Tick() {
     links_.Publish(kSessionResultsTopic, id(), ToJson(result), [](absl::Status) {});
   }
   SendHealth(now);
+}
+
+void Charger::SyncLocalList(absl::Time now) {
+  if (options_.local_list == nullptr || list_call_) return;
+  if (!list_version_.has_value()) {
+    list_call_ = true;
+    return Call(o::GetLocalListVersionRequest(), now,
+                [this](absl::Status status, const Message* response, absl::string_view) {
+                  list_call_ = false;
+                  list_version_ =
+                      status.ok() ? As<o::GetLocalListVersionResponse>(*response).list_version() : -1;
+                  if (!status.ok()) {
+                    LOG(INFO) << "OCPP:" << id() << " | No local authorization list: " << status;
+                  }
+                });
+  }
+  const int32_t version = options_.local_list->Version();
+  if (*list_version_ < 0 || *list_version_ >= version) return;
+  // A charger with no list (0) gets the whole; one behind, what changed.
+  const bool full = *list_version_ == 0;
+  o::SendLocalListRequest send;
+  send.set_list_version(version);
+  send.set_update_type(full ? "Full" : "Differential");
+  for (const v1::IdToken& token : options_.local_list->ChangedSince(full ? 0 : *list_version_)) {
+    if (token.id_tag().size() > 20) continue;
+    o::AuthorizationData* data = send.add_local_authorization_list();
+    data->set_id_tag(token.id_tag());
+    o::IdTagInfo* info = data->mutable_id_tag_info();
+    const bool expired = token.has_expires_at() && FromProto(token.expires_at()) <= now;
+    info->set_status(token.status() == v1::ID_TOKEN_STATUS_BLOCKED ? "Blocked"
+                     : expired                                      ? "Expired"
+                                                                    : "Accepted");
+    if (token.has_expires_at()) info->set_expiry_date(FormatDateTime(FromProto(token.expires_at())));
+    if (!token.group().empty()) info->set_parent_id_tag(token.group());
+  }
+  LOG(INFO) << "OCPP:" << id() << " | SendLocalList " << send.update_type() << " of "
+            << send.local_authorization_list_size() << " card(s), version " << version;
+  list_call_ = true;
+  Call(send, now, [this, version](absl::Status status, const Message* response, absl::string_view) {
+    list_call_ = false;
+    const std::string answer =
+        status.ok() ? As<o::SendLocalListResponse>(*response).status() : std::string();
+    if (answer == "Accepted") {
+      list_version_ = version;
+    } else if (answer == "VersionMismatch") {
+      list_version_ = 0;  // the whole list next
+    } else {
+      LOG(WARNING) << "OCPP:" << id() << " | SendLocalList not taken ("
+                   << (status.ok() ? answer : status.ToString())
+                   << "); sent again on its next connection";
+      list_version_ = -1;
+    }
+  });
 }
 
 void Charger::SendHealth(absl::Time now) {

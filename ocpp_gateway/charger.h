@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "evnet/v1/gateway.pb.h"
 #include "google/protobuf/message.h"
+#include "ocpp_gateway/local_list.h"
 #include "ocpp_gateway/ocpp_messages.h"
 
 namespace evnet::ocpp {
@@ -67,6 +68,9 @@ struct ChargerOptions {
   // Wall time for what the charger and central are told; steady time for
   // every timeout, so that a stepped clock neither fires nor holds one.
   const Clock* clock = &SystemClock::Get();
+  // Drivers' cards, pushed to a charger that keeps a local authorization
+  // list (SendLocalList) so that it admits them offline; null: none pushed.
+  const LocalList* local_list = nullptr;
 };
 
 // The operator's operations the gateway relays to a charger as they are
@@ -168,6 +172,9 @@ class Charger {
   void SendNextCall();
   void OnCallResult(const Frame& frame);
   void SendHealth(absl::Time now);
+  // Brings the charger's local authorization list up to the gateway's: its
+  // version asked once per connection, then every change since sent.
+  void SyncLocalList(absl::Time now);
   // Writes the journal to the file and shares it; `then` runs once every
   // gateway can read it (or with why not).
   void Save(std::function<void(absl::Status)> then = nullptr);
@@ -195,6 +202,10 @@ class Charger {
   bool operator_stopped_ = false;
   absl::Time operative_asked_ = absl::InfinitePast();  // steady
   absl::Time pending_deadline_ = absl::InfiniteFuture();  // steady
+  // The charger's local list version, as it said on this connection; -1:
+  // it keeps none (or would not say).
+  std::optional<int32_t> list_version_;
+  bool list_call_ = false;  // GetLocalListVersion or SendLocalList outstanding
   // Asks to central not answered yet, by ask id.
   struct PendingAsk {
     absl::Time deadline;  // steady

@@ -15,6 +15,7 @@ namespace evnet::ocpp {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // What a charger did: frames to the charger, messages to central, records
@@ -96,12 +97,14 @@ class ChargerTest : public ::testing::Test {
  protected:
   void SetUp() override { charger_ = Make(); }
 
-  std::unique_ptr<Charger> Make(double price_eur_per_kwh = 0.40) {
+  std::unique_ptr<Charger> Make(double price_eur_per_kwh = 0.40,
+                                const LocalList* local_list = nullptr) {
     ChargerOptions options;
     options.info.set_cp_id("OCPP-1");
     options.info.set_price_eur_per_kwh(price_eur_per_kwh);
     options.info.set_power_kw(11);
     options.clock = &clock_;
+    options.local_list = local_list;
     options.journal_path = std::string(getenv("TEST_TMPDIR")) + "/" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
                            ".json";
@@ -450,6 +453,60 @@ TEST_F(ChargerTest, AuthorizeIsAnsweredAsCentralSaysOrWithAnErrorWhenItCannot) {
   StartSession();
   EXPECT_EQ(Say(R"([2,"a3","Authorize",{"idTag":"driver-alice"}])"),
             R"([3,"a3",{"idTagInfo":{"status":"Accepted"}}])");
+}
+
+// The CALL in `frame`, which the charger answers with `payload`.
+Frame Answer(Charger& charger, const std::string& frame, const std::string& payload) {
+  auto parsed = ParseFrame(frame);
+  EXPECT_TRUE(std::holds_alternative<Frame>(parsed)) << frame;
+  if (!std::holds_alternative<Frame>(parsed)) return {};
+  const Frame call = std::get<Frame>(parsed);
+  charger.OnFrame(absl::StrCat(R"([3,")", call.id, R"(",)", payload, "]"));
+  return call;
+}
+
+TEST_F(ChargerTest, TheChargersLocalListIsSentWholeThenWhatChanged) {
+  LocalList cards;
+  auto card = [&](const std::string& tag, v1::IdTokenStatus status, absl::Time changed) {
+    v1::IdToken token;
+    token.set_id_tag(tag);
+    token.set_driver_id("driver-alice");
+    token.set_status(status);
+    *token.mutable_changed_at() = ToProto(changed);
+    cards.Take(token);
+  };
+  card("04A2B3C4", v1::ID_TOKEN_STATUS_ACCEPTED, kNow - absl::Hours(2));
+  card("LOST-1", v1::ID_TOKEN_STATUS_BLOCKED, kNow - absl::Hours(1));
+  charger_ = Make(0.40, &cards);
+  charger_->Tick();
+  EXPECT_EQ(Answer(*charger_, links_.TakeFrame(), R"({"listVersion":0})").action,
+            "GetLocalListVersion");
+  charger_->Tick();
+  const std::string full = links_.TakeFrame();
+  EXPECT_THAT(full, HasSubstr(R"("SendLocalList",{"listVersion":1799996400,)"));
+  EXPECT_THAT(full, HasSubstr(R"({"idTag":"04A2B3C4","idTagInfo":{"status":"Accepted"}})"));
+  EXPECT_THAT(full, HasSubstr(R"({"idTag":"LOST-1","idTagInfo":{"status":"Blocked"}})"));
+  EXPECT_THAT(full, HasSubstr(R"("updateType":"Full")"));
+  Answer(*charger_, full, R"({"status":"Accepted"})");
+  charger_->Tick();
+  EXPECT_EQ(links_.TakeFrame(), "") << "up to date";
+
+  card("NEW-1", v1::ID_TOKEN_STATUS_ACCEPTED, kNow);
+  charger_->Tick();
+  const std::string change = links_.TakeFrame();
+  EXPECT_THAT(change, HasSubstr(R"("updateType":"Differential")"));
+  EXPECT_THAT(change, HasSubstr("NEW-1"));
+  EXPECT_THAT(change, Not(HasSubstr("04A2B3C4")));
+  Answer(*charger_, change, R"({"status":"NotSupported"})");
+  card("NEW-2", v1::ID_TOKEN_STATUS_ACCEPTED, kNow + absl::Seconds(1));
+  charger_->Tick();
+  EXPECT_EQ(links_.TakeFrame(), "") << "not again on this connection";
+  charger_->Disconnected();
+  charger_->Tick();
+  EXPECT_EQ(Answer(*charger_, links_.TakeFrame(), R"({"listVersion":-1})").action,
+            "GetLocalListVersion");
+  charger_->Tick();
+  EXPECT_EQ(links_.TakeFrame(), "") << "a charger that keeps no list is sent none";
 }
 
 TEST_F(ChargerTest, ARemoteStartUnansweredFailsTheCommand) {

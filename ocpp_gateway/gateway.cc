@@ -27,6 +27,7 @@
 #include "ocpp_gateway/charger.h"
 #include "ocpp_gateway/charger_auth.h"
 #include "ocpp_gateway/journal_store.h"
+#include "ocpp_gateway/local_list.h"
 #include "openssl/pem.h"
 #include "openssl/ssl.h"
 
@@ -113,6 +114,7 @@ class Gateway::Impl {
   std::unique_ptr<asio::ssl::context> tls_;  // null: plain WebSockets
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<JournalStore> journals_;
+  std::unique_ptr<LocalList> local_list_;  // null: no local lists pushed
   std::map<std::string, std::unique_ptr<Slot>> slots_;  // network thread
   std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
   std::thread thread_;
@@ -429,6 +431,16 @@ absl::Status Gateway::Impl::Start() {
     }
     absl::SleepFor(absl::Seconds(1));
   }
+  // Drivers' cards for the chargers' local lists: without them, chargers
+  // still ask for every card (Authorize), so the gateway goes on.
+  absl::StatusOr<std::unique_ptr<LocalList>> local_list =
+      LocalList::Follow(options_.kafka.bootstrap_servers, absl::Seconds(10));
+  if (local_list.ok()) {
+    local_list_ = *std::move(local_list);
+  } else {
+    LOG(WARNING) << "OCPP | No local authorization lists for the chargers: "
+                 << local_list.status().message();
+  }
   if (options_.pki_dir.empty()) {
     shared_channel_ = MakeCentralChannel(options_.central_address, TransportSecurity::Insecure());
   }
@@ -516,6 +528,7 @@ absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
     charger.call_timeout = options_.call_timeout;
     charger.clock = options_.clock;
     charger.journal_path = absl::StrCat(options_.state_dir, "/", id, ".json");
+    charger.local_list = local_list_.get();
     if (options_.pki_dir.empty()) {
       slot->channel = shared_channel_;
     } else {

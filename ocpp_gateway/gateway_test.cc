@@ -49,7 +49,7 @@ class GatewayTest : public ::testing::Test {
     return *gateway_;
   }
 
-  test::MockKafkaCluster cluster_{{{kOcppChargersTopic, 1}}};
+  test::MockKafkaCluster cluster_{{{kOcppChargersTopic, 1}, {kIdTokensTopic, 1}}};
   std::unique_ptr<Gateway> gateway_;  // destroyed before the cluster
 };
 
