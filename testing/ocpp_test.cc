@@ -399,12 +399,18 @@ TEST(Ocpp, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
             (std::vector<std::string>{"authorized Blocked", "authorized Invalid", "started Blocked",
                                       "authorized Accepted", "started Accepted"}));
 
-  // Offline, the charger admits her card by itself; back online, the
+  // The gateway gave the charger its local list: offline, the charger
+  // refuses the blocked card and admits hers by itself; back online, the
   // transaction is hers, billed once.
+  EXPECT_TRUE(net->WaitForOcppEvent(
+      "OCPP-001", R"("cards": [["04A2B3C4", "Accepted"], ["BADC0FFEE", "Blocked"]])", kWait));
   ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait));
   net->OcppCommand("OCPP-001", "offline");
   ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_DISCONNECTED, kWait));
-  net->OcppCommand("OCPP-001", "begin 04A2B3C4");
+  net->OcppCommand("OCPP-001", "swipe BADC0FFEE");
+  net->OcppCommand("OCPP-001", "swipe 04A2B3C4");
+  EXPECT_TRUE(net->WaitForOcppEvent(
+      "OCPP-001", R"("id_tag": "04A2B3C4", "status": "Accepted", "source": "local_list")", kWait));
   ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("event": "stopped")", kWait, 3));
   net->OcppCommand("OCPP-001", "online");
   ended = net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 2, kWait);
@@ -413,6 +419,8 @@ TEST(Ocpp, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
   EXPECT_EQ(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 3, absl::Seconds(3)).size(),
             2u)
       << "a second ticket";
+  EXPECT_THAT(net->LogOf("OCPP-001"),
+              HasSubstr(R"("id_tag": "BADC0FFEE", "status": "Blocked", "source": "local_list")"));
 
   std::map<std::string, std::string> audited;  // "action target result" -> actor
   for (const v1::AuditRecord& record : net->Audit()) {

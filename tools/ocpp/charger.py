@@ -22,7 +22,8 @@ Tests steer it through --control FILE, one command per line appended:
   raw TEXT                  send TEXT as a frame; the answer is a "raw_answer" event
   garble                    answer the central system's next CALL with a payload its
                             schema does not allow ({"status": 42})
-  swipe TAG                 a card at the reader: Authorize, and if Accepted, a transaction
+  swipe TAG                 a card at the reader: Authorize (offline: its local
+                            authorization list), and if Accepted, a transaction
   begin TAG                 a transaction begun with TAG without asking (a charger that
                             admits cards from its own list, or while offline)
 
@@ -30,7 +31,8 @@ It answers the operator's operations too: Reset, UnlockConnector (connector
 1 unlocks), Get/ChangeConfiguration (HeartbeatInterval and
 MeterValueSampleInterval may change, NumberOfConnectors is read-only),
 TriggerMessage (StatusNotification, Heartbeat), ClearCache and DataTransfer
-(vendor "evnet-test" only).
+(vendor "evnet-test" only). It keeps the local authorization list the central
+system sends (GetLocalListVersion, SendLocalList Full and Differential).
 """
 
 import argparse
@@ -201,6 +203,26 @@ class Connection(ocpp.v16.ChargePoint):
             return call_result.TriggerMessage(status="NotImplemented")
         return call_result.TriggerMessage(status="Accepted")
 
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_):
+        return call_result.GetLocalListVersion(list_version=self.sim.local_list_version)
+
+    @on(Action.send_local_list)
+    def on_send_local_list(self, list_version, update_type, local_authorization_list=None, **_):
+        if update_type == "Full":
+            self.sim.local_list = {}
+        for entry in local_authorization_list or []:
+            info = entry.get("id_tag_info") or entry.get("idTagInfo")
+            tag = (entry.get("id_tag") or entry.get("idTag")).upper()
+            if info is None:
+                self.sim.local_list.pop(tag, None)
+            else:
+                self.sim.local_list[tag] = info["status"]
+        self.sim.local_list_version = list_version
+        event("local_list", version=list_version, update_type=update_type,
+              cards=sorted(self.sim.local_list.items()))
+        return call_result.SendLocalList(status="Accepted")
+
     @on(Action.clear_cache)
     def on_clear_cache(self, **_):
         return call_result.ClearCache(status="Accepted")
@@ -235,6 +257,8 @@ class Charger:
             "NumberOfConnectors": ("1", True),
         }
         self.garble = False  # the next answer to the central system breaks its schema
+        self.local_list = {}  # id tag (upper case) -> its status, as SendLocalList gave it
+        self.local_list_version = 0
 
     # --- sending ----------------------------------------------------------
 
@@ -452,6 +476,11 @@ class Charger:
             self.args.url = rest
         elif verb == "garble":
             self.garble = True
+        elif verb == "swipe" and self.conn is None:
+            status = self.local_list.get(rest.upper())
+            event("authorized", id_tag=rest, status=status, source="local_list")
+            if status == "Accepted" and self.tx is None:
+                await self.start_transaction(rest)
         elif verb == "swipe":
             response = await self.send(call.Authorize(id_tag=rest))
             status = response.id_tag_info["status"] if response is not None else None
