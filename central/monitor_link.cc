@@ -203,6 +203,13 @@ void MonitorLinkReactor::Handle() {
                        event.tech_info().empty() ? "" : ": ", event.tech_info().substr(0, 255)));
       break;
     }
+    case v1::MonitorMessage::kReconciled:
+      // A gateway's word on what it closed for its charger; its ticket
+      // follows from the result like any other.
+      audit_.RecordBounded(absl::StrCat("reconciliations of ", cp_id_), access_.ActorOf(*context_),
+                           "charger.reconcile", cp_id_, "done",
+                           in_.reconciled().detail().substr(0, 255));
+      break;
     case v1::MonitorMessage::kAuthorize: {
       // Answered down the link it came on, whenever the answer is ready;
       // a link gone meanwhile drops it, and the charger asks again.

@@ -267,6 +267,7 @@ void Charger::OnFrame(absl::string_view text) {
     r.set_status("Accepted");
     r.set_current_time(FormatDateTime(now));
     r.set_interval(options_.heartbeat_interval_s);
+    asked_since_connected_ = false;  // a rebooted charger is asked again
   } else if (frame.action == "Heartbeat") {
     static_cast<o::HeartbeatResponse&>(*response).set_current_time(FormatDateTime(now));
   } else if (frame.action == "StatusNotification") {
@@ -304,6 +305,11 @@ void Charger::OnStatus(const Message& request, absl::Time now) {
   // connector's are one status here.
   status_ = status.status();
   error_code_ = status.error_code();
+  if (status_ != "Available") {
+    available_since_ = absl::InfiniteFuture();
+  } else if (available_since_ == absl::InfiniteFuture()) {
+    available_since_ = options_.clock->Steady();
+  }
   if (before != status_) {
     LOG(INFO) << "OCPP:" << id() << " | Status " << status_
               << (error_code_ == "NoError" ? "" : absl::StrCat(" (", error_code_, ")"));
@@ -339,6 +345,7 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
       supply->set_session_id(t->session().session_id());
       supply->set_driver_id(t->session().driver_id());
       *supply->mutable_started_at() = t->started_at();
+      available_since_ = absl::InfiniteFuture();
       LOG(INFO) << "OCPP:" << id() << " | Transaction " << t->transaction_id() << " started for "
                 << t->session().driver_id() << " (session " << t->session().session_id()
                 << "), meter at " << start.meter_start() << " Wh";
@@ -403,6 +410,7 @@ void Charger::AskToOpen(int32_t transaction_id, std::function<void(absl::Status)
         supply->set_session_id(t->session().session_id());
         supply->set_driver_id(t->session().driver_id());
         *supply->mutable_started_at() = t->started_at();
+        available_since_ = absl::InfiniteFuture();
         LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " is session "
                   << t->session().session_id() << " of " << t->session().driver_id();
       } else {
@@ -461,6 +469,7 @@ void Charger::OnMeterValues(const Message& request, absl::Time now) {
       values.has_transaction_id() ? Transaction(values.transaction_id()) : Running();
   if (t == nullptr || t->ended() || !t->has_session()) return;  // nothing central bills
   v1::SupplySnapshot& supply = *t->mutable_supply();
+  last_heard_[t->transaction_id()] = options_.clock->Steady();
   absl::Time measured = now;
   for (const o::MeterValue& meter : values.meter_value()) {
     measured = TimeOr(meter.timestamp(), now);
@@ -578,38 +587,121 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
   auto asked = stop_reasons_.find(t->transaction_id());
   result.set_end_reason(EndReason(
       stop, asked == stop_reasons_.end() ? std::nullopt : std::make_optional(asked->second)));
+  EndTransaction(t->transaction_id(), std::move(result), [this, call_id, respond](absl::Status ended) {
+    if (!ended.ok()) {
+      // Until Kafka has it, the charger keeps the message and sends it
+      // again, to this gateway or another.
+      links_.SendToCharger(EncodeCallError(
+          call_id, {ErrorCode::kInternalError, absl::IsInternal(ended)
+                                                   ? "the result could not be signed; send it again"
+                                                   : "not recorded yet; send it again"}));
+      return;
+    }
+    respond("Accepted");
+  });
+}
+
+void Charger::EndTransaction(int32_t transaction_id, v1::SessionResult result,
+                             std::function<void(absl::Status)> done) {
   if (absl::Status signing = SignResult(options_.key_pem, result); !signing.ok()) {
     LOG(ERROR) << "OCPP:" << id() << " | cannot sign the result: " << signing;
-    links_.SendToCharger(EncodeCallError(
-        call_id, {ErrorCode::kInternalError, "the result could not be signed; send it again"}));
-    return;
+    return done(absl::InternalError(signing.message()));
   }
-  // Answered only once Kafka has the result: until then the charger keeps
-  // the message and sends it again, to this gateway or another.
-  const int32_t transaction_id = t->transaction_id();
+  ending_.insert(transaction_id);
   links_.Publish(
       kSessionResultsTopic, id(), ToJson(result),
-      [this, alive = std::weak_ptr<int>(alive_), respond, call_id, transaction_id,
-       result](absl::Status published) {
+      [this, alive = std::weak_ptr<int>(alive_), transaction_id, result,
+       done = std::move(done)](absl::Status published) {
         if (alive.expired()) return;
+        ending_.erase(transaction_id);
         if (!published.ok()) {
           LOG(WARNING) << "OCPP:" << id() << " | The result of session " << result.session_id()
                        << " is not in Kafka yet: " << published;
-          links_.SendToCharger(EncodeCallError(
-              call_id, {ErrorCode::kInternalError, "not recorded yet; send it again"}));
-          return;
+          return done(absl::UnavailableError(published.message()));
         }
         if (v1::OcppTransaction* ended = Transaction(transaction_id)) ended->set_ended(true);
         stop_reasons_.erase(transaction_id);
+        last_heard_.erase(transaction_id);
         Save();
         LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " ended: "
                   << absl::StrFormat("%.3f kWh, %.2f EUR", result.energy_kwh(),
                                      result.amount_eur())
                   << " for " << result.driver_id() << " (session " << result.session_id()
                   << ")";
-        respond("Accepted");
+        done(absl::OkStatus());
         SendHealth(options_.clock->Now());
       });
+}
+
+void Charger::Reconcile(absl::Time now) {
+  const absl::Time steady = options_.clock->Steady();
+  v1::OcppTransaction* running = Running();
+  if (!asked_since_connected_ && options_.ask_charger) {
+    asked_since_connected_ = true;
+    Trigger("StatusNotification", 0, now);
+    if (running != nullptr) {
+      Trigger("MeterValues", running->connector_id(), now);
+      last_heard_[running->transaction_id()] = steady;
+    }
+  }
+  if (running == nullptr) return;
+  const int32_t transaction_id = running->transaction_id();
+  absl::Time& heard = last_heard_.try_emplace(transaction_id, steady).first->second;
+  if (steady - heard >= options_.meter_silence && options_.ask_charger) {
+    LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << ": no meter value for "
+              << absl::FormatDuration(absl::Trunc(steady - heard, absl::Seconds(1)))
+              << "; asking for one";
+    Trigger("MeterValues", running->connector_id(), now);
+    heard = steady;
+  }
+  if (status_ != "Available" || steady - available_since_ < options_.stop_grace ||
+      ending_.count(transaction_id) > 0) {
+    return;
+  }
+  // The charger runs no transaction, and has not sent this one's stop for
+  // stop_grace: it gave it up (its TransactionMessageAttempts spent).
+  const v1::OcppTransaction& t = *running;
+  v1::SessionResult result;
+  result.set_session_id(t.session().session_id());
+  result.set_request_id(t.session().request_id());
+  result.set_cp_id(id());
+  result.set_driver_id(t.session().driver_id());
+  *result.mutable_started_at() = t.started_at();
+  *result.mutable_ended_at() = ToProto(std::max(FromProto(t.started_at()), now));
+  const double kwh = t.supply().energy_kwh();
+  result.set_energy_kwh(kwh);
+  result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
+  result.set_amount_cents(AmountCents(kwh, options_.info.price_eur_per_kwh()));
+  result.set_amount_eur(EurOfCents(result.amount_cents()));
+  result.set_end_reason(v1::SESSION_END_REASON_RECONCILED);
+  const std::string detail = absl::StrFormat(
+      "transaction %d of session %s: the charger showed its connector Available for %s and "
+      "never sent its StopTransaction; closed, billed from its last meter reading (%.3f kWh)",
+      transaction_id, t.session().session_id(),
+      absl::FormatDuration(absl::Trunc(steady - available_since_, absl::Seconds(1))), kwh);
+  LOG(WARNING) << "OCPP:" << id() << " | Transaction " << detail.substr(sizeof("transaction"));
+  EndTransaction(transaction_id, std::move(result),
+                 [this, transaction_id, session = t.session().session_id(), detail](absl::Status ended) {
+                   if (!ended.ok()) return;  // again at the next tick
+                   v1::MonitorMessage message;
+                   message.mutable_reconciled()->set_transaction_id(transaction_id);
+                   message.mutable_reconciled()->set_session_id(session);
+                   message.mutable_reconciled()->set_detail(detail);
+                   links_.SendToCentral(message);
+                 });
+}
+
+void Charger::Trigger(const std::string& message, int32_t connector_id, absl::Time now) {
+  o::TriggerMessageRequest trigger;
+  trigger.set_requested_message(message);
+  if (connector_id > 0) trigger.set_connector_id(connector_id);
+  Call(trigger, now, [this, message](absl::Status status, const Message* response, absl::string_view) {
+    if (!status.ok() || As<o::TriggerMessageResponse>(*response).status() != "Accepted") {
+      LOG(INFO) << "OCPP:" << id() << " | TriggerMessage " << message << " not taken: "
+                << (status.ok() ? As<o::TriggerMessageResponse>(*response).status()
+                                : status.ToString());
+    }
+  });
 }
 
 // --- from central ------------------------------------------------------------
@@ -851,6 +943,8 @@ void Charger::Disconnected() {
     call.reply(absl::UnavailableError("the charger disconnected"), nullptr, "");
   }
   list_version_.reset();  // asked again on its next connection
+  asked_since_connected_ = false;
+  available_since_ = absl::InfiniteFuture();  // unknown while it is away
 }
 
 void Charger::Tick() {
@@ -898,6 +992,7 @@ void Charger::Tick() {
         "central did not answer within ", absl::FormatDuration(options_.call_timeout))));
   }
   SyncLocalList(now);
+  Reconcile(now);
   if (journal_.has_pending_start() && steady > pending_deadline_) {
     // Nobody plugged in: the session ends with nothing supplied, billed at 0.
     const v1::StartSupplyRequest start = journal_.pending_start();

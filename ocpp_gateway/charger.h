@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -68,6 +69,15 @@ struct ChargerOptions {
   // Wall time for what the charger and central are told; steady time for
   // every timeout, so that a stepped clock neither fires nor holds one.
   const Clock* clock = &SystemClock::Get();
+  // Reconciliation: a running transaction without a meter value for this
+  // long is asked for one (TriggerMessage MeterValues); one whose charger
+  // shows its connector Available this long without stopping it (it gave up
+  // its StopTransaction) is closed, billed from its last meter reading.
+  absl::Duration meter_silence = absl::Minutes(5);
+  absl::Duration stop_grace = absl::Minutes(2);
+  // False: the charger is never asked (TriggerMessage) by the gateway
+  // itself, only closed after stop_grace (for tests of other things).
+  bool ask_charger = true;
   // Drivers' cards, pushed to a charger that keeps a local authorization
   // list (SendLocalList) so that it admits them offline; null: none pushed.
   const LocalList* local_list = nullptr;
@@ -172,6 +182,17 @@ class Charger {
   void SendNextCall();
   void OnCallResult(const Frame& frame);
   void SendHealth(absl::Time now);
+  // After each (re)connection and BootNotification: the charger is asked
+  // for its status (and a running transaction's meter). Every second: a
+  // silent transaction is asked for its meter, and one the charger no
+  // longer runs is closed.
+  void Reconcile(absl::Time now);
+  void Trigger(const std::string& message, int32_t connector_id, absl::Time now);
+  // Publishes `result` (signed here) as transaction `transaction_id`'s end;
+  // once Kafka has it, the transaction is ended and journaled, and `done`
+  // runs with OK (else with why not, nothing changed).
+  void EndTransaction(int32_t transaction_id, v1::SessionResult result,
+                      std::function<void(absl::Status)> done);
   // Brings the charger's local authorization list up to the gateway's: its
   // version asked once per connection, then every change since sent.
   void SyncLocalList(absl::Time now);
@@ -202,6 +223,14 @@ class Charger {
   bool operator_stopped_ = false;
   absl::Time operative_asked_ = absl::InfinitePast();  // steady
   absl::Time pending_deadline_ = absl::InfiniteFuture();  // steady
+  bool asked_since_connected_ = false;  // Reconcile's triggers
+  // Steady times: since when the charger shows its connector Available,
+  // and when each running transaction last gave a meter value (or began,
+  // or was asked for one).
+  absl::Time available_since_ = absl::InfiniteFuture();
+  std::map<int32_t, absl::Time> last_heard_;
+  // Transactions whose result is on its way to Kafka (EndTransaction).
+  std::set<int32_t> ending_;
   // The charger's local list version, as it said on this connection; -1:
   // it keeps none (or would not say).
   std::optional<int32_t> list_version_;

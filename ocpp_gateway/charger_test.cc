@@ -105,6 +105,7 @@ class ChargerTest : public ::testing::Test {
     options.info.set_power_kw(11);
     options.clock = &clock_;
     options.local_list = local_list;
+    options.ask_charger = ask_charger_;
     options.journal_path = std::string(getenv("TEST_TMPDIR")) + "/" +
                            ::testing::UnitTest::GetInstance()->current_test_info()->name() +
                            ".json";
@@ -151,6 +152,7 @@ class ChargerTest : public ::testing::Test {
 
   FakeClock clock_{kNow};
   FakeLinks links_;
+  bool ask_charger_ = false;  // the reconciliation's TriggerMessages
   std::unique_ptr<Charger> charger_;
 };
 
@@ -507,6 +509,98 @@ TEST_F(ChargerTest, TheChargersLocalListIsSentWholeThenWhatChanged) {
             "GetLocalListVersion");
   charger_->Tick();
   EXPECT_EQ(links_.TakeFrame(), "") << "a charger that keeps no list is sent none";
+}
+
+// Runs a remote-started transaction of driver-alice with a meter value:
+// 2.5 kWh so far.
+void Charging(Charger& charger, FakeLinks& links) {
+  charger.OnFrame(R"([2,"s1","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Charging"}])");
+  charger.OnFrame(kStart);
+  charger.OnFrame(R"([2,"m1","MeterValues",{"connectorId":1,"transactionId":1,"meterValue":[{"timestamp":"2027-01-15T08:10:00Z","sampledValue":[{"value":"7500"}]}]}])");
+  links.frames.clear();
+}
+
+TEST_F(ChargerTest, AfterEachConnectionTheChargerIsAskedForItsStatusAndMeter) {
+  ask_charger_ = true;
+  charger_ = Make();
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Charging(*charger_, links_);
+  charger_->Tick();
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("TriggerMessage",{"requestedMessage":"StatusNotification"})"));
+  charger_->OnFrame(R"([3,"evnet-2",{"status":"Accepted"}])");
+  EXPECT_THAT(links_.TakeFrame(),
+              HasSubstr(R"("TriggerMessage",{"requestedMessage":"MeterValues","connectorId":1})"));
+  charger_->OnFrame(R"([3,"evnet-3",{"status":"Accepted"}])");
+  charger_->Tick();
+  EXPECT_EQ(links_.TakeFrame(), "") << "once per connection";
+  // Silent for the bound: asked for a meter value, once per bound.
+  clock_.Advance(absl::Minutes(5));
+  charger_->Tick();
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("requestedMessage":"MeterValues")"));
+  charger_->Tick();
+  EXPECT_EQ(links_.TakeFrame(), "");
+  // Back after a disconnection: asked again.
+  charger_->Disconnected();
+  charger_->Tick();
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"("requestedMessage":"StatusNotification")"));
+}
+
+TEST_F(ChargerTest, ATransactionTheChargerDroppedIsClosedFromItsLastMeterReading) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Charging(*charger_, links_);
+  // The charger ends it, but its StopTransaction never comes (it gave up).
+  Say(R"([2,"s2","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}])");
+  clock_.Advance(absl::Minutes(2) - absl::Seconds(1));
+  charger_->Tick();
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty()) << "its stop may still come";
+  clock_.Advance(absl::Seconds(1));
+  charger_->Tick();
+  const auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  absl::StatusOr<v1::SessionResult> result = FromJson<v1::SessionResult>(results[0].value);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->session_id(), "s-1");
+  EXPECT_EQ(result->end_reason(), v1::SESSION_END_REASON_RECONCILED);
+  EXPECT_DOUBLE_EQ(result->energy_kwh(), 2.5);
+  EXPECT_EQ(result->amount_cents(), 100);
+  charger_->Tick();
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u) << "closed once";
+  results[0].done(absl::OkStatus());
+  bool told = false;
+  for (const v1::MonitorMessage& m : links_.central) {
+    if (m.has_reconciled()) {
+      told = true;
+      EXPECT_EQ(m.reconciled().session_id(), "s-1");
+      EXPECT_THAT(m.reconciled().detail(), HasSubstr("never sent its StopTransaction"));
+    }
+  }
+  EXPECT_TRUE(told) << "central audits it";
+  EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+  // Its StopTransaction after all: acknowledged, not billed again.
+  EXPECT_THAT(Say(kStop), HasSubstr(R"("status":"Accepted")"));
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+}
+
+TEST_F(ChargerTest, AStopThatComesWithinTheGraceIsBilledFromItsMeterStop) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Charging(*charger_, links_);
+  Say(R"([2,"s2","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}])");
+  clock_.Advance(absl::Minutes(1));
+  charger_->Tick();
+  Say(kStop);
+  ASSERT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+  EXPECT_DOUBLE_EQ(FromJson<v1::SessionResult>(links_.Published(kSessionResultsTopic)[0].value)
+                       ->energy_kwh(),
+                   7.5);
+  clock_.Advance(absl::Minutes(5));
+  charger_->Tick();
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u) << "its result is on its way";
+  links_.Published(kSessionResultsTopic)[0].done(absl::OkStatus());
+  charger_->Tick();
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
 }
 
 TEST_F(ChargerTest, ARemoteStartUnansweredFailsTheCommand) {

@@ -526,6 +526,8 @@ absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
     charger.info.set_cp_id(id);
     charger.heartbeat_interval_s = options_.heartbeat_interval_s;
     charger.call_timeout = options_.call_timeout;
+    charger.meter_silence = options_.meter_silence;
+    charger.stop_grace = options_.stop_grace;
     charger.clock = options_.clock;
     charger.journal_path = absl::StrCat(options_.state_dir, "/", id, ".json");
     charger.local_list = local_list_.get();

@@ -39,6 +39,10 @@ struct GatewayOptions {
   v1::ChargingPointInfo defaults;  // location, price and power of every charger
   int heartbeat_interval_s = 60;
   absl::Duration call_timeout = absl::Seconds(4);
+  // Reconciliation (ChargerOptions): when a silent transaction is asked
+  // for a meter value, and when one its charger dropped is closed.
+  absl::Duration meter_silence = absl::Minutes(5);
+  absl::Duration stop_grace = absl::Minutes(2);
   KafkaProducerOptions kafka;
   // Timeouts and relinking on its steady reading; timestamps on its wall.
   const Clock* clock = &SystemClock::Get();

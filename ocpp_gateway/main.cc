@@ -36,6 +36,12 @@ ABSL_FLAG(int, heartbeat_interval, 60,
           "seconds between a charger's Heartbeats, told at BootNotification "
           "(env HEARTBEAT_INTERVAL)");
 
+ABSL_FLAG(absl::Duration, meter_silence, absl::Minutes(5),
+          "a transaction without a meter value this long is asked for one (TriggerMessage)");
+ABSL_FLAG(absl::Duration, stop_grace, absl::Minutes(2),
+          "a transaction whose charger shows its connector Available this long without "
+          "sending its StopTransaction is closed, billed from its last meter reading");
+
 namespace evnet {
 namespace {
 
@@ -49,10 +55,14 @@ int Main() {
   options.defaults.set_power_kw(absl::GetFlag(FLAGS_power_kw));
   options.defaults.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
   options.heartbeat_interval_s = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.meter_silence = absl::GetFlag(FLAGS_meter_silence);
+  options.stop_grace = absl::GetFlag(FLAGS_stop_grace);
   if (options.defaults.power_kw() <= 0 || options.defaults.price_eur_per_kwh() < 0 ||
-      options.heartbeat_interval_s <= 0) {
-    LOG(ERROR) << "OCPP | --power_kw and --heartbeat_interval must be positive and "
-                  "--price_eur_per_kwh not negative";
+      options.heartbeat_interval_s <= 0 || options.meter_silence < absl::Seconds(1) ||
+      options.stop_grace < absl::Seconds(1)) {
+    LOG(ERROR) << "OCPP | --power_kw, --heartbeat_interval, --meter_silence and --stop_grace "
+                  "must be positive (the durations at least 1s) and --price_eur_per_kwh not "
+                  "negative";
     return 2;
   }
   // Its own certificate (role gateway) serves wss:// to the chargers and
@@ -110,6 +120,8 @@ int main(int argc, char** argv) {
                                                       {"location", "CP_LOCATION"},
                                                       {"power_kw", "POWER_KW"},
                                                       {"price_eur_per_kwh", "PRICE_EUR_PER_KWH"},
-                                                      {"heartbeat_interval", "HEARTBEAT_INTERVAL"}}));
+                                                      {"heartbeat_interval", "HEARTBEAT_INTERVAL"},
+                                                      {"meter_silence", "METER_SILENCE"},
+                                                      {"stop_grace", "STOP_GRACE"}}));
   return evnet::Main();
 }

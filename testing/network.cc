@@ -387,7 +387,8 @@ absl::Status Network::StartLoad(std::vector<std::string> flags) {
   return Launch("evload", std::move(argv));
 }
 
-absl::Status Network::StartOcppGateway(const std::string& name) {
+absl::Status Network::StartOcppGateway(const std::string& name,
+                                       const std::vector<std::string>& flags) {
   int& port = ocpp_ports_[name];
   if (port == 0) port = PickFreePort();
   std::vector<std::string> argv = {
@@ -408,6 +409,7 @@ absl::Status Network::StartOcppGateway(const std::string& name) {
     argv.push_back(absl::StrCat("--charger_credentials=", dir_, "/ocpp-credentials"));
   }
   for (std::string& flag : SecurityFlags(kRoleGateway, "ocpp-gateway")) argv.push_back(flag);
+  argv.insert(argv.end(), flags.begin(), flags.end());
   if (absl::Status launched = Launch(name, std::move(argv)); !launched.ok()) return launched;
   if (!WaitFor([&] { return absl::StrContains(LogOf(name), "Gateway ready"); },
                absl::Seconds(30))) {

@@ -135,7 +135,8 @@ class Network {
   // Starts ocpp_gateway, named "ocpp-gateway", with a certificate of role
   // gateway for Kafka and the network's PKI folder for its chargers'.
   // Another, side by side, is "ocpp-gateway-2" (its own port and state dir).
-  [[nodiscard]] absl::Status StartOcppGateway(const std::string& name = "ocpp-gateway");
+  [[nodiscard]] absl::Status StartOcppGateway(const std::string& name = "ocpp-gateway",
+                                              const std::vector<std::string>& flags = {});
   int ocpp_port(const std::string& name = "ocpp-gateway") const {
     auto it = ocpp_ports_.find(name);
     return it == ocpp_ports_.end() ? 0 : it->second;

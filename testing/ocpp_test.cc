@@ -433,6 +433,46 @@ TEST(Ocpp, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
   ExpectSchemaValid(*net, "OCPP-001");
 }
 
+TEST(Ocpp, ATransactionWhoseStopTheChargerDroppedIsClosedFromItsLastMeterReading) {
+  absl::StatusOr<std::unique_ptr<Network>> started = Network::Start({});
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<Network> net = *std::move(started);
+  ASSERT_TRUE(net->StartOcppGateway("ocpp-gateway", {"--stop_grace=3s"}).ok());
+  ASSERT_TRUE(ChargingAt(*net, "OCPP-001", "driver-alice"));
+  // After its connection, the gateway asked the charger where it stands.
+  EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("requested_message": "StatusNotification")", kWait));
+  ASSERT_GE(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_PROGRESS, 2, kWait).size(), 2u);
+
+  // The charger ends the transaction but never sends its StopTransaction.
+  net->OcppCommand("OCPP-001", "lose-stop");
+  net->OcppCommand("OCPP-001", "stop");
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("event": "stop_lost")", kWait));
+  const std::vector<v1::DriverUpdate> ended = OneTicket(*net, "driver-alice");
+  ASSERT_EQ(ended.size(), 1u);
+  const v1::SessionResult& ticket = ended[0].ticket();
+  EXPECT_EQ(ticket.end_reason(), v1::SESSION_END_REASON_RECONCILED);
+  // Billed from the last meter value the charger sent: some, at most all.
+  const Stopped stopped = LastStop(net->LogOf("OCPP-001"));
+  EXPECT_GT(ticket.energy_kwh(), 0);
+  EXPECT_LE(ticket.energy_kwh(), (stopped.meter_stop - stopped.meter_start) / 1000.0);
+  EXPECT_NEAR(ticket.amount_eur(), std::round(ticket.energy_kwh() * kPrice * 100) / 100, 1e-9);
+  EXPECT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const v1::AuditRecord& record : net->Audit()) {
+          if (record.action() == "charger.reconcile" && record.target() == "OCPP-001" &&
+              record.actor() == "cp OCPP-001" &&
+              absl::StrContains(record.reason(), "never sent its StopTransaction")) {
+            return true;
+          }
+        }
+        return false;
+      },
+      kWait))
+      << "no audit record of the reconciliation";
+  ExpectSchemaValid(*net, "OCPP-001");
+}
+
 TEST(Ocpp, OnlyTheChargerItselfGetsIn) {
   std::unique_ptr<Network> net = StartNetwork();
   ASSERT_NE(net, nullptr);

@@ -24,13 +24,15 @@ Tests steer it through --control FILE, one command per line appended:
                             schema does not allow ({"status": 42})
   swipe TAG                 a card at the reader: Authorize (offline: its local
                             authorization list), and if Accepted, a transaction
+  lose-stop                 the next transaction's StopTransaction is never sent (a charger
+                            that gave up on it after its TransactionMessageAttempts)
   begin TAG                 a transaction begun with TAG without asking (a charger that
                             admits cards from its own list, or while offline)
 
 It answers the operator's operations too: Reset, UnlockConnector (connector
 1 unlocks), Get/ChangeConfiguration (HeartbeatInterval and
 MeterValueSampleInterval may change, NumberOfConnectors is read-only),
-TriggerMessage (StatusNotification, Heartbeat), ClearCache and DataTransfer
+TriggerMessage (StatusNotification, Heartbeat, MeterValues), ClearCache and DataTransfer
 (vendor "evnet-test" only). It keeps the local authorization list the central
 system sends (GetLocalListVersion, SendLocalList Full and Differential).
 """
@@ -199,6 +201,8 @@ class Connection(ocpp.v16.ChargePoint):
             asyncio.ensure_future(self.sim.set_status(self.sim.status, self.sim.error_code))
         elif requested_message == "Heartbeat":
             asyncio.ensure_future(self.sim.send(call.Heartbeat()))
+        elif requested_message == "MeterValues" and self.sim.tx is not None:
+            asyncio.ensure_future(self.sim.meter_values())
         else:
             return call_result.TriggerMessage(status="NotImplemented")
         return call_result.TriggerMessage(status="Accepted")
@@ -259,6 +263,7 @@ class Charger:
         self.garble = False  # the next answer to the central system breaks its schema
         self.local_list = {}  # id tag (upper case) -> its status, as SendLocalList gave it
         self.local_list_version = 0
+        self.lose_stop = False
 
     # --- sending ----------------------------------------------------------
 
@@ -336,9 +341,13 @@ class Charger:
         timestamp = now_iso()
         event("stopped", reason=reason, meter_start=tx["meter_start"], meter_stop=meter_stop,
               online=self.conn is not None)
-        await self.send_kept(lambda: call.StopTransaction(
-            meter_stop=meter_stop, timestamp=timestamp, transaction_id=tx["id"], reason=reason,
-            id_tag=tx["id_tag"]), tx)
+        if self.lose_stop:
+            self.lose_stop = False
+            event("stop_lost", transaction_id=tx["id"])
+        else:
+            await self.send_kept(lambda: call.StopTransaction(
+                meter_stop=meter_stop, timestamp=timestamp, transaction_id=tx["id"], reason=reason,
+                id_tag=tx["id_tag"]), tx)
         if self.status == "Charging":
             if self.wanted_availability == "Inoperative":
                 await self.set_status("Unavailable")
@@ -472,6 +481,8 @@ class Charger:
             await self.stop_transaction("Local")
         elif verb == "repeat":
             self.repeat = True
+        elif verb == "lose-stop":
+            self.lose_stop = True
         elif verb == "url":
             self.args.url = rest
         elif verb == "garble":
