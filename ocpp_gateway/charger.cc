@@ -20,6 +20,7 @@
 #include "common/kafka/topics.h"
 #include "common/validation.h"
 #include "glog/logging.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "ocpp/v16/messages.pb.h"
 
 namespace evnet::ocpp {
@@ -98,8 +99,22 @@ void FillIdTagInfo(const v1::Authorization& authorization, o::IdTagInfo* info) {
 }  // namespace
 
 Charger::Charger(ChargerOptions options, ChargerLinks& links)
-    : options_(std::move(options)), links_(links) {
+    : options_(std::move(options)), links_(links), info_(options_.info) {
   journal_.set_charge_box_id(id());
+}
+
+void Charger::SetInfo(const v1::ChargingPointInfo& info) {
+  if (google::protobuf::util::MessageDifferencer::Equals(info, info_) || info.cp_id() != id()) {
+    return;
+  }
+  info_ = info;
+  LOG(INFO) << "OCPP:" << id() << " | Now " << absl::StrFormat("%.4f", info_.price_eur_per_kwh())
+            << " EUR/kWh, " << info_.power_kw() << " kW, at " << absl::CHexEscape(info_.location());
+  links_.SendToCentral(Hello());  // registered again, with its new figures
+}
+
+double Charger::PriceOf(const v1::OcppTransaction& t) const {
+  return t.has_price_eur_per_kwh() ? t.price_eur_per_kwh() : info_.price_eur_per_kwh();
 }
 
 absl::Status Charger::Recover(const std::optional<v1::OcppChargerJournal>& shared) {
@@ -145,7 +160,7 @@ void Charger::Adopt(const std::optional<v1::OcppChargerJournal>& shared) {
 
 v1::MonitorMessage Charger::Hello() const {
   v1::MonitorMessage hello;
-  *hello.mutable_register_() = options_.info;
+  *hello.mutable_register_() = info_;
   hello.mutable_register_()->set_telemetry_mac(true);
   hello.mutable_register_()->set_charger_operations(true);
   return hello;
@@ -337,6 +352,7 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
     t->set_id_tag(start.id_tag());
     t->set_meter_start_wh(start.meter_start());
     *t->mutable_started_at() = ToProto(started);
+    t->set_price_eur_per_kwh(info_.price_eur_per_kwh());
     if (journal_.has_pending_start() && journal_.pending_start().driver_id() == start.id_tag()) {
       *t->mutable_session() = journal_.pending_start();
       t->set_id_tag_status("Accepted");
@@ -502,7 +518,7 @@ void Charger::OnMeterValues(const Message& request, absl::Time now) {
     if (std::optional<double> w = power_w.Value()) supply.set_power_kw(std::max(0.0, *w / 1000));
   }
   supply.set_amount_eur(
-      EurOfCents(AmountCents(supply.energy_kwh(), options_.info.price_eur_per_kwh())));
+      EurOfCents(AmountCents(supply.energy_kwh(), PriceOf(*t))));
   v1::SupplyTelemetry telemetry;
   telemetry.set_cp_id(id());
   *telemetry.mutable_supply() = supply;
@@ -581,8 +597,8 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
   }
   const double kwh = std::max<int64_t>(wh, 0) / 1000.0;
   result.set_energy_kwh(kwh);
-  result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
-  result.set_amount_cents(AmountCents(kwh, options_.info.price_eur_per_kwh()));
+  result.set_price_eur_per_kwh(PriceOf(*t));
+  result.set_amount_cents(AmountCents(kwh, result.price_eur_per_kwh()));
   result.set_amount_eur(EurOfCents(result.amount_cents()));
   auto asked = stop_reasons_.find(t->transaction_id());
   result.set_end_reason(EndReason(
@@ -670,8 +686,8 @@ void Charger::Reconcile(absl::Time now) {
   *result.mutable_ended_at() = ToProto(std::max(FromProto(t.started_at()), now));
   const double kwh = t.supply().energy_kwh();
   result.set_energy_kwh(kwh);
-  result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
-  result.set_amount_cents(AmountCents(kwh, options_.info.price_eur_per_kwh()));
+  result.set_price_eur_per_kwh(PriceOf(t));
+  result.set_amount_cents(AmountCents(kwh, result.price_eur_per_kwh()));
   result.set_amount_eur(EurOfCents(result.amount_cents()));
   result.set_end_reason(v1::SESSION_END_REASON_RECONCILED);
   const std::string detail = absl::StrFormat(
@@ -1005,7 +1021,7 @@ void Charger::Tick() {
     result.set_driver_id(start.driver_id());
     *result.mutable_started_at() = journal_.pending_since();
     *result.mutable_ended_at() = ToProto(now);
-    result.set_price_eur_per_kwh(options_.info.price_eur_per_kwh());
+    result.set_price_eur_per_kwh(info_.price_eur_per_kwh());
     result.set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
     if (absl::Status signing = SignResult(options_.key_pem, result); !signing.ok()) {
       LOG(ERROR) << "OCPP:" << id() << " | cannot sign the result: " << signing;

@@ -107,6 +107,10 @@ class Charger {
   void Adopt(const std::optional<v1::OcppChargerJournal>& shared);
 
   const std::string& id() const { return options_.info.cp_id(); }
+  // The charger's figures (location, power, price) changed: central is told
+  // at once; a transaction under way is billed at the price it began with.
+  void SetInfo(const v1::ChargingPointInfo& info);
+  const v1::ChargingPointInfo& info() const { return info_; }
   // What registers the CP on a new MonitorLink.
   v1::MonitorMessage Hello() const;
 
@@ -206,6 +210,8 @@ class Charger {
   // then (at most kPendingStartTimeout from now).
   void SetPendingDeadline();
 
+  // What `t` is billed at per kWh.
+  double PriceOf(const v1::OcppTransaction& t) const;
   v1::OcppTransaction* Transaction(int32_t id);
   v1::OcppTransaction* Running();
 
@@ -215,6 +221,7 @@ class Charger {
   const std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   v1::OcppChargerJournal journal_;
+  v1::ChargingPointInfo info_;  // options_.info, until SetInfo
   std::optional<PendingCall> outstanding_;  // sent, not answered yet
   std::deque<PendingCall> waiting_;         // not sent yet, in order
   int64_t next_call_ = 1;

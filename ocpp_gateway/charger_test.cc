@@ -603,6 +603,31 @@ TEST_F(ChargerTest, AStopThatComesWithinTheGraceIsBilledFromItsMeterStop) {
   EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
 }
 
+TEST_F(ChargerTest, ANewPriceIsToldToCentralAndBillsOnlyTransactionsThatBeginAfterIt) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);
+  v1::ChargingPointInfo info = charger_->info();
+  info.set_price_eur_per_kwh(0.50);
+  info.set_location("Lot B");
+  charger_->SetInfo(info);
+  ASSERT_TRUE(links_.central.back().has_register_());
+  EXPECT_DOUBLE_EQ(links_.central.back().register_().price_eur_per_kwh(), 0.50);
+  EXPECT_EQ(links_.central.back().register_().location(), "Lot B");
+  EXPECT_TRUE(links_.central.back().register_().charger_operations());
+  const size_t told = links_.central.size();
+  charger_->SetInfo(info);
+  EXPECT_EQ(links_.central.size(), told) << "nothing changed, nothing said";
+
+  charger_ = Make();  // the price it began with survives the gateway
+  charger_->SetInfo(info);
+  Say(kStop);
+  const auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_DOUBLE_EQ(FromJson<v1::SessionResult>(results[0].value)->price_eur_per_kwh(), 0.40);
+  EXPECT_EQ(FromJson<v1::SessionResult>(results[0].value)->amount_cents(), 300);
+}
+
 TEST_F(ChargerTest, ARemoteStartUnansweredFailsTheCommand) {
   StartSession();
   clock_.Advance(absl::Seconds(5));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/random/random.h"
@@ -26,6 +27,7 @@
 #include "glog/logging.h"
 #include "ocpp_gateway/charger.h"
 #include "ocpp_gateway/charger_auth.h"
+#include "ocpp_gateway/chargers_file.h"
 #include "ocpp_gateway/journal_store.h"
 #include "ocpp_gateway/local_list.h"
 #include "openssl/pem.h"
@@ -115,6 +117,7 @@ class Gateway::Impl {
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<JournalStore> journals_;
   std::unique_ptr<LocalList> local_list_;  // null: no local lists pushed
+  std::optional<ChargersFile> chargers_;    // set by Start; network thread
   std::map<std::string, std::unique_ptr<Slot>> slots_;  // network thread
   std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
   std::thread thread_;
@@ -415,6 +418,9 @@ absl::Status Gateway::Impl::Start() {
     // the network's CA (profile 3); without one, a password (profile 2).
     tls_->set_verify_mode(asio::ssl::verify_peer);
   }
+  absl::StatusOr<ChargersFile> chargers = ChargersFile::Open(options_.chargers_file, options_.defaults);
+  if (!chargers.ok()) return chargers.status();
+  chargers_ = *std::move(chargers);
   absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(options_.kafka);
   if (!producer.ok()) return producer.status();
   producer_ = *std::move(producer);
@@ -522,8 +528,7 @@ absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
   if (it == slots_.end()) {
     auto slot = std::make_unique<Slot>(*this, id);
     ChargerOptions charger;
-    charger.info = options_.defaults;
-    charger.info.set_cp_id(id);
+    charger.info = chargers_->InfoOf(id);
     charger.heartbeat_interval_s = options_.heartbeat_interval_s;
     charger.call_timeout = options_.call_timeout;
     charger.meter_silence = options_.meter_silence;
@@ -634,7 +639,9 @@ void Gateway::Impl::Unlink(Slot& slot) {
 
 void Gateway::Impl::Tick() {
   const absl::Time now = options_.clock->Steady();
+  const bool figures_changed = chargers_->Reload();
   for (auto& [id, slot] : slots_) {
+    if (figures_changed) slot->charger->SetInfo(chargers_->InfoOf(id));
     if (slot->connection == nullptr) continue;
     if (now >= slot->link_at) Link(*slot);
     // The last words of the gateway it came from may arrive after it did.

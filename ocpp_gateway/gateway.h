@@ -37,6 +37,9 @@ struct GatewayOptions {
   std::string tls_ca_file;
   std::string credentials_file;
   v1::ChargingPointInfo defaults;  // location, price and power of every charger
+  // The operator's chargers file (chargers_file.h): each charger's own
+  // figures over the defaults, followed as it is edited; empty: none.
+  std::string chargers_file;
   int heartbeat_interval_s = 60;
   absl::Duration call_timeout = absl::Seconds(4);
   // Reconciliation (ChargerOptions): when a silent transaction is asked

@@ -36,6 +36,9 @@ ABSL_FLAG(int, heartbeat_interval, 60,
           "seconds between a charger's Heartbeats, told at BootNotification "
           "(env HEARTBEAT_INTERVAL)");
 
+ABSL_FLAG(std::string, chargers, "",
+          "the operator's chargers file: each charger's location, power and price, by "
+          "chargeBoxId, over the flags above; followed as it is edited (env CHARGERS_FILE)");
 ABSL_FLAG(absl::Duration, meter_silence, absl::Minutes(5),
           "a transaction without a meter value this long is asked for one (TriggerMessage)");
 ABSL_FLAG(absl::Duration, stop_grace, absl::Minutes(2),
@@ -55,6 +58,7 @@ int Main() {
   options.defaults.set_power_kw(absl::GetFlag(FLAGS_power_kw));
   options.defaults.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
   options.heartbeat_interval_s = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.chargers_file = absl::GetFlag(FLAGS_chargers);
   options.meter_silence = absl::GetFlag(FLAGS_meter_silence);
   options.stop_grace = absl::GetFlag(FLAGS_stop_grace);
   if (options.defaults.power_kw() <= 0 || options.defaults.price_eur_per_kwh() < 0 ||
@@ -121,6 +125,7 @@ int main(int argc, char** argv) {
                                                       {"power_kw", "POWER_KW"},
                                                       {"price_eur_per_kwh", "PRICE_EUR_PER_KWH"},
                                                       {"heartbeat_interval", "HEARTBEAT_INTERVAL"},
+                                                      {"chargers", "CHARGERS_FILE"},
                                                       {"meter_silence", "METER_SILENCE"},
                                                       {"stop_grace", "STOP_GRACE"}}));
   return evnet::Main();

@@ -473,6 +473,49 @@ TEST(Ocpp, ATransactionWhoseStopTheChargerDroppedIsClosedFromItsLastMeterReading
   ExpectSchemaValid(*net, "OCPP-001");
 }
 
+TEST(Ocpp, EachChargerIsBilledAtThePriceOfTheOperatorsChargersFile) {
+  absl::StatusOr<std::unique_ptr<Network>> started = Network::Start({});
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<Network> net = *std::move(started);
+  const std::string chargers = absl::StrCat(getenv("TEST_TMPDIR"), "/chargers.json");
+  ASSERT_TRUE(WriteFileDurably(chargers, R"({"chargers": {"OCPP-001": {"location": "Lot A, bay 3", "priceEurPerKwh": 0.55}}})")
+                  .ok());
+  ASSERT_TRUE(net->StartOcppGateway("ocpp-gateway", {absl::StrCat("--chargers=", chargers)}).ok());
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=3"}).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait)) << net->LogOf("ocpp-gateway");
+  // Central shows each charger with its own figures.
+  auto listed = [&] {
+    absl::StatusOr<std::string> out = net->Evctl({"status", "--json"});
+    return out.ok() ? *out : std::string(out.status().message());
+  };
+  EXPECT_THAT(listed(), AllOf(HasSubstr(R"("location":"Lot A, bay 3")"),
+                              HasSubstr(R"("priceEurPerKwh":0.55)")));
+
+  ASSERT_TRUE(net->StartDriver("driver-alice", {"OCPP-001"}).ok());
+  std::vector<v1::DriverUpdate> ended = OneTicket(*net, "driver-alice");
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_DOUBLE_EQ(ended[0].ticket().price_eur_per_kwh(), 0.55);
+  EXPECT_NEAR(ended[0].ticket().amount_eur(),
+              std::round(ended[0].ticket().energy_kwh() * 0.55 * 100) / 100, 1e-9);
+
+  // The operator edits the file: from then on, that price.
+  ASSERT_TRUE(WriteFileDurably(chargers, R"({"chargers": {"OCPP-001": {"location": "Lot A, bay 3", "priceEurPerKwh": 0.6}}})")
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(listed(), R"("priceEurPerKwh":0.6)"); }, kWait))
+      << listed();
+  ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait));
+  ASSERT_TRUE(net->StartDriver("driver-bob", {"OCPP-001"}).ok());
+  ended = OneTicket(*net, "driver-bob");
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_DOUBLE_EQ(ended[0].ticket().price_eur_per_kwh(), 0.6);
+  // A bad edit changes nothing, and says why.
+  ASSERT_TRUE(WriteFileDurably(chargers, R"({"chargers": {"OCPP-001": {"priceEurPerKwh": "cheap"}}})").ok());
+  EXPECT_TRUE(WaitFor(
+      [&] { return absl::StrContains(net->LogOf("ocpp-gateway"), "the chargers keep their figures"); },
+      kWait));
+  EXPECT_THAT(listed(), HasSubstr(R"("priceEurPerKwh":0.6)"));
+}
+
 TEST(Ocpp, OnlyTheChargerItselfGetsIn) {
   std::unique_ptr<Network> net = StartNetwork();
   ASSERT_NE(net, nullptr);
