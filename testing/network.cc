@@ -45,6 +45,7 @@ constexpr char kDriver[] = "driver/driver";
 constexpr char kLoad[] = "tools/evload/evload";
 constexpr char kGateway[] = "ocpp_gateway/ocpp_gateway";
 constexpr char kOcppCharger[] = "tools/ocpp/charger.py";
+constexpr char kOcppRpcCharger[] = "tools/ocpp/charger_rpc.js";
 constexpr char kEvctl[] = "tools/evctl/evctl";
 // The test's own certificate, an operator's.
 constexpr char kTestOperator[] = "test-operator";
@@ -421,7 +422,8 @@ absl::Status Network::StartOcppGateway(const std::string& name,
 
 std::string Network::GatewayPkiDir() const { return dir_ + "/ocpp-gateway-pki"; }
 
-absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::string> flags) {
+absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::string> flags,
+                                       OcppLibrary library) {
   if (absl::Status enrolled = EnrolCp(id); !enrolled.ok()) return enrolled;
   if (!pki_dir_.empty()) {
     // The gateway holds the keys of its own chargers, nothing more.
@@ -435,9 +437,13 @@ absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::s
     }
   }
   const char* python = std::getenv("EVNET_PYTHON");
-  std::vector<std::string> argv = {python != nullptr && *python != '\0' ? python : "python3",
-                                   kOcppCharger, absl::StrCat("--id=", id),
-                                   absl::StrCat("--control=", dir_, "/", id, ".control")};
+  std::vector<std::string> argv =
+      library == OcppLibrary::kOcppRpc
+          ? std::vector<std::string>{"/usr/bin/node", kOcppRpcCharger}
+          : std::vector<std::string>{python != nullptr && *python != '\0' ? python : "python3",
+                                     kOcppCharger};
+  argv.push_back(absl::StrCat("--id=", id));
+  argv.push_back(absl::StrCat("--control=", dir_, "/", id, ".control"));
   if (pki_dir_.empty()) {
     argv.push_back(absl::StrCat("--url=ws://127.0.0.1:", ocpp_port(), "/ocpp"));
   } else {

@@ -145,8 +145,12 @@ class Network {
   // first, named `id`; its events are JSON lines in LogOf(id). Unless the
   // network is --insecure it connects with wss:// and presents its own
   // certificate (OCPP security profile 3); later `flags` override.
+  // With kOcppRpc, the charger is tools/ocpp/charger_rpc.js instead (npm's
+  // `ocpp-rpc`, in strict mode): the same flags, commands and events.
+  enum class OcppLibrary { kPythonOcpp, kOcppRpc };
   [[nodiscard]] absl::Status StartOcppCharger(const std::string& id,
-                                              std::vector<std::string> flags = {});
+                                              std::vector<std::string> flags = {},
+                                              OcppLibrary library = OcppLibrary::kPythonOcpp);
   // A password for charger `id` (security profile 2), added to the
   // gateway's --charger_credentials.
   std::string IssueOcppPassword(const std::string& id);

@@ -69,9 +69,10 @@ void ExpectBilledFromMeter(const v1::SessionResult& ticket, const Stopped& stopp
 // Charger `id` (whose sessions end only when told) is On, and `driver`'s
 // session at it runs: the charger started its transaction, central shows it
 // Supplying.
-::testing::AssertionResult ChargingAt(Network& net, const std::string& id,
-                                      const std::string& driver) {
-  if (!net.StartOcppCharger(id, {"--session_seconds=0"}).ok() ||
+::testing::AssertionResult ChargingAt(
+    Network& net, const std::string& id, const std::string& driver,
+    Network::OcppLibrary library = Network::OcppLibrary::kPythonOcpp) {
+  if (!net.StartOcppCharger(id, {"--session_seconds=0"}, library).ok() ||
       !net.WaitForStatus(id, v1::CP_STATUS_ACTIVE, kWait)) {
     return ::testing::AssertionFailure() << id << " is not On:\n" << net.LogOf(id);
   }
@@ -256,12 +257,24 @@ TEST(Ocpp, AChargerThatMovesToAnotherGatewayMidSessionIsBilledOnce) {
 // audited. A request OCPP does not allow, an answer that breaks OCPP's
 // schema and a CP that is no OCPP charger each get a clear error, and
 // change nothing.
-TEST(Ocpp, AnOperatorResetsUnlocksConfiguresAndTriggersAChargerFromEvctl) {
+// The tests below run with each charger-side implementation: PyPI's `ocpp`
+// and npm's `ocpp-rpc`, both checking every frame against OCPP's schemas.
+class EachOcppLibrary : public ::testing::TestWithParam<Network::OcppLibrary> {};
+
+INSTANTIATE_TEST_SUITE_P(Ocpp, EachOcppLibrary,
+                         ::testing::Values(Network::OcppLibrary::kPythonOcpp,
+                                           Network::OcppLibrary::kOcppRpc),
+                         [](const ::testing::TestParamInfo<Network::OcppLibrary>& info) {
+                           return info.param == Network::OcppLibrary::kOcppRpc ? "NpmOcppRpc"
+                                                                               : "PyPiOcpp";
+                         });
+
+TEST_P(EachOcppLibrary, AnOperatorResetsUnlocksConfiguresAndTriggersAChargerFromEvctl) {
   absl::StatusOr<std::unique_ptr<Network>> started = Network::Start({CpSpec{}});
   ASSERT_TRUE(started.ok()) << started.status();
   std::unique_ptr<Network> net = *std::move(started);
   ASSERT_TRUE(net->StartOcppGateway().ok());
-  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=0"}).ok());
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=0"}, GetParam()).ok());
   ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait))
       << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-001");
   auto evctl = [&](const std::vector<std::string>& args) {
@@ -355,7 +368,7 @@ std::vector<std::string> Heard(Network& net, const std::string& id) {
   return heard;
 }
 
-TEST(Ocpp, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
+TEST_P(EachOcppLibrary, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
   std::unique_ptr<Network> net = StartNetwork();
   ASSERT_NE(net, nullptr);
   // Central learns driver-alice's key from her first request (here refused),
@@ -374,7 +387,7 @@ TEST(Ocpp, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
               AllOf(HasSubstr("04A2B3C4"), HasSubstr("BADC0FFEE")));
   EXPECT_THAT(evctl({"token", "add", "A CARD", "driver-alice"}), HasSubstr("printable ASCII"));
 
-  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=4"}).ok());
+  ASSERT_TRUE(net->StartOcppCharger("OCPP-001", {"--session_seconds=4"}, GetParam()).ok());
   ASSERT_TRUE(net->WaitForStatus("OCPP-001", v1::CP_STATUS_ACTIVE, kWait))
       << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-001");
 
@@ -433,12 +446,12 @@ TEST(Ocpp, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCardNobody) {
   ExpectSchemaValid(*net, "OCPP-001");
 }
 
-TEST(Ocpp, ATransactionWhoseStopTheChargerDroppedIsClosedFromItsLastMeterReading) {
+TEST_P(EachOcppLibrary, ATransactionWhoseStopTheChargerDroppedIsClosedFromItsLastMeterReading) {
   absl::StatusOr<std::unique_ptr<Network>> started = Network::Start({});
   ASSERT_TRUE(started.ok()) << started.status();
   std::unique_ptr<Network> net = *std::move(started);
   ASSERT_TRUE(net->StartOcppGateway("ocpp-gateway", {"--stop_grace=3s"}).ok());
-  ASSERT_TRUE(ChargingAt(*net, "OCPP-001", "driver-alice"));
+  ASSERT_TRUE(ChargingAt(*net, "OCPP-001", "driver-alice", GetParam()));
   // After its connection, the gateway asked the charger where it stands.
   EXPECT_TRUE(net->WaitForOcppEvent("OCPP-001", R"("requested_message": "StatusNotification")", kWait));
   ASSERT_GE(net->updates().WaitFor("driver-alice", v1::UPDATE_KIND_PROGRESS, 2, kWait).size(), 2u);
