@@ -228,6 +228,12 @@ TEST_F(CentralServiceTest, ACardSwipedAtAChargerOpensOneSessionOfItsDriver) {
   EXPECT_EQ(blocked.status(), "Blocked");
   EXPECT_TRUE(blocked.session().session_id().empty());
   EXPECT_EQ(publisher_.decisions.size(), 1u) << "nothing opened for a refused card";
+  // The charger's next transaction while central still holds the one
+  // before open (its stop's result not read yet): to be asked again.
+  v1::ChargerStart next = start;
+  next.set_transaction_id(8);
+  EXPECT_EQ(Ask(*first->stream, "s5", "CARD-1", next).status(), "");
+  EXPECT_EQ(publisher_.decisions.size(), 1u);
 
   std::vector<std::string> audited;
   for (const v1::AuditRecord& r : audit_.records()) {

@@ -33,7 +33,9 @@ void ChargerTokens::Answer(const std::string& cp_id, const Actor& by, const v1::
   const std::string tag = absl::CHexEscape(ask.id_tag().substr(0, kMaxIdTagLength));
   if (verdict.authorization.status() != "Accepted") {
     if (!verdict.authorization.status().empty()) {
-      audit_.Record(by, "session.card", cp_id, "refused", verdict.authorization.reason());
+      // As often as a charger sends them: within a budget of its own.
+      audit_.RecordBounded(absl::StrCat("card refusals at ", cp_id), by, "session.card", cp_id,
+                           "refused", verdict.authorization.reason());
       LOG(WARNING) << "Central | " << cp_id << " began a transaction with id tag " << tag
                    << ": refused, " << verdict.authorization.reason();
     }
@@ -60,9 +62,10 @@ void ChargerTokens::Answer(const std::string& cp_id, const Actor& by, const v1::
           authorization.set_status(absl::IsAlreadyExists(opened.status()) ? "ConcurrentTx"
                                                                           : "Invalid");
           authorization.set_reason(std::string(opened.status().message()));
-          audit_.Record(by, "session.card", cp_id, "refused",
-                        absl::StrCat("id tag ", tag, " of ", request.driver_id(), ": ",
-                                     opened.status().message()));
+          audit_.RecordBounded(absl::StrCat("card refusals at ", cp_id), by, "session.card", cp_id,
+                               "refused",
+                               absl::StrCat("id tag ", tag, " of ", request.driver_id(), ": ",
+                                            opened.status().message()));
           LOG(WARNING) << "Central | " << cp_id << " began a transaction with id tag " << tag
                        << " of " << request.driver_id() << ": refused, "
                        << opened.status().message();

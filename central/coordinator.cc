@@ -254,6 +254,11 @@ absl::StatusOr<v1::DriverRequest> SessionCoordinator::CheckRequest(
         absl::StrCat("the request names driver ", request.driver_id().substr(0, 64),
                      " but was sent under the key of another driver"));
   }
+  if (absl::StartsWith(request.request_id(), "card-")) {
+    // Central's, naming a charger's own transaction (OpenChargerSession).
+    return absl::InvalidArgumentError(
+        "request ids beginning with \"card-\" are central's; the request is not a driver's");
+  }
   if (request.request_id().empty()) {
     // Stable across redeliveries of the same message.
     request.set_request_id(absl::StrCat("req-", message.partition, "-", message.offset));
@@ -374,17 +379,18 @@ void SessionCoordinator::AcceptRunning(const v1::DriverRequest& request,
 
 void SessionCoordinator::OpenChargerSession(const v1::DriverRequest& request, OpenedDone done) {
   const std::string session_id = absl::StrCat("s-", request.request_id());
-  auto start_of = [&request, &session_id](const std::string& telemetry_key) {
+  auto start_of = [&request, &session_id](const v1::OpenSession& record) {
     v1::StartSupplyRequest start;
     start.set_session_id(session_id);
     start.set_request_id(request.request_id());
     start.set_driver_id(request.driver_id());
-    start.set_telemetry_key(telemetry_key);
+    start.set_telemetry_key(record.telemetry_key());
+    start.set_price_eur_per_kwh(record.price_eur_per_kwh());
     return start;
   };
   // Once its acceptance is in Kafka, the session goes to whoever asked.
-  auto answer = [done, start_of](const std::string& telemetry_key) {
-    return [done, start = start_of(telemetry_key)](absl::Status published) {
+  auto answer = [done, start_of](const v1::OpenSession& record) {
+    return [done, start = start_of(record)](absl::Status published) {
       if (!published.ok()) return done(published);
       done(start);
     };
@@ -397,23 +403,38 @@ void SessionCoordinator::OpenChargerSession(const v1::DriverRequest& request, Op
       return done(absl::UnavailableError(
           absl::StrCat("session ", session_id, " is being recorded; ask again")));
     }
-    if (ticketed_.Contains(session_id) || refused_.Contains(session_id)) {
-      // Ended already: its result, sent again, is recognised as a copy.
-      return done(start_of(""));
+    if (ticketed_.Contains(session_id) || refused_.Contains(session_id) ||
+        refused_open_.count(session_id) > 0) {
+      // Closed without the charger's result (its CP never showed it
+      // running): nothing more of it is billed.
+      return done(absl::FailedPreconditionError(
+          absl::StrCat("session ", session_id, " of this transaction was closed already")));
     }
     auto it = open_.find(session_id);
+    if (it != open_.end() && (it->second.session.driver_id() != request.driver_id() ||
+                              it->second.session.cp_id() != request.cp_id())) {
+      return done(absl::FailedPreconditionError(
+          absl::StrCat("session ", session_id, " is another driver's or CP's")));
+    }
     if (it != open_.end() && it->second.session.state() == v1::SESSION_STATE_SUPPLYING) {
-      return done(start_of(it->second.telemetry_key));
+      return done(start_of(it->second.record));
+    }
+    // A session its CP still holds (its result not read yet: the charger's
+    // stop of the transaction before) is waited for, not refused.
+    if (auto by_cp = open_by_cp_.find(request.cp_id());
+        by_cp != open_by_cp_.end() && by_cp->second != session_id) {
+      return done(absl::UnavailableError(absl::StrCat(
+          request.cp_id(), " still holds session ", by_cp->second, " open; ask again")));
     }
     // Until its acceptance is in Kafka (or refused), a copy is told to wait.
     requests_in_flight_.insert(request.request_id());
     if (it != open_.end()) again = it->second;
   }
   if (again.has_value()) {
-    const std::string key = again->telemetry_key;
-    return PublishAccepted(again->session,
-                           RecordOf(again->session, v1::OPEN_SESSION_STATE_ACCEPTED, key),
-                           answer(key));
+    v1::OpenSession record =
+        RecordOf(again->session, v1::OPEN_SESSION_STATE_ACCEPTED, again->telemetry_key);
+    if (again->price_eur_per_kwh.has_value()) record.set_price_eur_per_kwh(*again->price_eur_per_kwh);
+    return PublishAccepted(again->session, record, answer(record));
   }
   auto refuse = [this, &request, &done](absl::Status why) {
     {
@@ -435,15 +456,19 @@ void SessionCoordinator::OpenChargerSession(const v1::DriverRequest& request, Op
   v1::Session session;
   {
     absl::MutexLock lock(&mu_);
+    session = open_[session_id].session;
+  }
+  session.set_state(v1::SESSION_STATE_SUPPLYING);
+  const v1::OpenSession record = RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED, telemetry_key);
+  {
+    absl::MutexLock lock(&mu_);
     Open& open = open_[session_id];
     open.started = true;
-    session = open.session;
+    open.price_eur_per_kwh = record.price_eur_per_kwh();
   }
   LOG(INFO) << "Central | Session " << session_id << " of " << request.driver_id()
             << " began at " << cp << " itself";
-  session.set_state(v1::SESSION_STATE_SUPPLYING);
-  PublishAccepted(session, RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED, telemetry_key),
-                  answer(telemetry_key));
+  PublishAccepted(session, record, answer(record));
 }
 
 absl::Status SessionCoordinator::Reserve(const v1::DriverRequest& request,
@@ -488,6 +513,13 @@ void SessionCoordinator::SendStart(const v1::DriverRequest& request,
   start->set_request_id(request.request_id());
   start->set_driver_id(request.driver_id());
   start->set_telemetry_key(telemetry_key);
+  if (absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp); now.ok()) {
+    start->set_price_eur_per_kwh(now->info().price_eur_per_kwh());
+    absl::MutexLock lock(&mu_);
+    if (auto it = open_.find(session_id); it != open_.end()) {
+      it->second.price_eur_per_kwh = start->price_eur_per_kwh();
+    }
+  }
   // Checked in the CP's command order: an operator's stop that got there
   // first wins, and the start is never sent to a stopped CP.
   auto still_active = [this, cp]() -> absl::Status {
@@ -529,6 +561,7 @@ void SessionCoordinator::Started(const v1::DriverRequest& request, const std::st
   }
   v1::Session session;
   std::string telemetry_key;
+  std::optional<double> price;
   {
     absl::MutexLock lock(&mu_);
     auto it = open_.find(session_id);
@@ -539,12 +572,15 @@ void SessionCoordinator::Started(const v1::DriverRequest& request, const std::st
     it->second.started = true;
     session = it->second.session;
     telemetry_key = it->second.telemetry_key;
+    price = it->second.price_eur_per_kwh;
   }
   session.set_state(v1::SESSION_STATE_SUPPLYING);
   CrashPoint("central.accepting");  // the CP supplies it; nothing says so yet
   metrics_.RequestAccepted(clock_.Now() - FromProto(request.requested_at()));
-  PublishAccepted(session, RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED, telemetry_key),
-                  std::move(done));
+  v1::OpenSession record = RecordOf(session, v1::OPEN_SESSION_STATE_ACCEPTED, telemetry_key);
+  // At the price its CP was told to bill at, whatever it registered since.
+  if (price.has_value()) record.set_price_eur_per_kwh(*price);
+  PublishAccepted(session, record, std::move(done));
 }
 
 void SessionCoordinator::PublishAccepted(const v1::Session& session,

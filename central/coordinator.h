@@ -148,6 +148,8 @@ class SessionCoordinator {
     // Sent to its CP with the start: its telemetry must carry its MAC.
     std::string telemetry_key;
     bool forged_telemetry_seen = false;  // said (log, audit) once per session
+    // The price its start told the CP to bill at; its record holds the same.
+    std::optional<double> price_eur_per_kwh;
   };
   // A session refused to its driver that its CP may still run.
   struct Refused {

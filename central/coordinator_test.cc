@@ -129,6 +129,57 @@ TEST_F(CoordinatorTest, AcceptsARequestForAnActiveCpAndStartsTheSupply) {
   EXPECT_EQ(sessions[0].state(), v1::SESSION_STATE_SUPPLYING);
 }
 
+TEST_F(CoordinatorTest, AStartTellsItsCpThePriceItsSessionIsHeldAt) {
+  v1::ChargingPointInfo info;
+  info.set_cp_id("CP-001");
+  info.set_telemetry_mac(true);
+  info.set_price_eur_per_kwh(0.35);
+  (void)registry_.Register(info);
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_EQ(sender_.sent.size(), 1u);
+  EXPECT_DOUBLE_EQ(sender_.sent[0].second.start_supply().price_eur_per_kwh(), 0.35);
+  ASSERT_EQ(publisher_.held.count("s-r-1"), 1u);
+  EXPECT_DOUBLE_EQ(publisher_.held["s-r-1"].price_eur_per_kwh(), 0.35);
+}
+
+TEST_F(CoordinatorTest, ADriversRequestMayNotTakeTheIdOfAChargersOwnTransaction) {
+  EXPECT_TRUE(absl::IsInvalidArgument(Handle(Request("card-CP-001-1-1800000000", "CP-001"), Message())));
+  EXPECT_TRUE(sender_.sent.empty());
+  EXPECT_TRUE(publisher_.updates.empty());
+}
+
+TEST_F(CoordinatorTest, AChargersOwnSessionIsOpenedOnceAndNeverReopenedOnceClosed) {
+  v1::DriverRequest card = Request("card-CP-001-1-1800000000", "CP-001", "driver-bob");
+  auto open = [&](const v1::DriverRequest& request) {
+    std::optional<absl::StatusOr<v1::StartSupplyRequest>> opened;
+    coordinator_.OpenChargerSession(request, [&](absl::StatusOr<v1::StartSupplyRequest> s) {
+      opened = std::move(s);
+    });
+    EXPECT_TRUE(opened.has_value()) << "left waiting";
+    return opened.value_or(absl::InternalError("waiting"));
+  };
+  absl::StatusOr<v1::StartSupplyRequest> first = open(card);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->session_id(), "s-card-CP-001-1-1800000000");
+  EXPECT_EQ(first->driver_id(), "driver-bob");
+  EXPECT_FALSE(first->telemetry_key().empty());
+  EXPECT_TRUE(sender_.sent.empty()) << "the charger runs it already: no start is sent";
+  EXPECT_EQ(open(card)->telemetry_key(), first->telemetry_key()) << "the same session again";
+  EXPECT_EQ(publisher_.decisions.size(), 1u);
+  // The same id for another driver is not theirs.
+  v1::DriverRequest other = card;
+  other.set_driver_id("driver-carol");
+  EXPECT_TRUE(absl::IsFailedPrecondition(open(other).status()));
+
+  v1::SessionResult result = Result(first->session_id(), card.request_id());
+  result.set_driver_id("driver-bob");
+  ASSERT_TRUE(Handle(result).ok());
+  // Asked again once ticketed (the gateway never heard the answer): refused,
+  // not opened again, never billed twice.
+  EXPECT_TRUE(absl::IsFailedPrecondition(open(card).status()));
+  EXPECT_EQ(publisher_.kinds().back(), v1::UPDATE_KIND_ENDED);
+}
+
 TEST_F(CoordinatorTest, RejectsUnknownAndUnavailableCpsWithReadableReasons) {
   ASSERT_TRUE(Handle(Request("r-1", "CP-404"), Message()).ok());
   ASSERT_TRUE(Handle(Request("r-2", "CP-003"), Message()).ok());

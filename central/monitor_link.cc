@@ -211,6 +211,11 @@ void MonitorLinkReactor::Handle() {
                            in_.reconciled().detail().substr(0, 255));
       break;
     case v1::MonitorMessage::kAuthorize: {
+      if (in_.authorize().ask_id().empty() || in_.authorize().ask_id().size() > kMaxIdLength) {
+        LOG(WARNING) << "Central | An Authorize from the link of " << cp_id_
+                     << " without a proper ask id; ignored";
+        break;
+      }
       // Answered down the link it came on, whenever the answer is ready;
       // a link gone meanwhile drops it, and the charger asks again.
       LinkHub* hub = &hub_;

@@ -35,6 +35,11 @@ constexpr int kEndedKept = 8;
 // the session ends with nothing supplied. OCPP's ConnectionTimeOut is
 // usually a minute or two.
 constexpr absl::Duration kPendingStartTimeout = absl::Minutes(3);
+// A local authorization list is sent whole or by changes, each at most this
+// long (a charger's SendLocalListMaxLength is commonly a few thousand), and
+// changes are sent again from this long before the charger's version.
+constexpr size_t kMaxLocalList = 5000;
+constexpr int32_t kLocalListSlackSeconds = 60;
 // After "Operative" is asked, an "Unavailable" still in flight is not a fault.
 constexpr absl::Duration kAvailabilityGrace = absl::Seconds(10);
 
@@ -320,10 +325,12 @@ void Charger::OnStatus(const Message& request, absl::Time now) {
   // connector's are one status here.
   status_ = status.status();
   error_code_ = status.error_code();
-  if (status_ != "Available") {
-    available_since_ = absl::InfiniteFuture();
-  } else if (available_since_ == absl::InfiniteFuture()) {
-    available_since_ = options_.clock->Steady();
+  if (status.connector_id() > 0) {
+    if (status_ != "Available") {
+      available_since_.erase(status.connector_id());
+    } else {
+      available_since_.try_emplace(status.connector_id(), options_.clock->Steady());
+    }
   }
   if (before != status_) {
     LOG(INFO) << "OCPP:" << id() << " | Status " << status_
@@ -356,12 +363,15 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
     if (journal_.has_pending_start() && journal_.pending_start().driver_id() == start.id_tag()) {
       *t->mutable_session() = journal_.pending_start();
       t->set_id_tag_status("Accepted");
+      if (t->session().has_price_eur_per_kwh()) {
+        t->set_price_eur_per_kwh(t->session().price_eur_per_kwh());
+      }
       ForgetPendingStart();
       v1::SupplySnapshot* supply = t->mutable_supply();
       supply->set_session_id(t->session().session_id());
       supply->set_driver_id(t->session().driver_id());
       *supply->mutable_started_at() = t->started_at();
-      available_since_ = absl::InfiniteFuture();
+      available_since_.erase(t->connector_id());
       LOG(INFO) << "OCPP:" << id() << " | Transaction " << t->transaction_id() << " started for "
                 << t->session().driver_id() << " (session " << t->session().session_id()
                 << "), meter at " << start.meter_start() << " Wh";
@@ -422,11 +432,14 @@ void Charger::AskToOpen(int32_t transaction_id, std::function<void(absl::Status)
       t->set_id_tag_status(answer->status());
       if (answer->status() == "Accepted" && !answer->session().session_id().empty()) {
         *t->mutable_session() = answer->session();
+        if (t->session().has_price_eur_per_kwh()) {
+          t->set_price_eur_per_kwh(t->session().price_eur_per_kwh());
+        }
         v1::SupplySnapshot* supply = t->mutable_supply();
         supply->set_session_id(t->session().session_id());
         supply->set_driver_id(t->session().driver_id());
         *supply->mutable_started_at() = t->started_at();
-        available_since_ = absl::InfiniteFuture();
+        available_since_.erase(t->connector_id());
         LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " is session "
                   << t->session().session_id() << " of " << t->session().driver_id();
       } else {
@@ -486,6 +499,7 @@ void Charger::OnMeterValues(const Message& request, absl::Time now) {
   if (t == nullptr || t->ended() || !t->has_session()) return;  // nothing central bills
   v1::SupplySnapshot& supply = *t->mutable_supply();
   last_heard_[t->transaction_id()] = options_.clock->Steady();
+  last_meter_[t->transaction_id()] = options_.clock->Steady();
   absl::Time measured = now;
   for (const o::MeterValue& meter : values.meter_value()) {
     measured = TimeOr(meter.timestamp(), now);
@@ -551,7 +565,8 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
     // transaction, which must not end this one at nothing).
     v1::OcppTransaction* running = Running();
     if (running != nullptr && running->has_session() && stop.has_id_tag() &&
-        absl::EqualsIgnoreCase(stop.id_tag(), running->session().driver_id()) &&
+        (absl::EqualsIgnoreCase(stop.id_tag(), running->id_tag()) ||
+         absl::EqualsIgnoreCase(stop.id_tag(), running->session().driver_id())) &&
         TimeOr(stop.timestamp(), now) >= FromProto(running->started_at()) &&
         static_cast<int64_t>(stop.meter_stop()) >= running->meter_start_wh()) {
       LOG(WARNING) << "OCPP:" << id() << " | StopTransaction of unknown transaction "
@@ -580,6 +595,13 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
     });
   }
   if (t->ended() || !t->has_session()) return respond("Accepted");  // a repeat, or refused
+  if (ending_.count(t->transaction_id()) > 0) {
+    // Its result is on its way (this stop's, sent before, or Reconcile's):
+    // once it is in Kafka, this one is answered as a repeat.
+    return links_.SendToCharger(EncodeCallError(
+        call_id, {ErrorCode::kInternalError, "being recorded; send it again"}));
+  }
+  stop_seen_.insert(t->transaction_id());
 
   v1::SessionResult result;
   result.set_session_id(t->session().session_id());
@@ -638,6 +660,8 @@ void Charger::EndTransaction(int32_t transaction_id, v1::SessionResult result,
         if (v1::OcppTransaction* ended = Transaction(transaction_id)) ended->set_ended(true);
         stop_reasons_.erase(transaction_id);
         last_heard_.erase(transaction_id);
+        last_meter_.erase(transaction_id);
+        stop_seen_.erase(transaction_id);
         Save();
         LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " ended: "
                   << absl::StrFormat("%.3f kWh, %.2f EUR", result.energy_kwh(),
@@ -670,9 +694,14 @@ void Charger::Reconcile(absl::Time now) {
     Trigger("MeterValues", running->connector_id(), now);
     heard = steady;
   }
-  if (status_ != "Available" || steady - available_since_ < options_.stop_grace ||
-      ending_.count(transaction_id) > 0) {
+  auto available = available_since_.find(running->connector_id());
+  if (available == available_since_.end() || steady - available->second < options_.stop_grace ||
+      ending_.count(transaction_id) > 0 || stop_seen_.count(transaction_id) > 0) {
     return;
+  }
+  if (auto meter = last_meter_.find(transaction_id);
+      meter != last_meter_.end() && meter->second > available->second) {
+    return;  // metered since: it runs, whatever the status said
   }
   // The charger runs no transaction, and has not sent this one's stop for
   // stop_grace: it gave it up (its TransactionMessageAttempts spent).
@@ -694,7 +723,7 @@ void Charger::Reconcile(absl::Time now) {
       "transaction %d of session %s: the charger showed its connector Available for %s and "
       "never sent its StopTransaction; closed, billed from its last meter reading (%.3f kWh)",
       transaction_id, t.session().session_id(),
-      absl::FormatDuration(absl::Trunc(steady - available_since_, absl::Seconds(1))), kwh);
+      absl::FormatDuration(absl::Trunc(steady - available->second, absl::Seconds(1))), kwh);
   LOG(WARNING) << "OCPP:" << id() << " | Transaction " << detail.substr(sizeof("transaction"));
   EndTransaction(transaction_id, std::move(result),
                  [this, transaction_id, session = t.session().session_id(), detail](absl::Status ended) {
@@ -960,7 +989,7 @@ void Charger::Disconnected() {
   }
   list_version_.reset();  // asked again on its next connection
   asked_since_connected_ = false;
-  available_since_ = absl::InfiniteFuture();  // unknown while it is away
+  available_since_.clear();  // unknown while it is away
 }
 
 void Charger::Tick() {
@@ -1049,12 +1078,23 @@ void Charger::SyncLocalList(absl::Time now) {
   }
   const int32_t version = options_.local_list->Version();
   if (*list_version_ < 0 || *list_version_ >= version) return;
-  // A charger with no list (0) gets the whole; one behind, what changed.
+  // A charger with no list (0) gets the whole; one behind, what changed
+  // since a little before its version (two changes central made within
+  // that slack may reach Kafka out of their clocks' order; sending a card
+  // again is harmless).
   const bool full = *list_version_ == 0;
   o::SendLocalListRequest send;
   send.set_list_version(version);
   send.set_update_type(full ? "Full" : "Differential");
-  for (const v1::IdToken& token : options_.local_list->ChangedSince(full ? 0 : *list_version_)) {
+  const std::vector<v1::IdToken> cards = options_.local_list->ChangedSince(
+      full ? 0 : std::max<int32_t>(0, *list_version_ - kLocalListSlackSeconds));
+  if (cards.size() > kMaxLocalList) {
+    // Beyond what a charger's memory holds: the rest are asked for online.
+    LOG(WARNING) << "OCPP:" << id() << " | " << cards.size() << " cards changed; the local list"
+                 << " gets the first " << kMaxLocalList;
+  }
+  for (const v1::IdToken& token : cards) {
+    if (send.local_authorization_list_size() >= static_cast<int>(kMaxLocalList)) break;
     if (token.id_tag().size() > 20) continue;
     o::AuthorizationData* data = send.add_local_authorization_list();
     data->set_id_tag(token.id_tag());

@@ -234,8 +234,16 @@ class Charger {
   // Steady times: since when the charger shows its connector Available,
   // and when each running transaction last gave a meter value (or began,
   // or was asked for one).
-  absl::Time available_since_ = absl::InfiniteFuture();
+  // By connector: a connector 0 or another connector going Available says
+  // nothing of the transaction on this one.
+  std::map<int32_t, absl::Time> available_since_;
   std::map<int32_t, absl::Time> last_heard_;
+  // Steady time of each running transaction's last MeterValues: one the
+  // charger still meters after its connector said Available runs.
+  std::map<int32_t, absl::Time> last_meter_;
+  // Transactions whose StopTransaction came (published or not yet): the
+  // charger holds its stop and sends it again; never closed by Reconcile.
+  std::set<int32_t> stop_seen_;
   // Transactions whose result is on its way to Kafka (EndTransaction).
   std::set<int32_t> ending_;
   // The charger's local list version, as it said on this connection; -1:

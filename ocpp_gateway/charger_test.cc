@@ -583,6 +583,72 @@ TEST_F(ChargerTest, ATransactionTheChargerDroppedIsClosedFromItsLastMeterReading
   EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
 }
 
+TEST_F(ChargerTest, OnlyItsOwnConnectorIdleAndUnmeteredClosesATransaction) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Charging(*charger_, links_);
+  // The whole charger (connector 0) is Available: its connector 1 charges on.
+  Say(R"([2,"s2","StatusNotification",{"connectorId":0,"errorCode":"NoError","status":"Available"}])");
+  clock_.Advance(absl::Minutes(3));
+  charger_->Tick();
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty());
+  // Connector 1 says Available, yet its meter goes on: it runs.
+  Say(R"([2,"s3","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}])");
+  clock_.Advance(absl::Seconds(30));
+  Say(R"([2,"m2","MeterValues",{"connectorId":1,"transactionId":1,"meterValue":[{"timestamp":"2027-01-15T08:20:00Z","sampledValue":[{"value":"8500"}]}]}])");
+  clock_.Advance(absl::Minutes(3));
+  charger_->Tick();
+  EXPECT_TRUE(links_.Published(kSessionResultsTopic).empty()) << "metered after it said Available";
+}
+
+TEST_F(ChargerTest, AStopKafkaDidNotTakeIsNeverClosedFromTheLastReading) {
+  StartSession();
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Charging(*charger_, links_);
+  Say(R"([2,"s2","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}])");
+  Say(kStop);
+  ASSERT_EQ(links_.Published(kSessionResultsTopic).size(), 1u);
+  links_.Published(kSessionResultsTopic)[0].done(absl::UnavailableError("broker down"));
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr("not recorded yet; send it again"));
+  clock_.Advance(absl::Minutes(5));
+  charger_->Tick();
+  EXPECT_EQ(links_.Published(kSessionResultsTopic).size(), 1u)
+      << "the charger holds its stop and sends it again: its meterStop is the bill";
+  Say(kStop);
+  ASSERT_EQ(links_.Published(kSessionResultsTopic).size(), 2u);
+  EXPECT_DOUBLE_EQ(FromJson<v1::SessionResult>(links_.Published(kSessionResultsTopic)[1].value)
+                       ->energy_kwh(),
+                   7.5);
+}
+
+TEST_F(ChargerTest, AStopWithoutItsIdIsMatchedByTheCardThatBeganIt) {
+  Say(kCardStart);
+  CentralSays("Accepted", "driver-bob");
+  links_.frames.clear();
+  Say(R"([2,"c9","StopTransaction",{"transactionId":-1,"idTag":"04a2b3c4","meterStop":9000,"timestamp":"2027-01-15T08:30:00Z","reason":"Local"}])");
+  const auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(FromJson<v1::SessionResult>(results[0].value)->driver_id(), "driver-bob");
+  EXPECT_DOUBLE_EQ(FromJson<v1::SessionResult>(results[0].value)->energy_kwh(), 4.0);
+}
+
+TEST_F(ChargerTest, ASessionIsBilledAtThePriceCentralHoldsItAt) {
+  v1::CentralCommand command;
+  command.set_command_id("start-s-1");
+  command.mutable_start_supply()->set_session_id("s-1");
+  command.mutable_start_supply()->set_request_id("1");
+  command.mutable_start_supply()->set_driver_id("driver-alice");
+  command.mutable_start_supply()->set_price_eur_per_kwh(0.25);
+  charger_->OnCommand(command);
+  Say(R"([3,"evnet-1",{"status":"Accepted"}])");
+  Say(kStart);
+  Say(kStop);
+  const auto results = links_.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_DOUBLE_EQ(FromJson<v1::SessionResult>(results[0].value)->price_eur_per_kwh(), 0.25);
+  EXPECT_EQ(FromJson<v1::SessionResult>(results[0].value)->amount_cents(), 188);
+}
+
 TEST_F(ChargerTest, AStopThatComesWithinTheGraceIsBilledFromItsMeterStop) {
   StartSession();
   Say(R"([3,"evnet-1",{"status":"Accepted"}])");

@@ -66,13 +66,21 @@ absl::StatusOr<std::map<std::string, v1::ChargingPointInfo>> ChargersFile::Read(
 bool ChargersFile::Reload() {
   if (path_.empty()) return false;
   const struct timespec modified = ModifiedAt(path_);
-  if (modified.tv_sec == modified_.tv_sec && modified.tv_nsec == modified_.tv_nsec) return false;
-  modified_ = modified;
+  auto same = [](const struct timespec& a, const struct timespec& b) {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+  };
+  if (same(modified, modified_)) return false;
   absl::StatusOr<std::map<std::string, v1::ChargingPointInfo>> chargers = Read();
   if (!chargers.ok()) {
-    LOG(ERROR) << "OCPP | " << chargers.status().message() << "; the chargers keep their figures";
+    // Read again at the next call (an editor may be half-way through
+    // writing it); said once per version of the file.
+    if (!same(modified, bad_modified_)) {
+      LOG(ERROR) << "OCPP | " << chargers.status().message() << "; the chargers keep their figures";
+      bad_modified_ = modified;
+    }
     return false;
   }
+  modified_ = modified;
   LOG(INFO) << "OCPP | Read " << chargers->size() << " charger(s) from " << path_;
   chargers_ = *std::move(chargers);
   return true;

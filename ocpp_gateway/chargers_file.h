@@ -42,7 +42,8 @@ class ChargersFile {
   std::string path_;
   v1::ChargingPointInfo defaults_;
   std::map<std::string, v1::ChargingPointInfo> chargers_;
-  struct timespec modified_ = {0, 0};
+  struct timespec modified_ = {0, 0};      // of the version read
+  struct timespec bad_modified_ = {0, 0};  // of the last version refused
 };
 
 }  // namespace evnet::ocpp
