@@ -439,13 +439,15 @@ absl::Status Gateway::Impl::Start() {
   }
   // Drivers' cards for the chargers' local lists: without them, chargers
   // still ask for every card (Authorize), so the gateway goes on.
-  absl::StatusOr<std::unique_ptr<LocalList>> local_list =
-      LocalList::Follow(options_.kafka.bootstrap_servers, absl::Seconds(10));
-  if (local_list.ok()) {
-    local_list_ = *std::move(local_list);
-  } else {
-    LOG(WARNING) << "OCPP | No local authorization lists for the chargers: "
-                 << local_list.status().message();
+  if (options_.local_lists) {
+    absl::StatusOr<std::unique_ptr<LocalList>> local_list =
+        LocalList::Follow(options_.kafka.bootstrap_servers, absl::Seconds(10));
+    if (local_list.ok()) {
+      local_list_ = *std::move(local_list);
+    } else {
+      LOG(WARNING) << "OCPP | No local authorization lists for the chargers: "
+                   << local_list.status().message();
+    }
   }
   if (options_.pki_dir.empty()) {
     shared_channel_ = MakeCentralChannel(options_.central_address, TransportSecurity::Insecure());

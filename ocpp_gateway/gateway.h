@@ -40,6 +40,8 @@ struct GatewayOptions {
   // The operator's chargers file (chargers_file.h): each charger's own
   // figures over the defaults, followed as it is edited; empty: none.
   std::string chargers_file;
+  // Keep the chargers' local authorization lists (local_list.h).
+  bool local_lists = true;
   int heartbeat_interval_s = 60;
   absl::Duration call_timeout = absl::Seconds(4);
   // Reconciliation (ChargerOptions): when a silent transaction is asked

@@ -39,6 +39,9 @@ ABSL_FLAG(int, heartbeat_interval, 60,
 ABSL_FLAG(std::string, chargers, "",
           "the operator's chargers file: each charger's location, power and price, by "
           "chargeBoxId, over the flags above; followed as it is edited (env CHARGERS_FILE)");
+ABSL_FLAG(bool, local_lists, true,
+          "keep each charger's local authorization list up to date with drivers' cards "
+          "(SendLocalList), so that it admits them offline (env LOCAL_LISTS)");
 ABSL_FLAG(absl::Duration, meter_silence, absl::Minutes(5),
           "a transaction without a meter value this long is asked for one (TriggerMessage)");
 ABSL_FLAG(absl::Duration, stop_grace, absl::Minutes(2),
@@ -59,6 +62,7 @@ int Main() {
   options.defaults.set_price_eur_per_kwh(absl::GetFlag(FLAGS_price_eur_per_kwh));
   options.heartbeat_interval_s = absl::GetFlag(FLAGS_heartbeat_interval);
   options.chargers_file = absl::GetFlag(FLAGS_chargers);
+  options.local_lists = absl::GetFlag(FLAGS_local_lists);
   options.meter_silence = absl::GetFlag(FLAGS_meter_silence);
   options.stop_grace = absl::GetFlag(FLAGS_stop_grace);
   if (options.defaults.power_kw() <= 0 || options.defaults.price_eur_per_kwh() < 0 ||
@@ -126,6 +130,7 @@ int main(int argc, char** argv) {
                                                       {"price_eur_per_kwh", "PRICE_EUR_PER_KWH"},
                                                       {"heartbeat_interval", "HEARTBEAT_INTERVAL"},
                                                       {"chargers", "CHARGERS_FILE"},
+                                                      {"local_lists", "LOCAL_LISTS"},
                                                       {"meter_silence", "METER_SILENCE"},
                                                       {"stop_grace", "STOP_GRACE"}}));
   return evnet::Main();
