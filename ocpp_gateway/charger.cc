@@ -118,6 +118,32 @@ void Charger::SetInfo(const v1::ChargingPointInfo& info) {
   links_.SendToCentral(Hello());  // registered again, with its new figures
 }
 
+void Charger::Begin(v1::OcppTransaction& t, const v1::StartSupplyRequest& session) {
+  *t.mutable_session() = session;
+  if (session.has_price_eur_per_kwh()) t.set_price_eur_per_kwh(session.price_eur_per_kwh());
+  v1::SupplySnapshot* supply = t.mutable_supply();
+  supply->set_session_id(session.session_id());
+  supply->set_driver_id(session.driver_id());
+  *supply->mutable_started_at() = t.started_at();
+  available_since_.erase(t.connector_id());  // its connector is busy now
+}
+
+v1::SessionResult Charger::ResultOf(const v1::OcppTransaction& t, absl::Time ended,
+                                    double kwh) const {
+  v1::SessionResult result;
+  result.set_session_id(t.session().session_id());
+  result.set_request_id(t.session().request_id());
+  result.set_cp_id(id());
+  result.set_driver_id(t.session().driver_id());
+  *result.mutable_started_at() = t.started_at();
+  *result.mutable_ended_at() = ToProto(std::max(FromProto(t.started_at()), ended));
+  result.set_energy_kwh(kwh);
+  result.set_price_eur_per_kwh(PriceOf(t));
+  result.set_amount_cents(AmountCents(kwh, result.price_eur_per_kwh()));
+  result.set_amount_eur(EurOfCents(result.amount_cents()));
+  return result;
+}
+
 double Charger::PriceOf(const v1::OcppTransaction& t) const {
   return t.has_price_eur_per_kwh() ? t.price_eur_per_kwh() : info_.price_eur_per_kwh();
 }
@@ -361,17 +387,9 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
     *t->mutable_started_at() = ToProto(started);
     t->set_price_eur_per_kwh(info_.price_eur_per_kwh());
     if (journal_.has_pending_start() && journal_.pending_start().driver_id() == start.id_tag()) {
-      *t->mutable_session() = journal_.pending_start();
       t->set_id_tag_status("Accepted");
-      if (t->session().has_price_eur_per_kwh()) {
-        t->set_price_eur_per_kwh(t->session().price_eur_per_kwh());
-      }
+      Begin(*t, journal_.pending_start());
       ForgetPendingStart();
-      v1::SupplySnapshot* supply = t->mutable_supply();
-      supply->set_session_id(t->session().session_id());
-      supply->set_driver_id(t->session().driver_id());
-      *supply->mutable_started_at() = t->started_at();
-      available_since_.erase(t->connector_id());
       LOG(INFO) << "OCPP:" << id() << " | Transaction " << t->transaction_id() << " started for "
                 << t->session().driver_id() << " (session " << t->session().session_id()
                 << "), meter at " << start.meter_start() << " Wh";
@@ -431,15 +449,7 @@ void Charger::AskToOpen(int32_t transaction_id, std::function<void(absl::Status)
     if (IdTagStatus(*t).empty()) {
       t->set_id_tag_status(answer->status());
       if (answer->status() == "Accepted" && !answer->session().session_id().empty()) {
-        *t->mutable_session() = answer->session();
-        if (t->session().has_price_eur_per_kwh()) {
-          t->set_price_eur_per_kwh(t->session().price_eur_per_kwh());
-        }
-        v1::SupplySnapshot* supply = t->mutable_supply();
-        supply->set_session_id(t->session().session_id());
-        supply->set_driver_id(t->session().driver_id());
-        *supply->mutable_started_at() = t->started_at();
-        available_since_.erase(t->connector_id());
+        Begin(*t, answer->session());
         LOG(INFO) << "OCPP:" << id() << " | Transaction " << transaction_id << " is session "
                   << t->session().session_id() << " of " << t->session().driver_id();
       } else {
@@ -603,25 +613,14 @@ void Charger::OnStopTransaction(const std::string& call_id, const Message& reque
   }
   stop_seen_.insert(t->transaction_id());
 
-  v1::SessionResult result;
-  result.set_session_id(t->session().session_id());
-  result.set_request_id(t->session().request_id());
-  result.set_cp_id(id());
-  result.set_driver_id(t->session().driver_id());
-  *result.mutable_started_at() = t->started_at();
-  *result.mutable_ended_at() =
-      ToProto(std::max(FromProto(t->started_at()), TimeOr(stop.timestamp(), now)));
   const int64_t wh = static_cast<int64_t>(stop.meter_stop()) - t->meter_start_wh();
   if (wh < 0) {
     LOG(WARNING) << "OCPP:" << id() << " | Transaction " << t->transaction_id()
                  << ": meterStop " << stop.meter_stop() << " is below meterStart "
                  << t->meter_start_wh() << "; billed as nothing supplied";
   }
-  const double kwh = std::max<int64_t>(wh, 0) / 1000.0;
-  result.set_energy_kwh(kwh);
-  result.set_price_eur_per_kwh(PriceOf(*t));
-  result.set_amount_cents(AmountCents(kwh, result.price_eur_per_kwh()));
-  result.set_amount_eur(EurOfCents(result.amount_cents()));
+  v1::SessionResult result =
+      ResultOf(*t, TimeOr(stop.timestamp(), now), std::max<int64_t>(wh, 0) / 1000.0);
   auto asked = stop_reasons_.find(t->transaction_id());
   result.set_end_reason(EndReason(
       stop, asked == stop_reasons_.end() ? std::nullopt : std::make_optional(asked->second)));
@@ -706,18 +705,8 @@ void Charger::Reconcile(absl::Time now) {
   // The charger runs no transaction, and has not sent this one's stop for
   // stop_grace: it gave it up (its TransactionMessageAttempts spent).
   const v1::OcppTransaction& t = *running;
-  v1::SessionResult result;
-  result.set_session_id(t.session().session_id());
-  result.set_request_id(t.session().request_id());
-  result.set_cp_id(id());
-  result.set_driver_id(t.session().driver_id());
-  *result.mutable_started_at() = t.started_at();
-  *result.mutable_ended_at() = ToProto(std::max(FromProto(t.started_at()), now));
   const double kwh = t.supply().energy_kwh();
-  result.set_energy_kwh(kwh);
-  result.set_price_eur_per_kwh(PriceOf(t));
-  result.set_amount_cents(AmountCents(kwh, result.price_eur_per_kwh()));
-  result.set_amount_eur(EurOfCents(result.amount_cents()));
+  v1::SessionResult result = ResultOf(t, now, kwh);
   result.set_end_reason(v1::SESSION_END_REASON_RECONCILED);
   const std::string detail = absl::StrFormat(
       "transaction %d of session %s: the charger showed its connector Available for %s and "

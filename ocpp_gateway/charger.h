@@ -212,6 +212,11 @@ class Charger {
 
   // What `t` is billed at per kWh.
   double PriceOf(const v1::OcppTransaction& t) const;
+  // `t` is central's `session` (a remote start's, or a card's): supplying.
+  void Begin(v1::OcppTransaction& t, const v1::StartSupplyRequest& session);
+  // The result of `t`, ended at `ended` with `kwh` supplied, priced; its
+  // end reason is the caller's.
+  v1::SessionResult ResultOf(const v1::OcppTransaction& t, absl::Time ended, double kwh) const;
   v1::OcppTransaction* Transaction(int32_t id);
   v1::OcppTransaction* Running();
 
