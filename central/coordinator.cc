@@ -347,7 +347,7 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
     return Reject(request, "busy", std::string(reserved.message()), std::nullopt,
                   std::move(done));
   }
-  SendStart(request, session_id, telemetry_key, std::move(done));
+  SendStart(request, session_id, telemetry_key, now->info().price_eur_per_kwh(), std::move(done));
 }
 
 void SessionCoordinator::AcceptRunning(const v1::DriverRequest& request,
@@ -502,7 +502,8 @@ absl::Status SessionCoordinator::Reserve(const v1::DriverRequest& request,
 
 void SessionCoordinator::SendStart(const v1::DriverRequest& request,
                                    const std::string& session_id,
-                                   const std::string& telemetry_key, Done done) {
+                                   const std::string& telemetry_key, double price_eur_per_kwh,
+                                   Done done) {
   const std::string& cp = request.cp_id();
   LOG(INFO) << "Central | START_SUPPLY " << cp << " " << request.driver_id() << " session "
             << session_id;
@@ -513,11 +514,11 @@ void SessionCoordinator::SendStart(const v1::DriverRequest& request,
   start->set_request_id(request.request_id());
   start->set_driver_id(request.driver_id());
   start->set_telemetry_key(telemetry_key);
-  if (absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp); now.ok()) {
-    start->set_price_eur_per_kwh(now->info().price_eur_per_kwh());
+  start->set_price_eur_per_kwh(price_eur_per_kwh);
+  {
     absl::MutexLock lock(&mu_);
     if (auto it = open_.find(session_id); it != open_.end()) {
-      it->second.price_eur_per_kwh = start->price_eur_per_kwh();
+      it->second.price_eur_per_kwh = price_eur_per_kwh;
     }
   }
   // Checked in the CP's command order: an operator's stop that got there

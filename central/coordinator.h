@@ -189,8 +189,9 @@ class SessionCoordinator {
   // session in the way is being ticketed, and the request is to come again.
   absl::Status Reserve(const v1::DriverRequest& request, const std::string& session_id,
                        const std::string& telemetry_key);
+  // `price_eur_per_kwh`: its CP's as the request found it, told to the CP.
   void SendStart(const v1::DriverRequest& request, const std::string& session_id,
-                 const std::string& telemetry_key, Done done);
+                 const std::string& telemetry_key, double price_eur_per_kwh, Done done);
   // `label` names the kind of refusal in metrics; `reason` is for the driver.
   // `refused`: a start that may have reached the CP, held open as refused
   // (stopped there, never billed) in the same transaction as the answer.
