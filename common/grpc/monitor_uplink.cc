@@ -12,6 +12,11 @@ MonitorUplink* MonitorUplink::Start(v1::CentralService::Stub* stub,
   auto* uplink = new MonitorUplink(std::move(callbacks));
   // Keepalive on the channel notices a dead central; OnDone a lost stream.
   stub->async()->MonitorLink(&uplink->context_, uplink);
+  // gRPC destroys the call's stream as soon as its last operation is done,
+  // before OnDone runs: a Write from another thread in between would start
+  // on a destroyed stream. The hold keeps the call until the read has failed
+  // (the call is ending) and `ended_` turns every later Write away.
+  uplink->AddHold();
   uplink->Write(hello);
   uplink->StartRead(&uplink->in_);
   uplink->StartCall();
@@ -20,7 +25,7 @@ MonitorUplink* MonitorUplink::Start(v1::CentralService::Stub* stub,
 
 void MonitorUplink::Write(const v1::MonitorMessage& message) {
   absl::MutexLock lock(&mu_);
-  if (failed_ || out_.size() >= kMaxQueued) return;
+  if (failed_ || ended_ || out_.size() >= kMaxQueued) return;
   out_.push_back(message);
   if (out_.size() == 1) StartWrite(&out_.front());
 }
@@ -33,11 +38,18 @@ void MonitorUplink::OnWriteDone(bool ok) {
     out_.clear();
     return;
   }
-  if (!out_.empty()) StartWrite(&out_.front());
+  if (!out_.empty() && !ended_) StartWrite(&out_.front());
 }
 
 void MonitorUplink::OnReadDone(bool ok) {
-  if (!ok) return;
+  if (!ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+    }
+    RemoveHold();
+    return;
+  }
   callbacks_.on_command(*this, in_);
   StartRead(&in_);
 }

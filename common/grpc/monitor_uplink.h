@@ -7,9 +7,10 @@
 // under, and never touch it after.
 //
 // Threading: `on_command` and `on_done` run on gRPC's callback threads and
-// must not block; Write and Cancel may be called from any thread.
-#ifndef EVNET_COMMON_MONITOR_UPLINK_H_
-#define EVNET_COMMON_MONITOR_UPLINK_H_
+// must not block; Write and Cancel may be called from any thread, up to
+// `on_done` (a Write once the call is ending is dropped, never started).
+#ifndef EVNET_COMMON_GRPC_MONITOR_UPLINK_H_
+#define EVNET_COMMON_GRPC_MONITOR_UPLINK_H_
 
 #include <deque>
 #include <functional>
@@ -51,8 +52,9 @@ class MonitorUplink final
   absl::Mutex mu_;
   std::deque<v1::MonitorMessage> out_ ABSL_GUARDED_BY(mu_);
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // the read failed: no write starts
 };
 
 }  // namespace evnet
 
-#endif  // EVNET_COMMON_MONITOR_UPLINK_H_
+#endif  // EVNET_COMMON_GRPC_MONITOR_UPLINK_H_
