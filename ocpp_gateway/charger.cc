@@ -101,10 +101,25 @@ void FillIdTagInfo(const v1::Authorization& authorization, o::IdTagInfo* info) {
   if (!authorization.group().empty()) info->set_parent_id_tag(authorization.group());
 }
 
+// Transaction ids are unique per WebSocket (a StopTransaction names only
+// its id): connector 1 counts from 1, connector n from n * 10^6.
+int32_t NextTransactionId(int32_t last, int32_t connector_id) {
+  if (connector_id <= 1) return last + 1;
+  return std::max(last + 1, connector_id * kTransactionIdsPerConnector + 1);
+}
+
 }  // namespace
 
 Charger::Charger(ChargerOptions options, ChargerLinks& links)
-    : options_(std::move(options)), links_(links), info_(options_.info) {
+    : options_(std::move(options)),
+      links_(links),
+      info_(options_.info),
+      own_calls_(options_.calls != nullptr
+                     ? nullptr
+                     : std::make_unique<CallQueue>(
+                           options_.info.cp_id(),
+                           [this](const std::string& frame) { links_.SendToCharger(frame); })),
+      calls_(options_.calls != nullptr ? options_.calls : own_calls_.get()) {
   journal_.set_charge_box_id(id());
 }
 
@@ -197,6 +212,30 @@ v1::MonitorMessage Charger::Hello() const {
   return hello;
 }
 
+void Charger::Booted() { asked_since_connected_ = false; }  // asked again
+
+void Charger::OnChargerStatus(const google::protobuf::Message& status) {
+  OnStatus(status, options_.clock->Now());
+}
+
+Charger::Holding Charger::Holds(int32_t transaction_id) const {
+  for (const v1::OcppTransaction& t : journal_.transactions()) {
+    if (t.transaction_id() == transaction_id) return t.ended() ? Holding::kEnded : Holding::kRunning;
+  }
+  return Holding::kNone;
+}
+
+bool Charger::RunsFor(absl::string_view id_tag) const {
+  for (const v1::OcppTransaction& t : journal_.transactions()) {
+    if (!t.ended() && t.has_session() &&
+        (absl::EqualsIgnoreCase(id_tag, t.id_tag()) ||
+         absl::EqualsIgnoreCase(id_tag, t.session().driver_id()))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int Charger::running_transactions() const {
   int n = 0;
   for (const v1::OcppTransaction& t : journal_.transactions()) n += t.ended() ? 0 : 1;
@@ -281,7 +320,7 @@ void Charger::OnFrame(absl::string_view text) {
     return;
   }
   const Frame& frame = std::get<Frame>(parsed);
-  if (frame.type != MessageType::kCall) return OnCallResult(frame);
+  if (frame.type != MessageType::kCall) return calls_->OnResult(frame);
 
   std::unique_ptr<Message> request = NewRequest(frame.action);
   std::optional<CallError> error;
@@ -313,7 +352,7 @@ void Charger::OnFrame(absl::string_view text) {
     r.set_status("Accepted");
     r.set_current_time(FormatDateTime(now));
     r.set_interval(options_.heartbeat_interval_s);
-    asked_since_connected_ = false;  // a rebooted charger is asked again
+    Booted();
   } else if (frame.action == "Heartbeat") {
     static_cast<o::HeartbeatResponse&>(*response).set_current_time(FormatDateTime(now));
   } else if (frame.action == "StatusNotification") {
@@ -379,7 +418,7 @@ void Charger::OnStartTransaction(const std::string& call_id, const Message& requ
   }
   if (t == nullptr) {
     t = journal_.add_transactions();
-    t->set_transaction_id(journal_.last_transaction_id() + 1);
+    t->set_transaction_id(NextTransactionId(journal_.last_transaction_id(), options_.connector_id));
     journal_.set_last_transaction_id(t->transaction_id());
     t->set_connector_id(start.connector_id());
     t->set_id_tag(start.id_tag());
@@ -677,7 +716,9 @@ void Charger::Reconcile(absl::Time now) {
   v1::OcppTransaction* running = Running();
   if (!asked_since_connected_ && options_.ask_charger) {
     asked_since_connected_ = true;
-    Trigger("StatusNotification", 0, now);
+    // The first connector's CP asks for every connector's (and so finds
+    // those it has); the others for their own.
+    Trigger("StatusNotification", options_.connector_id == 1 ? 0 : options_.connector_id, now);
     if (running != nullptr) {
       Trigger("MeterValues", running->connector_id(), now);
       last_heard_[running->transaction_id()] = steady;
@@ -822,7 +863,7 @@ void Charger::RemoteStart(const v1::CentralCommand& command, absl::Time now) {
   LOG(INFO) << "OCPP:" << id() << " | RemoteStartTransaction for " << start.driver_id()
             << ", session " << start.session_id();
   o::RemoteStartTransactionRequest remote;
-  remote.set_connector_id(1);
+  remote.set_connector_id(options_.connector_id);
   remote.set_id_tag(start.driver_id());
   Call(remote, now,
        [this, command_id = command.command_id(), session = start.session_id()](
@@ -872,7 +913,8 @@ void Charger::SetAvailability(bool operative, const std::string& command_id, abs
   if (operative) operative_asked_ = options_.clock->Steady();
   LOG(INFO) << "OCPP:" << id() << " | ChangeAvailability " << (operative ? "Operative" : "Inoperative");
   o::ChangeAvailabilityRequest change;
-  change.set_connector_id(0);  // the whole charger
+  change.set_connector_id(options_.connector_id);  // this CP's, not its neighbours'
+
   change.set_type(operative ? "Operative" : "Inoperative");
   Call(change, now, [this, command_id](absl::Status status, const Message* response,
                                        absl::string_view) {
@@ -930,52 +972,11 @@ void Charger::Call(const Message& request, absl::Time now, Reply reply) {
 
 void Charger::Call(const Message& request, absl::Time /*now*/, absl::Duration timeout,
                    Reply reply) {
-  const std::string call_id = absl::StrCat("evnet-", next_call_++);
-  const std::string action = ActionOf(request);
-  waiting_.push_back({call_id, action, EncodeCall(call_id, request), NewResponse(action),
-                      options_.clock->Steady() + timeout, timeout, std::move(reply)});
-  SendNextCall();
-}
-
-void Charger::SendNextCall() {
-  if (outstanding_.has_value() || waiting_.empty()) return;
-  outstanding_ = std::move(waiting_.front());
-  waiting_.pop_front();
-  links_.SendToCharger(outstanding_->frame);
-}
-
-void Charger::OnCallResult(const Frame& frame) {
-  if (!outstanding_.has_value() || outstanding_->call_id != frame.id) {
-    LOG(WARNING) << "OCPP:" << id() << " | An answer to no call of ours outstanding ("
-                 << frame.id.substr(0, 36) << "); ignored";
-    return;
-  }
-  PendingCall call = std::move(*outstanding_);
-  outstanding_.reset();
-  if (frame.type == MessageType::kCallError) {
-    call.reply(absl::FailedPreconditionError(absl::StrCat(
-                   "the charger answered ", absl::CHexEscape(frame.error_code.substr(0, 50)),
-                   ": ", absl::CHexEscape(frame.error_description.substr(0, 200)))),
-               nullptr, "");
-  } else if (std::optional<CallError> error =
-                 DecodePayload(frame.payload_json, call.response.get())) {
-    call.reply(absl::InvalidArgumentError(absl::StrCat("the charger's answer is not valid: ",
-                                                       error->description)),
-               nullptr, "");
-  } else {
-    call.reply(absl::OkStatus(), call.response.get(), frame.payload_json);
-  }
-  SendNextCall();
+  calls_->Call(request, options_.clock->Steady(), timeout, std::move(reply));
 }
 
 void Charger::Disconnected() {
-  std::deque<PendingCall> calls = std::move(waiting_);
-  waiting_.clear();
-  if (outstanding_.has_value()) calls.push_front(std::move(*outstanding_));
-  outstanding_.reset();
-  for (PendingCall& call : calls) {
-    call.reply(absl::UnavailableError("the charger disconnected"), nullptr, "");
-  }
+  if (own_calls_ != nullptr) own_calls_->Disconnected();
   list_version_.reset();  // asked again on its next connection
   asked_since_connected_ = false;
   available_since_.clear();  // unknown while it is away
@@ -984,34 +985,7 @@ void Charger::Disconnected() {
 void Charger::Tick() {
   const absl::Time now = options_.clock->Now();
   const absl::Time steady = options_.clock->Steady();
-  // Calls asked longer than call_timeout ago, sent or still waiting.
-  // (Each call has its own timeout, so any of those waiting may be due.)
-  std::vector<std::pair<PendingCall, absl::Status>> expired;
-  std::string holding;  // the action of the call the others wait behind
-  if (outstanding_.has_value()) {
-    holding = outstanding_->action;
-    if (outstanding_->deadline <= steady) {
-      expired.emplace_back(std::move(*outstanding_),
-                           absl::DeadlineExceededError(
-                               absl::StrCat("the charger did not answer within ",
-                                            absl::FormatDuration(outstanding_->timeout))));
-      outstanding_.reset();
-    }
-  }
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (it->deadline > steady) {
-      ++it;
-      continue;
-    }
-    const absl::Duration timeout = it->timeout;
-    expired.emplace_back(std::move(*it),
-                         absl::DeadlineExceededError(absl::StrCat(
-                             "not sent within ", absl::FormatDuration(timeout),
-                             ": the charger was still to answer ", holding, " (one call at a time)")));
-    it = waiting_.erase(it);
-  }
-  for (auto& [call, why] : expired) call.reply(why, nullptr, "");
-  SendNextCall();
+  if (own_calls_ != nullptr) own_calls_->Tick(steady);
   std::vector<Answered> unanswered;
   for (auto it = asks_.begin(); it != asks_.end();) {
     if (it->second.deadline > steady) {

@@ -27,12 +27,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "evnet/v1/central.pb.h"
 #include "common/clock.h"
 #include "evnet/v1/gateway.pb.h"
 #include "google/protobuf/message.h"
+#include "ocpp_gateway/call_queue.h"
 #include "ocpp_gateway/local_list.h"
 #include "ocpp_gateway/ocpp_messages.h"
 
@@ -57,7 +59,14 @@ class ChargerLinks {
 };
 
 struct ChargerOptions {
-  v1::ChargingPointInfo info;  // cp_id is the chargeBoxId
+  v1::ChargingPointInfo info;  // cp_id is the chargeBoxId, or <chargeBoxId>-<n>
+  // The charger's connector this CP is (ConnectorCpId): its status, its
+  // remote starts and availability, its transactions.
+  int32_t connector_id = 1;
+  // The queue of CALLs to the charger's WebSocket, shared by the CPs of its
+  // connectors; null: the Charger keeps its own (a one-connector charger),
+  // answers the results itself and fails its calls when disconnected.
+  CallQueue* calls = nullptr;
   int heartbeat_interval_s = 60;
   // How long the charger has to answer a CALL of central's supply commands
   // and the operator's availability: under central's command timeout, so
@@ -91,6 +100,15 @@ inline constexpr absl::string_view kOperations[] = {
 // (While one is outstanding, every other CALL waits: a driver's remote
 // start included.)
 inline constexpr absl::Duration kMaxOperationTimeout = absl::Minutes(1);
+// A charger with N connectors is N CPs: the first is the chargeBoxId (so a
+// one-connector charger is the CP it always was), connector n >= 2 is
+// "<chargeBoxId>-<n>".
+inline std::string ConnectorCpId(absl::string_view charge_box_id, int32_t connector_id) {
+  return connector_id <= 1 ? std::string(charge_box_id)
+                           : absl::StrCat(charge_box_id, "-", connector_id);
+}
+// Connector n >= 2 numbers its transactions from n times this.
+inline constexpr int32_t kTransactionIdsPerConnector = 1'000'000;
 
 class Charger {
  public:
@@ -123,24 +141,26 @@ class Charger {
   // Every second while connected: health to central, calls that timed out.
   void Tick();
 
+  // The charger booted (its BootNotification went to its first connector's
+  // CP): the others ask it again for their status and meter too.
+  void Booted();
+  // A StatusNotification of connector 0, the whole charger's, which its
+  // first connector's CP answered: it applies to this connector too.
+  void OnChargerStatus(const google::protobuf::Message& status);
+  // Whether transaction `transaction_id` is this CP's, and running; and
+  // whether a transaction of `id_tag` (or its driver) runs here: how the
+  // socket finds the CP a StopTransaction is for.
+  enum class Holding { kNone, kEnded, kRunning };
+  Holding Holds(int32_t transaction_id) const;
+  bool RunsFor(absl::string_view id_tag) const;
+  int32_t connector_id() const { return options_.connector_id; }
+
   // For tests and the gateway's metrics.
   int running_transactions() const;
   int64_t revision() const { return journal_.revision(); }
 
  private:
-  // A CALL's outcome: its response, read and checked, and the payload as
-  // the charger sent it; or why there is none.
-  using Reply = std::function<void(absl::Status, const google::protobuf::Message*,
-                                   absl::string_view answer_json)>;
-  struct PendingCall {
-    std::string call_id;
-    std::string action;  // "Reset"
-    std::string frame;   // the CALL as sent
-    std::unique_ptr<google::protobuf::Message> response;
-    absl::Time deadline;     // steady: `timeout` from when it was asked
-    absl::Duration timeout;  // call_timeout, or the operation's own
-    Reply reply;
-  };
+  using Reply = CallQueue::Reply;
 
   // CALLs from the charger, by action.
   std::unique_ptr<google::protobuf::Message> Handle(const google::protobuf::Message& request,
@@ -175,16 +195,12 @@ class Charger {
   void Operate(const v1::CentralCommand& command, absl::Time now);
   void Answer(const std::string& command_id, absl::Status status);
 
-  // A CALL to the charger; `reply` gets its response or why there is none.
-  // One CALL is outstanding at a time, as OCPP-J asks of a central system:
-  // the others wait, in order, and each is answered as timed out once
-  // call_timeout has passed since it was asked, sent or not.
+  // A CALL to the charger, through its socket's queue (call_queue.h);
+  // `reply` gets its response or why there is none within call_timeout, or
+  // `timeout`.
   void Call(const google::protobuf::Message& request, absl::Time now, Reply reply);
   void Call(const google::protobuf::Message& request, absl::Time now, absl::Duration timeout,
             Reply reply);
-  // Sends the next call waiting, when none is outstanding.
-  void SendNextCall();
-  void OnCallResult(const Frame& frame);
   void SendHealth(absl::Time now);
   // After each (re)connection and BootNotification: the charger is asked
   // for its status (and a running transaction's meter). Every second: a
@@ -227,9 +243,8 @@ class Charger {
 
   v1::OcppChargerJournal journal_;
   v1::ChargingPointInfo info_;  // options_.info, until SetInfo
-  std::optional<PendingCall> outstanding_;  // sent, not answered yet
-  std::deque<PendingCall> waiting_;         // not sent yet, in order
-  int64_t next_call_ = 1;
+  std::unique_ptr<CallQueue> own_calls_;  // when options_.calls is null
+  CallQueue* const calls_;                // options_.calls, or own_calls_
   std::string status_ = "Available";  // the charger's last StatusNotification
   std::string error_code_ = "NoError";
   bool operator_stopped_ = false;

@@ -777,7 +777,7 @@ TEST_F(ChargerTest, TheOperatorsStopAndResumeAreChangeAvailability) {
   stop.mutable_availability()->set_operative(false);
   charger_->OnCommand(stop);
   EXPECT_THAT(links_.TakeFrame(),
-              HasSubstr(R"("ChangeAvailability",{"connectorId":0,"type":"Inoperative"})"));
+              HasSubstr(R"("ChangeAvailability",{"connectorId":1,"type":"Inoperative"})"));
   Say(R"([3,"evnet-1",{"status":"Accepted"}])");
   EXPECT_EQ(links_.Results().back().code(), 0);
   // The charger says it is Unavailable: as the operator wants, not a fault.
@@ -787,7 +787,7 @@ TEST_F(ChargerTest, TheOperatorsStopAndResumeAreChangeAvailability) {
   resume.set_command_id("operative-1");
   resume.mutable_availability()->set_operative(true);
   charger_->OnCommand(resume);
-  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"({"connectorId":0,"type":"Operative"})"));
+  EXPECT_THAT(links_.TakeFrame(), HasSubstr(R"({"connectorId":1,"type":"Operative"})"));
 }
 
 // OCPP-J: a central system has one CALL outstanding at a time. The
@@ -1009,6 +1009,94 @@ TEST_F(ChargerTest, AChargerThatMovedGatewaysIsBilledWhereItStops) {
   charger_->Adopt(from_a);
   charger_->Tick();
   EXPECT_EQ(links_.LastHealth().engine_state(), v1::ENGINE_STATE_IDLE);
+}
+
+}  // namespace
+}  // namespace evnet::ocpp
+
+namespace evnet::ocpp {
+namespace {
+
+// A two-connector charger is two CPs behind one WebSocket: each CP's
+// Charger starts and stops on its own connector, numbers its transactions
+// apart from the other's, and their calls share the socket's one
+// outstanding CALL.
+TEST(ConnectorTest, TwoConnectorsAreTwoCpsSharingOneCallAtATime) {
+  FakeClock clock(kNow);
+  FakeLinks links_1, links_2;
+  std::deque<std::string> socket;  // what both wrote to the charger
+  CallQueue calls("OCPP-2C", [&](const std::string& frame) { socket.push_back(frame); });
+  auto make = [&](int32_t connector, FakeLinks& links) {
+    ChargerOptions options;
+    options.info.set_cp_id(ConnectorCpId("OCPP-2C", connector));
+    options.info.set_price_eur_per_kwh(0.40);
+    options.connector_id = connector;
+    options.calls = &calls;
+    options.clock = &clock;
+    options.ask_charger = false;
+    auto charger = std::make_unique<Charger>(options, links);
+    EXPECT_TRUE(charger->Recover().ok());
+    return charger;
+  };
+  std::unique_ptr<Charger> first = make(1, links_1);
+  std::unique_ptr<Charger> second = make(2, links_2);
+  EXPECT_EQ(second->id(), "OCPP-2C-2");
+
+  auto start = [](const std::string& session, const std::string& driver) {
+    v1::CentralCommand command;
+    command.set_command_id("start-" + session);
+    command.mutable_start_supply()->set_session_id(session);
+    command.mutable_start_supply()->set_request_id(session.substr(2));
+    command.mutable_start_supply()->set_driver_id(driver);
+    command.mutable_start_supply()->set_telemetry_key(kTelemetryKey);
+    return command;
+  };
+  second->OnCommand(start("s-2", "driver-bob"));
+  first->OnCommand(start("s-1", "driver-alice"));
+  // Connector 2's remote start is sent; connector 1's waits behind it.
+  ASSERT_EQ(socket.size(), 1u);
+  EXPECT_EQ(socket[0],
+            R"([2,"evnet-1","RemoteStartTransaction",{"connectorId":2,"idTag":"driver-bob"}])");
+  calls.OnResult(std::get<Frame>(ParseFrame(R"([3,"evnet-1",{"status":"Accepted"}])")));
+  ASSERT_EQ(socket.size(), 2u);
+  EXPECT_EQ(socket[1],
+            R"([2,"evnet-2","RemoteStartTransaction",{"connectorId":1,"idTag":"driver-alice"}])");
+  calls.OnResult(std::get<Frame>(ParseFrame(R"([3,"evnet-2",{"status":"Accepted"}])")));
+  ASSERT_EQ(links_2.Results().size(), 1u);
+  EXPECT_EQ(links_2.Results()[0].command_id(), "start-s-2");
+  ASSERT_EQ(links_1.Results().size(), 1u);
+  EXPECT_EQ(links_1.Results()[0].command_id(), "start-s-1");
+
+  // Each connector's transaction is its CP's session, under ids apart.
+  second->OnFrame(R"([2,"c2","StartTransaction",{"connectorId":2,"idTag":"driver-bob","meterStart":100,"timestamp":"2027-01-15T08:00:00Z"}])");
+  EXPECT_EQ(links_2.TakeFrame(),
+            R"([3,"c2",{"idTagInfo":{"status":"Accepted"},"transactionId":2000001}])");
+  first->OnFrame(R"([2,"c1","StartTransaction",{"connectorId":1,"idTag":"driver-alice","meterStart":5000,"timestamp":"2027-01-15T08:00:00Z"}])");
+  EXPECT_EQ(links_1.TakeFrame(),
+            R"([3,"c1",{"idTagInfo":{"status":"Accepted"},"transactionId":1}])");
+  EXPECT_EQ(second->Holds(2000001), Charger::Holding::kRunning);
+  EXPECT_EQ(first->Holds(2000001), Charger::Holding::kNone);
+  EXPECT_TRUE(second->RunsFor("DRIVER-BOB"));
+  EXPECT_FALSE(first->RunsFor("driver-bob"));
+
+  // Connector 2's stop bills connector 2's CP, from its own meter.
+  second->OnFrame(R"([2,"c3","StopTransaction",{"transactionId":2000001,"meterStop":2100,"timestamp":"2027-01-15T08:30:00Z"}])");
+  auto results = links_2.Published(kSessionResultsTopic);
+  ASSERT_EQ(results.size(), 1u);
+  auto result = FromJson<v1::SessionResult>(results[0].value);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->cp_id(), "OCPP-2C-2");
+  EXPECT_EQ(result->driver_id(), "driver-bob");
+  EXPECT_DOUBLE_EQ(result->energy_kwh(), 2.0);
+  EXPECT_TRUE(links_1.Published(kSessionResultsTopic).empty());
+  EXPECT_EQ(first->running_transactions(), 1);
+
+  // The operator stopping connector 2's CP makes only connector 2 inoperative.
+  v1::CentralCommand stop;
+  stop.set_command_id("inoperative-2");
+  stop.mutable_availability()->set_operative(false);
+  second->OnCommand(stop);
+  EXPECT_THAT(socket.back(), HasSubstr(R"("ChangeAvailability",{"connectorId":2,"type":"Inoperative"})"));
 }
 
 }  // namespace

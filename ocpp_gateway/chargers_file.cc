@@ -86,14 +86,13 @@ bool ChargersFile::Reload() {
   return true;
 }
 
-v1::ChargingPointInfo ChargersFile::InfoOf(const std::string& cp_id) const {
+v1::ChargingPointInfo ChargersFile::InfoOf(const std::string& cp_id,
+                                           const std::string& charger_id) const {
   auto it = chargers_.find(cp_id);
-  if (it == chargers_.end()) {
-    v1::ChargingPointInfo info = defaults_;
-    info.set_cp_id(cp_id);
-    return info;
-  }
-  return it->second;
+  if (it == chargers_.end() && !charger_id.empty()) it = chargers_.find(charger_id);
+  v1::ChargingPointInfo info = it == chargers_.end() ? defaults_ : it->second;
+  info.set_cp_id(cp_id);
+  return info;
 }
 
 }  // namespace evnet::ocpp

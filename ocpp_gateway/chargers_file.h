@@ -30,8 +30,9 @@ class ChargersFile {
   // Reads the file again if it changed since; true if what it says changed.
   bool Reload();
   // `cp_id`'s figures: the file's over the defaults (a price of 0 given
-  // there is free charging).
-  v1::ChargingPointInfo InfoOf(const std::string& cp_id) const;
+  // there is free charging). A connector's CP without a line of its own
+  // has its charger's (`charger_id`'s), if that has one.
+  v1::ChargingPointInfo InfoOf(const std::string& cp_id, const std::string& charger_id = "") const;
 
  private:
   ChargersFile(std::string path, v1::ChargingPointInfo defaults)

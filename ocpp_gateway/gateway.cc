@@ -4,7 +4,9 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <thread>
+#include <variant>
 
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
@@ -30,6 +32,7 @@
 #include "ocpp_gateway/chargers_file.h"
 #include "ocpp_gateway/journal_store.h"
 #include "ocpp_gateway/local_list.h"
+#include "ocpp/v16/messages.pb.h"
 #include "openssl/pem.h"
 #include "openssl/ssl.h"
 
@@ -48,15 +51,21 @@ constexpr absl::string_view kReadyPath = "/readyz";
 constexpr absl::string_view kSubprotocol = "ocpp1.6";
 // OCPP 1.6 messages are small; a bigger one is hostile, and closes the socket.
 constexpr size_t kMaxMessageBytes = 64 * 1024;
+// A charger's connectors the gateway makes CPs of, at most (a hostile one
+// could name any number).
+constexpr int32_t kMaxConnectors = 32;
 
 }  // namespace
 
 class Connection;
+class Station;
 
-// One chargeBoxId: its Charger, its current WebSocket and MonitorLink.
+// One CP: a connector of a charger (ConnectorCpId), with its Charger and
+// its MonitorLink.
 class Slot final : public ChargerLinks {
  public:
-  Slot(Gateway::Impl& gateway, std::string id) : gateway(gateway), id(std::move(id)) {}
+  Slot(Gateway::Impl& gateway, Station& station, std::string id)
+      : gateway(gateway), station(station), id(std::move(id)) {}
 
   void SendToCharger(const std::string& frame) override;
   bool SendToCentral(const v1::MonitorMessage& message) override;
@@ -66,10 +75,9 @@ class Slot final : public ChargerLinks {
                     std::function<void(absl::Status)> done) override;
 
   Gateway::Impl& gateway;
+  Station& station;
   const std::string id;
   std::unique_ptr<Charger> charger;  // network thread
-  std::shared_ptr<Connection> connection;  // network thread; null while away
-  uint64_t generation = 0;                 // network thread: one per connection
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::CentralService::Stub> stub;
   absl::Time link_at = absl::InfinitePast();  // network thread: when to (re)link (steady)
@@ -77,6 +85,35 @@ class Slot final : public ChargerLinks {
 
   absl::Mutex mu;
   MonitorUplink* uplink ABSL_GUARDED_BY(mu) = nullptr;
+};
+
+// One chargeBoxId: its current WebSocket, the queue of CALLs to it, and the
+// CPs of its connectors, to which it hands each frame of the charger's:
+// by connectorId, a StopTransaction by its transaction (or its idTag), and
+// the rest (BootNotification, Heartbeat, Authorize, ...) to connector 1.
+// A StatusNotification of connector 0 applies to every connector.
+// Everything here is the network thread's.
+class Station {
+ public:
+  Station(Gateway::Impl& gateway, std::string id)
+      : gateway(gateway),
+        id(std::move(id)),
+        calls(this->id, [this](const std::string& frame) { Send(frame); }) {}
+
+  void OnFrame(const std::string& text);
+  void Send(const std::string& frame);
+  // Connector n's CP, made when first named (nullptr, and the charger told
+  // why in the log, when the gateway cannot speak for it).
+  Slot* Connector(int32_t n);
+  Slot& First() { return *connectors.at(1); }
+
+  Gateway::Impl& gateway;
+  const std::string id;
+  std::shared_ptr<Connection> connection;  // null while away
+  uint64_t generation = 0;                 // one per connection
+  CallQueue calls;
+  std::map<int32_t, std::unique_ptr<Slot>> connectors;  // by connector id; 1 always
+  std::set<int32_t> refused;  // connectors the gateway cannot speak for (logged once)
 };
 
 class Gateway::Impl {
@@ -89,9 +126,12 @@ class Gateway::Impl {
   int port() const { return port_; }
 
   // From a Connection, on the network thread.
-  // The charger's slot, or why this connection may not speak for it.
-  absl::StatusOr<Slot*> Attach(const std::string& id, std::shared_ptr<Connection> connection);
-  void Detach(Slot& slot, const Connection* connection);
+  // The charger's station, or why this connection may not speak for it.
+  absl::StatusOr<Station*> Attach(const std::string& id, std::shared_ptr<Connection> connection);
+  void Detach(Station& station, const Connection* connection);
+  // Connector n's CP of `station`, made and, while the charger is here,
+  // linked to central; or why the gateway cannot speak for it.
+  absl::StatusOr<Slot*> AddConnector(Station& station, int32_t n);
 
   // OK while the gateway can serve its chargers: it listens only once every
   // journal is read, and its Kafka producer has not failed for good (a
@@ -108,6 +148,8 @@ class Gateway::Impl {
   void Tick();
   void Link(Slot& slot);
   void Unlink(Slot& slot);
+  // The charger's WebSocket is gone: its links end, its calls fail.
+  void Disconnected(Station& station);
 
   const GatewayOptions options_;
   asio::io_context io_;
@@ -118,7 +160,8 @@ class Gateway::Impl {
   std::unique_ptr<JournalStore> journals_;
   std::unique_ptr<LocalList> local_list_;  // null: no local lists pushed
   std::optional<ChargersFile> chargers_;    // set by Start; network thread
-  std::map<std::string, std::unique_ptr<Slot>> slots_;  // network thread
+  std::map<std::string, std::unique_ptr<Station>> stations_;  // network thread, by chargeBoxId
+  std::map<std::string, Slot*> cps_;  // network thread: every station's CPs, by CP id
   std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
   std::thread thread_;
   int port_ = 0;
@@ -308,14 +351,15 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
       LOG(WARNING) << "OCPP | WebSocket handshake with " << peer_ << " failed: " << error.message();
       return;
     }
-    absl::StatusOr<Slot*> slot = gateway_.Attach(id_, this->shared_from_this());
-    if (!slot.ok()) {
-      LOG(WARNING) << "OCPP | Closed " << id_ << " from " << peer_ << ": " << slot.status().message();
+    absl::StatusOr<Station*> station = gateway_.Attach(id_, this->shared_from_this());
+    if (!station.ok()) {
+      LOG(WARNING) << "OCPP | Closed " << id_ << " from " << peer_ << ": "
+                   << station.status().message();
       ws_.async_close(websocket::close_code::policy_error,
                       [self = this->shared_from_this()](beast::error_code) {});
       return;
     }
-    slot_ = *slot;
+    station_ = *station;
     open_ = true;
     Read();
   }
@@ -333,15 +377,15 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
                      << " closed: " << error.message();
       }
       open_ = false;
-      gateway_.Detach(*slot_, this);
+      gateway_.Detach(*station_, this);
       return;
     }
     const std::string text = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     if (!ws_.got_text()) {
       Send(EncodeCallError("-1", {ErrorCode::kFormationViolation, "OCPP-J frames are text"}));
-    } else if (slot_->connection.get() == this) {
-      slot_->charger->OnFrame(text);
+    } else if (station_->connection.get() == this) {
+      station_->OnFrame(text);
     }
     Read();
   }
@@ -365,13 +409,11 @@ class Socket final : public Connection, public std::enable_shared_from_this<Sock
   std::deque<std::string> out_;
   std::string peer_;
   std::string id_;
-  Slot* slot_ = nullptr;
+  Station* station_ = nullptr;
   bool open_ = false;
 };
 
-void Slot::SendToCharger(const std::string& frame) {
-  if (connection != nullptr) connection->Send(frame);
-}
+void Slot::SendToCharger(const std::string& frame) { station.Send(frame); }
 
 bool Slot::SendToCentral(const v1::MonitorMessage& message) {
   absl::MutexLock lock(&mu);
@@ -486,15 +528,15 @@ void Gateway::Impl::Stop() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     tick_.cancel();
-    for (auto& [id, slot] : slots_) {
-      if (slot->connection != nullptr) slot->connection->Close();
-      Unlink(*slot);
+    for (auto& [id, station] : stations_) {
+      if (station->connection != nullptr) station->connection->Close();
     }
+    for (auto& [id, slot] : cps_) Unlink(*slot);
     // Every link's end, before the channels and slots it uses go. The ends
     // arrive on gRPC's threads, so waiting here blocks nothing they need.
-    for (auto& [id, slot] : slots_) {
+    for (auto& [id, slot] : cps_) {
       absl::MutexLock lock(&slot->mu);
-      auto unlinked = [s = slot.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+      auto unlinked = [s = slot]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
         return s->uplink == nullptr;
       };
       slot->mu.AwaitWithTimeout(absl::Condition(&unlinked), absl::Seconds(2));
@@ -524,69 +566,112 @@ void Gateway::Impl::Accept() {
   });
 }
 
-absl::StatusOr<Slot*> Gateway::Impl::Attach(const std::string& id,
-                                            std::shared_ptr<Connection> connection) {
-  auto it = slots_.find(id);
-  if (it == slots_.end()) {
-    auto slot = std::make_unique<Slot>(*this, id);
-    ChargerOptions charger;
-    charger.info = chargers_->InfoOf(id);
-    charger.heartbeat_interval_s = options_.heartbeat_interval_s;
-    charger.call_timeout = options_.call_timeout;
-    charger.meter_silence = options_.meter_silence;
-    charger.stop_grace = options_.stop_grace;
-    charger.clock = options_.clock;
-    charger.journal_path = absl::StrCat(options_.state_dir, "/", id, ".json");
-    charger.local_list = local_list_.get();
-    if (options_.pki_dir.empty()) {
-      slot->channel = shared_channel_;
-    } else {
-      TransportSecurity security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, id);
-      absl::StatusOr<std::string> key = ReadFile(security.key_file);
-      if (!key.ok()) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "no certificate for ", id, " (", security.cert_file,
-            "): issue one and enrol it (tools/ev add-ocpp) to let this charger in"));
-      }
-      charger.key_pem = *std::move(key);
-      slot->channel = MakeDedicatedChannel(options_.central_address, security,
-                                           static_cast<int>(slots_.size()));
-    }
-    slot->stub = v1::CentralService::NewStub(slot->channel);
-    slot->charger = std::make_unique<Charger>(std::move(charger), *slot);
-    if (absl::Status recovered = slot->charger->Recover(journals_->Latest(id));
-        !recovered.ok()) {
-      return recovered;
-    }
-    it = slots_.emplace(id, std::move(slot)).first;
+absl::StatusOr<Slot*> Gateway::Impl::AddConnector(Station& station, int32_t n) {
+  const std::string id = ConnectorCpId(station.id, n);
+  if (auto held = cps_.find(id); held != cps_.end()) {
+    if (&held->second->station == &station) return held->second;
+    // A charger whose chargeBoxId is another's connector's CP id.
+    return absl::AlreadyExistsError(absl::StrCat(
+        "CP ", id, " is already served here as connector ", held->second->charger->connector_id(),
+        " of charger ", held->second->station.id));
   }
-  Slot& slot = *it->second;
+  auto slot = std::make_unique<Slot>(*this, station, id);
+  ChargerOptions charger;
+  charger.info = chargers_->InfoOf(id, station.id);
+  charger.connector_id = n;
+  charger.calls = &station.calls;
+  charger.heartbeat_interval_s = options_.heartbeat_interval_s;
+  charger.call_timeout = options_.call_timeout;
+  charger.meter_silence = options_.meter_silence;
+  charger.stop_grace = options_.stop_grace;
+  charger.clock = options_.clock;
+  charger.journal_path = absl::StrCat(options_.state_dir, "/", id, ".json");
+  // The list is the charger's, kept by its first connector's CP.
+  charger.local_list = n == 1 ? local_list_.get() : nullptr;
+  if (options_.pki_dir.empty()) {
+    slot->channel = shared_channel_;
+  } else {
+    TransportSecurity security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, id);
+    absl::StatusOr<std::string> key = ReadFile(security.key_file);
+    if (!key.ok()) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "no certificate for ", id, " (", security.cert_file, "): issue one and enrol it ",
+          n == 1 ? "(tools/ev add-ocpp) to let this charger in"
+                 : "(tools/ev add-ocpp --connectors) to let this connector charge"));
+    }
+    charger.key_pem = *std::move(key);
+    slot->channel = MakeDedicatedChannel(options_.central_address, security,
+                                         static_cast<int>(cps_.size()));
+  }
+  slot->stub = v1::CentralService::NewStub(slot->channel);
+  slot->charger = std::make_unique<Charger>(std::move(charger), *slot);
+  if (absl::Status recovered = slot->charger->Recover(journals_->Latest(id)); !recovered.ok()) {
+    return recovered;
+  }
+  Slot* made = slot.get();
+  station.connectors.emplace(n, std::move(slot));
+  cps_.emplace(id, made);
+  if (station.connection != nullptr) {
+    LOG(INFO) << "OCPP:" << station.id << " | Connector " << n << " is CP " << id;
+    made->link_failures = 0;
+    Link(*made);
+  }
+  return made;
+}
+
+absl::StatusOr<Station*> Gateway::Impl::Attach(const std::string& id,
+                                               std::shared_ptr<Connection> connection) {
+  auto it = stations_.find(id);
+  if (it == stations_.end()) {
+    auto station = std::make_unique<Station>(*this, id);
+    if (absl::StatusOr<Slot*> first = AddConnector(*station, 1); !first.ok()) {
+      return first.status();
+    }
+    // The connectors it had: those with a transaction to close among them.
+    for (const std::string& cp : journals_->IdsStartingWith(absl::StrCat(id, "-"))) {
+      int32_t n = 0;
+      if (absl::SimpleAtoi(absl::string_view(cp).substr(id.size() + 1), &n) && n >= 2 &&
+          n <= kMaxConnectors && ConnectorCpId(id, n) == cp) {
+        if (absl::StatusOr<Slot*> made = AddConnector(*station, n); !made.ok()) {
+          LOG(WARNING) << "OCPP:" << id << " | Connector " << n << ": " << made.status().message();
+        }
+      }
+    }
+    it = stations_.emplace(id, std::move(station)).first;
+  }
+  Station& station = *it->second;
   // Another gateway may have served it since it was last here.
-  slot.charger->Adopt(journals_->Latest(id));
-  if (slot.connection != nullptr) {
+  for (auto& [n, slot] : station.connectors) slot->charger->Adopt(journals_->Latest(slot->id));
+  if (station.connection != nullptr) {
     // The newest connection speaks for the charger (it reconnected before
     // the old socket was found dead).
     LOG(WARNING) << "OCPP:" << id << " | Connected again from " << connection->peer()
-                 << "; the older connection from " << slot.connection->peer() << " is closed";
-    slot.connection->Close();
-    Unlink(slot);
-    slot.charger->Disconnected();
+                 << "; the older connection from " << station.connection->peer() << " is closed";
+    station.connection->Close();
+    Disconnected(station);
   }
-  slot.connection = std::move(connection);
-  ++slot.generation;
-  LOG(INFO) << "OCPP:" << id << " | Charger connected from " << slot.connection->peer();
-  slot.link_failures = 0;
-  Link(slot);
-  return &slot;
+  station.connection = std::move(connection);
+  ++station.generation;
+  LOG(INFO) << "OCPP:" << id << " | Charger connected from " << station.connection->peer();
+  for (auto& [n, slot] : station.connectors) {
+    slot->link_failures = 0;
+    Link(*slot);
+  }
+  return &station;
 }
 
-void Gateway::Impl::Detach(Slot& slot, const Connection* connection) {
-  if (slot.connection.get() != connection) return;  // a replaced one
-  LOG(WARNING) << "OCPP:" << slot.id << " | Charger disconnected";
-  slot.connection.reset();
-  ++slot.generation;
-  Unlink(slot);
-  slot.charger->Disconnected();
+void Gateway::Impl::Disconnected(Station& station) {
+  for (auto& [n, slot] : station.connectors) Unlink(*slot);
+  station.calls.Disconnected();
+  for (auto& [n, slot] : station.connectors) slot->charger->Disconnected();
+}
+
+void Gateway::Impl::Detach(Station& station, const Connection* connection) {
+  if (station.connection.get() != connection) return;  // a replaced one
+  LOG(WARNING) << "OCPP:" << station.id << " | Charger disconnected";
+  station.connection.reset();
+  ++station.generation;
+  Disconnected(station);
 }
 
 void Gateway::Impl::Link(Slot& slot) {
@@ -594,12 +679,12 @@ void Gateway::Impl::Link(Slot& slot) {
   if (slot.uplink != nullptr) return;
   slot.link_at = absl::InfiniteFuture();
   Slot* s = &slot;
-  const uint64_t generation = slot.generation;
+  const uint64_t generation = slot.station.generation;
   slot.uplink = MonitorUplink::Start(
       slot.stub.get(), slot.charger->Hello(),
       {[this, s, generation](MonitorUplink&, const v1::CentralCommand& command) {
          asio::post(io_, [s, generation, command] {
-           if (s->generation != generation) return;
+           if (s->station.generation != generation) return;
            if (command.has_registered()) s->link_failures = 0;
            s->charger->OnCommand(command);
          });
@@ -610,7 +695,7 @@ void Gateway::Impl::Link(Slot& slot) {
            if (s->uplink == uplink) s->uplink = nullptr;
          }
          asio::post(io_, [this, s, status] {
-           if (s->connection == nullptr) return;
+           if (s->station.connection == nullptr) return;
            // As cp_monitor does: from 250 ms doubling to 1 s, with full
            // jitter, so that a restarted central is not met by a herd.
            if (s->link_failures == 0) {
@@ -642,20 +727,126 @@ void Gateway::Impl::Unlink(Slot& slot) {
 void Gateway::Impl::Tick() {
   const absl::Time now = options_.clock->Steady();
   const bool figures_changed = chargers_->Reload();
-  for (auto& [id, slot] : slots_) {
-    if (figures_changed) slot->charger->SetInfo(chargers_->InfoOf(id));
-    if (slot->connection == nullptr) continue;
-    if (now >= slot->link_at) Link(*slot);
-    // The last words of the gateway it came from may arrive after it did.
-    if (journals_->LatestRevision(id) > slot->charger->revision()) {
-      slot->charger->Adopt(journals_->Latest(id));
+  for (auto& [charger_id, station] : stations_) {
+    for (auto& [n, slot] : station->connectors) {
+      if (figures_changed) slot->charger->SetInfo(chargers_->InfoOf(slot->id, charger_id));
     }
-    slot->charger->Tick();
+    if (station->connection == nullptr) continue;
+    station->calls.Tick(now);
+    for (auto& [n, slot] : station->connectors) {
+      const std::string& id = slot->id;
+      if (now >= slot->link_at) Link(*slot);
+      // The last words of the gateway it came from may arrive after it did.
+      if (journals_->LatestRevision(id) > slot->charger->revision()) {
+        slot->charger->Adopt(journals_->Latest(id));
+      }
+      slot->charger->Tick();
+    }
   }
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this](beast::error_code error) {
     if (!error) Tick();
   });
+}
+
+void Station::Send(const std::string& frame) {
+  if (connection != nullptr) connection->Send(frame);
+}
+
+Slot* Station::Connector(int32_t n) {
+  if (auto it = connectors.find(n); it != connectors.end()) return it->second.get();
+  if (n < 1 || n > kMaxConnectors || refused.count(n) > 0) return nullptr;
+  absl::StatusOr<Slot*> made = gateway.AddConnector(*this, n);
+  if (!made.ok()) {
+    refused.insert(n);
+    LOG(WARNING) << "OCPP:" << id << " | Connector " << n << " is not served: "
+                 << made.status().message();
+    return nullptr;
+  }
+  return *made;
+}
+
+namespace {
+
+// The connectorId of a StatusNotification, StartTransaction or MeterValues
+// frame; nullopt if it has none (or is not valid: its CP answers why).
+std::optional<int32_t> ConnectorOf(const Frame& frame) {
+  std::unique_ptr<google::protobuf::Message> request = NewRequest(frame.action);
+  if (request == nullptr || DecodePayload(frame.payload_json, request.get()).has_value()) {
+    return std::nullopt;
+  }
+  const google::protobuf::FieldDescriptor* field =
+      request->GetDescriptor()->FindFieldByName("connector_id");
+  if (field == nullptr) return std::nullopt;
+  return request->GetReflection()->GetInt32(*request, field);
+}
+
+}  // namespace
+
+void Station::OnFrame(const std::string& text) {
+  std::variant<Frame, BadFrame> parsed = ParseFrame(text);
+  Frame* frame = std::get_if<Frame>(&parsed);
+  if (frame == nullptr) return First().charger->OnFrame(text);  // answers why
+  if (frame->type != MessageType::kCall) return calls.OnResult(*frame);
+  const std::string& action = frame->action;
+  if (action == "StatusNotification" || action == "StartTransaction" ||
+      action == "MeterValues") {
+    const std::optional<int32_t> n = ConnectorOf(*frame);
+    if (!n.has_value() || *n == 0) {
+      First().charger->OnFrame(text);
+      if (n.has_value() && action == "StatusNotification") {
+        // The whole charger's status: every connector's too.
+        auto status = NewRequest(action);
+        if (!DecodePayload(frame->payload_json, status.get()).has_value()) {
+          for (auto& [k, slot] : connectors) {
+            if (k != 1) slot->charger->OnChargerStatus(*status);
+          }
+        }
+      }
+      return;
+    }
+    if (Slot* slot = Connector(*n)) return slot->charger->OnFrame(text);
+    // A connector the gateway cannot speak for: nothing of it is billed.
+    if (action == "StartTransaction") {
+      return Send(EncodeCallError(
+          frame->id, {ErrorCode::kSecurityError,
+                      absl::StrCat("connector ", *n, " of ", id, " is not a CP of this network")}));
+    }
+    return Send(EncodeCallResult(frame->id, *NewResponse(action)));
+  }
+  if (action == "StopTransaction") {
+    // The CP holding the transaction (running before ended); else the one
+    // running a transaction of its idTag; else the first.
+    auto stop = NewRequest(action);
+    if (!DecodePayload(frame->payload_json, stop.get()).has_value()) {
+      const auto& request = static_cast<const ::ocpp::v16::StopTransactionRequest&>(*stop);
+      Slot* ended = nullptr;
+      Slot* by_tag = nullptr;
+      for (auto& [k, slot] : connectors) {
+        switch (slot->charger->Holds(request.transaction_id())) {
+          case Charger::Holding::kRunning:
+            return slot->charger->OnFrame(text);
+          case Charger::Holding::kEnded:
+            if (ended == nullptr) ended = slot.get();
+            break;
+          case Charger::Holding::kNone:
+            if (by_tag == nullptr && request.has_id_tag() &&
+                slot->charger->RunsFor(request.id_tag())) {
+              by_tag = slot.get();
+            }
+        }
+      }
+      if (ended != nullptr) return ended->charger->OnFrame(text);
+      if (by_tag != nullptr) return by_tag->charger->OnFrame(text);
+    }
+    return First().charger->OnFrame(text);
+  }
+  First().charger->OnFrame(text);
+  if (action == "BootNotification") {
+    for (auto& [k, slot] : connectors) {
+      if (k != 1) slot->charger->Booted();
+    }
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) {

@@ -1,5 +1,6 @@
 #include "ocpp_gateway/journal_store.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
 #include "common/kafka/topics.h"
@@ -60,6 +61,16 @@ std::optional<v1::OcppChargerJournal> JournalStore::Latest(const std::string& id
   auto it = latest_.find(id);
   if (it == latest_.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<std::string> JournalStore::IdsStartingWith(absl::string_view prefix) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  for (auto it = latest_.lower_bound(std::string(prefix));
+       it != latest_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    ids.push_back(it->first);
+  }
+  return ids;
 }
 
 int64_t JournalStore::LatestRevision(const std::string& id) const {

@@ -14,9 +14,11 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/kafka/kafka_producer.h"
@@ -34,6 +36,8 @@ class JournalStore {
 
   // The latest journal of `charge_box_id` any gateway saved; nullopt if none.
   std::optional<v1::OcppChargerJournal> Latest(const std::string& charge_box_id) const;
+  // The ids of every journal whose id begins with `prefix`.
+  std::vector<std::string> IdsStartingWith(absl::string_view prefix) const;
   // Its revision; 0 if none.
   int64_t LatestRevision(const std::string& charge_box_id) const;
   // Records `journal` here at once and in Kafka; `done` (on the producer's
