@@ -1,5 +1,6 @@
-// One OCPP 1.6J charger as a CP of evnet: what its monitor and its engine
-// would do, made of what the charger says over its WebSocket.
+// One OCPP 1.6J charger's connector as a CP of evnet (a one-connector
+// charger is one CP; see ConnectorCpId): what its monitor and its engine
+// would do, made of what the charger says over its WebSocket about it.
 //
 // To central it is a monitor: health from the charger's connection,
 // StatusNotification and transactions; central's StartSupply becomes
@@ -10,8 +11,8 @@
 //
 // Threading: a Charger is owned by the gateway's network thread; every
 // method runs there, and so must every callback it is given (ChargerLinks
-// says how). It outlives its connections: the gateway keeps one per
-// chargeBoxId, and the journal (one file per charger) carries what must
+// says how). It outlives its connections: the gateway keeps one per CP,
+// and the journal (one file per CP) carries what must
 // survive the gateway: the remote start the charger accepted, the running
 // transactions with their meterStart, and the last few ended ones.
 #ifndef EVNET_OCPP_GATEWAY_CHARGER_H_

@@ -113,7 +113,8 @@ class Station {
   uint64_t generation = 0;                 // one per connection
   CallQueue calls;
   std::map<int32_t, std::unique_ptr<Slot>> connectors;  // by connector id; 1 always
-  std::set<int32_t> refused;  // connectors the gateway cannot speak for (logged once)
+  // Connectors the gateway could not speak for on this connection (logged once).
+  std::set<int32_t> refused;
 };
 
 class Gateway::Impl {
@@ -652,6 +653,7 @@ absl::StatusOr<Station*> Gateway::Impl::Attach(const std::string& id,
   }
   station.connection = std::move(connection);
   ++station.generation;
+  station.refused.clear();  // a connector enrolled since is served from now on
   LOG(INFO) << "OCPP:" << id << " | Charger connected from " << station.connection->peer();
   for (auto& [n, slot] : station.connectors) {
     slot->link_failures = 0;

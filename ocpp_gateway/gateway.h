@@ -1,12 +1,14 @@
 // The OCPP gateway: accepts OCPP 1.6J chargers at wss://HOST:PORT/ocpp/<id>
-// (subprotocol ocpp1.6) and makes each a CP of evnet (see charger.h).
+// (subprotocol ocpp1.6) and makes each of its connectors a CP of evnet (see
+// charger.h): connector 1 the chargeBoxId, connector n <chargeBoxId>-<n>,
+// each with its own certificate from --pki_dir.
 // GET /readyz on the same port is its readiness: 200, or 503 and why.
 //
 // Threading: one network thread runs Boost.Asio: it owns every WebSocket,
-// every Charger and the map of them, and runs the one-second tick. gRPC's
+// every Charger and the maps of them, and runs the one-second tick. gRPC's
 // callbacks (central's commands, a link's end) and Kafka's delivery reports
-// only post work to it. Per charger, the MonitorLink pointer is guarded by
-// its slot's mutex, as the link's end arrives on a gRPC thread.
+// only post work to it. Per CP, the MonitorLink pointer is guarded by its
+// slot's mutex, as the link's end arrives on a gRPC thread.
 #ifndef EVNET_OCPP_GATEWAY_GATEWAY_H_
 #define EVNET_OCPP_GATEWAY_GATEWAY_H_
 
@@ -24,8 +26,9 @@ namespace evnet::ocpp {
 struct GatewayOptions {
   std::string listen = "127.0.0.1:9000";  // HOST:PORT; port 0 picks one
   std::string central_address = "127.0.0.1:50051";
-  // Holds ca.crt and each charger's cp/<chargeBoxId>.crt and .key, with
-  // which the gateway speaks for it to central and signs its results.
+  // Holds ca.crt and each CP's cp/<cp id>.crt and .key (a charger's, and
+  // its connectors' from the second on), with which the gateway speaks for
+  // it to central and signs its results.
   // Empty: plaintext gRPC and unsigned results (--insecure).
   std::string pki_dir;
   std::string state_dir;  // created 0700 (MakePrivateDir)

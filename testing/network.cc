@@ -422,20 +422,28 @@ absl::Status Network::StartOcppGateway(const std::string& name,
 
 std::string Network::GatewayPkiDir() const { return dir_ + "/ocpp-gateway-pki"; }
 
-absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::string> flags,
-                                       OcppLibrary library) {
-  if (absl::Status enrolled = EnrolCp(id); !enrolled.ok()) return enrolled;
-  if (!pki_dir_.empty()) {
-    // The gateway holds the keys of its own chargers, nothing more.
-    if (absl::Status made = MakePrivateDir(GatewayPkiDir() + "/cp"); !made.ok()) return made;
-    for (const char* ext : {".crt", ".key"}) {
-      const std::string name = absl::StrCat("/cp/", id, ext);
-      if (symlink((pki_dir_ + name).c_str(), (GatewayPkiDir() + name).c_str()) != 0 &&
-          errno != EEXIST) {
-        return absl::InternalError(absl::StrCat("cannot give the gateway ", id, ext));
-      }
+absl::Status Network::GiveGatewayCp(const std::string& cp_id) {
+  if (absl::Status enrolled = EnrolCp(cp_id); !enrolled.ok()) return enrolled;
+  if (pki_dir_.empty()) return absl::OkStatus();
+  // The gateway holds the keys of its own chargers, nothing more.
+  if (absl::Status made = MakePrivateDir(GatewayPkiDir() + "/cp"); !made.ok()) return made;
+  for (const char* ext : {".crt", ".key"}) {
+    const std::string name = absl::StrCat("/cp/", cp_id, ext);
+    if (symlink((pki_dir_ + name).c_str(), (GatewayPkiDir() + name).c_str()) != 0 &&
+        errno != EEXIST) {
+      return absl::InternalError(absl::StrCat("cannot give the gateway ", cp_id, ext));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status Network::AddOcppConnector(const std::string& id, int connector) {
+  return GiveGatewayCp(absl::StrCat(id, "-", connector));
+}
+
+absl::Status Network::StartOcppCharger(const std::string& id, std::vector<std::string> flags,
+                                       OcppLibrary library) {
+  if (absl::Status given = GiveGatewayCp(id); !given.ok()) return given;
   const char* python = std::getenv("EVNET_PYTHON");
   std::vector<std::string> argv =
       library == OcppLibrary::kOcppRpc

@@ -151,6 +151,10 @@ class Network {
   [[nodiscard]] absl::Status StartOcppCharger(const std::string& id,
                                               std::vector<std::string> flags = {},
                                               OcppLibrary library = OcppLibrary::kPythonOcpp);
+  // Connector `connector` (>= 2) of charger `id` is CP <id>-<connector>,
+  // enrolled, whose certificate the gateway holds (tools/ev add-ocpp
+  // --connectors does the same); call before the charger names it.
+  [[nodiscard]] absl::Status AddOcppConnector(const std::string& id, int connector);
   // A password for charger `id` (security profile 2), added to the
   // gateway's --charger_credentials.
   std::string IssueOcppPassword(const std::string& id);
@@ -194,6 +198,8 @@ class Network {
 
  private:
   Network() = default;
+  // Enrols CP `cp_id` and gives the gateway its certificate and key.
+  [[nodiscard]] absl::Status GiveGatewayCp(const std::string& cp_id);
   [[nodiscard]] absl::Status Launch(const std::string& name, std::vector<std::string> argv,
                                     const std::map<std::string, std::string>& env = {});
 

@@ -446,6 +446,54 @@ TEST_P(EachOcppLibrary, ACardSwipedAtTheChargerChargesItsDriverOnceAndABlockedCa
   ExpectSchemaValid(*net, "OCPP-001");
 }
 
+TEST_P(EachOcppLibrary, ACardSwipedAtATwoConnectorChargerChargesItsDriverOnThatConnectorsCp) {
+  std::unique_ptr<Network> net = StartNetwork();
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->StartDriver("driver-bob", {"CP-404"}).ok());  // central learns his key
+  ASSERT_EQ(net->updates().WaitFor("driver-bob", v1::UPDATE_KIND_REJECTED, 1, kWait).size(), 1u);
+  ASSERT_TRUE(net->Evctl({"token", "add", "0B0B0B0B", "driver-bob"}).ok());
+
+  // Connector 1 is the chargeBoxId's CP; connector 2 is OCPP-2C-2.
+  ASSERT_TRUE(net->AddOcppConnector("OCPP-2C", 2).ok());
+  ASSERT_TRUE(
+      net->StartOcppCharger("OCPP-2C", {"--connectors=2", "--session_seconds=0"}, GetParam()).ok());
+  ASSERT_TRUE(net->WaitForStatus("OCPP-2C", v1::CP_STATUS_ACTIVE, kWait))
+      << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-2C");
+  ASSERT_TRUE(net->WaitForStatus("OCPP-2C-2", v1::CP_STATUS_ACTIVE, kWait))
+      << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-2C");
+
+  // His card at connector 2: connector 2's CP supplies, connector 1's is On.
+  net->OcppCommand("OCPP-2C", "swipe 0b0b0b0b 2");
+  ASSERT_TRUE(net->WaitForStatus("OCPP-2C-2", v1::CP_STATUS_SUPPLYING, kWait))
+      << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-2C");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-2C", v1::CP_STATUS_ACTIVE, absl::ZeroDuration()));
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-2C", R"("event": "started")", kWait));
+  net->OcppCommand("OCPP-2C", "stop");
+  std::vector<v1::DriverUpdate> bob = OneTicket(*net, "driver-bob");
+  ASSERT_EQ(bob.size(), 1u);
+  EXPECT_EQ(bob[0].ticket().cp_id(), "OCPP-2C-2");
+  ExpectBilledFromMeter(bob[0].ticket(), LastStop(net->LogOf("OCPP-2C")));
+  ASSERT_TRUE(net->WaitForStatus("OCPP-2C-2", v1::CP_STATUS_ACTIVE, kWait));
+
+  // A driver's remote start at the chargeBoxId's CP starts on connector 1.
+  ASSERT_TRUE(net->StartDriver("driver-carol", {"OCPP-2C"}).ok());
+  ASSERT_TRUE(net->WaitForOcppEvent(
+      "OCPP-2C", R"("event": "remote_start", "id_tag": "driver-carol", "connector_id": 1)", kWait))
+      << net->LogOf("OCPP-2C");
+  ASSERT_TRUE(net->WaitForStatus("OCPP-2C", v1::CP_STATUS_SUPPLYING, kWait))
+      << net->LogOf("ocpp-gateway") << net->LogOf("OCPP-2C");
+  EXPECT_TRUE(net->WaitForStatus("OCPP-2C-2", v1::CP_STATUS_ACTIVE, absl::ZeroDuration()));
+  ASSERT_TRUE(net->WaitForOcppEvent("OCPP-2C", R"("event": "started")", kWait, 2));
+  net->OcppCommand("OCPP-2C", "stop");
+  std::vector<v1::DriverUpdate> carol = OneTicket(*net, "driver-carol");
+  ASSERT_EQ(carol.size(), 1u);
+  EXPECT_EQ(carol[0].ticket().cp_id(), "OCPP-2C");
+  ExpectBilledFromMeter(carol[0].ticket(), LastStop(net->LogOf("OCPP-2C")));
+  EXPECT_EQ(net->updates().For("driver-bob").back().kind(), v1::UPDATE_KIND_ENDED)
+      << "driver-bob heard of another's session";
+  ExpectSchemaValid(*net, "OCPP-2C");
+}
+
 TEST_P(EachOcppLibrary, ATransactionWhoseStopTheChargerDroppedIsClosedFromItsLastMeterReading) {
   absl::StatusOr<std::unique_ptr<Network>> started = Network::Start({});
   ASSERT_TRUE(started.ok()) << started.status();

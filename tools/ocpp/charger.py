@@ -22,12 +22,16 @@ Tests steer it through --control FILE, one command per line appended:
   raw TEXT                  send TEXT as a frame; the answer is a "raw_answer" event
   garble                    answer the central system's next CALL with a payload its
                             schema does not allow ({"status": 42})
-  swipe TAG                 a card at the reader: Authorize (offline: its local
-                            authorization list), and if Accepted, a transaction
+  swipe TAG [N]             a card at connector N's reader (1 unless given): Authorize
+                            (offline: its local authorization list), and if Accepted, a
+                            transaction on connector N
   lose-stop                 the next transaction's StopTransaction is never sent (a charger
                             that gave up on it after its TransactionMessageAttempts)
-  begin TAG                 a transaction begun with TAG without asking (a charger that
-                            admits cards from its own list, or while offline)
+  begin TAG [N]             a transaction begun with TAG on connector N without asking (a
+                            charger that admits cards from its own list, or while offline)
+
+With --connectors N it has N connectors, each reporting its own status; one
+transaction runs at a time, on the connector it was begun on.
 
 It answers the operator's operations too: Reset, UnlockConnector (connector
 1 unlocks), Get/ChangeConfiguration (HeartbeatInterval and
@@ -138,11 +142,13 @@ class Connection(ocpp.v16.ChargePoint):
 
     @on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag, connector_id=None, **_):
-        if self.sim.status != "Available" or self.sim.tx is not None:
-            event("remote_start", id_tag=id_tag, accepted=False)
+        connector = connector_id or 1
+        if (self.sim.status_of(connector) != "Available" or self.sim.tx is not None
+                or connector > self.sim.args.connectors):
+            event("remote_start", id_tag=id_tag, connector_id=connector, accepted=False)
             return call_result.RemoteStartTransaction(status="Rejected")
-        event("remote_start", id_tag=id_tag, accepted=True)
-        asyncio.ensure_future(self.sim.start_transaction(id_tag))
+        event("remote_start", id_tag=id_tag, connector_id=connector, accepted=True)
+        asyncio.ensure_future(self.sim.start_transaction(id_tag, connector))
         return call_result.RemoteStartTransaction(status="Accepted")
 
     @on(Action.remote_stop_transaction)
@@ -173,7 +179,8 @@ class Connection(ocpp.v16.ChargePoint):
     @on(Action.unlock_connector)
     def on_unlock(self, connector_id, **_):
         event("unlock", connector_id=connector_id)
-        return call_result.UnlockConnector(status="Unlocked" if connector_id == 1 else "UnlockFailed")
+        unlocked = 1 <= connector_id <= self.sim.args.connectors
+        return call_result.UnlockConnector(status="Unlocked" if unlocked else "UnlockFailed")
 
     @on(Action.get_configuration)
     def on_get_configuration(self, key=None, **_):
@@ -197,8 +204,10 @@ class Connection(ocpp.v16.ChargePoint):
     @on(Action.trigger_message)
     def on_trigger(self, requested_message, connector_id=None, **_):
         event("trigger", requested_message=requested_message)
-        if requested_message == "StatusNotification":
-            asyncio.ensure_future(self.sim.set_status(self.sim.status, self.sim.error_code))
+        if requested_message == "StatusNotification" and connector_id:
+            asyncio.ensure_future(self.sim.report_status(connector_id))
+        elif requested_message == "StatusNotification":
+            asyncio.ensure_future(self.sim.report_all())
         elif requested_message == "Heartbeat":
             asyncio.ensure_future(self.sim.send(call.Heartbeat()))
         elif requested_message == "MeterValues" and self.sim.tx is not None:
@@ -245,6 +254,7 @@ class Charger:
         self.conn = None
         self.online = True
         self.booted = False
+        self.connector = 1  # the connector `status` is of: the last transaction's
         self.status = "Available"
         self.error_code = "NoError"
         self.meter_wh = args.meter_start_wh
@@ -258,7 +268,7 @@ class Charger:
         self.configuration = {
             "HeartbeatInterval": ("60", False),
             "MeterValueSampleInterval": (str(args.meter_interval), False),
-            "NumberOfConnectors": ("1", True),
+            "NumberOfConnectors": (str(args.connectors), True),
         }
         self.garble = False  # the next answer to the central system breaks its schema
         self.local_list = {}  # id tag (upper case) -> its status, as SendLocalList gave it
@@ -316,21 +326,37 @@ class Charger:
         if status != "Accepted" and self.tx is tx:
             asyncio.ensure_future(self.stop_transaction("DeAuthorized"))
 
+    def status_of(self, connector):
+        return self.status if connector == self.connector else "Available"
+
     async def set_status(self, status, error_code="NoError"):
         self.status, self.error_code = status, error_code
-        await self.send(call.StatusNotification(connector_id=1, error_code=error_code,
-                                                status=status, timestamp=now_iso()))
+        await self.report_status(self.connector)
+
+    async def report_status(self, connector):
+        error_code = self.error_code if connector == self.connector else "NoError"
+        await self.send(call.StatusNotification(connector_id=connector, error_code=error_code,
+                                                status=self.status_of(connector),
+                                                timestamp=now_iso()))
+
+    async def report_all(self):
+        for connector in range(1, self.args.connectors + 1):
+            await self.report_status(connector)
 
     # --- transactions -----------------------------------------------------
 
-    async def start_transaction(self, id_tag):
+    async def start_transaction(self, id_tag, connector=1):
+        if connector != self.connector:
+            self.connector, self.status, self.error_code = connector, "Available", "NoError"
         self.tx = {"id": None, "id_tag": id_tag, "meter_start": int(self.meter_wh),
-                   "started": time.monotonic(), "last_meter": time.monotonic()}
+                   "started": time.monotonic(), "last_meter": time.monotonic(),
+                   "connector": connector}
         timestamp = now_iso()
         tx = self.tx
         await self.set_status("Charging")
         await self.send_kept(lambda: call.StartTransaction(
-            connector_id=1, id_tag=id_tag, meter_start=tx["meter_start"], timestamp=timestamp), tx)
+            connector_id=tx["connector"], id_tag=id_tag, meter_start=tx["meter_start"],
+            timestamp=timestamp), tx)
 
     async def stop_transaction(self, reason):
         tx = self.tx
@@ -361,7 +387,7 @@ class Charger:
         energy, power = int(self.meter_wh), int(self.args.power_kw * 1000)
         timestamp = now_iso()
         await self.send_kept(lambda: call.MeterValues(
-            connector_id=1, transaction_id=tx["id"],
+            connector_id=tx["connector"], transaction_id=tx["id"],
             meter_value=[{"timestamp": timestamp, "sampledValue": [
                 {"value": str(energy), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
                 {"value": str(power), "measurand": "Power.Active.Import", "unit": "W"}]}]), tx)
@@ -415,7 +441,7 @@ class Charger:
                 heartbeat = asyncio.ensure_future(self.heartbeat_loop(min(boot.interval, 60)))
             else:
                 heartbeat = asyncio.ensure_future(self.heartbeat_loop(60))
-            await self.set_status(self.status, self.error_code)
+            await self.report_all()
             await self.flush()
             while self.online and not reader.done():
                 self.changed.clear()
@@ -487,19 +513,22 @@ class Charger:
             self.args.url = rest
         elif verb == "garble":
             self.garble = True
-        elif verb == "swipe" and self.conn is None:
-            status = self.local_list.get(rest.upper())
-            event("authorized", id_tag=rest, status=status, source="local_list")
+        elif verb in ("swipe", "begin"):
+            tag, _, connector = rest.partition(" ")
+            connector = int(connector) if connector else 1
+            if verb == "begin":
+                if self.tx is None:
+                    await self.start_transaction(tag, connector)
+                return
+            if self.conn is None:
+                status = self.local_list.get(tag.upper())
+                event("authorized", id_tag=tag, status=status, source="local_list")
+            else:
+                response = await self.send(call.Authorize(id_tag=tag))
+                status = response.id_tag_info["status"] if response is not None else None
+                event("authorized", id_tag=tag, status=status)
             if status == "Accepted" and self.tx is None:
-                await self.start_transaction(rest)
-        elif verb == "swipe":
-            response = await self.send(call.Authorize(id_tag=rest))
-            status = response.id_tag_info["status"] if response is not None else None
-            event("authorized", id_tag=rest, status=status)
-            if status == "Accepted" and self.tx is None:
-                await self.start_transaction(rest)
-        elif verb == "begin" and self.tx is None:
-            await self.start_transaction(rest)
+                await self.start_transaction(tag, connector)
         elif verb == "raw" and self.conn is not None:
             await self.conn.raw(rest)
 
@@ -509,6 +538,7 @@ async def main():
     parser.add_argument("--url", default="ws://127.0.0.1:9000/ocpp",
                         help="the gateway's OCPP endpoint, without the chargeBoxId")
     parser.add_argument("--id", required=True, help="the chargeBoxId")
+    parser.add_argument("--connectors", type=int, default=1)
     parser.add_argument("--power_kw", type=float, default=22.0)
     parser.add_argument("--meter_start_wh", type=float, default=1000.0)
     parser.add_argument("--meter_interval", type=float, default=1.0)

@@ -15,7 +15,9 @@
 // TriggerMessage, ClearCache, DataTransfer, GetLocalListVersion and
 // SendLocalList; keeps its transaction messages while offline and sends
 // them in order when back. Control commands: offline | online | stop |
-// fault | recover | swipe TAG | begin TAG | lose-stop | garble | raw TEXT.
+// fault | recover | swipe TAG [N] | begin TAG [N] | lose-stop | garble |
+// raw TEXT. With --connectors=N it has N connectors, each reporting its own
+// status; one transaction runs at a time, on the connector it began on.
 'use strict';
 
 const fs = require('fs');
@@ -26,7 +28,7 @@ const { RPCClient, NOREPLY, createRPCError } = require(path.join(modules, 'ocpp-
 
 function flags() {
   const args = {
-    url: 'ws://127.0.0.1:9000/ocpp', id: '', power_kw: 22, meter_start_wh: 1000,
+    url: 'ws://127.0.0.1:9000/ocpp', id: '', connectors: 1, power_kw: 22, meter_start_wh: 1000,
     meter_interval: 1, session_seconds: 8, control: '', cafile: '', certfile: '', keyfile: '',
     password_file: '',
   };
@@ -65,6 +67,7 @@ class Charger {
     this.cli = null;       // the RPCClient of the current connection
     this.online = true;
     this.booted = false;
+    this.connector = 1;    // the connector `status` is of: the last transaction's
     this.status = 'Available';
     this.errorCode = 'NoError';
     this.meterWh = args.meter_start_wh;
@@ -80,7 +83,7 @@ class Charger {
     this.configuration = {
       HeartbeatInterval: ['60', false],
       MeterValueSampleInterval: [String(args.meter_interval), false],
-      NumberOfConnectors: ['1', true],
+      NumberOfConnectors: [String(args.connectors), true],
     };
   }
 
@@ -129,22 +132,43 @@ class Charger {
     if (status !== 'Accepted' && this.tx === tx) this.stopTransaction('DeAuthorized');
   }
 
+  statusOf(connector) {
+    return connector === this.connector ? this.status : 'Available';
+  }
+
   async setStatus(status, errorCode = 'NoError') {
     this.status = status;
     this.errorCode = errorCode;
-    await this.send('StatusNotification', { connectorId: 1, errorCode, status, timestamp: now() });
+    await this.reportStatus(this.connector);
+  }
+
+  async reportStatus(connector) {
+    const errorCode = connector === this.connector ? this.errorCode : 'NoError';
+    await this.send('StatusNotification', { connectorId: connector, errorCode,
+                                            status: this.statusOf(connector), timestamp: now() });
+  }
+
+  async reportAll() {
+    for (let connector = 1; connector <= this.args.connectors; ++connector) {
+      await this.reportStatus(connector);
+    }
   }
 
   // --- transactions -------------------------------------------------------
 
-  async startTransaction(idTag) {
+  async startTransaction(idTag, connector = 1) {
+    if (connector !== this.connector) {
+      this.connector = connector;
+      this.status = 'Available';
+      this.errorCode = 'NoError';
+    }
     const tx = { id: null, idTag, meterStart: Math.trunc(this.meterWh), started: Date.now(),
-                 lastMeter: Date.now() };
+                 lastMeter: Date.now(), connector };
     this.tx = tx;
     const timestamp = now();
     await this.setStatus('Charging');
     await this.sendKept('StartTransaction', () => ({
-      connectorId: 1, idTag, meterStart: tx.meterStart, timestamp }), tx);
+      connectorId: tx.connector, idTag, meterStart: tx.meterStart, timestamp }), tx);
   }
 
   async stopTransaction(reason) {
@@ -183,7 +207,7 @@ class Charger {
     const power = Math.trunc(this.args.power_kw * 1000);
     const timestamp = now();
     await this.sendKept('MeterValues', () => ({
-      connectorId: 1, transactionId: tx.id === null ? undefined : tx.id,
+      connectorId: tx.connector, transactionId: tx.id === null ? undefined : tx.id,
       meterValue: [{ timestamp, sampledValue: [
         { value: String(energy), measurand: 'Energy.Active.Import.Register', unit: 'Wh' },
         { value: String(power), measurand: 'Power.Active.Import', unit: 'W' }] }] }), tx);
@@ -214,9 +238,11 @@ class Charger {
     const sim = this;
     return {
       RemoteStartTransaction({ params }) {
-        const accepted = sim.status === 'Available' && sim.tx === null;
-        event('remote_start', { id_tag: params.idTag, accepted });
-        if (accepted) setImmediate(() => sim.startTransaction(params.idTag));
+        const connector = params.connectorId || 1;
+        const accepted = sim.statusOf(connector) === 'Available' && sim.tx === null &&
+                         connector <= sim.args.connectors;
+        event('remote_start', { id_tag: params.idTag, connector_id: connector, accepted });
+        if (accepted) setImmediate(() => sim.startTransaction(params.idTag, connector));
         return { status: accepted ? 'Accepted' : 'Rejected' };
       },
       RemoteStopTransaction({ params }) {
@@ -239,7 +265,8 @@ class Charger {
       },
       UnlockConnector({ params }) {
         event('unlock', { connector_id: params.connectorId });
-        return { status: params.connectorId === 1 ? 'Unlocked' : 'UnlockFailed' };
+        const unlocked = params.connectorId >= 1 && params.connectorId <= sim.args.connectors;
+        return { status: unlocked ? 'Unlocked' : 'UnlockFailed' };
       },
       GetConfiguration({ params }) {
         const asked = params.key && params.key.length > 0 ? params.key : Object.keys(sim.configuration);
@@ -259,8 +286,10 @@ class Charger {
       },
       TriggerMessage({ params }) {
         event('trigger', { requested_message: params.requestedMessage });
-        if (params.requestedMessage === 'StatusNotification') {
-          setImmediate(() => sim.setStatus(sim.status, sim.errorCode));
+        if (params.requestedMessage === 'StatusNotification' && params.connectorId) {
+          setImmediate(() => sim.reportStatus(params.connectorId));
+        } else if (params.requestedMessage === 'StatusNotification') {
+          setImmediate(() => sim.reportAll());
         } else if (params.requestedMessage === 'Heartbeat') {
           setImmediate(() => sim.send('Heartbeat', {}));
         } else if (params.requestedMessage === 'MeterValues' && sim.tx !== null) {
@@ -360,7 +389,7 @@ class Charger {
       }
       const heartbeat = setInterval(() => this.send('Heartbeat', {}), 60000);
       cli.once('close', () => clearInterval(heartbeat));
-      await this.setStatus(this.status, this.errorCode);
+      await this.reportAll();
       await this.flush();
       await Promise.race([closed, new Promise((resolve) => { this.goOffline = resolve; })]);
     } finally {
@@ -432,22 +461,26 @@ class Charger {
       this.loseStop = true;
     } else if (verb === 'garble') {
       this.garble = true;
-    } else if (verb === 'swipe' && this.cli === null) {
-      const status = this.localList[rest.toUpperCase()] || null;
-      event('authorized', { id_tag: rest, status, source: 'local_list' });
-      if (status === 'Accepted' && this.tx === null) await this.startTransaction(rest);
     } else if (verb === 'swipe') {
-      const response = await this.send('Authorize', { idTag: rest });
-      const status = response === null ? null : response.idTagInfo.status;
-      event('authorized', { id_tag: rest, status });
-      if (status === 'Accepted' && this.tx === null) await this.startTransaction(rest);
+      const [tag, n] = words;
+      const connector = n ? Number(n) : 1;
+      let status = null;
+      if (this.cli === null) {
+        status = this.localList[tag.toUpperCase()] || null;
+        event('authorized', { id_tag: tag, status, source: 'local_list' });
+      } else {
+        const response = await this.send('Authorize', { idTag: tag });
+        status = response === null ? null : response.idTagInfo.status;
+        event('authorized', { id_tag: tag, status });
+      }
+      if (status === 'Accepted' && this.tx === null) await this.startTransaction(tag, connector);
     } else if (verb === 'raw' && this.cli !== null) {
       let id = '-1';
       try { id = String(JSON.parse(rest)[1]); } catch (e) { /* not JSON: answered with id -1 */ }
       this.rawWaiting.set(id, rest);
       this.cli.sendRaw(rest);
     } else if (verb === 'begin' && this.tx === null) {
-      await this.startTransaction(rest);
+      await this.startTransaction(words[0], words[1] ? Number(words[1]) : 1);
     }
   }
 }
