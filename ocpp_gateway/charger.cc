@@ -225,6 +225,11 @@ Charger::Holding Charger::Holds(int32_t transaction_id) const {
   return Holding::kNone;
 }
 
+bool Charger::AwaitsStartFor(absl::string_view id_tag) const {
+  return journal_.has_pending_start() &&
+         absl::EqualsIgnoreCase(journal_.pending_start().driver_id(), id_tag);
+}
+
 bool Charger::RunsFor(absl::string_view id_tag) const {
   for (const v1::OcppTransaction& t : journal_.transactions()) {
     if (!t.ended() && t.has_session() &&
@@ -283,6 +288,12 @@ void Charger::SetPendingDeadline() {
 }
 
 void Charger::Save(std::function<void(absl::Status)> then) {
+  if (options_.connector_id >= 2) {
+    // Whose connector this CP is: how a gateway finds it again.
+    const std::string suffix = absl::StrCat("-", options_.connector_id);
+    journal_.set_charger_id(id().substr(0, id().size() - suffix.size()));
+    journal_.set_connector_id(options_.connector_id);
+  }
   // Only ended transactions are dropped, the oldest first.
   int ended = 0;
   for (const v1::OcppTransaction& t : journal_.transactions()) ended += t.ended() ? 1 : 0;
@@ -383,23 +394,37 @@ void Charger::OnFrame(absl::string_view text) {
   links_.SendToCharger(EncodeCallResult(frame.id, *response));
 }
 
+const std::string& Charger::Status() const {
+  return charger_status_ == "Faulted" || charger_status_ == "Unavailable" ? charger_status_
+                                                                          : status_;
+}
+
 void Charger::OnStatus(const Message& request, absl::Time now) {
   const auto& status = As<o::StatusNotificationRequest>(request);
-  const std::string before = status_;
-  // One connector per CP: the charger's status (connector 0) and its
-  // connector's are one status here.
-  status_ = status.status();
-  error_code_ = status.error_code();
-  if (status.connector_id() > 0) {
-    if (status_ != "Available") {
-      available_since_.erase(status.connector_id());
+  const std::string before = Status();
+  const int32_t connector = status.connector_id();
+  // The CP's status is its connector's, unless the whole charger's
+  // (connector 0) is Faulted or Unavailable. Another connector's (one this
+  // CP bills because the gateway cannot speak for it as a CP of its own)
+  // counts only for reconciling its transactions.
+  if (connector == 0) {
+    charger_status_ = status.status();
+    charger_error_code_ = status.error_code();
+  } else if (connector == options_.connector_id) {
+    status_ = status.status();
+    error_code_ = status.error_code();
+  }
+  if (connector > 0) {
+    if (status.status() != "Available") {
+      available_since_.erase(connector);
     } else {
-      available_since_.try_emplace(status.connector_id(), options_.clock->Steady());
+      available_since_.try_emplace(connector, options_.clock->Steady());
     }
   }
-  if (before != status_) {
-    LOG(INFO) << "OCPP:" << id() << " | Status " << status_
-              << (error_code_ == "NoError" ? "" : absl::StrCat(" (", error_code_, ")"));
+  if (before != Status()) {
+    const std::string& code = Status() == status_ ? error_code_ : charger_error_code_;
+    LOG(INFO) << "OCPP:" << id() << " | Status " << Status()
+              << (code == "NoError" ? "" : absl::StrCat(" (", code, ")"));
   }
   SendHealth(now);
 }
@@ -827,9 +852,9 @@ void Charger::StartSupply(const v1::CentralCommand& command, absl::Time now) {
       (journal_.has_pending_start() && journal_.pending_start().session_id() == start.session_id())) {
     return Answer(command.command_id(), absl::OkStatus());  // already under way
   }
-  if (status_ == "Faulted" || status_ == "Unavailable") {
+  if (Status() == "Faulted" || Status() == "Unavailable") {
     return Answer(command.command_id(),
-                  absl::FailedPreconditionError(absl::StrCat("the charger is ", status_)));
+                  absl::FailedPreconditionError(absl::StrCat("the charger is ", Status())));
   }
   if (running != nullptr || journal_.has_pending_start()) {
     return Answer(command.command_id(),
@@ -1090,10 +1115,10 @@ void Charger::SyncLocalList(absl::Time now) {
 }
 
 void Charger::SendHealth(absl::Time now) {
-  const bool faulted = status_ == "Faulted";
+  const bool faulted = Status() == "Faulted";
   // Unavailable at the operator's wish (or on its way back) is no fault:
   // central shows the CP as the operator left it.
-  const bool unavailable = status_ == "Unavailable" && !operator_stopped_ &&
+  const bool unavailable = Status() == "Unavailable" && !operator_stopped_ &&
                            options_.clock->Steady() - operative_asked_ > kAvailabilityGrace;
   const bool ok = !faulted && !unavailable;
   v1::OcppTransaction* running = Running();

@@ -154,6 +154,9 @@ class Charger {
   enum class Holding { kNone, kEnded, kRunning };
   Holding Holds(int32_t transaction_id) const;
   bool RunsFor(absl::string_view id_tag) const;
+  // Whether a remote start for `id_tag` waits for the charger here: where
+  // its Authorize goes.
+  bool AwaitsStartFor(absl::string_view id_tag) const;
   int32_t connector_id() const { return options_.connector_id; }
 
   // For tests and the gateway's metrics.
@@ -246,8 +249,13 @@ class Charger {
   v1::ChargingPointInfo info_;  // options_.info, until SetInfo
   std::unique_ptr<CallQueue> own_calls_;  // when options_.calls is null
   CallQueue* const calls_;                // options_.calls, or own_calls_
-  std::string status_ = "Available";  // the charger's last StatusNotification
+  // The last StatusNotification of this CP's connector, and of connector 0
+  // (the whole charger); Status() is the CP's.
+  const std::string& Status() const;
+  std::string status_ = "Available";
   std::string error_code_ = "NoError";
+  std::string charger_status_ = "Available";
+  std::string charger_error_code_ = "NoError";
   bool operator_stopped_ = false;
   absl::Time operative_asked_ = absl::InfinitePast();  // steady
   absl::Time pending_deadline_ = absl::InfiniteFuture();  // steady

@@ -88,11 +88,12 @@ class Slot final : public ChargerLinks {
 };
 
 // One chargeBoxId: its current WebSocket, the queue of CALLs to it, and the
-// CPs of its connectors, to which it hands each frame of the charger's:
-// by connectorId, a StopTransaction by its transaction (or its idTag), and
-// the rest (BootNotification, Heartbeat, Authorize, ...) to connector 1.
-// A StatusNotification of connector 0 applies to every connector.
-// Everything here is the network thread's.
+// CPs of its connectors, to which it hands each frame of the charger's: by
+// connectorId; MeterValues and StopTransaction by their transaction (a stop
+// without a known one by its idTag); Authorize to the CP a remote start of
+// that idTag waits at; the rest (BootNotification, Heartbeat, ...) to
+// connector 1, the charger's own CP. A StatusNotification of connector 0
+// applies to every connector. Everything here is the network thread's.
 class Station {
  public:
   Station(Gateway::Impl& gateway, std::string id)
@@ -102,8 +103,9 @@ class Station {
 
   void OnFrame(const std::string& text);
   void Send(const std::string& frame);
-  // Connector n's CP, made when first named (nullptr, and the charger told
-  // why in the log, when the gateway cannot speak for it).
+  // Connector n's CP, made when first named; nullptr (and why, logged once
+  // per connection) when the gateway cannot speak for it: the charger's own
+  // CP then bills that connector's transactions.
   Slot* Connector(int32_t n);
   Slot& First() { return *connectors.at(1); }
 
@@ -576,6 +578,7 @@ absl::StatusOr<Slot*> Gateway::Impl::AddConnector(Station& station, int32_t n) {
         "CP ", id, " is already served here as connector ", held->second->charger->connector_id(),
         " of charger ", held->second->station.id));
   }
+  if (absl::Status valid = ValidateId("cp_id", id); !valid.ok()) return valid;
   auto slot = std::make_unique<Slot>(*this, station, id);
   ChargerOptions charger;
   charger.info = chargers_->InfoOf(id, station.id);
@@ -628,19 +631,23 @@ absl::StatusOr<Station*> Gateway::Impl::Attach(const std::string& id,
     if (absl::StatusOr<Slot*> first = AddConnector(*station, 1); !first.ok()) {
       return first.status();
     }
-    // The connectors it had: those with a transaction to close among them.
-    for (const std::string& cp : journals_->IdsStartingWith(absl::StrCat(id, "-"))) {
-      int32_t n = 0;
-      if (absl::SimpleAtoi(absl::string_view(cp).substr(id.size() + 1), &n) && n >= 2 &&
-          n <= kMaxConnectors && ConnectorCpId(id, n) == cp) {
-        if (absl::StatusOr<Slot*> made = AddConnector(*station, n); !made.ok()) {
-          LOG(WARNING) << "OCPP:" << id << " | Connector " << n << ": " << made.status().message();
-        }
-      }
-    }
     it = stations_.emplace(id, std::move(station)).first;
   }
   Station& station = *it->second;
+  // The connectors it had (any gateway's journals say whose connector each
+  // CP is), before any frame of the charger's: a stop it held for one of
+  // them finds its transaction.
+  for (const std::string& cp : journals_->IdsStartingWith(absl::StrCat(id, "-"))) {
+    std::optional<v1::OcppChargerJournal> journal = journals_->Latest(cp);
+    if (journal.has_value() && journal->charger_id() == id && journal->connector_id() >= 2 &&
+        station.connectors.count(journal->connector_id()) == 0) {
+      if (absl::StatusOr<Slot*> made = AddConnector(station, journal->connector_id());
+          !made.ok()) {
+        LOG(WARNING) << "OCPP:" << id << " | Connector " << journal->connector_id() << ": "
+                     << made.status().message();
+      }
+    }
+  }
   // Another gateway may have served it since it was last here.
   for (auto& [n, slot] : station.connectors) slot->charger->Adopt(journals_->Latest(slot->id));
   if (station.connection != nullptr) {
@@ -761,29 +768,13 @@ Slot* Station::Connector(int32_t n) {
   absl::StatusOr<Slot*> made = gateway.AddConnector(*this, n);
   if (!made.ok()) {
     refused.insert(n);
-    LOG(WARNING) << "OCPP:" << id << " | Connector " << n << " is not served: "
-                 << made.status().message();
+    LOG(WARNING) << "OCPP:" << id << " | Connector " << n << " is no CP of its own ("
+                 << made.status().message() << "); its transactions are billed as " << id
+                 << "'s";
     return nullptr;
   }
   return *made;
 }
-
-namespace {
-
-// The connectorId of a StatusNotification, StartTransaction or MeterValues
-// frame; nullopt if it has none (or is not valid: its CP answers why).
-std::optional<int32_t> ConnectorOf(const Frame& frame) {
-  std::unique_ptr<google::protobuf::Message> request = NewRequest(frame.action);
-  if (request == nullptr || DecodePayload(frame.payload_json, request.get()).has_value()) {
-    return std::nullopt;
-  }
-  const google::protobuf::FieldDescriptor* field =
-      request->GetDescriptor()->FindFieldByName("connector_id");
-  if (field == nullptr) return std::nullopt;
-  return request->GetReflection()->GetInt32(*request, field);
-}
-
-}  // namespace
 
 void Station::OnFrame(const std::string& text) {
   std::variant<Frame, BadFrame> parsed = ParseFrame(text);
@@ -791,62 +782,71 @@ void Station::OnFrame(const std::string& text) {
   if (frame == nullptr) return First().charger->OnFrame(text);  // answers why
   if (frame->type != MessageType::kCall) return calls.OnResult(*frame);
   const std::string& action = frame->action;
-  if (action == "StatusNotification" || action == "StartTransaction" ||
-      action == "MeterValues") {
-    const std::optional<int32_t> n = ConnectorOf(*frame);
-    if (!n.has_value() || *n == 0) {
-      First().charger->OnFrame(text);
-      if (n.has_value() && action == "StatusNotification") {
-        // The whole charger's status: every connector's too.
-        auto status = NewRequest(action);
-        if (!DecodePayload(frame->payload_json, status.get()).has_value()) {
-          for (auto& [k, slot] : connectors) {
-            if (k != 1) slot->charger->OnChargerStatus(*status);
-          }
-        }
-      }
-      return;
-    }
-    if (Slot* slot = Connector(*n)) return slot->charger->OnFrame(text);
-    // A connector the gateway cannot speak for: nothing of it is billed.
-    if (action == "StartTransaction") {
-      return Send(EncodeCallError(
-          frame->id, {ErrorCode::kSecurityError,
-                      absl::StrCat("connector ", *n, " of ", id, " is not a CP of this network")}));
-    }
-    return Send(EncodeCallResult(frame->id, *NewResponse(action)));
+  std::unique_ptr<google::protobuf::Message> request = NewRequest(action);
+  if (request == nullptr || DecodePayload(frame->payload_json, request.get()).has_value()) {
+    return First().charger->OnFrame(text);  // answers why
   }
-  if (action == "StopTransaction") {
-    // The CP holding the transaction (running before ended); else the one
-    // running a transaction of its idTag; else the first.
-    auto stop = NewRequest(action);
-    if (!DecodePayload(frame->payload_json, stop.get()).has_value()) {
-      const auto& request = static_cast<const ::ocpp::v16::StopTransactionRequest&>(*stop);
-      Slot* ended = nullptr;
-      Slot* by_tag = nullptr;
-      for (auto& [k, slot] : connectors) {
-        switch (slot->charger->Holds(request.transaction_id())) {
-          case Charger::Holding::kRunning:
-            return slot->charger->OnFrame(text);
-          case Charger::Holding::kEnded:
-            if (ended == nullptr) ended = slot.get();
-            break;
-          case Charger::Holding::kNone:
-            if (by_tag == nullptr && request.has_id_tag() &&
-                slot->charger->RunsFor(request.id_tag())) {
-              by_tag = slot.get();
-            }
-        }
-      }
-      if (ended != nullptr) return ended->charger->OnFrame(text);
-      if (by_tag != nullptr) return by_tag->charger->OnFrame(text);
+  namespace o = ::ocpp::v16;
+  // The CP running transaction `id`, if any; else the one that ran it.
+  auto holding = [this](int32_t id) -> Slot* {
+    if (id >= 2 * kTransactionIdsPerConnector) {
+      Connector(id / kTransactionIdsPerConnector);  // its CP, if not made yet
     }
-    return First().charger->OnFrame(text);
+    Slot* ended = nullptr;
+    for (auto& [n, slot] : connectors) {
+      switch (slot->charger->Holds(id)) {
+        case Charger::Holding::kRunning:
+          return slot.get();
+        case Charger::Holding::kEnded:
+          if (ended == nullptr) ended = slot.get();
+          break;
+        case Charger::Holding::kNone:
+          break;
+      }
+    }
+    return ended;
+  };
+  Slot* to = nullptr;
+  if (action == "StatusNotification") {
+    const auto& status = static_cast<const o::StatusNotificationRequest&>(*request);
+    if (status.connector_id() == 0) {
+      // The whole charger's: answered by its own CP, and every connector's.
+      for (auto& [n, slot] : connectors) {
+        if (n != 1) slot->charger->OnChargerStatus(*request);
+      }
+    } else {
+      // A connector that is no CP counts for the transactions the first
+      // connector's CP bills for it.
+      to = Connector(status.connector_id());
+    }
+  } else if (action == "StartTransaction") {
+    // A connector that is no CP of its own (no certificate for it, or past
+    // kMaxConnectors) is billed by the charger's own CP, as a charger's
+    // every connector was before connectors were CPs.
+    to = Connector(static_cast<const o::StartTransactionRequest&>(*request).connector_id());
+  } else if (action == "MeterValues") {
+    const auto& values = static_cast<const o::MeterValuesRequest&>(*request);
+    if (values.has_transaction_id()) to = holding(values.transaction_id());
+    if (to == nullptr) to = Connector(values.connector_id());
+  } else if (action == "StopTransaction") {
+    const auto& stop = static_cast<const o::StopTransactionRequest&>(*request);
+    to = holding(stop.transaction_id());
+    for (auto it = connectors.begin(); to == nullptr && it != connectors.end(); ++it) {
+      if (stop.has_id_tag() && it->second->charger->RunsFor(stop.id_tag())) {
+        to = it->second.get();
+      }
+    }
+  } else if (action == "Authorize") {
+    // A remote start's driver is answered by the CP the start waits at.
+    const auto& authorize = static_cast<const o::AuthorizeRequest&>(*request);
+    for (auto it = connectors.begin(); to == nullptr && it != connectors.end(); ++it) {
+      if (it->second->charger->AwaitsStartFor(authorize.id_tag())) to = it->second.get();
+    }
   }
-  First().charger->OnFrame(text);
+  (to != nullptr ? to : &First())->charger->OnFrame(text);
   if (action == "BootNotification") {
-    for (auto& [k, slot] : connectors) {
-      if (k != 1) slot->charger->Booted();
+    for (auto& [n, slot] : connectors) {
+      if (n != 1) slot->charger->Booted();
     }
   }
 }
