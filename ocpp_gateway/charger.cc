@@ -38,7 +38,6 @@ constexpr absl::Duration kPendingStartTimeout = absl::Minutes(3);
 // A local authorization list is sent whole or by changes, each at most this
 // long (a charger's SendLocalListMaxLength is commonly a few thousand), and
 // changes are sent again from this long before the charger's version.
-constexpr size_t kMaxLocalList = 5000;
 constexpr int32_t kLocalListSlackSeconds = 60;
 // After "Operative" is asked, an "Unavailable" still in flight is not a fault.
 constexpr absl::Duration kAvailabilityGrace = absl::Seconds(10);
@@ -1003,6 +1002,7 @@ void Charger::Call(const Message& request, absl::Time /*now*/, absl::Duration ti
 void Charger::Disconnected() {
   if (own_calls_ != nullptr) own_calls_->Disconnected();
   list_version_.reset();  // asked again on its next connection
+  list_limits_.reset();
   asked_since_connected_ = false;
   available_since_.clear();  // unknown while it is away
 }
@@ -1064,29 +1064,51 @@ void Charger::SyncLocalList(absl::Time now) {
                   }
                 });
   }
+  if (*list_version_ < 0) return;
+  if (!list_limits_.has_value()) {
+    // How many cards it holds, and takes in one message (OCPP 1.6's
+    // LocalAuthListMaxLength and SendLocalListMaxLength); a charger that
+    // will not say gets at most kMaxLocalList, in one message.
+    list_call_ = true;
+    o::GetConfigurationRequest ask;
+    ask.add_key("LocalAuthListMaxLength");
+    ask.add_key("SendLocalListMaxLength");
+    return Call(ask, now, [this](absl::Status status, const Message* response, absl::string_view) {
+      list_call_ = false;
+      ListLimits limits;
+      if (status.ok()) {
+        for (const o::KeyValue& key : As<o::GetConfigurationResponse>(*response).configuration_key()) {
+          int64_t value = 0;
+          if (!absl::SimpleAtoi(key.value(), &value) || value < 1) continue;
+          value = std::min<int64_t>(value, kMaxLocalList);
+          if (key.key() == "LocalAuthListMaxLength") limits.entries = value;
+          if (key.key() == "SendLocalListMaxLength") limits.per_message = value;
+        }
+      }
+      list_limits_ = limits;
+    });
+  }
   const int32_t version = options_.local_list->Version();
-  if (*list_version_ < 0 || *list_version_ >= version) return;
+  if (*list_version_ >= version) return;
   // A charger with no list (0) gets the whole; one behind, what changed
   // since a little before its version (two changes central made within
   // that slack may reach Kafka out of their clocks' order; sending a card
   // again is harmless).
   const bool full = *list_version_ == 0;
-  o::SendLocalListRequest send;
-  send.set_list_version(version);
-  send.set_update_type(full ? "Full" : "Differential");
   const std::vector<v1::IdToken> cards = options_.local_list->ChangedSince(
       full ? 0 : std::max<int32_t>(0, *list_version_ - kLocalListSlackSeconds));
-  if (cards.size() > kMaxLocalList) {
-    // Beyond what a charger's memory holds: the rest are asked for online.
-    LOG(WARNING) << "OCPP:" << id() << " | " << cards.size() << " cards changed; the local list"
-                 << " gets the first " << kMaxLocalList;
-  }
+  std::vector<o::AuthorizationData> entries;
   for (const v1::IdToken& token : cards) {
-    if (send.local_authorization_list_size() >= static_cast<int>(kMaxLocalList)) break;
     if (token.id_tag().size() > 20) continue;
-    o::AuthorizationData* data = send.add_local_authorization_list();
-    data->set_id_tag(token.id_tag());
-    o::IdTagInfo* info = data->mutable_id_tag_info();
+    if (entries.size() >= static_cast<size_t>(list_limits_->entries)) {
+      // Beyond what the charger's memory holds: the rest are asked for online.
+      LOG(WARNING) << "OCPP:" << id() << " | " << cards.size() << " cards for a local list of at"
+                   << " most " << list_limits_->entries << "; the rest are asked for online";
+      break;
+    }
+    o::AuthorizationData& data = entries.emplace_back();
+    data.set_id_tag(token.id_tag());
+    o::IdTagInfo* info = data.mutable_id_tag_info();
     const bool expired = token.has_expires_at() && FromProto(token.expires_at()) <= now;
     info->set_status(token.status() == v1::ID_TOKEN_STATUS_BLOCKED ? "Blocked"
                      : expired                                      ? "Expired"
@@ -1094,24 +1116,50 @@ void Charger::SyncLocalList(absl::Time now) {
     if (token.has_expires_at()) info->set_expiry_date(FormatDateTime(FromProto(token.expires_at())));
     if (!token.group().empty()) info->set_parent_id_tag(token.group());
   }
-  LOG(INFO) << "OCPP:" << id() << " | SendLocalList " << send.update_type() << " of "
-            << send.local_authorization_list_size() << " card(s), version " << version;
-  list_call_ = true;
-  Call(send, now, [this, version](absl::Status status, const Message* response, absl::string_view) {
-    list_call_ = false;
-    const std::string answer =
-        status.ok() ? As<o::SendLocalListResponse>(*response).status() : std::string();
-    if (answer == "Accepted") {
-      list_version_ = version;
-    } else if (answer == "VersionMismatch") {
-      list_version_ = 0;  // the whole list next
-    } else {
-      LOG(WARNING) << "OCPP:" << id() << " | SendLocalList not taken ("
-                   << (status.ok() ? answer : status.ToString())
-                   << "); sent again on its next connection";
-      list_version_ = -1;
+  // In messages of at most per_message cards: the first Full (or
+  // Differential), the rest Differential. Only the last carries the new
+  // version; the others the charger's own (1 after a Full), so that a
+  // charger cut off midway is sent again from where it was.
+  std::vector<o::SendLocalListRequest> parts;
+  const size_t per_message = list_limits_->per_message;
+  for (size_t i = 0; i == 0 || i < entries.size(); i += per_message) {
+    o::SendLocalListRequest& part = parts.emplace_back();
+    part.set_update_type(full && i == 0 ? "Full" : "Differential");
+    for (size_t j = i; j < entries.size() && j < i + per_message; ++j) {
+      *part.add_local_authorization_list() = entries[j];
     }
-  });
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i].set_list_version(i + 1 == parts.size() ? version : full ? 1 : *list_version_);
+  }
+  LOG(INFO) << "OCPP:" << id() << " | SendLocalList " << parts[0].update_type() << " of "
+            << entries.size() << " card(s) in " << parts.size() << " message(s), version "
+            << version;
+  SendListPart(std::move(parts), 0, now);
+}
+
+void Charger::SendListPart(std::vector<::ocpp::v16::SendLocalListRequest> parts, size_t i,
+                           absl::Time now) {
+  list_call_ = true;
+  const o::SendLocalListRequest part = parts[i];
+  Call(part, now,
+       [this, parts = std::move(parts), i](absl::Status status, const Message* response,
+                                           absl::string_view) mutable {
+         list_call_ = false;
+         const std::string answer =
+             status.ok() ? As<o::SendLocalListResponse>(*response).status() : std::string();
+         if (answer == "Accepted") {
+           list_version_ = parts[i].list_version();
+           if (i + 1 < parts.size()) SendListPart(std::move(parts), i + 1, options_.clock->Now());
+         } else if (answer == "VersionMismatch") {
+           list_version_ = 0;  // the whole list next
+         } else {
+           LOG(WARNING) << "OCPP:" << id() << " | SendLocalList not taken ("
+                        << (status.ok() ? answer : status.ToString())
+                        << "); sent again on its next connection";
+           list_version_ = -1;
+         }
+       });
 }
 
 void Charger::SendHealth(absl::Time now) {

@@ -25,6 +25,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,6 +36,7 @@
 #include "common/clock.h"
 #include "evnet/v1/gateway.pb.h"
 #include "google/protobuf/message.h"
+#include "ocpp/v16/messages.pb.h"
 #include "ocpp_gateway/call_queue.h"
 #include "ocpp_gateway/local_list.h"
 #include "ocpp_gateway/ocpp_messages.h"
@@ -108,6 +110,9 @@ inline std::string ConnectorCpId(absl::string_view charge_box_id, int32_t connec
   return connector_id <= 1 ? std::string(charge_box_id)
                            : absl::StrCat(charge_box_id, "-", connector_id);
 }
+// The most cards a local authorization list gets, whatever the charger says
+// it holds.
+inline constexpr int32_t kMaxLocalList = 5000;
 // Connector n >= 2 numbers its transactions from n times this.
 inline constexpr int32_t kTransactionIdsPerConnector = 1'000'000;
 
@@ -220,6 +225,9 @@ class Charger {
   // Brings the charger's local authorization list up to the gateway's: its
   // version asked once per connection, then every change since sent.
   void SyncLocalList(absl::Time now);
+  // Sends parts[i] of a list; once the charger took it, the next.
+  void SendListPart(std::vector<::ocpp::v16::SendLocalListRequest> parts, size_t i,
+                    absl::Time now);
   // Writes the journal to the file and shares it; `then` runs once every
   // gateway can read it (or with why not).
   void Save(std::function<void(absl::Status)> then = nullptr);
@@ -278,7 +286,14 @@ class Charger {
   // The charger's local list version, as it said on this connection; -1:
   // it keeps none (or would not say).
   std::optional<int32_t> list_version_;
-  bool list_call_ = false;  // GetLocalListVersion or SendLocalList outstanding
+  // How many cards its list holds, and how many one SendLocalList may
+  // carry, as it said on this connection.
+  struct ListLimits {
+    int32_t entries = kMaxLocalList;
+    int32_t per_message = kMaxLocalList;
+  };
+  std::optional<ListLimits> list_limits_;
+  bool list_call_ = false;  // a call of the list's outstanding
   // Asks to central not answered yet, by ask id.
   struct PendingAsk {
     absl::Time deadline;  // steady

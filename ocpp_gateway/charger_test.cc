@@ -484,6 +484,11 @@ TEST_F(ChargerTest, TheChargersLocalListIsSentWholeThenWhatChanged) {
   EXPECT_EQ(Answer(*charger_, links_.TakeFrame(), R"({"listVersion":0})").action,
             "GetLocalListVersion");
   charger_->Tick();
+  EXPECT_EQ(Answer(*charger_, links_.TakeFrame(),
+                   R"({"unknownKey":["LocalAuthListMaxLength","SendLocalListMaxLength"]})")
+                .action,
+            "GetConfiguration");
+  charger_->Tick();
   const std::string full = links_.TakeFrame();
   EXPECT_THAT(full, HasSubstr(R"("SendLocalList",{"listVersion":1799996400,)"));
   EXPECT_THAT(full, HasSubstr(R"({"idTag":"04A2B3C4","idTagInfo":{"status":"Accepted"}})"));
@@ -509,6 +514,45 @@ TEST_F(ChargerTest, TheChargersLocalListIsSentWholeThenWhatChanged) {
             "GetLocalListVersion");
   charger_->Tick();
   EXPECT_EQ(links_.TakeFrame(), "") << "a charger that keeps no list is sent none";
+}
+
+TEST_F(ChargerTest, TheLocalListIsSentInPartsTheChargerTakesUpToWhatItHolds) {
+  LocalList cards;
+  for (const char* tag : {"CARD-A", "CARD-B", "CARD-C", "CARD-D"}) {
+    v1::IdToken token;
+    token.set_id_tag(tag);
+    token.set_driver_id("driver-alice");
+    token.set_status(v1::ID_TOKEN_STATUS_ACCEPTED);
+    *token.mutable_changed_at() = ToProto(kNow - absl::Hours(1));
+    cards.Take(token);
+  }
+  charger_ = Make(0.40, &cards);
+  charger_->Tick();
+  Answer(*charger_, links_.TakeFrame(), R"({"listVersion":0})");
+  charger_->Tick();
+  const std::string ask = links_.TakeFrame();
+  EXPECT_THAT(ask, HasSubstr(R"({"key":["LocalAuthListMaxLength","SendLocalListMaxLength"]})"));
+  // It holds 3 cards and takes 2 at a time.
+  Answer(*charger_, ask,
+         R"({"configurationKey":[{"key":"LocalAuthListMaxLength","readonly":true,"value":"3"},)"
+         R"({"key":"SendLocalListMaxLength","readonly":true,"value":"2"}]})");
+  charger_->Tick();
+  const std::string first = links_.TakeFrame();
+  // Until the last part is taken, its version says it is not whole.
+  EXPECT_THAT(first, HasSubstr(R"("SendLocalList",{"listVersion":1,)"));
+  EXPECT_THAT(first, HasSubstr(R"("updateType":"Full")"));
+  EXPECT_THAT(first, HasSubstr("CARD-A"));
+  EXPECT_THAT(first, HasSubstr("CARD-B"));
+  EXPECT_THAT(first, Not(HasSubstr("CARD-C")));
+  Answer(*charger_, first, R"({"status":"Accepted"})");
+  const std::string second = links_.TakeFrame();
+  EXPECT_THAT(second, HasSubstr(R"("SendLocalList",{"listVersion":1799996400,)"));
+  EXPECT_THAT(second, HasSubstr(R"("updateType":"Differential")"));
+  EXPECT_THAT(second, HasSubstr("CARD-C"));
+  EXPECT_THAT(second, Not(HasSubstr("CARD-D"))) << "more than it holds";
+  Answer(*charger_, second, R"({"status":"Accepted"})");
+  charger_->Tick();
+  EXPECT_EQ(links_.TakeFrame(), "") << "up to date";
 }
 
 // Runs a remote-started transaction of driver-alice with a meter value:

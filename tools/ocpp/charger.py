@@ -333,6 +333,15 @@ class Charger:
         self.status, self.error_code = status, error_code
         await self.report_status(self.connector)
 
+    async def end_status(self, connector, status):
+        """The end of a transaction on `connector`, which may no longer be the
+        current one (a transaction began on another meanwhile)."""
+        if connector == self.connector:
+            await self.set_status(status)
+        else:
+            await self.send(call.StatusNotification(connector_id=connector, error_code="NoError",
+                                                    status=status, timestamp=now_iso()))
+
     async def report_status(self, connector):
         error_code = self.error_code if connector == self.connector else "NoError"
         await self.send(call.StatusNotification(connector_id=connector, error_code=error_code,
@@ -374,12 +383,12 @@ class Charger:
             await self.send_kept(lambda: call.StopTransaction(
                 meter_stop=meter_stop, timestamp=timestamp, transaction_id=tx["id"], reason=reason,
                 id_tag=tx["id_tag"]), tx)
-        if self.status == "Charging":
+        if tx["connector"] != self.connector or self.status == "Charging":
             if self.wanted_availability == "Inoperative":
-                await self.set_status("Unavailable")
+                await self.end_status(tx["connector"], "Unavailable")
             else:
-                await self.set_status("Finishing")
-                await self.set_status("Available")
+                await self.end_status(tx["connector"], "Finishing")
+                await self.end_status(tx["connector"], "Available")
         self.wanted_availability = None
 
     async def meter_values(self):

@@ -142,6 +142,14 @@ class Charger {
     await this.reportStatus(this.connector);
   }
 
+  // The end of a transaction on `connector`, which may no longer be the
+  // current one (a transaction began on another meanwhile): reported for it.
+  async endStatus(connector, status) {
+    if (connector === this.connector) return this.setStatus(status);
+    await this.send('StatusNotification', { connectorId: connector, errorCode: 'NoError', status,
+                                            timestamp: now() });
+  }
+
   async reportStatus(connector) {
     const errorCode = connector === this.connector ? this.errorCode : 'NoError';
     await this.send('StatusNotification', { connectorId: connector, errorCode,
@@ -189,12 +197,12 @@ class Charger {
         return stop;
       }, tx);
     }
-    if (this.status === 'Charging') {
+    if (tx.connector !== this.connector || this.status === 'Charging') {
       if (this.wantedAvailability === 'Inoperative') {
-        await this.setStatus('Unavailable');
+        await this.endStatus(tx.connector, 'Unavailable');
       } else {
-        await this.setStatus('Finishing');
-        await this.setStatus('Available');
+        await this.endStatus(tx.connector, 'Finishing');
+        await this.endStatus(tx.connector, 'Available');
       }
     }
     this.wantedAvailability = null;
