@@ -1,0 +1,208 @@
+// The books on a real SQLite database in TEST_TMPDIR.
+#include "books/ticket_store.h"
+
+#include <cstdlib>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
+#include "gtest/gtest.h"
+#include "sqlite3.h"
+
+namespace evnet::books {
+namespace {
+
+constexpr char kLedger[] = "evnet.central.ledger";
+const absl::Time kDay1 = absl::FromCivil(absl::CivilSecond(2026, 11, 30, 22, 0, 0),
+                                         absl::UTCTimeZone());
+
+std::string DbPath() {
+  return absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+}
+
+LedgerRecord Accepted(int32_t partition, int64_t offset, const std::string& session,
+                      const std::string& driver, const std::string& cp, absl::Time at) {
+  LedgerRecord r{partition, offset, {}};
+  r.update.set_kind(v1::UPDATE_KIND_ACCEPTED);
+  r.update.set_session_id(session);
+  r.update.set_request_id(session.substr(2));
+  r.update.set_driver_id(driver);
+  r.update.set_cp_id(cp);
+  *r.update.mutable_sent_at() = ToProto(at);
+  return r;
+}
+
+LedgerRecord Ended(int32_t partition, int64_t offset, const std::string& session,
+                   const std::string& driver, const std::string& cp, absl::Time end,
+                   double kwh, int64_t cents) {
+  LedgerRecord r{partition, offset, {}};
+  r.update.set_kind(v1::UPDATE_KIND_ENDED);
+  r.update.set_session_id(session);
+  r.update.set_request_id(session.substr(2));
+  r.update.set_driver_id(driver);
+  r.update.set_cp_id(cp);
+  v1::SessionResult* t = r.update.mutable_ticket();
+  t->set_session_id(session);
+  t->set_driver_id(driver);
+  t->set_cp_id(cp);
+  *t->mutable_started_at() = ToProto(end - absl::Minutes(30));
+  *t->mutable_ended_at() = ToProto(end);
+  t->set_energy_kwh(kwh);
+  t->set_price_eur_per_kwh(0.29);
+  t->set_amount_cents(cents);
+  t->set_end_reason(v1::SESSION_END_REASON_DURATION_REACHED);
+  return r;
+}
+
+TEST(TicketStoreTest, AnEmptyDatabaseGetsTheLatestSchemaAndOpeningItAgainChangesNothing) {
+  {
+    absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(DbPath());
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_EQ((*store)->schema_version(), TicketStore::LatestSchemaVersion());
+    ASSERT_TRUE((*store)->Apply(kLedger, {Accepted(0, 0, "s-1", "driver-a", "CP-1", kDay1)}).ok());
+  }
+  absl::StatusOr<std::unique_ptr<TicketStore>> again = TicketStore::Open(DbPath());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->schema_version(), TicketStore::LatestSchemaVersion());
+  EXPECT_TRUE((*again)->Session("s-1").ok()) << "kept across opening";
+}
+
+TEST(TicketStoreTest, ADatabaseANewerVersionWroteIsRefused) {
+  ASSERT_TRUE(TicketStore::Open(DbPath()).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'later')", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(DbPath());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
+}
+
+TEST(TicketStoreTest, ABatchIsBookedWithItsOffsetsAndNothingOfItTwice) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(DbPath());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  TicketStore& store = **opened;
+  EXPECT_TRUE(store.NextOffsets(kLedger)->empty()) << "a new database reads from the beginning";
+
+  const std::vector<LedgerRecord> batch = {
+      Accepted(0, 7, "s-1", "driver-a", "CP-1", kDay1),
+      Ended(0, 8, "s-1", "driver-a", "CP-1", kDay1 + absl::Minutes(30), 7.5, 218),
+      Accepted(3, 40, "s-2", "driver-b", "CP-2", kDay1),
+  };
+  ASSERT_TRUE(store.Apply(kLedger, batch).ok());
+  EXPECT_EQ(*store.NextOffsets(kLedger), (std::map<int32_t, int64_t>{{0, 9}, {3, 41}}));
+  absl::StatusOr<BookedSession> s1 = store.Session("s-1");
+  ASSERT_TRUE(s1.ok()) << s1.status();
+  EXPECT_EQ(s1->driver_id, "driver-a");
+  EXPECT_EQ(s1->accepted_at, "2026-11-30T22:00:00.000Z");
+  EXPECT_EQ(s1->ended_at, "2026-11-30T22:30:00.000Z");
+  EXPECT_EQ(s1->energy_wh, 7500);
+  EXPECT_EQ(s1->price_per_kwh_e4, 2900);
+  EXPECT_EQ(s1->amount_cents, 218);
+  EXPECT_EQ(s1->end_reason, "SESSION_END_REASON_DURATION_REACHED");
+  EXPECT_TRUE(store.Session("s-2")->ended_at.empty()) << "still open";
+
+  // Read again (a sink killed before it knew the batch was booked): the
+  // records at offsets already stored change nothing, even if they differ.
+  std::vector<LedgerRecord> again = batch;
+  again[1].update.mutable_ticket()->set_amount_cents(999);
+  ASSERT_TRUE(store.Apply(kLedger, again).ok());
+  EXPECT_EQ(store.Session("s-1")->amount_cents, 218);
+  // A second ticket of a session at a later offset: the first one stands.
+  ASSERT_TRUE(store.Apply(kLedger, {Ended(0, 9, "s-1", "driver-a", "CP-1",
+                                          kDay1 + absl::Hours(2), 1.0, 29)})
+                  .ok());
+  EXPECT_EQ(store.Session("s-1")->amount_cents, 218);
+  EXPECT_EQ(store.NextOffsets(kLedger)->at(0), 10);
+}
+
+TEST(TicketStoreTest, HostileIdsAreBookedAsTheyAreAndNeverRunAsSql) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(DbPath());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  TicketStore& store = **opened;
+  const std::string driver = "x'); DROP TABLE sessions; --";
+  const std::string cp = "CP' OR '1'='1";
+  ASSERT_TRUE(store.Apply(kLedger, {Ended(0, 0, "s-h", driver, cp, kDay1, 1, 29),
+                                    Ended(0, 1, "s-o", "driver-o", "CP-O", kDay1, 1, 29)})
+                  .ok());
+  TicketFilter by_driver;
+  by_driver.driver_id = driver;
+  absl::StatusOr<TicketPage> page = store.Tickets(by_driver, 10, "");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->tickets.size(), 1u);
+  EXPECT_EQ(page->tickets[0].driver_id, driver);
+  TicketFilter by_cp;
+  by_cp.cp_id = cp;
+  EXPECT_EQ(store.Tickets(by_cp, 10, "")->tickets.size(), 1u) << "not every CP's";
+  EXPECT_TRUE(store.Session("s-o").ok()) << "the table is still there";
+}
+
+TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCent) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(DbPath());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  TicketStore& store = **opened;
+  std::vector<LedgerRecord> records;
+  int64_t offset = 0;
+  // driver-a: 3 tickets on Nov 30 (22:30 to 23:30) and 2 on Dec 1 (UTC);
+  // driver-b: 1, on Dec 1.
+  for (int i = 0; i < 5; ++i) {
+    records.push_back(Ended(0, offset++, absl::StrCat("s-a", i), "driver-a", "CP-1",
+                            kDay1 + absl::Minutes(30) * (i + 1), 1.234 * (i + 1),
+                            36 * (i + 1) + i));
+  }
+  records.push_back(Ended(1, 0, "s-b0", "driver-b", "CP-2", kDay1 + absl::Hours(3), 10, 290));
+  ASSERT_TRUE(store.Apply(kLedger, records).ok());
+
+  TicketFilter alice;
+  alice.driver_id = "driver-a";
+  std::vector<std::string> seen;
+  int64_t cents = 0;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<TicketPage> page = store.Tickets(alice, 2, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const BookedSession& t : page->tickets) {
+      seen.push_back(t.session_id);
+      cents += t.amount_cents;
+    }
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, (std::vector<std::string>{"s-a0", "s-a1", "s-a2", "s-a3", "s-a4"}));
+  EXPECT_EQ(store.Tickets(alice, 2, "not a token").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.Tickets(alice, 0, "").status().code(), absl::StatusCode::kInvalidArgument);
+
+  // By time: ended on Dec 1 (UTC) only.
+  TicketFilter december = alice;
+  december.from = absl::FromCivil(absl::CivilDay(2026, 12, 1), absl::UTCTimeZone());
+  EXPECT_EQ(store.Tickets(december, 10, "")->tickets.size(), 2u);
+
+  absl::StatusOr<std::vector<Total>> monthly =
+      store.Totals(By::kDriver, Per::kMonth, absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_TRUE(monthly.ok()) << monthly.status();
+  int64_t statement = 0;
+  for (const Total& total : *monthly) {
+    if (total.key == "driver-a") statement += total.amount_cents;
+  }
+  EXPECT_EQ(statement, cents) << "a driver's statement is the sum of their tickets";
+  absl::StatusOr<std::vector<Total>> daily =
+      store.Totals(By::kCp, Per::kDay, absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_TRUE(daily.ok());
+  ASSERT_EQ(daily->size(), 3u);  // CP-1 on Nov 30 and Dec 1, CP-2 on Dec 1
+  EXPECT_EQ((*daily)[0].key, "CP-1");
+  EXPECT_EQ((*daily)[0].period, "2026-11-30");
+  EXPECT_EQ((*daily)[0].sessions, 3);
+  EXPECT_EQ((*daily)[1].period, "2026-12-01");
+  EXPECT_EQ((*daily)[1].sessions, 2);
+  EXPECT_EQ((*daily)[2].key, "CP-2");
+  EXPECT_EQ((*daily)[2].energy_wh, 10000);
+}
+
+}  // namespace
+}  // namespace evnet::books
