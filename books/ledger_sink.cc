@@ -1,0 +1,110 @@
+#include "books/ledger_sink.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/json_codec.h"
+#include "common/kafka/topics.h"
+#include "glog/logging.h"
+
+namespace evnet::books {
+
+absl::StatusOr<std::unique_ptr<LedgerSink>> LedgerSink::Start(LedgerSinkOptions options,
+                                                              DeadLetters* dead_letters) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(options.database_path);
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::map<int32_t, int64_t>> next = (*store)->NextOffsets(kCentralLedgerTopic);
+  if (!next.ok()) return next.status();
+  KafkaReaderOptions reader;
+  reader.bootstrap_servers = options.bootstrap_servers;
+  reader.client_id = "evnet-books";
+  reader.properties = options.kafka;
+  for (int32_t p = 0; p < options.partitions; ++p) {
+    KafkaTopicPartition partition{kCentralLedgerTopic, p};
+    if (auto it = next->find(p); it != next->end()) partition.offset = it->second;
+    reader.partitions.push_back(partition);
+  }
+  absl::StatusOr<std::unique_ptr<KafkaReader>> made = KafkaReader::Create(reader);
+  if (!made.ok()) return made.status();
+  LOG(INFO) << "Books | Reading " << kCentralLedgerTopic << " into " << options.database_path
+            << " (schema version " << (*store)->schema_version() << ") from "
+            << (next->empty() ? "its beginning" : "the offsets the books hold");
+  std::unique_ptr<LedgerSink> sink(
+      new LedgerSink(std::move(options), dead_letters, *std::move(store), *std::move(made)));
+  sink->thread_ = std::thread([s = sink.get()] { s->Run(); });
+  return sink;
+}
+
+LedgerSink::~LedgerSink() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+LedgerSinkStatus LedgerSink::Status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+absl::Status LedgerSink::Fill(std::vector<LedgerRecord>& batch) {
+  const absl::Time deadline = absl::Now() + options_.linger;
+  int64_t set_aside = 0;
+  while (batch.size() < options_.batch && !stop_.HasBeenNotified()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    absl::StatusOr<PollResult> polled =
+        reader_->Poll(left, [&](const KafkaMessage& m) -> absl::Status {
+          LedgerRecord& record = batch.emplace_back();
+          record.partition = m.partition;
+          record.offset = m.offset;
+          absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(m.value);
+          if (update.ok()) {
+            record.update = *std::move(update);
+          } else {
+            // Booked as nothing, so that its offset moves on; kept for a
+            // person in the dead letters.
+            ++set_aside;
+            if (dead_letters_ != nullptr) {
+              dead_letters_->SetAside(m, update.status(), [](absl::Status) {});
+            }
+          }
+          return absl::OkStatus();
+        });
+    if (!polled.ok()) return polled.status();
+    if (*polled == PollResult::kIdle) break;
+  }
+  absl::MutexLock lock(&mu_);
+  status_.set_aside += set_aside;
+  return absl::OkStatus();
+}
+
+void LedgerSink::Run() {
+  std::vector<LedgerRecord> batch;
+  while (!stop_.HasBeenNotified()) {
+    if (absl::Status filled = Fill(batch); !filled.ok()) {
+      LOG(WARNING) << "Books | Reading the ledger: " << filled << "; reading on";
+      stop_.WaitForNotificationWithTimeout(options_.retry);
+    }
+    if (batch.empty()) continue;
+    absl::Status booked = store_->Apply(kCentralLedgerTopic, batch);
+    {
+      absl::MutexLock lock(&mu_);
+      const bool was_ok = status_.database.ok();
+      status_.database = booked;
+      if (booked.ok()) {
+        status_.booked += static_cast<int64_t>(batch.size());
+        if (!was_ok) LOG(INFO) << "Books | The database takes the ledger again";
+      } else if (was_ok) {
+        LOG(WARNING) << "Books | " << batch.size() << " ledger record(s) not booked: "
+                     << booked.message() << "; booking them again every "
+                     << options_.retry;
+      }
+    }
+    if (booked.ok()) {
+      batch.clear();
+    } else {
+      stop_.WaitForNotificationWithTimeout(options_.retry);
+    }
+  }
+}
+
+}  // namespace evnet::books

@@ -1,0 +1,87 @@
+// Follows central's ledger (evnet.central.ledger, read committed: only what
+// central's Kafka transactions committed) into the books (ticket_store.h),
+// exactly once. It reads each partition on from the offset the books hold
+// and books every batch with the offsets after it, in one SQL transaction:
+// killed at any instant, it neither loses nor repeats a record.
+//
+// A malformed record is set aside (evnet.deadletter) and booked as nothing,
+// its offset moved past. A database that is down, locked or full is waited
+// for: the batch in hand is booked again every `retry` until it takes (it
+// grows to at most `batch` records meanwhile), and Status() says why.
+//
+// Threading: Start makes one thread, which owns the reader and the store;
+// Status may be called from any thread.
+#ifndef EVNET_BOOKS_LEDGER_SINK_H_
+#define EVNET_BOOKS_LEDGER_SINK_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "books/ticket_store.h"
+#include "common/kafka/dead_letters.h"
+#include "common/kafka/kafka_conf.h"
+#include "common/kafka/kafka_reader.h"
+
+namespace evnet::books {
+
+struct LedgerSinkOptions {
+  std::string bootstrap_servers;
+  KafkaProperties kafka;       // the client's further properties (TLS)
+  std::string database_path;   // the SQLite database, made if absent
+  int partitions = 6;          // the ledger's (kTopicPartitions)
+  size_t batch = 500;          // records booked in one transaction, at most
+  absl::Duration linger = absl::Milliseconds(200);  // a batch waits no longer
+  absl::Duration retry = absl::Seconds(1);          // a failed batch is booked again after
+};
+
+struct LedgerSinkStatus {
+  int64_t booked = 0;     // records booked since start (set-aside ones included)
+  int64_t set_aside = 0;  // malformed records
+  // OK, or why the last batch did not take (the database); it is retried.
+  absl::Status database;
+};
+
+class LedgerSink {
+ public:
+  // Opens the books and starts reading; `dead_letters` (not owned, may be
+  // null) takes malformed records.
+  static absl::StatusOr<std::unique_ptr<LedgerSink>> Start(LedgerSinkOptions options,
+                                                           DeadLetters* dead_letters);
+  // Stops reading; a batch not booked yet is read again at the next start.
+  ~LedgerSink();
+  LedgerSink(const LedgerSink&) = delete;
+  LedgerSink& operator=(const LedgerSink&) = delete;
+
+  LedgerSinkStatus Status() const;
+
+ private:
+  LedgerSink(LedgerSinkOptions options, DeadLetters* dead_letters,
+             std::unique_ptr<TicketStore> store, std::unique_ptr<KafkaReader> reader)
+      : options_(std::move(options)),
+        dead_letters_(dead_letters),
+        store_(std::move(store)),
+        reader_(std::move(reader)) {}
+  void Run();
+  // The next records, up to a batch or the linger.
+  absl::Status Fill(std::vector<LedgerRecord>& batch);
+
+  const LedgerSinkOptions options_;
+  DeadLetters* const dead_letters_;
+  std::unique_ptr<TicketStore> store_;   // the thread's
+  std::unique_ptr<KafkaReader> reader_;  // the thread's
+  absl::Notification stop_;
+  std::thread thread_;
+  mutable absl::Mutex mu_;
+  LedgerSinkStatus status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace evnet::books
+
+#endif  // EVNET_BOOKS_LEDGER_SINK_H_
