@@ -11,6 +11,11 @@ namespace evnet::books {
 
 absl::StatusOr<std::unique_ptr<LedgerSink>> LedgerSink::Start(LedgerSinkOptions options,
                                                               DeadLetters* dead_letters) {
+  if (options.batch < 1 || options.linger <= absl::ZeroDuration() ||
+      options.retry <= absl::ZeroDuration() || options.partitions < 1) {
+    return absl::InvalidArgumentError(
+        "the books' sink needs a batch of at least 1, a linger, a retry and a partition");
+  }
   absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(options.database_path);
   if (!store.ok()) return store.status();
   absl::StatusOr<std::map<int32_t, int64_t>> next = (*store)->NextOffsets(kCentralLedgerTopic);
@@ -69,7 +74,11 @@ absl::Status LedgerSink::Fill(std::vector<LedgerRecord>& batch) {
           }
           return absl::OkStatus();
         });
-    if (!polled.ok()) return polled.status();
+    if (!polled.ok()) {
+      absl::MutexLock lock(&mu_);
+      status_.set_aside += set_aside;
+      return polled.status();
+    }
     if (*polled == PollResult::kIdle) break;
   }
   absl::MutexLock lock(&mu_);
@@ -80,10 +89,16 @@ absl::Status LedgerSink::Fill(std::vector<LedgerRecord>& batch) {
 void LedgerSink::Run() {
   std::vector<LedgerRecord> batch;
   while (!stop_.HasBeenNotified()) {
-    if (absl::Status filled = Fill(batch); !filled.ok()) {
-      LOG(WARNING) << "Books | Reading the ledger: " << filled << "; reading on";
-      stop_.WaitForNotificationWithTimeout(options_.retry);
+    absl::Status filled = Fill(batch);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!filled.ok() && status_.reading.ok()) {
+        LOG(WARNING) << "Books | Reading the ledger: " << filled << "; trying again every "
+                     << options_.retry;
+      }
+      status_.reading = filled;
     }
+    if (!filled.ok()) stop_.WaitForNotificationWithTimeout(options_.retry);
     if (batch.empty()) continue;
     absl::Status booked = store_->Apply(kCentralLedgerTopic, batch);
     {

@@ -28,6 +28,7 @@
 #include "common/kafka/dead_letters.h"
 #include "common/kafka/kafka_conf.h"
 #include "common/kafka/kafka_reader.h"
+#include "common/kafka/topics.h"
 
 namespace evnet::books {
 
@@ -35,7 +36,7 @@ struct LedgerSinkOptions {
   std::string bootstrap_servers;
   KafkaProperties kafka;       // the client's further properties (TLS)
   std::string database_path;   // the SQLite database, made if absent
-  int partitions = 6;          // the ledger's (kTopicPartitions)
+  int partitions = kTopicPartitions;  // the ledger's
   size_t batch = 500;          // records booked in one transaction, at most
   absl::Duration linger = absl::Milliseconds(200);  // a batch waits no longer
   absl::Duration retry = absl::Seconds(1);          // a failed batch is booked again after
@@ -46,12 +47,15 @@ struct LedgerSinkStatus {
   int64_t set_aside = 0;  // malformed records
   // OK, or why the last batch did not take (the database); it is retried.
   absl::Status database;
+  // OK, or why the last read of the ledger failed (Kafka); it is retried.
+  absl::Status reading;
 };
 
 class LedgerSink {
  public:
   // Opens the books and starts reading; `dead_letters` (not owned, may be
-  // null) takes malformed records.
+  // null) takes malformed records. A batch below 1 or a linger not above 0
+  // is refused.
   static absl::StatusOr<std::unique_ptr<LedgerSink>> Start(LedgerSinkOptions options,
                                                            DeadLetters* dead_letters);
   // Stops reading; a batch not booked yet is read again at the next start.

@@ -58,6 +58,7 @@ class LedgerSinkTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<TicketStore>> books = TicketStore::Open(Options().database_path);
     if (!books.ok()) return -1;
     absl::StatusOr<TicketPage> page = (*books)->Tickets({}, 1000, "");
+    if (!page.ok()) return -1;
     int64_t cents = 0;
     for (const BookedSession& t : page->tickets) cents += t.amount_cents;
     return cents;

@@ -1,5 +1,6 @@
 #include "books/ticket_store.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -42,6 +43,14 @@ constexpr const char* kMigrations[] = {
       );
     )sql",
 };
+
+// A figure of a ticket in whole units of `unit` (Wh of a kWh, 1/10,000 EUR
+// of a EUR/kWh), as common/money.h takes them: anything not a finite
+// positive figure is 0, and nothing passes a billion units.
+int64_t Units(double value, double unit) {
+  if (!std::isfinite(value) || value <= 0) return 0;
+  return std::llround(std::min(value * unit, 1e9));
+}
 
 std::string TimeText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
@@ -173,20 +182,26 @@ absl::Status TicketStore::Migrate() {
       !made.ok()) {
     return made;
   }
-  {
-    Statement current(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    absl::StatusOr<bool> row = current.Step();
-    if (!row.ok()) return row.status();
-    schema_version_ = static_cast<int>(current.Int(0));
-  }
+  absl::StatusOr<int> version = Version();
+  if (!version.ok()) return version.status();
+  schema_version_ = *version;
   if (schema_version_ > LatestSchemaVersion()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the books' database is at schema version ", schema_version_,
         ", written by a newer evnet; this one knows up to ", LatestSchemaVersion()));
   }
   while (schema_version_ < LatestSchemaVersion()) {
-    const int next = schema_version_ + 1;
     if (absl::Status begun = Exec("BEGIN IMMEDIATE"); !begun.ok()) return begun;
+    // Another process may have migrated it since it was read: asked again
+    // under the write lock.
+    absl::StatusOr<int> now = Version();
+    if (!now.ok() || *now != schema_version_) {
+      (void)Exec("ROLLBACK");
+      if (!now.ok()) return now.status();
+      schema_version_ = *now;
+      continue;
+    }
+    const int next = schema_version_ + 1;
     absl::Status done = Exec(kMigrations[next - 1]);
     if (done.ok()) {
       done = Statement(db_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
@@ -203,7 +218,19 @@ absl::Status TicketStore::Migrate() {
     LOG(INFO) << "Books | Schema migrated to version " << next;
     schema_version_ = next;
   }
+  if (schema_version_ > LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the books' database is at schema version ", schema_version_,
+        ", written by a newer evnet; this one knows up to ", LatestSchemaVersion()));
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> TicketStore::Version() {
+  Statement current(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  absl::StatusOr<bool> row = current.Step();
+  if (!row.ok()) return row.status();
+  return static_cast<int>(current.Int(0));
 }
 
 absl::StatusOr<std::map<int32_t, int64_t>> TicketStore::NextOffsets(const std::string& topic) {
@@ -237,8 +264,8 @@ absl::Status TicketStore::Book(const v1::DriverUpdate& update) {
   if (update.kind() != v1::UPDATE_KIND_ENDED || !update.has_ticket()) return absl::OkStatus();
   const v1::SessionResult& ticket = update.ticket();
   // The ticket's own figures; its cents are central's, computed once.
-  const int64_t energy_wh = std::llround(std::max(0.0, ticket.energy_kwh()) * 1000);
-  const int64_t price_e4 = std::llround(std::max(0.0, ticket.price_eur_per_kwh()) * 10000);
+  const int64_t energy_wh = Units(ticket.energy_kwh(), 1000);
+  const int64_t price_e4 = Units(ticket.price_eur_per_kwh(), 10000);
   return Statement(db_,
                    "INSERT INTO sessions (session_id, request_id, driver_id, cp_id, started_at, "
                    "ended_at, end_reason, energy_wh, price_per_kwh_e4, amount_cents) "

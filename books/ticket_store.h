@@ -117,6 +117,7 @@ class TicketStore {
  private:
   explicit TicketStore(sqlite3* db) : db_(db) {}
   absl::Status Migrate();
+  absl::StatusOr<int> Version();  // the highest migration applied
   absl::Status Exec(const char* sql);
   absl::Status Book(const v1::DriverUpdate& update);
 

@@ -111,6 +111,16 @@ TEST(TicketStoreTest, ABatchIsBookedWithItsOffsetsAndNothingOfItTwice) {
   again[1].update.mutable_ticket()->set_amount_cents(999);
   ASSERT_TRUE(store.Apply(kLedger, again).ok());
   EXPECT_EQ(store.Session("s-1")->amount_cents, 218);
+  // A record of another session at an offset already booked is not booked
+  // (it can only be a re-read), nor one met twice in a batch.
+  ASSERT_TRUE(store.Apply(kLedger, {Accepted(0, 8, "s-3", "driver-c", "CP-3", kDay1),
+                                    Accepted(3, 41, "s-4", "driver-d", "CP-4", kDay1),
+                                    Accepted(3, 41, "s-5", "driver-e", "CP-5", kDay1)})
+                  .ok());
+  EXPECT_EQ(store.Session("s-3").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Session("s-4").ok());
+  EXPECT_EQ(store.Session("s-5").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store.NextOffsets(kLedger)->at(3), 42);
   // A second ticket of a session at a later offset: the first one stands.
   ASSERT_TRUE(store.Apply(kLedger, {Ended(0, 9, "s-1", "driver-a", "CP-1",
                                           kDay1 + absl::Hours(2), 1.0, 29)})
@@ -154,6 +164,8 @@ TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCe
                             36 * (i + 1) + i));
   }
   records.push_back(Ended(1, 0, "s-b0", "driver-b", "CP-2", kDay1 + absl::Hours(3), 10, 290));
+  // Two tickets of hers ending in the same millisecond: paged by session id.
+  records.push_back(Ended(1, 1, "s-a1b", "driver-a", "CP-3", kDay1 + absl::Minutes(60), 0.5, 15));
   ASSERT_TRUE(store.Apply(kLedger, records).ok());
 
   TicketFilter alice;
@@ -173,7 +185,7 @@ TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCe
     ++pages;
   } while (!token.empty() && pages < 10);
   EXPECT_EQ(pages, 3);
-  EXPECT_EQ(seen, (std::vector<std::string>{"s-a0", "s-a1", "s-a2", "s-a3", "s-a4"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"s-a0", "s-a1", "s-a1b", "s-a2", "s-a3", "s-a4"}));
   EXPECT_EQ(store.Tickets(alice, 2, "not a token").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store.Tickets(alice, 0, "").status().code(), absl::StatusCode::kInvalidArgument);
@@ -182,6 +194,9 @@ TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCe
   TicketFilter december = alice;
   december.from = absl::FromCivil(absl::CivilDay(2026, 12, 1), absl::UTCTimeZone());
   EXPECT_EQ(store.Tickets(december, 10, "")->tickets.size(), 2u);
+  // Figures as the ticket gave them, to the Wh and 1/10,000 EUR.
+  EXPECT_EQ(store.Session("s-a1")->energy_wh, 2468);  // 1.234 * 2 kWh
+  EXPECT_EQ(store.Session("s-a1")->price_per_kwh_e4, 2900);
 
   absl::StatusOr<std::vector<Total>> monthly =
       store.Totals(By::kDriver, Per::kMonth, absl::InfinitePast(), absl::InfiniteFuture());
@@ -194,7 +209,7 @@ TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCe
   absl::StatusOr<std::vector<Total>> daily =
       store.Totals(By::kCp, Per::kDay, absl::InfinitePast(), absl::InfiniteFuture());
   ASSERT_TRUE(daily.ok());
-  ASSERT_EQ(daily->size(), 3u);  // CP-1 on Nov 30 and Dec 1, CP-2 on Dec 1
+  ASSERT_EQ(daily->size(), 4u);  // CP-1 on Nov 30 and Dec 1, CP-2 on Dec 1, CP-3 on Nov 30
   EXPECT_EQ((*daily)[0].key, "CP-1");
   EXPECT_EQ((*daily)[0].period, "2026-11-30");
   EXPECT_EQ((*daily)[0].sessions, 3);
@@ -202,6 +217,8 @@ TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCe
   EXPECT_EQ((*daily)[1].sessions, 2);
   EXPECT_EQ((*daily)[2].key, "CP-2");
   EXPECT_EQ((*daily)[2].energy_wh, 10000);
+  EXPECT_EQ((*daily)[3].key, "CP-3");
+  EXPECT_EQ((*daily)[3].amount_cents, 15);
 }
 
 }  // namespace
