@@ -1,5 +1,7 @@
 #include "central/cp_table.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "central/cp_status.h"
@@ -39,14 +41,19 @@ std::string Label(v1::CpStatus status) {
 }  // namespace
 
 std::string RenderCpTable(const std::vector<v1::ChargingPoint>& cps, bool color) {
-  std::string out = absl::StrFormat("%-8s %-18s %8s  %-14s %-14s %6s %8s %8s\n", "CP",
+  // As wide as the longest id (an OCPP charger's connector: OCPP-001-2).
+  int width = 8;
+  for (const v1::ChargingPoint& cp : cps) {
+    width = std::max(width, static_cast<int>(cp.info().cp_id().size()));
+  }
+  std::string out = absl::StrFormat("%-*s %-18s %8s  %-14s %-14s %6s %8s %8s\n", width, "CP",
                                     "LOCATION", "EUR/kWh", "STATUS", "DRIVER", "kW", "kWh", "EUR");
   for (const v1::ChargingPoint& cp : cps) {
     const bool supplying = cp.status() == v1::CP_STATUS_SUPPLYING;
     std::string status = absl::StrFormat("%-14s", Label(cp.status()));
     if (color) status = absl::StrCat(Colour(cp.status()), status, "\033[0m");
     absl::StrAppend(
-        &out, absl::StrFormat("%-8s %-18s %8.2f  %s %-14s %6s %8s %8s\n", cp.info().cp_id(),
+        &out, absl::StrFormat("%-*s %-18s %8.2f  %s %-14s %6s %8s %8s\n", width, cp.info().cp_id(),
                               cp.info().location().substr(0, 18), cp.info().price_eur_per_kwh(),
                               status, supplying ? cp.supply().driver_id() : "-",
                               supplying ? absl::StrFormat("%.1f", cp.supply().power_kw()) : "-",

@@ -43,5 +43,18 @@ TEST(CpTableTest, ColoursOnlyWhenAsked) {
   EXPECT_THAT(table, HasSubstr("\033[31m"));  // red for broken
 }
 
+TEST(CpTableTest, ALongIdKeepsTheColumnsInLine) {
+  std::vector<v1::ChargingPoint> cps = Cps();
+  cps[1].mutable_info()->set_cp_id("OCPP-001-2");  // an OCPP charger's connector
+  cps[1].mutable_info()->set_location("Car park");
+  const std::string table = RenderCpTable(cps, /*color=*/false);
+  const size_t header_end = table.find('\n');
+  const size_t row1 = header_end + 1;
+  const size_t row2 = table.find('\n', row1) + 1;
+  const size_t column = table.find("LOCATION");
+  EXPECT_EQ(table.find("Plaza Mayor", row1) - row1, column);
+  EXPECT_EQ(table.find("Car park", row2) - row2, column);
+}
+
 }  // namespace
 }  // namespace evnet
