@@ -35,9 +35,8 @@ constexpr int kEndedKept = 8;
 // the session ends with nothing supplied. OCPP's ConnectionTimeOut is
 // usually a minute or two.
 constexpr absl::Duration kPendingStartTimeout = absl::Minutes(3);
-// A local authorization list is sent whole or by changes, each at most this
-// long (a charger's SendLocalListMaxLength is commonly a few thousand), and
-// changes are sent again from this long before the charger's version.
+// A local authorization list's changes are sent again from this long before
+// the charger's version.
 constexpr int32_t kLocalListSlackSeconds = 60;
 // After "Operative" is asked, an "Unavailable" still in flight is not a fault.
 constexpr absl::Duration kAvailabilityGrace = absl::Seconds(10);
@@ -938,7 +937,6 @@ void Charger::SetAvailability(bool operative, const std::string& command_id, abs
   LOG(INFO) << "OCPP:" << id() << " | ChangeAvailability " << (operative ? "Operative" : "Inoperative");
   o::ChangeAvailabilityRequest change;
   change.set_connector_id(options_.connector_id);  // this CP's, not its neighbours'
-
   change.set_type(operative ? "Operative" : "Inoperative");
   Call(change, now, [this, command_id](absl::Status status, const Message* response,
                                        absl::string_view) {
