@@ -20,8 +20,8 @@ Tests steer it through --control FILE, one command per line appended:
   repeat                    send the messages kept offline twice when back
   url URL                   connect to URL from now on (another gateway)
   raw TEXT                  send TEXT as a frame; the answer is a "raw_answer" event
-  garble                    answer the central system's next CALL with a payload its
-                            schema does not allow ({"status": 42})
+  garble [ACTION]           answer the central system's next CALL (of ACTION, if given)
+                            with a payload its schema does not allow ({"status": 42})
   swipe TAG [N]             a card at connector N's reader (1 unless given): Authorize
                             (offline: its local authorization list), and if Accepted, a
                             transaction on connector N
@@ -113,8 +113,8 @@ class Connection(ocpp.v16.ChargePoint):
         if frame[1] in self.raw_waiting:
             self.raw_waiting.pop(frame[1]).set_result(frame)
             return
-        if kind == 2 and self.sim.garble:
-            self.sim.garble = False
+        if kind == 2 and self.sim.garble is not None and self.sim.garble in ("", frame[2]):
+            self.sim.garble = None
             event("garbled", action=frame[2])
             await self._connection.send(json.dumps([3, frame[1], {"status": 42}]))
             return
@@ -270,7 +270,7 @@ class Charger:
             "MeterValueSampleInterval": (str(args.meter_interval), False),
             "NumberOfConnectors": (str(args.connectors), True),
         }
-        self.garble = False  # the next answer to the central system breaks its schema
+        self.garble = None  # the next answer (to this action; "": any) breaks its schema
         self.local_list = {}  # id tag (upper case) -> its status, as SendLocalList gave it
         self.local_list_version = 0
         self.lose_stop = False
@@ -521,7 +521,7 @@ class Charger:
         elif verb == "url":
             self.args.url = rest
         elif verb == "garble":
-            self.garble = True
+            self.garble = rest
         elif verb in ("swipe", "begin"):
             tag, _, connector = rest.partition(" ")
             connector = int(connector) if connector else 1

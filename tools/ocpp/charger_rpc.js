@@ -15,7 +15,7 @@
 // TriggerMessage, ClearCache, DataTransfer, GetLocalListVersion and
 // SendLocalList; keeps its transaction messages while offline and sends
 // them in order when back. Control commands: offline | online | stop |
-// fault | recover | swipe TAG [N] | begin TAG [N] | lose-stop | garble |
+// fault | recover | swipe TAG [N] | begin TAG [N] | lose-stop | garble [ACTION] |
 // raw TEXT. With --connectors=N it has N connectors, each reporting its own
 // status; one transaction runs at a time, on the connector it began on.
 'use strict';
@@ -74,7 +74,7 @@ class Charger {
     this.tx = null;        // {id, idTag, meterStart, started, lastMeter}
     this.kept = [];        // transaction messages not yet answered: {method, make, tx}
     this.flushing = false;
-    this.garble = false;
+    this.garble = null;  // the next answer (to this action; '': any) breaks its schema
     this.loseStop = false;
     this.wantedAvailability = null;
     this.localList = {};   // id tag (upper case) -> status
@@ -371,8 +371,8 @@ class Charger {
       // A handler runs only for a CALL strict mode let through.
       cli.handle(method, (call) => {
         event('validated', { action: method });
-        if (this.garble) {
-          this.garble = false;
+        if (this.garble === '' || this.garble === method) {
+          this.garble = null;
           event('garbled', { action: method });
           cli.sendRaw(JSON.stringify([3, call.messageId, { status: 42 }]));
           return NOREPLY;
@@ -468,7 +468,7 @@ class Charger {
     } else if (verb === 'lose-stop') {
       this.loseStop = true;
     } else if (verb === 'garble') {
-      this.garble = true;
+      this.garble = rest;
     } else if (verb === 'swipe') {
       const [tag, n] = words;
       const connector = n ? Number(n) : 1;
