@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/crash_point.h"
 #include "common/proto_time.h"
 #include "glog/logging.h"
 #include "sqlite3.h"
@@ -317,7 +318,10 @@ absl::Status TicketStore::Apply(const std::string& topic,
                .Bind(3, offset)
                .Run();
   }
-  if (done.ok()) done = Exec("COMMIT");
+  if (done.ok()) {
+    CrashPoint("books.booking");  // the batch and its offsets written, not committed
+    done = Exec("COMMIT");
+  }
   if (!done.ok()) (void)Exec("ROLLBACK");
   return done;
 }

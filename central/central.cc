@@ -50,9 +50,30 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
   // Handshakes gRPC refuses (no certificate of the CA, an expired one,
   // plaintext) are on the audit log too.
   if (!options.security.insecure) AuditRefusedHandshakes(&central->audit_, "central");
+  std::string no_books = "central keeps no books (no --books database)";
+  if (!options.books_database.empty()) {
+    books::LedgerSinkOptions sink;
+    sink.bootstrap_servers = options.kafka_bootstrap;
+    sink.kafka = options.consumer_properties;
+    sink.database_path = options.books_database;
+    absl::StatusOr<std::unique_ptr<books::Books>> opened =
+        books::Books::Start(std::move(sink), &central->dead_letters_);
+    if (opened.ok()) {
+      central->books_ = *std::move(opened);
+    } else {
+      // Central runs the network without them; the books are asked of it
+      // again at its next start.
+      no_books = absl::StrCat("the books at ", options.books_database,
+                              " cannot be opened: ", opened.status().message());
+      LOG(ERROR) << "Central | " << no_books;
+    }
+  }
+  central->no_books_ = no_books;
+  central->books_service_ = std::make_unique<BooksServiceImpl>(
+      central->books_.get(), no_books, central->access_, central->audit_);
   GrpcServerOptions grpc;
   grpc.address = options.listen;
-  grpc.services = {&central->service_};
+  grpc.services = {&central->service_, central->books_service_.get()};
   grpc.security = options.security;
   grpc.max_streams_per_connection = kMonitorLinksPerConnection;
   // Monitors (and OCPP gateways, with their chargers' certificates) and
@@ -129,6 +150,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
     http.static_dir = options.dashboard_dir;
     http.ready = [c = central.get()] { return c->ready(); };
     http.metrics = [c = central.get()] { return c->RenderMetrics(); };
+    http.ready_notes = [c = central.get()] { return c->BooksNote(); };
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
         std::move(http), central->registry_, central->service_, central->events_);
     if (!started.ok()) return started.status();
@@ -173,6 +195,9 @@ Central::~Central() {
   bridge_.reset();
   service_.CloseWatches();
   if (server_ != nullptr) server_->Shutdown();
+  // Its sink sets malformed records aside with the producer.
+  books_service_.reset();
+  books_.reset();
   // Decisions still queued are committed (or failed), and records still on
   // their way delivered (their reports finish stops and resumes), while the
   // coordinator and service their callbacks run in are alive; members go in
@@ -188,7 +213,29 @@ std::string Central::RenderMetrics() const {
   gauges.sessions_running = coordinator_.RunningSessions();
   gauges.kafka_consumer_lag = bridge_->consumer_lag();
   gauges.set_aside_by_topic = dead_letters_.Counts();
+  if (books_ != nullptr) {
+    const books::LedgerSinkStatus status = books_->Status();
+    gauges.books = true;
+    gauges.books_records = status.booked;
+    gauges.books_database_up = status.database.ok();
+    gauges.books_ledger_read = status.reading.ok();
+  }
   return metrics_.Render(gauges);
+}
+
+std::string Central::BooksNote() const {
+  if (books_ == nullptr) return absl::StrCat("books: none; ", no_books_, "\n");
+  const books::LedgerSinkStatus status = books_->Status();
+  if (!status.database.ok()) {
+    return absl::StrCat("books: behind; the database does not take the ledger (retried): ",
+                        status.database.message(), "\n");
+  }
+  if (!status.reading.ok()) {
+    return absl::StrCat("books: behind; the ledger cannot be read (retried): ",
+                        status.reading.message(), "\n");
+  }
+  return absl::StrCat("books: following the ledger into ", books_->database_path(), " (",
+                      status.booked, " record(s) booked since start)\n");
 }
 
 absl::Status Central::failure() const {

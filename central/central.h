@@ -9,7 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "books/books.h"
 #include "central/access.h"
+#include "central/books_service.h"
 #include "central/central_core.h"
 #include "central/central_service.h"
 #include "central/enrolments.h"
@@ -64,6 +66,9 @@ struct CentralOptions {
   std::string session_key_file;
   // The dashboard over HTTPS with central's certificate (security's).
   bool dashboard_tls = false;
+  // The operator's books (books/): the SQLite database the ledger is booked
+  // into, made if absent; empty: central keeps no books.
+  std::string books_database;
   // What every part of central reads the time from; never null.
   Clock* clock = &SystemClock::Get();
 };
@@ -84,6 +89,10 @@ class Central {
   // for good); OK while it can go on. Once not OK, central has asked itself
   // to shut down (SIGTERM), so that its supervisor restarts it.
   absl::Status failure() const;
+  // The books' state; null when central keeps none.
+  const books::Books* books() const { return books_.get(); }
+  // What /readyz says of the books.
+  std::string BooksNote() const;
   // GET /metrics, as of now.
   std::string RenderMetrics() const;
 
@@ -117,6 +126,10 @@ class Central {
   LinkHub& hub_ = core_.hub;
   SessionCoordinator& coordinator_ = core_.coordinator;
   CentralServiceImpl& service_ = core_.service;
+  // Before the server, which calls into them until it shuts down.
+  std::unique_ptr<books::Books> books_;
+  std::unique_ptr<BooksServiceImpl> books_service_;
+  std::string no_books_;  // why books_ is null
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<KafkaBridge> bridge_;
   EventFeed events_;

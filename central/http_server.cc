@@ -179,8 +179,10 @@ void HttpServer::AddProbeRoutes(httplib::Server& s) {
   s.Get("/readyz", [self](const httplib::Request&, httplib::Response& res) {
     const bool ready = self->options_.ready && self->options_.ready();
     res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : "not ready: rebuilding from Kafka or Kafka unreachable\n",
-                    "text/plain");
+    res.set_content(
+        absl::StrCat(ready ? "ready\n" : "not ready: rebuilding from Kafka or Kafka unreachable\n",
+                     self->options_.ready_notes ? self->options_.ready_notes() : ""),
+        "text/plain");
   });
   s.Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
     res.set_content(self->options_.metrics ? self->options_.metrics() : "",

@@ -56,6 +56,9 @@ struct HttpServerOptions {
   int port = 8080;            // 0 picks a free one
   std::string static_dir;     // index.html, app.js, style.css
   std::function<bool()> ready;              // /readyz
+  // Lines /readyz adds about what central's readiness does not wait for
+  // (the books); may be empty.
+  std::function<std::string()> ready_notes;
   std::function<std::string()> metrics;     // /metrics
   // /api/stream sends the state at most this often, and at least each
   // `stream_heartbeat` when nothing changed.

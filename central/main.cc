@@ -64,9 +64,13 @@ ABSL_FLAG(bool, dashboard_tls, false,
           "certificate (--tls_cert); its session cookie is then Secure (env DASHBOARD_TLS)");
 ABSL_FLAG(std::string, state_dir, "",
           "central's own folder: the dashboard's operators (`operators`, one line each from "
-          "`evctl operator NAME`) and its session key (`session-key`, made when missing); "
-          "--operator_credentials and --session_key_file name other files (env "
-          "CENTRAL_STATE_DIR)");
+          "`evctl operator NAME`), its session key (`session-key`, made when missing) and the "
+          "operator's books (`books.sqlite`); --operator_credentials, --session_key_file and "
+          "--books name other files (env CENTRAL_STATE_DIR)");
+ABSL_FLAG(std::string, books, "",
+          "the operator's books: the SQLite database every session and ticket of the ledger is "
+          "booked into, exactly once, made when missing; default: books.sqlite in --state_dir; "
+          "without either central keeps no books (env BOOKS_DATABASE)");
 ABSL_FLAG(std::string, pki_dir, "",
           "the network's certificates as tools/pki/evpki lays them out: the same as --tls_ca="
           "DIR/ca.crt --tls_cert=DIR/central/central.crt --tls_key=DIR/central/central.key "
@@ -96,6 +100,7 @@ int main(int argc, char** argv) {
                       {"operator_credentials", "OPERATOR_CREDENTIALS"},
                       {"session_key_file", "SESSION_KEY_FILE"},
                       {"state_dir", "CENTRAL_STATE_DIR"},
+                      {"books", "BOOKS_DATABASE"},
                       {"pki_dir", "PKI_DIR"}}));
   const int port = absl::GetFlag(FLAGS_grpc_port);
   if (port < 0 || port > 65535 || absl::GetFlag(FLAGS_monitor_timeout) <= absl::ZeroDuration() ||
@@ -170,6 +175,11 @@ int main(int argc, char** argv) {
       options.operator_credentials = dir + "/operators";
     }
     if (options.session_key_file.empty()) options.session_key_file = dir + "/session-key";
+  }
+  options.books_database = absl::GetFlag(FLAGS_books);
+  if (const std::string dir = absl::GetFlag(FLAGS_state_dir);
+      options.books_database.empty() && !dir.empty()) {
+    options.books_database = dir + "/books.sqlite";
   }
   if (options.dashboard_dir.empty()) options.dashboard_dir = evnet::DefaultDashboardDir(argv[0]);
 

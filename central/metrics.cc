@@ -111,6 +111,17 @@ std::string Metrics::Render(const Gauges& gauges) const {
     absl::StrAppend(&out, "evnet_messages_set_aside_total{topic=\"", Label(topic), "\"} ", count,
                     "\n");
   }
+  if (gauges.books) {
+    Header(&out, "evnet_books_records_total", "counter",
+           "Ledger records booked into the operator's books since central started.");
+    absl::StrAppend(&out, "evnet_books_records_total ", gauges.books_records, "\n");
+    Header(&out, "evnet_books_database_up", "gauge",
+           "1 when the books' database took their last batch; 0 while it is retried.");
+    absl::StrAppend(&out, "evnet_books_database_up ", gauges.books_database_up ? 1 : 0, "\n");
+    Header(&out, "evnet_books_ledger_up", "gauge",
+           "1 when the books' last read of the ledger succeeded; 0 while it is retried.");
+    absl::StrAppend(&out, "evnet_books_ledger_up ", gauges.books_ledger_read ? 1 : 0, "\n");
+  }
   Header(&out, "evnet_request_accept_seconds", "histogram",
          "From a driver's request to central's acceptance.");
   accept_latency_.Render(&out, "evnet_request_accept_seconds", "", kLatencyBuckets);

@@ -27,6 +27,11 @@ class Metrics {
     int sessions_running = 0;
     int64_t kafka_consumer_lag = -1;  // -1: unknown
     std::map<std::string, int64_t> set_aside_by_topic;  // on the dead-letter topic
+    // The books (books/), when central keeps them.
+    bool books = false;
+    int64_t books_records = 0;     // ledger records booked since start
+    bool books_database_up = false;  // its last batch took
+    bool books_ledger_read = false;  // its last read of the ledger did
   };
 
   // `waited`: from the driver's request to central's acceptance.

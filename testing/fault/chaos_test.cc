@@ -9,7 +9,8 @@
 // every accepted session exactly one ticket, the same in the ledger; nothing
 // refused, unasked or set aside is billed; billed energy is what the engine
 // logged as supplied; no session is left open, in central or in
-// evnet.central.sessions. The random choices come from EVNET_CHAOS_SEED
+// evnet.central.sessions; the operator's books in SQL hold every ticket
+// once. The random choices come from EVNET_CHAOS_SEED
 // (printed, so that a failure can be replayed), else from the clock.
 #include <signal.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ struct CrashPointAt {
 constexpr CrashPointAt kCrashPoints[] = {{false, "central.accepting"},
                                          {false, "central.ticketing"},
                                          {false, "transaction.committing"},
+                                         {false, "books.booking"},
                                          {true, "engine.started"}};
 // An armed program that has not reached its point by then is disarmed:
 // nothing asked it to pass there (its CP had no new session).
@@ -539,6 +541,51 @@ void ChaosTest::ExpectBooksAreTickets() {
         << "session " << session << " booked in " << kCentralLedgerTopic
         << ", its driver never ticketed: " << t.ShortDebugString() << replay_;
   }
+
+  // And the operator's books in SQL, which central followed the ledger into
+  // through every kill: each ticket once, to the Wh and the cent.
+  std::map<std::string, std::string> rows;  // session -> its CSV row
+  std::string csv, why;
+  const bool caught_up = WaitFor(
+      [&] {
+        absl::StatusOr<std::string> out = net_->Evctl({"tickets", "--csv"});
+        if (!out.ok()) {
+          why = std::string(out.status().message());
+          return false;
+        }
+        csv = *std::move(out);
+        rows.clear();
+        for (absl::string_view line : absl::StrSplit(csv, '\n', absl::SkipEmpty())) {
+          if (absl::StartsWith(line, "session_id,")) continue;
+          const std::string session(line.substr(0, line.find(',')));
+          if (!rows.emplace(session, std::string(line)).second) {
+            ADD_FAILURE() << "session " << session << " in the books twice:\n" << csv << replay_;
+          }
+        }
+        return rows.size() >= booked.size();
+      },
+      absl::Seconds(60));
+  EXPECT_TRUE(caught_up) << rows.size() << " of " << booked.size()
+                         << " tickets in the books after 60 s: " << why << "\n"
+                         << csv << replay_ << "\ncentral:\n"
+                         << LinesAbout(net_->FullLogOf("central"), "Books");
+  for (const auto& [session, t] : booked) {
+    auto row = rows.find(session);
+    if (row == rows.end()) {
+      if (caught_up) ADD_FAILURE() << "session " << session << " not in the books" << replay_;
+      continue;
+    }
+    const int64_t wh = std::llround(t.energy_kwh() * 1000);
+    const std::string figures =
+        absl::StrFormat(",%d.%03d,%d.%04d,%d.%02d", wh / 1000, wh % 1000,
+                        std::llround(t.price_eur_per_kwh() * 10000) / 10000,
+                        std::llround(t.price_eur_per_kwh() * 10000) % 10000,
+                        t.amount_cents() / 100, t.amount_cents() % 100);
+    EXPECT_TRUE(absl::EndsWith(row->second, figures))
+        << "session " << session << " in the books as " << row->second << ", its ticket "
+        << t.ShortDebugString() << replay_;
+  }
+  EXPECT_EQ(rows.size(), booked.size()) << "the books hold tickets the ledger does not" << replay_;
 }
 
 void ChaosTest::ExpectNothingAskedSetAside() {

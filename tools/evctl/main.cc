@@ -21,6 +21,10 @@
 //         block ID_TAG | unblock ID_TAG | list [DRIVER]
 //                                     drivers' cards: a card swiped at an OCPP
 //                                     charger charges its driver
+//   evctl tickets [--driver D] [--cp CP] [--from T] [--to T] [--csv]
+//                                     the books: every ticket ended in [T, T)
+//   evctl totals driver|cp day|month [--from T] [--to T] [--csv]
+//                                     the books summed per driver or CP
 //
 // Flags before the command: --central_address, and the operator's
 // certificate (--tls_ca, --tls_cert, --tls_key) or --insecure.
@@ -42,9 +46,11 @@
 #include "common/json_codec.h"
 #include "common/proto_time.h"
 #include "common/trust/transport_security.h"
+#include "evnet/v1/books.grpc.pb.h"
 #include "evnet/v1/central.grpc.pb.h"
 #include "evnet/v1/engine.grpc.pb.h"
 #include "tools/evctl/charger_command.h"
+#include "tools/evctl/tickets_command.h"
 #include "tools/evctl/token_command.h"
 
 ABSL_FLAG(std::string, central_address, "127.0.0.1:50051", "central (env CENTRAL_ADDRESS)");
@@ -268,12 +274,53 @@ int Token(v1::CentralService::Stub& central, const std::vector<std::string>& wor
   return 0;
 }
 
+int Tickets(v1::BooksService::Stub& books, const std::vector<std::string>& words) {
+  absl::StatusOr<TicketsCommand> command = ParseTicketsCommand(words);
+  if (!command.ok()) {
+    std::cerr << "evctl: usage: " << command.status().message() << "\n";
+    return 2;
+  }
+  std::cout << TicketHeader(command->csv) << "\n";
+  v1::ListTicketsRequest& request = command->request;
+  do {  // every page
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(kTimeout));
+    v1::ListTicketsResponse response;
+    grpc::Status status = books.ListTickets(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    for (const v1::Ticket& ticket : response.tickets()) {
+      std::cout << FormatTicket(ticket, command->csv) << "\n";
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return 0;
+}
+
+int Totals(v1::BooksService::Stub& books, const std::vector<std::string>& words) {
+  absl::StatusOr<TotalsCommand> command = ParseTotalsCommand(words);
+  if (!command.ok()) {
+    std::cerr << "evctl: usage: " << command.status().message() << "\n";
+    return 2;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(kTimeout));
+  v1::SummarizeTicketsResponse response;
+  grpc::Status status = books.SummarizeTickets(&context, command->request, &response);
+  if (!status.ok()) return Fail(status);
+  std::cout << TotalHeader(command->csv) << "\n";
+  for (const v1::TicketTotal& total : response.totals()) {
+    std::cout << FormatTotal(total, command->csv) << "\n";
+  }
+  return 0;
+}
+
 int Main(const std::vector<std::string>& args) {
   auto usage = [] {
     std::cerr << "usage: evctl [FLAGS] status | stop CP|--all | resume CP|--all | sessions [CP] | "
                  "enrol CP CERT_FILE | revoke CP | revoke-certificate CERT_FILE [REASON...] | "
                  "engine CP ADDRESS unplug|fault|recover | operator NAME < password | "
-                 "charger CP OPERATION... | token add|block|unblock|list ...\n";
+                 "charger CP OPERATION... | token add|block|unblock|list ... | tickets ... | "
+                 "totals driver|cp day|month ...\n";
     return 2;
   };
   if (args.empty()) return usage();
@@ -283,9 +330,13 @@ int Main(const std::vector<std::string>& args) {
     std::cerr << "evctl: " << security.status().message() << "\n";
     return 2;
   }
-  auto central = v1::CentralService::NewStub(
-      MakeCentralChannel(absl::GetFlag(FLAGS_central_address), *security));
+  std::shared_ptr<grpc::Channel> channel =
+      MakeCentralChannel(absl::GetFlag(FLAGS_central_address), *security);
+  auto central = v1::CentralService::NewStub(channel);
   const std::string& command = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "tickets") return Tickets(*v1::BooksService::NewStub(channel), rest);
+  if (command == "totals") return Totals(*v1::BooksService::NewStub(channel), rest);
   if (command == "status" && args.size() == 1) return Status(*central, false);
   if (command == "status" && args.size() == 2 && args[1] == "--json") return Status(*central, true);
   if (command == "sessions" && args.size() <= 2) return Sessions(*central, args.size() == 2 ? args[1] : "");
