@@ -34,8 +34,8 @@ absl::StatusOr<std::unique_ptr<LedgerSink>> LedgerSink::Start(LedgerSinkOptions 
   LOG(INFO) << "Books | Reading " << kCentralLedgerTopic << " into " << options.database_path
             << " (schema version " << (*store)->schema_version() << ") from "
             << (next->empty() ? "its beginning" : "the offsets the books hold");
-  std::unique_ptr<LedgerSink> sink(
-      new LedgerSink(std::move(options), dead_letters, *std::move(store), *std::move(made)));
+  std::unique_ptr<LedgerSink> sink(new LedgerSink(std::move(options), dead_letters,
+                                                  *std::move(store), *std::move(made), *next));
   sink->thread_ = std::thread([s = sink.get()] { s->Run(); });
   return sink;
 }
@@ -86,7 +86,36 @@ absl::Status LedgerSink::Fill(std::vector<LedgerRecord>& batch) {
   return absl::OkStatus();
 }
 
+void LedgerSink::CheckNothingExpired() {
+  for (int32_t p = 0; p < options_.partitions; ++p) {
+    absl::StatusOr<int64_t> first =
+        reader_->FirstOffset(kCentralLedgerTopic, p, absl::Seconds(10));
+    if (!first.ok()) {
+      LOG(WARNING) << "Books | Cannot tell whether the ledger still holds all the books need: "
+                   << first.status();
+      return;
+    }
+    auto stored = stored_.find(p);
+    if (stored == stored_.end()) {
+      if (*first > 0) {
+        LOG(WARNING) << "Books | New books begin at offset " << *first << " of "
+                     << kCentralLedgerTopic << "/" << p
+                     << ": what came before is no longer in the ledger";
+      }
+    } else if (*first > stored->second) {
+      // Offsets count transaction markers too: at most this many records.
+      const int64_t missed = *first - stored->second;
+      LOG(ERROR) << "Books | Up to " << missed << " record(s) of " << kCentralLedgerTopic << "/"
+                 << p << " (offsets " << stored->second << " to " << *first - 1
+                 << ") left the ledger before they were booked; the books miss them";
+      absl::MutexLock lock(&mu_);
+      status_.expired += missed;
+    }
+  }
+}
+
 void LedgerSink::Run() {
+  CheckNothingExpired();
   std::vector<LedgerRecord> batch;
   while (!stop_.HasBeenNotified()) {
     absl::Status filled = Fill(batch);

@@ -4,6 +4,11 @@
 // and books every batch with the offsets after it, in one SQL transaction:
 // killed at any instant, it neither loses nor repeats a record.
 //
+// Records the ledger no longer holds (its retention, 7 days, ran out while
+// the books could not take them) cannot be booked: at start the sink asks
+// where each partition now begins, and says how many it missed (an error
+// in the log and `expired` in Status()).
+//
 // A malformed record is set aside (evnet.deadletter) and booked as nothing,
 // its offset moved past. A database that is down, locked or full is waited
 // for: the batch in hand is booked again every `retry` until it takes (it
@@ -15,6 +20,7 @@
 #define EVNET_BOOKS_LEDGER_SINK_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -45,6 +51,7 @@ struct LedgerSinkOptions {
 struct LedgerSinkStatus {
   int64_t booked = 0;     // records booked since start (set-aside ones included)
   int64_t set_aside = 0;  // malformed records
+  int64_t expired = 0;    // records gone from the ledger before they were booked
   // OK, or why the last batch did not take (the database); it is retried.
   absl::Status database;
   // OK, or why the last read of the ledger failed (Kafka); it is retried.
@@ -67,12 +74,16 @@ class LedgerSink {
 
  private:
   LedgerSink(LedgerSinkOptions options, DeadLetters* dead_letters,
-             std::unique_ptr<TicketStore> store, std::unique_ptr<KafkaReader> reader)
+             std::unique_ptr<TicketStore> store, std::unique_ptr<KafkaReader> reader,
+             std::map<int32_t, int64_t> stored)
       : options_(std::move(options)),
         dead_letters_(dead_letters),
         store_(std::move(store)),
-        reader_(std::move(reader)) {}
+        reader_(std::move(reader)),
+        stored_(std::move(stored)) {}
   void Run();
+  // Whether the ledger still begins at or before where the books go on.
+  void CheckNothingExpired();
   // The next records, up to a batch or the linger.
   absl::Status Fill(std::vector<LedgerRecord>& batch);
 
@@ -80,6 +91,7 @@ class LedgerSink {
   DeadLetters* const dead_letters_;
   std::unique_ptr<TicketStore> store_;   // the thread's
   std::unique_ptr<KafkaReader> reader_;  // the thread's
+  const std::map<int32_t, int64_t> stored_;  // the offsets the books held at start
   absl::Notification stop_;
   std::thread thread_;
   mutable absl::Mutex mu_;

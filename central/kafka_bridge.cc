@@ -255,7 +255,8 @@ std::vector<KafkaTopicSpec> NetworkTopics() {
       {kDriverKeysTopic, 1, true},
       {kRevokedCertificatesTopic, 1, true},
       {kOcppChargersTopic, 1, true},
-      {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(1)},
+      // A week: the books (books/) follow it, and may be behind that long.
+      {kCentralLedgerTopic, kTopicPartitions, false, absl::Hours(24 * 7)},
       {kCentralSessionsTopic, kTopicPartitions, true},
       {kDeadLetterTopic, kTopicPartitions, false},
       {kAuditTopic, 1, false, absl::Hours(24 * 365)},

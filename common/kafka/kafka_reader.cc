@@ -137,6 +137,17 @@ int64_t KafkaReader::Position(const std::string& topic, int32_t partition) const
   return at == positions_.end() ? -1 : at->second;
 }
 
+absl::StatusOr<int64_t> KafkaReader::FirstOffset(const std::string& topic, int32_t partition,
+                                                 absl::Duration timeout) {
+  int64_t low = -1, high = -1;
+  absl::Status asked = KafkaStatus(
+      consumer_->query_watermark_offsets(topic, partition, &low, &high,
+                                         static_cast<int>(absl::ToInt64Milliseconds(timeout))),
+      absl::StrCat("asking where ", topic, "/", partition, " begins"));
+  if (!asked.ok()) return asked;
+  return low;
+}
+
 absl::Status KafkaReader::ReadToEnd(absl::Duration timeout, const KafkaMessageHandler& handler) {
   const absl::Time deadline = SystemClock::Get().Steady() + timeout;
   std::set<Partition> at_end;

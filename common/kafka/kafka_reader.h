@@ -56,6 +56,11 @@ class KafkaReader {
   // reader started there (KafkaTopicPartition::offset) misses nothing.
   int64_t Position(const std::string& topic, int32_t partition) const;
 
+  // The first offset `topic`/`partition` still holds (its low watermark,
+  // which retention moves on), asked of the broker within `timeout`.
+  [[nodiscard]] absl::StatusOr<int64_t> FirstOffset(const std::string& topic, int32_t partition,
+                                                    absl::Duration timeout);
+
  private:
   using Partition = std::pair<std::string, int32_t>;
 

@@ -1,0 +1,197 @@
+// The books' figures on this machine, run on purpose (not a test):
+//
+//   bazel run -c opt //books:books_bench -- [--cps=10000] [--per_day=4] [--days=30]
+//
+// Generates a month of tickets of `cps` CPs (`per_day` sessions each a day,
+// 3 drivers per CP), books their ledger records into a fresh SQLite database
+// in batches of 500 as the sink does, and prints records and tickets per
+// second; the baseline, in the same run, books the first 20,000 records one
+// per transaction. Then times the reports people ask for on the full month:
+// totals per CP and per driver per month and per day, one driver's month
+// paged through, one CP's month, and the first page of everything.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "books/ticket_store.h"
+#include "common/proto_time.h"
+
+ABSL_FLAG(int, cps, 10000, "charging points");
+ABSL_FLAG(int, per_day, 4, "sessions of each CP a day");
+ABSL_FLAG(int, days, 30, "days of tickets");
+ABSL_FLAG(std::string, dir, "/tmp", "where the databases are made (and removed after)");
+
+namespace evnet::books {
+namespace {
+
+constexpr char kLedger[] = "evnet.central.ledger";
+constexpr int kPartitions = 6;
+constexpr size_t kBatch = 500;
+const absl::Time kMonth = absl::FromCivil(absl::CivilDay(2026, 11, 1), absl::UTCTimeZone());
+
+std::string Cp(int i) { return absl::StrFormat("CP-%05d", i); }
+std::string Driver(int i) { return absl::StrFormat("driver-%06d", i); }
+
+// The ledger of the month: each session's ACCEPTED, then its ENDED, on the
+// partition of its request, offsets counting up per partition.
+std::vector<LedgerRecord> Month(int cps, int per_day, int days) {
+  std::vector<LedgerRecord> records;
+  records.reserve(static_cast<size_t>(cps) * per_day * days * 2);
+  std::vector<int64_t> next(kPartitions, 0);
+  int64_t n = 0;
+  for (int day = 0; day < days; ++day) {
+    for (int k = 0; k < per_day; ++k) {
+      for (int cp = 0; cp < cps; ++cp, ++n) {
+        const std::string session = absl::StrCat("s-", n);
+        const std::string driver = Driver((cp * 3 + k) % (cps * 3));
+        const absl::Time start =
+            kMonth + absl::Hours(24 * day) + absl::Minutes(k * 300 + cp % 240);
+        const int32_t p = static_cast<int32_t>(n % kPartitions);
+        LedgerRecord accepted{p, next[p]++, {}};
+        accepted.update.set_kind(v1::UPDATE_KIND_ACCEPTED);
+        accepted.update.set_session_id(session);
+        accepted.update.set_request_id(absl::StrCat("r-", n));
+        accepted.update.set_driver_id(driver);
+        accepted.update.set_cp_id(Cp(cp));
+        *accepted.update.mutable_sent_at() = ToProto(start);
+        LedgerRecord ended = accepted;
+        ended.offset = next[p]++;
+        ended.update.set_kind(v1::UPDATE_KIND_ENDED);
+        v1::SessionResult* t = ended.update.mutable_ticket();
+        t->set_session_id(session);
+        *t->mutable_started_at() = ToProto(start);
+        *t->mutable_ended_at() = ToProto(start + absl::Minutes(45));
+        const int64_t wh = 5000 + (n * 7919) % 40000;
+        t->set_energy_kwh(wh / 1000.0);
+        t->set_price_eur_per_kwh(0.35);
+        t->set_amount_cents((wh * 35 + 500) / 1000);
+        t->set_end_reason(v1::SESSION_END_REASON_UNPLUGGED);
+        records.push_back(std::move(accepted));
+        records.push_back(std::move(ended));
+      }
+    }
+  }
+  return records;
+}
+
+std::unique_ptr<TicketStore> Fresh(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
+  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(path);
+  if (!store.ok()) {
+    std::cerr << "books_bench: " << store.status() << "\n";
+    std::exit(1);
+  }
+  return *std::move(store);
+}
+
+void Check(const absl::Status& status) {
+  if (!status.ok()) {
+    std::cerr << "books_bench: " << status << "\n";
+    std::exit(1);
+  }
+}
+
+template <typename F>
+double Seconds(F f) {
+  const absl::Time start = absl::Now();
+  f();
+  return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+int Run() {
+  const int cps = absl::GetFlag(FLAGS_cps), per_day = absl::GetFlag(FLAGS_per_day),
+            days = absl::GetFlag(FLAGS_days);
+  const std::string dir = absl::GetFlag(FLAGS_dir);
+  std::vector<LedgerRecord> records;
+  const double generated = Seconds([&] { records = Month(cps, per_day, days); });
+  const size_t tickets = records.size() / 2;
+  std::printf("books_bench: %d CPs x %d sessions a day x %d days = %zu tickets, %zu ledger "
+              "records (generated in %.1f s)\n",
+              cps, per_day, days, tickets, records.size(), generated);
+
+  // Baseline: one record per transaction, the first 20,000.
+  {
+    std::unique_ptr<TicketStore> store = Fresh(dir + "/books_bench_baseline.sqlite");
+    const size_t n = std::min<size_t>(records.size(), 20000);
+    const double s = Seconds([&] {
+      for (size_t i = 0; i < n; ++i) Check(store->Apply(kLedger, {records[i]}));
+    });
+    std::printf("  baseline, 1 record per transaction: %zu records in %.2f s = %.0f records/s\n",
+                n, s, n / s);
+  }
+  const std::string path = dir + "/books_bench.sqlite";
+  std::unique_ptr<TicketStore> store = Fresh(path);
+  const double booked = Seconds([&] {
+    std::vector<LedgerRecord> batch;
+    batch.reserve(kBatch);
+    for (size_t i = 0; i < records.size(); i += kBatch) {
+      batch.assign(records.begin() + i, records.begin() + std::min(records.size(), i + kBatch));
+      Check(store->Apply(kLedger, batch));
+    }
+  });
+  std::printf("  batches of %zu (the sink's): %zu records in %.1f s = %.0f records/s, %.0f "
+              "tickets/s\n",
+              kBatch, records.size(), booked, records.size() / booked, tickets / booked);
+  records.clear();
+  records.shrink_to_fit();
+
+  const absl::Time to = kMonth + absl::Hours(24 * days);
+  auto report = [&](const char* what, By by, Per per) {
+    size_t rows = 0;
+    const double s = Seconds([&] {
+      absl::StatusOr<std::vector<Total>> totals = store->Totals(by, per, kMonth, to);
+      Check(totals.status());
+      rows = totals->size();
+    });
+    std::printf("  report: %-28s %8zu rows in %.2f s\n", what, rows, s);
+  };
+  report("totals per CP per month", By::kCp, Per::kMonth);
+  report("totals per driver per month", By::kDriver, Per::kMonth);
+  report("totals per CP per day", By::kCp, Per::kDay);
+  auto list = [&](const char* what, TicketFilter filter, bool all_pages) {
+    size_t rows = 0, pages = 0;
+    const double s = Seconds([&] {
+      std::string token;
+      do {
+        absl::StatusOr<TicketPage> page = store->Tickets(filter, 1000, token);
+        Check(page.status());
+        rows += page->tickets.size();
+        ++pages;
+        token = page->next_page_token;
+      } while (all_pages && !token.empty());
+    });
+    std::printf("  report: %-28s %8zu rows, %zu page(s) in %.3f s\n", what, rows, pages, s);
+  };
+  TicketFilter month;
+  month.from = kMonth;
+  month.to = to;
+  list("first page of the month", month, false);
+  TicketFilter driver = month;
+  driver.driver_id = Driver(7);
+  list("one driver's month", driver, true);
+  TicketFilter cp = month;
+  cp.cp_id = Cp(7);
+  list("one CP's month", cp, true);
+  store.reset();
+  for (const std::string& p : {path, dir + "/books_bench_baseline.sqlite"}) {
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((p + suffix).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace evnet::books
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return evnet::books::Run();
+}
