@@ -91,8 +91,10 @@ void LedgerSink::CheckNothingExpired() {
     absl::StatusOr<int64_t> first =
         reader_->FirstOffset(kCentralLedgerTopic, p, absl::Seconds(10));
     if (!first.ok()) {
-      LOG(WARNING) << "Books | Cannot tell whether the ledger still holds all the books need: "
-                   << first.status();
+      // New books need nothing of it yet (on a new network it is yet to be made).
+      LOG_IF(WARNING, !stored_.empty())
+          << "Books | Cannot tell whether the ledger still holds all the books need: "
+          << first.status();
       return;
     }
     auto stored = stored_.find(p);

@@ -340,28 +340,36 @@ absl::StatusOr<TicketPage> TicketStore::Tickets(const TicketFilter& filter, int 
     after_end = parts[0];
     after_session = parts[1];
   }
-  Statement query(
-      db_, absl::StrCat("SELECT ", kSessionColumns,
-                        " FROM sessions WHERE ended_at IS NOT NULL"
-                        " AND (? = '' OR driver_id = ?) AND (? = '' OR cp_id = ?)"
-                        " AND ended_at >= ? AND ended_at < ?"
-                        " AND (ended_at > ? OR (ended_at = ? AND session_id > ?))"
-                        " ORDER BY ended_at, session_id LIMIT ?")
-               .c_str());
-  const std::string from =
-      filter.from == absl::InfinitePast() ? "" : TimeText(filter.from);
-  const std::string to =
-      filter.to == absl::InfiniteFuture() ? "~" : TimeText(filter.to);  // '~' sorts after digits
-  query.Bind(1, filter.driver_id)
-      .Bind(2, filter.driver_id)
-      .Bind(3, filter.cp_id)
-      .Bind(4, filter.cp_id)
-      .Bind(5, from)
-      .Bind(6, to)
-      .Bind(7, after_end)
-      .Bind(8, after_end)
-      .Bind(9, after_session)
-      .Bind(10, int64_t{page_size} + 1);
+  // Only the filters given are in the query (its text is ours alone; the
+  // values are bound), so that SQLite walks the driver's or the CP's index.
+  std::vector<std::string> values;
+  std::string where = "ended_at IS NOT NULL";
+  if (!filter.driver_id.empty()) {
+    absl::StrAppend(&where, " AND driver_id = ?");
+    values.push_back(filter.driver_id);
+  }
+  if (!filter.cp_id.empty()) {
+    absl::StrAppend(&where, " AND cp_id = ?");
+    values.push_back(filter.cp_id);
+  }
+  if (filter.from != absl::InfinitePast()) {
+    absl::StrAppend(&where, " AND ended_at >= ?");
+    values.push_back(TimeText(filter.from));
+  }
+  if (filter.to != absl::InfiniteFuture()) {
+    absl::StrAppend(&where, " AND ended_at < ?");
+    values.push_back(TimeText(filter.to));
+  }
+  if (!page_token.empty()) {
+    absl::StrAppend(&where, " AND (ended_at > ? OR (ended_at = ? AND session_id > ?))");
+    values.insert(values.end(), {after_end, after_end, after_session});
+  }
+  Statement query(db_, absl::StrCat("SELECT ", kSessionColumns, " FROM sessions WHERE ", where,
+                                    " ORDER BY ended_at, session_id LIMIT ?")
+                           .c_str());
+  int i = 1;
+  for (const std::string& value : values) query.Bind(i++, value);
+  query.Bind(i, int64_t{page_size} + 1);
   TicketPage page;
   for (;;) {
     absl::StatusOr<bool> row = query.Step();

@@ -42,43 +42,53 @@ std::string FilterKey(const v1::ListTicketsRequest& request) {
 grpc::Status BooksServiceImpl::ListTickets(grpc::ServerContext* context,
                                            const v1::ListTicketsRequest* request,
                                            v1::ListTicketsResponse* response) {
-  const std::string target =
-      absl::StrCat("tickets of driver '", request->driver_id().substr(0, 64), "' at CP '",
-                   request->cp_id().substr(0, 64), "'");
-  absl::StatusOr<Actor> by = access_.RequireOperator(*context, "tickets.list", target);
+  absl::StatusOr<Actor> by = access_.RequireOperator(*context, "tickets.list", Target(*request));
   if (!by.ok()) return ToGrpcStatus(by.status());
-  if (books_ == nullptr) return ToGrpcStatus(absl::UnavailableError(why_));
-  if (request->page_size() < 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError("page_size is negative"));
-  }
-  const int size = request->page_size() == 0 ? kDefaultPageSize
-                                             : std::min(request->page_size(), kMaxPageSize);
+  absl::StatusOr<v1::ListTicketsResponse> listed = List(*request, *by);
+  if (!listed.ok()) return ToGrpcStatus(listed.status());
+  *response = *std::move(listed);
+  return grpc::Status::OK;
+}
+
+std::string BooksServiceImpl::Target(const v1::ListTicketsRequest& request) {
+  return absl::StrCat("tickets of driver '", request.driver_id().substr(0, 64), "' at CP '",
+                      request.cp_id().substr(0, 64), "'");
+}
+
+absl::StatusOr<v1::ListTicketsResponse> BooksServiceImpl::List(
+    const v1::ListTicketsRequest& request, const Actor& by) {
+  if (books_ == nullptr) return absl::UnavailableError(why_);
+  if (request.page_size() < 0) return absl::InvalidArgumentError("page_size is negative");
+  const int size = request.page_size() == 0 ? kDefaultPageSize
+                                            : std::min(request.page_size(), kMaxPageSize);
   // Opaque to the caller: the filter's key, then the store's own token.
-  const std::string key = FilterKey(*request);
+  const std::string key = FilterKey(request);
   std::string store_token;
-  if (!request->page_token().empty()) {
+  if (!request.page_token().empty()) {
     std::string decoded;
     const std::string prefix = absl::StrCat(key, "\n");
-    if (!absl::WebSafeBase64Unescape(request->page_token(), &decoded) ||
+    if (!absl::WebSafeBase64Unescape(request.page_token(), &decoded) ||
         decoded.compare(0, prefix.size(), prefix) != 0) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
+      return absl::InvalidArgumentError(
           "page_token is not one this listing gave (tokens hold only for the filter they came "
-          "with)"));
+          "with)");
     }
     store_token = decoded.substr(prefix.size());
   }
   books::TicketFilter filter;
-  filter.driver_id = request->driver_id();
-  filter.cp_id = request->cp_id();
-  filter.from = From(request->start_time(), request->has_start_time(), absl::InfinitePast());
-  filter.to = From(request->end_time(), request->has_end_time(), absl::InfiniteFuture());
+  filter.driver_id = request.driver_id();
+  filter.cp_id = request.cp_id();
+  filter.from = From(request.start_time(), request.has_start_time(), absl::InfinitePast());
+  filter.to = From(request.end_time(), request.has_end_time(), absl::InfiniteFuture());
+  const std::string target = Target(request);
   absl::StatusOr<books::TicketPage> page = books_->Tickets(filter, size, store_token);
   if (!page.ok()) {
-    audit_.Record(*by, "tickets.list", target, "failed", std::string(page.status().message()));
-    return ToGrpcStatus(page.status());
+    audit_.Record(by, "tickets.list", target, "failed", std::string(page.status().message()));
+    return page.status();
   }
+  v1::ListTicketsResponse response;
   for (const books::BookedSession& s : page->tickets) {
-    v1::Ticket* ticket = response->add_tickets();
+    v1::Ticket* ticket = response.add_tickets();
     ticket->set_session_id(s.session_id);
     ticket->set_request_id(s.request_id);
     ticket->set_driver_id(s.driver_id);
@@ -92,12 +102,12 @@ grpc::Status BooksServiceImpl::ListTickets(grpc::ServerContext* context,
     ticket->set_amount_cents(s.amount_cents);
   }
   if (!page->next_page_token.empty()) {
-    response->set_next_page_token(
+    response.set_next_page_token(
         absl::WebSafeBase64Escape(absl::StrCat(key, "\n", page->next_page_token)));
   }
-  audit_.Record(*by, "tickets.list", target, "done",
-                absl::StrCat(response->tickets_size(), " ticket(s)"));
-  return grpc::Status::OK;
+  audit_.Record(by, "tickets.list", target, "done",
+                absl::StrCat(response.tickets_size(), " ticket(s)"));
+  return response;
 }
 
 grpc::Status BooksServiceImpl::SummarizeTickets(grpc::ServerContext* context,

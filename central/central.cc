@@ -151,6 +151,9 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
     http.ready = [c = central.get()] { return c->ready(); };
     http.metrics = [c = central.get()] { return c->RenderMetrics(); };
     http.ready_notes = [c = central.get()] { return c->BooksNote(); };
+    http.tickets = [c = central.get()](const v1::ListTicketsRequest& request, const Actor& by) {
+      return c->books_service_->List(request, by);
+    };
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
         std::move(http), central->registry_, central->service_, central->events_);
     if (!started.ok()) return started.status();

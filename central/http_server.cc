@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
+#include "books/ticket_format.h"
 #include "central/charger_operations.h"
 #include "common/json_codec.h"
 #include "common/proto_time.h"
@@ -197,6 +198,7 @@ void HttpServer::AddRoutes() {
   AddLoginRoutes(s);
   AddStateRoutes(s);
   AddOperatorRoutes(s);
+  AddBooksRoutes(s);
   if (!options_.static_dir.empty() && !s.set_mount_point("/", options_.static_dir)) {
     LOG(WARNING) << "Central | no dashboard files in " << options_.static_dir;
   }
@@ -395,6 +397,76 @@ void HttpServer::AddOperatorRoutes(httplib::Server& s) {
     // can change this response's shape.
     res.set_content(absl::StrCat(R"({"answer":)", JsonString(*outcome->answer), "}"),
                     "application/json");
+  });
+}
+
+namespace {
+
+// A History filter's day ("2026-11-30", from a date field) or time (RFC
+// 3339). A day as the end of a range counts whole: up to the next midnight.
+absl::Status ParseWhen(const std::string& text, bool end, v1::ListTicketsRequest& request) {
+  if (text.empty()) return absl::OkStatus();  // not filtered on: the field stays unset
+  absl::Time time;
+  absl::CivilDay day;
+  if (absl::ParseCivilTime(text, &day)) {
+    time = absl::FromCivil(end ? day + 1 : day, absl::UTCTimeZone());
+  } else if (!absl::ParseTime(absl::RFC3339_full, text, &time, nullptr)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text.substr(0, 40), "' is neither a day (2026-11-30) nor a time (",
+                     "2026-11-30T12:00:00Z)"));
+  }
+  *(end ? request.mutable_end_time() : request.mutable_start_time()) = ToProto(time);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// The books' tickets for the History page, a page of JSON at a time, or
+// every page of them as one CSV download; for a logged-in operator.
+void HttpServer::AddBooksRoutes(httplib::Server& s) {
+  HttpServer* self = this;
+  s.Get("/api/tickets", [self](const httplib::Request& req, httplib::Response& res) {
+    absl::StatusOr<std::string> session = self->Session(req);
+    if (!session.ok()) return Refuse(res, session.status());
+    if (!self->options_.tickets) {
+      return Refuse(res, absl::UnavailableError("central keeps no books"));
+    }
+    const Actor by{"operator (dashboard)", self->Source(req)};
+    v1::ListTicketsRequest request;
+    request.set_driver_id(req.get_param_value("driver").substr(0, 64));
+    request.set_cp_id(req.get_param_value("cp").substr(0, 64));
+    absl::Status when = ParseWhen(req.get_param_value("from"), false, request);
+    if (when.ok()) when = ParseWhen(req.get_param_value("to"), true, request);
+    if (!when.ok()) return Refuse(res, when);
+    request.set_page_token(req.get_param_value("page_token").substr(0, 1000));
+    const bool csv = req.get_param_value("format") == "csv";
+    if (csv) request.set_page_size(1000);
+    absl::StatusOr<v1::ListTicketsResponse> first = self->options_.tickets(request, by);
+    if (!first.ok()) return Refuse(res, first.status());
+    if (!csv) return res.set_content(ToJson(*first), "application/json");
+    // Every page, one after another, as the download goes.
+    res.set_header("Content-Disposition", "attachment; filename=\"evnet-tickets.csv\"");
+    auto page = std::make_shared<v1::ListTicketsResponse>(*std::move(first));
+    res.set_chunked_content_provider(
+        "text/csv",
+        [self, request, by, page, header = true](size_t, httplib::DataSink& sink) mutable {
+          std::string text;
+          if (header) absl::StrAppend(&text, books::TicketHeader(true), "\r\n");
+          header = false;
+          for (const v1::Ticket& ticket : page->tickets()) {
+            absl::StrAppend(&text, books::FormatTicket(ticket, true), "\r\n");
+          }
+          if (!sink.write(text.data(), text.size())) return false;
+          if (page->next_page_token().empty()) {
+            sink.done();
+            return true;
+          }
+          request.set_page_token(page->next_page_token());
+          absl::StatusOr<v1::ListTicketsResponse> next = self->options_.tickets(request, by);
+          if (!next.ok()) return false;  // the download ends short, as a broken one
+          *page = *std::move(next);
+          return true;
+        });
   });
 }
 

@@ -27,6 +27,7 @@
 #include "central/operator_auth.h"
 #include "central/registry.h"
 #include "common/clock.h"
+#include "evnet/v1/books.pb.h"
 
 namespace httplib {
 class Server;
@@ -59,6 +60,11 @@ struct HttpServerOptions {
   // Lines /readyz adds about what central's readiness does not wait for
   // (the books); may be empty.
   std::function<std::string()> ready_notes;
+  // The books' tickets, one page (BooksServiceImpl::List), for the History
+  // page and its CSV download; unset: the page says there are no books.
+  std::function<absl::StatusOr<v1::ListTicketsResponse>(const v1::ListTicketsRequest&,
+                                                        const Actor&)>
+      tickets;
   std::function<std::string()> metrics;     // /metrics
   // /api/stream sends the state at most this often, and at least each
   // `stream_heartbeat` when nothing changed.
@@ -108,6 +114,7 @@ class HttpServer {
   void AddLoginRoutes(httplib::Server& server);
   void AddStateRoutes(httplib::Server& server);
   void AddOperatorRoutes(httplib::Server& server);
+  void AddBooksRoutes(httplib::Server& server);
   // /healthz, /readyz and /metrics on `server`.
   void AddProbeRoutes(httplib::Server& server);
   // Binds `server` to `port` on options_.host (0: any free one): the port,

@@ -1,7 +1,8 @@
 // The evnet dashboard: renders central's state as it streams in (server-sent
 // events from /api/stream) and sends the operator's stop / resume, and an
-// OCPP charger's Reset, Unlock and TriggerMessage. Every
-// value goes into the page as text, never as HTML.
+// OCPP charger's Reset, Unlock and TriggerMessage; its History lists the
+// books' tickets (/api/tickets), filtered, a page at a time, and downloads
+// them as CSV. Every value goes into the page as text, never as HTML.
 "use strict";
 
 const LABELS = {
@@ -160,6 +161,9 @@ async function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("network").hidden = false;
   if (response !== null && response.ok) render(await response.json());
+  const from = document.querySelector('#history-filter input[name="from"]');
+  if (!from.value) from.value = `${new Date().toISOString().slice(0, 7)}-01`;  // this month
+  showHistory(false);
   if (snapshot) {
     const connection = document.getElementById("connection");
     connection.textContent = `snapshot ${new Date().toLocaleTimeString()}`;
@@ -185,6 +189,53 @@ document.getElementById("login").addEventListener("submit", async (event) => {
   error.hidden = true;
   start();
 });
+// The books: tickets by their end, filtered as the form says; each page
+// appended under the last. Whole units from the books, shown exactly.
+const historyView = { query: "", next: "" };
+
+function units(value, digits) {
+  const n = BigInt(value || 0);
+  const scale = 10n ** BigInt(digits);
+  const sign = n < 0n ? "-" : "";
+  const magnitude = n < 0n ? -n : n;
+  return `${sign}${magnitude / scale}.${String(magnitude % scale).padStart(digits, "0")}`;
+}
+
+async function showHistory(more) {
+  const error = document.getElementById("error");
+  const body = document.querySelector("#history-tickets tbody");
+  if (!more) {
+    historyView.query = new URLSearchParams(new FormData(document.getElementById("history-filter")))
+      .toString();
+    historyView.next = "";
+    body.replaceChildren();
+    document.getElementById("history-csv").href = `/api/tickets?${historyView.query}&format=csv`;
+  }
+  const token = historyView.next ? `&page_token=${encodeURIComponent(historyView.next)}` : "";
+  const response = await fetch(`/api/tickets?${historyView.query}${token}`).catch(() => null);
+  const page = response === null ? {} : await response.json().catch(() => ({}));
+  if (response === null || !response.ok) {
+    error.textContent = `history: ${page.error || "cannot reach central"}`;
+    error.hidden = false;
+    return;
+  }
+  for (const t of page.tickets || []) {
+    body.append(el("tr", { "data-session": t.sessionId },
+      el("td", {}, (t.endedAt || "").replace("T", " ").replace(/\.\d+Z$/, "Z")),
+      el("td", {}, t.cpId || ""), el("td", {}, t.driverId || ""),
+      el("td", {}, units(t.energyWh, 3)), el("td", {}, units(t.amountCents, 2)),
+      el("td", {}, (t.endReason || "").replace("SESSION_END_REASON_", ""))));
+  }
+  historyView.next = page.nextPageToken || "";
+  document.getElementById("history-more").hidden = historyView.next === "";
+  document.getElementById("history-count").textContent = `${body.children.length} ticket(s)`;
+}
+
+document.getElementById("history-filter").addEventListener("submit", (event) => {
+  event.preventDefault();
+  showHistory(false);
+});
+document.getElementById("history-more").addEventListener("click", () => showHistory(true));
 document.getElementById("stop-all").addEventListener("click", () => act("stop", "all=1"));
 document.getElementById("resume-all").addEventListener("click", () => act("resume", "all=1"));
 start();

@@ -2,7 +2,8 @@
 // playwright-core): a running network's CPs in the right colours, a supply's
 // kWh growing live, Stop turning a CP orange and ending its session with a
 // ticket, a killed engine turning its CP red, and its restart green again;
-// an OCPP charger reset from its tile, the charger's answer on the page.
+// an OCPP charger reset from its tile, the charger's answer on the page; the
+// History of the books' tickets, filtered and downloaded as CSV.
 #include <stdlib.h>
 
 #include "absl/strings/str_cat.h"
@@ -67,6 +68,7 @@ TEST_F(DashboardBrowserTest, AnOperatorSeesAndStopsTheNetworkLive) {
                                      absl::Seconds(10)));
   ASSERT_TRUE(Step("stop"));
   EXPECT_EQ(net_->Status("CP-001"), v1::CP_STATUS_STOPPED);  // the same operator API
+  ASSERT_TRUE(Step("history"));
 
   ASSERT_TRUE(net_->Kill("cp-e-2").ok());
   ASSERT_TRUE(Step("red"));

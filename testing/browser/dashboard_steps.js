@@ -7,7 +7,8 @@
 // green (CP-002 back on), reconnect (the open page follows a central
 // restart by itself), snapshot (?snapshot draws once, opens no stream, and
 // its network goes idle), operate (Reset on OCPP-001's tile, its answer on
-// the page). Exits 0 when the step's expectations hold.
+// the page), history (the books' tickets listed, filtered and downloaded as
+// CSV). Exits 0 when the step's expectations hold.
 "use strict";
 
 const path = require("path");
@@ -79,6 +80,42 @@ async function run(page) {
       await page.locator("#tickets tbody tr", { hasText: "stopped by operator" }).first()
         .waitFor({ timeout: 15000 });
       console.log("CP-001 turned orange and its session ended with a ticket");
+      break;
+    }
+    case "history": {
+      // The books, from SQL: the operator's stop ended alice's session with
+      // a ticket, which the History lists (asked again until it is booked).
+      const alice = page.locator("#history-tickets tbody tr", { hasText: "driver-alice" });
+      const filter = page.locator("#history-filter");
+      const deadline = Date.now() + 20000;
+      while (await alice.count() === 0) {
+        if (Date.now() > deadline) throw new Error("no ticket of driver-alice in the History");
+        await page.waitForTimeout(500);  // the books take a batch at most every 200 ms
+        await filter.locator("button[type=submit]").click();
+      }
+      const row = await alice.first().textContent();
+      if (!row.includes("CP-001") || !row.includes("STOPPED_BY_OPERATOR")) {
+        throw new Error(`the History shows "${row}"`);
+      }
+      // Filtered to another driver, nothing.
+      await filter.locator('input[name="driver"]').fill("driver-bob");
+      await filter.locator("button[type=submit]").click();
+      await page.waitForFunction(() => document.getElementById("history-count").textContent === "0 ticket(s)",
+                                 null, { timeout: 10000 });
+      // The download is the same tickets as CSV, every page of them.
+      await filter.locator('input[name="driver"]').fill("driver-alice");
+      await filter.locator("button[type=submit]").click();
+      await alice.first().waitFor({ timeout: 10000 });
+      const csv = await page.evaluate(async () => {
+        const response = await fetch(document.getElementById("history-csv").href);
+        return `${response.headers.get("content-type")}\n${await response.text()}`;
+      });
+      const lines = csv.trim().split(/\r?\n/);
+      if (!lines[0].startsWith("text/csv") || !lines[1].startsWith("session_id,request_id,driver_id") ||
+          !lines.slice(2).some((l) => l.includes(",driver-alice,CP-001,") && l.includes(",STOPPED_BY_OPERATOR,"))) {
+        throw new Error(`the CSV download is:\n${csv}`);
+      }
+      console.log(`the History lists alice's ticket (${row}) and downloads it as CSV`);
       break;
     }
     case "reconnect": {

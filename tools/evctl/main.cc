@@ -38,6 +38,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "books/ticket_format.h"
 #include "central/cp_table.h"
 #include "central/operator_auth.h"
 #include "common/files.h"
@@ -280,7 +281,7 @@ int Tickets(v1::BooksService::Stub& books, const std::vector<std::string>& words
     std::cerr << "evctl: usage: " << command.status().message() << "\n";
     return 2;
   }
-  std::cout << TicketHeader(command->csv) << "\n";
+  std::cout << books::TicketHeader(command->csv) << "\n";
   v1::ListTicketsRequest& request = command->request;
   do {  // every page
     grpc::ClientContext context;
@@ -289,7 +290,7 @@ int Tickets(v1::BooksService::Stub& books, const std::vector<std::string>& words
     grpc::Status status = books.ListTickets(&context, request, &response);
     if (!status.ok()) return Fail(status);
     for (const v1::Ticket& ticket : response.tickets()) {
-      std::cout << FormatTicket(ticket, command->csv) << "\n";
+      std::cout << books::FormatTicket(ticket, command->csv) << "\n";
     }
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty());
@@ -307,9 +308,9 @@ int Totals(v1::BooksService::Stub& books, const std::vector<std::string>& words)
   v1::SummarizeTicketsResponse response;
   grpc::Status status = books.SummarizeTickets(&context, command->request, &response);
   if (!status.ok()) return Fail(status);
-  std::cout << TotalHeader(command->csv) << "\n";
+  std::cout << books::TotalHeader(command->csv) << "\n";
   for (const v1::TicketTotal& total : response.totals()) {
-    std::cout << FormatTotal(total, command->csv) << "\n";
+    std::cout << books::FormatTotal(total, command->csv) << "\n";
   }
   return 0;
 }

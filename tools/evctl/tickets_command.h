@@ -1,6 +1,6 @@
 // `evctl tickets ...` and `evctl totals ...`: the operator's questions of the
-// books, made into BooksService's ListTickets / SummarizeTickets, and their
-// answers as a table or as CSV for accounting.
+// books, made into BooksService's ListTickets / SummarizeTickets (their
+// answers are printed by books/ticket_format.h).
 //
 //   tickets [--driver D] [--cp CP] [--from T] [--to T] [--csv]
 //                     every ticket that ended in [--from, --to) (RFC 3339),
@@ -31,15 +31,6 @@ struct TotalsCommand {
 // name) are not what it takes.
 absl::StatusOr<TicketsCommand> ParseTicketsCommand(const std::vector<std::string>& words);
 absl::StatusOr<TotalsCommand> ParseTotalsCommand(const std::vector<std::string>& words);
-
-// The header line and one line per ticket or total, as a table or as CSV
-// (RFC 4180; a text field a spreadsheet would run as a formula, one that
-// begins with = + - @, gets a leading '). Amounts are exact: kWh to the Wh,
-// EUR to the cent.
-std::string TicketHeader(bool csv);
-std::string FormatTicket(const v1::Ticket& ticket, bool csv);
-std::string TotalHeader(bool csv);
-std::string FormatTotal(const v1::TicketTotal& total, bool csv);
 
 }  // namespace evnet
 
