@@ -41,13 +41,16 @@ absl::StatusOr<std::unique_ptr<InProcessNetwork>> InProcessNetwork::Start(
   central.startup_grace = absl::Milliseconds(300);
   central.print_table = false;
   central.http_port = -1;
+  central.books_database = absl::StrCat(net->dir_, "/books.sqlite");
   central.coordinator.progress_interval = absl::Milliseconds(200);
   central.coordinator.command_timeout = absl::Seconds(2);
   absl::StatusOr<std::unique_ptr<Central>> started = Central::Start(central);
   if (!started.ok()) return started.status();
   net->central_ = *std::move(started);
-  net->api_ = v1::CentralService::NewStub(MakeChannel(
-      absl::StrCat("127.0.0.1:", net->central_->port()), TransportSecurity::Insecure(), ""));
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(
+      absl::StrCat("127.0.0.1:", net->central_->port()), TransportSecurity::Insecure(), "");
+  net->api_ = v1::CentralService::NewStub(channel);
+  net->books_ = v1::BooksService::NewStub(channel);
 
   absl::StatusOr<std::unique_ptr<UpdateLog>> updates = UpdateLog::Start(net->bootstrap_);
   if (!updates.ok()) return updates.status();

@@ -23,6 +23,7 @@
 #include "common/kafka/kafka_producer.h"
 #include "cp_engine/cp_engine.h"
 #include "cp_monitor/cp_monitor.h"
+#include "evnet/v1/books.grpc.pb.h"
 #include "evnet/v1/central.grpc.pb.h"
 #include "testing/mock_kafka.h"
 #include "testing/update_log.h"
@@ -46,6 +47,8 @@ class InProcessNetwork {
 
   Central& central() { return *central_; }
   UpdateLog& updates() { return *updates_; }
+  // Central's books (in the network's folder), as an operator asks them.
+  v1::BooksService::Stub& books() { return *books_; }
   const std::string& bootstrap() const { return bootstrap_; }
   // Null while stopped.
   CpEngine* engine(const std::string& cp_id);
@@ -80,6 +83,7 @@ class InProcessNetwork {
   std::unique_ptr<MockKafkaCluster> kafka_;
   std::unique_ptr<Central> central_;
   std::unique_ptr<v1::CentralService::Stub> api_;
+  std::unique_ptr<v1::BooksService::Stub> books_;
   std::map<std::string, int> engine_ports_;
   std::map<std::string, std::unique_ptr<CpEngine>> engines_;
   std::map<std::string, std::unique_ptr<CpMonitor>> monitors_;

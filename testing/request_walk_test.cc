@@ -1,6 +1,6 @@
 // The request walk, the whole network in this process (in_process_network.h):
 // a driver's request, central's answer and command, the engine's supply, the
-// monitor's reports, the ticket. Over the mock cluster: what needs a real
+// monitor's reports, the ticket, the books. Over the mock cluster: what needs a real
 // broker or real processes stays in the system and fault tests.
 #include <sstream>
 #include <string>
@@ -199,6 +199,76 @@ TEST_F(RequestWalkTest, ARequestSentTwiceIsServedOnce) {
     if (u.request_id() == *id && u.kind() == v1::UPDATE_KIND_ACCEPTED) ++accepted;
   }
   EXPECT_EQ(accepted, 1u);
+}
+
+// Central's books, asked while its sink writes them: each ticket once,
+// paged with tokens bound to their filter, and totals that add up.
+TEST_F(RequestWalkTest, TheBooksHoldEachTicketOnceAndPageWithinTheirFilter) {
+  ASSERT_TRUE(net_->RequestCharge("driver-gus", "CP-001").ok());
+  ASSERT_EQ(Updates("driver-gus", v1::UPDATE_KIND_ENDED).size(), 1u);
+  ASSERT_TRUE(net_->RequestCharge("driver-gus", "CP-002").ok());
+  ASSERT_TRUE(net_->RequestCharge("driver-hal", "CP-001").ok());
+  std::vector<v1::DriverUpdate> gus = Updates("driver-gus", v1::UPDATE_KIND_ENDED, 2);
+  ASSERT_EQ(gus.size(), 2u);
+  ASSERT_EQ(Updates("driver-hal", v1::UPDATE_KIND_ENDED).size(), 1u);
+
+  auto list = [&](const v1::ListTicketsRequest& request, v1::ListTicketsResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return net_->books().ListTickets(&context, request, response);
+  };
+  v1::ListTicketsResponse all;
+  ASSERT_TRUE(WaitFor([&] {
+    all.Clear();
+    return list(v1::ListTicketsRequest(), &all).ok() && all.tickets_size() >= 3;
+  }, kWait)) << all.ShortDebugString();
+  EXPECT_EQ(all.tickets_size(), 3);
+
+  // gus's two, one a page.
+  v1::ListTicketsRequest hers;
+  hers.set_driver_id("driver-gus");
+  hers.set_page_size(1);
+  v1::ListTicketsResponse first, second;
+  ASSERT_TRUE(list(hers, &first).ok());
+  ASSERT_EQ(first.tickets_size(), 1);
+  ASSERT_FALSE(first.next_page_token().empty());
+  hers.set_page_token(first.next_page_token());
+  ASSERT_TRUE(list(hers, &second).ok());
+  ASSERT_EQ(second.tickets_size(), 1);
+  EXPECT_TRUE(second.next_page_token().empty());
+  EXPECT_NE(first.tickets(0).session_id(), second.tickets(0).session_id());
+  int64_t cents = 0;
+  for (const v1::DriverUpdate& t : gus) {
+    cents += t.ticket().amount_cents();
+    EXPECT_TRUE(t.session_id() == first.tickets(0).session_id() ||
+                t.session_id() == second.tickets(0).session_id());
+  }
+  // A token is good only with the filter it came with.
+  v1::ListTicketsRequest other = hers;
+  other.set_driver_id("driver-hal");
+  v1::ListTicketsResponse refused;
+  EXPECT_EQ(list(other, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  other.set_page_token("not a token");
+  EXPECT_EQ(list(other, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  other.set_page_token("");
+  other.set_page_size(-1);
+  EXPECT_EQ(list(other, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // gus's total for the month is his two tickets, to the cent.
+  grpc::ClientContext context;
+  v1::SummarizeTicketsRequest per_month;
+  per_month.set_group_by(v1::SummarizeTicketsRequest::GROUP_DRIVER);
+  per_month.set_period(v1::SummarizeTicketsRequest::PERIOD_MONTH);
+  v1::SummarizeTicketsResponse totals;
+  ASSERT_TRUE(net_->books().SummarizeTickets(&context, per_month, &totals).ok());
+  bool found = false;
+  for (const v1::TicketTotal& total : totals.totals()) {
+    if (total.key() != "driver-gus") continue;
+    found = true;
+    EXPECT_EQ(total.sessions(), 2);
+    EXPECT_EQ(total.amount_cents(), cents);
+  }
+  EXPECT_TRUE(found) << totals.ShortDebugString();
 }
 
 }  // namespace
