@@ -215,6 +215,8 @@ std::string Central::RenderMetrics() const {
   gauges.monitors_connected = hub_.Connected();
   gauges.sessions_running = coordinator_.RunningSessions();
   gauges.kafka_consumer_lag = bridge_->consumer_lag();
+  gauges.ready = ready();
+  gauges.kafka_delivery_failures = producer_->FailedDeliveries();
   gauges.set_aside_by_topic = dead_letters_.Counts();
   if (books_ != nullptr) {
     const books::LedgerSinkStatus status = books_->Status();

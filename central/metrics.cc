@@ -101,6 +101,13 @@ std::string Metrics::Render(const Gauges& gauges) const {
   }
   Header(&out, "evnet_fault_detections_total", "counter", "CPs that turned BROKEN.");
   absl::StrAppend(&out, "evnet_fault_detections_total ", faults_, "\n");
+  Header(&out, "evnet_ready", "gauge",
+         "1 when central is rebuilt from Kafka and can write to it (what /readyz says), else 0.");
+  absl::StrAppend(&out, "evnet_ready ", gauges.ready ? 1 : 0, "\n");
+  Header(&out, "evnet_kafka_delivery_failures_total", "counter",
+         "Messages of central's that Kafka did not take (their delivery failed) since it started.");
+  absl::StrAppend(&out, "evnet_kafka_delivery_failures_total ", gauges.kafka_delivery_failures,
+                  "\n");
   Header(&out, "evnet_kafka_consumer_lag", "gauge",
          "Messages central has yet to handle on its input topics (-1 when unknown).");
   absl::StrAppend(&out, "evnet_kafka_consumer_lag ", gauges.kafka_consumer_lag, "\n");

@@ -26,6 +26,8 @@ class Metrics {
     int monitors_connected = 0;
     int sessions_running = 0;
     int64_t kafka_consumer_lag = -1;  // -1: unknown
+    bool ready = false;                 // what /readyz says
+    int64_t kafka_delivery_failures = 0;  // messages Kafka did not take
     std::map<std::string, int64_t> set_aside_by_topic;  // on the dead-letter topic
     // The books (books/), when central keeps them.
     bool books = false;

@@ -78,6 +78,9 @@ TEST(ObservabilityTest, ProbesMetricsAndDashboardAgreeWithTheOperatorApi) {
   EXPECT_EQ(metrics["evnet_charging_points{status=\"active\"}"], 2);
   EXPECT_EQ(metrics["evnet_charging_points{status=\"broken\"}"], 0);
   EXPECT_EQ(metrics["evnet_monitors_connected"], 2);
+  EXPECT_EQ(metrics["evnet_ready"], 1);
+  EXPECT_EQ(metrics["evnet_kafka_delivery_failures_total"], 0);
+  EXPECT_EQ(metrics["evnet_books_database_up"], 1);
 
   // A session and a rejection show up in the counters and in the API alike.
   ASSERT_TRUE(n.StartDriver("driver-alice", {"CP-001", "CP-404"}).ok());

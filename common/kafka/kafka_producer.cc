@@ -17,11 +17,18 @@ class KafkaProducer::DeliveryReporter : public RdKafka::DeliveryReportCb {
   void dr_cb(RdKafka::Message& message) override {
     std::unique_ptr<DeliveryCallback> callback(
         static_cast<DeliveryCallback*>(message.msg_opaque()));
+    if (message.err() != RdKafka::ERR_NO_ERROR) failed_.fetch_add(1, std::memory_order_relaxed);
     if (callback == nullptr) return;
     (*callback)(KafkaStatus(message.err(),
                             absl::StrCat("delivery to ", message.topic_name())));
   }
+  int64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> failed_{0};
 };
+
+int64_t KafkaProducer::FailedDeliveries() const { return reporter_->failed(); }
 
 int32_t PartitionForKey(absl::string_view key, int32_t partitions) {
   // The partitioner librdkafka runs for "murmur2_random" on a non-empty key;

@@ -82,6 +82,8 @@ class KafkaProducer {
 
   // Messages queued and not yet reported.
   int OutstandingMessages() const;
+  // Messages Kafka did not take (their delivery reports failed) since start.
+  int64_t FailedDeliveries() const;
 
   // OK, or why this producer failed for good (e.g. the idempotent
   // producer's sequence broke): until it is replaced (replace_when_fatal)
