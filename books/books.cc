@@ -39,10 +39,11 @@ absl::StatusOr<TicketPage> Books::Tickets(const TicketFilter& filter, int page_s
   return page;
 }
 
-absl::StatusOr<std::vector<Total>> Books::Totals(By by, Per per, absl::Time from, absl::Time to) {
+absl::StatusOr<std::vector<Total>> Books::Totals(By by, Per per, absl::Time from, absl::Time to,
+                                                 size_t limit) {
   absl::StatusOr<std::unique_ptr<TicketStore>> reader = Borrow();
   if (!reader.ok()) return reader.status();
-  absl::StatusOr<std::vector<Total>> totals = (*reader)->Totals(by, per, from, to);
+  absl::StatusOr<std::vector<Total>> totals = (*reader)->Totals(by, per, from, to, limit);
   Release(*std::move(reader));
   return totals;
 }

@@ -33,7 +33,8 @@ class Books {
   // As TicketStore's.
   absl::StatusOr<TicketPage> Tickets(const TicketFilter& filter, int page_size,
                                      const std::string& page_token);
-  absl::StatusOr<std::vector<Total>> Totals(By by, Per per, absl::Time from, absl::Time to);
+  absl::StatusOr<std::vector<Total>> Totals(By by, Per per, absl::Time from, absl::Time to,
+                                            size_t limit);
 
   LedgerSinkStatus Status() const { return sink_->Status(); }
   const std::string& database_path() const { return path_; }

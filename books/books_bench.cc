@@ -148,7 +148,7 @@ int Run() {
   auto report = [&](const char* what, By by, Per per) {
     size_t rows = 0;
     const double s = Seconds([&] {
-      absl::StatusOr<std::vector<Total>> totals = store->Totals(by, per, kMonth, to);
+      absl::StatusOr<std::vector<Total>> totals = store->Totals(by, per, kMonth, to, 1000000);
       Check(totals.status());
       rows = totals->size();
     });

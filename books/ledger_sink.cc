@@ -29,13 +29,13 @@ absl::StatusOr<std::unique_ptr<LedgerSink>> LedgerSink::Start(LedgerSinkOptions 
     if (auto it = next->find(p); it != next->end()) partition.offset = it->second;
     reader.partitions.push_back(partition);
   }
-  absl::StatusOr<std::unique_ptr<KafkaReader>> made = KafkaReader::Create(reader);
-  if (!made.ok()) return made.status();
   LOG(INFO) << "Books | Reading " << kCentralLedgerTopic << " into " << options.database_path
             << " (schema version " << (*store)->schema_version() << ") from "
             << (next->empty() ? "its beginning" : "the offsets the books hold");
+  // The reader is made on the sink's thread, again until Kafka answers:
+  // central starts (and its books wait) while the brokers are away.
   std::unique_ptr<LedgerSink> sink(new LedgerSink(std::move(options), dead_letters,
-                                                  *std::move(store), *std::move(made), *next));
+                                                  *std::move(store), std::move(reader), *next));
   sink->thread_ = std::thread([s = sink.get()] { s->Run(); });
   return sink;
 }
@@ -117,6 +117,22 @@ void LedgerSink::CheckNothingExpired() {
 }
 
 void LedgerSink::Run() {
+  while (reader_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<KafkaReader>> made = KafkaReader::Create(reader_options_);
+    if (made.ok()) {
+      reader_ = *std::move(made);
+      break;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (status_.reading.ok()) {
+        LOG(WARNING) << "Books | Cannot read the ledger yet: " << made.status()
+                     << "; trying again every " << options_.retry;
+      }
+      status_.reading = made.status();
+    }
+    if (stop_.WaitForNotificationWithTimeout(options_.retry)) return;
+  }
   CheckNothingExpired();
   std::vector<LedgerRecord> batch;
   while (!stop_.HasBeenNotified()) {

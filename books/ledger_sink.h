@@ -14,8 +14,10 @@
 // for: the batch in hand is booked again every `retry` until it takes (it
 // grows to at most `batch` records meanwhile), and Status() says why.
 //
-// Threading: Start makes one thread, which owns the reader and the store;
-// Status may be called from any thread.
+// Threading: Start opens the store and makes one thread, which owns the
+// store from then on and makes and owns the reader (again every `retry`
+// while Kafka does not answer, said in Status().reading); Status may be
+// called from any thread.
 #ifndef EVNET_BOOKS_LEDGER_SINK_H_
 #define EVNET_BOOKS_LEDGER_SINK_H_
 
@@ -74,12 +76,12 @@ class LedgerSink {
 
  private:
   LedgerSink(LedgerSinkOptions options, DeadLetters* dead_letters,
-             std::unique_ptr<TicketStore> store, std::unique_ptr<KafkaReader> reader,
+             std::unique_ptr<TicketStore> store, KafkaReaderOptions reader,
              std::map<int32_t, int64_t> stored)
       : options_(std::move(options)),
         dead_letters_(dead_letters),
         store_(std::move(store)),
-        reader_(std::move(reader)),
+        reader_options_(std::move(reader)),
         stored_(std::move(stored)) {}
   void Run();
   // Whether the ledger still begins at or before where the books go on.
@@ -90,7 +92,8 @@ class LedgerSink {
   const LedgerSinkOptions options_;
   DeadLetters* const dead_letters_;
   std::unique_ptr<TicketStore> store_;   // the thread's
-  std::unique_ptr<KafkaReader> reader_;  // the thread's
+  const KafkaReaderOptions reader_options_;
+  std::unique_ptr<KafkaReader> reader_;  // the thread's, made there
   const std::map<int32_t, int64_t> stored_;  // the offsets the books held at start
   absl::Notification stop_;
   std::thread thread_;

@@ -95,5 +95,18 @@ TEST_F(LedgerSinkTest, BooksEachTicketOnceAcrossRestartsAndSetsAsideWhatIsNotARe
   EXPECT_EQ(Cents(), 10 * 100 + 45 + 1000);
 }
 
+TEST_F(LedgerSinkTest, StartsWithKafkaAwayAndSaysWhyItCannotReadTheLedger) {
+  LedgerSinkOptions options = Options();
+  options.bootstrap_servers = "127.0.0.1:1";  // nobody there
+  options.retry = absl::Milliseconds(100);
+  absl::Time started = absl::Now();
+  absl::StatusOr<std::unique_ptr<LedgerSink>> sink = LedgerSink::Start(options, dead_letters_.get());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(2)) << "Start waited for Kafka";
+  EXPECT_TRUE(test::WaitFor([&] { return !(*sink)->Status().reading.ok(); }, absl::Seconds(30)))
+      << "the books never said they cannot read the ledger";
+  EXPECT_TRUE((*sink)->Status().database.ok());
+}
+
 }  // namespace
 }  // namespace evnet::books

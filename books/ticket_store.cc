@@ -386,7 +386,7 @@ absl::StatusOr<TicketPage> TicketStore::Tickets(const TicketFilter& filter, int 
 }
 
 absl::StatusOr<std::vector<Total>> TicketStore::Totals(By by, Per per, absl::Time from,
-                                                       absl::Time to) {
+                                                       absl::Time to, size_t limit) {
   // substr of the ISO time: its day (10 characters) or month (7).
   const char* key = by == By::kDriver ? "driver_id" : "cp_id";
   const int length = per == Per::kDay ? 10 : 7;
@@ -395,10 +395,11 @@ absl::StatusOr<std::vector<Total>> TicketStore::Totals(By by, Per per, absl::Tim
                         ") AS period, COUNT(*), SUM(energy_wh), SUM(amount_cents)"
                         " FROM sessions WHERE ended_at IS NOT NULL"
                         " AND ended_at >= ? AND ended_at < ?"
-                        " GROUP BY ", key, ", period ORDER BY ", key, ", period")
+                        " GROUP BY ", key, ", period ORDER BY ", key, ", period LIMIT ?")
                .c_str());
   query.Bind(1, from == absl::InfinitePast() ? std::string() : TimeText(from))
-      .Bind(2, to == absl::InfiniteFuture() ? std::string("~") : TimeText(to));
+      .Bind(2, to == absl::InfiniteFuture() ? std::string("~") : TimeText(to))
+      .Bind(3, static_cast<int64_t>(limit));
   std::vector<Total> totals;
   for (;;) {
     absl::StatusOr<bool> row = query.Step();

@@ -109,8 +109,10 @@ class TicketStore {
   // (1 to 1,000), from `page_token` (empty: the first page).
   absl::StatusOr<TicketPage> Tickets(const TicketFilter& filter, int page_size,
                                      const std::string& page_token);
-  // The tickets of [from, to) summed per driver or CP and day or month.
-  absl::StatusOr<std::vector<Total>> Totals(By by, Per per, absl::Time from, absl::Time to);
+  // The tickets of [from, to) summed per driver or CP and day or month,
+  // at most `limit` of them (the first by key and period).
+  absl::StatusOr<std::vector<Total>> Totals(By by, Per per, absl::Time from, absl::Time to,
+                                            size_t limit = 100000);
   // One session, open or ended; NotFound if the books do not hold it.
   absl::StatusOr<BookedSession> Session(const std::string& session_id);
 

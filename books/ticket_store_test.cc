@@ -219,6 +219,11 @@ TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCe
   EXPECT_EQ((*daily)[2].energy_wh, 10000);
   EXPECT_EQ((*daily)[3].key, "CP-3");
   EXPECT_EQ((*daily)[3].amount_cents, 15);
+  absl::StatusOr<std::vector<Total>> first_two =
+      store.Totals(By::kCp, Per::kDay, absl::InfinitePast(), absl::InfiniteFuture(), 2);
+  ASSERT_TRUE(first_two.ok());
+  ASSERT_EQ(first_two->size(), 2u) << "at most the limit";
+  EXPECT_EQ((*first_two)[1].period, "2026-12-01");
 }
 
 }  // namespace

@@ -13,6 +13,9 @@ namespace {
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+// Totals in one answer, at most (each about 40 bytes: well within gRPC's
+// 4 MB); more are refused with a hint to ask for less.
+constexpr size_t kMaxTotals = 50000;
 
 // A time the books hold (ISO 8601, UTC, milliseconds) as a Timestamp;
 // unset when there is none.
@@ -125,7 +128,12 @@ grpc::Status BooksServiceImpl::SummarizeTickets(grpc::ServerContext* context,
   absl::StatusOr<std::vector<books::Total>> totals =
       books_->Totals(group, period,
                      From(request->start_time(), request->has_start_time(), absl::InfinitePast()),
-                     From(request->end_time(), request->has_end_time(), absl::InfiniteFuture()));
+                     From(request->end_time(), request->has_end_time(), absl::InfiniteFuture()),
+                     kMaxTotals + 1);
+  if (totals.ok() && totals->size() > kMaxTotals) {
+    totals = absl::FailedPreconditionError(absl::StrCat(
+        "more than ", kMaxTotals, " totals: ask for a shorter time range, or per month"));
+  }
   if (!totals.ok()) {
     audit_.Record(*by, "tickets.summarize", "all tickets", "failed",
                   std::string(totals.status().message()));

@@ -229,18 +229,13 @@ std::string Central::RenderMetrics() const {
 }
 
 std::string Central::BooksNote() const {
-  if (books_ == nullptr) return absl::StrCat("books: none; ", no_books_, "\n");
+  // A word only: /readyz is for anyone who reaches the probe port; why is
+  // in the log and on /metrics.
+  if (books_ == nullptr) return "books: none\n";
   const books::LedgerSinkStatus status = books_->Status();
-  if (!status.database.ok()) {
-    return absl::StrCat("books: behind; the database does not take the ledger (retried): ",
-                        status.database.message(), "\n");
-  }
-  if (!status.reading.ok()) {
-    return absl::StrCat("books: behind; the ledger cannot be read (retried): ",
-                        status.reading.message(), "\n");
-  }
-  return absl::StrCat("books: following the ledger into ", books_->database_path(), " (",
-                      status.booked, " record(s) booked since start)\n");
+  if (!status.database.ok()) return "books: behind (the database, retried)\n";
+  if (!status.reading.ok()) return "books: behind (the ledger, retried)\n";
+  return "books: following the ledger\n";
 }
 
 absl::Status Central::failure() const {

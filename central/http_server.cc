@@ -68,6 +68,9 @@ constexpr char kSessionCookie[] = "evnet_session";
 // How long a person at the dashboard waits for a charger's answer.
 constexpr absl::Duration kDashboardOperationTimeout = absl::Seconds(15);
 constexpr int kDashboardOperations = 2;  // waiting for their chargers at once
+// CSV downloads of the books at once: each holds an HTTP thread until its
+// last page, and the dashboard's stop and login need theirs.
+constexpr int kDashboardDownloads = 2;
 
 // Whoever reaches the dashboard's port can be refused as often as they like
 // (a login under a new name each time, a stop of any CP): all such refusals
@@ -444,7 +447,15 @@ void HttpServer::AddBooksRoutes(httplib::Server& s) {
     absl::StatusOr<v1::ListTicketsResponse> first = self->options_.tickets(request, by);
     if (!first.ok()) return Refuse(res, first.status());
     if (!csv) return res.set_content(ToJson(*first), "application/json");
-    // Every page, one after another, as the download goes.
+    // Every page, one after another, as the download goes; the count of
+    // downloads is left when the response is done with, however it ends.
+    if (self->downloading_->fetch_add(1) >= kDashboardDownloads) {
+      self->downloading_->fetch_sub(1);
+      res.set_header("Retry-After", "10");
+      return Refuse(res, absl::UnavailableError(absl::StrCat(
+                             "other downloads of the books are still going (",
+                             kDashboardDownloads, "); try again")));
+    }
     res.set_header("Content-Disposition", "attachment; filename=\"evnet-tickets.csv\"");
     auto page = std::make_shared<v1::ListTicketsResponse>(*std::move(first));
     res.set_chunked_content_provider(
@@ -466,7 +477,8 @@ void HttpServer::AddBooksRoutes(httplib::Server& s) {
           if (!next.ok()) return false;  // the download ends short, as a broken one
           *page = *std::move(next);
           return true;
-        });
+        },
+        [downloading = self->downloading_](bool) { downloading->fetch_sub(1); });
   });
 }
 

@@ -148,6 +148,8 @@ class HttpServer {
   std::atomic<int> hashing_{0};  // logins hashing a password now
   std::atomic<int> streams_{0};   // open /api/stream answers
   std::atomic<int> operating_{0};  // /api/operate answers waiting for a charger
+  // CSV downloads going out, each a thread's until its last page.
+  std::shared_ptr<std::atomic<int>> downloading_ = std::make_shared<std::atomic<int>>(0);
   const EventFeed* events_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   int port_ = 0;

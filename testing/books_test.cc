@@ -55,7 +55,7 @@ TEST(BooksTest, EveryTicketIsBookedOnceThroughCrashesAndAddsUpPerDriver) {
       return readyz && readyz->status == 200 && absl::StrContains(readyz->body, what);
     }, kWait);
   };
-  ASSERT_TRUE(ready_says("books: following the ledger into")) << n.LogOf("central");
+  ASSERT_TRUE(ready_says("books: following the ledger")) << n.LogOf("central");
 
   // Central dies the first time it books: the batch and its offsets
   // written, not committed.
@@ -117,7 +117,7 @@ TEST(BooksTest, EveryTicketIsBookedOnceThroughCrashesAndAddsUpPerDriver) {
               HasSubstr("is not an RFC 3339 time"));
 
   // Said on /readyz and /metrics; every query on the audit log.
-  EXPECT_TRUE(ready_says("books: following the ledger into"));
+  EXPECT_TRUE(ready_says("books: following the ledger"));
   auto metrics = probes->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("evnet_books_database_up 1"));

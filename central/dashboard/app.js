@@ -191,7 +191,8 @@ document.getElementById("login").addEventListener("submit", async (event) => {
 });
 // The books: tickets by their end, filtered as the form says; each page
 // appended under the last. Whole units from the books, shown exactly.
-const historyView = { query: "", next: "" };
+// `shown` numbers the listings: an answer to an older one is dropped.
+const historyView = { query: "", next: "", shown: 0 };
 
 function units(value, digits) {
   const n = BigInt(value || 0);
@@ -204,6 +205,10 @@ function units(value, digits) {
 async function showHistory(more) {
   const error = document.getElementById("error");
   const body = document.querySelector("#history-tickets tbody");
+  const moreButton = document.getElementById("history-more");
+  if (more && moreButton.disabled) return;  // that page is on its way
+  moreButton.disabled = true;
+  const shown = more ? historyView.shown : ++historyView.shown;
   if (!more) {
     historyView.query = new URLSearchParams(new FormData(document.getElementById("history-filter")))
       .toString();
@@ -214,6 +219,8 @@ async function showHistory(more) {
   const token = historyView.next ? `&page_token=${encodeURIComponent(historyView.next)}` : "";
   const response = await fetch(`/api/tickets?${historyView.query}${token}`).catch(() => null);
   const page = response === null ? {} : await response.json().catch(() => ({}));
+  if (shown !== historyView.shown) return;  // a newer listing took its place
+  moreButton.disabled = false;
   if (response === null || !response.ok) {
     error.textContent = `history: ${page.error || "cannot reach central"}`;
     error.hidden = false;
