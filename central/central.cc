@@ -68,7 +68,6 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
       LOG(ERROR) << "Central | " << no_books;
     }
   }
-  central->no_books_ = no_books;
   central->books_service_ = std::make_unique<BooksServiceImpl>(
       central->books_.get(), no_books, central->access_, central->audit_);
   GrpcServerOptions grpc;

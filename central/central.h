@@ -89,8 +89,6 @@ class Central {
   // for good); OK while it can go on. Once not OK, central has asked itself
   // to shut down (SIGTERM), so that its supervisor restarts it.
   absl::Status failure() const;
-  // The books' state; null when central keeps none.
-  const books::Books* books() const { return books_.get(); }
   // What /readyz says of the books.
   std::string BooksNote() const;
   // GET /metrics, as of now.
@@ -129,7 +127,6 @@ class Central {
   // Before the server, which calls into them until it shuts down.
   std::unique_ptr<books::Books> books_;
   std::unique_ptr<BooksServiceImpl> books_service_;
-  std::string no_books_;  // why books_ is null
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<KafkaBridge> bridge_;
   EventFeed events_;
