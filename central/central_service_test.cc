@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "central/books_service.h"
 #include "central/central_core.h"
 #include "central/fakes.h"
 #include "common/clock.h"
@@ -42,7 +43,7 @@ class CentralServiceTest : public ::testing::Test {
     enrolments_.FinishRestore();
     revocations_.FinishRestore();
     id_tokens_.FinishRestore();
-    server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_}, security});
+    server_ = *GrpcServer::Start({"127.0.0.1:0", {&service_, &books_service_}, security});
     if (security.insecure) stub_ = StubAs(security);
   }
   std::unique_ptr<v1::CentralService::Stub> StubAs(const TransportSecurity& security) {
@@ -113,6 +114,8 @@ class CentralServiceTest : public ::testing::Test {
   Access& access_ = core_.access;
   IdTokens& id_tokens_ = core_.id_tokens;
   CentralServiceImpl& service_ = core_.service;
+  // Central keeps no books here: access is decided before they are asked.
+  BooksServiceImpl books_service_{nullptr, "no books in this test", access_, audit_};
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<v1::CentralService::Stub> stub_;
 };
@@ -635,6 +638,41 @@ TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheNetworkStopACpOrEnrolOne) {
   grpc::ClientContext context;
   v1::ListChargingPointsResponse response;
   EXPECT_TRUE(operator_->ListChargingPoints(&context, {}, &response).ok());
+}
+
+TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheBooks) {
+  auto channel_as = [&](const TransportSecurity& as) {
+    return v1::BooksService::NewStub(
+        MakeCentralChannel(absl::StrCat("127.0.0.1:", server_->port()), as));
+  };
+  auto cp = channel_as(TransportSecurity::FromDir(Dir(), kRoleCp, "CP-001"));
+  auto alice = channel_as(TransportSecurity::FromDir(Dir(), kRoleOperator, "alice"));
+  v1::ListTicketsRequest hers;
+  hers.set_driver_id("driver-alice");
+  v1::ListTicketsResponse tickets;
+  v1::SummarizeTicketsResponse totals;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(cp->ListTickets(&context, hers, &tickets).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(cp->SummarizeTickets(&context, {}, &totals).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  std::vector<std::string> refused;
+  for (const v1::AuditRecord& r : audit_.records()) {
+    EXPECT_EQ(r.actor(), "cp CP-001");
+    EXPECT_EQ(r.result(), "refused");
+    refused.push_back(r.action());
+  }
+  EXPECT_EQ(refused, (std::vector<std::string>{"tickets.list", "tickets.summarize"}));
+  // An operator gets past access to the books, which this central lacks.
+  grpc::ClientContext context;
+  grpc::Status status = alice->ListTickets(&context, hers, &tickets);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "no books in this test");
 }
 
 TEST_F(SecureCentralServiceTest, ARevokedOperatorIsRefusedFromThenOnAndOnlyOperatorsRevoke) {
