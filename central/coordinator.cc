@@ -536,6 +536,15 @@ void SessionCoordinator::SendStart(const v1::DriverRequest& request,
 
 void SessionCoordinator::Started(const v1::DriverRequest& request, const std::string& session_id,
                                  absl::Status started, Done done) {
+  if (absl::IsAlreadyExists(started)) {
+    // The CP ran this very session and ended it: central sent the start,
+    // died before writing that it had, and asked again. It is accepted
+    // now, and billed from the result the engine publishes again.
+    LOG(INFO) << "Central | Session " << session_id << " at " << request.cp_id()
+              << " ran while central was away (" << started.message() << "); accepted, and "
+              << "billed from its result";
+    started = absl::OkStatus();
+  }
   if (!started.ok()) {
     // Aborted: never sent; FailedPrecondition: the engine refused it.
     // Anything else (a late answer, a link that broke after the command

@@ -296,6 +296,21 @@ TEST_F(CoordinatorTest, AStartTheEngineRefusesBecomesARejection) {
   EXPECT_TRUE(coordinator_.Sessions({}).empty());
 }
 
+// Central sent the start, died before it wrote so, and serves the request
+// again after the supply ended: the CP says the session already ran. It is
+// accepted and billed from its result, not refused and lost.
+TEST_F(CoordinatorTest, AStartThatAlreadyRanAndEndedIsAcceptedAndBilled) {
+  sender_.status = absl::AlreadyExistsError("session s-r-1 has already ended");
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  ASSERT_FALSE(publisher_.updates.empty());
+  EXPECT_EQ(publisher_.updates[0].kind(), v1::UPDATE_KIND_ACCEPTED);
+  EXPECT_EQ(publisher_.updates[0].session_id(), "s-r-1");
+  ASSERT_TRUE(Handle(Result("s-r-1", "r-1")).ok());
+  ASSERT_EQ(publisher_.updates.back().kind(), v1::UPDATE_KIND_ENDED);
+  EXPECT_EQ(publisher_.updates.back().ticket().session_id(), "s-r-1");
+  EXPECT_GT(publisher_.updates.back().ticket().amount_cents(), 0);
+}
+
 TEST_F(CoordinatorTest, OneSessionPerDriverAndPerCp) {
   ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   ASSERT_TRUE(Handle(Request("r-2", "CP-002"), Message()).ok());

@@ -112,7 +112,17 @@ absl::StatusOr<v1::StartSupplyResponse> ChargingEngine::StartSupply(
       *response.mutable_supply() = SnapshotLocked(steady);
       journaled = supply_->journaled;
     } else {
-      if (ended_.count(request.session_id()) > 0) {
+      if (auto ended = ended_.find(request.session_id()); ended != ended_.end()) {
+        // Central asks again for a session that ran here and ended: it did
+        // not hear the first answer (it restarted in between), and may have
+        // set the result aside as unasked meanwhile. Published again: the
+        // session it now holds open is billed from it, once.
+        if (pending_.emplace(ended->first, ended->second).second) {
+          LOG(INFO) << Tag() << "Session " << ended->first
+                    << " was asked for again after it ended; publishing its result again";
+          SaveJournalLocked();
+          PublishPendingLocked(steady);
+        }
         return absl::AlreadyExistsError(
             absl::StrCat("session ", request.session_id(), " has already ended"));
       }
@@ -280,7 +290,9 @@ v1::SessionResult ChargingEngine::ResultOf(const v1::StartSupplyRequest& request
 
 void ChargingEngine::RecordResultLocked(const v1::SessionResult& result) {
   pending_[result.session_id()] = result;
-  if (ended_.insert(result.session_id()).second) ended_order_.push_back(result.session_id());
+  if (ended_.emplace(result.session_id(), result).second) {
+    ended_order_.push_back(result.session_id());
+  }
   while (ended_order_.size() > kRememberedSessions) {
     ended_.erase(ended_order_.front());
     ended_order_.pop_front();

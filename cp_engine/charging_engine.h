@@ -67,7 +67,9 @@ class ChargingEngine {
   [[nodiscard]] absl::StatusOr<v1::CheckResponse> Check();
   // Answers once the session is in the journal on disk, so that an engine
   // killed right after answering still bills it when it comes back; a
-  // journal that cannot be written fails the start (UNAVAILABLE).
+  // journal that cannot be written fails the start (UNAVAILABLE). A session
+  // that already ended here is ALREADY_EXISTS, and its result is published
+  // again (central asked again: it may not have billed it).
   [[nodiscard]] absl::StatusOr<v1::StartSupplyResponse> StartSupply(
       const v1::StartSupplyRequest& request);
   [[nodiscard]] absl::StatusOr<v1::StopSupplyResponse> StopSupply(
@@ -133,10 +135,11 @@ class ChargingEngine {
   std::map<std::string, v1::SessionResult> pending_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   uint64_t attempts_ ABSL_GUARDED_BY(mu_) = 0;
-  // Recently ended sessions, so that a repeated StartSupply is not a new one:
-  // the last kRememberedSessions, oldest first in ended_order_.
+  // Recently ended sessions with their results, so that a repeated
+  // StartSupply is not a new one (and publishes its result again): the
+  // last kRememberedSessions, oldest first in ended_order_.
   static constexpr size_t kRememberedSessions = 1000;
-  std::set<std::string> ended_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::SessionResult> ended_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> ended_order_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -133,6 +133,29 @@ TEST_F(ChargingEngineTest, StartIsIdempotentBySessionAndRefusesAnother) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// Central sent a start, died before it wrote that it had, and asks again
+// after the session ended: the engine refuses to run it twice and
+// publishes its result again, so that central bills it once it holds the
+// session open (the first copy may have been set aside as unasked).
+TEST_F(ChargingEngineTest, AStartAskedAgainAfterTheSessionEndedPublishesItsResultAgain) {
+  ChargingEngine engine(Options("asked-again"), clock_, publisher_);
+  ASSERT_TRUE(engine.Recover().ok());
+  ASSERT_TRUE(engine.StartSupply(Start("s-1")).ok());
+  TickFor(engine, 12);  // s-1 ends
+  ASSERT_EQ(publisher_.results_.size(), 1u);
+  publisher_.Deliver(absl::OkStatus());  // Kafka has it: nothing pending
+  EXPECT_EQ(engine.StartSupply(Start("s-1")).status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_EQ(publisher_.results_.size(), 2u);
+  EXPECT_EQ(publisher_.results_[1].SerializeAsString(),
+            publisher_.results_[0].SerializeAsString());
+  // Asked a third time while that copy is on its way: not published twice.
+  EXPECT_EQ(engine.StartSupply(Start("s-1")).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(publisher_.results_.size(), 2u);
+  EXPECT_EQ(engine.PendingResults(), 1);
+  publisher_.Deliver(absl::OkStatus());
+  EXPECT_EQ(engine.PendingResults(), 0);
+}
+
 TEST_F(ChargingEngineTest, EndedSessionsAreRememberedUpToABound) {
   EngineOptions options = Options("remembered");
   // A thousand journals on a real disk: slow, and not what this is about.

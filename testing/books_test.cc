@@ -71,10 +71,15 @@ TEST(BooksTest, EveryTicketIsBookedOnceThroughCrashesAndAddsUpPerDriver) {
 
   std::vector<v1::DriverUpdate> tickets =
       n.updates().WaitFor("driver-alice", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(120));
-  ASSERT_EQ(tickets.size(), 2u) << n.LogOf("central");
+  auto logs = [&] {
+    return absl::StrCat("central:\n", n.FullLogOf("central"), "\ndriver-bob:\n",
+                        n.LogOf("driver-bob"), "\ncp-e-2:\n", n.LogOf("cp-e-2"), "\ncp-m-2:\n",
+                        n.LogOf("cp-m-2"));
+  };
+  ASSERT_EQ(tickets.size(), 2u) << logs();
   std::vector<v1::DriverUpdate> bobs =
       n.updates().WaitFor("driver-bob", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(60));
-  ASSERT_EQ(bobs.size(), 1u) << n.LogOf("central");
+  ASSERT_EQ(bobs.size(), 1u) << logs();
   int64_t alice_cents = 0;
   for (const v1::DriverUpdate& t : tickets) alice_cents += t.ticket().amount_cents();
   tickets.push_back(bobs[0]);
