@@ -6,7 +6,7 @@ namespace evnet::books {
 
 absl::StatusOr<std::unique_ptr<Books>> Books::Start(LedgerSinkOptions sink,
                                                     DeadLetters* dead_letters) {
-  std::string path = sink.database_path;
+  std::string path = sink.database;
   absl::StatusOr<std::unique_ptr<LedgerSink>> started =
       LedgerSink::Start(std::move(sink), dead_letters);
   if (!started.ok()) return started.status();

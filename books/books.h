@@ -23,8 +23,8 @@ namespace evnet::books {
 
 class Books {
  public:
-  // Opens the database at `sink.database_path` and follows the ledger into
-  // it; `dead_letters` as LedgerSink::Start's.
+  // Follows the ledger into `sink.database` (a SQLite file or a PostgreSQL
+  // URI); `dead_letters` as LedgerSink::Start's.
   static absl::StatusOr<std::unique_ptr<Books>> Start(LedgerSinkOptions sink,
                                                       DeadLetters* dead_letters);
   Books(const Books&) = delete;

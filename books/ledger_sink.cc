@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "books/sql.h"
 #include "common/json_codec.h"
 #include "common/kafka/topics.h"
 #include "glog/logging.h"
@@ -16,28 +17,62 @@ absl::StatusOr<std::unique_ptr<LedgerSink>> LedgerSink::Start(LedgerSinkOptions 
     return absl::InvalidArgumentError(
         "the books' sink needs a batch of at least 1, a linger, a retry and a partition");
   }
-  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(options.database_path);
-  if (!store.ok()) return store.status();
-  absl::StatusOr<std::map<int32_t, int64_t>> next = (*store)->NextOffsets(kCentralLedgerTopic);
-  if (!next.ok()) return next.status();
-  KafkaReaderOptions reader;
-  reader.bootstrap_servers = options.bootstrap_servers;
-  reader.client_id = "evnet-books";
-  reader.properties = options.kafka;
-  for (int32_t p = 0; p < options.partitions; ++p) {
-    KafkaTopicPartition partition{kCentralLedgerTopic, p};
-    if (auto it = next->find(p); it != next->end()) partition.offset = it->second;
-    reader.partitions.push_back(partition);
+  // A database that cannot be reached yet (a PostgreSQL server still
+  // starting) is waited for on the sink's thread; any other refusal (a
+  // newer schema, a path that cannot be a database) is said now.
+  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(options.database);
+  if (!store.ok() && !absl::IsUnavailable(store.status())) return store.status();
+  std::unique_ptr<LedgerSink> sink(new LedgerSink(std::move(options), dead_letters));
+  if (store.ok()) {
+    sink->store_ = *std::move(store);
+  } else {
+    LOG(WARNING) << "Books | " << store.status().message() << "; trying again every "
+                 << sink->options_.retry;
+    absl::MutexLock lock(&sink->mu_);
+    sink->status_.database = store.status();
   }
-  LOG(INFO) << "Books | Reading " << kCentralLedgerTopic << " into " << options.database_path
-            << " (schema version " << (*store)->schema_version() << ") from "
-            << (next->empty() ? "its beginning" : "the offsets the books hold");
-  // The reader is made on the sink's thread, again until Kafka answers:
-  // central starts (and its books wait) while the brokers are away.
-  std::unique_ptr<LedgerSink> sink(new LedgerSink(std::move(options), dead_letters,
-                                                  *std::move(store), std::move(reader), *next));
   sink->thread_ = std::thread([s = sink.get()] { s->Run(); });
   return sink;
+}
+
+bool LedgerSink::OpenStore() {
+  while (store_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(options_.database);
+    if (store.ok()) {
+      store_ = *std::move(store);
+      break;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      status_.database = store.status();
+    }
+    if (stop_.WaitForNotificationWithTimeout(options_.retry)) return false;
+  }
+  for (;;) {
+    absl::StatusOr<std::map<int32_t, int64_t>> next = store_->NextOffsets(kCentralLedgerTopic);
+    {
+      absl::MutexLock lock(&mu_);
+      status_.database = next.status();
+    }
+    if (next.ok()) {
+      stored_ = *std::move(next);
+      break;
+    }
+    if (stop_.WaitForNotificationWithTimeout(options_.retry)) return false;
+  }
+  reader_options_.bootstrap_servers = options_.bootstrap_servers;
+  reader_options_.client_id = "evnet-books";
+  reader_options_.properties = options_.kafka;
+  for (int32_t p = 0; p < options_.partitions; ++p) {
+    KafkaTopicPartition partition{kCentralLedgerTopic, p};
+    if (auto it = stored_.find(p); it != stored_.end()) partition.offset = it->second;
+    reader_options_.partitions.push_back(partition);
+  }
+  LOG(INFO) << "Books | Reading " << kCentralLedgerTopic << " into "
+            << SqlConnection::Describe(options_.database) << " (schema version "
+            << store_->schema_version() << ") from "
+            << (stored_.empty() ? "its beginning" : "the offsets the books hold");
+  return true;
 }
 
 LedgerSink::~LedgerSink() {
@@ -117,6 +152,9 @@ void LedgerSink::CheckNothingExpired() {
 }
 
 void LedgerSink::Run() {
+  if (!OpenStore()) return;
+  // The reader is made here, again until Kafka answers: central starts
+  // (and its books wait) while the brokers are away.
   while (reader_ == nullptr) {
     absl::StatusOr<std::unique_ptr<KafkaReader>> made = KafkaReader::Create(reader_options_);
     if (made.ok()) {

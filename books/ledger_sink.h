@@ -12,12 +12,14 @@
 // A malformed record is set aside (evnet.deadletter) and booked as nothing,
 // its offset moved past. A database that is down, locked or full is waited
 // for: the batch in hand is booked again every `retry` until it takes (it
-// grows to at most `batch` records meanwhile), and Status() says why.
+// grows to at most `batch` records meanwhile), and Status() says why; so is
+// one that cannot be reached at start.
 //
-// Threading: Start opens the store and makes one thread, which owns the
-// store from then on and makes and owns the reader (again every `retry`
-// while Kafka does not answer, said in Status().reading); Status may be
-// called from any thread.
+// Threading: Start opens the store (or leaves that to the thread, while the
+// database cannot be reached) and makes one thread, which owns the store
+// from then on and makes and owns the reader (again every `retry` while
+// Kafka does not answer, said in Status().reading); Status may be called
+// from any thread.
 #ifndef EVNET_BOOKS_LEDGER_SINK_H_
 #define EVNET_BOOKS_LEDGER_SINK_H_
 
@@ -43,7 +45,9 @@ namespace evnet::books {
 struct LedgerSinkOptions {
   std::string bootstrap_servers;
   KafkaProperties kafka;       // the client's further properties (TLS)
-  std::string database_path;   // the SQLite database, made if absent
+  // The database: a SQLite file (made if absent) or a PostgreSQL URI
+  // (SqlConnection::Open).
+  std::string database;
   int partitions = kTopicPartitions;  // the ledger's
   size_t batch = 500;          // records booked in one transaction, at most
   absl::Duration linger = absl::Milliseconds(200);  // a batch waits no longer
@@ -75,15 +79,12 @@ class LedgerSink {
   LedgerSinkStatus Status() const;
 
  private:
-  LedgerSink(LedgerSinkOptions options, DeadLetters* dead_letters,
-             std::unique_ptr<TicketStore> store, KafkaReaderOptions reader,
-             std::map<int32_t, int64_t> stored)
-      : options_(std::move(options)),
-        dead_letters_(dead_letters),
-        store_(std::move(store)),
-        reader_options_(std::move(reader)),
-        stored_(std::move(stored)) {}
+  LedgerSink(LedgerSinkOptions options, DeadLetters* dead_letters)
+      : options_(std::move(options)), dead_letters_(dead_letters) {}
   void Run();
+  // Opens the store if Start could not, again every `retry`, and reads
+  // where the books go on from; false if stopped meanwhile.
+  bool OpenStore();
   // Whether the ledger still begins at or before where the books go on.
   void CheckNothingExpired();
   // The next records, up to a batch or the linger.
@@ -91,10 +92,11 @@ class LedgerSink {
 
   const LedgerSinkOptions options_;
   DeadLetters* const dead_letters_;
-  std::unique_ptr<TicketStore> store_;   // the thread's
-  const KafkaReaderOptions reader_options_;
-  std::unique_ptr<KafkaReader> reader_;  // the thread's, made there
-  const std::map<int32_t, int64_t> stored_;  // the offsets the books held at start
+  // The thread's, from Start on.
+  std::unique_ptr<TicketStore> store_;
+  KafkaReaderOptions reader_options_;
+  std::unique_ptr<KafkaReader> reader_;  // made there
+  std::map<int32_t, int64_t> stored_;    // the offsets the books held at start
   absl::Notification stop_;
   std::thread thread_;
   mutable absl::Mutex mu_;

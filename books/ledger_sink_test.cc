@@ -9,6 +9,7 @@
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/topics.h"
 #include "common/proto_time.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/mock_kafka.h"
 #include "testing/process.h"
@@ -50,12 +51,12 @@ class LedgerSinkTest : public ::testing::Test {
   LedgerSinkOptions Options() const {
     LedgerSinkOptions options;
     options.bootstrap_servers = cluster_.bootstrap();
-    options.database_path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/books.db");
+    options.database = absl::StrCat(std::getenv("TEST_TMPDIR"), "/books.db");
     options.linger = absl::Milliseconds(50);
     return options;
   }
   int64_t Cents() {
-    absl::StatusOr<std::unique_ptr<TicketStore>> books = TicketStore::Open(Options().database_path);
+    absl::StatusOr<std::unique_ptr<TicketStore>> books = TicketStore::Open(Options().database);
     if (!books.ok()) return -1;
     absl::StatusOr<TicketPage> page = (*books)->Tickets({}, 1000, "");
     if (!page.ok()) return -1;
@@ -106,6 +107,28 @@ TEST_F(LedgerSinkTest, StartsWithKafkaAwayAndSaysWhyItCannotReadTheLedger) {
   EXPECT_TRUE(test::WaitFor([&] { return !(*sink)->Status().reading.ok(); }, absl::Seconds(30)))
       << "the books never said they cannot read the ledger";
   EXPECT_TRUE((*sink)->Status().database.ok());
+}
+
+// A PostgreSQL server not there yet (central started before it): the sink
+// starts, says why it books nothing, and keeps trying; a database that is
+// no database at all is refused at once.
+TEST_F(LedgerSinkTest, StartsWithTheDatabaseAwayAndSaysWhy) {
+  LedgerSinkOptions options = Options();
+  options.database = absl::StrCat("postgresql://evnet:secret@127.0.0.1:", test::PickFreePort(),
+                                  "/books");
+  options.retry = absl::Milliseconds(100);
+  absl::StatusOr<std::unique_ptr<LedgerSink>> sink = LedgerSink::Start(options, dead_letters_.get());
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  const absl::Status database = (*sink)->Status().database;
+  EXPECT_EQ(database.code(), absl::StatusCode::kUnavailable) << database;
+  EXPECT_THAT(std::string(database.message()), ::testing::HasSubstr("cannot reach the books"));
+  EXPECT_THAT(std::string(database.message()), ::testing::Not(::testing::HasSubstr("secret")))
+      << "a password in the URI is not repeated";
+  EXPECT_FALSE(test::WaitFor([&] { return (*sink)->Status().database.ok(); },
+                             absl::Milliseconds(500)));
+
+  options.database = "/proc/no-such-dir/books.db";
+  EXPECT_FALSE(LedgerSink::Start(options, dead_letters_.get()).ok());
 }
 
 }  // namespace

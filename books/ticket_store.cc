@@ -10,13 +10,13 @@
 #include "common/crash_point.h"
 #include "common/proto_time.h"
 #include "glog/logging.h"
-#include "sqlite3.h"
 
 namespace evnet::books {
 namespace {
 
 // The schema, one migration per version, never edited once released: a
-// change is a new migration.
+// change is a new migration. In the SQL both databases take (BIGINT is an
+// INTEGER to SQLite).
 constexpr const char* kMigrations[] = {
     // 1: sessions with their tickets, and the ledger's offsets.
     R"sql(
@@ -29,9 +29,9 @@ constexpr const char* kMigrations[] = {
         started_at TEXT,
         ended_at TEXT,
         end_reason TEXT,
-        energy_wh INTEGER,
-        price_per_kwh_e4 INTEGER,
-        amount_cents INTEGER
+        energy_wh BIGINT,
+        price_per_kwh_e4 BIGINT,
+        amount_cents BIGINT
       );
       CREATE INDEX sessions_by_end ON sessions (ended_at, session_id);
       CREATE INDEX sessions_by_driver ON sessions (driver_id, ended_at);
@@ -39,7 +39,7 @@ constexpr const char* kMigrations[] = {
       CREATE TABLE kafka_offsets (
         topic TEXT NOT NULL,
         kafka_partition INTEGER NOT NULL,
-        next_offset INTEGER NOT NULL,
+        next_offset BIGINT NOT NULL,
         PRIMARY KEY (topic, kafka_partition)
       );
     )sql",
@@ -57,81 +57,30 @@ std::string TimeText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
-// A prepared statement; its values bound by position (1-based).
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    status_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& Bind(int i, const std::string& text) {
-    if (status_ == SQLITE_OK) {
-      status_ = sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()),
-                                  SQLITE_TRANSIENT);
-    }
-    return *this;
-  }
-  Statement& Bind(int i, int64_t value) {
-    if (status_ == SQLITE_OK) status_ = sqlite3_bind_int64(stmt_, i, value);
-    return *this;
-  }
-  Statement& BindNull(int i) {
-    if (status_ == SQLITE_OK) status_ = sqlite3_bind_null(stmt_, i);
-    return *this;
-  }
-  // Runs it to its end (no rows wanted).
-  absl::Status Run() {
-    absl::StatusOr<bool> row = Step();
-    while (row.ok() && *row) row = Step();
-    return row.status();
-  }
-  // The next row: true; done: false.
-  absl::StatusOr<bool> Step() {
-    if (status_ != SQLITE_OK) return Error();
-    const int stepped = sqlite3_step(stmt_);
-    if (stepped == SQLITE_ROW) return true;
-    if (stepped == SQLITE_DONE) return false;
-    status_ = stepped;
-    return Error();
-  }
-  std::string Text(int column) const {
-    const unsigned char* text = sqlite3_column_text(stmt_, column);
-    return text == nullptr ? "" : reinterpret_cast<const char*>(text);
-  }
-  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-
- private:
-  absl::Status Error() const {
-    return absl::InternalError(
-        absl::StrCat("the books' database: ", sqlite3_errstr(status_), ": ", sqlite3_errmsg(db_)));
-  }
-
-  sqlite3* const db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int status_ = SQLITE_OK;
-};
-
 constexpr const char* kSessionColumns =
     "session_id, request_id, driver_id, cp_id, COALESCE(accepted_at, ''), "
     "COALESCE(started_at, ''), COALESCE(ended_at, ''), COALESCE(end_reason, ''), "
     "COALESCE(energy_wh, 0), COALESCE(price_per_kwh_e4, 0), COALESCE(amount_cents, 0)";
 
-BookedSession SessionOf(const Statement& row) {
+// A whole number the database gave as text (a SUM of none: 0).
+int64_t Int(const std::string& text) {
+  int64_t n = 0;
+  return absl::SimpleAtoi(text, &n) ? n : 0;
+}
+
+BookedSession SessionOf(const SqlRow& row) {
   BookedSession s;
-  s.session_id = row.Text(0);
-  s.request_id = row.Text(1);
-  s.driver_id = row.Text(2);
-  s.cp_id = row.Text(3);
-  s.accepted_at = row.Text(4);
-  s.started_at = row.Text(5);
-  s.ended_at = row.Text(6);
-  s.end_reason = row.Text(7);
-  s.energy_wh = row.Int(8);
-  s.price_per_kwh_e4 = row.Int(9);
-  s.amount_cents = row.Int(10);
+  s.session_id = row[0];
+  s.request_id = row[1];
+  s.driver_id = row[2];
+  s.cp_id = row[3];
+  s.accepted_at = row[4];
+  s.started_at = row[5];
+  s.ended_at = row[6];
+  s.end_reason = row[7];
+  s.energy_wh = Int(row[8]);
+  s.price_per_kwh_e4 = Int(row[9]);
+  s.amount_cents = Int(row[10]);
   return s;
 }
 
@@ -141,43 +90,18 @@ int TicketStore::LatestSchemaVersion() {
   return static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 }
 
-absl::StatusOr<std::unique_ptr<TicketStore>> TicketStore::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  const int opened = sqlite3_open_v2(path.c_str(), &db,
-                                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (opened != SQLITE_OK) {
-    const std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(opened);
-    sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("cannot open the books at ", path, ": ", why));
-  }
-  std::unique_ptr<TicketStore> store(new TicketStore(db));
-  // Another process holding the database (a report) makes a write wait,
-  // not fail. WAL: readers never block the sink. A commit cut by a crash
-  // takes its offsets with it, so the ledger is read again from before it.
-  sqlite3_busy_timeout(db, 5000);
-  if (absl::Status set = store->Exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;");
-      !set.ok()) {
-    return set;
-  }
+absl::StatusOr<std::unique_ptr<TicketStore>> TicketStore::Open(const std::string& where) {
+  absl::StatusOr<std::unique_ptr<SqlConnection>> db = SqlConnection::Open(where);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<TicketStore> store(new TicketStore(*std::move(db)));
   if (absl::Status migrated = store->Migrate(); !migrated.ok()) return migrated;
   return store;
 }
 
-TicketStore::~TicketStore() { sqlite3_close(db_); }
-
-absl::Status TicketStore::Exec(const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    absl::Status status =
-        absl::InternalError(absl::StrCat("the books' database: ", error ? error : "failed"));
-    sqlite3_free(error);
-    return status;
-  }
-  return absl::OkStatus();
-}
+TicketStore::~TicketStore() = default;
 
 absl::Status TicketStore::Migrate() {
-  if (absl::Status made = Exec(
+  if (absl::Status made = db_->Exec(
           "CREATE TABLE IF NOT EXISTS schema_migrations ("
           "  version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
       !made.ok()) {
@@ -192,27 +116,26 @@ absl::Status TicketStore::Migrate() {
         ", written by a newer evnet; this one knows up to ", LatestSchemaVersion()));
   }
   while (schema_version_ < LatestSchemaVersion()) {
-    if (absl::Status begun = Exec("BEGIN IMMEDIATE"); !begun.ok()) return begun;
+    if (absl::Status begun = db_->BeginWrite(); !begun.ok()) return begun;
     // Another process may have migrated it since it was read: asked again
     // under the write lock.
     absl::StatusOr<int> now = Version();
     if (!now.ok() || *now != schema_version_) {
-      (void)Exec("ROLLBACK");
+      db_->Rollback();
       if (!now.ok()) return now.status();
       schema_version_ = *now;
       continue;
     }
     const int next = schema_version_ + 1;
-    absl::Status done = Exec(kMigrations[next - 1]);
+    absl::Status done = db_->Exec(kMigrations[next - 1]);
     if (done.ok()) {
-      done = Statement(db_, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
-                 .Bind(1, int64_t{next})
-                 .Bind(2, TimeText(absl::Now()))
-                 .Run();
+      done = db_->Query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                        {int64_t{next}, TimeText(absl::Now())})
+                 .status();
     }
-    if (done.ok()) done = Exec("COMMIT");
+    if (done.ok()) done = db_->Commit();
     if (!done.ok()) {
-      (void)Exec("ROLLBACK");
+      db_->Rollback();
       return absl::InternalError(
           absl::StrCat("migrating the books to schema version ", next, ": ", done.message()));
     }
@@ -228,72 +151,62 @@ absl::Status TicketStore::Migrate() {
 }
 
 absl::StatusOr<int> TicketStore::Version() {
-  Statement current(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-  absl::StatusOr<bool> row = current.Step();
-  if (!row.ok()) return row.status();
-  return static_cast<int>(current.Int(0));
+  absl::StatusOr<std::vector<SqlRow>> rows =
+      db_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
+  if (!rows.ok()) return rows.status();
+  if (rows->size() != 1 || rows->front().size() != 1) {
+    return absl::InternalError("the books' schema version did not read as one number");
+  }
+  return static_cast<int>(Int(rows->front()[0]));
 }
 
 absl::StatusOr<std::map<int32_t, int64_t>> TicketStore::NextOffsets(const std::string& topic) {
-  Statement query(db_, "SELECT kafka_partition, next_offset FROM kafka_offsets WHERE topic = ?");
-  query.Bind(1, topic);
+  absl::StatusOr<std::vector<SqlRow>> rows = db_->Query(
+      "SELECT kafka_partition, next_offset FROM kafka_offsets WHERE topic = ?", {topic});
+  if (!rows.ok()) return rows.status();
   std::map<int32_t, int64_t> offsets;
-  for (;;) {
-    absl::StatusOr<bool> row = query.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    offsets[static_cast<int32_t>(query.Int(0))] = query.Int(1);
-  }
+  for (const SqlRow& row : *rows) offsets[static_cast<int32_t>(Int(row[0]))] = Int(row[1]);
   return offsets;
 }
 
 absl::Status TicketStore::Book(const v1::DriverUpdate& update) {
   if (update.session_id().empty()) return absl::OkStatus();  // a refusal: no session
   if (update.kind() == v1::UPDATE_KIND_ACCEPTED) {
-    return Statement(db_,
-                     "INSERT INTO sessions (session_id, request_id, driver_id, cp_id, accepted_at) "
-                     "VALUES (?, ?, ?, ?, ?) "
-                     "ON CONFLICT (session_id) DO UPDATE SET "
-                     "accepted_at = COALESCE(sessions.accepted_at, excluded.accepted_at)")
-        .Bind(1, update.session_id())
-        .Bind(2, update.request_id())
-        .Bind(3, update.driver_id())
-        .Bind(4, update.cp_id())
-        .Bind(5, TimeText(FromProto(update.sent_at())))
-        .Run();
+    return db_
+        ->Query("INSERT INTO sessions (session_id, request_id, driver_id, cp_id, accepted_at) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (session_id) DO UPDATE SET "
+                "accepted_at = COALESCE(sessions.accepted_at, excluded.accepted_at)",
+                {update.session_id(), update.request_id(), update.driver_id(), update.cp_id(),
+                 TimeText(FromProto(update.sent_at()))})
+        .status();
   }
   if (update.kind() != v1::UPDATE_KIND_ENDED || !update.has_ticket()) return absl::OkStatus();
   const v1::SessionResult& ticket = update.ticket();
   // The ticket's own figures; its cents are central's, computed once.
   const int64_t energy_wh = Units(ticket.energy_kwh(), 1000);
   const int64_t price_e4 = Units(ticket.price_eur_per_kwh(), 10000);
-  return Statement(db_,
-                   "INSERT INTO sessions (session_id, request_id, driver_id, cp_id, started_at, "
-                   "ended_at, end_reason, energy_wh, price_per_kwh_e4, amount_cents) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (session_id) DO UPDATE SET "
-                   "started_at = excluded.started_at, ended_at = excluded.ended_at, "
-                   "end_reason = excluded.end_reason, energy_wh = excluded.energy_wh, "
-                   "price_per_kwh_e4 = excluded.price_per_kwh_e4, "
-                   "amount_cents = excluded.amount_cents "
-                   "WHERE sessions.ended_at IS NULL")
-      .Bind(1, update.session_id())
-      .Bind(2, update.request_id())
-      .Bind(3, update.driver_id())
-      .Bind(4, update.cp_id())
-      .Bind(5, TimeText(FromProto(ticket.started_at())))
-      .Bind(6, TimeText(FromProto(ticket.ended_at())))
-      .Bind(7, v1::SessionEndReason_Name(ticket.end_reason()))
-      .Bind(8, energy_wh)
-      .Bind(9, price_e4)
-      .Bind(10, ticket.amount_cents())
-      .Run();
+  return db_
+      ->Query("INSERT INTO sessions (session_id, request_id, driver_id, cp_id, started_at, "
+              "ended_at, end_reason, energy_wh, price_per_kwh_e4, amount_cents) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (session_id) DO UPDATE SET "
+              "started_at = excluded.started_at, ended_at = excluded.ended_at, "
+              "end_reason = excluded.end_reason, energy_wh = excluded.energy_wh, "
+              "price_per_kwh_e4 = excluded.price_per_kwh_e4, "
+              "amount_cents = excluded.amount_cents "
+              "WHERE sessions.ended_at IS NULL",
+              {update.session_id(), update.request_id(), update.driver_id(), update.cp_id(),
+               TimeText(FromProto(ticket.started_at())), TimeText(FromProto(ticket.ended_at())),
+               v1::SessionEndReason_Name(ticket.end_reason()), energy_wh, price_e4,
+               int64_t{ticket.amount_cents()}})
+      .status();
 }
 
 absl::Status TicketStore::Apply(const std::string& topic,
                                 const std::vector<LedgerRecord>& records) {
   if (records.empty()) return absl::OkStatus();
-  if (absl::Status begun = Exec("BEGIN IMMEDIATE"); !begun.ok()) return begun;
+  if (absl::Status begun = db_->BeginWrite(); !begun.ok()) return begun;
   absl::Status done;
   absl::StatusOr<std::map<int32_t, int64_t>> next = NextOffsets(topic);
   if (!next.ok()) done = next.status();
@@ -309,20 +222,19 @@ absl::Status TicketStore::Apply(const std::string& topic,
   }
   for (const auto& [partition, offset] : moved) {
     if (!done.ok()) break;
-    done = Statement(db_,
-                     "INSERT INTO kafka_offsets (topic, kafka_partition, next_offset) VALUES (?, ?, ?) "
-                     "ON CONFLICT (topic, kafka_partition) DO UPDATE SET "
-                     "next_offset = MAX(next_offset, excluded.next_offset)")
-               .Bind(1, topic)
-               .Bind(2, int64_t{partition})
-               .Bind(3, offset)
-               .Run();
+    done = db_->Query("INSERT INTO kafka_offsets (topic, kafka_partition, next_offset) "
+                      "VALUES (?, ?, ?) "
+                      "ON CONFLICT (topic, kafka_partition) DO UPDATE SET next_offset = "
+                      "CASE WHEN excluded.next_offset > kafka_offsets.next_offset "
+                      "THEN excluded.next_offset ELSE kafka_offsets.next_offset END",
+                      {topic, int64_t{partition}, offset})
+               .status();
   }
   if (done.ok()) {
     CrashPoint("books.booking");  // the batch and its offsets written, not committed
-    done = Exec("COMMIT");
+    done = db_->Commit();
   }
-  if (!done.ok()) (void)Exec("ROLLBACK");
+  if (!done.ok()) db_->Rollback();
   return done;
 }
 
@@ -342,7 +254,7 @@ absl::StatusOr<TicketPage> TicketStore::Tickets(const TicketFilter& filter, int 
   }
   // Only the filters given are in the query (its text is ours alone; the
   // values are bound), so that SQLite walks the driver's or the CP's index.
-  std::vector<std::string> values;
+  std::vector<SqlValue> values;
   std::string where = "ended_at IS NOT NULL";
   if (!filter.driver_id.empty()) {
     absl::StrAppend(&where, " AND driver_id = ?");
@@ -364,23 +276,20 @@ absl::StatusOr<TicketPage> TicketStore::Tickets(const TicketFilter& filter, int 
     absl::StrAppend(&where, " AND (ended_at > ? OR (ended_at = ? AND session_id > ?))");
     values.insert(values.end(), {after_end, after_end, after_session});
   }
-  Statement query(db_, absl::StrCat("SELECT ", kSessionColumns, " FROM sessions WHERE ", where,
-                                    " ORDER BY ended_at, session_id LIMIT ?")
-                           .c_str());
-  int i = 1;
-  for (const std::string& value : values) query.Bind(i++, value);
-  query.Bind(i, int64_t{page_size} + 1);
+  values.push_back(int64_t{page_size} + 1);
+  absl::StatusOr<std::vector<SqlRow>> rows =
+      db_->Query(absl::StrCat("SELECT ", kSessionColumns, " FROM sessions WHERE ", where,
+                              " ORDER BY ended_at, session_id LIMIT ?"),
+                 values);
+  if (!rows.ok()) return rows.status();
   TicketPage page;
-  for (;;) {
-    absl::StatusOr<bool> row = query.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
+  for (const SqlRow& row : *rows) {
     if (static_cast<int>(page.tickets.size()) == page_size) {
       const BookedSession& last = page.tickets.back();
       page.next_page_token = absl::StrCat(last.ended_at, "|", last.session_id);
       break;
     }
-    page.tickets.push_back(SessionOf(query));
+    page.tickets.push_back(SessionOf(row));
   }
   return page;
 }
@@ -390,35 +299,36 @@ absl::StatusOr<std::vector<Total>> TicketStore::Totals(By by, Per per, absl::Tim
   // substr of the ISO time: its day (10 characters) or month (7).
   const char* key = by == By::kDriver ? "driver_id" : "cp_id";
   const int length = per == Per::kDay ? 10 : 7;
-  Statement query(
-      db_, absl::StrCat("SELECT ", key, ", substr(ended_at, 1, ", length,
-                        ") AS period, COUNT(*), SUM(energy_wh), SUM(amount_cents)"
-                        " FROM sessions WHERE ended_at IS NOT NULL"
-                        " AND ended_at >= ? AND ended_at < ?"
-                        " GROUP BY ", key, ", period ORDER BY ", key, ", period LIMIT ?")
-               .c_str());
-  query.Bind(1, from == absl::InfinitePast() ? std::string() : TimeText(from))
-      .Bind(2, to == absl::InfiniteFuture() ? std::string("~") : TimeText(to))
-      .Bind(3, static_cast<int64_t>(limit));
+  // Unbounded ends as times no ticket has: the comparison is of text, in
+  // whatever order the database's collation gives, and digits sort alike
+  // in every one.
+  absl::StatusOr<std::vector<SqlRow>> rows = db_->Query(
+      absl::StrCat("SELECT ", key, ", substr(ended_at, 1, ", length,
+                   ") AS period, COUNT(*), SUM(energy_wh), SUM(amount_cents)"
+                   " FROM sessions WHERE ended_at IS NOT NULL"
+                   " AND ended_at >= ? AND ended_at < ?"
+                   " GROUP BY ", key, ", period ORDER BY ", key, ", period LIMIT ?"),
+      {from == absl::InfinitePast() ? std::string("0000") : TimeText(from),
+       to == absl::InfiniteFuture() ? std::string("9999") : TimeText(to),
+       static_cast<int64_t>(limit)});
+  if (!rows.ok()) return rows.status();
   std::vector<Total> totals;
-  for (;;) {
-    absl::StatusOr<bool> row = query.Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    totals.push_back({query.Text(0), query.Text(1), query.Int(2), query.Int(3), query.Int(4)});
+  totals.reserve(rows->size());
+  for (const SqlRow& row : *rows) {
+    totals.push_back({row[0], row[1], Int(row[2]), Int(row[3]), Int(row[4])});
   }
   return totals;
 }
 
 absl::StatusOr<BookedSession> TicketStore::Session(const std::string& session_id) {
-  Statement query(db_, absl::StrCat("SELECT ", kSessionColumns,
-                                    " FROM sessions WHERE session_id = ?")
-                           .c_str());
-  query.Bind(1, session_id);
-  absl::StatusOr<bool> row = query.Step();
-  if (!row.ok()) return row.status();
-  if (!*row) return absl::NotFoundError(absl::StrCat("no session ", session_id, " in the books"));
-  return SessionOf(query);
+  absl::StatusOr<std::vector<SqlRow>> rows = db_->Query(
+      absl::StrCat("SELECT ", kSessionColumns, " FROM sessions WHERE session_id = ?"),
+      {session_id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) {
+    return absl::NotFoundError(absl::StrCat("no session ", session_id, " in the books"));
+  }
+  return SessionOf(rows->front());
 }
 
 }  // namespace evnet::books

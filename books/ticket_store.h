@@ -1,6 +1,7 @@
 // The operator's books in SQL: every session central accepted and every
 // ticket it closed one with, as its ledger (evnet.central.ledger) says, in
-// a SQLite database (the embedded default; see DESIGN.md, "The books").
+// SQL: a SQLite file (the embedded default) or a PostgreSQL database
+// (books/sql.h; the README's "The operator's books").
 //
 // Exactly once, as sinks do it: each batch of ledger records is written in
 // one SQL transaction together with the Kafka offset that follows it, per
@@ -22,14 +23,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "books/sql.h"
 #include "evnet/v1/events.pb.h"
-
-struct sqlite3;
 
 namespace evnet::books {
 
@@ -83,10 +84,12 @@ struct Total {
 
 class TicketStore {
  public:
-  // Opens the database at `path` (created if absent) and brings its schema
-  // to this version's, applying each migration it lacks in order, each in
-  // a transaction of its own. A database a newer version wrote is refused.
-  static absl::StatusOr<std::unique_ptr<TicketStore>> Open(const std::string& path);
+  // Opens the database `where` names (SqlConnection::Open; a SQLite file is
+  // made if absent) and brings its schema to this version's, applying each
+  // migration it lacks in order, each in a transaction of its own. A
+  // database a newer version wrote is refused; one that cannot be reached
+  // is Unavailable (SqlConnection::Open).
+  static absl::StatusOr<std::unique_ptr<TicketStore>> Open(const std::string& where);
   ~TicketStore();
   TicketStore(const TicketStore&) = delete;
   TicketStore& operator=(const TicketStore&) = delete;
@@ -117,13 +120,12 @@ class TicketStore {
   absl::StatusOr<BookedSession> Session(const std::string& session_id);
 
  private:
-  explicit TicketStore(sqlite3* db) : db_(db) {}
+  explicit TicketStore(std::unique_ptr<SqlConnection> db) : db_(std::move(db)) {}
   absl::Status Migrate();
   absl::StatusOr<int> Version();  // the highest migration applied
-  absl::Status Exec(const char* sql);
   absl::Status Book(const v1::DriverUpdate& update);
 
-  sqlite3* const db_;
+  const std::unique_ptr<SqlConnection> db_;
   int schema_version_ = 0;
 };
 

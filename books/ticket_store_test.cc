@@ -1,13 +1,15 @@
-// The books on a real SQLite database in TEST_TMPDIR.
+// The books on a real database: a SQLite file in TEST_TMPDIR, or a real
+// PostgreSQL server's (test_database.h), by the same tests.
 #include "books/ticket_store.h"
 
-#include <cstdlib>
 #include <numeric>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "books/sql.h"
+#include "books/test_database.h"
 #include "common/proto_time.h"
 #include "gtest/gtest.h"
-#include "sqlite3.h"
 
 namespace evnet::books {
 namespace {
@@ -15,11 +17,6 @@ namespace {
 constexpr char kLedger[] = "evnet.central.ledger";
 const absl::Time kDay1 = absl::FromCivil(absl::CivilSecond(2026, 11, 30, 22, 0, 0),
                                          absl::UTCTimeZone());
-
-std::string DbPath() {
-  return absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
-                      ::testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
-}
 
 LedgerRecord Accepted(int32_t partition, int64_t offset, const std::string& session,
                       const std::string& driver, const std::string& cp, absl::Time at) {
@@ -55,34 +52,38 @@ LedgerRecord Ended(int32_t partition, int64_t offset, const std::string& session
   return r;
 }
 
-TEST(TicketStoreTest, AnEmptyDatabaseGetsTheLatestSchemaAndOpeningItAgainChangesNothing) {
+class TicketStoreTest : public ::testing::Test {
+ protected:
+  // A new database for each test.
+  const std::string db_ = NewTestDatabase(
+      absl::AsciiStrToLower(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+};
+
+TEST_F(TicketStoreTest, AnEmptyDatabaseGetsTheLatestSchemaAndOpeningItAgainChangesNothing) {
   {
-    absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(DbPath());
+    absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(db_);
     ASSERT_TRUE(store.ok()) << store.status();
     EXPECT_EQ((*store)->schema_version(), TicketStore::LatestSchemaVersion());
     ASSERT_TRUE((*store)->Apply(kLedger, {Accepted(0, 0, "s-1", "driver-a", "CP-1", kDay1)}).ok());
   }
-  absl::StatusOr<std::unique_ptr<TicketStore>> again = TicketStore::Open(DbPath());
+  absl::StatusOr<std::unique_ptr<TicketStore>> again = TicketStore::Open(db_);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)->schema_version(), TicketStore::LatestSchemaVersion());
   EXPECT_TRUE((*again)->Session("s-1").ok()) << "kept across opening";
 }
 
-TEST(TicketStoreTest, ADatabaseANewerVersionWroteIsRefused) {
-  ASSERT_TRUE(TicketStore::Open(DbPath()).ok());
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'later')", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
-  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(DbPath());
+TEST_F(TicketStoreTest, ADatabaseANewerVersionWroteIsRefused) {
+  ASSERT_TRUE(TicketStore::Open(db_).ok());
+  absl::StatusOr<std::unique_ptr<SqlConnection>> db = SqlConnection::Open(db_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Exec("INSERT INTO schema_migrations VALUES (99, 'later')").ok());
+  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(db_);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
 }
 
-TEST(TicketStoreTest, ABatchIsBookedWithItsOffsetsAndNothingOfItTwice) {
-  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(DbPath());
+TEST_F(TicketStoreTest, ABatchIsBookedWithItsOffsetsAndNothingOfItTwice) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(db_);
   ASSERT_TRUE(opened.ok()) << opened.status();
   TicketStore& store = **opened;
   EXPECT_TRUE(store.NextOffsets(kLedger)->empty()) << "a new database reads from the beginning";
@@ -129,8 +130,8 @@ TEST(TicketStoreTest, ABatchIsBookedWithItsOffsetsAndNothingOfItTwice) {
   EXPECT_EQ(store.NextOffsets(kLedger)->at(0), 10);
 }
 
-TEST(TicketStoreTest, HostileIdsAreBookedAsTheyAreAndNeverRunAsSql) {
-  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(DbPath());
+TEST_F(TicketStoreTest, HostileIdsAreBookedAsTheyAreAndNeverRunAsSql) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(db_);
   ASSERT_TRUE(opened.ok()) << opened.status();
   TicketStore& store = **opened;
   const std::string driver = "x'); DROP TABLE sessions; --";
@@ -150,8 +151,8 @@ TEST(TicketStoreTest, HostileIdsAreBookedAsTheyAreAndNeverRunAsSql) {
   EXPECT_TRUE(store.Session("s-o").ok()) << "the table is still there";
 }
 
-TEST(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCent) {
-  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(DbPath());
+TEST_F(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToTheCent) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> opened = TicketStore::Open(db_);
   ASSERT_TRUE(opened.ok()) << opened.status();
   TicketStore& store = **opened;
   std::vector<LedgerRecord> records;

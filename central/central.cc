@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
     books::LedgerSinkOptions sink;
     sink.bootstrap_servers = options.kafka_bootstrap;
     sink.kafka = options.consumer_properties;
-    sink.database_path = options.books_database;
+    sink.database = options.books_database;
     absl::StatusOr<std::unique_ptr<books::Books>> opened =
         books::Books::Start(std::move(sink), &central->dead_letters_);
     if (opened.ok()) {
@@ -63,7 +63,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
     } else {
       // Central runs the network without them; the books are asked of it
       // again at its next start.
-      no_books = absl::StrCat("the books at ", options.books_database,
+      no_books = absl::StrCat("the books at ", books::SqlConnection::Describe(options.books_database),
                               " cannot be opened: ", opened.status().message());
       LOG(ERROR) << "Central | " << no_books;
     }

@@ -68,9 +68,11 @@ ABSL_FLAG(std::string, state_dir, "",
           "operator's books (`books.sqlite`); --operator_credentials, --session_key_file and "
           "--books name other files (env CENTRAL_STATE_DIR)");
 ABSL_FLAG(std::string, books, "",
-          "the operator's books: the SQLite database every session and ticket of the ledger is "
-          "booked into, exactly once, made when missing; default: books.sqlite in --state_dir; "
-          "without either central keeps no books (env BOOKS_DATABASE)");
+          "the operator's books, the database every session and ticket of the ledger is booked "
+          "into, exactly once: a SQLite file (made when missing) or a PostgreSQL connection URI "
+          "(postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...]); default: "
+          "books.sqlite in --state_dir; without either central keeps no books "
+          "(env BOOKS_DATABASE)");
 ABSL_FLAG(std::string, pki_dir, "",
           "the network's certificates as tools/pki/evpki lays them out: the same as --tls_ca="
           "DIR/ca.crt --tls_cert=DIR/central/central.crt --tls_key=DIR/central/central.key "

@@ -1,7 +1,9 @@
 // The operator's books on a running network: central follows its ledger
 // into SQL (books/) through a crash with a batch written but not committed
 // and a kill -9, and `evctl tickets` / `evctl totals` answer from them with
-// every ticket once, to the Wh and the cent.
+// every ticket once, to the Wh and the cent. In SQLite (the default) and in
+// a real PostgreSQL server, which is also stopped a while: the books wait
+// for it, say so, and book what came meanwhile once it is back.
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "testing/network.h"
+#include "testing/postgres_server.h"
 
 namespace evnet::test {
 namespace {
@@ -43,9 +46,24 @@ std::string Wh(double kwh) {
   return absl::StrFormat("%d.%03d", wh / 1000, wh % 1000);
 }
 
-TEST(BooksTest, EveryTicketIsBookedOnceThroughCrashesAndAddsUpPerDriver) {
+enum class Database { kSqlite, kPostgres };
+
+class BooksTest : public ::testing::TestWithParam<Database> {};
+
+TEST_P(BooksTest, EveryTicketIsBookedOnceThroughCrashesAndAddsUpPerDriver) {
+  std::unique_ptr<PostgresServer> postgres;
+  std::vector<std::string> central_flags;  // SQLite: books.sqlite in its --state_dir
+  if (GetParam() == Database::kPostgres) {
+    absl::StatusOr<std::unique_ptr<PostgresServer>> server = PostgresServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    postgres = *std::move(server);
+    absl::StatusOr<std::string> uri = postgres->CreateDatabase("books");
+    ASSERT_TRUE(uri.ok()) << uri.status();
+    central_flags = {"--books", *uri};
+  }
   auto started = Network::Start({CpSpec{22, 0.30, absl::Seconds(3)},
-                                 CpSpec{11, 0.45, absl::Seconds(3)}});
+                                 CpSpec{11, 0.45, absl::Seconds(3)}},
+                                central_flags);
   ASSERT_TRUE(started.ok()) << started.status();
   Network& n = **started;
   std::unique_ptr<httplib::Client> probes = n.Probes();
@@ -136,7 +154,38 @@ TEST(BooksTest, EveryTicketIsBookedOnceThroughCrashesAndAddsUpPerDriver) {
     }
     return false;
   }, kWait));
+  if (GetParam() != Database::kPostgres) return;
+
+  // The database down a while: central goes on, the books wait and say so,
+  // and book what came meanwhile once it is back, once.
+  ASSERT_TRUE(postgres->Stop().ok());
+  ASSERT_TRUE(n.StartDriver("driver-carol", {"CP-002"}).ok());
+  std::vector<v1::DriverUpdate> carols =
+      n.updates().WaitFor("driver-carol", v1::UPDATE_KIND_ENDED, 1, absl::Seconds(60));
+  ASSERT_EQ(carols.size(), 1u) << logs();
+  EXPECT_TRUE(ready_says("books: behind (the database, retried)")) << n.LogOf("central");
+  EXPECT_TRUE(WaitFor([&] {
+    auto m = probes->Get("/metrics");
+    return m && absl::StrContains(m->body, "evnet_books_database_up 0");
+  }, kWait));
+  EXPECT_FALSE(n.Evctl({"tickets"}).ok()) << "asked of a database that is down";
+  ASSERT_TRUE(postgres->Restart().ok());
+  tickets.push_back(carols[0]);
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<std::string> out = n.Evctl({"tickets", "--csv"});
+    csv = out.ok() ? *out : std::string(out.status().message());
+    return out.ok() && Rows(csv).size() >= tickets.size();
+  }, kWait)) << csv << n.LogOf("central");
+  EXPECT_EQ(Rows(csv).size(), tickets.size()) << csv;
+  EXPECT_EQ(Rows(csv).count(carols[0].session_id()), 1u) << csv;
+  EXPECT_TRUE(ready_says("books: following the ledger"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Databases, BooksTest,
+                         ::testing::Values(Database::kSqlite, Database::kPostgres),
+                         [](const ::testing::TestParamInfo<Database>& info) {
+                           return info.param == Database::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 }  // namespace
 }  // namespace evnet::test
