@@ -1,18 +1,22 @@
 // The books' figures on this machine, run on purpose (not a test):
 //
 //   bazel run -c opt //books:books_bench -- [--cps=10000] [--per_day=4] [--days=30]
+//       [--databases=sqlite,postgres]
 //
 // Generates a month of tickets of `cps` CPs (`per_day` sessions each a day,
-// 3 drivers per CP), books their ledger records into a fresh SQLite database
-// in batches of 500 as the sink does, and prints records and tickets per
+// 3 drivers per CP), books their ledger records into a fresh database in
+// batches of 500 as the sink does, and prints records and tickets per
 // second; the baseline, in the same run, books the first 20,000 records one
 // per transaction. Then times the reports people ask for on the full month:
 // totals per CP and per driver per month and per day, one driver's month
-// paged through, one CP's month, and the first page of everything.
+// paged through, one CP's month, and the first page of everything. Each
+// database in turn: a SQLite file, and a PostgreSQL server of the bench's
+// own (testing/postgres_server.h, Debian's postgresql with its defaults).
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -22,13 +26,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "absl/strings/str_split.h"
 #include "books/ticket_store.h"
 #include "common/proto_time.h"
+#include "testing/postgres_server.h"
 
 ABSL_FLAG(int, cps, 10000, "charging points");
 ABSL_FLAG(int, per_day, 4, "sessions of each CP a day");
 ABSL_FLAG(int, days, 30, "days of tickets");
-ABSL_FLAG(std::string, dir, "/tmp", "where the databases are made (and removed after)");
+ABSL_FLAG(std::string, dir, "/tmp", "where the SQLite databases are made (and removed after)");
+ABSL_FLAG(std::string, databases, "sqlite,postgres", "which databases, in turn");
 
 namespace evnet::books {
 namespace {
@@ -83,9 +90,12 @@ std::vector<LedgerRecord> Month(int cps, int per_day, int days) {
   return records;
 }
 
-std::unique_ptr<TicketStore> Fresh(const std::string& path) {
+void RemoveSqlite(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
-  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(path);
+}
+
+std::unique_ptr<TicketStore> Fresh(const std::string& where) {
+  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(where);
   if (!store.ok()) {
     std::cerr << "books_bench: " << store.status() << "\n";
     std::exit(1);
@@ -107,20 +117,13 @@ double Seconds(F f) {
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
-int Run() {
-  const int cps = absl::GetFlag(FLAGS_cps), per_day = absl::GetFlag(FLAGS_per_day),
-            days = absl::GetFlag(FLAGS_days);
-  const std::string dir = absl::GetFlag(FLAGS_dir);
-  std::vector<LedgerRecord> records;
-  const double generated = Seconds([&] { records = Month(cps, per_day, days); });
+// The bench on one database; `fresh(name)` names a new, empty one.
+void Bench(const std::vector<LedgerRecord>& records, int days,
+           const std::function<std::string(const std::string&)>& fresh) {
   const size_t tickets = records.size() / 2;
-  std::printf("books_bench: %d CPs x %d sessions a day x %d days = %zu tickets, %zu ledger "
-              "records (generated in %.1f s)\n",
-              cps, per_day, days, tickets, records.size(), generated);
-
   // Baseline: one record per transaction, the first 20,000.
   {
-    std::unique_ptr<TicketStore> store = Fresh(dir + "/books_bench_baseline.sqlite");
+    std::unique_ptr<TicketStore> store = Fresh(fresh("books_bench_baseline"));
     const size_t n = std::min<size_t>(records.size(), 20000);
     const double s = Seconds([&] {
       for (size_t i = 0; i < n; ++i) Check(store->Apply(kLedger, {records[i]}));
@@ -128,8 +131,7 @@ int Run() {
     std::printf("  baseline, 1 record per transaction: %zu records in %.2f s = %.0f records/s\n",
                 n, s, n / s);
   }
-  const std::string path = dir + "/books_bench.sqlite";
-  std::unique_ptr<TicketStore> store = Fresh(path);
+  std::unique_ptr<TicketStore> store = Fresh(fresh("books_bench"));
   const double booked = Seconds([&] {
     std::vector<LedgerRecord> batch;
     batch.reserve(kBatch);
@@ -141,9 +143,6 @@ int Run() {
   std::printf("  batches of %zu (the sink's): %zu records in %.1f s = %.0f records/s, %.0f "
               "tickets/s\n",
               kBatch, records.size(), booked, records.size() / booked, tickets / booked);
-  records.clear();
-  records.shrink_to_fit();
-
   const absl::Time to = kMonth + absl::Hours(24 * days);
   auto report = [&](const char* what, By by, Per per) {
     size_t rows = 0;
@@ -181,9 +180,40 @@ int Run() {
   TicketFilter cp = month;
   cp.cp_id = Cp(7);
   list("one CP's month", cp, true);
-  store.reset();
-  for (const std::string& p : {path, dir + "/books_bench_baseline.sqlite"}) {
-    for (const char* suffix : {"", "-wal", "-shm"}) unlink((p + suffix).c_str());
+}
+
+int Run() {
+  const int cps = absl::GetFlag(FLAGS_cps), per_day = absl::GetFlag(FLAGS_per_day),
+            days = absl::GetFlag(FLAGS_days);
+  const std::string dir = absl::GetFlag(FLAGS_dir);
+  std::vector<LedgerRecord> records;
+  const double generated = Seconds([&] { records = Month(cps, per_day, days); });
+  std::printf("books_bench: %d CPs x %d sessions a day x %d days = %zu tickets, %zu ledger "
+              "records (generated in %.1f s)\n",
+              cps, per_day, days, records.size() / 2, records.size(), generated);
+  for (absl::string_view database : absl::StrSplit(absl::GetFlag(FLAGS_databases), ',')) {
+    if (database == "sqlite") {
+      std::printf("SQLite (a file in %s):\n", dir.c_str());
+      std::vector<std::string> made;
+      Bench(records, days, [&](const std::string& name) {
+        made.push_back(absl::StrCat(dir, "/", name, ".sqlite"));
+        RemoveSqlite(made.back());
+        return made.back();
+      });
+      for (const std::string& path : made) RemoveSqlite(path);
+    } else if (database == "postgres") {
+      absl::StatusOr<std::unique_ptr<test::PostgresServer>> server = test::PostgresServer::Start();
+      Check(server.status());
+      std::printf("PostgreSQL (a server of its own on loopback):\n");
+      Bench(records, days, [&](const std::string& name) {
+        absl::StatusOr<std::string> uri = (*server)->CreateDatabase(name);
+        Check(uri.status());
+        return *uri;
+      });
+    } else {
+      std::cerr << "books_bench: --databases takes sqlite and postgres, not " << database << "\n";
+      return 2;
+    }
   }
   return 0;
 }
