@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crash_point.h"
 #include "common/proto_time.h"
@@ -296,18 +297,27 @@ absl::StatusOr<TicketPage> TicketStore::Tickets(const TicketFilter& filter, int 
 
 absl::StatusOr<std::vector<Total>> TicketStore::Totals(By by, Per per, absl::Time from,
                                                        absl::Time to, size_t limit) {
-  // substr of the ISO time: its day (10 characters) or month (7).
-  const char* key = by == By::kDriver ? "driver_id" : "cp_id";
-  const int length = per == Per::kDay ? 10 : 7;
+  // substr of the ISO time: its hour (13 characters), day (10) or month
+  // (7). Grouped only by what is asked (the text is ours; values bound).
+  const std::string key =
+      by == By::kNetwork ? "'network'" : (by == By::kDriver ? "driver_id" : "cp_id");
+  const int length = per == Per::kHour ? 13 : per == Per::kDay ? 10 : 7;
+  const std::string period = per == Per::kAll ? "''" : absl::StrCat("substr(ended_at, 1, ", length, ")");
+  std::vector<std::string> groups;
+  if (by != By::kNetwork) groups.push_back(key);
+  if (per != Per::kAll) groups.push_back("period");
+  const std::string grouped =
+      groups.empty() ? "" : absl::StrCat(" GROUP BY ", absl::StrJoin(groups, ", "), " ORDER BY ",
+                                         absl::StrJoin(groups, ", "));
   // Unbounded ends as times no ticket has: the comparison is of text, in
   // whatever order the database's collation gives, and digits sort alike
   // in every one.
   absl::StatusOr<std::vector<SqlRow>> rows = db_->Query(
-      absl::StrCat("SELECT ", key, ", substr(ended_at, 1, ", length,
-                   ") AS period, COUNT(*), SUM(energy_wh), SUM(amount_cents)"
-                   " FROM sessions WHERE ended_at IS NOT NULL"
-                   " AND ended_at >= ? AND ended_at < ?"
-                   " GROUP BY ", key, ", period ORDER BY ", key, ", period LIMIT ?"),
+      absl::StrCat("SELECT ", key, ", ", period,
+                   " AS period, COUNT(*), COALESCE(SUM(energy_wh), 0), "
+                   "COALESCE(SUM(amount_cents), 0) FROM sessions WHERE ended_at IS NOT NULL"
+                   " AND ended_at >= ? AND ended_at < ?",
+                   grouped, " LIMIT ?"),
       {from == absl::InfinitePast() ? std::string("0000") : TimeText(from),
        to == absl::InfiniteFuture() ? std::string("9999") : TimeText(to),
        static_cast<int64_t>(limit)});

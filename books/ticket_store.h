@@ -71,12 +71,13 @@ struct TicketPage {
   std::string next_page_token;         // empty on the last page
 };
 
-// Totals per driver or CP and per day or month (UTC).
-enum class By { kDriver, kCp };
-enum class Per { kDay, kMonth };
+// Totals per driver, CP or the whole network, and per hour, day or month
+// (UTC) or over the whole range asked.
+enum class By { kDriver, kCp, kNetwork };
+enum class Per { kHour, kDay, kMonth, kAll };
 struct Total {
-  std::string key;     // the driver or the CP
-  std::string period;  // "2026-12-07" or "2026-12"
+  std::string key;     // the driver or the CP; "network"
+  std::string period;  // "2026-12-07T05", "2026-12-07" or "2026-12"; "" for kAll
   int64_t sessions = 0;
   int64_t energy_wh = 0;
   int64_t amount_cents = 0;

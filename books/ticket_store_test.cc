@@ -225,6 +225,38 @@ TEST_F(TicketStoreTest, TicketsArePagedAndFilteredAndAStatementAddsUpToThemToThe
   ASSERT_TRUE(first_two.ok());
   ASSERT_EQ(first_two->size(), 2u) << "at most the limit";
   EXPECT_EQ((*first_two)[1].period, "2026-12-01");
+
+  // The network per hour, as the dashboard's chart asks, and each CP over
+  // the whole range.
+  absl::StatusOr<std::vector<Total>> hourly =
+      store.Totals(By::kNetwork, Per::kHour, absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_TRUE(hourly.ok()) << hourly.status();
+  std::vector<std::pair<std::string, int64_t>> hours;
+  int64_t network_cents = 0;
+  for (const Total& t : *hourly) {
+    EXPECT_EQ(t.key, "network");
+    hours.emplace_back(t.period, t.sessions);
+    network_cents += t.amount_cents;
+  }
+  EXPECT_EQ(hours, (std::vector<std::pair<std::string, int64_t>>{{"2026-11-30T22", 1},
+                                                                 {"2026-11-30T23", 3},
+                                                                 {"2026-12-01T00", 2},
+                                                                 {"2026-12-01T01", 1}}));
+  EXPECT_EQ(network_cents, cents + 290);
+  absl::StatusOr<std::vector<Total>> per_cp =
+      store.Totals(By::kCp, Per::kAll, kDay1, kDay1 + absl::Hours(24));
+  ASSERT_TRUE(per_cp.ok()) << per_cp.status();
+  ASSERT_EQ(per_cp->size(), 3u);
+  EXPECT_EQ((*per_cp)[0].key, "CP-1");
+  EXPECT_EQ((*per_cp)[0].period, "");
+  EXPECT_EQ((*per_cp)[0].sessions, 5);
+  EXPECT_EQ((*per_cp)[1].energy_wh, 10000);
+  absl::StatusOr<std::vector<Total>> none =
+      store.Totals(By::kNetwork, Per::kAll, kDay1 + absl::Hours(48), absl::InfiniteFuture());
+  ASSERT_TRUE(none.ok()) << none.status();
+  ASSERT_EQ(none->size(), 1u);
+  EXPECT_EQ((*none)[0].sessions, 0);
+  EXPECT_EQ((*none)[0].amount_cents, 0);
 }
 
 }  // namespace

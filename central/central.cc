@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "central/cp_status.h"
 #include "central/cp_table.h"
 #include "common/grpc/grpc_channel.h"
@@ -150,6 +152,7 @@ absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& op
     http.ready = [c = central.get()] { return c->ready(); };
     http.metrics = [c = central.get()] { return c->RenderMetrics(); };
     http.ready_notes = [c = central.get()] { return c->BooksNote(); };
+    http.charts = [c = central.get()] { return c->ChartsJson(); };
     http.tickets = [c = central.get()](const v1::ListTicketsRequest& request, const Actor& by) {
       return c->books_service_->List(request, by);
     };
@@ -237,6 +240,70 @@ std::string Central::BooksNote() const {
   return "books: following the ledger\n";
 }
 
+namespace {
+
+// A JSON string of an id central took in (ids are checked, but quoted all
+// the same).
+std::string JsonString(absl::string_view text) {
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      quoted.push_back('\\');
+      quoted.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppendFormat(&quoted, "\\u%04x", c);
+    } else {
+      quoted.push_back(c);
+    }
+  }
+  return quoted + "\"";
+}
+
+}  // namespace
+
+std::string Central::ChartsJson() const {
+  std::string json = absl::StrCat("{\"power\":", power_.Json());
+  if (books_ == nullptr) return json + ",\"books\":false}";
+  // The last day: the hour now begun and the 23 before it.
+  const absl::Time now = options_.clock->Now();
+  const absl::Time hour = absl::FromUnixSeconds(absl::ToUnixSeconds(now) / 3600 * 3600);
+  const absl::Time from = hour - absl::Hours(23), to = hour + absl::Hours(1);
+  absl::StatusOr<std::vector<books::Total>> hours =
+      books_->Totals(books::By::kNetwork, books::Per::kHour, from, to, 24);
+  absl::StatusOr<std::vector<books::Total>> cps =
+      books_->Totals(books::By::kCp, books::Per::kAll, now - absl::Hours(24), now, 50000);
+  if (!hours.ok() || !cps.ok()) {
+    return absl::StrCat(json, ",\"books\":", JsonString(!hours.ok() ? hours.status().message()
+                                                                    : cps.status().message()),
+                        "}");
+  }
+  absl::StrAppend(&json, ",\"books\":true,\"hours\":[");
+  for (size_t i = 0; i < hours->size(); ++i) {
+    const books::Total& t = (*hours)[i];
+    absl::StrAppendFormat(&json,
+                          "%s{\"hour\":%s,\"sessions\":%d,\"energyWh\":%d,\"amountCents\":%d}",
+                          i > 0 ? "," : "", JsonString(t.period), t.sessions, t.energy_wh,
+                          t.amount_cents);
+  }
+  // Utilisation: the energy a CP gave over the day, of what it could have
+  // given at its power all day long.
+  std::map<std::string, double> power_kw;
+  for (const v1::ChargingPoint& cp : registry_.List()) {
+    power_kw[cp.info().cp_id()] = cp.info().power_kw();
+  }
+  absl::StrAppend(&json, "],\"cps\":[");
+  bool first = true;
+  for (const books::Total& t : *cps) {
+    auto kw = power_kw.find(t.key);
+    const double capacity_wh = kw == power_kw.end() ? 0 : kw->second * 24 * 1000;
+    absl::StrAppendFormat(&json, "%s{\"cpId\":%s,\"sessions\":%d,\"energyWh\":%d,\"utilisation\":%.4f}",
+                          first ? "" : ",", JsonString(t.key), t.sessions, t.energy_wh,
+                          capacity_wh > 0 ? t.energy_wh / capacity_wh : 0.0);
+    first = false;
+  }
+  return json + "]}";
+}
+
 absl::Status Central::failure() const {
   if (absl::Status fatal = transactions_->Fatal(); !fatal.ok()) return fatal;
   return producer_->Fatal();
@@ -261,6 +328,13 @@ void Central::Sweep() {
     coordinator_.Reconcile(registry_.Reports(), lag >= 0 && lag < kCaughtUpLag);
   }
   if (sweeps_ % 25 == 0) coordinator_.Prune();  // every 5 s
+  if (sweeps_ % 50 == 1) {  // every 10 s, from the first sweep on
+    double kw = 0;
+    for (const v1::ChargingPoint& cp : registry_.List()) {
+      if (cp.status() == v1::CP_STATUS_SUPPLYING) kw += cp.supply().power_kw();
+    }
+    power_.Sample(options_.clock->Now(), kw);
+  }
   if (!options_.print_table) return;
   const uint64_t version = registry_.version();
   if (version == printed_version_) return;

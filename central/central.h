@@ -12,6 +12,7 @@
 #include "books/books.h"
 #include "central/access.h"
 #include "central/books_service.h"
+#include "central/power_history.h"
 #include "central/central_core.h"
 #include "central/central_service.h"
 #include "central/enrolments.h"
@@ -91,6 +92,10 @@ class Central {
   absl::Status failure() const;
   // What /readyz says of the books.
   std::string BooksNote() const;
+  // The dashboard's charts (GET /api/charts): the network's power over the
+  // last hour; from the books, sessions, energy and revenue per hour of the
+  // last day and each CP's energy and utilisation over it.
+  std::string ChartsJson() const;
   // GET /metrics, as of now.
   std::string RenderMetrics() const;
 
@@ -126,6 +131,7 @@ class Central {
   CentralServiceImpl& service_ = core_.service;
   // Before the server, which calls into them until it shuts down.
   std::unique_ptr<books::Books> books_;
+  PowerHistory power_;  // sampled on the sweep
   std::unique_ptr<BooksServiceImpl> books_service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<KafkaBridge> bridge_;

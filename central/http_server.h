@@ -65,6 +65,8 @@ struct HttpServerOptions {
   std::function<absl::StatusOr<v1::ListTicketsResponse>(const v1::ListTicketsRequest&,
                                                         const Actor&)>
       tickets;
+  // The dashboard's charts as JSON (Central::ChartsJson); unset: none.
+  std::function<std::string()> charts;
   std::function<std::string()> metrics;     // /metrics
   // /api/stream sends the state at most this often, and at least each
   // `stream_heartbeat` when nothing changed.

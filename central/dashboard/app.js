@@ -2,7 +2,8 @@
 // events from /api/stream) and sends the operator's stop / resume, and an
 // OCPP charger's Reset, Unlock and TriggerMessage; its History lists the
 // books' tickets (/api/tickets), filtered, a page at a time, and downloads
-// them as CSV. Every value goes into the page as text, never as HTML.
+// them as CSV; charts.js draws the charts. Every value goes into the page as
+// text, never as HTML.
 "use strict";
 
 const LABELS = {
@@ -81,6 +82,8 @@ function renderCps(cps) {
         el("span", { class: "kwh" }, fixed(cp.supply.energyKwh, 3)), " kWh, ",
         el("span", { class: "eur" }, fixed(cp.supply.amountEur, 2)), " EUR"));
     }
+    const supplying = cp.status === "CP_STATUS_SUPPLYING" && cp.supply;
+    Charts.spark(tile, info.cpId, supplying ? Number(cp.supply.powerKw || 0) : 0);
     const stopped = cp.stoppedByOperator === true;
     const button = el("button", { class: stopped ? "resume" : "stop" }, stopped ? "Resume" : "Stop");
     button.addEventListener("click", () => act(stopped ? "resume" : "stop", `cp=${encodeURIComponent(info.cpId)}`));
@@ -130,7 +133,9 @@ function renderEvents(events) {
 
 function render(state) {
   if (state.csrf) csrf = state.csrf;
-  renderCps((state.cps && state.cps.chargingPoints) || []);
+  const cps = (state.cps && state.cps.chargingPoints) || [];
+  renderCps(cps);
+  Charts.live(cps);
   renderSessions((state.sessions && state.sessions.sessions) || []);
   renderEvents(state.events || []);
 }
@@ -161,6 +166,7 @@ async function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("network").hidden = false;
   if (response !== null && response.ok) render(await response.json());
+  await Charts.load();
   const from = document.querySelector('#history-filter input[name="from"]');
   if (!from.value) from.value = `${new Date().toISOString().slice(0, 7)}-01`;  // this month
   showHistory(false);
@@ -171,7 +177,9 @@ async function start() {
     return;
   }
   connect();
+  if (chartsTimer === 0) chartsTimer = setInterval(Charts.load, 60000);
 }
+let chartsTimer = 0;
 
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -69,6 +69,7 @@ TEST_F(DashboardBrowserTest, AnOperatorSeesAndStopsTheNetworkLive) {
   ASSERT_TRUE(Step("stop"));
   EXPECT_EQ(net_->Status("CP-001"), v1::CP_STATUS_STOPPED);  // the same operator API
   ASSERT_TRUE(Step("history"));
+  ASSERT_TRUE(Step("charts"));
 
   ASSERT_TRUE(net_->Kill("cp-e-2").ok());
   ASSERT_TRUE(Step("red"));

@@ -8,7 +8,9 @@
 // restart by itself), snapshot (?snapshot draws once, opens no stream, and
 // its network goes idle), operate (Reset on OCPP-001's tile, its answer on
 // the page), history (the books' tickets listed, filtered and downloaded as
-// CSV). Exits 0 when the step's expectations hold.
+// CSV), charts (the network's power of the last hour, sparklines on the
+// tiles, the books' hours and each CP's utilisation, drawn by uPlot).
+// Exits 0 when the step's expectations hold.
 "use strict";
 
 const path = require("path");
@@ -116,6 +118,35 @@ async function run(page) {
         throw new Error(`the CSV download is:\n${csv}`);
       }
       console.log(`the History lists alice's ticket (${row}) and downloads it as CSV`);
+      break;
+    }
+    case "charts": {
+      // Drawn, with what they drew in data- attributes: central's samples
+      // of the hour hold CP-001's 22 kW from before the operator stopped it;
+      // the books hold alice's ticket; every CP has a bar; CP-001's tile a
+      // sparkline growing from the stream.
+      const drew = () => {
+        const d = (id) => document.getElementById(id).dataset;
+        const spark = document.querySelector('.tile[data-cp="CP-001"] .spark');
+        return document.querySelectorAll("#chart-power canvas").length === 1 &&
+          Number(d("chart-power").points) >= 2 && Number(d("chart-power").max) >= 22 &&
+          Number(d("chart-hours").sessions) >= 1 && Number(d("chart-utilisation").cps) >= 2 &&
+          spark !== null && spark.querySelector("canvas") !== null && Number(spark.dataset.points) >= 2 &&
+          document.getElementById("charts-note").hidden;
+      };
+      try {
+        await page.waitForFunction(drew, null, { timeout: 20000 });
+      } catch (e) {
+        const seen = await page.evaluate(() => JSON.stringify({
+          power: { ...document.getElementById("chart-power").dataset },
+          hours: { ...document.getElementById("chart-hours").dataset },
+          utilisation: { ...document.getElementById("chart-utilisation").dataset },
+          note: document.getElementById("charts-note").textContent,
+          spark: (document.querySelector('.tile[data-cp="CP-001"] .spark') || { dataset: {} }).dataset.points,
+        }));
+        throw new Error(`the charts drew ${seen}`);
+      }
+      console.log("the charts drew the hour's power, the books' hours, utilisation and sparklines");
       break;
     }
     case "reconnect": {
