@@ -17,17 +17,18 @@ absl::StatusOr<std::unique_ptr<LedgerSink>> LedgerSink::Start(LedgerSinkOptions 
     return absl::InvalidArgumentError(
         "the books' sink needs a batch of at least 1, a linger, a retry and a partition");
   }
-  // A database that cannot be reached yet (a PostgreSQL server still
-  // starting) is waited for on the sink's thread; any other refusal (a
+  // A database that cannot be reached or written yet (a PostgreSQL server
+  // still starting, a standby not yet promoted, a password being put
+  // right) is waited for on the sink's thread; a refusal no wait mends (a
   // newer schema, a path that cannot be a database) is said now.
   absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(options.database);
-  if (!store.ok() && !absl::IsUnavailable(store.status())) return store.status();
+  if (absl::IsFailedPrecondition(store.status())) return store.status();
   std::unique_ptr<LedgerSink> sink(new LedgerSink(std::move(options), dead_letters));
   if (store.ok()) {
     sink->store_ = *std::move(store);
   } else {
-    LOG(WARNING) << "Books | " << store.status().message() << "; trying again every "
-                 << sink->options_.retry;
+    LOG(WARNING) << "Books | Cannot open the books yet: " << store.status().message()
+                 << "; trying again every " << sink->options_.retry;
     absl::MutexLock lock(&sink->mu_);
     sink->status_.database = store.status();
   }

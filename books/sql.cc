@@ -86,13 +86,11 @@ class PostgresConnection : public SqlConnection {
   ~PostgresConnection() override { PQfinish(conn_); }
 
   absl::Status Exec(const std::string& script) override {
-    if (absl::Status up = Connected(); !up.ok()) return up;
-    return Check(PQexec(conn_, script.c_str())).status();
+    return Run([&] { return PQexec(conn_, script.c_str()); }).status();
   }
 
   absl::StatusOr<std::vector<SqlRow>> Query(const std::string& sql,
                                             const std::vector<SqlValue>& values) override {
-    if (absl::Status up = Connected(); !up.ok()) return up;
     // `?` -> `$1`, `$2`, ...: the books' SQL has no `?` of its own.
     std::string numbered;
     int n = 0;
@@ -113,19 +111,21 @@ class PostgresConnection : public SqlConnection {
     std::vector<const char*> pointers;
     for (const std::string& text : texts) pointers.push_back(text.c_str());
     // Untyped text values: the server gives each the type its place asks.
-    return Check(PQexecParams(conn_, numbered.c_str(), n, nullptr, pointers.data(), nullptr,
-                              nullptr, /*resultFormat=*/0));
+    return Run([&] {
+      return PQexecParams(conn_, numbered.c_str(), n, nullptr, pointers.data(), nullptr, nullptr,
+                          /*resultFormat=*/0);
+    });
   }
 
   absl::Status BeginWrite() override {
-    if (absl::Status up = Connected(); !up.ok()) return up;
+    const std::string begin = absl::StrCat("BEGIN; SELECT pg_advisory_xact_lock(", kWriterLock, ")");
+    absl::Status begun = Run([&] { return PQexec(conn_, begin.c_str()); }).status();
+    if (!begun.ok()) {
+      Rollback();
+      return begun;
+    }
     in_transaction_ = true;
-    absl::Status begun =
-        Check(PQexec(conn_, absl::StrCat("BEGIN; SELECT pg_advisory_xact_lock(", kWriterLock, ")")
-                                .c_str()))
-            .status();
-    if (!begun.ok()) Rollback();
-    return begun;
+    return absl::OkStatus();
   }
 
   absl::Status Commit() override {
@@ -140,6 +140,19 @@ class PostgresConnection : public SqlConnection {
   }
 
  private:
+  // Runs a statement. Outside a transaction, on a connection found dropped
+  // (a server restarted since: libpq only learns it from a statement that
+  // fails), it is made again and the statement run once more; inside one,
+  // what the transaction wrote is gone and the statement fails.
+  template <typename Send>
+  absl::StatusOr<std::vector<SqlRow>> Run(Send send) {
+    if (absl::Status up = Connected(); !up.ok()) return up;
+    absl::StatusOr<std::vector<SqlRow>> rows = Check(send());
+    if (rows.ok() || in_transaction_ || PQstatus(conn_) == CONNECTION_OK) return rows;
+    if (absl::Status up = Connected(); !up.ok()) return up;
+    return Check(send());
+  }
+
   // A connection that dropped is made again, outside a transaction only:
   // inside one, what it wrote is gone and the statement must fail.
   absl::Status Connected() {
@@ -177,10 +190,24 @@ class PostgresConnection : public SqlConnection {
 };
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenPostgres(const std::string& uri) {
-  // Not for ever: a server that does not answer is said within seconds
-  // (unless the URI says otherwise; its values win over these).
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"5", "evnet-books", uri.c_str(), nullptr};
+  // Not for ever: a server that does not answer is said within seconds; a
+  // peer gone mid-statement within a minute (keepalives, TCP's timeout);
+  // no statement or lock waited for longer than a minute; and a
+  // transaction whose client vanished is ended by the server, so that its
+  // lock does not hold the next writer. The URI's values win over these.
+  const char* keys[] = {"connect_timeout",    "application_name", "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                        "options",            "dbname",           nullptr};
+  const char* values[] = {"5",
+                          "evnet-books",
+                          "30",
+                          "10",
+                          "3",
+                          "60000",
+                          "-c statement_timeout=60s -c lock_timeout=60s "
+                          "-c idle_in_transaction_session_timeout=60s",
+                          uri.c_str(),
+                          nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) return absl::ResourceExhaustedError("libpq could not allocate");
   if (PQstatus(conn) != CONNECTION_OK) {

@@ -102,10 +102,17 @@ absl::StatusOr<std::unique_ptr<TicketStore>> TicketStore::Open(const std::string
 TicketStore::~TicketStore() = default;
 
 absl::Status TicketStore::Migrate() {
-  if (absl::Status made = db_->Exec(
-          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-          "  version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
-      !made.ok()) {
+  // Under the write lock: two processes making a new database at once
+  // (PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against that).
+  absl::Status made = db_->BeginWrite();
+  if (made.ok()) {
+    made = db_->Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "  version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+  }
+  if (made.ok()) made = db_->Commit();
+  if (!made.ok()) {
+    db_->Rollback();
     return made;
   }
   absl::StatusOr<int> version = Version();

@@ -262,10 +262,24 @@ std::string JsonString(absl::string_view text) {
 }  // namespace
 
 std::string Central::ChartsJson() const {
-  std::string json = absl::StrCat("{\"power\":", power_.Json());
+  const absl::Time now = options_.clock->Now();
+  {
+    absl::MutexLock lock(&charts_mu_);
+    if (now - charts_at_ < absl::Seconds(10)) return charts_;
+  }
+  std::string json = MakeChartsJson(now);
+  absl::MutexLock lock(&charts_mu_);
+  charts_at_ = now;
+  charts_ = json;
+  return json;
+}
+
+std::string Central::MakeChartsJson(absl::Time now) const {
+  // Central's time, so that the page draws on its clock, not the browser's.
+  std::string json =
+      absl::StrCat("{\"now\":", absl::ToUnixSeconds(now), ",\"power\":", power_.Json());
   if (books_ == nullptr) return json + ",\"books\":false}";
   // The last day: the hour now begun and the 23 before it.
-  const absl::Time now = options_.clock->Now();
   const absl::Time hour = absl::FromUnixSeconds(absl::ToUnixSeconds(now) / 3600 * 3600);
   const absl::Time from = hour - absl::Hours(23), to = hour + absl::Hours(1);
   absl::StatusOr<std::vector<books::Total>> hours =

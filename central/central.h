@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "books/books.h"
 #include "central/access.h"
@@ -96,6 +97,7 @@ class Central {
   // last hour; from the books, sessions, energy and revenue per hour of the
   // last day and each CP's energy and utilisation over it.
   std::string ChartsJson() const;
+  std::string MakeChartsJson(absl::Time now) const;
   // GET /metrics, as of now.
   std::string RenderMetrics() const;
 
@@ -132,6 +134,11 @@ class Central {
   // Before the server, which calls into them until it shuts down.
   std::unique_ptr<books::Books> books_;
   PowerHistory power_;  // sampled on the sweep
+  // The last ChartsJson, kept 10 s: however many dashboards ask, the books
+  // are asked at most that often (but for two asking at once).
+  mutable absl::Mutex charts_mu_;
+  mutable absl::Time charts_at_ ABSL_GUARDED_BY(charts_mu_) = absl::InfinitePast();
+  mutable std::string charts_ ABSL_GUARDED_BY(charts_mu_);
   std::unique_ptr<BooksServiceImpl> books_service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<KafkaBridge> bridge_;

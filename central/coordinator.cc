@@ -515,6 +515,7 @@ void SessionCoordinator::SendStart(const v1::DriverRequest& request,
   start->set_driver_id(request.driver_id());
   start->set_telemetry_key(telemetry_key);
   start->set_price_eur_per_kwh(price_eur_per_kwh);
+  *start->mutable_requested_at() = request.requested_at();
   {
     absl::MutexLock lock(&mu_);
     if (auto it = open_.find(session_id); it != open_.end()) {

@@ -433,7 +433,15 @@ void HttpServer::AddBooksRoutes(httplib::Server& s) {
     absl::StatusOr<std::string> session = self->Session(req);
     if (!session.ok()) return Refuse(res, session.status());
     if (!self->options_.charts) return Refuse(res, absl::UnavailableError("no charts here"));
+    // Two at once at most: the books may be slow, and the other routes
+    // keep their threads.
+    if (self->charting_.fetch_add(1) >= kDashboardDownloads) {
+      self->charting_.fetch_sub(1);
+      res.set_header("Retry-After", "5");
+      return Refuse(res, absl::UnavailableError("the charts are being drawn for others; try again"));
+    }
     res.set_content(self->options_.charts(), "application/json");
+    self->charting_.fetch_sub(1);
   });
   s.Get("/api/tickets", [self](const httplib::Request& req, httplib::Response& res) {
     absl::StatusOr<std::string> session = self->Session(req);

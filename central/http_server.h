@@ -152,6 +152,7 @@ class HttpServer {
   std::atomic<int> operating_{0};  // /api/operate answers waiting for a charger
   // CSV downloads going out, each a thread's until its last page.
   std::shared_ptr<std::atomic<int>> downloading_ = std::make_shared<std::atomic<int>>(0);
+  std::atomic<int> charting_{0};  // /api/charts answers being made
   const EventFeed* events_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   int port_ = 0;

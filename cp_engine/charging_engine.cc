@@ -15,6 +15,13 @@
 #include "glog/logging.h"
 
 namespace evnet {
+namespace {
+
+// How far the clocks of the driver (its requested_at) and of this engine
+// (a session's start) may disagree.
+constexpr absl::Duration kClockSkew = absl::Minutes(5);
+
+}  // namespace
 
 ChargingEngine::ChargingEngine(EngineOptions options, Clock& clock, EventPublisher& publisher)
     : options_(std::move(options)),
@@ -113,6 +120,18 @@ absl::StatusOr<v1::StartSupplyResponse> ChargingEngine::StartSupply(
       journaled = supply_->journaled;
     } else {
       if (auto ended = ended_.find(request.session_id()); ended != ended_.end()) {
+        // The same id for another driver or request, or a session that
+        // began well before this request was made: a request id used
+        // again, not this one's session. Refused, and nothing published.
+        const v1::SessionResult& was = ended->second;
+        if (was.driver_id() != request.driver_id() || was.request_id() != request.request_id() ||
+            (request.has_requested_at() &&
+             FromProto(was.started_at()) < FromProto(request.requested_at()) - kClockSkew)) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "session ", request.session_id(), " ended here for ", was.driver_id(), " at ",
+              absl::FormatTime(FromProto(was.ended_at())),
+              ", before this request; its id is used again"));
+        }
         // Central asks again for a session that ran here and ended: it did
         // not hear the first answer (it restarted in between), and may have
         // set the result aside as unasked meanwhile. Published again: the

@@ -154,6 +154,20 @@ TEST_F(ChargingEngineTest, AStartAskedAgainAfterTheSessionEndedPublishesItsResul
   EXPECT_EQ(engine.PendingResults(), 1);
   publisher_.Deliver(absl::OkStatus());
   EXPECT_EQ(engine.PendingResults(), 0);
+
+  // The same id for another driver, or asked long after the session ran (an
+  // id used again): refused, and its result is not published again.
+  v1::StartSupplyRequest other_driver = Start("s-1");
+  other_driver.set_driver_id("driver-mallory");
+  EXPECT_EQ(engine.StartSupply(other_driver).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  v1::StartSupplyRequest reused = Start("s-1");
+  *reused.mutable_requested_at() = ToProto(clock_.Now() + absl::Hours(1));
+  EXPECT_EQ(engine.StartSupply(reused).status().code(), absl::StatusCode::kFailedPrecondition);
+  v1::StartSupplyRequest same = Start("s-1");
+  *same.mutable_requested_at() = ToProto(clock_.Now() - absl::Seconds(20));
+  EXPECT_EQ(engine.StartSupply(same).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(publisher_.results_.size(), 3u) << "published again for the same request only";
 }
 
 TEST_F(ChargingEngineTest, EndedSessionsAreRememberedUpToABound) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "books/test_database.h"
 #include "glog/logging.h"
 #include "testing/postgres_server.h"
@@ -17,7 +18,10 @@ std::string NewTestDatabase(const std::string& name) {
     static std::unique_ptr<test::PostgresServer> owned = *std::move(started);
     return owned.get();
   }();
-  absl::StatusOr<std::string> uri = server->CreateDatabase(name);
+  // PostgreSQL cuts names at 63 characters: a short one, numbered.
+  static int made = 0;
+  absl::StatusOr<std::string> uri =
+      server->CreateDatabase(absl::StrCat(name.substr(0, 40), "_", ++made));
   CHECK(uri.ok()) << uri.status();
   return *uri;
 }

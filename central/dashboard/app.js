@@ -166,7 +166,9 @@ async function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("network").hidden = false;
   if (response !== null && response.ok) render(await response.json());
-  await Charts.load();
+  // The books may be slow: the stream does not wait for them, a snapshot does.
+  const charted = Charts.load();
+  if (snapshot) await charted;
   const from = document.querySelector('#history-filter input[name="from"]');
   if (!from.value) from.value = `${new Date().toISOString().slice(0, 7)}-01`;  // this month
   showHistory(false);

@@ -18,7 +18,10 @@ const Charts = (() => {
   let utilisationPlot = null;
   let knownCps = [];           // [{ cpId, powerKw }] from the last state
 
-  const now = () => Date.now() / 1000;
+  // Central's clock: the browser's may be off, and the samples and hours
+  // are central's. Set from each /api/charts answer.
+  let skew = 0;
+  const now = () => Date.now() / 1000 + skew;
 
   function note(text) {
     const p = document.getElementById("charts-note");
@@ -127,6 +130,7 @@ const Charts = (() => {
       note(`charts: ${(body && body.error) || "cannot reach central"}`);
       return;
     }
+    if (typeof body.now === "number") skew = body.now - Date.now() / 1000;
     const live = power.xs.map((x, i) => [x, power.ys[i]]);
     power.xs = [];
     power.ys = [];

@@ -134,8 +134,20 @@ async function run(page) {
           spark !== null && spark.querySelector("canvas") !== null && Number(spark.dataset.points) >= 2 &&
           document.getElementById("charts-note").hidden;
       };
+      // Central keeps its charts 10 s and the page asks each minute: asked
+      // again by a reload while the books have not caught up.
+      const deadline = Date.now() + 40000;
+      for (;;) {
+        try {
+          await page.waitForFunction(drew, null, { timeout: 8000 });
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) break;
+          await page.reload();
+        }
+      }
       try {
-        await page.waitForFunction(drew, null, { timeout: 20000 });
+        await page.waitForFunction(drew, null, { timeout: 1000 });
       } catch (e) {
         const seen = await page.evaluate(() => JSON.stringify({
           power: { ...document.getElementById("chart-power").dataset },
