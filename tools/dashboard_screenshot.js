@@ -1,7 +1,9 @@
 // A picture of central's dashboard, as `tools/ev screenshot FILE` takes it:
 //   node tools/dashboard_screenshot.js URL FILE
 // Logs in as EVNET_OPERATOR / EVNET_OPERATOR_PASSWORD, opens URL?snapshot
-// (drawn once, no live stream, so the page settles) and saves FILE.
+// (drawn once, no live stream, so the page settles) and saves FILE. With
+// EVNET_SCREENSHOT_LIVE=SECONDS it opens the live page instead and takes
+// the picture after that long, so that the sparklines have drawn a while.
 "use strict";
 
 const path = require("path");
@@ -18,7 +20,8 @@ const [url, file] = process.argv.slice(2);
     // The dashboard's certificate is of the network's own CA.
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 },
                                          ignoreHTTPSErrors: true });
-    await page.goto(`${url}?snapshot`);
+    const live = Number(process.env.EVNET_SCREENSHOT_LIVE || 0);
+    await page.goto(live > 0 ? url : `${url}?snapshot`);
     const login = page.locator("#login");
     const network = page.locator("#network");
     await Promise.race([login.waitFor({ state: "visible" }), network.waitFor({ state: "visible" })]);
@@ -28,7 +31,11 @@ const [url, file] = process.argv.slice(2);
       await login.locator("button[type=submit]").click();
       await network.waitFor({ state: "visible", timeout: 15000 });
     }
-    await page.waitForLoadState("networkidle", { timeout: 15000 });
+    if (live > 0) {
+      await page.waitForTimeout(live * 1000);  // a stream never idles: a set time
+    } else {
+      await page.waitForLoadState("networkidle", { timeout: 15000 });
+    }
     await page.screenshot({ path: file, fullPage: true });
     console.log(`saved ${file}`);
   } finally {
