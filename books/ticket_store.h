@@ -98,6 +98,9 @@ class TicketStore {
   // The schema version the database is at, and the latest this code knows.
   int schema_version() const { return schema_version_; }
   static int LatestSchemaVersion();
+  // Migration `version`'s SQL, for the tests that make a database as an
+  // earlier version left it.
+  static std::string MigrationForTest(int version);
 
   // Where to read `topic` on from: partition -> the next offset. A
   // partition not there is read from its beginning.

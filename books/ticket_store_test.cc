@@ -72,6 +72,39 @@ TEST_F(TicketStoreTest, AnEmptyDatabaseGetsTheLatestSchemaAndOpeningItAgainChang
   EXPECT_TRUE((*again)->Session("s-1").ok()) << "kept across opening";
 }
 
+// A database as the previous version left it, with its books: brought to
+// this version at open, each ticket kept.
+TEST_F(TicketStoreTest, ADatabaseOfThePreviousVersionIsMigratedWithItsBooks) {
+  const int previous = TicketStore::LatestSchemaVersion() - 1;
+  ASSERT_GE(previous, 1);
+  {
+    absl::StatusOr<std::unique_ptr<SqlConnection>> db = SqlConnection::Open(db_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE schema_migrations ("
+                            "  version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+                    .ok());
+    for (int v = 1; v <= previous; ++v) {
+      ASSERT_TRUE((*db)->Exec(TicketStore::MigrationForTest(v)).ok()) << v;
+      ASSERT_TRUE((*db)->Exec(absl::StrCat("INSERT INTO schema_migrations VALUES (", v,
+                                           ", 'before')"))
+                      .ok());
+    }
+    ASSERT_TRUE((*db)->Exec("INSERT INTO sessions (session_id, request_id, driver_id, cp_id, "
+                            "ended_at, energy_wh, amount_cents) VALUES ('s-old', 'old', "
+                            "'driver-a', 'CP-1', '2026-11-30T22:30:00.000Z', 7500, 218)")
+                    .ok());
+  }
+  absl::StatusOr<std::unique_ptr<TicketStore>> store = TicketStore::Open(db_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), TicketStore::LatestSchemaVersion());
+  EXPECT_EQ((*store)->Session("s-old")->amount_cents, 218);
+  absl::StatusOr<std::vector<Total>> totals =
+      (*store)->Totals(By::kDriver, Per::kMonth, absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_TRUE(totals.ok()) << totals.status();
+  ASSERT_EQ(totals->size(), 1u);
+  EXPECT_EQ((*totals)[0].amount_cents, 218);
+}
+
 TEST_F(TicketStoreTest, ADatabaseANewerVersionWroteIsRefused) {
   ASSERT_TRUE(TicketStore::Open(db_).ok());
   absl::StatusOr<std::unique_ptr<SqlConnection>> db = SqlConnection::Open(db_);
