@@ -223,5 +223,6 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each figure as it comes, into a file too
   return evnet::books::Run();
 }
