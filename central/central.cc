@@ -240,27 +240,6 @@ std::string Central::BooksNote() const {
   return "books: following the ledger\n";
 }
 
-namespace {
-
-// A JSON string of an id central took in (ids are checked, but quoted all
-// the same).
-std::string JsonString(absl::string_view text) {
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      quoted.push_back('\\');
-      quoted.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&quoted, "\\u%04x", c);
-    } else {
-      quoted.push_back(c);
-    }
-  }
-  return quoted + "\"";
-}
-
-}  // namespace
-
 std::string Central::ChartsJson() const {
   const absl::Time now = options_.clock->Now();
   {

@@ -18,6 +18,21 @@
 #include "httplib.h"
 
 namespace evnet {
+
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+  }
+  return out + "\"";
+}
+
 namespace {
 
 int HttpStatus(const absl::Status& status) {
@@ -37,21 +52,6 @@ int HttpStatus(const absl::Status& status) {
     default:
       return 503;
   }
-}
-
-// A JSON string literal of `text`.
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20) out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::string ErrorJson(absl::string_view message) {

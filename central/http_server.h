@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "central/central_service.h"
@@ -49,6 +50,10 @@ class EventFeed {
   mutable absl::Mutex mu_;
   std::deque<std::pair<absl::Time, std::string>> events_ ABSL_GUARDED_BY(mu_);
 };
+
+// A JSON string literal of `text` (control characters but newline dropped),
+// for the JSON the dashboard's routes write by hand.
+std::string JsonString(absl::string_view text);
 
 struct HttpServerOptions {
   // Now() for sessions and logins, Steady() for a stream's pace; never null.
