@@ -100,7 +100,8 @@ const Charts = (() => {
     // Every CP the network knows, those without a ticket at 0 (never used).
     const used = new Map(cps.map((c) => [c.cpId, Number(c.utilisation || 0)]));
     let rows = knownCps.map((c) => ({ cpId: c.cpId, share: used.get(c.cpId) || 0 }));
-    for (const c of cps) if (!rows.some((r) => r.cpId === c.cpId)) rows.push({ cpId: c.cpId, share: used.get(c.cpId) });
+    const known = new Set(rows.map((r) => r.cpId));
+    for (const c of cps) if (!known.has(c.cpId)) rows.push({ cpId: c.cpId, share: used.get(c.cpId) });
     rows.sort((a, b) => a.share - b.share || a.cpId.localeCompare(b.cpId));
     if (rows.length > MAX_BARS) rows = rows.slice(0, MAX_BARS / 2).concat(rows.slice(-MAX_BARS / 2));
     const data = [rows.map((_, i) => i), rows.map((r) => 100 * r.share)];
