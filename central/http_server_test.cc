@@ -71,7 +71,7 @@ class HttpServerTest : public ::testing::Test {
 };
 
 TEST_F(HttpServerTest, EveryApiRouteAnswers401WithoutALogin) {
-  for (const char* path : {"/api/state", "/api/stream"}) {
+  for (const char* path : {"/api/state", "/api/stream", "/api/tickets", "/api/charts"}) {
     httplib::Result got = client_->Get(path);
     ASSERT_TRUE(got) << path;
     EXPECT_EQ(got->status, 401) << path;
