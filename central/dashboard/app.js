@@ -14,6 +14,12 @@ const LABELS = {
   CP_STATUS_DISCONNECTED: ["disconnected", "Disconnected"],
 };
 
+// charts.js's charts; if it did not load, none, and the rest of the page
+// as before.
+const charts = typeof Charts !== "undefined"
+  ? Charts
+  : { load: async () => console.error("charts.js did not load"), live: () => {}, spark: () => {} };
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
@@ -83,7 +89,7 @@ function renderCps(cps) {
         el("span", { class: "eur" }, fixed(cp.supply.amountEur, 2)), " EUR"));
     }
     const supplying = cp.status === "CP_STATUS_SUPPLYING" && cp.supply;
-    Charts.spark(tile, info.cpId, supplying ? Number(cp.supply.powerKw || 0) : 0);
+    charts.spark(tile, info.cpId, supplying ? Number(cp.supply.powerKw || 0) : 0);
     const stopped = cp.stoppedByOperator === true;
     const button = el("button", { class: stopped ? "resume" : "stop" }, stopped ? "Resume" : "Stop");
     button.addEventListener("click", () => act(stopped ? "resume" : "stop", `cp=${encodeURIComponent(info.cpId)}`));
@@ -135,7 +141,7 @@ function render(state) {
   if (state.csrf) csrf = state.csrf;
   const cps = (state.cps && state.cps.chargingPoints) || [];
   renderCps(cps);
-  Charts.live(cps);
+  charts.live(cps);
   renderSessions((state.sessions && state.sessions.sessions) || []);
   renderEvents(state.events || []);
 }
@@ -165,9 +171,14 @@ async function start() {
   }
   document.getElementById("login").hidden = true;
   document.getElementById("network").hidden = false;
-  if (response !== null && response.ok) render(await response.json());
+  if (response !== null && response.ok) {
+    // The stream below draws it too: a first answer that does not parse
+    // does not keep the page from it.
+    const state = await response.json().catch(() => null);
+    if (state !== null) render(state);
+  }
   // The books may be slow: the stream does not wait for them, a snapshot does.
-  const charted = Charts.load();
+  const charted = charts.load();
   if (snapshot) await charted;
   const from = document.querySelector('#history-filter input[name="from"]');
   if (!from.value) from.value = `${new Date().toISOString().slice(0, 7)}-01`;  // this month
@@ -179,7 +190,7 @@ async function start() {
     return;
   }
   connect();
-  if (chartsTimer === 0) chartsTimer = setInterval(Charts.load, 60000);
+  if (chartsTimer === 0) chartsTimer = setInterval(charts.load, 60000);
 }
 let chartsTimer = 0;
 

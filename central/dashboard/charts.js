@@ -195,5 +195,22 @@ const Charts = (() => {
     holder.dataset.points = String(s.xs.length);
   }
 
-  return { load, live, spark };
+  // A chart that fails never takes the page with it: its error is said
+  // (the console, the charts' note) and the tiles and tables go on.
+  function guarded(name, fn) {
+    return (...args) => {
+      try {
+        const done = fn(...args);
+        return done instanceof Promise ? done.catch((e) => failed(name, e)) : done;
+      } catch (e) {
+        return failed(name, e);
+      }
+    };
+  }
+  function failed(name, e) {
+    console.error(`charts: ${name}: ${(e && e.stack) || e}`);
+    note(`The charts failed (${name}): ${(e && e.message) || e}`);
+  }
+
+  return { load: guarded("load", load), live: guarded("live", live), spark: guarded("spark", spark) };
 })();

@@ -225,6 +225,13 @@ async function run(page) {
   page.on("request", (request) => {
     if (request.url().includes("/api/stream")) streamed = true;
   });
+  // The page's own errors, said with the step's: a script that threw leaves
+  // nothing drawn and no other trace.
+  const pageErrors = [];
+  page.on("pageerror", (error) => pageErrors.push(error.stack || error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") pageErrors.push(message.text());
+  });
   try {
     const started = Date.now();
     await page.goto(step === "snapshot" ? `${url}?snapshot` : url, { timeout: 60000 });
@@ -236,6 +243,7 @@ async function run(page) {
   if (shots) await page.screenshot({ path: path.join(shots, `dashboard-${step}.png`) }).catch(() => {});
   await browser.close();
   if (failed) {
+    for (const error of pageErrors) console.error(`step ${step}: the page said: ${error}`);
     console.error(`step ${step} failed: ${failed.message}`);
     process.exit(1);
   }
