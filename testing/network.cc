@@ -169,6 +169,13 @@ absl::Status Network::StartCentral() {
       absl::StrCat("--http_port=", http_port_), absl::StrCat("--probe_port=", probe_port_),
       absl::StrCat("--kafka_bootstrap=", broker_->bootstrap_servers()), "--print_table=false",
       "--startup_grace=2s", "--progress_interval=1s", absl::StrCat("--state_dir=", dir_)};
+  // The dashboard of this test's runfiles, named: beside the binary there
+  // may be a runfiles tree of an earlier build that Bazel has not brought
+  // up to date for this test (a page without its newest scripts).
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) != nullptr) {
+    argv.push_back(absl::StrCat("--dashboard_dir=", cwd, "/central/dashboard"));
+  }
   argv.insert(argv.end(), central_flags_.begin(), central_flags_.end());
   if (!pki_dir_.empty()) {  // else --insecure is among central_flags_
     argv.push_back(absl::StrCat("--pki_dir=", pki_dir_));
