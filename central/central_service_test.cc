@@ -437,6 +437,16 @@ class SecureCentralServiceTest : public CentralServiceTest {
         operator_(StubAs(TransportSecurity::FromDir(Dir(), kRoleOperator, "alice"))) {}
 
   static std::string Read(const std::string& file) { return ReadFile(file).value_or(""); }
+  // The actions on the audit log, each checked to be a refusal of `actor`.
+  std::vector<std::string> RefusalsOf(const std::string& actor) {
+    std::vector<std::string> refused;
+    for (const v1::AuditRecord& r : audit_.records()) {
+      EXPECT_EQ(r.actor(), actor);
+      EXPECT_EQ(r.result(), "refused");
+      refused.push_back(r.action());
+    }
+    return refused;
+  }
   grpc::Status Enrol(const std::string& cp_id, const std::string& cert_file) {
     grpc::ClientContext context;
     v1::EnrollChargingPointRequest request;
@@ -627,13 +637,8 @@ TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheNetworkStopACpOrEnrolOne) {
     EXPECT_EQ(cp->EnrollChargingPoint(&context, request, &enrolment).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
-  std::vector<std::string> refused;
-  for (const v1::AuditRecord& r : audit_.records()) {
-    EXPECT_EQ(r.actor(), "cp CP-001");
-    EXPECT_EQ(r.result(), "refused");
-    refused.push_back(r.action());
-  }
-  EXPECT_EQ(refused, (std::vector<std::string>{"cp.list", "cp.stop", "cp.watch", "cp.enrol"}));
+  EXPECT_EQ(RefusalsOf("cp CP-001"),
+            (std::vector<std::string>{"cp.list", "cp.stop", "cp.watch", "cp.enrol"}));
   // An operator may.
   grpc::ClientContext context;
   v1::ListChargingPointsResponse response;
@@ -661,13 +666,8 @@ TEST_F(SecureCentralServiceTest, OnlyOperatorsReadTheBooks) {
     EXPECT_EQ(cp->SummarizeTickets(&context, {}, &totals).error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
-  std::vector<std::string> refused;
-  for (const v1::AuditRecord& r : audit_.records()) {
-    EXPECT_EQ(r.actor(), "cp CP-001");
-    EXPECT_EQ(r.result(), "refused");
-    refused.push_back(r.action());
-  }
-  EXPECT_EQ(refused, (std::vector<std::string>{"tickets.list", "tickets.summarize"}));
+  EXPECT_EQ(RefusalsOf("cp CP-001"),
+            (std::vector<std::string>{"tickets.list", "tickets.summarize"}));
   // An operator gets past access to the books, which this central lacks.
   grpc::ClientContext context;
   grpc::Status status = alice->ListTickets(&context, hers, &tickets);
