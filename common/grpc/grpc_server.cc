@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc/grpc_channel.h"
+#include "common/trust/tls_settings.h"
+#include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -12,6 +14,10 @@ namespace evnet {
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options) {
   PollReconnectsOften();
+  // Before gRPC makes its SSL_CTX: no session tickets (tls_settings.h).
+  if (static const absl::Status tls = UseEvnetTlsSettings(); !tls.ok()) {
+    LOG_FIRST_N(WARNING, 1) << tls.message();
+  }
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // grpc.health.v1.Health, for Kubernetes' gRPC probes: SERVING while up.
   grpc::EnableDefaultHealthCheckService(true);

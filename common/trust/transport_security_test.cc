@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <openssl/ssl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -271,6 +272,60 @@ TEST_F(TransportSecurityTest, EachCertificateReadAgainStillNamesItsOwnHolder) {
   }
   EXPECT_NE(IdentityOfCertificate(cp)->certificate_sha256,
             IdentityOfCertificate(other)->certificate_sha256);
+}
+
+// How many TLS 1.3 session tickets a server sends a client after the
+// handshake, as an OpenSSL client of its own sees them (-1: no handshake).
+int TicketsSentBy(int port, const TransportSecurity& client) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_use_certificate_chain_file(ctx, client.cert_file.c_str());
+  SSL_CTX_use_PrivateKey_file(ctx, client.key_file.c_str(), SSL_FILETYPE_PEM);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+  static int tickets;  // the callback's count; one client at a time
+  tickets = 0;
+  SSL_CTX_sess_set_new_cb(ctx, [](SSL*, SSL_SESSION*) {
+    ++tickets;
+    return 0;  // not kept
+  });
+  static const unsigned char kH2[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(ctx, kH2, sizeof(kH2));
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval wait{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  int result = -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0) {
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      // The server's HTTP/2 SETTINGS follow its tickets, if it sends any:
+      // once they are read, every ticket has been.
+      char frame[64];
+      if (SSL_read(ssl, frame, sizeof(frame)) > 0) result = tickets;
+    }
+    SSL_free(ssl);
+  }
+  close(fd);
+  SSL_CTX_free(ctx);
+  return result;
+}
+
+// No client of evnet resumes a TLS session, so its servers send none of the
+// tickets OpenSSL would send after every handshake (tls_settings.h): a
+// third of central's CPU per handshake when a herd of monitors comes back.
+TEST_F(TransportSecurityTest, AServerSendsNoSessionTickets) {
+  Serve(TransportSecurity::FromDir(Dir(), "cp", "CP-001"));
+  const TransportSecurity client = TransportSecurity::FromDir(Dir(), "cp", "CP-002");
+  EXPECT_EQ(TicketsSentBy(server_->port(), client), 0);
+  // Through OpenSSL's configuration, which every server context takes.
+  SSL_CTX* plain_server = SSL_CTX_new(TLS_server_method());
+  EXPECT_EQ(SSL_CTX_get_num_tickets(plain_server), 0u) << "every context in the process";
+  SSL_CTX_free(plain_server);
+  // And the calls of the network still work as before.
+  EXPECT_TRUE(CallAs(client, "CP-001.cp.evnet").ok());
 }
 
 }  // namespace

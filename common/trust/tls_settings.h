@@ -1,0 +1,31 @@
+// What evnet asks of OpenSSL for every TLS context in the process, set once,
+// before gRPC makes its first: evnet's servers send no TLS 1.3 session
+// tickets.
+//
+// No evnet client resumes a session: gRPC's channels keep no session cache
+// unless asked, and after a server's restart its tickets could not be
+// decrypted anyway (their key lives in the process). Yet by default OpenSSL
+// encodes, encrypts and sends two tickets after every handshake, and the
+// client parses them. At central, where 10,000 monitors shake hands again
+// after a restart, that was a third of the server's CPU per handshake
+// (OpenSSL 3.0: 3.7 ms with tickets, 2.5 ms without; docs/performance.md).
+//
+// gRPC 1.51 gives no access to the SSL_CTX it makes, so this goes through
+// OpenSSL's own configuration: the `system_default` section of its ssl_conf
+// module, which SSL_CTX_new applies to every context. The default
+// configuration file (Debian's openssl.cnf) is loaded first, as OpenSSL
+// would; it sets no ssl_conf of its own.
+#ifndef EVNET_COMMON_TRUST_TLS_SETTINGS_H_
+#define EVNET_COMMON_TRUST_TLS_SETTINGS_H_
+
+#include "absl/status/status.h"
+
+namespace evnet {
+
+// Idempotent and thread-safe; the first call's result is every call's. An
+// error means only that tickets are still sent: TLS works as before.
+absl::Status UseEvnetTlsSettings();
+
+}  // namespace evnet
+
+#endif  // EVNET_COMMON_TRUST_TLS_SETTINGS_H_
