@@ -1,10 +1,8 @@
 #include "cp_monitor/central_link.h"
 
-#include <algorithm>
-
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc/grpc_channel.h"
+#include "common/grpc/reconnect_backoff.h"
 #include "glog/logging.h"
 
 namespace evnet {
@@ -52,17 +50,14 @@ bool CentralLink::Send(const v1::MonitorMessage& message) {
 }
 
 void CentralLink::Run() {
-  const absl::Duration kInitialBackoff = absl::Milliseconds(250);
-  const absl::Duration kMaxBackoff = absl::Seconds(1);
-  absl::Duration backoff = kInitialBackoff;
+  ReconnectBackoff backoff;
   std::string last_problem;
-  absl::BitGen gen;
   while (!stop_.HasBeenNotified()) {
     const absl::Time started = clock_.Steady();
-    grpc::Status ended = Connect();
+    bool registered = false;
+    grpc::Status ended = Connect(&registered);
     if (stop_.HasBeenNotified()) break;
-    // A link that stayed up a while starts its backoff afresh.
-    if (clock_.Steady() - started > absl::Seconds(5)) backoff = kInitialBackoff;
+    const absl::Duration attempt = clock_.Steady() - started;
     const bool refused = ended.error_code() == grpc::StatusCode::ALREADY_EXISTS ||
                          ended.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
                          ended.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
@@ -70,24 +65,26 @@ void CentralLink::Run() {
     std::string problem = refused
                               ? absl::StrCat("Central refused this monitor: ", ended.error_message())
                               : absl::StrCat("Central unavailable at ", address_);
-    if (refused) {
+    // Refused, the next attempt shakes hands anew (with the certificate the
+    // files hold now). Failed, gRPC would go on reconnecting the channel on
+    // its own pace (at most a second apart, however overloaded central is)
+    // behind ours: a new one makes `backoff` the only pace of attempts.
+    if (refused || !registered) {
       stub_ = v1::CentralService::NewStub(
           MakeDedicatedChannel(address_, security_, ++connection_));
     }
+    const absl::Duration wait = backoff.Next(registered, attempt);
     if (problem != last_problem) {
-      LOG(WARNING) << Tag() << problem << "; reconnecting every " << absl::FormatDuration(kMaxBackoff)
-                   << " at most (" << ended.error_message() << ")";
+      LOG(WARNING) << Tag() << problem << "; reconnecting within "
+                   << absl::FormatDuration(backoff.cap()) << ", later if it stays slow ("
+                   << ended.error_message() << ")";
       last_problem = problem;
     }
-    // Full jitter: when central restarts, its thousands of monitors do not
-    // all come back in the same instant.
-    stop_.WaitForNotificationWithTimeout(absl::Milliseconds(20) +
-                                         backoff * absl::Uniform(gen, 0.0, 1.0));
-    backoff = std::min(backoff * 2, kMaxBackoff);
+    stop_.WaitForNotificationWithTimeout(wait);
   }
 }
 
-grpc::Status CentralLink::Connect() {
+grpc::Status CentralLink::Connect(bool* registered_out) {
   grpc::ClientContext context;
   std::unique_ptr<Stream> stream = stub_->MonitorLink(&context);
   {
@@ -102,6 +99,7 @@ grpc::Status CentralLink::Connect() {
       if (command.has_registered()) {
         LOG(INFO) << Tag() << "Registered with Central at " << address_;
         registered = true;
+        *registered_out = true;
         {
           absl::MutexLock lock(&mu_);
           stream_ = stream.get();

@@ -1,9 +1,11 @@
 // The monitor's stream to central (CentralService.MonitorLink), kept up by
 // its own thread: connects, registers, sends the latest health, relays the
 // commands that come down, and when central goes away says so in one line
-// and reconnects with a short capped backoff. Refused (not enrolled, revoked,
-// another monitor alive), it keeps trying at the same pace, each time on a
-// new connection.
+// and reconnects (common/grpc/reconnect_backoff.h: within a second while
+// central is away, further apart while it is too busy to finish a
+// handshake), each failed attempt followed by one on a new connection.
+// Refused (not enrolled, revoked, another monitor alive), it keeps trying
+// the same way.
 #ifndef EVNET_CP_MONITOR_CENTRAL_LINK_H_
 #define EVNET_CP_MONITOR_CENTRAL_LINK_H_
 
@@ -35,7 +37,9 @@ class CentralLink final : public CentralUplink {
 
   void Run();
   // One connection, until it breaks; returns why it ended.
-  grpc::Status Connect();
+  // One attempt and, if it registers, the link's whole life; says whether
+  // it registered.
+  grpc::Status Connect(bool* registered);
   std::string Tag() const;
 
   const std::string address_;

@@ -8,7 +8,6 @@
 #include <thread>
 #include <variant>
 
-#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +23,7 @@
 #include "common/files.h"
 #include "common/grpc/grpc_channel.h"
 #include "common/grpc/monitor_uplink.h"
+#include "common/grpc/reconnect_backoff.h"
 #include "common/trust/transport_security.h"
 #include "common/validation.h"
 #include "glog/logging.h"
@@ -82,6 +82,9 @@ class Slot final : public ChargerLinks {
   std::unique_ptr<v1::CentralService::Stub> stub;
   absl::Time link_at = absl::InfinitePast();  // network thread: when to (re)link (steady)
   int link_failures = 0;                      // network thread
+  absl::Time link_started;                    // network thread: the attempt's (steady)
+  bool link_registered = false;               // network thread
+  ReconnectBackoff backoff;                   // network thread
 
   absl::Mutex mu;
   MonitorUplink* uplink ABSL_GUARDED_BY(mu) = nullptr;
@@ -168,7 +171,6 @@ class Gateway::Impl {
   std::shared_ptr<grpc::Channel> shared_channel_;       // --insecure: one for all
   std::thread thread_;
   int port_ = 0;
-  absl::BitGen jitter_;  // network thread
 };
 
 // A charger's WebSocket, as its slot sees it.
@@ -687,6 +689,8 @@ void Gateway::Impl::Link(Slot& slot) {
   absl::MutexLock lock(&slot.mu);
   if (slot.uplink != nullptr) return;
   slot.link_at = absl::InfiniteFuture();
+  slot.link_started = options_.clock->Steady();
+  slot.link_registered = false;
   Slot* s = &slot;
   const uint64_t generation = slot.station.generation;
   slot.uplink = MonitorUplink::Start(
@@ -694,7 +698,10 @@ void Gateway::Impl::Link(Slot& slot) {
       {[this, s, generation](MonitorUplink&, const v1::CentralCommand& command) {
          asio::post(io_, [s, generation, command] {
            if (s->station.generation != generation) return;
-           if (command.has_registered()) s->link_failures = 0;
+           if (command.has_registered()) {
+             s->link_failures = 0;
+             s->link_registered = true;
+           }
            s->charger->OnCommand(command);
          });
        },
@@ -705,16 +712,14 @@ void Gateway::Impl::Link(Slot& slot) {
          }
          asio::post(io_, [this, s, status] {
            if (s->station.connection == nullptr) return;
-           // As cp_monitor does: from 250 ms doubling to 1 s, with full
-           // jitter, so that a restarted central is not met by a herd.
+           // As cp_monitor does (common/grpc/reconnect_backoff.h).
            if (s->link_failures == 0) {
              LOG(WARNING) << "OCPP:" << s->id << " | Link to central ended: "
                           << status.error_message() << "; linking again";
            }
-           s->link_failures = std::min(s->link_failures + 1, 3);
-           const absl::Duration cap = absl::Milliseconds(250) * (1 << (s->link_failures - 1));
-           s->link_at = options_.clock->Steady() + absl::Milliseconds(20) +
-                        cap * absl::Uniform(jitter_, 0.0, 1.0);
+           ++s->link_failures;
+           const absl::Time now = options_.clock->Steady();
+           s->link_at = now + s->backoff.Next(s->link_registered, now - s->link_started);
          });
        }});
 }
