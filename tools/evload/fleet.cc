@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <thread>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "common/files.h"
 #include "common/grpc/grpc_channel.h"
+#include "common/grpc/reconnect_backoff.h"
 #include "common/grpc/monitor_uplink.h"
 #include "common/trust/signing.h"
 #include "common/json_codec.h"
@@ -44,10 +46,23 @@ std::string CpId(const FleetOptions& options, int i) {
 // One CP: its engine's state and its monitor's current link.
 class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
  public:
+  // A new stub on a connection of its own, for a CP that has one.
+  using StubMaker = std::function<std::unique_ptr<v1::CentralService::Stub>()>;
   // `key_pem`: the CP's key, to sign its results with; empty: unsigned.
-  SimulatedCp(std::string id, v1::CentralService::Stub* stub, KafkaProducer& producer,
-              std::string key_pem)
-      : id_(std::move(id)), stub_(stub), producer_(producer), key_pem_(std::move(key_pem)) {}
+  // `new_stub`: as a real monitor, each failed attempt is followed by one
+  // on a new connection; null: the CP shares `stub`'s connection.
+  // `connecting`: the fleet's count of links attempting, at most
+  // `max_connecting` (0: any number).
+  SimulatedCp(std::string id, v1::CentralService::Stub* stub, StubMaker new_stub,
+              KafkaProducer& producer, std::string key_pem, std::atomic<int>* connecting,
+              int max_connecting)
+      : id_(std::move(id)),
+        shared_stub_(stub),
+        new_stub_(std::move(new_stub)),
+        producer_(producer),
+        key_pem_(std::move(key_pem)),
+        connecting_(connecting),
+        max_connecting_(max_connecting) {}
 
   const std::string& id() const { return id_; }
   void Connect();
@@ -85,15 +100,24 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
  private:
   void EndSessionLocked(v1::SessionEndReason reason, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // This link no longer counts as attempting (registered, or ended).
+  void AttemptOverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   v1::MonitorMessage HealthLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   const std::string id_;
-  v1::CentralService::Stub* const stub_;
+  v1::CentralService::Stub* const shared_stub_;
+  const StubMaker new_stub_;
   KafkaProducer& producer_;
   const std::string key_pem_;
+  std::atomic<int>* const connecting_;
+  const int max_connecting_;
+  std::unique_ptr<v1::CentralService::Stub> own_stub_ ABSL_GUARDED_BY(mu);
   MonitorUplink* link_ ABSL_GUARDED_BY(mu) = nullptr;
   absl::Time reconnect_at_ ABSL_GUARDED_BY(mu) = absl::InfinitePast();  // connect at once
-  int failures_ ABSL_GUARDED_BY(mu) = 0;
+  absl::Time attempt_started_ ABSL_GUARDED_BY(mu);
+  bool attempting_ ABSL_GUARDED_BY(mu) = false;  // counted in *connecting_
+  bool renew_stub_ ABSL_GUARDED_BY(mu) = true;
+  ReconnectBackoff backoff_ ABSL_GUARDED_BY(mu);
   bool closing_ ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -107,9 +131,16 @@ void SimulatedCp::Connect() {
   info->set_power_kw(kPowerKw);
   info->set_telemetry_mac(true);
   reconnect_at_ = absl::InfiniteFuture();
+  attempt_started_ = absl::Now();
+  if (!attempting_) connecting_->fetch_add(1);
+  attempting_ = true;
+  if (new_stub_ != nullptr && renew_stub_) {
+    own_stub_ = new_stub_();
+    renew_stub_ = false;
+  }
   std::shared_ptr<SimulatedCp> self = shared_from_this();
   link_ = MonitorUplink::Start(
-      stub_, hello,
+      own_stub_ != nullptr ? own_stub_.get() : shared_stub_, hello,
       {[self](MonitorUplink& link, const v1::CentralCommand& command) {
          self->OnCommand(command, link);
        },
@@ -120,6 +151,7 @@ void SimulatedCp::Reconnect(absl::Time now) {
   {
     absl::MutexLock lock(&mu);
     if (link_ != nullptr || now < reconnect_at_ || closing_) return;
+    if (max_connecting_ > 0 && connecting_->load() >= max_connecting_) return;  // next time
     if (reconnect_at_ != absl::InfinitePast()) ++reconnects;
   }
   Connect();
@@ -128,13 +160,19 @@ void SimulatedCp::Reconnect(absl::Time now) {
 void SimulatedCp::LinkEnded(MonitorUplink* link, const grpc::Status&) {
   absl::MutexLock lock(&mu);
   if (link_ == link) link_ = nullptr;
+  const bool was_registered = registered;
   registered = false;
-  // As cp_monitor does: from 250 ms doubling to 1 s, with full jitter, so
-  // that after a central restart 10,000 monitors do not come back at once.
-  thread_local absl::BitGen gen;
-  failures_ = std::min(failures_ + 1, 3);
-  const absl::Duration cap = absl::Milliseconds(250) * (1 << (failures_ - 1));
-  reconnect_at_ = absl::Now() + absl::Milliseconds(20) + cap * absl::Uniform(gen, 0.0, 1.0);
+  AttemptOverLocked();
+  // As cp_monitor does (common/grpc/reconnect_backoff.h), and after a
+  // failed attempt on a new connection.
+  const absl::Time now = absl::Now();
+  if (!was_registered) renew_stub_ = true;
+  reconnect_at_ = now + backoff_.Next(was_registered, now - attempt_started_);
+}
+
+void SimulatedCp::AttemptOverLocked() {
+  if (attempting_) connecting_->fetch_sub(1);
+  attempting_ = false;
 }
 
 void SimulatedCp::DropLink() {
@@ -221,7 +259,7 @@ void SimulatedCp::OnCommand(const v1::CentralCommand& command, MonitorUplink& li
   const absl::Time now = absl::Now();
   if (command.has_registered()) {
     registered = true;
-    failures_ = 0;
+    AttemptOverLocked();
     link.Write(HealthLocked(now));
     return;
   }
@@ -292,25 +330,31 @@ absl::Status EnrolFleet(const FleetOptions& options, const TransportSecurity& op
 
 Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
     : options_(std::move(options)), producer_(producer) {
-  const int channels =
-      options_.channels <= 0 || !options_.pki_dir.empty() ? options_.cps : options_.channels;
-  for (int i = 0; i < channels; ++i) {
-    TransportSecurity security = TransportSecurity::Insecure();
-    if (!options_.pki_dir.empty()) {
-      security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(options_, i));
-      security.reload = absl::ZeroDuration();
-    }
-    channels_.push_back(MakeDedicatedChannel(options_.central_address, security, i));
+  // Under mutual TLS every CP has a connection of its own, as real ones do.
+  const bool own_connections = options_.channels <= 0 || !options_.pki_dir.empty();
+  for (int i = 0; !own_connections && i < options_.channels; ++i) {
+    channels_.push_back(
+        MakeDedicatedChannel(options_.central_address, TransportSecurity::Insecure(), i));
     stubs_.push_back(v1::CentralService::NewStub(channels_.back()));
   }
   for (int i = 0; i < options_.cps; ++i) {
+    TransportSecurity security = TransportSecurity::Insecure();
     std::string key;
     if (!options_.pki_dir.empty()) {
-      key = ReadFile(TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(options_, i)).key_file)
-                .value_or("");
+      security = TransportSecurity::FromDir(options_.pki_dir, kRoleCp, CpId(options_, i));
+      security.reload = absl::ZeroDuration();
+      key = ReadFile(security.key_file).value_or("");
     }
-    cps_.push_back(std::make_shared<SimulatedCp>(CpId(options_, i), stubs_[i % channels].get(), producer_,
-                                                 std::move(key)));
+    SimulatedCp::StubMaker new_stub;
+    if (own_connections) {
+      new_stub = [this, security] {
+        return v1::CentralService::NewStub(MakeDedicatedChannel(
+            options_.central_address, security, next_channel_id_.fetch_add(1)));
+      };
+    }
+    cps_.push_back(std::make_shared<SimulatedCp>(
+        CpId(options_, i), own_connections ? nullptr : stubs_[i % options_.channels].get(),
+        std::move(new_stub), producer_, std::move(key), &connecting_, options_.max_connecting));
   }
   // The tickers connect every CP on their first tick, spread over threads.
   for (int shard = 0; shard < kShards; ++shard) {

@@ -40,6 +40,11 @@ struct FleetOptions {
   absl::Duration fault_length = absl::Seconds(3);
   // Monitors reconnecting: this share of links is dropped every fault_every.
   double reconnect_share = 0;
+  // At most this many links attempting at once (0: no limit). Real monitors
+  // each shake hands on a machine of their own; 10,000 handshakes at once in
+  // this one process, on the cores central runs on, take longer than the
+  // 30 s a monitor gives one, so evload itself would be what never gets in.
+  int max_connecting = 0;
 };
 
 class SimulatedCp;
@@ -77,6 +82,8 @@ class Fleet {
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::CentralService::Stub>> stubs_;
   std::vector<std::shared_ptr<SimulatedCp>> cps_;
+  std::atomic<int> connecting_{0};  // links attempting, of max_connecting
+  std::atomic<int> next_channel_id_{0};
   absl::Notification stop_;
   // Health, telemetry, session ends, reconnects: a write on a link costs its
   // syscall on the calling thread, so the CPs are shared among threads.

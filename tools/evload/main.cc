@@ -41,6 +41,9 @@ ABSL_FLAG(int, session_seconds, 10, "how long each session supplies");
 ABSL_FLAG(int, seconds, 30, "how long to run (after every CP registered); 0: until SIGTERM");
 ABSL_FLAG(double, fault_share, 0, "share of CPs turning BROKEN every 10 s, for 3 s");
 ABSL_FLAG(double, reconnect_share, 0, "share of monitor links dropped every 10 s");
+ABSL_FLAG(int, max_connecting, 100,
+          "at most this many monitor links attempting at once (0: any number): as that many "
+          "machines, where a real fleet's handshakes each have a machine of their own");
 ABSL_FLAG(int64_t, history, 0,
           "only write this many records of history, two hours old, to the updates and the "
           "ledger (as a network running for months leaves), then exit");
@@ -127,6 +130,11 @@ int main(int argc, char** argv) {
   fleet_options.session_length = absl::Seconds(absl::GetFlag(FLAGS_session_seconds));
   fleet_options.fault_share = absl::GetFlag(FLAGS_fault_share);
   fleet_options.reconnect_share = absl::GetFlag(FLAGS_reconnect_share);
+  fleet_options.max_connecting = absl::GetFlag(FLAGS_max_connecting);
+  if (fleet_options.max_connecting < 0) {
+    std::cerr << "evload: --max_connecting must be 0 (no limit) or more" << std::endl;
+    return 2;
+  }
 
   if (absl::GetFlag(FLAGS_enrol)) {
     if (fleet_options.pki_dir.empty()) {
