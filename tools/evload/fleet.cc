@@ -122,7 +122,19 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
 };
 
 void SimulatedCp::Connect() {
-  absl::MutexLock lock(&mu);
+  // Only this CP's ticker connects it. A new connection's credentials are
+  // read from files, and the old connection is closed, neither under mu.
+  bool renew;
+  {
+    absl::MutexLock lock(&mu);
+    renew = new_stub_ != nullptr && renew_stub_;
+  }
+  std::unique_ptr<v1::CentralService::Stub> stub = renew ? new_stub_() : nullptr;
+  absl::MutexLock lock(&mu);  // released before `stub` (the old one) goes
+  if (stub != nullptr) {
+    std::swap(stub, own_stub_);
+    renew_stub_ = false;
+  }
   v1::MonitorMessage hello;
   v1::ChargingPointInfo* info = hello.mutable_register_();
   info->set_cp_id(id_);
@@ -134,10 +146,6 @@ void SimulatedCp::Connect() {
   attempt_started_ = absl::Now();
   if (!attempting_) connecting_->fetch_add(1);
   attempting_ = true;
-  if (new_stub_ != nullptr && renew_stub_) {
-    own_stub_ = new_stub_();
-    renew_stub_ = false;
-  }
   std::shared_ptr<SimulatedCp> self = shared_from_this();
   link_ = MonitorUplink::Start(
       own_stub_ != nullptr ? own_stub_.get() : shared_stub_, hello,
