@@ -86,12 +86,15 @@ void CentralLink::Run() {
 
 grpc::Status CentralLink::Connect(bool* registered_out) {
   grpc::ClientContext context;
-  std::unique_ptr<Stream> stream = stub_->MonitorLink(&context);
+  // Published before the call: on a new connection its start waits for the
+  // connection (up to kCentralConnectTimeout), and a Stop meanwhile cancels
+  // it (a context cancelled before its call cancels the call when made).
   {
     absl::MutexLock lock(&mu_);
     context_ = &context;
     if (stop_.HasBeenNotified()) context.TryCancel();
   }
+  std::unique_ptr<Stream> stream = stub_->MonitorLink(&context);
   bool registered = false;
   if (stream->Write(monitor_.Registration())) {
     v1::CentralCommand command;

@@ -3,6 +3,11 @@
 // link still shuts down at once.
 #include "cp_monitor/central_link.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -11,6 +16,7 @@
 #include "common/grpc/grpc_server.h"
 #include "gtest/gtest.h"
 #include "proto/evnet/v1/central.grpc.pb.h"
+#include "testing/test_pki.h"
 
 namespace evnet {
 namespace {
@@ -91,6 +97,47 @@ TEST(CentralLinkTest, ShutsDownAtOnceWhileAWriteIsStuckOnACentralThatStoppedRead
   stopper.join();
   writer.join();
   (*server)->Shutdown();
+}
+
+// A monitor whose central takes a connection and never shakes hands waits
+// in the call's start for the whole connect timeout (30 s, for a herd after
+// central's restart); a stop meanwhile ends it at once.
+TEST(CentralLinkTest, ShutsDownAtOnceWhileCentralHasNotShakenHands) {
+  absl::StatusOr<std::string> pki = test::MakeTestPki("pki", {"cp CP-001"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+
+  FakeClock clock;
+  NoEngine engine;
+  MonitorOptions options;
+  options.cp_id = "CP-001";
+  Monitor monitor(options, clock, engine);
+  auto link = std::make_unique<CentralLink>(
+      absl::StrCat("127.0.0.1:", ntohs(address.sin_port)),
+      TransportSecurity::FromDir(*pki, "cp", "CP-001"), monitor, clock);
+  // The link's connection arrived: its call is waiting for the handshake.
+  timeval wait{10, 0};
+  setsockopt(listener, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  const int silent = accept(listener, nullptr, nullptr);
+  ASSERT_GE(silent, 0) << "the link never connected";
+
+  absl::Notification destroyed;
+  std::thread stopper([&] {
+    link.reset();
+    destroyed.Notify();
+  });
+  EXPECT_TRUE(destroyed.WaitForNotificationWithTimeout(absl::Seconds(5)))
+      << "the link's shutdown waited for its connection attempt";
+  stopper.join();
+  close(silent);
+  close(listener);
 }
 
 }  // namespace
