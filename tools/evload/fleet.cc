@@ -54,14 +54,14 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   // `connecting`: the fleet's count of links attempting, at most
   // `max_connecting` (0: any number).
   SimulatedCp(std::string id, v1::CentralService::Stub* stub, StubMaker new_stub,
-              KafkaProducer& producer, std::string key_pem, std::atomic<int>* connecting,
-              int max_connecting)
+              KafkaProducer& producer, std::string key_pem,
+              std::shared_ptr<std::atomic<int>> connecting, int max_connecting)
       : id_(std::move(id)),
         shared_stub_(stub),
         new_stub_(std::move(new_stub)),
         producer_(producer),
         key_pem_(std::move(key_pem)),
-        connecting_(connecting),
+        connecting_(std::move(connecting)),
         max_connecting_(max_connecting) {}
 
   const std::string& id() const { return id_; }
@@ -109,7 +109,7 @@ class SimulatedCp : public std::enable_shared_from_this<SimulatedCp> {
   const StubMaker new_stub_;
   KafkaProducer& producer_;
   const std::string key_pem_;
-  std::atomic<int>* const connecting_;
+  const std::shared_ptr<std::atomic<int>> connecting_;
   const int max_connecting_;
   std::unique_ptr<v1::CentralService::Stub> own_stub_ ABSL_GUARDED_BY(mu);
   MonitorUplink* link_ ABSL_GUARDED_BY(mu) = nullptr;
@@ -362,7 +362,7 @@ Fleet::Fleet(FleetOptions options, KafkaProducer& producer)
     }
     cps_.push_back(std::make_shared<SimulatedCp>(
         CpId(options_, i), own_connections ? nullptr : stubs_[i % options_.channels].get(),
-        std::move(new_stub), producer_, std::move(key), &connecting_, options_.max_connecting));
+        std::move(new_stub), producer_, std::move(key), connecting_, options_.max_connecting));
   }
   // The tickers connect every CP on their first tick, spread over threads.
   for (int shard = 0; shard < kShards; ++shard) {

@@ -82,7 +82,9 @@ class Fleet {
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::CentralService::Stub>> stubs_;
   std::vector<std::shared_ptr<SimulatedCp>> cps_;
-  std::atomic<int> connecting_{0};  // links attempting, of max_connecting
+  // Links attempting, of max_connecting; shared with the CPs, whose links
+  // may end after the fleet is gone.
+  std::shared_ptr<std::atomic<int>> connecting_ = std::make_shared<std::atomic<int>>(0);
   std::atomic<int> next_channel_id_{0};
   absl::Notification stop_;
   // Health, telemetry, session ends, reconnects: a write on a link costs its
