@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/trust/handshake_audit.h"
+#include "common/trust/tls_settings.h"
 #include "common/kafka/kafka_conf.h"
 #include "glog/logging.h"
 
@@ -28,6 +29,10 @@ constexpr int64_t kCaughtUpLag = 1000;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& options) {
+  // Before any of its threads makes a TLS context (tls_settings.h).
+  if (absl::Status tls = UseEvnetTlsSettings(); !tls.ok()) {
+    LOG(WARNING) << "Central | " << tls.message();
+  }
   KafkaProducerOptions kafka;
   kafka.bootstrap_servers = options.kafka_bootstrap;
   kafka.client_id = "central";

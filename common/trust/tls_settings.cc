@@ -32,6 +32,22 @@ std::string OpenSslError() {
   return text;
 }
 
+// The file OpenSSL configures itself from (OPENSSL_CONF, or its own
+// openssl.cnf), if it names an ssl_conf of its own.
+std::string SslConfOfTheDefaultConfiguration() {
+  char* file = CONF_get1_default_config_file();
+  CONF* conf = NCONF_new(nullptr);
+  std::string found;
+  if (file != nullptr && conf != nullptr && NCONF_load(conf, file, nullptr) == 1) {
+    const char* init = NCONF_get_string(conf, nullptr, "openssl_conf");
+    if (init != nullptr && NCONF_get_string(conf, init, "ssl_conf") != nullptr) found = file;
+  }
+  ERR_clear_error();  // a missing name is an error on the queue
+  NCONF_free(conf);
+  OPENSSL_free(file);
+  return found;
+}
+
 absl::Status Apply() {
   // The default configuration first, once, as OpenSSL loads it for the
   // first SSL_CTX: loaded later, it would put its own ssl_conf in place of
@@ -39,6 +55,13 @@ absl::Status Apply() {
   if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr) != 1) {
     return absl::InternalError(
         absl::StrCat("OpenSSL's configuration did not load: ", OpenSslError()));
+  }
+  // Ours would replace an operator's own TLS settings (OpenSSL keeps one
+  // ssl_conf): theirs win.
+  if (const std::string file = SslConfOfTheDefaultConfiguration(); !file.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "OpenSSL's configuration ", file,
+        " has TLS settings of its own (ssl_conf), kept as they are: servers send session tickets"));
   }
   BIO* text = BIO_new_mem_buf(kSettings, sizeof(kSettings) - 1);
   CONF* conf = NCONF_new(nullptr);

@@ -14,7 +14,13 @@
 // OpenSSL's own configuration: the `system_default` section of its ssl_conf
 // module, which SSL_CTX_new applies to every context. The default
 // configuration file (Debian's openssl.cnf) is loaded first, as OpenSSL
-// would; it sets no ssl_conf of its own.
+// would. Debian's sets no ssl_conf; one that does (an operator's
+// OPENSSL_CONF) is kept, and this does nothing: OpenSSL holds one ssl_conf,
+// and ours would replace theirs.
+//
+// Call it before any thread makes a TLS context: Central::Start does, first
+// (its books' connections and dashboard make theirs on their threads), and
+// GrpcServer::Start does for every program.
 #ifndef EVNET_COMMON_TRUST_TLS_SETTINGS_H_
 #define EVNET_COMMON_TRUST_TLS_SETTINGS_H_
 
@@ -23,7 +29,8 @@
 namespace evnet {
 
 // Idempotent and thread-safe; the first call's result is every call's. An
-// error means only that tickets are still sent: TLS works as before.
+// error means only that tickets are still sent: TLS works as before
+// (FailedPrecondition: the configuration has an ssl_conf of its own).
 absl::Status UseEvnetTlsSettings();
 
 }  // namespace evnet
