@@ -16,6 +16,14 @@
 //    back further and further apart, until central keeps up.
 //  - A link that registered starts afresh.
 //
+// What it cannot tell apart: a central whose packets are lost (a network
+// partition) or that is frozen for more than kSlowAttempt also makes each
+// attempt last the whole connect timeout, and is taken for an overloaded
+// one. Once it answers again, a monitor is back within its cap (at most a
+// minute) and the attempt already running, instead of within a second.
+// A central killed and restarted on its host refuses at once meanwhile,
+// and is found within the second.
+//
 // Not thread-safe: one per link, used by the thread that keeps it.
 #ifndef EVNET_COMMON_GRPC_RECONNECT_BACKOFF_H_
 #define EVNET_COMMON_GRPC_RECONNECT_BACKOFF_H_
