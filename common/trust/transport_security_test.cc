@@ -160,17 +160,23 @@ TEST_F(TransportSecurityTest, ARenewedCertificateIsPresentedWithoutARestart) {
   ASSERT_NE(renewed, before);
   // A new connection (a new channel of its own) presents the renewed one
   // once the files were read again (within `reload`): each attempt is a
-  // handshake, and nothing tells the test when the files were read.
+  // handshake, and nothing tells the test when the files were read. An
+  // attempt may fail meanwhile: read between the new key and its new
+  // certificate, the files do not match, and gRPC presents neither until
+  // its next read; a monitor simply connects again.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   int attempt = 0;
+  int failed = 0;
   while (service_.caller()->certificate_sha256 != renewed && absl::Now() < deadline) {
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("central.central.evnet");
     args.SetInt("test.connection", ++attempt);
-    ASSERT_TRUE(Call(grpc::CreateCustomChannel(Address(), ChannelCredentialsFor(client), args))
-                    .ok());
+    if (!Call(grpc::CreateCustomChannel(Address(), ChannelCredentialsFor(client), args)).ok()) {
+      ++failed;
+    }
   }
-  EXPECT_EQ(service_.caller()->certificate_sha256, renewed);
+  EXPECT_EQ(service_.caller()->certificate_sha256, renewed)
+      << attempt << " attempts, " << failed << " failed";
 }
 
 // A server that admits CPs and operators (central, an engine) refuses a
