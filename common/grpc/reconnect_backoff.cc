@@ -8,10 +8,10 @@ namespace evnet {
 ReconnectBackoff::ReconnectBackoff(std::function<double()> uniform)
     : uniform_(std::move(uniform)) {}
 
-absl::Duration ReconnectBackoff::Next(bool registered, absl::Duration attempt) {
-  if (registered || cap_ == absl::ZeroDuration()) {
+absl::Duration ReconnectBackoff::Next(bool registered, absl::Duration lasted) {
+  if (cap_ == absl::ZeroDuration() || (registered && lasted >= kSettled)) {
     cap_ = kFirstCap;
-  } else if (attempt >= kSlowAttempt) {
+  } else if (!registered && lasted >= kSlowAttempt) {
     cap_ = std::min(std::max(cap_ * 2, kOverloadedFirstCap), kOverloadedCap);
   } else {
     cap_ = std::min(cap_ * 2, kAwayCap);

@@ -14,7 +14,8 @@
 //    more work than central can finish within the connect timeout; every
 //    attempt given up is work done for nothing. Those that time out come
 //    back further and further apart, until central keeps up.
-//  - A link that registered starts afresh.
+//  - A link that registered and stayed up kSettled starts afresh; one that
+//    registered and ended sooner counts as central away.
 //
 // What it cannot tell apart: a central whose packets are lost (a network
 // partition) or that is frozen for more than kSlowAttempt also makes each
@@ -41,15 +42,16 @@ class ReconnectBackoff {
   static constexpr absl::Duration kFirstCap = absl::Milliseconds(250);
   static constexpr absl::Duration kAwayCap = absl::Seconds(1);
   static constexpr absl::Duration kSlowAttempt = absl::Seconds(5);
+  static constexpr absl::Duration kSettled = absl::Seconds(5);
   static constexpr absl::Duration kOverloadedFirstCap = absl::Seconds(2);
   static constexpr absl::Duration kOverloadedCap = absl::Seconds(60);
 
   // `uniform` draws from [0, 1); tests give their own (default: random).
   explicit ReconnectBackoff(std::function<double()> uniform = nullptr);
 
-  // The wait before the next attempt, after a link that ended: `registered`
-  // if it had registered, else `attempt` is how long the failed attempt took.
-  absl::Duration Next(bool registered, absl::Duration attempt);
+  // The wait before the next attempt, after a link that ended having
+  // `lasted` from its attempt's start, and `registered` or not.
+  absl::Duration Next(bool registered, absl::Duration lasted);
   // The cap the last Next drew under.
   absl::Duration cap() const { return cap_; }
 

@@ -21,6 +21,15 @@ TEST(ReconnectBackoffTest, ALinkThatRegisteredComesBackWithinAQuarterSecond) {
             ReconnectBackoff::kFloor + absl::Milliseconds(250));
 }
 
+TEST(ReconnectBackoffTest, ALinkThatEndsRightAfterRegisteringBacksOffAsIfCentralWereAway) {
+  ReconnectBackoff backoff = Longest();
+  backoff.Next(true, absl::Minutes(5));
+  EXPECT_EQ(backoff.Next(true, absl::Milliseconds(100)),
+            ReconnectBackoff::kFloor + absl::Milliseconds(500));
+  EXPECT_EQ(backoff.Next(true, absl::Milliseconds(100)), ReconnectBackoff::kFloor + absl::Seconds(1));
+  EXPECT_EQ(backoff.Next(true, absl::Milliseconds(100)), ReconnectBackoff::kFloor + absl::Seconds(1));
+}
+
 TEST(ReconnectBackoffTest, WhileCentralIsAwayTheWaitDoublesToOneSecondAndStays) {
   ReconnectBackoff backoff = Longest();
   backoff.Next(true, absl::ZeroDuration());
@@ -42,7 +51,7 @@ TEST(ReconnectBackoffTest, AttemptsThatTimeOutSpreadFurtherApartUpToAMinute) {
   // Central gone meanwhile (refused at once): back to trying every second,
   // so that it is found again as soon as it is back.
   EXPECT_EQ(backoff.Next(false, kFast), ReconnectBackoff::kFloor + absl::Seconds(1));
-  // Registered: afresh.
+  // Registered and up a while: afresh.
   EXPECT_EQ(backoff.Next(true, absl::Hours(1)), ReconnectBackoff::kFloor + absl::Milliseconds(250));
 }
 
