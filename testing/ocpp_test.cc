@@ -96,7 +96,7 @@ void ExpectBilledFromMeter(const v1::SessionResult& ticket, const Stopped& stopp
 std::vector<v1::DriverUpdate> OneTicket(Network& net, const std::string& driver) {
   std::vector<v1::DriverUpdate> ended =
       net.updates().WaitFor(driver, v1::UPDATE_KIND_ENDED, 1, kWait);
-  EXPECT_EQ(ended.size(), 1u) << net.LogOf("ocpp-gateway");
+  EXPECT_EQ(ended.size(), 1u) << net.LogOf("ocpp-gateway") << net.LogOf("central");
   if (!ended.empty()) {
     EXPECT_EQ(net.updates().WaitFor(driver, v1::UPDATE_KIND_ENDED, 2, absl::Seconds(3)).size(), 1u)
         << "a second ticket";
