@@ -15,7 +15,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options) {
   PollReconnectsOften();
   // Before gRPC makes its SSL_CTX: no session tickets (tls_settings.h).
-  if (static const absl::Status tls = UseEvnetTlsSettings(); !tls.ok()) {
+  if (const absl::Status tls = UseEvnetTlsSettings(); !tls.ok()) {
     LOG_FIRST_N(WARNING, 1) << tls.message();
   }
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
