@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "glog/logging.h"
+#include "librdkafka/rdkafka.h"
 
 ABSL_FLAG(bool, kafka_plaintext, false,
           "talk to Kafka without TLS even though gRPC has certificates: for a broker "
@@ -84,6 +85,19 @@ void KafkaEventLogger::event_cb(RdKafka::Event& event) {
     default:
       return;
   }
+}
+
+void KafkaTopicLookups::Ask(RdKafka::Handle& producer, const std::string& topic) {
+  absl::MutexLock lock(&mu_);
+  if (asked_of_ != &producer) {
+    asked_.clear();
+    asked_of_ = &producer;
+  }
+  if (!asked_.insert(topic).second) return;
+  // Opening the topic queues the lookup (no I/O here); the handle is only
+  // needed for that, and messages name the topic.
+  rd_kafka_topic_t* opened = rd_kafka_topic_new(producer.c_ptr(), topic.c_str(), nullptr);
+  if (opened != nullptr) rd_kafka_topic_destroy(opened);
 }
 
 namespace {

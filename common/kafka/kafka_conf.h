@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,24 @@ class KafkaEventLogger : public RdKafka::EventCb {
   const absl::Duration quiet_period_;
   absl::Mutex mu_;
   absl::Time last_unreachable_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+// librdkafka asks a broker where a topic's partitions are when the topic is
+// opened by a handle, but a message produced to a topic only by its name
+// waits for librdkafka's topic scan, which runs once a second: the first
+// message of each topic, e.g. central's first decision after a start or an
+// engine's first result, was held up to a second. Ask(p, topic) before each
+// produce opens the topic the first time a producer names it, so that its
+// lookup is sent at once. Thread-safe; it forgets what it asked when given
+// another producer (a replacement for one that failed for good).
+class KafkaTopicLookups {
+ public:
+  void Ask(RdKafka::Handle& producer, const std::string& topic);
+
+ private:
+  absl::Mutex mu_;
+  const RdKafka::Handle* asked_of_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::set<std::string, std::less<>> asked_ ABSL_GUARDED_BY(mu_);
 };
 
 // How this process's Kafka clients prove who they are to a broker that

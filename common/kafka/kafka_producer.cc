@@ -155,6 +155,7 @@ absl::Status KafkaProducer::Produce(absl::string_view topic, absl::string_view k
   std::shared_ptr<RdKafka::Producer> producer = Current();
   RdKafka::ErrorCode err;
   while (true) {
+    lookups_.Ask(*producer, topic_name);
     err = producer->produce(
         topic_name, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
         const_cast<char*>(value.data()), value.size(), key.data(), key.size(),

@@ -112,6 +112,7 @@ class KafkaProducer {
   const std::unique_ptr<RdKafka::Conf> conf_;  // to create a replacement
   mutable absl::Mutex mu_;
   std::shared_ptr<RdKafka::Producer> producer_ ABSL_GUARDED_BY(mu_);
+  KafkaTopicLookups lookups_;
   const absl::Duration queue_full_wait_;
   const bool replace_when_fatal_;
   // Owned by the poll thread: when the failed handle may be replaced

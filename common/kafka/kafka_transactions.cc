@@ -186,6 +186,7 @@ absl::Status KafkaTransactions::CommitBatch(const std::vector<Pending>& batch) {
   for (const Pending& pending : batch) {
     for (const KafkaRecord& record : pending.records) {
       RdKafka::ErrorCode err;
+      lookups_.Ask(*producer_, record.topic);
       while (true) {
         err = producer_->produce(
             record.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,

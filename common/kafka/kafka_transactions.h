@@ -106,6 +106,7 @@ class KafkaTransactions {
   std::unique_ptr<KafkaEventLogger> event_logger_;
   const std::unique_ptr<RdKafka::Conf> conf_;
   const std::unique_ptr<RdKafka::Producer> producer_;
+  KafkaTopicLookups lookups_;
   const KafkaTransactionsOptions options_;
 
   mutable absl::Mutex mu_;
