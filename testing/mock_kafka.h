@@ -4,6 +4,7 @@
 #ifndef EVNET_TESTING_MOCK_KAFKA_H_
 #define EVNET_TESTING_MOCK_KAFKA_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +29,9 @@ class MockKafkaCluster {
   void RefuseNextProducerId();
 
  private:
+  // Runs `command`, a call into the cluster that waits for its thread.
+  void Command(const std::function<void()>& command);
+
   rd_kafka_t* rk_;
   rd_kafka_mock_cluster_t* cluster_;
 };
