@@ -173,6 +173,7 @@ int64_t KafkaBridge::consumer_lag() const {
 
 bool KafkaBridge::Retry(const char* what, const std::function<absl::Status()>& step) {
   std::string last;
+  absl::Duration wait = absl::Milliseconds(50);
   while (!stop_.HasBeenNotified()) {
     absl::Status status = step();
     if (status.ok()) return true;
@@ -180,7 +181,8 @@ bool KafkaBridge::Retry(const char* what, const std::function<absl::Status()>& s
       LOG(WARNING) << "Central | " << what << ": " << status.message() << "; retrying";
       last = std::string(status.message());
     }
-    stop_.WaitForNotificationWithTimeout(absl::Seconds(1));
+    stop_.WaitForNotificationWithTimeout(wait);
+    wait = std::min(2 * wait, absl::Seconds(1));
   }
   return false;
 }

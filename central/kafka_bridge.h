@@ -152,6 +152,8 @@ class KafkaBridge {
  private:
   void Run();
   // Retries `step` until it succeeds or the bridge stops; false if stopped.
+  // The waits start at 50 ms (a producer still starting is ready within
+  // milliseconds) and double up to a second (a broker that is away).
   bool Retry(const char* what, const std::function<absl::Status()>& step);
   absl::Status Rebuild();
   // An earlier version kept its open sessions on its ledger only: records
