@@ -25,7 +25,6 @@ using Queue = std::unique_ptr<rd_kafka_queue_t, Deleter<rd_kafka_queue_t, rd_kaf
 using Event = std::unique_ptr<rd_kafka_event_t, Deleter<rd_kafka_event_t, rd_kafka_event_destroy>>;
 using Options = std::unique_ptr<rd_kafka_AdminOptions_t,
                                 Deleter<rd_kafka_AdminOptions_t, rd_kafka_AdminOptions_destroy>>;
-using Topic = std::unique_ptr<rd_kafka_topic_t, Deleter<rd_kafka_topic_t, rd_kafka_topic_destroy>>;
 void DestroyMetadata(const rd_kafka_metadata_t* m) { rd_kafka_metadata_destroy(m); }
 using Metadata = std::unique_ptr<const rd_kafka_metadata_t,
                                  Deleter<const rd_kafka_metadata_t, DestroyMetadata>>;
@@ -241,24 +240,26 @@ absl::Status KafkaAdmin::EnsureAcls(const std::vector<KafkaAcl>& acls, absl::Dur
 
 absl::StatusOr<std::vector<KafkaTopicPartition>> KafkaAdmin::Partitions(
     const std::vector<std::string>& topics, absl::Duration timeout) {
+  // One request for every topic: asked one by one, each topic costs a
+  // round trip (and, opened by a handle, a second request of its own).
+  const rd_kafka_metadata_t* raw = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, Millis(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unreachable(bootstrap_servers_, "reading metadata", rd_kafka_err2str(err));
+  }
+  Metadata metadata(raw);
   std::vector<KafkaTopicPartition> out;
   for (const std::string& name : topics) {
-    const rd_kafka_metadata_t* raw = nullptr;
-    rd_kafka_resp_err_t err;
-    {
-      Topic topic(rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr));
-      err = rd_kafka_metadata(rk_.get(), 0, topic.get(), &raw, Millis(timeout));
+    const rd_kafka_metadata_topic_t* found = nullptr;
+    for (int t = 0; t < metadata->topic_cnt; ++t) {
+      if (name == metadata->topics[t].topic) found = &metadata->topics[t];
     }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return Unreachable(bootstrap_servers_, "reading metadata", rd_kafka_err2str(err));
-    }
-    Metadata metadata(raw);
-    if (metadata->topic_cnt != 1 || metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        metadata->topics[0].partition_cnt == 0) {
+    if (found == nullptr || found->err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        found->partition_cnt == 0) {
       return absl::NotFoundError(absl::StrCat("Kafka topic ", name, " does not exist"));
     }
-    for (int p = 0; p < metadata->topics[0].partition_cnt; ++p) {
-      out.push_back({name, metadata->topics[0].partitions[p].id});
+    for (int p = 0; p < found->partition_cnt; ++p) {
+      out.push_back({name, found->partitions[p].id});
     }
   }
   return out;

@@ -67,7 +67,8 @@ class KafkaAdmin {
   // Takes back each permission that was granted (none is harmless).
   [[nodiscard]] absl::Status RevokeAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout);
 
-  // Every partition of each topic.
+  // Every partition of each topic, in the order named, from one request;
+  // NOT_FOUND naming the first topic that does not exist.
   [[nodiscard]] absl::StatusOr<std::vector<KafkaTopicPartition>> Partitions(
       const std::vector<std::string>& topics, absl::Duration timeout);
 

@@ -54,15 +54,16 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
       return absl::InvalidArgumentError(absl::StrCat("Kafka topic ", tp.topic, ": ", error));
     }
     reader->topics_.emplace_back(topic);
-    // Know each partition's leader before starting: a partition started
-    // without one waits for librdkafka's offset query retry (500 ms).
-    RdKafka::Metadata* metadata = nullptr;
-    absl::Status known = KafkaStatus(
-        reader->consumer_->metadata(/*all_topics=*/false, topic, &metadata, 10000),
-        absl::StrCat("Kafka metadata of ", tp.topic));
-    delete metadata;
-    if (!known.ok()) return known;
   }
+  // Know each partition's leader before starting: a partition started
+  // without one waits for librdkafka's offset query retry (500 ms). One
+  // request for all the topics, rather than a round trip for each.
+  RdKafka::Metadata* metadata = nullptr;
+  absl::Status known = KafkaStatus(
+      reader->consumer_->metadata(/*all_topics=*/true, nullptr, &metadata, 10000),
+      "Kafka metadata");
+  delete metadata;
+  if (!known.ok()) return known;
   for (const KafkaTopicPartition& tp : options.partitions) {
     int64_t offset = tp.offset >= 0                         ? tp.offset
                      : tp.since == absl::InfiniteFuture() ? RdKafka::Topic::OFFSET_END

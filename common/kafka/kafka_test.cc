@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/kafka/kafka_admin.h"
 #include "common/kafka/kafka_consumer.h"
 #include "common/kafka/kafka_dispatcher.h"
 #include "common/kafka/kafka_producer.h"
@@ -321,6 +322,25 @@ TEST_F(KafkaTest, TheFirstMessageToATopicIsNotHeldForLibrdkafkasTopicScan) {
                     .ok());
   }
   EXPECT_LT(absl::Now() - start, kFiveFirstMessages);
+}
+
+TEST_F(KafkaTest, TheAdminNamesEveryPartitionOfEachTopicAndAMissingTopic) {
+  absl::StatusOr<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Create(cluster_.bootstrap());
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  absl::StatusOr<std::vector<KafkaTopicPartition>> partitions =
+      (*admin)->Partitions({kKeyedTopic, kTopic}, absl::Seconds(10));
+  ASSERT_TRUE(partitions.ok()) << partitions.status();
+  std::vector<std::string> named;
+  for (const KafkaTopicPartition& tp : *partitions) {
+    named.push_back(absl::StrCat(tp.topic, "/", tp.partition));
+  }
+  EXPECT_THAT(named, ElementsAre("evnet.test.keyed/0", "evnet.test.keyed/1", "evnet.test.keyed/2",
+                                 "evnet.test.keyed/3", "evnet.test.keyed/4", "evnet.test.keyed/5",
+                                 "evnet.test/0"));
+  absl::StatusOr<std::vector<KafkaTopicPartition>> missing =
+      (*admin)->Partitions({kTopic, "evnet.test.missing"}, absl::Seconds(10));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("evnet.test.missing does not exist"));
 }
 
 TEST(KafkaOptionsTest, BadOptionsAreRefusedClearly) {
