@@ -46,7 +46,7 @@ MockKafkaCluster::MockKafkaCluster(const std::vector<std::pair<std::string, int>
 }
 
 MockKafkaCluster::~MockKafkaCluster() {
-  rd_kafka_mock_cluster_destroy(cluster_);
+  Command([this] { rd_kafka_mock_cluster_destroy(cluster_); });
   rd_kafka_destroy(rk_);
 }
 
@@ -55,9 +55,9 @@ void MockKafkaCluster::Command(const std::function<void()>& command) {
   // does when it next wakes: on network I/O, or its next timer, up to a
   // second later (it is not woken by the command itself). Connections to
   // the broker wake it until the command is done.
+  const std::string address = bootstrap();  // before the command, which may end the cluster
   std::atomic<bool> done{false};
   std::thread knocking([&] {
-    const std::string address = bootstrap();
     while (!done.load()) {
       Knock(address);
       absl::SleepFor(absl::Milliseconds(2));
