@@ -97,6 +97,7 @@ KafkaProducer::~KafkaProducer() {
   absl::Status flushed = Flush(absl::Seconds(10));
   if (!flushed.ok()) LOG(WARNING) << "closing the Kafka producer: " << flushed;
   stopping_ = true;
+  Current()->yield();  // ends the poll thread's wait (or its next) at once
   poll_thread_.join();
   FailWhatIsLeft(*Current());
 }
