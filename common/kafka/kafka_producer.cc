@@ -97,7 +97,12 @@ KafkaProducer::~KafkaProducer() {
   absl::Status flushed = Flush(absl::Seconds(10));
   if (!flushed.ok()) LOG(WARNING) << "closing the Kafka producer: " << flushed;
   stopping_ = true;
-  Current()->yield();  // ends the poll thread's wait (or its next) at once
+  {
+    // Ends the poll thread's wait (or its next) at once.
+    rd_kafka_queue_t* reports = rd_kafka_queue_get_main(Current()->c_ptr());
+    rd_kafka_queue_yield(reports);
+    rd_kafka_queue_destroy(reports);
+  }
   poll_thread_.join();
   FailWhatIsLeft(*Current());
 }
