@@ -2,12 +2,14 @@
 // a monitor per CP, each started with its program's Start on port 0, over
 // librdkafka's in-process mock cluster, in plaintext. For tests of the
 // request walk (accept, refuse, stop, fault, reconnect, ticket) that need no
-// real broker: they run in seconds and under ThreadSanitizer. What needs a
-// real broker or real processes (durability, ACLs, kills, the fault table)
-// stays on testing/network.h.
+// real broker: a network starts in about a quarter of a second and stops in
+// about a fifth, and its tests run under ThreadSanitizer. What needs a real
+// broker or real processes (durability, ACLs, kills, the fault table) stays
+// on testing/network.h.
 //
 // Timings are short (checks every 100 ms, a monitor silent for 600 ms is
-// disconnected), so that each step is observed within a second.
+// disconnected, sessions of 300 ms), so that each step is observed within a
+// second.
 #ifndef EVNET_TESTING_IN_PROCESS_NETWORK_H_
 #define EVNET_TESTING_IN_PROCESS_NETWORK_H_
 
@@ -35,7 +37,8 @@ struct InProcessNetworkOptions {
   // The most central registers (0.28 kWh a second): a short session bills cents.
   double power_kw = 1000;
   double price_eur_per_kwh = 0.30;
-  absl::Duration session_duration = absl::Milliseconds(800);
+  // When the driver unplugs, unless Simulate(UNPLUG) says so before.
+  absl::Duration session_duration = absl::Milliseconds(300);
 };
 
 class InProcessNetwork {

@@ -21,10 +21,13 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
+// Sessions end by themselves, as their drivers unplug after 300 ms.
 class RequestWalkTest : public ::testing::Test {
  protected:
+  virtual InProcessNetworkOptions Options() { return {}; }
+
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<InProcessNetwork>> net = InProcessNetwork::Start();
+    absl::StatusOr<std::unique_ptr<InProcessNetwork>> net = InProcessNetwork::Start(Options());
     ASSERT_TRUE(net.ok()) << net.status();
     net_ = *std::move(net);
   }
@@ -38,10 +41,28 @@ class RequestWalkTest : public ::testing::Test {
   std::unique_ptr<InProcessNetwork> net_;
 };
 
-TEST_F(RequestWalkTest, AnAcceptedRequestIsSuppliedAndTicketedOnceAtItsCpsPrice) {
+// Sessions run until the test ends them (an operator's stop, a fault, the
+// driver unplugging), so that what it does mid-session never races the
+// session's own end.
+class MidSessionTest : public RequestWalkTest {
+ protected:
+  InProcessNetworkOptions Options() override {
+    InProcessNetworkOptions options;
+    options.session_duration = absl::Minutes(10);
+    return options;
+  }
+
+  // The driver at `cp_id` unplugs once central shows the session supplying.
+  void Unplug(const std::string& cp_id) {
+    ASSERT_TRUE(net_->WaitForStatus(cp_id, v1::CP_STATUS_SUPPLYING, kWait));
+    ASSERT_TRUE(net_->Simulate(cp_id, v1::SIMULATE_ACTION_UNPLUG).ok());
+  }
+};
+
+TEST_F(MidSessionTest, AnAcceptedRequestIsSuppliedAndTicketedOnceAtItsCpsPrice) {
   absl::StatusOr<std::string> id = net_->RequestCharge("driver-alice", "CP-001");
   ASSERT_TRUE(id.ok()) << id.status();
-  EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, kWait));
+  Unplug("CP-001");  // once SUPPLYING
   std::vector<v1::DriverUpdate> accepted = Updates("driver-alice", v1::UPDATE_KIND_ACCEPTED);
   ASSERT_EQ(accepted.size(), 1u);
   EXPECT_EQ(accepted[0].request_id(), *id);
@@ -95,7 +116,7 @@ TEST_F(RequestWalkTest, EveryRequestOfADriversFileGetsTheRightOutcome) {
   for (const v1::DriverUpdate& ended : {outcomes[0], outcomes[3]}) {
     EXPECT_EQ(ended.ticket().end_reason(), v1::SESSION_END_REASON_UNPLUGGED);
     EXPECT_EQ(FromProto(ended.ticket().ended_at()) - FromProto(ended.ticket().started_at()),
-              absl::Milliseconds(800));
+              InProcessNetworkOptions().session_duration);
     ExpectTicketAgreesWithMeter(ended.ticket(), 1000, 0.30);
   }
   // What the person saw.
@@ -121,7 +142,7 @@ TEST_F(RequestWalkTest, EveryRequestOfADriversFileGetsTheRightOutcome) {
   }
 }
 
-TEST_F(RequestWalkTest, AnOperatorStopEndsTheRunningSessionWithATicketAndResumeReactivates) {
+TEST_F(MidSessionTest, AnOperatorStopEndsTheRunningSessionWithATicketAndResumeReactivates) {
   ASSERT_TRUE(net_->RequestCharge("driver-bob", "CP-002").ok());
   ASSERT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_SUPPLYING, kWait));
   ASSERT_TRUE(net_->StopCp("CP-002").ok());
@@ -140,10 +161,11 @@ TEST_F(RequestWalkTest, AnOperatorStopEndsTheRunningSessionWithATicketAndResumeR
   ASSERT_TRUE(net_->ResumeCp("CP-002").ok());
   EXPECT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, kWait));
   ASSERT_TRUE(net_->RequestCharge("driver-bob", "CP-002").ok());
+  Unplug("CP-002");
   EXPECT_EQ(Updates("driver-bob", v1::UPDATE_KIND_ENDED, 2).size(), 2u);
 }
 
-TEST_F(RequestWalkTest, AnEngineFaultMidSessionBillsWhatWasSuppliedAndBreaksTheCp) {
+TEST_F(MidSessionTest, AnEngineFaultMidSessionBillsWhatWasSuppliedAndBreaksTheCp) {
   ASSERT_TRUE(net_->RequestCharge("driver-carol", "CP-001").ok());
   ASSERT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, kWait));
   ASSERT_TRUE(net_->Simulate("CP-001", v1::SIMULATE_ACTION_FAULT).ok());
@@ -160,7 +182,7 @@ TEST_F(RequestWalkTest, AnEngineFaultMidSessionBillsWhatWasSuppliedAndBreaksTheC
   EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, kWait));
 }
 
-TEST_F(RequestWalkTest, AnEngineStoppedMidSessionBillsItsJournalWhenItIsBack) {
+TEST_F(MidSessionTest, AnEngineStoppedMidSessionBillsItsJournalWhenItIsBack) {
   ASSERT_TRUE(net_->RequestCharge("driver-dan", "CP-001").ok());
   ASSERT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_SUPPLYING, kWait));
   ASSERT_TRUE(net_->StopEngine("CP-001").ok());
