@@ -780,9 +780,12 @@ absl::Status SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& tele
       if (!std::exchange(open.forged_telemetry_seen, true)) forged = mac;
     } else {
       *open.session.mutable_supply() = telemetry.supply();
-      // Old samples (read again after a restart) update the record, not drivers.
+      // Old samples (read again after a restart) update the record, not
+      // drivers; nor do samples read while the ticket is being written,
+      // whose progress could reach the driver after the ticket.
       const bool fresh = now - FromProto(telemetry.measured_at()) <= options_.progress_interval * 3;
-      if (fresh && now - open.last_progress >= options_.progress_interval) {
+      if (fresh && tickets_in_flight_.count(id) == 0 &&
+          now - open.last_progress >= options_.progress_interval) {
         open.last_progress = now;
         const int n = ++open.progress_count;
         progress = NewUpdate(open.session, v1::UPDATE_KIND_PROGRESS, absl::StrCat("progress-", n));

@@ -933,6 +933,30 @@ TEST_F(CoordinatorTest, ProgressIsForwardedAtMostOncePerInterval) {
   EXPECT_NE(publisher_.updates[0].update_id(), publisher_.updates[1].update_id());
 }
 
+// A sample read while the session's ticket is being written reaches no
+// driver: its progress could land after the ticket.
+TEST_F(CoordinatorTest, NoProgressIsSentOnceTheSessionsTicketIsBeingWritten) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  const std::string key = sender_.sent[0].second.start_supply().telemetry_key();
+  publisher_.hold = true;
+  std::optional<absl::Status> ticketed;
+  coordinator_.HandleResult(Result("s-r-1", "r-1"), [&](absl::Status s) { ticketed = s; });
+  ASSERT_FALSE(ticketed.has_value());
+  publisher_.updates.clear();
+  v1::SupplyTelemetry telemetry;
+  telemetry.set_cp_id("CP-001");
+  telemetry.mutable_supply()->set_session_id("s-r-1");
+  telemetry.mutable_supply()->set_energy_kwh(0.5);
+  clock_.Advance(absl::Seconds(10));  // well past the progress interval
+  *telemetry.mutable_measured_at() = ToProto(clock_.Now());
+  MacTelemetry(key, telemetry);
+  EXPECT_TRUE(coordinator_.HandleTelemetry(telemetry).ok());
+  EXPECT_TRUE(publisher_.updates.empty()) << publisher_.updates[0].ShortDebugString();
+  publisher_.Release();
+  ASSERT_TRUE(ticketed.has_value() && ticketed->ok());
+  EXPECT_EQ(publisher_.kinds(), std::vector<v1::UpdateKind>{v1::UPDATE_KIND_ENDED});
+}
+
 TEST_F(CoordinatorTest, OnlyTelemetryMacedWithTheSessionsKeyReachesItsDriver) {
   ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
   // A key of its own, sent to the CP with the start and held with the session.
