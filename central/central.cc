@@ -29,10 +29,9 @@ constexpr int64_t kCaughtUpLag = 1000;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Central>> Central::Start(const CentralOptions& options) {
-  // Before any of its threads makes a TLS context (tls_settings.h).
-  if (absl::Status tls = UseEvnetTlsSettings(); !tls.ok()) {
-    LOG(WARNING) << "Central | " << tls.message();
-  }
+  // Before any of its threads makes a TLS context (tls_settings.h); a
+  // failure is logged there, once.
+  UseEvnetTlsSettings().IgnoreError();
   KafkaProducerOptions kafka;
   kafka.bootstrap_servers = options.kafka_bootstrap;
   kafka.client_id = "central";

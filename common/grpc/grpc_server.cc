@@ -14,10 +14,9 @@ namespace evnet {
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options) {
   PollReconnectsOften();
-  // Before gRPC makes its SSL_CTX: no session tickets (tls_settings.h).
-  if (const absl::Status tls = UseEvnetTlsSettings(); !tls.ok()) {
-    LOG_FIRST_N(WARNING, 1) << tls.message();
-  }
+  // Before gRPC makes its SSL_CTX: no session tickets (tls_settings.h); a
+  // failure is logged there, once.
+  UseEvnetTlsSettings().IgnoreError();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // grpc.health.v1.Health, for Kubernetes' gRPC probes: SERVING while up.
   grpc::EnableDefaultHealthCheckService(true);

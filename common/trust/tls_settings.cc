@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "glog/logging.h"
 
 namespace evnet {
 
@@ -84,7 +85,11 @@ absl::Status Apply() {
 }  // namespace
 
 absl::Status UseEvnetTlsSettings() {
-  static const absl::Status* const status = new absl::Status(Apply());
+  static const absl::Status* const status = [] {
+    auto* applied = new absl::Status(Apply());
+    if (!applied->ok()) LOG(WARNING) << applied->message();
+    return applied;
+  }();
   return *status;
 }
 

@@ -28,9 +28,10 @@
 
 namespace evnet {
 
-// Idempotent and thread-safe; the first call's result is every call's. An
-// error means only that tickets are still sent: TLS works as before
-// (FailedPrecondition: the configuration has an ssl_conf of its own).
+// Idempotent and thread-safe; the first call's result is every call's, and
+// the first call logs it when it is an error. An error means only that
+// tickets are still sent: TLS works as before (FailedPrecondition: the
+// configuration has an ssl_conf of its own).
 absl::Status UseEvnetTlsSettings();
 
 }  // namespace evnet
