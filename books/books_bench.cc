@@ -28,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "absl/strings/str_split.h"
 #include "books/ticket_store.h"
+#include "common/clock.h"
 #include "common/proto_time.h"
 #include "testing/postgres_server.h"
 
@@ -112,9 +113,9 @@ void Check(const absl::Status& status) {
 
 template <typename F>
 double Seconds(F f) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = SystemClock::Get().Steady();
   f();
-  return absl::ToDoubleSeconds(absl::Now() - start);
+  return absl::ToDoubleSeconds(SystemClock::Get().Steady() - start);
 }
 
 // The bench on one database; `fresh(name)` names a new, empty one.

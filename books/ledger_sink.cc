@@ -87,10 +87,10 @@ LedgerSinkStatus LedgerSink::Status() const {
 }
 
 absl::Status LedgerSink::Fill(std::vector<LedgerRecord>& batch) {
-  const absl::Time deadline = absl::Now() + options_.linger;
+  const absl::Time deadline = options_.clock->Steady() + options_.linger;
   int64_t set_aside = 0;
   while (batch.size() < options_.batch && !stop_.HasBeenNotified()) {
-    const absl::Duration left = deadline - absl::Now();
+    const absl::Duration left = deadline - options_.clock->Steady();
     if (left <= absl::ZeroDuration()) break;
     absl::StatusOr<PollResult> polled =
         reader_->Poll(left, [&](const KafkaMessage& m) -> absl::Status {

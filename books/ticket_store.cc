@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/clock.h"
 #include "common/crash_point.h"
 #include "common/proto_time.h"
 #include "glog/logging.h"
@@ -148,7 +149,7 @@ absl::Status TicketStore::Migrate() {
     absl::Status done = db_->Exec(kMigrations[next - 1]);
     if (done.ok()) {
       done = db_->Query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                        {int64_t{next}, TimeText(absl::Now())})
+                        {int64_t{next}, TimeText(SystemClock::Get().Now())})
                  .status();
     }
     if (done.ok()) done = db_->Commit();

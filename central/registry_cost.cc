@@ -45,12 +45,12 @@ int main(int argc, char** argv) {
     }
     const int iterations = absl::GetFlag(FLAGS_iterations);
     size_t seen = 0;
-    absl::Time start = absl::Now();
+    absl::Time start = SystemClock::Get().Steady();
     for (int i = 0; i < iterations; ++i) seen += registry.Reports().size();
-    const double reports_ms = absl::ToDoubleMilliseconds(absl::Now() - start) / iterations;
-    start = absl::Now();
+    const double reports_ms = absl::ToDoubleMilliseconds(SystemClock::Get().Steady() - start) / iterations;
+    start = SystemClock::Get().Steady();
     for (int i = 0; i < iterations; ++i) seen += std::vector<std::string>(ids).size();
-    const double baseline_ms = absl::ToDoubleMilliseconds(absl::Now() - start) / iterations;
+    const double baseline_ms = absl::ToDoubleMilliseconds(SystemClock::Get().Steady() - start) / iterations;
     if (seen != static_cast<size_t>(2 * n * iterations)) {
       std::cerr << "registry_cost: " << size << " CPs registered, not all report\n";
       return 1;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "central/request_signatures.h"
+#include "common/clock.h"
 #include "common/files.h"
 #include "common/trust/peer_identity.h"
 #include "common/trust/signing.h"
@@ -25,9 +26,9 @@ ABSL_FLAG(int, iterations, 5000, "requests checked of each kind");
 namespace {
 
 double MicrosPer(int n, const std::function<void(int)>& op) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = evnet::SystemClock::Get().Steady();
   for (int i = 0; i < n; ++i) op(i);
-  return absl::ToDoubleMicroseconds(absl::Now() - start) / n;
+  return absl::ToDoubleMicroseconds(evnet::SystemClock::Get().Steady() - start) / n;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/clock.h"
 #include "common/files.h"
 #include "common/trust/peer_identity.h"
 #include "glog/logging.h"
@@ -148,7 +149,7 @@ class RoleVerifier final : public gx::ExternalCertificateVerifier {
     int left_out;
     {
       absl::MutexLock lock(&mu_);
-      const absl::Time now = absl::Now();
+      const absl::Time now = SystemClock::Get().Steady();
       if (now - logged_at_ < absl::Seconds(10)) {
         ++left_out_;
         return;
