@@ -14,24 +14,15 @@ absl::StatusOr<std::unique_ptr<JournalStore>> JournalStore::Start(
   options.bootstrap_servers = bootstrap_servers;
   options.client_id = "ocpp-gateway-journals";
   options.partitions = {{kOcppChargersTopic, 0}};
-  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
-  if (!reader.ok()) return reader.status();
-  std::unique_ptr<JournalStore> store(new JournalStore(producer, *std::move(reader)));
-  absl::Status read = store->reader_->ReadToEnd(timeout, [&](const KafkaMessage& m) {
-    store->Take(m.value);
-    return absl::OkStatus();
-  });
-  if (!read.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot read ", kOcppChargersTopic,
-                                               " (central creates it): ", read.message()));
+  std::unique_ptr<JournalStore> store(new JournalStore(producer));
+  absl::StatusOr<std::unique_ptr<KafkaFollower>> follower = KafkaFollower::Start(
+      options, timeout, [s = store.get()](const KafkaMessage& m) { s->Take(m.value); });
+  if (!follower.ok()) {
+    return absl::UnavailableError(absl::StrCat(follower.status().message(), " (central creates ",
+                                               kOcppChargersTopic, ")"));
   }
-  store->follower_ = std::thread([s = store.get()] { s->Follow(); });
+  store->follower_ = *std::move(follower);
   return store;
-}
-
-JournalStore::~JournalStore() {
-  stop_.Notify();
-  if (follower_.joinable()) follower_.join();
 }
 
 void JournalStore::Take(const std::string& json) {
@@ -43,17 +34,6 @@ void JournalStore::Take(const std::string& json) {
   absl::MutexLock lock(&mu_);
   v1::OcppChargerJournal& latest = latest_[journal->charge_box_id()];
   if (journal->revision() >= latest.revision()) latest = *std::move(journal);
-}
-
-void JournalStore::Follow() {
-  while (!stop_.HasBeenNotified()) {
-    absl::StatusOr<PollResult> polled =
-        reader_->Poll(absl::Milliseconds(200), [this](const KafkaMessage& m) {
-          Take(m.value);
-          return absl::OkStatus();
-        });
-    if (!polled.ok()) VLOG(1) << "journals: " << polled.status();
-  }
 }
 
 std::optional<v1::OcppChargerJournal> JournalStore::Latest(const std::string& id) const {

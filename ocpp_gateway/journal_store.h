@@ -13,16 +13,14 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "common/kafka/kafka_follower.h"
 #include "common/kafka/kafka_producer.h"
-#include "common/kafka/kafka_reader.h"
 #include "evnet/v1/gateway.pb.h"
 
 namespace evnet::ocpp {
@@ -32,7 +30,6 @@ class JournalStore {
   // Reads the topic to its end (at most `timeout`), then follows it.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<JournalStore>> Start(
       const std::string& bootstrap_servers, KafkaProducer& producer, absl::Duration timeout);
-  ~JournalStore();
 
   // The latest journal of `charge_box_id` any gateway saved; nullopt if none.
   std::optional<v1::OcppChargerJournal> Latest(const std::string& charge_box_id) const;
@@ -45,17 +42,14 @@ class JournalStore {
   void Save(const v1::OcppChargerJournal& journal, DeliveryCallback done);
 
  private:
-  JournalStore(KafkaProducer& producer, std::unique_ptr<KafkaReader> reader)
-      : producer_(producer), reader_(std::move(reader)) {}
+  explicit JournalStore(KafkaProducer& producer) : producer_(producer) {}
   void Take(const std::string& json);
-  void Follow();
 
   KafkaProducer& producer_;
-  std::unique_ptr<KafkaReader> reader_;  // the follower thread's
   mutable absl::Mutex mu_;
   std::map<std::string, v1::OcppChargerJournal> latest_ ABSL_GUARDED_BY(mu_);
-  absl::Notification stop_;
-  std::thread follower_;
+  // Last: it stops (and takes nothing more) before what it fills goes.
+  std::unique_ptr<KafkaFollower> follower_;
 };
 
 }  // namespace evnet::ocpp

@@ -17,25 +17,15 @@ absl::StatusOr<std::unique_ptr<LocalList>> LocalList::Follow(const std::string& 
   options.bootstrap_servers = bootstrap_servers;
   options.client_id = "ocpp-gateway-tokens";
   options.partitions = {{kIdTokensTopic, 0}};
-  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
-  if (!reader.ok()) return reader.status();
   auto list = std::make_unique<LocalList>();
-  list->reader_ = *std::move(reader);
-  absl::Status read = list->reader_->ReadToEnd(timeout, [&](const KafkaMessage& m) {
-    list->TakeJson(m.value);
-    return absl::OkStatus();
-  });
-  if (!read.ok()) {
-    return absl::UnavailableError(absl::StrCat("cannot read ", kIdTokensTopic,
-                                               " (central creates it): ", read.message()));
+  absl::StatusOr<std::unique_ptr<KafkaFollower>> follower = KafkaFollower::Start(
+      options, timeout, [l = list.get()](const KafkaMessage& m) { l->TakeJson(m.value); });
+  if (!follower.ok()) {
+    return absl::UnavailableError(absl::StrCat(follower.status().message(), " (central creates ",
+                                               kIdTokensTopic, ")"));
   }
-  list->follower_ = std::thread([l = list.get()] { l->Run(); });
+  list->follower_ = *std::move(follower);
   return list;
-}
-
-LocalList::~LocalList() {
-  stop_.Notify();
-  if (follower_.joinable()) follower_.join();
 }
 
 void LocalList::TakeJson(const std::string& json) {
@@ -67,17 +57,6 @@ std::vector<v1::IdToken> LocalList::ChangedSince(int32_t since) const {
     if (token.changed_at().seconds() >= since) changed.push_back(token);
   }
   return changed;
-}
-
-void LocalList::Run() {
-  while (!stop_.HasBeenNotified()) {
-    absl::StatusOr<PollResult> polled =
-        reader_->Poll(absl::Milliseconds(200), [this](const KafkaMessage& m) {
-          TakeJson(m.value);
-          return absl::OkStatus();
-        });
-    if (!polled.ok()) VLOG(1) << "tokens: " << polled.status();
-  }
 }
 
 }  // namespace evnet::ocpp

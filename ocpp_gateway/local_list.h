@@ -17,14 +17,12 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
-#include "common/kafka/kafka_reader.h"
+#include "common/kafka/kafka_follower.h"
 #include "evnet/v1/central.pb.h"
 
 namespace evnet::ocpp {
@@ -32,7 +30,6 @@ namespace evnet::ocpp {
 class LocalList {
  public:
   LocalList() = default;
-  ~LocalList();
   LocalList(const LocalList&) = delete;
   LocalList& operator=(const LocalList&) = delete;
 
@@ -49,14 +46,12 @@ class LocalList {
 
  private:
   void TakeJson(const std::string& json);
-  void Run();
 
   mutable absl::Mutex mu_;
   std::map<std::string, v1::IdToken> by_tag_ ABSL_GUARDED_BY(mu_);  // upper-case id tag
   int32_t version_ ABSL_GUARDED_BY(mu_) = 0;
-  std::unique_ptr<KafkaReader> reader_;  // the follower thread's
-  absl::Notification stop_;
-  std::thread follower_;
+  // Last: it stops (and takes nothing more) before what it fills goes.
+  std::unique_ptr<KafkaFollower> follower_;
 };
 
 }  // namespace evnet::ocpp

@@ -15,6 +15,7 @@
 #include "common/kafka/kafka_admin.h"
 #include "common/kafka/kafka_consumer.h"
 #include "common/kafka/kafka_dispatcher.h"
+#include "common/kafka/kafka_follower.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/kafka_reader.h"
 #include "common/kafka/kafka_transactions.h"
@@ -341,6 +342,31 @@ TEST_F(KafkaTest, TheAdminNamesEveryPartitionOfEachTopicAndAMissingTopic) {
       (*admin)->Partitions({kTopic, "evnet.test.missing"}, absl::Seconds(10));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("evnet.test.missing does not exist"));
+}
+
+TEST_F(KafkaTest, AFollowerTakesTheHistoryBeforeItStartsThenWhatComesAfter) {
+  auto producer = NewProducer();
+  ProduceValues(*producer, {"one", "two"});
+  absl::Mutex mu;
+  std::vector<std::string> taken;
+  KafkaReaderOptions options;
+  options.bootstrap_servers = cluster_.bootstrap();
+  options.partitions = {{kTopic, 0}};
+  absl::StatusOr<std::unique_ptr<KafkaFollower>> follower =
+      KafkaFollower::Start(options, absl::Seconds(10), [&](const KafkaMessage& m) {
+        absl::MutexLock lock(&mu);
+        taken.push_back(m.value);
+      });
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_THAT(taken, ElementsAre("one", "two"));
+  }
+  ProduceValues(*producer, {"three"});
+  absl::MutexLock lock(&mu);
+  auto three = [&] { return taken.size() == 3; };
+  EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&three), absl::Seconds(10)));
+  EXPECT_THAT(taken, ElementsAre("one", "two", "three"));
 }
 
 TEST(KafkaOptionsTest, BadOptionsAreRefusedClearly) {
