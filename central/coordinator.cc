@@ -781,8 +781,9 @@ absl::Status SessionCoordinator::HandleTelemetry(const v1::SupplyTelemetry& tele
     } else {
       *open.session.mutable_supply() = telemetry.supply();
       // Old samples (read again after a restart) update the record, not
-      // drivers; nor do samples read while the ticket is being written,
-      // whose progress could reach the driver after the ticket.
+      // drivers; nor do samples read while the ticket is being written. A
+      // progress sent just before that can still arrive after the ticket
+      // (another producer); the driver drops it then.
       const bool fresh = now - FromProto(telemetry.measured_at()) <= options_.progress_interval * 3;
       if (fresh && tickets_in_flight_.count(id) == 0 &&
           now - open.last_progress >= options_.progress_interval) {

@@ -172,14 +172,18 @@ absl::Status Driver::Show(const KafkaMessage& message) {
                  << " that cannot be read: " << update.status().message();
     return absl::OkStatus();
   }
+  const bool progress = update->kind() == v1::UPDATE_KIND_PROGRESS;
   {
     absl::MutexLock lock(&mu_);
+    // Progress comes on central's plain producer and the ticket in its
+    // transaction: a sample taken before the ticket can still arrive after
+    // it, and is not shown then.
+    if (progress && outcomes_.count(update->request_id()) > 0) return absl::OkStatus();
     if (!shown_.insert(update->update_id()).second) return absl::OkStatus();
   }
   // Progress is remembered before it is shown: a crash in between skips one
   // line of progress, never shows it twice. Outcomes and tickets are shown
   // first and remembered after: never skipped.
-  const bool progress = update->kind() == v1::UPDATE_KIND_PROGRESS;
   if (progress) SavePosition(message.offset + 1);
   Print(DescribeUpdate(*update));
   if (!progress) SavePosition(message.offset + 1);

@@ -2,11 +2,17 @@
 // a driver's request, central's answer and command, the engine's supply, the
 // monitor's reports, the ticket, the books. Over the mock cluster: what needs a real
 // broker or real processes stays in the system and fault tests.
+#include <ostream>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "common/json_codec.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/topics.h"
 #include "driver/driver.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -20,6 +26,33 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
+
+// What a driver shows, readable while it writes.
+class SharedOutput : public std::streambuf {
+ public:
+  std::string Text() {
+    absl::MutexLock lock(&mu_);
+    return text_;
+  }
+
+ protected:
+  int overflow(int c) override {
+    if (c != traits_type::eof()) {
+      absl::MutexLock lock(&mu_);
+      text_.push_back(static_cast<char>(c));
+    }
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    absl::MutexLock lock(&mu_);
+    text_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::string text_;
+};
 
 // Sessions end by themselves, as their drivers unplug after 300 ms.
 class RequestWalkTest : public ::testing::Test {
@@ -62,7 +95,7 @@ class MidSessionTest : public RequestWalkTest {
 TEST_F(MidSessionTest, AnAcceptedRequestIsSuppliedAndTicketedOnceAtItsCpsPrice) {
   absl::StatusOr<std::string> id = net_->RequestCharge("driver-alice", "CP-001");
   ASSERT_TRUE(id.ok()) << id.status();
-  Unplug("CP-001");  // once SUPPLYING
+  ASSERT_NO_FATAL_FAILURE(Unplug("CP-001"));  // once SUPPLYING
   std::vector<v1::DriverUpdate> accepted = Updates("driver-alice", v1::UPDATE_KIND_ACCEPTED);
   ASSERT_EQ(accepted.size(), 1u);
   EXPECT_EQ(accepted[0].request_id(), *id);
@@ -161,7 +194,7 @@ TEST_F(MidSessionTest, AnOperatorStopEndsTheRunningSessionWithATicketAndResumeRe
   ASSERT_TRUE(net_->ResumeCp("CP-002").ok());
   EXPECT_TRUE(net_->WaitForStatus("CP-002", v1::CP_STATUS_ACTIVE, kWait));
   ASSERT_TRUE(net_->RequestCharge("driver-bob", "CP-002").ok());
-  Unplug("CP-002");
+  ASSERT_NO_FATAL_FAILURE(Unplug("CP-002"));
   EXPECT_EQ(Updates("driver-bob", v1::UPDATE_KIND_ENDED, 2).size(), 2u);
 }
 
@@ -192,6 +225,52 @@ TEST_F(MidSessionTest, AnEngineStoppedMidSessionBillsItsJournalWhenItIsBack) {
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
   EXPECT_TRUE(net_->WaitForStatus("CP-001", v1::CP_STATUS_ACTIVE, kWait));
+}
+
+// Progress goes out on central's plain producer, the ticket in a
+// transaction: a progress that reaches the driver after its ticket is not
+// shown.
+TEST_F(RequestWalkTest, TheDriverShowsNoProgressAfterItsTicket) {
+  DriverOptions options;
+  options.driver_id = "driver-ivy";
+  options.kafka_bootstrap = net_->bootstrap();
+  options.state_dir = MakeTempDir("driver-ivy");
+  SharedOutput output;  // read here while the driver writes it
+  std::ostream shown(&output);
+  absl::StatusOr<std::unique_ptr<Driver>> driver = Driver::Start(options, shown);
+  ASSERT_TRUE(driver.ok()) << driver.status();
+
+  KafkaProducerOptions kafka;
+  kafka.bootstrap_servers = net_->bootstrap();
+  absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(kafka);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  auto update = [](const std::string& id, const std::string& request, v1::UpdateKind kind) {
+    v1::DriverUpdate u;
+    u.set_update_id(id);
+    u.set_request_id(request);
+    u.set_driver_id("driver-ivy");
+    u.set_cp_id("CP-001");
+    u.set_kind(kind);
+    return u;
+  };
+  v1::DriverUpdate before = update("p-1", "r-1", v1::UPDATE_KIND_PROGRESS);
+  before.mutable_progress()->set_energy_kwh(0.111);
+  v1::DriverUpdate ended = update("e-1", "r-1", v1::UPDATE_KIND_ENDED);
+  ended.mutable_ticket()->set_energy_kwh(0.2);
+  v1::DriverUpdate late = update("p-2", "r-1", v1::UPDATE_KIND_PROGRESS);
+  late.mutable_progress()->set_energy_kwh(0.199);
+  v1::DriverUpdate next = update("x-2", "r-2", v1::UPDATE_KIND_REJECTED);
+  next.set_rejection_reason("the last update of this test");
+  for (const v1::DriverUpdate& u : {before, ended, late, next}) {
+    ASSERT_TRUE((*producer)
+                    ->ProduceAndWait(kDriverUpdatesTopic, "driver-ivy", ToJson(u), kWait)
+                    .ok());
+  }
+  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(output.Text(), "the last update"); }, kWait));
+  driver->reset();
+  EXPECT_THAT(output.Text(), HasSubstr("0.111 kWh"));
+  EXPECT_THAT(output.Text(), HasSubstr("Ticket"));
+  EXPECT_THAT(output.Text(), ::testing::Not(HasSubstr("0.199 kWh")));
 }
 
 TEST_F(RequestWalkTest, AMonitorGoneDisconnectsItsCpAndBackReconnectsIt) {
