@@ -68,7 +68,8 @@ class KafkaAdmin {
   [[nodiscard]] absl::Status RevokeAcls(const std::vector<KafkaAcl>& acls, absl::Duration timeout);
 
   // Every partition of each topic, in the order named, from one request;
-  // NOT_FOUND naming the first topic that does not exist.
+  // NOT_FOUND naming the first topic that does not exist (or that this
+  // client may not see).
   [[nodiscard]] absl::StatusOr<std::vector<KafkaTopicPartition>> Partitions(
       const std::vector<std::string>& topics, absl::Duration timeout);
 

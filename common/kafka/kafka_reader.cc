@@ -57,10 +57,11 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
   }
   // Know each partition's leader before starting: a partition started
   // without one waits for librdkafka's offset query retry (500 ms). One
-  // request for all the topics, rather than a round trip for each.
+  // request for the topics this reader opened (all_topics false and no
+  // topic: those the handle knows), rather than a round trip for each.
   RdKafka::Metadata* metadata = nullptr;
   absl::Status known = KafkaStatus(
-      reader->consumer_->metadata(/*all_topics=*/true, nullptr, &metadata, 10000),
+      reader->consumer_->metadata(/*all_topics=*/false, nullptr, &metadata, 10000),
       "Kafka metadata");
   delete metadata;
   if (!known.ok()) return known;

@@ -342,6 +342,7 @@ TEST_F(KafkaTest, TheAdminNamesEveryPartitionOfEachTopicAndAMissingTopic) {
       (*admin)->Partitions({kTopic, "evnet.test.missing"}, absl::Seconds(10));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("evnet.test.missing does not exist"));
+  EXPECT_THAT(missing.status().message(), HasSubstr("DESCRIBE"));
 }
 
 TEST_F(KafkaTest, AFollowerTakesTheHistoryBeforeItStartsThenWhatComesAfter) {
