@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "books/sql.h"
+#include "common/clock.h"
 #include "common/json_codec.h"
 #include "common/kafka/topics.h"
 #include "glog/logging.h"
@@ -87,10 +88,12 @@ LedgerSinkStatus LedgerSink::Status() const {
 }
 
 absl::Status LedgerSink::Fill(std::vector<LedgerRecord>& batch) {
-  const absl::Time deadline = options_.clock->Steady() + options_.linger;
+  // On the steady clock: the reader's polls below wait in real time.
+  const Clock& clock = SystemClock::Get();
+  const absl::Time deadline = clock.Steady() + options_.linger;
   int64_t set_aside = 0;
   while (batch.size() < options_.batch && !stop_.HasBeenNotified()) {
-    const absl::Duration left = deadline - options_.clock->Steady();
+    const absl::Duration left = deadline - clock.Steady();
     if (left <= absl::ZeroDuration()) break;
     absl::StatusOr<PollResult> polled =
         reader_->Poll(left, [&](const KafkaMessage& m) -> absl::Status {

@@ -35,7 +35,6 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "books/ticket_store.h"
-#include "common/clock.h"
 #include "common/kafka/dead_letters.h"
 #include "common/kafka/kafka_conf.h"
 #include "common/kafka/kafka_reader.h"
@@ -53,7 +52,6 @@ struct LedgerSinkOptions {
   size_t batch = 500;          // records booked in one transaction, at most
   absl::Duration linger = absl::Milliseconds(200);  // a batch waits no longer
   absl::Duration retry = absl::Seconds(1);          // a failed batch is booked again after
-  const Clock* clock = &SystemClock::Get();           // the linger's; never null
 };
 
 struct LedgerSinkStatus {

@@ -1,5 +1,6 @@
 #include "ocpp_gateway/journal_store.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
@@ -17,10 +18,11 @@ absl::StatusOr<std::unique_ptr<JournalStore>> JournalStore::Start(
   std::unique_ptr<JournalStore> store(new JournalStore(producer));
   absl::StatusOr<std::unique_ptr<KafkaFollower>> follower = KafkaFollower::Start(
       options, timeout, [s = store.get()](const KafkaMessage& m) { s->Take(m.value); });
-  if (!follower.ok()) {
+  if (absl::IsUnavailable(follower.status())) {
     return absl::UnavailableError(absl::StrCat(follower.status().message(), " (central creates ",
                                                kOcppChargersTopic, ")"));
   }
+  if (!follower.ok()) return follower.status();
   store->follower_ = *std::move(follower);
   return store;
 }

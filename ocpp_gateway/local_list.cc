@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_codec.h"
@@ -20,10 +21,11 @@ absl::StatusOr<std::unique_ptr<LocalList>> LocalList::Follow(const std::string& 
   auto list = std::make_unique<LocalList>();
   absl::StatusOr<std::unique_ptr<KafkaFollower>> follower = KafkaFollower::Start(
       options, timeout, [l = list.get()](const KafkaMessage& m) { l->TakeJson(m.value); });
-  if (!follower.ok()) {
+  if (absl::IsUnavailable(follower.status())) {
     return absl::UnavailableError(absl::StrCat(follower.status().message(), " (central creates ",
                                                kIdTokensTopic, ")"));
   }
+  if (!follower.ok()) return follower.status();
   list->follower_ = *std::move(follower);
   return list;
 }

@@ -26,7 +26,9 @@ void Knock(const std::string& bootstrap) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(std::atoi(bootstrap.c_str() + colon + 1)));
   if (inet_pton(AF_INET, bootstrap.substr(0, colon).c_str(), &address.sin_addr) != 1) return;
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  // Never blocks: a listener whose backlog is full (its cluster stopping)
+  // is simply not knocked at this time.
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0) return;
   connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
   close(fd);
@@ -54,7 +56,8 @@ void MockKafkaCluster::Command(const std::function<void()>& command) {
   // A command waits for the cluster's thread to take it, which that thread
   // does when it next wakes: on network I/O, or its next timer, up to a
   // second later (it is not woken by the command itself). Connections to
-  // the broker wake it until the command is done.
+  // the broker wake it until the command is done; not when the broker is
+  // down (SetBrokerDown), which then still takes up to a second.
   const std::string address = bootstrap();  // before the command, which may end the cluster
   std::atomic<bool> done{false};
   std::thread knocking([&] {

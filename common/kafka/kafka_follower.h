@@ -25,7 +25,7 @@ class KafkaFollower {
   using Take = std::function<void(const KafkaMessage&)>;
 
   // UNAVAILABLE, naming the topics, when they cannot be read to their end
-  // within `timeout`.
+  // within `timeout`; INVALID_ARGUMENT when the reader's options are wrong.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaFollower>> Start(
       const KafkaReaderOptions& options, absl::Duration timeout, Take take);
   ~KafkaFollower();

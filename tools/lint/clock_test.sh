@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every component reads time through common/clock.h (a Clock it is given, or
-# SystemClock::Get()), so that tests can drive it with a FakeClock: no
-# absl::Now() in the programs' sources outside common/clock, tests aside.
+# The programs read the time through common/clock.h (a Clock they are given,
+# or SystemClock::Get()), so that tests can drive them with a FakeClock: no
+# absl::Now() in their sources outside common/clock, tests aside. (gRPC's
+# deadlines are std::chrono::system_clock time points by its API; those are
+# not looked for.)
 set -euo pipefail
 
 [[ $# -gt 0 ]] || { echo "no sources given" >&2; exit 2; }
