@@ -337,8 +337,9 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
   if (now->supply().session_id() == session_id) {
     return AcceptRunning(request, session_id, *now, std::move(done));
   }
-  if (now->status() != v1::CP_STATUS_ACTIVE) {
-    return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(now->status())),
+  const v1::CpStatus status = StatusForStart(*now);
+  if (status != v1::CP_STATUS_ACTIVE) {
+    return Reject(request, "not_active", absl::StrCat(cp, " is ", Describe(status)),
                   std::nullopt, std::move(done));
   }
   const std::string telemetry_key = now->info().telemetry_mac() ? NewTelemetryKey() : "";
@@ -348,6 +349,19 @@ void SessionCoordinator::HandleRequest(const v1::DriverRequest& original,
                   std::move(done));
   }
   SendStart(request, session_id, telemetry_key, now->info().price_eur_per_kwh(), std::move(done));
+}
+
+v1::CpStatus SessionCoordinator::StatusForStart(const v1::ChargingPoint& cp) const {
+  if (cp.status() != v1::CP_STATUS_SUPPLYING || cp.supply().session_id().empty()) {
+    return cp.status();
+  }
+  // Its monitor reports once a second: a supply it still shows whose ticket
+  // is written has ended (one still being written makes the request come
+  // again, in Reserve).
+  absl::MutexLock lock(&mu_);
+  const std::string& id = cp.supply().session_id();
+  return ticketed_.Contains(id) || tickets_in_flight_.count(id) > 0 ? v1::CP_STATUS_ACTIVE
+                                                                     : cp.status();
 }
 
 void SessionCoordinator::AcceptRunning(const v1::DriverRequest& request,
@@ -525,7 +539,8 @@ void SessionCoordinator::SendStart(const v1::DriverRequest& request,
   // Checked in the CP's command order: an operator's stop that got there
   // first wins, and the start is never sent to a stopped CP.
   auto still_active = [this, cp]() -> absl::Status {
-    const v1::CpStatus status = registry_.Status(cp);
+    absl::StatusOr<v1::ChargingPoint> now = registry_.Get(cp);
+    const v1::CpStatus status = now.ok() ? StatusForStart(*now) : registry_.Status(cp);
     if (status == v1::CP_STATUS_ACTIVE) return absl::OkStatus();
     return absl::AbortedError(absl::StrCat(cp, " is ", Describe(status)));
   };

@@ -182,6 +182,10 @@ class SessionCoordinator {
   absl::StatusOr<v1::DriverRequest> CheckRequest(const v1::DriverRequest& original,
                                                  const KafkaMessage& message) const;
   Claim ClaimRequest(const v1::DriverRequest& request, const std::string& session_id);
+  // The CP's status for a new session: ACTIVE also while its monitor still
+  // reports the supply of a session whose ticket is written (or being
+  // written). Takes mu_: called outside it, or under LinkHub's command order.
+  v1::CpStatus StatusForStart(const v1::ChargingPoint& cp) const ABSL_LOCKS_EXCLUDED(mu_);
   void AcceptRunning(const v1::DriverRequest& request, const std::string& session_id,
                      const v1::ChargingPoint& cp, Done done);
   // OK: reserved; FAILED_PRECONDITION: its CP is busy, ALREADY_EXISTS: its

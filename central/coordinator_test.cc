@@ -250,6 +250,27 @@ TEST_F(CoordinatorTest, ARequestMeetingItsDriversTicketBeingWrittenComesAgainAnd
   EXPECT_EQ(sender_.sent.size(), 3u);
 }
 
+// The monitor reports once a second: for up to a second after a ticket, its
+// CP may still show the supply of the ticketed session. The next driver is
+// served, not refused as busy.
+TEST_F(CoordinatorTest, ACpStillShowingASessionThatWasTicketedServesTheNextDriver) {
+  ASSERT_TRUE(Handle(Request("r-1", "CP-001"), Message()).ok());
+  v1::HealthReport supplying;
+  supplying.set_engine_ok(true);
+  supplying.set_engine_state(v1::ENGINE_STATE_SUPPLYING);
+  supplying.mutable_supply()->set_session_id("s-r-1");
+  registry_.Report("CP-001", supplying);
+  std::optional<absl::Status> ticketed;
+  coordinator_.HandleResult(Result("s-r-1", "r-1"), [&](absl::Status s) { ticketed = s; });
+  ASSERT_TRUE(ticketed.has_value() && ticketed->ok());
+  ASSERT_EQ(registry_.Status("CP-001"), v1::CP_STATUS_SUPPLYING);
+  ASSERT_TRUE(Handle(Request("r-2", "CP-001", "driver-bob"), Message(9, "driver-bob")).ok());
+  for (const v1::DriverUpdate& u : publisher_.updates) {
+    EXPECT_NE(u.kind(), v1::UPDATE_KIND_REJECTED) << u.rejection_reason();
+  }
+  EXPECT_EQ(sender_.sent.size(), 2u);
+}
+
 TEST_F(CoordinatorTest, AFailedPublishIsRetriedWithoutStartingTwice) {
   publisher_.status = absl::UnavailableError("Kafka is away");
   EXPECT_FALSE(Handle(Request("r-1", "CP-001"), Message()).ok());

@@ -96,7 +96,9 @@ TEST(NetworkTest, BadInputIsRefusedClearlyAndLosesNothing) {
       R"({"requestId":"zed-dup","driverId":"driver-zed","cpId":"CP-001"})";
   ASSERT_TRUE(n.ProduceRequest("driver-zed", request).ok());
   ASSERT_TRUE(n.ProduceRequest("driver-zed", request).ok());
-  ASSERT_EQ(n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(30)).size(), 2u);
+  ASSERT_EQ(n.updates().WaitFor("driver-zed", v1::UPDATE_KIND_ENDED, 2, absl::Seconds(30)).size(), 2u)
+      << "central:\n" << n.LogOf("central") << "\ncp-e-1:\n" << n.LogOf("cp-e-1")
+      << "\ncp-m-1:\n" << n.LogOf("cp-m-1");
   EXPECT_TRUE(WaitFor([&] { return n.LogOf("central").find("Duplicate request zed-dup") != std::string::npos; },
                       absl::Seconds(10)));
   size_t accepted = 0;
