@@ -5,13 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <thread>
 
-#include "absl/time/clock.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "librdkafka/rdkafka.h"
 #include "librdkafka/rdkafka_mock.h"
 
@@ -59,15 +59,14 @@ void MockKafkaCluster::Command(const std::function<void()>& command) {
   // the broker wake it until the command is done; not when the broker is
   // down (SetBrokerDown), which then still takes up to a second.
   const std::string address = bootstrap();  // before the command, which may end the cluster
-  std::atomic<bool> done{false};
+  absl::Notification done;
   std::thread knocking([&] {
-    while (!done.load()) {
+    do {
       Knock(address);
-      absl::SleepFor(absl::Milliseconds(2));
-    }
+    } while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(2)));
   });
   command();
-  done = true;
+  done.Notify();
   knocking.join();
 }
 
