@@ -184,7 +184,9 @@ class SessionCoordinator {
   Claim ClaimRequest(const v1::DriverRequest& request, const std::string& session_id);
   // The CP's status for a new session: ACTIVE also while its monitor still
   // reports the supply of a session whose ticket is written (or being
-  // written). Takes mu_: called outside it, or under LinkHub's command order.
+  // written). Takes mu_: called outside it, or in a start's precondition
+  // under LinkHub's command order (the coordinator never sends a command
+  // while it holds mu_, so the two are always taken in that order).
   v1::CpStatus StatusForStart(const v1::ChargingPoint& cp) const ABSL_LOCKS_EXCLUDED(mu_);
   void AcceptRunning(const v1::DriverRequest& request, const std::string& session_id,
                      const v1::ChargingPoint& cp, Done done);
