@@ -79,6 +79,7 @@ bool LedgerSink::OpenStore() {
 
 LedgerSink::~LedgerSink() {
   stop_.Notify();
+  wake_.WakeAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -175,6 +176,7 @@ void LedgerSink::Run() {
     }
     if (stop_.WaitForNotificationWithTimeout(options_.retry)) return;
   }
+  const KafkaWakeList::Entry polling = wake_.Add(*reader_);
   CheckNothingExpired();
   std::vector<LedgerRecord> batch;
   while (!stop_.HasBeenNotified()) {

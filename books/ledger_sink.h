@@ -38,6 +38,7 @@
 #include "common/kafka/dead_letters.h"
 #include "common/kafka/kafka_conf.h"
 #include "common/kafka/kafka_reader.h"
+#include "common/kafka/kafka_wake_list.h"
 #include "common/kafka/topics.h"
 
 namespace evnet::books {
@@ -101,6 +102,7 @@ class LedgerSink {
   std::thread thread_;
   mutable absl::Mutex mu_;
   LedgerSinkStatus status_ ABSL_GUARDED_BY(mu_);
+  KafkaWakeList wake_;  // reader_'s polls, woken by the destructor
 };
 
 }  // namespace evnet::books

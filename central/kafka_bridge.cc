@@ -161,6 +161,7 @@ KafkaBridge::KafkaBridge(KafkaBridgeOptions options, Registry& registry, Registr
 
 KafkaBridge::~KafkaBridge() {
   stop_.Notify();
+  wake_.WakeAll();
   thread_.join();  // after it started requests_thread_, if it did
   if (requests_thread_.joinable()) requests_thread_.join();
 }
@@ -489,6 +490,7 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
       })) {
     return;
   }
+  const KafkaWakeList::Entry polling = wake_.Add(*consumer);
   if (topics.front() == kDriverRequestsTopic) LOG(INFO) << "Central | Serving driver requests";
   {
     KafkaDispatcherOptions dispatch;

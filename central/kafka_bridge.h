@@ -35,6 +35,7 @@
 #include "common/kafka/kafka_dispatcher.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/kafka_transactions.h"
+#include "common/kafka/kafka_wake_list.h"
 #include "common/trust/sealing.h"
 
 namespace evnet {
@@ -180,6 +181,7 @@ class KafkaBridge {
   DeadLetters& dead_letters_;
   AuditLog& audit_;
   absl::Notification stop_;
+  KafkaWakeList wake_;  // the consumers' polls, woken when stop_ is set
   absl::Notification ready_;
   std::atomic<int64_t> request_lag_{-1};
   std::atomic<int64_t> event_lag_{-1};

@@ -128,6 +128,7 @@ Driver::Driver(DriverOptions options, std::ostream& out, std::unique_ptr<KafkaPr
 
 Driver::~Driver() {
   stop_.Notify();
+  consumer_->Wake();
   consumer_thread_.join();
 }
 

@@ -44,10 +44,12 @@ absl::StatusOr<std::unique_ptr<UpdateLog>> UpdateLog::Start(const std::string& b
 
 UpdateLog::~UpdateLog() {
   stop_.Notify();
+  wake_.WakeAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void UpdateLog::Run(std::unique_ptr<KafkaReader> consumer) {
+  const KafkaWakeList::Entry polling = wake_.Add(*consumer);
   while (!stop_.HasBeenNotified()) {
     (void)consumer->Poll(absl::Milliseconds(100), [this](const KafkaMessage& m) {
       absl::StatusOr<v1::DriverUpdate> update = FromJson<v1::DriverUpdate>(m.value);

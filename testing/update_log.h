@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/kafka/kafka_reader.h"
+#include "common/kafka/kafka_wake_list.h"
 #include "common/trust/sealing.h"
 #include "evnet/v1/events.pb.h"
 
@@ -44,6 +45,7 @@ class UpdateLog {
   mutable absl::Mutex mu_;
   std::vector<v1::DriverUpdate> updates_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
+  KafkaWakeList wake_;  // the thread's reader, woken when stop_ is set
   std::thread thread_;
 };
 

@@ -12,22 +12,19 @@ ABSL_FLAG(bool, kafka_plaintext, false,
 
 namespace evnet {
 
-KafkaMessage ToKafkaMessage(const RdKafka::Message& m) {
+KafkaMessage ToKafkaMessage(const rd_kafka_message_t& m) {
   KafkaMessage out;
-  out.topic = m.topic_name();
-  out.partition = m.partition();
-  out.offset = m.offset();
-  if (m.key() != nullptr) out.key = *m.key();
-  if (m.payload() != nullptr) {
-    out.value.assign(static_cast<const char*>(m.payload()), m.len());
-  }
-  RdKafka::MessageTimestamp ts = m.timestamp();
-  out.timestamp = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE
-                      ? absl::InfinitePast()
-                      : absl::FromUnixMillis(ts.timestamp);
+  out.topic = m.rkt != nullptr ? rd_kafka_topic_name(m.rkt) : "";
+  out.partition = m.partition;
+  out.offset = m.offset;
+  if (m.key != nullptr) out.key.assign(static_cast<const char*>(m.key), m.key_len);
+  if (m.payload != nullptr) out.value.assign(static_cast<const char*>(m.payload), m.len);
+  rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  const int64_t timestamp = rd_kafka_message_timestamp(&m, &type);
+  out.timestamp = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? absl::InfinitePast()
+                                                            : absl::FromUnixMillis(timestamp);
   return out;
 }
-
 
 absl::Status KafkaStatus(RdKafka::ErrorCode code, absl::string_view context) {
   if (code == RdKafka::ERR_NO_ERROR) return absl::OkStatus();

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "librdkafka/rdkafka.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace evnet {
@@ -44,8 +45,9 @@ struct KafkaTopicPartition {
   int64_t offset = -1;
 };
 
-// The message librdkafka handed over, copied out of its buffers.
-KafkaMessage ToKafkaMessage(const RdKafka::Message& m);
+// A consumed message, copied out of librdkafka's buffers (the C++ API's
+// through RdKafka::Message::c_ptr()).
+KafkaMessage ToKafkaMessage(const rd_kafka_message_t& m);
 
 // Owns the TopicPartition pointers librdkafka's C++ API hands around.
 class TopicPartitions {

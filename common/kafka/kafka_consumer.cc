@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "glog/logging.h"
+#include "librdkafka/rdkafka.h"
 
 namespace evnet {
 
@@ -72,6 +73,15 @@ KafkaConsumer::~KafkaConsumer() {
   if (!closed.ok()) LOG(WARNING) << "closing the Kafka consumer: " << closed;
 }
 
+void KafkaConsumer::Wake() {
+  // The queue consume() waits on (the consumer group's); yielding it ends
+  // that wait, where rd_kafka_yield works only from inside a callback.
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer_->c_ptr());
+  if (queue == nullptr) return;
+  rd_kafka_queue_yield(queue);
+  rd_kafka_queue_destroy(queue);
+}
+
 absl::StatusOr<PollResult> KafkaConsumer::Poll(absl::Duration timeout,
                                                const KafkaMessageHandler& handler) {
   if (closed_) return absl::FailedPreconditionError("the Kafka consumer is closed");
@@ -86,7 +96,7 @@ absl::StatusOr<std::optional<KafkaMessage>> KafkaConsumer::Next(absl::Duration t
       consumer_->consume(static_cast<int>(absl::ToInt64Milliseconds(timeout))));
   switch (message->err()) {
     case RdKafka::ERR_NO_ERROR:
-      return ToKafkaMessage(*message);
+      return ToKafkaMessage(*message->c_ptr());
     case RdKafka::ERR__FATAL:
     case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
     case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
@@ -126,7 +136,7 @@ absl::StatusOr<PollResult> KafkaConsumer::Handle(RdKafka::Message& message_ref,
       return PollResult::kIdle;
   }
 
-  absl::Status handled = handler(ToKafkaMessage(*message));
+  absl::Status handled = handler(ToKafkaMessage(*message->c_ptr()));
   if (!handled.ok()) {
     absl::Status seek = SeekBack(*message);
     if (!seek.ok()) LOG(WARNING) << seek;

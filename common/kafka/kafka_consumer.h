@@ -93,6 +93,11 @@ class KafkaConsumer {
   // Commits the stored offsets and leaves the group. Safe to call twice.
   [[nodiscard]] absl::Status Close();
 
+  // From any thread: the Poll, Next or ReadToEnd waiting now returns at
+  // once with nothing (or, if none waits, the next one does), so that a
+  // thread told to stop does not first wait out its poll's timeout.
+  void Wake();
+
  private:
   KafkaConsumer(std::unique_ptr<KafkaEventLogger> event_logger,
                 std::unique_ptr<RdKafka::KafkaConsumer> consumer, size_t assigned);

@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<KafkaFollower>> KafkaFollower::Start(
 
 KafkaFollower::~KafkaFollower() {
   stop_.Notify();
+  reader_->Wake();
   if (thread_.joinable()) thread_.join();
 }
 

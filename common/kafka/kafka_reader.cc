@@ -30,9 +30,8 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
   if (consumer == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create Kafka reader: ", error));
   }
-  std::unique_ptr<RdKafka::Queue> queue(RdKafka::Queue::create(consumer.get()));
   std::unique_ptr<KafkaReader> reader(
-      new KafkaReader(std::move(client->event_logger), std::move(consumer), std::move(queue)));
+      new KafkaReader(std::move(client->event_logger), std::move(consumer)));
 
   TopicPartitions by_time;
   for (const KafkaTopicPartition& tp : options.partitions) {
@@ -75,21 +74,21 @@ absl::StatusOr<std::unique_ptr<KafkaReader>> KafkaReader::Create(
       offset = found->offset() >= 0 ? found->offset() : RdKafka::Topic::OFFSET_END;
     }
     RdKafka::Topic* topic = topics.at(tp.topic);
-    absl::Status started =
-        KafkaStatus(reader->consumer_->start(topic, tp.partition, offset, reader->queue_.get()),
-                    absl::StrCat("reading ", tp.topic, "/", tp.partition));
-    if (!started.ok()) return started;
+    if (rd_kafka_consume_start_queue(topic->c_ptr(), tp.partition, offset,
+                                     reader->queue_.get()) == -1) {
+      return KafkaStatus(static_cast<RdKafka::ErrorCode>(rd_kafka_last_error()),
+                         absl::StrCat("reading ", tp.topic, "/", tp.partition));
+    }
     reader->started_.emplace_back(topic, tp.partition);
   }
   return reader;
 }
 
 KafkaReader::KafkaReader(std::unique_ptr<KafkaEventLogger> event_logger,
-                         std::unique_ptr<RdKafka::Consumer> consumer,
-                         std::unique_ptr<RdKafka::Queue> queue)
+                         std::unique_ptr<RdKafka::Consumer> consumer)
     : event_logger_(std::move(event_logger)),
       consumer_(std::move(consumer)),
-      queue_(std::move(queue)) {}
+      queue_(rd_kafka_queue_new(consumer_->c_ptr())) {}
 
 KafkaReader::~KafkaReader() {
   for (const auto& [topic, partition] : started_) consumer_->stop(topic, partition);
@@ -98,6 +97,8 @@ KafkaReader::~KafkaReader() {
   topics_.clear();
   consumer_.reset();
 }
+
+void KafkaReader::Wake() { rd_kafka_queue_yield(queue_.get()); }
 
 absl::StatusOr<PollResult> KafkaReader::Poll(absl::Duration timeout,
                                              const KafkaMessageHandler& handler) {
@@ -108,28 +109,32 @@ absl::StatusOr<PollResult> KafkaReader::Poll(absl::Duration timeout,
 absl::StatusOr<PollResult> KafkaReader::Next(absl::Duration timeout,
                                              const KafkaMessageHandler& handler, Partition& from) {
   consumer_->poll(0);  // the event logger's callbacks
-  std::unique_ptr<RdKafka::Message> message(
-      consumer_->consume(queue_.get(), static_cast<int>(absl::ToInt64Milliseconds(timeout))));
-  from = {message->topic_name(), message->partition()};
-  switch (message->err()) {
+  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> message(
+      rd_kafka_consume_queue(queue_.get(), static_cast<int>(absl::ToInt64Milliseconds(timeout))),
+      rd_kafka_message_destroy);
+  if (message == nullptr) return PollResult::kIdle;  // timed out, or woken
+  const rd_kafka_message_t& m = *message;
+  from = {m.rkt != nullptr ? rd_kafka_topic_name(m.rkt) : "", m.partition};
+  const auto err = static_cast<RdKafka::ErrorCode>(m.err);
+  switch (err) {
     case RdKafka::ERR_NO_ERROR: {
-      absl::Status handled = handler(ToKafkaMessage(*message));
+      absl::Status handled = handler(ToKafkaMessage(m));
       if (!handled.ok()) return handled;
-      positions_[from] = message->offset() + 1;
+      positions_[from] = m.offset + 1;
       return PollResult::kHandled;
     }
     case RdKafka::ERR__TIMED_OUT:
       return PollResult::kIdle;
     case RdKafka::ERR__PARTITION_EOF:
-      positions_[from] = message->offset();
+      positions_[from] = m.offset;
       return PollResult::kEndOfPartition;
     case RdKafka::ERR__FATAL:
     case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
     case RdKafka::ERR__UNKNOWN_PARTITION:
     case RdKafka::ERR__UNKNOWN_TOPIC:
-      return KafkaStatus(message->err(), absl::StrCat("reading ", message->topic_name()));
+      return KafkaStatus(err, absl::StrCat("reading ", from.first));
     default:
-      VLOG(1) << "Kafka reader: " << message->errstr();  // librdkafka retries by itself
+      VLOG(1) << "Kafka reader: " << rd_kafka_message_errstr(&m);  // librdkafka retries by itself
       return PollResult::kIdle;
   }
 }

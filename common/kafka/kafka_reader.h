@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/kafka/kafka_conf.h"
 #include "common/kafka/kafka_consumer.h"
+#include "librdkafka/rdkafka.h"
 #include "librdkafka/rdkafkacpp.h"
 
 namespace evnet {
@@ -31,7 +32,7 @@ struct KafkaReaderOptions {
   KafkaProperties properties;  // override the defaults
 };
 
-// Used by one thread at a time.
+// Used by one thread at a time; Wake from any.
 class KafkaReader {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaReader>> Create(
@@ -61,11 +62,20 @@ class KafkaReader {
   [[nodiscard]] absl::StatusOr<int64_t> FirstOffset(const std::string& topic, int32_t partition,
                                                     absl::Duration timeout);
 
+  // From any thread: the Poll or ReadToEnd waiting now returns at once with
+  // nothing (or, if none waits, the next one does), so that a thread told
+  // to stop does not first wait out its poll's timeout.
+  void Wake();
+
  private:
   using Partition = std::pair<std::string, int32_t>;
 
+  struct QueueDeleter {
+    void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+  };
+
   KafkaReader(std::unique_ptr<KafkaEventLogger> event_logger,
-              std::unique_ptr<RdKafka::Consumer> consumer, std::unique_ptr<RdKafka::Queue> queue);
+              std::unique_ptr<RdKafka::Consumer> consumer);
 
   // One message or event into `handler`; `from` names its partition.
   absl::StatusOr<PollResult> Next(absl::Duration timeout, const KafkaMessageHandler& handler,
@@ -73,7 +83,8 @@ class KafkaReader {
 
   std::unique_ptr<KafkaEventLogger> event_logger_;
   std::unique_ptr<RdKafka::Consumer> consumer_;
-  std::unique_ptr<RdKafka::Queue> queue_;
+  // librdkafka's C queue: its C++ Queue cannot be woken from another thread.
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue_;
   std::vector<std::unique_ptr<RdKafka::Topic>> topics_;
   std::vector<std::pair<RdKafka::Topic*, int32_t>> started_;
   std::map<Partition, int64_t> positions_;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/kafka_reader.h"
 #include "common/kafka/kafka_transactions.h"
+#include "common/kafka/kafka_wake_list.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/kafka_transactions_util.h"
@@ -30,6 +32,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 constexpr char kTopic[] = "evnet.test";
 constexpr char kKeyedTopic[] = "evnet.test.keyed";  // six partitions
@@ -368,6 +371,68 @@ TEST_F(KafkaTest, AFollowerTakesTheHistoryBeforeItStartsThenWhatComesAfter) {
   auto three = [&] { return taken.size() == 3; };
   EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&three), absl::Seconds(10)));
   EXPECT_THAT(taken, ElementsAre("one", "two", "three"));
+}
+
+// A thread told to stop wakes its consumer or reader rather than waiting
+// out its poll's timeout (central, the driver and the books each stop one
+// or more of them; before, each stop waited up to 200 ms for every poll).
+TEST_F(KafkaTest, AConsumerOrAReaderWaitingForMessagesIsWokenAtOnce) {
+  constexpr absl::Duration kLongPoll = absl::Seconds(30);
+  auto consumer = NewConsumer("woken");
+  ASSERT_NE(consumer, nullptr);
+  ASSERT_THAT(ConsumeToEnd(*consumer), IsEmpty());
+  KafkaReaderOptions options;
+  options.bootstrap_servers = cluster_.bootstrap();
+  options.partitions = {{kTopic, 0}};
+  absl::StatusOr<std::unique_ptr<KafkaReader>> reader = KafkaReader::Create(options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE((*reader)->ReadToEnd(absl::Seconds(20), [](const KafkaMessage&) {
+                         return absl::OkStatus();
+                       }).ok());
+  auto no_message = [](const KafkaMessage& m) {
+    ADD_FAILURE() << "no message was produced, but " << m.value << " came";
+    return absl::OkStatus();
+  };
+  absl::Notification consumer_back, reader_back;
+  std::thread consuming([&] {
+    absl::StatusOr<PollResult> polled = consumer->Poll(kLongPoll, no_message);
+    EXPECT_TRUE(polled.ok() && *polled == PollResult::kIdle) << polled.status();
+    consumer_back.Notify();
+  });
+  std::thread reading([&] {
+    absl::StatusOr<PollResult> polled = (*reader)->Poll(kLongPoll, no_message);
+    EXPECT_TRUE(polled.ok() && *polled == PollResult::kIdle) << polled.status();
+    reader_back.Notify();
+  });
+  // Woken whether the poll is already waiting or only about to.
+  consumer->Wake();
+  (*reader)->Wake();
+  EXPECT_TRUE(consumer_back.WaitForNotificationWithTimeout(absl::Seconds(5)))
+      << "the consumer's poll waited out its timeout";
+  EXPECT_TRUE(reader_back.WaitForNotificationWithTimeout(absl::Seconds(5)))
+      << "the reader's poll waited out its timeout";
+  consuming.join();
+  reading.join();
+}
+
+struct CountedWakes {
+  void Wake() { ++wakes; }
+  int wakes = 0;
+};
+
+// What a stopping component relies on: every poll named when it stops is
+// woken, and one named just after (its thread had not seen the stop yet) is
+// woken as it is named; a client no longer named is left alone (it may be gone).
+TEST(KafkaWakeListTest, WakesWhatIsNamedAndWhatIsNamedAfterButNotWhatWasLetGo) {
+  KafkaWakeList list;
+  CountedWakes polled, let_go, named_after;
+  const KafkaWakeList::Entry polling = list.Add(polled);
+  { const KafkaWakeList::Entry gone = list.Add(let_go); }
+  list.WakeAll();
+  EXPECT_EQ(polled.wakes, 1);
+  EXPECT_EQ(let_go.wakes, 0);
+  const KafkaWakeList::Entry late = list.Add(named_after);
+  EXPECT_EQ(named_after.wakes, 1);
 }
 
 TEST(KafkaOptionsTest, BadOptionsAreRefusedClearly) {

@@ -58,10 +58,12 @@ std::unique_ptr<RevocationFollower> RevocationFollower::Start(const std::string&
 
 RevocationFollower::~RevocationFollower() {
   stop_.Notify();
+  wake_.WakeAll();
   if (thread_.joinable()) thread_.join();
 }
 
 absl::Status RevocationFollower::Follow(KafkaReader& reader, bool& failing) {
+  const KafkaWakeList::Entry polling = wake_.Add(reader);
   while (!stop_.HasBeenNotified()) {
     absl::StatusOr<PollResult> polled =
         reader.Poll(absl::Milliseconds(200), [this](const KafkaMessage& m) {

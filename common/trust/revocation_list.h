@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/kafka/kafka_reader.h"
+#include "common/kafka/kafka_wake_list.h"
 #include "common/trust/peer_identity.h"
 #include "evnet/v1/central.pb.h"
 
@@ -68,6 +69,7 @@ class RevocationFollower {
   RevocationList& list_;
   const KafkaReaderOptions options_;
   absl::Notification stop_;
+  KafkaWakeList wake_;  // the reader's polls, woken when stop_ is set
   std::thread thread_;
 };
 
