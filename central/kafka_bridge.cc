@@ -490,9 +490,10 @@ void KafkaBridge::Serve(const std::vector<std::string>& topics, const std::strin
       })) {
     return;
   }
-  const KafkaWakeList::Entry polling = wake_.Add(*consumer);
   if (topics.front() == kDriverRequestsTopic) LOG(INFO) << "Central | Serving driver requests";
   {
+    // Ends before Close: a wake during the close would cut it short.
+    const KafkaWakeList::Entry polling = wake_.Add(*consumer);
     KafkaDispatcherOptions dispatch;
     dispatch.clock = options_.clock;
     dispatch.set_aside = [this](const KafkaMessage& m, const absl::Status& reason,

@@ -93,9 +93,11 @@ class KafkaConsumer {
   // Commits the stored offsets and leaves the group. Safe to call twice.
   [[nodiscard]] absl::Status Close();
 
-  // From any thread: the Poll, Next or ReadToEnd waiting now returns at
-  // once with nothing (or, if none waits, the next one does), so that a
-  // thread told to stop does not first wait out its poll's timeout.
+  // From any thread: the Poll or Next waiting now returns at once with
+  // nothing (kIdle), so that a thread told to stop does not first wait out
+  // its poll's timeout. If none waits, the next poll that finds no message
+  // queued returns at once. ReadToEnd polls on until its end or deadline.
+  // Not while Close() runs: it would cut the close (and its commit) short.
   void Wake();
 
  private:

@@ -123,8 +123,6 @@ absl::StatusOr<PollResult> KafkaReader::Next(absl::Duration timeout,
       positions_[from] = m.offset + 1;
       return PollResult::kHandled;
     }
-    case RdKafka::ERR__TIMED_OUT:
-      return PollResult::kIdle;
     case RdKafka::ERR__PARTITION_EOF:
       positions_[from] = m.offset;
       return PollResult::kEndOfPartition;

@@ -62,9 +62,10 @@ class KafkaReader {
   [[nodiscard]] absl::StatusOr<int64_t> FirstOffset(const std::string& topic, int32_t partition,
                                                     absl::Duration timeout);
 
-  // From any thread: the Poll or ReadToEnd waiting now returns at once with
-  // nothing (or, if none waits, the next one does), so that a thread told
-  // to stop does not first wait out its poll's timeout.
+  // From any thread: the Poll waiting now returns at once with nothing
+  // (kIdle), so that a thread told to stop does not first wait out its
+  // poll's timeout. If none waits, the next poll that finds no message
+  // queued returns at once. ReadToEnd polls on until its end or deadline.
   void Wake();
 
  private:

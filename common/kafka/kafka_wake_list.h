@@ -15,7 +15,8 @@
 namespace evnet {
 
 // Thread-safe. A polling thread names each client it polls (Add) for as
-// long as the returned entry lives, which must end before the client does.
+// long as the returned entry lives, which must end before the client is
+// closed or goes (KafkaConsumer::Wake must not overlap its Close).
 // The stopping thread sets its stop flag, then calls WakeAll: each client
 // named then is woken (KafkaConsumer::Wake, KafkaReader::Wake), and each
 // named afterwards is woken as it is named, so a thread that checked the
