@@ -18,6 +18,8 @@ namespace evnet::test {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::AnyOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -87,7 +89,7 @@ void ExpectBilledFromMeter(const v1::SessionResult& ticket, const Stopped& stopp
       !net.WaitForStatus(id, v1::CP_STATUS_SUPPLYING, kWait)) {
     return ::testing::AssertionFailure() << driver << " is not charging at " << id << ":\n"
                                          << net.LogOf("ocpp-gateway") << net.LogOf(id)
-                                         << net.LogOf(driver);
+                                         << net.LogOf(driver) << net.LogOf("central");
   }
   return ::testing::AssertionSuccess();
 }
@@ -192,12 +194,26 @@ TEST(Ocpp, FaultsAndLostConnectionsShowAndTheDriverIsTold) {
   ASSERT_TRUE(ChargingAt(*net, "OCPP-002", "driver-bob"));
 
   // Faulted -> Broken, the driver is told, and billed for what was supplied.
+  // The charger stops its transaction right after saying Faulted. When
+  // central's sweep sees the fault first, the driver hears INTERRUPTED and
+  // then the ticket; when the charger's stop is ticketed first, the ticket
+  // alone says why (central does not tell of a fault under a session whose
+  // ticket is on its way). Both happen here: the stop and the report that
+  // the CP is faulty reach central within the same 200 ms sweep.
   net->OcppCommand("OCPP-002", "fault");
   EXPECT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_BROKEN, kWait));
-  EXPECT_EQ(net->updates().WaitFor("driver-bob", v1::UPDATE_KIND_INTERRUPTED, 1, kWait).size(), 1u);
   std::vector<v1::DriverUpdate> ended = OneTicket(*net, "driver-bob");
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].ticket().end_reason(), v1::SESSION_END_REASON_ENGINE_FAILURE);
+  std::vector<v1::UpdateKind> kinds;
+  for (const v1::DriverUpdate& update : net->updates().For("driver-bob")) {
+    if (update.kind() == v1::UPDATE_KIND_INTERRUPTED || update.kind() == v1::UPDATE_KIND_ENDED) {
+      kinds.push_back(update.kind());
+    }
+  }
+  EXPECT_THAT(kinds, AnyOf(ElementsAre(v1::UPDATE_KIND_ENDED),
+                           ElementsAre(v1::UPDATE_KIND_INTERRUPTED, v1::UPDATE_KIND_ENDED)))
+      << "told of the fault at most once, and never after the ticket";
   net->OcppCommand("OCPP-002", "recover");
   EXPECT_TRUE(net->WaitForStatus("OCPP-002", v1::CP_STATUS_ACTIVE, kWait));
 
