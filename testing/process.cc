@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@ extern char** environ;
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -129,15 +131,71 @@ std::string Process::LogTail(size_t max_bytes) const {
   return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
 }
 
+namespace {
+
+// Whether 127.0.0.1:`port` can be bound now (nobody listens on it).
+bool Bindable(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return bound;
+}
+
+// The first port of the kernel's ephemeral range (outgoing connections and
+// bind(0) take their ports from it).
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  int high = 0;
+  return in >> low >> high ? low : 0;
+}
+
+}  // namespace
+
 int PickFreePort() {
-  // The kernel may hand out the same free port twice in a row; a port given
-  // to one program of this test is never given to another (gRPC and
-  // cpp-httplib both set SO_REUSEPORT, so two servers on one port would
-  // both start, and share its connections).
+  // Ports are picked below the kernel's ephemeral range: one picked inside
+  // it could be taken, before our server binds it, by any outgoing
+  // connection on the machine (a Kafka client of another test). Test
+  // processes running side by side share the range, so each port is
+  // claimed with a lock file that this process holds until it exits (the
+  // kernel lets it go even after a SIGKILL). Within the process, a port is
+  // given once: gRPC and cpp-httplib set SO_REUSEPORT, so two servers on one
+  // port would both start, and share its connections.
+  constexpr int kLowest = 15000;
   static absl::Mutex mu(absl::kConstInit);
   static auto* given = new std::set<int>();
+  static const int ephemeral_low = EphemeralLow();
+  static const std::string lock_dir = [] {
+    const std::string dir = "/tmp/evnet-test-ports";
+    mkdir(dir.c_str(), 0700);
+    return dir;
+  }();
+  absl::MutexLock lock(&mu);
+  if (ephemeral_low > kLowest + 1000) {
+    static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+    std::uniform_int_distribution<int> in_range(kLowest, ephemeral_low - 1);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      const int port = in_range(random);
+      if (given->count(port) > 0) continue;
+      const std::string path = absl::StrCat(lock_dir, "/", port);
+      const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) break;  // no shared place to claim ports in: as below
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0 || !Bindable(port)) {
+        close(fd);
+        continue;
+      }
+      given->insert(port);  // and fd stays open: the claim lasts as long as this process
+      return port;
+    }
+  }
+  // The kernel's pick, inside the ephemeral range.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -149,7 +207,6 @@ int PickFreePort() {
       port = ntohs(addr.sin_port);
     }
     close(fd);
-    absl::MutexLock lock(&mu);
     if (port > 0 && given->insert(port).second) return port;
   }
   return -1;

@@ -56,7 +56,8 @@ class Process {
   int exit_code_ = -1;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral
+// range, and given to no other caller in this or another test process.
 int PickFreePort();
 
 // Checks `condition` every `interval` until it holds or `timeout` passes;
