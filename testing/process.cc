@@ -133,15 +133,21 @@ std::string Process::LogTail(size_t max_bytes) const {
 
 namespace {
 
-// Whether 127.0.0.1:`port` can be bound now (nobody listens on it).
-bool Bindable(int port) {
+// Binds 127.0.0.1:`port` (0: the kernel's pick) and lets it go at once.
+// Returns the port bound, or -1 when it could not be (somebody has it).
+int BindAndRelease(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
-  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  socklen_t len = sizeof(addr);
+  int bound = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    bound = ntohs(addr.sin_port);
+  }
   close(fd);
   return bound;
 }
@@ -185,7 +191,7 @@ int PickFreePort() {
       const std::string path = absl::StrCat(lock_dir, "/", port);
       const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
       if (fd < 0) break;  // no shared place to claim ports in: as below
-      if (flock(fd, LOCK_EX | LOCK_NB) != 0 || !Bindable(port)) {
+      if (flock(fd, LOCK_EX | LOCK_NB) != 0 || BindAndRelease(port) != port) {
         close(fd);
         continue;
       }
@@ -195,18 +201,7 @@ int PickFreePort() {
   }
   // The kernel's pick, inside the ephemeral range.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof(addr);
-    int port = -1;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-    close(fd);
+    const int port = BindAndRelease(0);
     if (port > 0 && given->insert(port).second) return port;
   }
   return -1;
